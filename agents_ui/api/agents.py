@@ -1,0 +1,69 @@
+"""Agents (admins manage them), the caller's own profile, and presence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from agents_ui.api.schemas import AgentIn, AgentPatch, PresenceIn
+from agents_ui.deps import Caller, current_caller, get_hub, require_admin
+from hub.agents import actions
+from hub.agents.models import Agent
+from hub.runtime import Hub
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+@router.get("/me", summary="Who am I")
+def me(caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.read() as s:
+        agent = actions.get_agent(s, caller.agent_id)
+        return actions.agent_dict(agent, actions.team_ids_of(s, caller.agent_id))
+
+
+@router.post("/me/presence", summary="Set my presence: online, away or offline")
+def set_presence(body: PresenceIn, caller: Caller = Depends(current_caller),
+                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.write() as s:
+        agent = actions.get_agent(s, caller.agent_id)
+        actions.do_set_presence(s, agent, body.presence)
+        return actions.agent_dict(agent, actions.team_ids_of(s, caller.agent_id))
+
+
+@router.get("", summary="List agents")
+def list_agents(_: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.read() as s:
+        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()  # type: ignore[arg-type]
+        return {"items": [actions.agent_dict(a, actions.team_ids_of(s, a.id)) for a in agents]}  # type: ignore[arg-type]
+
+
+@router.post("", status_code=201, summary="Create an agent (admins)")
+def create_agent(body: AgentIn, _: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.write() as s:
+        agent = actions.do_create_agent(
+            s, email=body.email, name=body.name, role=body.role, password=body.password,
+            capacities=body.capacities, skills=body.skills,
+        )
+        return actions.agent_dict(agent, [])
+
+
+@router.patch("/{agent_id}", summary="Change an agent (admins)")
+def update_agent(agent_id: int, body: AgentPatch, _: Caller = Depends(require_admin),
+                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.write() as s:
+        agent = actions.get_agent(s, agent_id)
+        if body.name is not None:
+            agent.name = body.name
+        if body.role is not None:
+            agent.role = body.role
+        if body.active is not None:
+            agent.active = body.active
+        if body.capacities is not None:
+            agent.capacities = body.capacities
+        if body.skills is not None:
+            agent.skills = body.skills
+        if body.password is not None:
+            actions.do_set_password(s, agent, body.password)
+        return actions.agent_dict(agent, actions.team_ids_of(s, agent_id))

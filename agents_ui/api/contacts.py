@@ -1,0 +1,52 @@
+"""Contacts and their one timeline across all conversations and channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from agents_ui.deps import Caller, current_caller, get_hub
+from hub.contacts import queries
+from hub.contacts.schemas import contact_dict, event_dict
+from hub.conversations.queries import list_conversations
+from hub.conversations.schemas import conversation_dict
+from hub.runtime import Hub
+
+router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
+
+
+@router.get("", summary="Search contacts by name, email or phone")
+def search(q: str | None = Query(None, max_length=200), limit: int = Query(50, ge=1, le=200),
+           _: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.read() as s:
+        return {"items": [contact_dict(c) for c in queries.search_contacts(s, q, limit=limit)]}
+
+
+@router.get("/{contact_id}", summary="A contact, their identities and conversations")
+def get_contact(
+    contact_id: int, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    with hub.db.read() as s:
+        contact = queries.get_contact(s, contact_id)
+        convs = list_conversations(s, caller.scope, contact_id=contact_id, limit=200)
+        return {
+            **contact_dict(contact, queries.identities(s, contact_id)),
+            "conversations": [conversation_dict(c) for c in convs],
+        }
+
+
+@router.get("/{contact_id}/timeline", summary="Everything that happened with this contact, newest first")
+def timeline(
+    contact_id: int,
+    before: int | None = Query(None, description="page: events with a smaller id than this"),
+    limit: int = Query(50, ge=1, le=200),
+    _: Caller = Depends(current_caller),
+    hub: Hub = Depends(get_hub),
+) -> dict[str, Any]:
+    """Every message, note, status change, assignment and delivery status across all channels."""
+    with hub.db.read() as s:
+        queries.get_contact(s, contact_id)
+        events = queries.timeline(s, contact_id, before_id=before, limit=limit)
+    items = [event_dict(e) for e in events]
+    return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}

@@ -1,0 +1,120 @@
+"""Conversations: list and filter, read with messages, reply, note, status, assignment."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import Session
+
+from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
+from agents_ui.deps import Caller, current_caller, get_hub
+from hub.agents.actions import get_agent, get_team
+from hub.contacts.queries import get_contact
+from hub.contacts.schemas import contact_dict
+from hub.conversations import actions, queries
+from hub.conversations.models import Conversation
+from hub.conversations.schemas import conversation_dict, message_dict
+from hub.errors import Forbidden, Invalid
+from hub.runtime import Hub
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+def _visible(s: Session, caller: Caller, conversation_id: int) -> Conversation:
+    conv = actions.get_conversation(s, conversation_id)
+    if not caller.scope.can_see_conversation(conv.team_id, conv.assignee_id):
+        raise Forbidden("this conversation belongs to a team you are not in")
+    return conv
+
+
+@router.get("", summary="List conversations, newest first")
+def list_conversations(
+    status: Literal["open", "pending", "snoozed", "resolved"] | None = None,
+    assignee: str | None = Query(None, description="an agent id, 'me', or 'none' for unassigned"),
+    team_id: int | None = None,
+    channel: str | None = None,
+    contact_id: int | None = None,
+    before: int | None = Query(None, description="page: conversations with a smaller id than this"),
+    limit: int = Query(50, ge=1, le=200),
+    caller: Caller = Depends(current_caller),
+    hub: Hub = Depends(get_hub),
+) -> dict[str, Any]:
+    who: int | str | None = assignee
+    if assignee == "me":
+        who = caller.agent_id
+    elif assignee not in (None, "none"):
+        if not str(assignee).isdigit():
+            raise Invalid("assignee must be an agent id, 'me' or 'none'")
+    with hub.db.read() as s:
+        rows = queries.list_conversations(
+            s, caller.scope, status=status, assignee=who, team_id=team_id, channel=channel,
+            contact_id=contact_id, before_id=before, limit=limit,
+        )
+    items = [conversation_dict(c) for c in rows]
+    return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
+
+
+@router.get("/{conversation_id}", summary="A conversation with its contact and messages")
+def get_conversation(conversation_id: int, caller: Caller = Depends(current_caller),
+                     hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.read() as s:
+        conv = _visible(s, caller, conversation_id)
+        contact = get_contact(s, conv.contact_id)
+        messages = queries.list_messages(s, conversation_id)
+        return {
+            "conversation": conversation_dict(conv),
+            "contact": contact_dict(contact),
+            "messages": [message_dict(m) for m in messages],
+        }
+
+
+@router.post("/{conversation_id}/messages", status_code=201, summary="Reply to the customer")
+def reply(conversation_id: int, body: ReplyIn, caller: Caller = Depends(current_caller),
+          hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Stores the reply and queues it for delivery on the conversation's channel (outbox)."""
+    with hub.db.write() as s:
+        conv = _visible(s, caller, conversation_id)
+        msg = actions.do_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=body.html)
+        return message_dict(msg)
+
+
+@router.post("/{conversation_id}/notes", status_code=201, summary="Add an internal note")
+def add_note(conversation_id: int, body: NoteIn, caller: Caller = Depends(current_caller),
+             hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Notes are visible to agents only; they never reach the customer."""
+    with hub.db.write() as s:
+        conv = _visible(s, caller, conversation_id)
+        for agent_id in body.mentions:
+            get_agent(s, agent_id)
+        note = actions.do_add_note(s, conv, agent_id=caller.agent_id, text=body.text, mentions=body.mentions)
+        return message_dict(note)
+
+
+@router.post("/{conversation_id}/status", summary="Open, set pending, snooze or resolve")
+def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depends(current_caller),
+               hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.write() as s:
+        conv = _visible(s, caller, conversation_id)
+        actions.do_set_status(s, conv, body.status, agent_id=caller.agent_id, snoozed_until=body.snoozed_until,
+                              route=hub.route_hook)
+        return conversation_dict(conv)
+
+
+@router.post("/{conversation_id}/assign", summary="Assign or transfer a conversation")
+def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(current_caller),
+           hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Agents may take a conversation they can see; supervisors may give anything to anyone."""
+    with hub.db.write() as s:
+        conv = _visible(s, caller, conversation_id)
+        self_only = body.assignee_id == caller.agent_id and body.team_id in (None, conv.team_id)
+        if not caller.is_supervisor and not self_only:
+            raise Forbidden("agents may only assign a conversation to themselves")
+        if body.assignee_id is not None:
+            get_agent(s, body.assignee_id)
+        team_id = body.team_id if body.team_id is not None else conv.team_id
+        if team_id is not None:
+            get_team(s, team_id)
+        actions.do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id, actor_agent_id=caller.agent_id,
+                          reason="manual", note=body.note)
+        return conversation_dict(conv)

@@ -1,0 +1,160 @@
+"""The agent websocket: `/ws/agent`.
+
+Protocol (JSON text frames):
+- client → `{"type": "resume", "last_event_id": N}` first. N = 0 means "from now on".
+- server → every event after N the agent may see, in id order, each as
+  `{"id", "type", "conversation_id", "contact_id", "actor_agent_id", "at", "data"}`;
+  then `{"type": "ready", "last_event_id": M}`; then live events as they commit.
+- server → `{"type": "resync_required", "head_event_id": H}` when N is unknown or too far behind
+  to replay: reload state through the API, then resume from H.
+- client → `{"type": "presence", "presence": "online"|"away"|"offline"}`, `{"type": "ping"}`.
+Events are sent exactly once per connection and in order: ids at or below the last one sent are
+dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from agents_ui.deps import Caller, websocket_caller
+from hub.agents.actions import do_set_presence, get_agent
+from hub.errors import HubError
+from hub.events import log
+from hub.events.fanout import Subscription
+from hub.events.log import EventView
+from hub.events.visibility import can_see
+from hub.runtime import Hub
+
+router = APIRouter()
+logger = logging.getLogger(__name__)
+RESUME_TIMEOUT = 30.0
+
+
+class AgentSocket:
+    def __init__(self, ws: WebSocket, hub: Hub, caller: Caller) -> None:
+        self.ws = ws
+        self.hub = hub
+        self.caller = caller
+        self.last_sent = 0
+        # Subscribe before reading the log, so nothing committed in between is missed.
+        self.sub: Subscription = hub.bus.subscribe()
+
+    async def send_events(self, events: list[EventView]) -> None:
+        for ev in events:
+            if ev.id <= self.last_sent:
+                continue
+            self.last_sent = ev.id
+            if can_see(self.caller.scope, ev):
+                await self.ws.send_text(json.dumps(ev.to_wire()))
+
+    def _backlog(self, after: int) -> tuple[int, int]:
+        with self.hub.db.read() as s:
+            return log.head_id(s), log.count_after(s, after)
+
+    def _read(self, after: int) -> list[EventView]:
+        with self.hub.db.read() as s:
+            return log.read_after(s, after, 1000)
+
+    async def replay(self) -> None:
+        while True:
+            batch = await asyncio.to_thread(self._read, self.last_sent)
+            if not batch:
+                return
+            await self.send_events(batch)
+
+    async def resume(self, last_event_id: int) -> bool:
+        head, backlog = await asyncio.to_thread(self._backlog, last_event_id)
+        if last_event_id == 0:
+            self.last_sent = head
+            return True
+        if last_event_id > head or backlog > self.hub.options.replay_limit:
+            await self.ws.send_text(json.dumps({"type": "resync_required", "head_event_id": head}))
+            return False
+        self.last_sent = last_event_id
+        return True
+
+    async def pump(self) -> None:
+        while True:
+            get = asyncio.create_task(self.sub.get())
+            overflow = asyncio.create_task(self.sub.overflowed.wait())
+            done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            if get in done:
+                overflow.cancel()
+                await self.send_events(get.result())
+                continue
+            get.cancel()
+            # We fell behind the live stream: re-read the log from where we are, then go on.
+            self.hub.bus.unsubscribe(self.sub)
+            self.sub = self.hub.bus.subscribe()
+            await self.replay()
+
+    async def handle_client(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "ping":
+            await self.ws.send_text(json.dumps({"type": "pong"}))
+        elif kind == "presence":
+            try:
+                await asyncio.to_thread(self._set_presence, str(frame.get("presence")))
+            except HubError as exc:
+                await self.ws.send_text(json.dumps({"type": "error", "message": exc.message}))
+        else:
+            await self.ws.send_text(json.dumps({"type": "error", "message": f"unknown frame type {kind!r}"}))
+
+    def _set_presence(self, presence: str) -> None:
+        with self.hub.db.write() as s:
+            do_set_presence(s, get_agent(s, self.caller.agent_id), presence)
+
+
+async def _receive_json(ws: WebSocket) -> dict[str, Any] | None:
+    try:
+        frame = json.loads(await ws.receive_text())
+    except (ValueError, TypeError):
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+@router.websocket("/ws/agent")
+async def agent_socket(ws: WebSocket) -> None:
+    hub: Hub = ws.app.state.hub
+    caller = await asyncio.to_thread(websocket_caller, ws, hub)
+    if caller is None:
+        await ws.close(code=1008, reason="log in first")  # before accept: the handshake gets HTTP 403
+        return
+    await ws.accept()
+    sock = AgentSocket(ws, hub, caller)
+    pump: asyncio.Task[None] | None = None
+    try:
+        try:
+            first = await asyncio.wait_for(_receive_json(ws), timeout=RESUME_TIMEOUT)
+        except TimeoutError:
+            await ws.close(code=1008, reason="send resume first")
+            return
+        if not first or first.get("type") != "resume" or not isinstance(first.get("last_event_id", 0), int):
+            await ws.close(code=1003, reason='the first frame must be {"type": "resume", "last_event_id": N}')
+            return
+        if not await sock.resume(int(first.get("last_event_id", 0))):
+            await ws.close(code=4409, reason="resync required")
+            return
+        await sock.replay()
+        await ws.send_text(json.dumps({"type": "ready", "last_event_id": sock.last_sent}))
+        pump = asyncio.create_task(sock.pump())
+        while True:
+            frame = await _receive_json(ws)
+            if frame is None:
+                await ws.send_text(json.dumps({"type": "error", "message": "frames must be JSON objects"}))
+                continue
+            await sock.handle_client(frame)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+        hub.bus.unsubscribe(sock.sub)

@@ -1,0 +1,89 @@
+"""The API channel's inbound route: other systems (forms, bots, a CRM) post customer messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
+
+from hub.ports import Attachment, ContactRef, HubPort, InboundMessage
+
+router = APIRouter(tags=["inbound (API channel)"])
+
+
+class InboundContact(BaseModel):
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32, description="E.164, e.g. +15551234567")
+    external_ref: str | None = Field(default=None, max_length=200, description="your id for this customer")
+    name: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> InboundContact:
+        if not (self.email or self.phone or self.external_ref):
+            raise ValueError("the contact needs an email, a phone or an external_ref")
+        return self
+
+
+class InboundAttachment(BaseModel):
+    url: str = Field(max_length=2000)
+    content_type: str | None = Field(default=None, max_length=200)
+    filename: str | None = Field(default=None, max_length=500)
+    size: int | None = Field(default=None, ge=0)
+
+
+class InboundIn(BaseModel):
+    source: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                        description="which system sends this (routing can match it; replies go to its callback)")
+    external_id: str = Field(min_length=1, max_length=400, description="your id for this message: idempotency key")
+    contact: InboundContact
+    subject: str | None = Field(default=None, max_length=500)
+    text: str = Field(min_length=1, max_length=100_000)
+    html: str | None = Field(default=None, max_length=1_000_000)
+    attachments: list[InboundAttachment] = Field(default_factory=list, max_length=50)
+
+
+def _api_key(request: Request, x_api_key: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+@router.post(
+    "/api/v1/inbound/messages",
+    summary="Post a customer message into the hub (API key)",
+    responses={200: {"description": "already received (same source and external_id)"},
+               201: {"description": "stored"}, 401: {"description": "missing or wrong API key"}},
+)
+def post_inbound(body: InboundIn, request: Request,
+                 x_api_key: str | None = Header(default=None, description="an API key from /api/v1/api-keys")
+                 ) -> JSONResponse:
+    """Answers only after the message is committed. Posting the same `external_id` again for the
+    same `source` is a no-op that returns the first result (200 instead of 201)."""
+    port: HubPort = request.app.state.hub
+    key = _api_key(request, x_api_key)
+    if not key or not port.check_api_key(key):
+        return JSONResponse({"error": "unauthorized", "message": "send a valid API key in X-Api-Key"},
+                            status_code=401)
+    msg = InboundMessage(
+        channel="api",
+        source=body.source,
+        ingest_scope=f"api:{body.source}",
+        external_id=body.external_id,
+        contact=ContactRef(email=body.contact.email, phone=body.contact.phone,
+                           external_ref=body.contact.external_ref, name=body.contact.name),
+        text=body.text,
+        html=body.html,
+        subject=body.subject,
+        attachments=tuple(Attachment(a.url, a.content_type, a.filename, a.size) for a in body.attachments),
+    )
+    result = port.ingest(msg)
+    payload: dict[str, Any] = {
+        "message_id": result.message_id,
+        "conversation_id": result.conversation_id,
+        "contact_id": result.contact_id,
+        "duplicate": not result.created,
+    }
+    return JSONResponse(payload, status_code=201 if result.created else 200)

@@ -1,0 +1,92 @@
+"""The composition root: builds the hub from settings and assembles the web application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from agents_ui import ws
+from agents_ui.api import agents, api_keys, auth, contacts, conversations, teams
+from agents_ui.errors import install_error_handlers
+from agents_ui.limits import BodySizeLimit
+from channels.api.adapter import ApiCallbackAdapter
+from channels.api.webhooks import router as api_inbound_router
+from config.settings import Settings, load_settings
+from hub.agents.throttle import LoginThrottle
+from hub.db import Database
+from hub.runtime import Hub, HubOptions
+
+logger = logging.getLogger(__name__)
+
+
+def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
+    db = Database(settings.database_url)
+    options = HubOptions(
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        poll_interval=settings.poll_interval_seconds,
+        replay_limit=settings.replay_limit,
+        delivery_max_attempts=settings.delivery_max_attempts,
+        run_workers=settings.workers_in_web if run_workers is None else run_workers,
+    )
+    hub = Hub(db, options)
+    hub.register_adapter(
+        ApiCallbackAdapter(settings.api_channel.callbacks, secret=settings.api_channel.callback_secret,
+                           timeout=settings.api_channel.timeout_seconds)
+    )
+    return hub
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    hub = build_hub(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            hub.db.dispose()
+
+    app = FastAPI(
+        title="Contact hub",
+        version="0.1.0",
+        description="Omnichannel, collaborative contact-center hub: conversations from email, SMS, web "
+        "chat, voice callbacks and the API, routed live to agents. Agents authenticate with the session "
+        "cookie or `Authorization: Bearer <token>` from `/api/v1/auth/login`; integrators with `X-Api-Key`.",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers (no database access)")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: the database answers")
+    def readyz() -> JSONResponse:
+        try:
+            with hub.db.read() as s:
+                s.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "message": f"database: {exc.__class__.__name__}"},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": hub.db.dialect})
+
+    for router in (auth.router, conversations.router, contacts.router, agents.router, teams.router,
+                   api_keys.router, api_inbound_router, ws.router):
+        app.include_router(router)
+    return app

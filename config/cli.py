@@ -1,0 +1,233 @@
+"""The `hub` command line: serve, migrate, manage agents and teams, load demo data."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import secrets
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from config.settings import Settings, load_settings
+from hub.agents import actions as agent_actions
+from hub.agents.models import Agent, Team
+from hub.db import Database
+from hub.errors import HubError
+from hub.migrate import upgrade
+
+
+def _db(settings: Settings) -> Database:
+    return Database(settings.database_url)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from config.app import create_app
+
+    upgrade(settings.database_url)
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+                log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto")
+    return 0
+
+
+def _has_sansio() -> bool:
+    try:
+        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
+    """Delivery and timers without the web server (for scaled-out deployments)."""
+    import asyncio
+
+    from config.app import build_hub
+
+    async def run() -> None:
+        hub = build_hub(settings, run_workers=True)
+        await hub.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await hub.stop()
+
+    upgrade(settings.database_url)
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
+    upgrade(settings.database_url)
+    print(f"database is up to date ({Database(settings.database_url).dialect})")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if getattr(args, "password_stdin", False) or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise HubError("the two passwords differ")
+    return first
+
+
+def cmd_agents_create(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    db = _db(settings)
+    with db.write() as s:
+        agent = agent_actions.do_create_agent(s, email=args.email, name=args.name, role=args.role, password=password)
+        for team_name in args.team or []:
+            agent_actions.do_add_member(s, agent_actions.get_team_by_name(s, team_name), agent)
+    print(f"created {agent.role} {agent.email} (id {agent.id})")
+    return 0
+
+
+def cmd_agents_list(settings: Settings, args: argparse.Namespace) -> int:
+    with _db(settings).read() as s:
+        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()  # type: ignore[arg-type]
+        rows = [agent_actions.agent_dict(a, agent_actions.team_ids_of(s, a.id)) for a in agents]  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['id']:>4}  {r['role']:<10} {r['presence']:<8} {r['email']:<32} {r['name']}")
+    return 0
+
+
+def cmd_agents_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    with _db(settings).write() as s:
+        agent = agent_actions.get_agent_by_email(s, args.email)
+        if agent is None:
+            raise HubError(f"no agent with email {args.email}")
+        agent_actions.do_set_password(s, agent, password)
+    print(f"password changed for {args.email}")
+    return 0
+
+
+def cmd_teams_create(settings: Settings, args: argparse.Namespace) -> int:
+    with _db(settings).write() as s:
+        team = agent_actions.do_create_team(s, args.name)
+    print(f"created team {team.name} (id {team.id})")
+    return 0
+
+
+def cmd_teams_list(settings: Settings, _: argparse.Namespace) -> int:
+    with _db(settings).read() as s:
+        for team in s.execute(select(Team).order_by(Team.id)).scalars():  # type: ignore[arg-type]
+            members = agent_actions.team_members(s, team.id)  # type: ignore[arg-type]
+            print(f"{team.id:>4}  {team.name:<24} members: {', '.join(map(str, members)) or '-'}")
+    return 0
+
+
+def cmd_teams_member(settings: Settings, args: argparse.Namespace) -> int:
+    with _db(settings).write() as s:
+        team = agent_actions.get_team_by_name(s, args.team)
+        agent = agent_actions.get_agent_by_email(s, args.email)
+        if agent is None:
+            raise HubError(f"no agent with email {args.email}")
+        if args.action == "add-member":
+            agent_actions.do_add_member(s, team, agent)
+        else:
+            agent_actions.do_remove_member(s, team, agent)
+    print(f"{args.action}: {args.email} in {args.team}")
+    return 0
+
+
+def cmd_admin_ensure(settings: Settings, _: argparse.Namespace) -> int:
+    """Create the first admin if there is no admin yet; print the password once if we made it up."""
+    upgrade(settings.database_url)
+    with _db(settings).write() as s:
+        if s.execute(select(Agent).where(Agent.role == "admin")).scalars().first() is not None:
+            print("an admin account exists already (hub agents list)")
+            return 0
+        password = settings.admin_password or secrets.token_urlsafe(12)
+        agent_actions.do_create_agent(s, email=settings.admin_email, name="Administrator", role="admin",
+                                      password=password)
+    print("=" * 64)
+    print(f"  first admin: {settings.admin_email}")
+    if settings.admin_password:
+        print("  password:    (from HUB_ADMIN_PASSWORD)")
+    else:
+        print(f"  password:    {password}    <- shown once; change it with `hub agents password`")
+    print("=" * 64)
+    return 0
+
+
+def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+    from config.demo import load_demo
+
+    upgrade(settings.database_url)
+    print(load_demo(_db(settings)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hub", description="Contact hub administration")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (and, by default, the workers)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run delivery and timers without the web server").set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+
+    admin = sub.add_parser("admin", help="first admin").add_subparsers(dest="admin_command", required=True)
+    admin.add_parser("ensure", help="create the first admin if none exists").set_defaults(func=cmd_admin_ensure)
+
+    agents = sub.add_parser("agents", help="manage agents").add_subparsers(dest="agents_command", required=True)
+    create = agents.add_parser("create", help="create an agent; the password is read from stdin or a prompt")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=["agent", "supervisor", "admin"], default="agent")
+    create.add_argument("--team", action="append", help="team name to join (repeatable)")
+    create.add_argument("--password-stdin", action="store_true")
+    create.set_defaults(func=cmd_agents_create)
+    lst = agents.add_parser("list", help="list agents")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_agents_list)
+    pw = agents.add_parser("password", help="set an agent's password (stdin or prompt)")
+    pw.add_argument("--email", required=True)
+    pw.add_argument("--password-stdin", action="store_true")
+    pw.set_defaults(func=cmd_agents_password)
+
+    teams = sub.add_parser("teams", help="manage teams").add_subparsers(dest="teams_command", required=True)
+    tc = teams.add_parser("create", help="create a team")
+    tc.add_argument("name")
+    tc.set_defaults(func=cmd_teams_create)
+    teams.add_parser("list", help="list teams").set_defaults(func=cmd_teams_list)
+    for action in ("add-member", "remove-member"):
+        tm = teams.add_parser(action, help=f"{action.replace('-', ' ')} of a team")
+        tm.add_argument("team")
+        tm.add_argument("email")
+        tm.set_defaults(func=cmd_teams_member, action=action)
+
+    sub.add_parser("demo", help="load demo agents, teams and conversations").set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    try:
+        return int(args.func(settings, args))
+    except HubError as exc:
+        print(f"hub: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

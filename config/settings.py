@@ -1,0 +1,83 @@
+"""Settings: the one place that reads the environment.
+
+Order of precedence: `HUB_*` environment variables, then the TOML file (`HUB_CONFIG`, default
+`config/hub.toml`), then the defaults below. Nested sections use a double underscore in the
+environment, e.g. `HUB_TWILIO__AUTH_TOKEN`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TOML = Path(__file__).resolve().parent / "hub.toml"
+
+
+class TwilioSettings(BaseModel):
+    account_sid: str | None = None
+    auth_token: str | None = None
+    # Our numbers (E.164) and/or Messaging Service SIDs that may receive and send.
+    numbers: list[str] = Field(default_factory=list)
+    messaging_service_sid: str | None = None
+    # Twilio's REST base (a regional edge, or a local fake in tests).
+    api_base_url: str | None = None
+    validate_signatures: bool = True
+
+
+class ApiChannelSettings(BaseModel):
+    # Replies on conversations of an API source are POSTed to that source's callback URL.
+    callbacks: dict[str, str] = Field(default_factory=dict)
+    callback_secret: str | None = None
+    timeout_seconds: float = 10.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'hub.db'}"
+    redis_url: str | None = None
+    redis_prefix: str = "hub:"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers_in_web: bool = True  # run the delivery worker and timers inside `hub serve`
+    admin_email: str = "admin@example.com"
+    admin_password: str | None = None
+    session_ttl_hours: int = 24 * 14
+    cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    reopen_window_days: int = 7
+    poll_interval_seconds: float = 1.0
+    replay_limit: int = 10_000
+    delivery_max_attempts: int = 8
+    max_body_bytes: int = 1_000_000
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("HUB_CONFIG", DEFAULT_TOML))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

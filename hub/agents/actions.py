@@ -1,0 +1,189 @@
+"""Named writes on agents, teams, tokens and API keys, plus the permission-checked lookups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from hub.agents.models import PRESENCES, ROLES, Agent, ApiKey, AuthToken, Team, TeamMember
+from hub.agents.passwords import digest, hash_password, new_secret, verify_password
+from hub.clock import utcnow
+from hub.contacts.actions import normalize_email
+from hub.errors import Conflict, Invalid, NotFound, Unauthorized
+from hub.events import log
+from hub.events.visibility import AgentScope
+
+MIN_PASSWORD = 8
+
+
+def agent_dict(a: Agent, team_ids: list[int] | None = None) -> dict[str, object]:
+    return {
+        "id": a.id,
+        "email": a.email,
+        "name": a.name,
+        "role": a.role,
+        "active": a.active,
+        "presence": a.presence,
+        "capacities": a.capacities,
+        "skills": a.skills,
+        "team_ids": team_ids if team_ids is not None else [],
+        "last_assigned_at": a.last_assigned_at.isoformat() if a.last_assigned_at else None,
+    }
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"passwords need at least {MIN_PASSWORD} characters")
+
+
+def get_agent_by_email(session: Session, email: str) -> Agent | None:
+    return session.execute(select(Agent).where(Agent.email == email.strip().lower())).scalar_one_or_none()
+
+
+def get_agent(session: Session, agent_id: int) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"agent {agent_id} does not exist")
+    return agent
+
+
+def team_ids_of(session: Session, agent_id: int) -> list[int]:
+    return list(session.execute(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)).scalars())
+
+
+def scope_of(session: Session, agent: Agent) -> AgentScope:
+    assert agent.id is not None
+    return AgentScope(agent.id, agent.role, frozenset(team_ids_of(session, agent.id)))
+
+
+def do_create_agent(
+    session: Session, *, email: str, name: str, role: str, password: str,
+    capacities: dict[str, int] | None = None, skills: list[str] | None = None,
+) -> Agent:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}")
+    check_password(password)
+    email = normalize_email(email)
+    if not name.strip():
+        raise Invalid("an agent needs a name")
+    if get_agent_by_email(session, email) is not None:
+        raise Conflict(f"an agent with email {email} already exists")
+    agent = Agent(email=email, name=name.strip(), role=role, password_hash=hash_password(password),
+                  capacities=capacities or {}, skills=skills or [])
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def do_set_password(session: Session, agent: Agent, password: str) -> None:
+    check_password(password)
+    agent.password_hash = hash_password(password)
+    session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))  # type: ignore[arg-type]
+
+
+def authenticate(session: Session, email: str, password: str) -> Agent:
+    agent = get_agent_by_email(session, email)
+    ok = verify_password(agent.password_hash if agent else None, password)
+    if agent is None or not ok or not agent.active:
+        raise Unauthorized("wrong email or password")
+    return agent
+
+
+def do_create_token(session: Session, agent: Agent, ttl: timedelta) -> str:
+    token = new_secret("hub")
+    session.add(AuthToken(agent_id=agent.id, token_hash=digest(token), expires_at=utcnow() + ttl))  # type: ignore[arg-type]
+    return token
+
+
+def agent_for_token(session: Session, token: str) -> Agent | None:
+    row = session.execute(select(AuthToken).where(AuthToken.token_hash == digest(token))).scalar_one_or_none()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    agent = session.get(Agent, row.agent_id)
+    return agent if agent is not None and agent.active else None
+
+
+def do_revoke_token(session: Session, token: str) -> None:
+    session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))  # type: ignore[arg-type]
+
+
+def do_create_api_key(session: Session, *, name: str, created_by: int | None) -> tuple[ApiKey, str]:
+    if not name.strip():
+        raise Invalid("an API key needs a name")
+    secret = new_secret("hubk")
+    key = ApiKey(name=name.strip(), prefix=secret[:9], key_hash=digest(secret), created_by=created_by)
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def api_key_for(session: Session, secret: str) -> ApiKey | None:
+    key = session.execute(select(ApiKey).where(ApiKey.key_hash == digest(secret))).scalar_one_or_none()
+    return key if key is not None and key.revoked_at is None else None
+
+
+def do_revoke_api_key(session: Session, key_id: int) -> None:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} does not exist")
+    key.revoked_at = key.revoked_at or utcnow()
+
+
+def do_create_team(session: Session, name: str) -> Team:
+    name = name.strip()
+    if not name:
+        raise Invalid("a team needs a name")
+    if session.execute(select(Team).where(Team.name == name)).scalar_one_or_none() is not None:
+        raise Conflict(f"a team named {name!r} already exists")
+    team = Team(name=name)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def get_team(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"team {team_id} does not exist")
+    return team
+
+
+def get_team_by_name(session: Session, name: str) -> Team:
+    team = session.execute(select(Team).where(Team.name == name)).scalar_one_or_none()
+    if team is None:
+        raise NotFound(f"team {name!r} does not exist")
+    return team
+
+
+def do_add_member(session: Session, team: Team, agent: Agent) -> None:
+    if session.get(TeamMember, (team.id, agent.id)) is None:
+        session.add(TeamMember(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
+
+
+def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
+    member = session.get(TeamMember, (team.id, agent.id))
+    if member is not None:
+        session.delete(member)
+
+
+def team_members(session: Session, team_id: int) -> list[int]:
+    return list(session.execute(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)).scalars())
+
+
+def do_set_presence(session: Session, agent: Agent, presence: str) -> bool:
+    if presence not in PRESENCES:
+        raise Invalid(f"presence must be one of {', '.join(PRESENCES)}")
+    if agent.presence == presence:
+        return False
+    previous = agent.presence
+    agent.presence = presence
+    agent.presence_changed_at = utcnow()
+    log.append(
+        session,
+        "presence.changed",
+        actor_agent_id=agent.id,
+        payload={"agent_id": agent.id, "from": previous, "presence": presence},
+    )
+    return True

@@ -1,0 +1,331 @@
+"""Named writes on conversations: ingest, reply, note, status, assignment.
+
+`do_*` functions assume validated input and run inside the caller's write transaction; they append
+the events that record what they changed. Publishing happens after commit (hub.db.Database.write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from hub.clock import utcnow
+from hub.contacts.actions import do_resolve_contact
+from hub.contacts.models import Contact
+from hub.conversations.models import STATUSES, Conversation, Message
+from hub.conversations.sanitize import sanitize_html
+from hub.conversations.schemas import conversation_dict, message_dict
+from hub.delivery.actions import do_enqueue
+from hub.errors import Conflict, Invalid, NotFound
+from hub.events import log
+from hub.ports import InboundMessage, IngestResult
+
+# Called inside the transaction whenever a conversation becomes routable (new, reopened, requeued).
+RouteHook = Callable[[Session, Conversation], None]
+
+
+def find_ingested(session: Session, scope: str, external_id: str) -> Message | None:
+    return session.execute(
+        select(Message).where(Message.ingest_scope == scope, Message.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def _find_open_conversation(
+    session: Session, contact_id: int, msg: InboundMessage, reopen_window: timedelta
+) -> Conversation | None:
+    if msg.thread_conversation_id is not None:
+        conv = session.get(Conversation, msg.thread_conversation_id)
+        if conv is not None and conv.contact_id == contact_id:
+            return conv
+    conv = (
+        session.execute(
+            select(Conversation)
+            .where(
+                Conversation.contact_id == contact_id,
+                Conversation.channel == msg.channel,
+                Conversation.source == msg.source,
+            )
+            .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+    if conv is None:
+        return None
+    if conv.status == "resolved" and (conv.resolved_at is None or utcnow() - conv.resolved_at > reopen_window):
+        return None
+    return conv
+
+
+def do_ingest(
+    session: Session,
+    msg: InboundMessage,
+    *,
+    reopen_window: timedelta = timedelta(days=7),
+    route: RouteHook | None = None,
+) -> IngestResult:
+    """Store one inbound message: contact, conversation, message and events, in one transaction.
+
+    A redelivery returns the stored result. Concurrent duplicates are stopped by the unique
+    constraint on (ingest_scope, external_id); the caller retries and then finds the first copy.
+    """
+    existing = find_ingested(session, msg.ingest_scope, msg.external_id)
+    if existing is not None:
+        return IngestResult(existing.id, existing.conversation_id, existing.contact_id, created=False)  # type: ignore[arg-type]
+
+    contact, _ = do_resolve_contact(session, msg.contact, ref_scope=msg.ingest_scope)
+    assert contact.id is not None
+    now = utcnow()
+    conv = _find_open_conversation(session, contact.id, msg, reopen_window)
+    new_conversation = conv is None
+    previous_status = None
+    if conv is None:
+        conv = Conversation(
+            contact_id=contact.id,
+            channel=msg.channel,
+            source=msg.source,
+            subject=msg.subject,
+            status="open",
+            waiting_since=now,
+            last_agent_id=None,
+        )
+        session.add(conv)
+        session.flush()
+    elif conv.status != "open":
+        previous_status = conv.status
+        conv.status = "open"
+        conv.snoozed_until = None
+        conv.resolved_at = None
+        if conv.assignee_id is None:
+            conv.waiting_since = now
+    conv.last_message_at = now
+    conv.updated_at = now
+    assert conv.id is not None
+
+    message = Message(
+        conversation_id=conv.id,
+        contact_id=contact.id,
+        channel=msg.channel,
+        direction="in",
+        text=msg.text,
+        html=sanitize_html(msg.html),
+        subject=msg.subject,
+        attachments=[a.as_dict() for a in msg.attachments],
+        ingest_scope=msg.ingest_scope,
+        external_id=msg.external_id,
+        created_at=msg.received_at or now,
+    )
+    session.add(message)
+    session.flush()
+
+    if route is not None and (new_conversation or previous_status is not None):
+        route(session, conv)
+
+    common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact.id}
+    if new_conversation:
+        log.append(session, "conversation.created", payload={"conversation": conversation_dict(conv)}, **common)
+    elif previous_status is not None:
+        log.append(
+            session,
+            "conversation.status_changed",
+            payload={"from": previous_status, "to": "open", "reason": "customer_message",
+                     "conversation": conversation_dict(conv)},
+            **common,
+        )
+    log.append(session, "message.created", payload={"message": message_dict(message)}, **common)
+    return IngestResult(message.id, conv.id, contact.id, created=True)  # type: ignore[arg-type]
+
+
+def get_conversation(session: Session, conversation_id: int) -> Conversation:
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    return conv
+
+
+def customer_address(contact: Contact, channel: str) -> str | None:
+    if channel == "sms" or channel == "voice":
+        return contact.phone
+    if channel == "email":
+        return contact.email
+    return None
+
+
+def do_reply(
+    session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None
+) -> Message:
+    """An agent's answer: stored, logged, and put in the outbox in one transaction."""
+    if not text.strip():
+        raise Invalid("a reply needs text")
+    contact = session.get(Contact, conv.contact_id)
+    assert contact is not None and conv.id is not None
+    if conv.channel == "sms" and contact.sms_opted_out:
+        raise Conflict("this contact has opted out of SMS (they texted STOP); they must text START first")
+    now = utcnow()
+    message = Message(
+        conversation_id=conv.id,
+        contact_id=conv.contact_id,
+        channel=conv.channel,
+        direction="out",
+        author_agent_id=agent_id,
+        text=text,
+        html=sanitize_html(html),
+        subject=conv.subject,
+        delivery_status="pending",
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    do_enqueue(
+        session,
+        channel=conv.channel,
+        message_id=message.id,
+        conversation_id=conv.id,
+        payload={
+            "source": conv.source,
+            "to": customer_address(contact, conv.channel),
+            "metadata": {"contact_id": contact.id},
+            "text": text,
+            "html": message.html,
+            "subject": conv.subject,
+        },
+    )
+    if conv.first_response_at is None:
+        conv.first_response_at = now
+    conv.last_agent_id = agent_id
+    conv.updated_at = now
+    log.append(
+        session,
+        "message.created",
+        conversation_id=conv.id,
+        contact_id=conv.contact_id,
+        actor_agent_id=agent_id,
+        payload={"message": message_dict(message)},
+    )
+    return message
+
+
+def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,
+                mentions: list[int] | None = None) -> Message:
+    if not text.strip():
+        raise Invalid("a note needs text")
+    assert conv.id is not None
+    note = Message(
+        conversation_id=conv.id,
+        contact_id=conv.contact_id,
+        channel=conv.channel,
+        direction="note",
+        author_agent_id=agent_id,
+        text=text,
+    )
+    session.add(note)
+    session.flush()
+    conv.updated_at = utcnow()
+    log.append(
+        session,
+        "note.created",
+        conversation_id=conv.id,
+        contact_id=conv.contact_id,
+        actor_agent_id=agent_id,
+        private=True,
+        payload={"message": message_dict(note), "mentions": mentions or []},
+    )
+    return note
+
+
+def do_set_status(
+    session: Session,
+    conv: Conversation,
+    status: str,
+    *,
+    agent_id: int | None,
+    snoozed_until: datetime | None = None,
+    route: RouteHook | None = None,
+) -> None:
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    if status == "snoozed":
+        if snoozed_until is None:
+            raise Invalid("snoozing needs snoozed_until")
+        if snoozed_until <= utcnow():
+            raise Invalid("snoozed_until must be in the future")
+    previous = conv.status
+    if previous == status and status != "snoozed":
+        return
+    now = utcnow()
+    conv.status = status
+    conv.snoozed_until = snoozed_until if status == "snoozed" else None
+    conv.resolved_at = now if status == "resolved" else None
+    if status == "resolved":
+        conv.waiting_since = None
+    conv.updated_at = now
+    if status == "open" and conv.assignee_id is None:
+        conv.waiting_since = now
+        if route is not None:
+            route(session, conv)
+    log.append(
+        session,
+        "conversation.status_changed",
+        conversation_id=conv.id,
+        contact_id=conv.contact_id,
+        actor_agent_id=agent_id,
+        payload={"from": previous, "to": status, "conversation": conversation_dict(conv)},
+    )
+
+
+def do_assign(
+    session: Session,
+    conv: Conversation,
+    *,
+    assignee_id: int | None,
+    team_id: int | None,
+    actor_agent_id: int | None,
+    reason: str,
+    note: str | None = None,
+    event_type: str = "conversation.assigned",
+) -> None:
+    """Set who owns a conversation and in which queue it is; records where it came from."""
+    from_assignee, from_team = conv.assignee_id, conv.team_id
+    now = utcnow()
+    conv.assignee_id = assignee_id
+    conv.team_id = team_id
+    conv.waiting_since = None if assignee_id is not None else (conv.waiting_since or now)
+    if assignee_id is not None:
+        conv.last_agent_id = assignee_id
+    conv.updated_at = now
+    log.append(
+        session,
+        event_type,
+        conversation_id=conv.id,
+        contact_id=conv.contact_id,
+        actor_agent_id=actor_agent_id,
+        payload={
+            "assignee_id": assignee_id,
+            "team_id": team_id,
+            "from_assignee_id": from_assignee,
+            "from_team_id": from_team,
+            "reason": reason,
+            "note": note,
+            "conversation": conversation_dict(conv),
+        },
+    )
+
+
+def do_wake_snoozed(session: Session, *, route: RouteHook | None = None, limit: int = 200) -> int:
+    due = (
+        session.execute(
+            select(Conversation)
+            .where(Conversation.status == "snoozed", Conversation.snoozed_until <= utcnow())  # type: ignore[operator]
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    for conv in due:
+        do_set_status(session, conv, "open", agent_id=None, route=route)
+    return len(due)

@@ -1,0 +1,73 @@
+"""Conversations and the messages (and internal notes) in them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from hub.clock import utcnow
+from hub.dbtypes import UTCDateTime
+
+STATUSES = ("open", "pending", "snoozed", "resolved")
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_queue", "status", "team_id", "assignee_id"),
+        Index("ix_conversations_contact_channel", "contact_id", "channel", "source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id")
+    channel: str = Field(max_length=16)  # api, sms, email, webchat, voice
+    source: str = Field(max_length=200)  # entry point: API source, our SMS number, mailbox, widget
+    subject: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="open", max_length=16)
+    snoozed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="agents.id", index=True)
+    priority: int = Field(default=0)
+    # Set while the conversation waits for an agent; the queue orders by priority then this.
+    waiting_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_agent_id: int | None = Field(default=None, foreign_key="agents.id")
+    first_response_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_message_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Message(SQLModel, table=True):
+    """A message in or out, or an internal note (direction "note", never shown to the customer).
+
+    (ingest_scope, external_id) is the natural key of inbound items: the unique constraint makes a
+    provider's redelivery a no-op. Outbound messages get their own generated key.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("ingest_scope", "external_id", name="uq_message_ingest_key"),
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_provider", "channel", "provider_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    channel: str = Field(max_length=16)
+    direction: str = Field(max_length=8)  # in, out, note
+    author_agent_id: int | None = Field(default=None, foreign_key="agents.id")
+    text: str = Field(default="")
+    html: str | None = Field(default=None)  # sanitized
+    subject: str | None = Field(default=None, max_length=500)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ingest_scope: str | None = Field(default=None, max_length=200)
+    external_id: str | None = Field(default=None, max_length=500)
+    provider_id: str | None = Field(default=None, max_length=200)
+    delivery_status: str | None = Field(default=None, max_length=16)
+    delivery_error: str | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,61 @@
+"""Reads on conversations, filtered by what the asking agent may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from hub.conversations.models import Conversation, Message
+from hub.events.visibility import AgentScope
+
+
+def visible_filter(scope: AgentScope) -> Any:
+    if scope.sees_everything:
+        return True
+    clauses = [Conversation.team_id.is_(None), Conversation.assignee_id == scope.agent_id]  # type: ignore[union-attr]
+    if scope.team_ids:
+        clauses.append(Conversation.team_id.in_(sorted(scope.team_ids)))  # type: ignore[union-attr]
+    return or_(*clauses)
+
+
+def list_conversations(
+    session: Session,
+    scope: AgentScope,
+    *,
+    status: str | None = None,
+    assignee: int | str | None = None,
+    team_id: int | None = None,
+    channel: str | None = None,
+    contact_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[Conversation]:
+    stmt = select(Conversation).where(visible_filter(scope))
+    if status is not None:
+        stmt = stmt.where(Conversation.status == status)
+    if assignee == "none":
+        stmt = stmt.where(Conversation.assignee_id.is_(None))  # type: ignore[union-attr]
+    elif assignee is not None:
+        stmt = stmt.where(Conversation.assignee_id == int(assignee))
+    if team_id is not None:
+        stmt = stmt.where(Conversation.team_id == team_id)
+    if channel is not None:
+        stmt = stmt.where(Conversation.channel == channel)
+    if contact_id is not None:
+        stmt = stmt.where(Conversation.contact_id == contact_id)
+    if before_id is not None:
+        stmt = stmt.where(Conversation.id < before_id)  # type: ignore[operator]
+    stmt = stmt.order_by(Conversation.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return list(session.execute(stmt).scalars().all())
+
+
+def list_messages(session: Session, conversation_id: int, *, limit: int = 500) -> list[Message]:
+    stmt = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars().all())

@@ -1,0 +1,158 @@
+"""Outbox writes and delivery-status bookkeeping.
+
+Statuses only move forward: a late "sent" callback never overwrites "delivered".
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from hub.clock import utcnow
+from hub.conversations.models import Message
+from hub.conversations.schemas import message_dict
+from hub.delivery.models import DeliveryReceipt, OutboxItem
+from hub.events import log
+
+STATUS_RANK = {
+    "pending": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "read": 5,
+}
+
+
+def do_enqueue(
+    session: Session,
+    *,
+    channel: str,
+    payload: dict[str, Any],
+    message_id: int | None = None,
+    conversation_id: int | None = None,
+) -> OutboxItem:
+    item = OutboxItem(channel=channel, message_id=message_id, conversation_id=conversation_id, payload=payload)
+    session.add(item)
+    return item
+
+
+def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
+    """Exponential backoff with full jitter (AWS architecture blog's recommendation)."""
+    return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
+
+
+def _set_message_status(
+    session: Session, message: Message, status: str, error: str | None, *, force: bool = False
+) -> bool:
+    current = STATUS_RANK.get(message.delivery_status or "pending", 0)
+    new = STATUS_RANK.get(status)
+    if new is None or (not force and new <= current):
+        return False
+    message.delivery_status = status
+    if error is not None:
+        message.delivery_error = error
+    log.append(
+        session,
+        "delivery.status_changed",
+        conversation_id=message.conversation_id,
+        contact_id=message.contact_id,
+        payload={"message_id": message.id, "status": status, "error": message.delivery_error,
+                 "message": message_dict(message)},
+    )
+    return True
+
+
+def do_record_sent(session: Session, item: OutboxItem, provider_id: str | None, status: str) -> None:
+    now = utcnow()
+    item.status = "sent"
+    item.provider_id = provider_id
+    item.lease_until = None
+    item.last_error = None
+    item.updated_at = now
+    if item.message_id is None:
+        return
+    message = session.get(Message, item.message_id)
+    if message is None:
+        return
+    message.provider_id = provider_id
+    _set_message_status(session, message, status, None)
+    if provider_id:
+        # Status callbacks can overtake the send's own answer: apply any that were waiting.
+        early = session.execute(
+            select(DeliveryReceipt)
+            .where(DeliveryReceipt.channel == message.channel, DeliveryReceipt.provider_id == provider_id)
+            .order_by(DeliveryReceipt.id)  # type: ignore[arg-type]
+        ).scalars().all()
+        for receipt in early:
+            error = _error_text(receipt.error_code, receipt.error_message)
+            _set_message_status(session, message, receipt.status, error)
+            session.delete(receipt)
+
+
+def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attempts: int) -> bool:
+    """Returns True if the item will be retried, False if it has now failed for good."""
+    if item.attempts >= max_attempts:
+        do_record_failed(session, item, f"gave up after {item.attempts} attempts: {error}")
+        return False
+    now = utcnow()
+    item.status = "pending"
+    item.lease_until = None
+    item.last_error = error
+    item.next_attempt_at = now + backoff(item.attempts)
+    item.updated_at = now
+    if item.message_id is not None:
+        message = session.get(Message, item.message_id)
+        if message is not None and message.delivery_error != f"retrying: {error}":
+            message.delivery_error = f"retrying: {error}"
+            log.append(
+                session,
+                "delivery.retry_scheduled",
+                conversation_id=message.conversation_id,
+                contact_id=message.contact_id,
+                payload={"message_id": message.id, "attempts": item.attempts, "error": error,
+                         "next_attempt_at": item.next_attempt_at.isoformat()},
+            )
+    return True
+
+
+def do_record_failed(session: Session, item: OutboxItem, reason: str) -> None:
+    item.status = "failed"
+    item.lease_until = None
+    item.last_error = reason
+    item.updated_at = utcnow()
+    if item.message_id is not None:
+        message = session.get(Message, item.message_id)
+        if message is not None:
+            _set_message_status(session, message, "failed", reason, force=True)
+
+
+def _error_text(code: str | None, message: str | None) -> str | None:
+    if code is None and message is None:
+        return None
+    return " ".join(part for part in (f"[{code}]" if code else None, message) if part)
+
+
+def do_apply_delivery_update(
+    session: Session, *, channel: str, provider_id: str, status: str, error_code: str | None,
+    error_message: str | None,
+) -> bool:
+    """Apply a provider status callback. Unknown provider ids are kept until the message appears."""
+    message = session.execute(
+        select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
+    ).scalars().first()
+    if message is None:
+        session.add(DeliveryReceipt(channel=channel, provider_id=provider_id, status=status,
+                                    error_code=error_code, error_message=error_message))
+        return False
+    return _set_message_status(session, message, status, _error_text(error_code, error_message))
+
+
+def due_filter(now: datetime) -> Any:
+    return (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now)  # type: ignore[operator]

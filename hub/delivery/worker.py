@@ -1,0 +1,148 @@
+"""The delivery worker: claims due outbox rows with a lease, sends them, records the outcome.
+
+Claiming: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers never take the same row; on
+SQLite the write transaction itself is exclusive. A claimed row gets a lease; if the worker dies
+mid-send, the lease expires and another worker sends it again (at-least-once toward the
+provider, which is why adapters pass our outbox id where providers accept an idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from hub.clock import utcnow
+from hub.db import Database
+from hub.delivery import actions
+from hub.delivery.models import OutboxItem
+from hub.ports import Attachment, ChannelAdapter, OutboundMessage, PermanentError, TransientError
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        adapters: dict[str, ChannelAdapter],
+        *,
+        poll_interval: float = 1.0,
+        lease: timedelta = timedelta(seconds=60),
+        max_attempts: int = 8,
+        batch_size: int = 20,
+    ) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        if self._loop is not None and self._wake is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                while await self.run_once():
+                    pass
+            except Exception:
+                logger.exception("delivery pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim and send one batch; returns how many rows were handled."""
+        claimed = await asyncio.to_thread(self._claim)
+        if not claimed:
+            return 0
+        await asyncio.gather(*(self._deliver(item) for item in claimed))
+        return len(claimed)
+
+    def _claim(self) -> list[OutboxItem]:
+        now = utcnow()
+        with self.db.write() as s:
+            stmt = (
+                select(OutboxItem)
+                .where(
+                    OutboxItem.channel.in_(list(self.adapters)),  # type: ignore[attr-defined]
+                    or_(
+                        actions.due_filter(now),
+                        (OutboxItem.status == "in_flight") & (OutboxItem.lease_until < now),  # type: ignore[operator]
+                    ),
+                )
+                .order_by(OutboxItem.next_attempt_at)  # type: ignore[arg-type]
+                .limit(self.batch_size)
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            items = list(s.execute(stmt).scalars().all())
+            for item in items:
+                item.status = "in_flight"
+                item.attempts += 1
+                item.lease_until = now + self.lease
+                item.updated_at = now
+            return items
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        adapter = self.adapters[item.channel]
+        p = item.payload
+        out = OutboundMessage(
+            outbox_id=item.id,  # type: ignore[arg-type]
+            message_id=item.message_id,
+            conversation_id=item.conversation_id,
+            channel=item.channel,
+            source=p.get("source") or "",
+            to=p.get("to") or "",
+            text=p.get("text") or "",
+            html=p.get("html"),
+            subject=p.get("subject"),
+            attachments=tuple(Attachment(**a) for a in p.get("attachments", [])),
+            metadata=p.get("metadata", {}),
+        )
+        try:
+            result = await adapter.send(out)
+        except PermanentError as exc:
+            await asyncio.to_thread(self._finish, item.id, "failed", str(exc), None, None)
+        except TransientError as exc:
+            await asyncio.to_thread(self._finish, item.id, "retry", str(exc), None, None)
+        except Exception as exc:  # an adapter bug must not lose the message: retry, and say why
+            logger.exception("adapter %s raised unexpectedly", item.channel)
+            await asyncio.to_thread(self._finish, item.id, "retry", f"internal error: {exc!r}", None, None)
+        else:
+            await asyncio.to_thread(self._finish, item.id, "sent", None, result.provider_id, result.status)
+
+    def _finish(self, item_id: int | None, outcome: str, error: str | None, provider_id: str | None,
+                status: str | None) -> None:
+        with self.db.write() as s:
+            item = s.get(OutboxItem, item_id)
+            if item is None or item.status != "in_flight":
+                return
+            if outcome == "sent":
+                actions.do_record_sent(s, item, provider_id, status or "sent")
+            elif outcome == "failed":
+                actions.do_record_failed(s, item, error or "failed")
+            else:
+                actions.do_record_retry(s, item, error or "transient error", max_attempts=self.max_attempts)

@@ -1,0 +1,130 @@
+"""Live fan-out inside one process: a single tail reader follows the event log and hands new
+events to every subscribed socket.
+
+Wake-ups (a local commit, a Redis message from another node, or a periodic poll as a safety net)
+only tell the reader to look; the rows it reads from the log are the truth. Because ids commit in
+order (see hub.events.log), reading `id > cursor` never skips a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from hub.db import Database
+from hub.events import log
+from hub.events.log import EventView
+
+logger = logging.getLogger(__name__)
+
+
+class Subscription:
+    """A socket's mailbox. If the socket falls too far behind it is marked overflowed and must
+    catch up from the database instead (it loses nothing, it just reads the log again)."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.queue: asyncio.Queue[list[EventView]] = asyncio.Queue()
+        self.max_pending = max_pending
+        self.pending = 0
+        self.overflowed = asyncio.Event()
+
+    def _offer(self, batch: list[EventView]) -> None:
+        if self.overflowed.is_set():
+            return
+        if self.pending + len(batch) > self.max_pending:
+            self.overflowed.set()
+            return
+        self.pending += len(batch)
+        self.queue.put_nowait(batch)
+
+    async def get(self) -> list[EventView]:
+        batch = await self.queue.get()
+        self.pending -= len(batch)
+        return batch
+
+
+class EventBus:
+    def __init__(self, db: Database, *, poll_interval: float = 1.0, batch_size: int = 1000) -> None:
+        self.db = db
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.cursor = 0
+        self._subs: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.on_local_commit: list[Callable[[], None]] = []
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.cursor = await asyncio.to_thread(self._head)
+        self._task = asyncio.create_task(self._run(), name="event-bus-tail")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _head(self) -> int:
+        with self.db.read() as s:
+            return log.head_id(s)
+
+    def committed(self) -> None:
+        """Called (from any thread) after this process committed events."""
+        self.wake()
+        for hook in self.on_local_commit:
+            try:
+                hook()
+            except Exception:  # a lost wake-up is covered by polling; never fail the write
+                logger.exception("wake-up hook failed")
+
+    def wake(self) -> None:
+        """Thread-safe: ask the tail reader to look at the log now."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
+
+    def subscribe(self, max_pending: int = 10_000) -> Subscription:
+        sub = Subscription(max_pending)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            self._wake.clear()
+            try:
+                while True:
+                    batch = await asyncio.to_thread(self._read, self.cursor)
+                    if not batch:
+                        break
+                    self.cursor = batch[-1].id
+                    for sub in list(self._subs):
+                        sub._offer(batch)
+                    if len(batch) < self.batch_size:
+                        break
+            except Exception:
+                logger.exception("event tail read failed; retrying")
+                await asyncio.sleep(self.poll_interval)
+
+    def _read(self, after: int) -> list[EventView]:
+        with self.db.read() as s:
+            return log.read_after(s, after, self.batch_size)

@@ -1,0 +1,22 @@
+"""Every table, imported in one place so metadata (and Alembic) sees them all."""
+
+from hub.agents.models import Agent, ApiKey, AuthToken, Team, TeamMember
+from hub.contacts.models import Contact, ContactIdentity
+from hub.conversations.models import Conversation, Message
+from hub.delivery.models import DeliveryReceipt, OutboxItem
+from hub.events.models import Event
+
+__all__ = [
+    "Agent",
+    "ApiKey",
+    "AuthToken",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "DeliveryReceipt",
+    "Event",
+    "Message",
+    "OutboxItem",
+    "Team",
+    "TeamMember",
+]

@@ -1,0 +1,125 @@
+"""The hub's port: the only hub module channel adapters may import.
+
+Inbound, an adapter turns a provider payload into an `InboundMessage` (or a `DeliveryUpdate`) and
+hands it to the `HubPort` it was given. Outbound, the hub hands an adapter an `OutboundMessage`
+and the adapter returns a `SendResult`, or raises `TransientError` / `PermanentError`; vendor
+exceptions never cross this line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """Who wrote: at least one of email, phone (E.164) or external reference."""
+
+    email: str | None = None
+    phone: str | None = None
+    external_ref: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    url: str | None
+    content_type: str | None = None
+    filename: str | None = None
+    size: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer message, normalized.
+
+    `ingest_scope` + `external_id` is the natural key (e.g. "twilio" + MessageSid,
+    "api:crm" + the integrator's id); a redelivery with the same key is a no-op.
+    `source` is the entry point (which API source, which of our numbers, which mailbox): replies
+    leave from it, and routing rules can match on it.
+    `thread_key`, when set, names the conversation this message continues (email threading).
+    """
+
+    channel: str
+    source: str
+    ingest_scope: str
+    external_id: str
+    contact: ContactRef
+    text: str = ""
+    html: str | None = None
+    subject: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    thread_conversation_id: int | None = None
+    received_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: int
+    conversation_id: int
+    contact_id: int
+    created: bool  # False when this was a redelivery of a message already stored
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    outbox_id: int
+    message_id: int | None
+    conversation_id: int | None
+    channel: str
+    source: str  # the entry point the customer wrote to: we answer from it
+    to: str  # the customer's address on this channel
+    text: str
+    html: str | None = None
+    subject: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_id: str | None
+    status: str = "sent"  # the provider's first status, in the hub's words (queued, sent, ...)
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """A provider's word on an outgoing message's fate (a status callback)."""
+
+    channel: str
+    provider_id: str
+    status: str  # queued, sent, delivered, undelivered, failed, read
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class TransientError(Exception):
+    """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
+
+
+class PermanentError(Exception):
+    """The send will never succeed as is (invalid number, 4xx): marked failed with this reason."""
+
+
+class ChannelAdapter(Protocol):
+    channel: str
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+class HubPort(Protocol):
+    """What the hub offers adapters. Calls are blocking (they run a database transaction)."""
+
+    def ingest(self, message: InboundMessage) -> IngestResult: ...
+
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool: ...
+
+    def set_sms_opt_out(self, phone: str, opted_out: bool, *, keyword: str) -> None: ...
+
+    def check_api_key(self, secret: str) -> bool: ...

@@ -1,0 +1,142 @@
+"""The running hub: the database, the live event bus, the delivery worker and the background
+loops, with the `HubPort` that channel adapters call. Assembled by config.app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from hub.agents.actions import api_key_for
+from hub.clock import utcnow
+from hub.contacts.actions import find_by_identity, normalize_phone
+from hub.contacts.models import Contact
+from hub.conversations import actions as conv_actions
+from hub.db import Database
+from hub.delivery import actions as delivery_actions
+from hub.delivery.worker import DeliveryWorker
+from hub.events import log
+from hub.events.fanout import EventBus
+from hub.events.redis_fanout import RedisWaker
+from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class HubOptions:
+    redis_url: str | None = None
+    redis_prefix: str = "hub:"
+    reopen_window: timedelta = timedelta(days=7)
+    poll_interval: float = 1.0
+    replay_limit: int = 10_000
+    delivery_max_attempts: int = 8
+    run_workers: bool = True
+    adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
+
+
+class Hub(HubPort):
+    def __init__(self, db: Database, options: HubOptions) -> None:
+        self.db = db
+        self.options = options
+        self.bus = EventBus(db, poll_interval=options.poll_interval)
+        self.adapters = dict(options.adapters)
+        self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,
+                                     poll_interval=options.poll_interval)
+        self.redis: RedisWaker | None = None
+        if options.redis_url:
+            self.redis = RedisWaker(options.redis_url, options.redis_prefix, self.bus)
+            self.bus.on_local_commit.append(self.redis.publish)
+        # Outbox rows are committed with the events that describe them: wake the worker too.
+        self.bus.on_local_commit.append(self.worker.wake)
+        db.on_events_committed = self.bus.committed
+        self.route_hook: conv_actions.RouteHook | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def register_adapter(self, adapter: ChannelAdapter) -> None:
+        self.adapters[adapter.channel] = adapter
+
+    async def start(self) -> None:
+        await self.bus.start()
+        if self.redis is not None:
+            await self.redis.start()
+        if self.options.run_workers:
+            await self.worker.start()
+            self._tasks.append(asyncio.create_task(self._snooze_loop(), name="snooze-waker"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.worker.stop()
+        if self.redis is not None:
+            await self.redis.stop()
+        await self.bus.stop()
+
+    async def _snooze_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.wake_snoozed)
+            except Exception:
+                logger.exception("waking snoozed conversations failed")
+            await asyncio.sleep(max(self.options.poll_interval, 1.0))
+
+    def wake_snoozed(self) -> int:
+        with self.db.write() as s:
+            return conv_actions.do_wake_snoozed(s, route=self.route_hook)
+
+    # -- HubPort -------------------------------------------------------------------------------
+
+    def ingest(self, message: InboundMessage) -> IngestResult:
+        """Commit one inbound message, or raise. A concurrent duplicate resolves to the first copy."""
+        for attempt in range(5):
+            try:
+                with self.db.write() as s:
+                    return conv_actions.do_ingest(
+                        s, message, reopen_window=self.options.reopen_window, route=self.route_hook
+                    )
+            except IntegrityError:
+                # Lost a race on a unique key (the same message, or a new contact's identity).
+                with self.db.read() as s:
+                    found = conv_actions.find_ingested(s, message.ingest_scope, message.external_id)
+                if found is not None:
+                    return IngestResult(found.id, found.conversation_id, found.contact_id, created=False)  # type: ignore[arg-type]
+            except OperationalError as exc:
+                # PostgreSQL deadlock/serialization failures are safe to retry; anything else is not.
+                if "deadlock" not in str(exc).lower() and "could not serialize" not in str(exc).lower():
+                    raise
+            time.sleep(0.01 * (attempt + 1))
+        raise RuntimeError("ingest kept conflicting; the sender should retry")
+
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
+        with self.db.write() as s:
+            return delivery_actions.do_apply_delivery_update(
+                s, channel=update.channel, provider_id=update.provider_id, status=update.status,
+                error_code=update.error_code, error_message=update.error_message,
+            )
+
+    def check_api_key(self, secret: str) -> bool:
+        with self.db.read() as s:
+            return api_key_for(s, secret) is not None
+
+    def set_sms_opt_out(self, phone: str, opted_out: bool, *, keyword: str) -> None:
+        phone = normalize_phone(phone)
+        with self.db.write() as s:
+            contact: Contact | None = find_by_identity(s, "phone", phone)
+            if contact is None or contact.sms_opted_out == opted_out:
+                return
+            contact.sms_opted_out = opted_out
+            contact.sms_opted_out_at = utcnow() if opted_out else None
+            log.append(
+                s,
+                "contact.sms_opt_out_changed",
+                contact_id=contact.id,
+                payload={"contact_id": contact.id, "opted_out": opted_out, "keyword": keyword},
+            )
