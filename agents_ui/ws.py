@@ -23,7 +23,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from agents_ui.deps import Caller, websocket_caller
-from hub.agents.actions import do_set_presence, get_agent
 from hub.errors import HubError
 from hub.events import log
 from hub.events.fanout import Subscription
@@ -107,8 +106,14 @@ class AgentSocket:
             await self.ws.send_text(json.dumps({"type": "error", "message": f"unknown frame type {kind!r}"}))
 
     def _set_presence(self, presence: str) -> None:
-        with self.hub.db.write() as s:
-            do_set_presence(s, get_agent(s, self.caller.agent_id), presence)
+        self.hub.set_presence(self.caller.agent_id, presence)
+
+    async def heartbeat(self) -> None:
+        """Tell the hub this console is alive; when it goes quiet the grace period starts."""
+        interval = max(0.5, min(15.0, self.hub.options.routing.presence_grace.total_seconds() / 3))
+        while True:
+            await asyncio.to_thread(self.hub.heartbeat, self.caller.agent_id)
+            await asyncio.sleep(interval)
 
 
 async def _receive_json(ws: WebSocket) -> dict[str, Any] | None:
@@ -129,6 +134,7 @@ async def agent_socket(ws: WebSocket) -> None:
     await ws.accept()
     sock = AgentSocket(ws, hub, caller)
     pump: asyncio.Task[None] | None = None
+    beat: asyncio.Task[None] | None = None
     try:
         try:
             first = await asyncio.wait_for(_receive_json(ws), timeout=RESUME_TIMEOUT)
@@ -144,6 +150,7 @@ async def agent_socket(ws: WebSocket) -> None:
         await sock.replay()
         await ws.send_text(json.dumps({"type": "ready", "last_event_id": sock.last_sent}))
         pump = asyncio.create_task(sock.pump())
+        beat = asyncio.create_task(sock.heartbeat())
         while True:
             frame = await _receive_json(ws)
             if frame is None:
@@ -153,8 +160,9 @@ async def agent_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
+        for task in (pump, beat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         hub.bus.unsubscribe(sock.sub)

@@ -18,12 +18,24 @@ from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from channels.api.adapter import ApiCallbackAdapter
 from channels.api.webhooks import router as api_inbound_router
+from channels.sms import webhooks as sms_webhooks
+from channels.sms.adapter import TwilioSmsAdapter
+from channels.sms.settings import SmsSettings
 from config.settings import Settings, load_settings
 from hub.agents.throttle import LoginThrottle
 from hub.db import Database
+from hub.routing.actions import RoutingConfig
+from hub.routing.rules import rule_from_dict
 from hub.runtime import Hub, HubOptions
 
 logger = logging.getLogger(__name__)
+
+
+def sms_settings(settings: Settings) -> SmsSettings:
+    t = settings.twilio
+    return SmsSettings(account_sid=t.account_sid, auth_token=t.auth_token, numbers=tuple(t.numbers),
+                       messaging_service_sid=t.messaging_service_sid, api_base_url=t.api_base_url,
+                       public_url=settings.public_url, validate_signatures=t.validate_signatures)
 
 
 def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
@@ -36,12 +48,22 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
         replay_limit=settings.replay_limit,
         delivery_max_attempts=settings.delivery_max_attempts,
         run_workers=settings.workers_in_web if run_workers is None else run_workers,
+        routing=RoutingConfig(
+            rules=[rule_from_dict(r) for r in settings.routing.rules],
+            default_capacity=settings.routing.default_capacity,
+            sticky_wait=timedelta(seconds=settings.routing.sticky_wait_seconds),
+            presence_grace=timedelta(seconds=settings.routing.presence_grace_seconds),
+            sla_boost=settings.routing.sla_boost,
+        ),
     )
     hub = Hub(db, options)
     hub.register_adapter(
         ApiCallbackAdapter(settings.api_channel.callbacks, secret=settings.api_channel.callback_secret,
                            timeout=settings.api_channel.timeout_seconds)
     )
+    sms = sms_settings(settings)
+    if sms.configured:
+        hub.register_adapter(TwilioSmsAdapter(sms, hub))
     return hub
 
 
@@ -87,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "database": hub.db.dialect})
 
     for router in (auth.router, conversations.router, contacts.router, agents.router, teams.router,
-                   api_keys.router, api_inbound_router, ws.router):
+                   api_keys.router, api_inbound_router, sms_webhooks.create_router(sms_settings(settings)),
+                   ws.router):
         app.include_router(router)
     return app

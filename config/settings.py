@@ -41,6 +41,18 @@ class ApiChannelSettings(BaseModel):
     timeout_seconds: float = 10.0
 
 
+class RoutingSettings(BaseModel):
+    # [[routing.rules]] tables: name, team (name), priority, skill, and match conditions
+    # channel / tier / language / source / keywords (each a list: any of).
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    default_capacity: dict[str, int] = Field(
+        default_factory=lambda: {"webchat": 3, "sms": 5, "email": 10, "voice": 1, "api": 5}
+    )
+    sticky_wait_seconds: float = 30.0
+    presence_grace_seconds: float = 60.0
+    sla_boost: int = 10
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
 
@@ -65,6 +77,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -5,6 +5,7 @@ from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations.models import Conversation, Message
 from hub.delivery.models import DeliveryReceipt, OutboxItem
 from hub.events.models import Event
+from hub.routing.models import RoutingRule
 
 __all__ = [
     "Agent",
@@ -17,6 +18,7 @@ __all__ = [
     "Event",
     "Message",
     "OutboxItem",
+    "RoutingRule",
     "Team",
     "TeamMember",
 ]

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from hub.agents.actions import api_key_for
+from hub.agents.actions import agent_dict, api_key_for, do_set_presence, get_agent, team_ids_of
 from hub.clock import utcnow
 from hub.contacts.actions import find_by_identity, normalize_phone
 from hub.contacts.models import Contact
@@ -24,6 +24,8 @@ from hub.events import log
 from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
 from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult
+from hub.routing.actions import Router, RoutingConfig
+from hub.routing.service import RoutingService
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class HubOptions:
     delivery_max_attempts: int = 8
     run_workers: bool = True
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
 
 class Hub(HubPort):
@@ -55,7 +58,9 @@ class Hub(HubPort):
         # Outbox rows are committed with the events that describe them: wake the worker too.
         self.bus.on_local_commit.append(self.worker.wake)
         db.on_events_committed = self.bus.committed
-        self.route_hook: conv_actions.RouteHook | None = None
+        self.router = Router(options.routing)
+        self.route_hook: conv_actions.RouteHook | None = self.router.on_routable
+        self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))
         self._tasks: list[asyncio.Task[None]] = []
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:
@@ -67,6 +72,7 @@ class Hub(HubPort):
             await self.redis.start()
         if self.options.run_workers:
             await self.worker.start()
+            await self.routing.start()
             self._tasks.append(asyncio.create_task(self._snooze_loop(), name="snooze-waker"))
 
     async def stop(self) -> None:
@@ -75,6 +81,7 @@ class Hub(HubPort):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.routing.stop()
         await self.worker.stop()
         if self.redis is not None:
             await self.redis.stop()
@@ -91,6 +98,22 @@ class Hub(HubPort):
     def wake_snoozed(self) -> int:
         with self.db.write() as s:
             return conv_actions.do_wake_snoozed(s, route=self.route_hook)
+
+    def set_presence(self, agent_id: int, presence: str) -> dict[str, object]:
+        """Set an agent's presence; going offline hands their chats to others."""
+        with self.db.write() as s:
+            agent = get_agent(s, agent_id)
+            changed = do_set_presence(s, agent, presence)
+            if changed and presence == "offline":
+                self.router.release_agent(s, agent_id, reason="agent_offline")
+            return agent_dict(agent, team_ids_of(s, agent_id))
+
+    def heartbeat(self, agent_id: int, *, connected: bool = True) -> None:
+        """A console is alive (see RoutingConfig.presence_grace)."""
+        with self.db.write() as s:
+            agent = get_agent(s, agent_id)
+            agent.console_connected = connected
+            agent.last_seen_at = utcnow()
 
     # -- HubPort -------------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ from hub.migrate import upgrade
 from tests.services import clear_redis_prefix, free_port, fresh_pg_database, redis_prefix_or_skip
 
 TABLES = [
-    "delivery_receipts", "outbox", "events", "messages", "conversations", "contact_identities", "contacts",
-    "auth_tokens", "api_keys", "team_members", "teams", "agents",
+    "routing_rules", "delivery_receipts", "outbox", "events", "messages", "conversations", "contact_identities",
+    "contacts", "auth_tokens", "api_keys", "team_members", "teams", "agents",
 ]
 
 

@@ -26,10 +26,7 @@ def me(caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) ->
 @router.post("/me/presence", summary="Set my presence: online, away or offline")
 def set_presence(body: PresenceIn, caller: Caller = Depends(current_caller),
                  hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    with hub.db.write() as s:
-        agent = actions.get_agent(s, caller.agent_id)
-        actions.do_set_presence(s, agent, body.presence)
-        return actions.agent_dict(agent, actions.team_ids_of(s, caller.agent_id))
+    return hub.set_presence(caller.agent_id, body.presence)
 
 
 @router.get("", summary="List agents")

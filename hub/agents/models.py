@@ -31,6 +31,10 @@ class Agent(SQLModel, table=True):
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # When the agent last received work: the longest-idle agent is offered first.
     last_assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Console heartbeat: an agent whose console went quiet for longer than the grace period is
+    # set offline and their chats are offered to others.
+    console_connected: bool = Field(default=False)
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -123,7 +123,7 @@ def do_ingest(
     session.add(message)
     session.flush()
 
-    if route is not None and (new_conversation or previous_status is not None):
+    if route is not None:
         route(session, conv)
 
     common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact.id}
@@ -197,6 +197,7 @@ def do_reply(
     )
     if conv.first_response_at is None:
         conv.first_response_at = now
+    conv.next_response_due_at = None  # answered: the next-response clock stops
     conv.last_agent_id = agent_id
     conv.updated_at = now
     log.append(

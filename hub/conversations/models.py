@@ -19,6 +19,7 @@ class Conversation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_conversations_queue", "status", "team_id", "assignee_id"),
         Index("ix_conversations_contact_channel", "contact_id", "channel", "source"),
+        Index("ix_conversations_load", "assignee_id", "status", "channel"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -34,6 +35,18 @@ class Conversation(SQLModel, table=True):
     # Set while the conversation waits for an agent; the queue orders by priority then this.
     waiting_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     last_agent_id: int | None = Field(default=None, foreign_key="agents.id")
+    # Routing: when it entered its current queue (escalation counts from here), the skill a rule
+    # asked for, how many escalation steps it has taken, and a pending offer to one agent.
+    queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    routing_skill: str | None = Field(default=None, max_length=64)
+    escalation_level: int = Field(default=0)
+    offered_to_id: int | None = Field(default=None, foreign_key="agents.id")
+    offer_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # SLA deadlines (business hours of the team), and "ok" | "at_risk" | "breached".
+    first_response_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    next_response_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    resolution_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    sla_state: str = Field(default="ok", max_length=16)
     first_response_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     last_message_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:37:20.486078
+Create Date: 2026-11-23 03:40:41.953092
 """
 from typing import Sequence, Union
 
@@ -32,6 +32,8 @@ def upgrade() -> None:
     sa.Column('capacities', sa.JSON(), nullable=False),
     sa.Column('skills', sa.JSON(), nullable=False),
     sa.Column('last_assigned_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('console_connected', sa.Boolean(), nullable=False),
+    sa.Column('last_seen_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
@@ -140,6 +142,15 @@ def upgrade() -> None:
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('waiting_since', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_agent_id', sa.Integer(), nullable=True),
+    sa.Column('queued_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('routing_skill', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('escalation_level', sa.Integer(), nullable=False),
+    sa.Column('offered_to_id', sa.Integer(), nullable=True),
+    sa.Column('offer_expires_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_response_due_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_response_due_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolution_due_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sla_state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('first_response_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_message_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=True),
@@ -148,14 +159,31 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['assignee_id'], ['agents.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
     sa.ForeignKeyConstraint(['last_agent_id'], ['agents.id'], ),
+    sa.ForeignKeyConstraint(['offered_to_id'], ['agents.id'], ),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_conversations_assignee_id'), ['assignee_id'], unique=False)
         batch_op.create_index('ix_conversations_contact_channel', ['contact_id', 'channel', 'source'], unique=False)
+        batch_op.create_index('ix_conversations_load', ['assignee_id', 'status', 'channel'], unique=False)
         batch_op.create_index('ix_conversations_queue', ['status', 'team_id', 'assignee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversations_team_id'), ['team_id'], unique=False)
+
+    op.create_table('routing_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('match', sa.JSON(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('skill', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('created_at', hub.dbtypes.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('routing_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_routing_rules_position'), ['position'], unique=False)
 
     op.create_table('team_members',
     sa.Column('team_id', sa.Integer(), nullable=False),
@@ -236,9 +264,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_team_members_agent_id'))
 
     op.drop_table('team_members')
+    with op.batch_alter_table('routing_rules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_routing_rules_position'))
+
+    op.drop_table('routing_rules')
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversations_team_id'))
         batch_op.drop_index('ix_conversations_queue')
+        batch_op.drop_index('ix_conversations_load')
         batch_op.drop_index('ix_conversations_contact_channel')
         batch_op.drop_index(batch_op.f('ix_conversations_assignee_id'))
 

@@ -1,0 +1,123 @@
+"""Routing administration: rules, team queue settings; and answering an offered chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from agents_ui.deps import Caller, current_caller, get_hub, require_admin, require_supervisor
+from hub.agents.actions import get_team
+from hub.conversations.actions import get_conversation
+from hub.conversations.schemas import conversation_dict
+from hub.errors import Conflict, Invalid, NotFound
+from hub.events import log
+from hub.routing.models import RoutingRule
+from hub.routing.sla import parse_business_hours
+from hub.runtime import Hub
+
+router = APIRouter(tags=["routing"])
+
+
+class RuleMatch(BaseModel):
+    channel: list[str] = Field(default_factory=list)
+    tier: list[str] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+    source: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class RuleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    position: int = 0
+    match: RuleMatch = Field(default_factory=RuleMatch)
+    team_id: int | None = None
+    priority: int = Field(default=0, ge=-100, le=100)
+    skill: str | None = Field(default=None, max_length=64)
+
+
+class TeamSettingsIn(BaseModel):
+    offer_timeout_seconds: float | None = Field(default=None, gt=0, description="chat must be accepted in time")
+    escalate_after_seconds: float | None = Field(default=None, gt=0)
+    overflow_team: str | None = Field(default=None, description="team name to escalate to")
+    overflow_skill: str | None = Field(default=None, description="or: any agent with this skill")
+    sla: dict[str, Any] | None = Field(default=None, description="targets in seconds per priority")
+    business_hours: dict[str, Any] | None = None
+
+
+def rule_dict(r: RoutingRule) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "position": r.position, "match": r.match, "team_id": r.team_id,
+            "priority": r.priority, "skill": r.skill}
+
+
+@router.get("/api/v1/routing/rules", summary="Routing rules (config rules first, then these)")
+def list_rules(_: Caller = Depends(require_supervisor), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.read() as s:
+        rows = s.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars()  # type: ignore[arg-type]
+        return {
+            "config": [r.__dict__ for r in hub.options.routing.rules],
+            "items": [rule_dict(r) for r in rows],
+        }
+
+
+@router.post("/api/v1/routing/rules", status_code=201, summary="Add a routing rule (admins)")
+def create_rule(body: RuleIn, _: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.write() as s:
+        if body.team_id is not None:
+            get_team(s, body.team_id)
+        rule = RoutingRule(name=body.name, position=body.position, match=body.match.model_dump(exclude_defaults=True),
+                           team_id=body.team_id, priority=body.priority, skill=body.skill)
+        s.add(rule)
+        s.flush()
+        return rule_dict(rule)
+
+
+@router.delete("/api/v1/routing/rules/{rule_id}", summary="Delete a routing rule (admins)")
+def delete_rule(rule_id: int, _: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    with hub.db.write() as s:
+        rule = s.get(RoutingRule, rule_id)
+        if rule is None:
+            raise NotFound(f"routing rule {rule_id} does not exist")
+        s.delete(rule)
+    return {"ok": True}
+
+
+@router.put("/api/v1/teams/{team_id}/settings", summary="Queue settings of a team (admins)")
+def set_team_settings(team_id: int, body: TeamSettingsIn, caller: Caller = Depends(require_admin),
+                      hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    settings = body.model_dump(exclude_none=True)
+    try:
+        parse_business_hours(settings.get("business_hours"))
+    except (ValueError, KeyError) as exc:
+        raise Invalid(f"business_hours: {exc}") from exc
+    with hub.db.write() as s:
+        team = get_team(s, team_id)
+        team.settings = settings
+        log.append(s, "team.updated", actor_agent_id=caller.agent_id,
+                   payload={"team_id": team_id, "settings": settings})
+        return {"id": team.id, "name": team.name, "settings": team.settings}
+
+
+@router.post("/api/v1/conversations/{conversation_id}/accept", summary="Accept a chat offered to me")
+def accept(
+    conversation_id: int, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    with hub.db.write() as s:
+        conv = get_conversation(s, conversation_id)
+        hub.router.accept_offer(s, conv, caller.agent_id)
+        return conversation_dict(conv)
+
+
+@router.post("/api/v1/conversations/{conversation_id}/decline", summary="Decline a chat offered to me")
+def decline(
+    conversation_id: int, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
+) -> dict[str, Any]:
+    """The chat goes back to the queue and is offered to the next agent."""
+    with hub.db.write() as s:
+        conv = get_conversation(s, conversation_id)
+        if conv.offered_to_id != caller.agent_id:
+            raise Conflict("this conversation is not offered to you")
+        hub.router.withdraw_offer(s, conv, reason="declined")
+        return conversation_dict(conv)

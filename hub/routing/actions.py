@@ -1,0 +1,370 @@
+"""Routing writes: place a conversation in a queue, assign it atomically, drain the queues,
+offer/accept, requeue, escalate, and watch SLAs.
+
+Atomicity (DESIGN.md contract 6). Every automatic routing decision runs inside one transaction
+that first takes a cluster-wide transaction-scoped advisory lock on PostgreSQL (on SQLite the
+write transaction is already exclusive). Loads are then read and the claim written in that same
+transaction, so two nodes routing at once can never both see free capacity for the same slot, nor
+give one conversation to two agents. The lock is taken before any event is appended, so it is
+always acquired before the event-log lock (no lock-order inversion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from hub.agents.actions import do_set_presence
+from hub.agents.models import Agent, Team
+from hub.clock import utcnow
+from hub.contacts.models import Contact
+from hub.conversations.actions import do_assign
+from hub.conversations.models import Conversation, Message
+from hub.conversations.schemas import conversation_dict
+from hub.errors import Conflict
+from hub.events import log
+from hub.routing import policy, queries, sla
+from hub.routing.models import RoutingRule
+from hub.routing.rules import Facts, Rule, first_match, rule_from_dict
+
+ROUTER_LOCK_KEY = 7_283_002
+_ROUTER_LOCKED = "hub_router_lock_taken"
+
+
+@dataclass
+class RoutingConfig:
+    rules: list[Rule] = field(default_factory=list)  # from config; database rules follow them
+    default_capacity: dict[str, int] = field(
+        default_factory=lambda: {"webchat": 3, "sms": 5, "email": 10, "voice": 1, "api": 5}
+    )
+    sticky_wait: timedelta = timedelta(seconds=30)
+    presence_grace: timedelta = timedelta(seconds=60)
+    sla_boost: int = 10
+    # Channels whose conversations leave an agent who goes offline (email and SMS stay with them).
+    release_on_offline: tuple[str, ...] = ("webchat", "voice")
+
+
+def lock_router(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_ROUTER_LOCKED):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROUTER_LOCK_KEY})
+        session.info[_ROUTER_LOCKED] = True
+
+
+def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
+    if team_id is None:
+        return {}
+    team = session.get(Team, team_id)
+    return dict(team.settings or {}) if team is not None else {}
+
+
+def _db_rules(session: Session) -> list[Rule]:
+    rows = session.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars().all()  # type: ignore[arg-type]
+    return [
+        rule_from_dict({"name": r.name, "match": r.match, "team_id": r.team_id, "priority": r.priority,
+                        "skill": r.skill})
+        for r in rows
+    ]
+
+
+def _team_id_for(session: Session, rule: Rule) -> int | None:
+    if rule.team_id is not None:
+        return rule.team_id
+    if rule.team:
+        return session.execute(select(Team.id).where(Team.name == rule.team)).scalar_one_or_none()
+    return None
+
+
+def set_sla_deadlines(session: Session, conv: Conversation, now: datetime) -> None:
+    settings = team_settings(session, conv.team_id)
+    targets = sla.targets_for(settings.get("sla"), conv.priority)
+    if not targets:
+        return
+    hours = sla.parse_business_hours(settings.get("business_hours"))
+    if conv.first_response_at is None and "first_response" in targets and conv.first_response_due_at is None:
+        conv.first_response_due_at = sla.add_business_seconds(now, targets["first_response"], hours)
+    if "resolution" in targets and conv.resolution_due_at is None:
+        conv.resolution_due_at = sla.add_business_seconds(now, targets["resolution"], hours)
+
+
+def set_next_response_deadline(session: Session, conv: Conversation, now: datetime) -> None:
+    if conv.first_response_at is None or conv.next_response_due_at is not None:
+        return
+    settings = team_settings(session, conv.team_id)
+    targets = sla.targets_for(settings.get("sla"), conv.priority)
+    if "next_response" in targets:
+        hours = sla.parse_business_hours(settings.get("business_hours"))
+        conv.next_response_due_at = sla.add_business_seconds(now, targets["next_response"], hours)
+
+
+class Router:
+    def __init__(self, config: RoutingConfig) -> None:
+        self.config = config
+
+    # -- placing and assigning -------------------------------------------------------------
+
+    def on_routable(self, session: Session, conv: Conversation) -> None:
+        """Route hook: a conversation was created, reopened or set open without an agent."""
+        lock_router(session)
+        now = utcnow()
+        if conv.queued_at is None and conv.team_id is None:
+            self._apply_rules(session, conv, now)
+        if conv.queued_at is None:
+            conv.queued_at = now
+        set_sla_deadlines(session, conv, now)
+        set_next_response_deadline(session, conv, now)
+        if conv.assignee_id is not None:
+            # A reopened conversation stays with its agent if they are still there to take it.
+            agent = session.get(Agent, conv.assignee_id)
+            if agent is not None and agent.presence != "offline" and agent.active:
+                return
+            do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
+                      reason="agent_unavailable", event_type="conversation.requeued")
+        self.try_assign(session, conv, now)
+
+    def _apply_rules(self, session: Session, conv: Conversation, now: datetime) -> None:
+        contact = session.get(Contact, conv.contact_id)
+        first = session.execute(
+            select(Message.text).where(Message.conversation_id == conv.id).order_by(Message.id).limit(1)  # type: ignore[arg-type]
+        ).scalar_one_or_none()
+        facts = Facts(
+            channel=conv.channel,
+            source=conv.source,
+            tier=contact.tier if contact else "standard",
+            language=contact.language if contact else None,
+            text=" ".join(p for p in (conv.subject, first) if p),
+        )
+        rule = first_match([*self.config.rules, *_db_rules(session)], facts)
+        if contact is not None and contact.tier == "vip":
+            conv.priority += self.config.sla_boost
+        if conv.last_agent_id is None:
+            conv.last_agent_id = session.execute(
+                select(Conversation.last_agent_id)
+                .where(Conversation.contact_id == conv.contact_id, Conversation.id != conv.id,
+                       Conversation.last_agent_id.is_not(None))  # type: ignore[union-attr]
+                .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            ).scalar_one_or_none()
+        if rule is None:
+            return
+        conv.team_id = _team_id_for(session, rule)
+        conv.priority += rule.priority
+        conv.routing_skill = rule.skill
+        log.append(
+            session,
+            "conversation.queued",
+            conversation_id=conv.id,
+            contact_id=conv.contact_id,
+            payload={"rule": rule.name, "team_id": conv.team_id, "priority": conv.priority,
+                     "skill": conv.routing_skill, "conversation": conversation_dict(conv)},
+        )
+
+    def _sticky_until(self, conv: Conversation) -> datetime | None:
+        if conv.last_agent_id is None:
+            return None
+        return (conv.waiting_since or conv.created_at) + self.config.sticky_wait
+
+    def try_assign(self, session: Session, conv: Conversation, now: datetime | None = None) -> int | None:
+        """Give the conversation to the best eligible agent now, or leave it waiting. Holds the lock."""
+        lock_router(session)
+        now = now or utcnow()
+        if conv.status != "open" or conv.assignee_id is not None or conv.offered_to_id is not None:
+            return None
+        agents = queries.agent_states(session, self.config.default_capacity, team_id=conv.team_id)
+        choice = policy.choose(queries.work_of(conv, self._sticky_until(conv)), agents, now)
+        if choice is None:
+            return None
+        self._give(session, conv, choice, now)
+        return choice
+
+    def _give(self, session: Session, conv: Conversation, agent_id: int, now: datetime) -> None:
+        agent = session.get(Agent, agent_id)
+        assert agent is not None
+        agent.last_assigned_at = now
+        offer_timeout = team_settings(session, conv.team_id).get("offer_timeout_seconds")
+        if offer_timeout and conv.channel == "webchat":
+            conv.offered_to_id = agent_id
+            conv.offer_expires_at = now + timedelta(seconds=float(offer_timeout))
+            conv.updated_at = now
+            log.append(
+                session, "conversation.offered", conversation_id=conv.id, contact_id=conv.contact_id,
+                payload={"agent_id": agent_id, "expires_at": conv.offer_expires_at.isoformat(),
+                         "conversation": conversation_dict(conv)},
+            )
+            return
+        do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None, reason="auto")
+
+    def drain(self, session: Session, *, limit: int = 200) -> int:
+        """Assign waiting conversations while anyone has room; returns how many were placed."""
+        lock_router(session)
+        now = utcnow()
+        agents = queries.agent_states(session, self.config.default_capacity)
+        if not any(a.free(ch) > 0 for a in agents for ch in a.capacity):
+            return 0
+        # Only look at queues someone could serve: a large backlog elsewhere costs nothing here.
+        teams: set[int | None] = {None}
+        for a in agents:
+            teams |= set(a.team_ids)
+        heads = queries.waiting(session, team_ids=list(teams), limit=limit)
+        if not heads:
+            return 0
+        by_id = {c.id: c for c in heads}
+        works = [queries.work_of(c, self._sticky_until(c)) for c in heads]
+        placed = 0
+        for conv_id, agent_id in policy.plan(works, agents, now):
+            self._give(session, by_id[conv_id], agent_id, now)
+            placed += 1
+        return placed
+
+    # -- offers ----------------------------------------------------------------------------
+
+    def accept_offer(self, session: Session, conv: Conversation, agent_id: int) -> None:
+        lock_router(session)
+        if conv.offered_to_id != agent_id:
+            raise Conflict("this conversation is not offered to you (the offer may have expired)")
+        conv.offered_to_id = None
+        conv.offer_expires_at = None
+        do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=agent_id,
+                  reason="offer_accepted")
+
+    def withdraw_offer(self, session: Session, conv: Conversation, *, reason: str) -> None:
+        agent_id = conv.offered_to_id
+        conv.offered_to_id = None
+        conv.offer_expires_at = None
+        conv.updated_at = utcnow()
+        log.append(
+            session, "conversation.offer_withdrawn", conversation_id=conv.id, contact_id=conv.contact_id,
+            payload={"agent_id": agent_id, "reason": reason, "from_assignee_id": agent_id,
+                     "conversation": conversation_dict(conv)},
+        )
+
+    def expire_offers(self, session: Session) -> int:
+        lock_router(session)
+        due = session.execute(
+            select(Conversation).where(
+                Conversation.offered_to_id.is_not(None),  # type: ignore[union-attr]
+                Conversation.offer_expires_at <= utcnow(),  # type: ignore[operator]
+            ).limit(200)
+        ).scalars().all()
+        for conv in due:
+            self.withdraw_offer(session, conv, reason="timeout")
+        return len(due)
+
+    # -- agents leaving, escalation, SLA ---------------------------------------------------
+
+    def release_agent(self, session: Session, agent_id: int, *, reason: str) -> int:
+        """An agent went offline: their chats (not email/SMS) go back to the queue for others."""
+        lock_router(session)
+        convs = session.execute(
+            select(Conversation).where(
+                Conversation.assignee_id == agent_id,
+                Conversation.status == "open",
+                Conversation.channel.in_(self.config.release_on_offline),  # type: ignore[attr-defined]
+            )
+        ).scalars().all()
+        now = utcnow()
+        for conv in convs:
+            conv.waiting_since = now
+            do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
+                      reason=reason, event_type="conversation.requeued")
+        offered = session.execute(
+            select(Conversation).where(Conversation.offered_to_id == agent_id)
+        ).scalars().all()
+        for conv in offered:
+            self.withdraw_offer(session, conv, reason=reason)
+        return len(convs)
+
+    def offline_silent_consoles(self, session: Session) -> list[int]:
+        """Agents whose console stopped its heartbeat longer than the grace period ago."""
+        cutoff = utcnow() - self.config.presence_grace
+        silent = session.execute(
+            select(Agent).where(
+                Agent.console_connected.is_(True),  # type: ignore[attr-defined]
+                Agent.presence != "offline",
+                Agent.last_seen_at < cutoff,  # type: ignore[operator]
+            )
+        ).scalars().all()
+        out = []
+        for agent in silent:
+            agent.console_connected = False
+            do_set_presence(session, agent, "offline")
+            self.release_agent(session, agent.id, reason="console_disconnected")  # type: ignore[arg-type]
+            out.append(agent.id)  # type: ignore[arg-type]
+        return out
+
+    def escalate_due(self, session: Session) -> int:
+        lock_router(session)
+        now = utcnow()
+        moved = 0
+        teams = session.execute(select(Team)).scalars().all()
+        for team in teams:
+            s = team.settings or {}
+            after = s.get("escalate_after_seconds")
+            if not after:
+                continue
+            target_team = s.get("overflow_team")
+            target_id = None
+            if target_team:
+                target_id = session.execute(select(Team.id).where(Team.name == target_team)).scalar_one_or_none()
+            skill = s.get("overflow_skill")
+            if target_id is None and not skill:
+                continue
+            due = session.execute(
+                select(Conversation).where(
+                    queries.waiting_filter(),  # type: ignore[arg-type]
+                    Conversation.team_id == team.id,
+                    Conversation.queued_at <= now - timedelta(seconds=float(after)),  # type: ignore[operator]
+                ).limit(200)
+            ).scalars().all()
+            for conv in due:
+                conv.escalation_level += 1
+                conv.queued_at = now
+                conv.routing_skill = skill or conv.routing_skill
+                do_assign(session, conv, assignee_id=None, team_id=target_id if target_id else None,
+                          actor_agent_id=None, reason=f"waited over {after}s in {team.name}",
+                          event_type="conversation.escalated")
+                moved += 1
+        return moved
+
+    def check_sla(self, session: Session) -> int:
+        """Raise the priority of conversations nearing a breach, and record breaches."""
+        now = utcnow()
+        changed = 0
+        rows = session.execute(
+            select(Conversation).where(
+                Conversation.status.in_(("open", "pending")),  # type: ignore[attr-defined]
+                Conversation.sla_state != "breached",
+                (Conversation.first_response_due_at.is_not(None))  # type: ignore[union-attr]
+                | (Conversation.next_response_due_at.is_not(None))  # type: ignore[union-attr]
+                | (Conversation.resolution_due_at.is_not(None)),  # type: ignore[union-attr]
+            ).limit(1000)
+        ).scalars().all()
+        warn_cache: dict[int | None, timedelta] = {}
+        for conv in rows:
+            deadlines = [d for d in (
+                conv.first_response_due_at if conv.first_response_at is None else None,
+                conv.next_response_due_at,
+                conv.resolution_due_at,
+            ) if d is not None]
+            if not deadlines:
+                continue
+            due = min(deadlines)
+            if conv.team_id not in warn_cache:
+                warn_cache[conv.team_id] = sla.warn_before(team_settings(session, conv.team_id).get("sla"))
+            state = "breached" if now >= due else "at_risk" if now >= due - warn_cache[conv.team_id] else "ok"
+            if state == conv.sla_state or state == "ok":
+                continue
+            lock_router(session)
+            if conv.sla_state == "ok":
+                conv.priority += self.config.sla_boost
+            conv.sla_state = state
+            conv.updated_at = now
+            log.append(
+                session, f"sla.{state}", conversation_id=conv.id, contact_id=conv.contact_id,
+                payload={"due_at": due.isoformat(), "priority": conv.priority, "conversation": conversation_dict(conv)},
+            )
+            changed += 1
+        return changed

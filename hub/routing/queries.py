@@ -1,0 +1,110 @@
+"""Reads the router needs: agent states with their loads, and the waiting queue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from hub.agents.models import Agent, TeamMember
+from hub.conversations.models import Conversation
+from hub.routing.policy import AgentState, Work
+
+
+def loads(session: Session, agent_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Open conversations assigned to, or offered to, each agent, per channel."""
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    if not agent_ids:
+        return out
+    assigned = session.execute(
+        select(Conversation.assignee_id, Conversation.channel, func.count())
+        .where(Conversation.status == "open", Conversation.assignee_id.in_(agent_ids))  # type: ignore[union-attr]
+        .group_by(Conversation.assignee_id, Conversation.channel)
+    ).all()
+    offered = session.execute(
+        select(Conversation.offered_to_id, Conversation.channel, func.count())
+        .where(Conversation.offered_to_id.in_(agent_ids), Conversation.assignee_id.is_(None))  # type: ignore[union-attr]
+        .group_by(Conversation.offered_to_id, Conversation.channel)
+    ).all()
+    for agent_id, channel, n in [*assigned, *offered]:
+        out[agent_id][channel] = out[agent_id].get(channel, 0) + int(n)
+    return out
+
+
+def agent_states(
+    session: Session, default_capacity: dict[str, int], *, team_id: int | None = None, online_only: bool = True,
+    agent_ids: list[int] | None = None,
+) -> list[AgentState]:
+    stmt = select(Agent).where(Agent.active.is_(True))  # type: ignore[attr-defined]
+    if online_only:
+        stmt = stmt.where(Agent.presence == "online")
+    if team_id is not None:
+        stmt = stmt.where(Agent.id.in_(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))  # type: ignore[union-attr]
+    if agent_ids is not None:
+        stmt = stmt.where(Agent.id.in_(agent_ids))  # type: ignore[union-attr]
+    agents = list(session.execute(stmt).scalars().all())
+    ids = [a.id for a in agents if a.id is not None]
+    teams: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        for tid, aid in session.execute(
+            select(TeamMember.team_id, TeamMember.agent_id).where(TeamMember.agent_id.in_(ids))  # type: ignore[attr-defined]
+        ).all():
+            teams[aid].add(tid)
+    current = loads(session, ids)
+    return [
+        AgentState(
+            id=a.id,  # type: ignore[arg-type]
+            presence=a.presence,
+            team_ids=frozenset(teams[a.id]),  # type: ignore[index]
+            skills=frozenset(a.skills or []),
+            capacity={**default_capacity, **(a.capacities or {})},
+            load=current.get(a.id, {}),  # type: ignore[arg-type]
+            last_assigned_at=a.last_assigned_at,
+        )
+        for a in agents
+    ]
+
+
+def waiting_filter() -> object:
+    return (
+        (Conversation.status == "open")
+        & Conversation.assignee_id.is_(None)  # type: ignore[union-attr]
+        & Conversation.offered_to_id.is_(None)  # type: ignore[union-attr]
+    )
+
+
+def waiting(session: Session, *, team_ids: list[int | None] | None = None, limit: int = 200) -> list[Conversation]:
+    """The head of the queue(s), in queue order."""
+    stmt = select(Conversation).where(waiting_filter())  # type: ignore[arg-type]
+    if team_ids is not None:
+        real = [t for t in team_ids if t is not None]
+        clauses = []
+        if real:
+            clauses.append(Conversation.team_id.in_(real))  # type: ignore[union-attr]
+        if None in team_ids:
+            clauses.append(Conversation.team_id.is_(None))  # type: ignore[union-attr]
+        if not clauses:
+            return []
+        stmt = stmt.where(or_(*clauses))
+    stmt = stmt.order_by(
+        Conversation.priority.desc(),  # type: ignore[attr-defined]
+        Conversation.waiting_since,
+        Conversation.id,
+    ).limit(limit)
+    return list(session.execute(stmt).scalars().all())
+
+
+def work_of(conv: Conversation, sticky_until: datetime | None) -> Work:
+    assert conv.id is not None
+    return Work(
+        conversation_id=conv.id,
+        channel=conv.channel,
+        team_id=conv.team_id,
+        priority=conv.priority,
+        waiting_since=conv.waiting_since or conv.created_at,
+        last_agent_id=conv.last_agent_id,
+        skill=conv.routing_skill,
+        sticky_until=sticky_until,
+    )

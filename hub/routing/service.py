@@ -1,0 +1,103 @@
+"""The routing loop of one process: drains queues when capacity may have freed, and runs the
+timers (offer timeouts, silent consoles, escalation, SLA).
+
+It follows the event log like a console does, so a resolution or a presence change on any node
+triggers a drain here too; a periodic tick covers the timers. Every pass is its own transaction
+under the router lock (see hub.routing.actions), so passes on several nodes are safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from hub.db import Database
+from hub.events.fanout import EventBus
+from hub.routing.actions import Router
+
+logger = logging.getLogger(__name__)
+
+# Events after which someone may have room, or something may now be routable.
+DRAIN_ON = {
+    "conversation.status_changed",
+    "conversation.assigned",
+    "conversation.requeued",
+    "conversation.escalated",
+    "conversation.offer_withdrawn",
+    "conversation.created",
+    "presence.changed",
+    "agent.updated",
+    "team.updated",
+    "sla.at_risk",
+}
+
+
+class RoutingService:
+    def __init__(self, db: Database, bus: EventBus, router: Router, *, tick: float = 1.0) -> None:
+        self.db = db
+        self.bus = bus
+        self.router = router
+        self.tick = tick
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="routing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        sub = self.bus.subscribe(max_pending=1_000_000)
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        try:
+            while True:
+                timeout = max(0.0, next_tick - loop.time())
+                need_drain = False
+                try:
+                    batch = await asyncio.wait_for(sub.get(), timeout=timeout)
+                    need_drain = any(ev.type in DRAIN_ON for ev in batch)
+                    # Coalesce whatever else is already queued into this one pass.
+                    while not sub.queue.empty():
+                        need_drain = need_drain or any(ev.type in DRAIN_ON for ev in await sub.get())
+                except TimeoutError:
+                    pass
+                if sub.overflowed.is_set():
+                    self.bus.unsubscribe(sub)
+                    sub = self.bus.subscribe(max_pending=1_000_000)
+                    need_drain = True
+                try:
+                    if loop.time() >= next_tick:
+                        next_tick = loop.time() + self.tick
+                        await asyncio.to_thread(self.timers)
+                        need_drain = True
+                    if need_drain:
+                        await asyncio.to_thread(self.drain_all)
+                except Exception:
+                    logger.exception("routing pass failed; will retry")
+        finally:
+            self.bus.unsubscribe(sub)
+
+    def drain_all(self) -> int:
+        total = 0
+        while True:
+            with self.db.write() as s:
+                placed = self.router.drain(s)
+            total += placed
+            if placed == 0:
+                return total
+
+    def timers(self) -> None:
+        with self.db.write() as s:
+            self.router.expire_offers(s)
+        with self.db.write() as s:
+            self.router.offline_silent_consoles(s)
+        with self.db.write() as s:
+            self.router.escalate_due(s)
+        with self.db.write() as s:
+            self.router.check_sla(s)
