@@ -1,0 +1,353 @@
+"""The load harness every benchmark shares: a server in its own process, concurrent HTTP posters,
+one websocket listener, and the arithmetic.
+
+A message's latency runs from the moment it was due to be posted (open loop: its slot in the
+schedule, so a slow server cannot hide its queue by slowing the sender down) or was posted
+(closed loop) until its marker arrives on the listener's websocket. The server runs as a separate
+process so that the load generator never competes with it for the GIL; everything it does
+measure (sending, receiving, the clock) lives in this one process and this one event loop.
+
+What varies between benchmarks is injected: how to start the server (a command and an
+environment), how to post one message (`Post`), how to open the websocket (`Handshake`) and how
+to find the marker in a frame (`Extract`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+# Post one message carrying `marker` in its text; raise if the server did not accept it.
+Post = Callable[[httpx.AsyncClient, str], Awaitable[None]]
+# Whatever a websocket must do before events flow (authenticate, resume, wait for "ready").
+Handshake = Callable[[ClientConnection], Awaitable[None]]
+# The marker a decoded websocket frame carries, or None for frames that are not messages.
+Extract = Callable[[dict[str, Any]], str | None]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def uvicorn_command(factory: str) -> Callable[[int], list[str]]:
+    """The server settings every benchmarked app gets: one uvicorn worker, quiet, same ws stack."""
+    return lambda port: [
+        sys.executable, "-m", "uvicorn", "--factory", factory, "--host", HOST, "--port", str(port),
+        "--workers", "1", "--log-level", "warning", "--no-access-log", "--ws", "websockets-sansio",
+    ]
+
+
+class ServerProcess:
+    """A server under test, started with `command(port)` and `env`, ready once `ready_path` answers 200."""
+
+    def __init__(self, name: str, command: Callable[[int], list[str]], env: dict[str, str],
+                 *, ready_path: str = "/healthz", cwd: Path = ROOT) -> None:
+        self.name = name
+        self.command = command
+        self.env = env
+        self.ready_path = ready_path
+        self.cwd = cwd
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.port = free_port()
+        self.proc = subprocess.Popen(self.command(self.port), env=self.env, cwd=self.cwd, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + self.ready_path, timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} was not ready after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-chars:]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process (all its threads) has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+class Listener:
+    """One websocket that timestamps the first arrival of every marker."""
+
+    def __init__(self, url: str, extract: Extract, *, headers: dict[str, str] | None = None,
+                 handshake: Handshake | None = None) -> None:
+        self.url = url
+        self.extract = extract
+        self.headers = headers or {}
+        self.handshake = handshake
+        self.arrivals: dict[str, float] = {}
+        self.error: BaseException | None = None
+        self._conn: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+
+    async def __aenter__(self) -> Listener:
+        self._conn = await connect(self.url, additional_headers=self.headers, max_size=None, open_timeout=10)
+        if self.handshake is not None:
+            await self.handshake(self._conn)
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def _read(self) -> None:
+        assert self._conn is not None
+        try:
+            async for raw in self._conn:
+                now = time.perf_counter()
+                marker = self.extract(json.loads(raw))
+                if marker is not None:
+                    self.arrivals.setdefault(marker, now)
+                    self._arrived.set()
+        except Exception as exc:  # noqa: BLE001 - reported by the phase that notices it
+            self.error = exc
+            self._arrived.set()
+
+    async def wait_for(self, markers: set[str]) -> None:
+        """Return once every marker has arrived or the socket failed (bound it with asyncio.timeout)."""
+        while self.error is None and not markers <= self.arrivals.keys():
+            self._arrived.clear()
+            await self._arrived.wait()
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    seconds: float
+    clients: int = 32          # closed loop: concurrent posters; open loop: the connection cap
+    rate: float | None = None  # messages/s on a fixed schedule (open loop); None = closed loop
+    drain_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    mode: str
+    target_rate: float | None
+    clients: int
+    seconds: float
+    posted: int
+    errors: int
+    delivered: int
+    lost: int
+    throughput: float     # messages that reached the websocket within the phase, per second
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    server_cpu: float     # server CPU seconds per wall second during the load (1.0 = one core)
+    loadgen_cpu: float    # the same for this process, to show the generator was not the limit
+    other_cpu: float      # the same for everything else on the machine (noise from neighbours)
+    server_cpu_ms_per_msg: float | None  # server CPU per accepted message: steadier than rates on a busy box
+    first_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores) since boot."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
+
+
+_phase_ids = itertools.count(1)
+
+
+async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase: Phase) -> PhaseResult:
+    """Post for `phase.seconds`, then wait up to `drain_seconds` for the last markers to arrive."""
+    prefix = f"p{next(_phase_ids)}x{os.getpid()}"
+    seq = itertools.count()
+    due: dict[str, float] = {}
+    outcome = {"posted": 0, "errors": 0}
+    first_error: list[str] = []
+    limits = httpx.Limits(max_connections=phase.clients, max_keepalive_connections=phase.clients)
+    timeout = httpx.Timeout(30.0, pool=None)
+
+    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=timeout) as client:
+
+        async def one(marker: str, at: float) -> None:
+            due[marker] = at
+            try:
+                await post(client, marker)
+                outcome["posted"] += 1
+            except Exception as exc:  # noqa: BLE001 - counted, and the first one is reported
+                outcome["errors"] += 1
+                if not first_error:
+                    first_error.append(f"{exc.__class__.__name__}: {exc}")
+
+        cpu0, gen0, all0 = server.cpu_seconds(), time.process_time(), busy_cpu_seconds()
+        start = time.perf_counter()
+        end = start + phase.seconds
+        if phase.rate is None:
+
+            async def closed_loop() -> None:
+                while time.perf_counter() < end:
+                    await one(f"{prefix}-{next(seq)}", time.perf_counter())
+
+            await asyncio.gather(*(closed_loop() for _ in range(phase.clients)))
+        else:
+            tasks: list[asyncio.Task[None]] = []
+            for i in itertools.count():
+                at = start + i / phase.rate
+                if at >= end:
+                    break
+                if (delay := at - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(f"{prefix}-{next(seq)}", at)))
+            await asyncio.gather(*tasks)
+        stopped = time.perf_counter()
+        cpu1, gen1, all1 = server.cpu_seconds(), time.process_time(), busy_cpu_seconds()
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(phase.drain_seconds):
+            await listener.wait_for(set(due))
+    if listener.error is not None:
+        raise RuntimeError(f"the websocket listener failed: {listener.error!r}")
+    arrived = {m: listener.arrivals[m] for m in due if m in listener.arrivals}
+    latencies = sorted((arrived[m] - due[m]) * 1000 for m in arrived)
+    in_window = sum(1 for t in arrived.values() if t <= end)
+    busy = stopped - start
+    return PhaseResult(
+        name=phase.name,
+        mode="closed" if phase.rate is None else "open",
+        target_rate=phase.rate,
+        clients=phase.clients,
+        seconds=phase.seconds,
+        posted=outcome["posted"],
+        errors=outcome["errors"],
+        delivered=len(arrived),
+        lost=len(due) - len(arrived),
+        throughput=in_window / phase.seconds,
+        p50_ms=percentile(latencies, 50),
+        p90_ms=percentile(latencies, 90),
+        p99_ms=percentile(latencies, 99),
+        max_ms=latencies[-1] if latencies else None,
+        server_cpu=(cpu1 - cpu0) / busy,
+        loadgen_cpu=(gen1 - gen0) / busy,
+        other_cpu=max(0.0, (all1 - all0) - (cpu1 - cpu0) - (gen1 - gen0)) / busy,
+        server_cpu_ms_per_msg=(cpu1 - cpu0) * 1000 / outcome["posted"] if outcome["posted"] else None,
+        first_error=first_error[0] if first_error else None,
+    )
+
+
+def run_async(main: Awaitable[Any]) -> Any:
+    """Run the load generator on uvloop when it is installed (it is with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)  # type: ignore[arg-type]
+
+
+@contextmanager
+def fresh_postgres(admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the admin URL's server for this run; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"hub_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on, for bench/RESULTS.md."""
+    import platform
+
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }

@@ -1,0 +1,246 @@
+"""Inbound API messages, from the POST to a connected agent's websocket: the hub beside the floor.
+
+For each database (SQLite, PostgreSQL) and each app (bench.floor, then the real hub from
+config.app.create_app), in a fresh database and a fresh server process:
+1. warm up (this also creates the conversations of the simulated customers);
+2. saturation: `--clients` concurrent clients post as fast as they are answered (closed loop);
+3. latency: posts on a fixed schedule at `--load` (default 50%) of the app's own saturation rate.
+
+Run: `make bench`, or `python -m bench.inbound_api --db sqlite --seconds 5`. Results are printed and
+written as JSON to bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection
+
+from bench.harness import (
+    ROOT,
+    Listener,
+    Phase,
+    PhaseResult,
+    Post,
+    ServerProcess,
+    fmt,
+    fresh_postgres,
+    machine,
+    run_async,
+    run_phase,
+    uvicorn_command,
+)
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+AGENT_EMAIL = "bench.agent@bench.example"
+AGENT_PASSWORD = "bench-password-123"
+TARGET_RATIO = 0.6
+TARGET_P99_MS = 100.0
+
+
+# -- what both apps are sent, and how a message is recognized on the websocket ------------------
+
+def inbound_body(marker: str, customer: int) -> dict[str, Any]:
+    return {
+        "source": "bench",
+        "external_id": marker,
+        "contact": {"email": f"customer{customer}@bench.example", "name": f"Customer {customer}"},
+        "text": f"Hello, where is my order? {marker}",
+    }
+
+
+def extract_marker(frame: dict[str, Any]) -> str | None:
+    """Both apps send `{"type": "message.created", "data": {"message": {"text": ...}}}`."""
+    if frame.get("type") != "message.created":
+        return None
+    text = frame.get("data", {}).get("message", {}).get("text", "")
+    return str(text).rsplit(" ", 1)[-1] or None
+
+
+def poster(path: str, headers: dict[str, str], customers: int) -> Post:
+    """Posts to `path`; customers take turns, so most messages continue an open conversation."""
+    turn = itertools.count()
+
+    async def post(client: httpx.AsyncClient, marker: str) -> None:
+        resp = await client.post(path, json=inbound_body(marker, next(turn) % customers), headers=headers)
+        if resp.status_code != 201:
+            raise RuntimeError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+
+    return post
+
+
+# -- the hub: a prepared database, the real app in its own process, an agent's websocket --------
+
+def prepare_hub_database(url: str) -> str:
+    """Migrate, create one agent and an API key through the hub's own actions; return the key."""
+    from hub.agents.actions import do_create_agent, do_create_api_key
+    from hub.db import Database
+    from hub.migrate import upgrade
+
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.write() as s:
+            agent = do_create_agent(s, email=AGENT_EMAIL, name="Bench Agent", role="agent", password=AGENT_PASSWORD)
+            _, secret = do_create_api_key(s, name="bench", created_by=agent.id)
+    finally:
+        db.dispose()
+    return secret
+
+
+def hub_server(database_url: str, src: Path = ROOT) -> ServerProcess:
+    """`config.app:create_app` built from HUB_* variables: the default single process (no Redis).
+
+    `src` is the source tree the server imports the hub from (its working directory comes first on
+    `sys.path`): this checkout, or e.g. a copy of it with a change to compare."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_DATABASE_URL"] = database_url
+    return ServerProcess("hub", uvicorn_command("config.app:create_app"), env, cwd=src)
+
+
+def agent_listener(server: ServerProcess) -> Listener:
+    resp = httpx.post(server.url + "/api/v1/auth/login", json={"email": AGENT_EMAIL, "password": AGENT_PASSWORD})
+    resp.raise_for_status()
+
+    async def resume(conn: ClientConnection) -> None:
+        await conn.send(json.dumps({"type": "resume", "last_event_id": 0}))
+        while json.loads(await conn.recv()).get("type") != "ready":
+            pass
+        # As a console does: the agent is online, so routing offers them conversations.
+        await conn.send(json.dumps({"type": "presence", "presence": "online"}))
+
+    return Listener(server.ws_url + "/ws/agent", extract_marker, handshake=resume,
+                    headers={"Authorization": f"Bearer {resp.json()['token']}"})
+
+
+def floor_server(database_url: str) -> ServerProcess:
+    env = dict(os.environ, FLOOR_DATABASE_URL=database_url)
+    return ServerProcess("floor", uvicorn_command("bench.floor:create_app"), env)
+
+
+# -- running it ---------------------------------------------------------------------------------
+
+def measure(server: ServerProcess, listener: Listener, post: Post, args: argparse.Namespace) -> list[PhaseResult]:
+    async def phase(spec: Phase) -> PhaseResult:
+        result = await run_phase(server, listener, post, spec)
+        print(f"  {server.name} {spec.name}: {result.throughput:,.0f} msgs/s, p50 {fmt(result.p50_ms)} ms, "
+              f"p99 {fmt(result.p99_ms)} ms, {fmt(result.server_cpu_ms_per_msg, 2)} ms CPU/msg, "
+              f"CPU server {result.server_cpu:.0%} generator {result.loadgen_cpu:.0%} "
+              f"others {result.other_cpu:.0%}, lost {result.lost}, errors {result.errors}"
+              + (f" (first: {result.first_error})" if result.first_error else ""), file=sys.stderr)
+        return result
+
+    async def phases() -> list[PhaseResult]:
+        async with listener:
+            await phase(Phase("warmup", args.warmup, args.clients))
+            saturation = await phase(Phase("saturation", args.seconds, args.clients))
+            latency = await phase(Phase("latency", args.seconds, args.clients, rate=saturation.throughput * args.load))
+        return [saturation, latency]
+
+    return run_async(phases())  # type: ignore[no-any-return]
+
+
+@contextmanager
+def fresh_database(kind: str, name: str) -> Iterator[str]:
+    if kind == "postgres":
+        with fresh_postgres(PG_ADMIN_URL) as url:
+            yield url
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+            yield f"sqlite:///{Path(tmp) / f'{name}.db'}"
+
+
+def run_database(kind: str, args: argparse.Namespace) -> dict[str, list[PhaseResult]]:
+    results: dict[str, list[PhaseResult]] = {}
+    with fresh_database(kind, "floor") as url, floor_server(url) as server:
+        print(f"[{kind}] floor on {server.url}", file=sys.stderr)
+        listener = Listener(server.ws_url + "/ws", extract_marker)
+        results["floor"] = measure(server, listener, poster("/messages", {}, args.customers), args)
+    with fresh_database(kind, "hub") as url:
+        key = prepare_hub_database(url)
+        with hub_server(url, args.hub_src) as server:
+            print(f"[{kind}] hub on {server.url}", file=sys.stderr)
+            post = poster("/api/v1/inbound/messages", {"X-Api-Key": key}, args.customers)
+            results["hub"] = measure(server, agent_listener(server), post, args)
+    return results
+
+
+def verdict(floor: list[PhaseResult], hub: list[PhaseResult]) -> dict[str, Any]:
+    ratio = hub[0].throughput / floor[0].throughput if floor[0].throughput else 0.0
+    p99 = hub[1].p99_ms
+    return {
+        "throughput_ratio": round(ratio, 3),
+        "ratio_met": ratio >= TARGET_RATIO,
+        "hub_p99_ms_at_load": p99,
+        "p99_met": p99 is not None and p99 < TARGET_P99_MS and hub[1].lost == 0,
+    }
+
+
+def table(all_results: dict[str, dict[str, list[PhaseResult]]], load: float) -> str:
+    pct = f"{load:.0%}"
+    lines = [
+        f"| db | app | saturation msgs/s | server CPU | rate at {pct} | p50 ms | p90 ms | p99 ms | max ms "
+        "| lost/errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, apps in all_results.items():
+        for app, (sat, lat) in apps.items():
+            lines.append(
+                f"| {kind} | {app} | {fmt(sat.throughput, 0)} | {sat.server_cpu:.0%} | {fmt(lat.target_rate, 0)} "
+                f"| {fmt(lat.p50_ms)} | {fmt(lat.p90_ms)} | {fmt(lat.p99_ms)} | {fmt(lat.max_ms)} "
+                f"| {sat.lost + lat.lost}/{sat.errors + lat.errors} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.inbound_api", description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
+    p.add_argument("--warmup", type=float, default=3.0, help="warm-up before measuring (default 3)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent clients at saturation (default 32)")
+    p.add_argument("--load", type=float, default=0.5, help="latency phase rate, as a fraction of saturation")
+    p.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    p.add_argument("--hub-src", type=Path, default=ROOT,
+                   help="source tree to run the hub from (default: this checkout), to measure a change")
+    args = p.parse_args(argv)
+
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    all_results = {kind: run_database(kind, args) for kind in kinds}
+    verdicts = {kind: verdict(apps["floor"], apps["hub"]) for kind, apps in all_results.items()}
+
+    print(table(all_results, args.load))
+    for kind, v in verdicts.items():
+        print(f"{kind}: hub/floor throughput {v['throughput_ratio']:.0%} (target >= {TARGET_RATIO:.0%}: "
+              f"{'met' if v['ratio_met'] else 'MISSED'}); hub p99 at {args.load:.0%} load "
+              f"{fmt(v['hub_p99_ms_at_load'])} ms (target < {TARGET_P99_MS:.0f} ms: "
+              f"{'met' if v['p99_met'] else 'MISSED'})")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"inbound_api-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({
+        "machine": machine(),
+        "command": " ".join(["python -m bench.inbound_api", *(argv if argv is not None else sys.argv[1:])]),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "results": {kind: {app: [r.as_dict() for r in rs] for app, rs in apps.items()}
+                    for kind, apps in all_results.items()},
+        "verdicts": verdicts,
+    }, indent=2))
+    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
