@@ -34,11 +34,14 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench import http1
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+REQUEST_TIMEOUT = 30.0
 
 # Post one message carrying `marker` in its text; raise if the server did not accept it.
-Post = Callable[[httpx.AsyncClient, str], Awaitable[None]]
+Post = Callable[[http1.Client, str], Awaitable[None]]
 # Whatever a websocket must do before events flow (authenticate, resume, wait for "ready").
 Handshake = Callable[[ClientConnection], Awaitable[None]]
 # The marker a decoded websocket frame carries, or None for frames that are not messages.
@@ -57,6 +60,17 @@ def uvicorn_command(factory: str) -> Callable[[int], list[str]]:
         sys.executable, "-m", "uvicorn", "--factory", factory, "--host", HOST, "--port", str(port),
         "--workers", "1", "--log-level", "warning", "--no-access-log", "--ws", "websockets-sansio",
     ]
+
+
+def _die_with_parent() -> None:
+    """In the child: if the benchmark dies, so does its server (Linux), even one too busy for SIGTERM."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class ServerProcess:
@@ -84,7 +98,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.port = free_port()
         self.proc = subprocess.Popen(self.command(self.port), env=self.env, cwd=self.cwd, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -217,6 +231,18 @@ def busy_cpu_seconds() -> float:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_until_quiet(max_cores: float, timeout: float, window: float = 3.0) -> float:
+    """Wait until the rest of the machine uses at most `max_cores` over `window` seconds, or until
+    `timeout`; return the last level seen. On a shared box, neighbours' load distorts every figure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before, own = busy_cpu_seconds(), time.process_time()
+        time.sleep(window)
+        level = ((busy_cpu_seconds() - before) - (time.process_time() - own)) / window
+        if level <= max_cores or time.monotonic() >= deadline:
+            return level
+
+
 def percentile(sorted_values: list[float], p: float) -> float | None:
     """Nearest-rank percentile of an ascending list."""
     if not sorted_values:
@@ -234,15 +260,14 @@ async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase
     due: dict[str, float] = {}
     outcome = {"posted": 0, "errors": 0}
     first_error: list[str] = []
-    limits = httpx.Limits(max_connections=phase.clients, max_keepalive_connections=phase.clients)
-    timeout = httpx.Timeout(30.0, pool=None)
 
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=timeout) as client:
+    async with http1.Client(HOST, server.port, phase.clients) as client:
 
         async def one(marker: str, at: float) -> None:
             due[marker] = at
             try:
-                await post(client, marker)
+                async with asyncio.timeout(REQUEST_TIMEOUT):
+                    await post(client, marker)
                 outcome["posted"] += 1
             except Exception as exc:  # noqa: BLE001 - counted, and the first one is reported
                 outcome["errors"] += 1

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection
 
+from bench import http1
 from bench.harness import (
     ROOT,
     Listener,
@@ -40,6 +41,7 @@ from bench.harness import (
     run_async,
     run_phase,
     uvicorn_command,
+    wait_until_quiet,
 )
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -72,10 +74,10 @@ def poster(path: str, headers: dict[str, str], customers: int) -> Post:
     """Posts to `path`; customers take turns, so most messages continue an open conversation."""
     turn = itertools.count()
 
-    async def post(client: httpx.AsyncClient, marker: str) -> None:
-        resp = await client.post(path, json=inbound_body(marker, next(turn) % customers), headers=headers)
-        if resp.status_code != 201:
-            raise RuntimeError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+    async def post(client: http1.Client, marker: str) -> None:
+        resp = await client.post_json(path, inbound_body(marker, next(turn) % customers), headers)
+        if resp.status != 201:
+            raise RuntimeError(f"HTTP {resp.status}: {resp.body[:200]!r}")
 
     return post
 
@@ -145,7 +147,8 @@ def measure(server: ServerProcess, listener: Listener, post: Post, args: argpars
         async with listener:
             await phase(Phase("warmup", args.warmup, args.clients))
             saturation = await phase(Phase("saturation", args.seconds, args.clients))
-            latency = await phase(Phase("latency", args.seconds, args.clients, rate=saturation.throughput * args.load))
+            rate = args.rate or saturation.throughput * args.load
+            latency = await phase(Phase("latency", args.seconds, args.clients, rate=rate))
         return [saturation, latency]
 
     return run_async(phases())  # type: ignore[no-any-return]
@@ -161,19 +164,28 @@ def fresh_database(kind: str, name: str) -> Iterator[str]:
             yield f"sqlite:///{Path(tmp) / f'{name}.db'}"
 
 
-def run_database(kind: str, args: argparse.Namespace) -> dict[str, list[PhaseResult]]:
-    results: dict[str, list[PhaseResult]] = {}
+def settle(args: argparse.Namespace) -> None:
+    if args.quiet_wait > 0:
+        level = wait_until_quiet(args.quiet_cores, args.quiet_wait)
+        print(f"  other processes use {level:.2f} cores", file=sys.stderr)
+
+
+def run_floor(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
     with fresh_database(kind, "floor") as url, floor_server(url) as server:
         print(f"[{kind}] floor on {server.url}", file=sys.stderr)
+        settle(args)
         listener = Listener(server.ws_url + "/ws", extract_marker)
-        results["floor"] = measure(server, listener, poster("/messages", {}, args.customers), args)
+        return measure(server, listener, poster("/messages", {}, args.customers), args)
+
+
+def run_hub(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
     with fresh_database(kind, "hub") as url:
         key = prepare_hub_database(url)
         with hub_server(url, args.hub_src) as server:
             print(f"[{kind}] hub on {server.url}", file=sys.stderr)
+            settle(args)
             post = poster("/api/v1/inbound/messages", {"X-Api-Key": key}, args.customers)
-            results["hub"] = measure(server, agent_listener(server), post, args)
-    return results
+            return measure(server, agent_listener(server), post, args)
 
 
 def verdict(floor: list[PhaseResult], hub: list[PhaseResult]) -> dict[str, Any]:
@@ -190,16 +202,17 @@ def verdict(floor: list[PhaseResult], hub: list[PhaseResult]) -> dict[str, Any]:
 def table(all_results: dict[str, dict[str, list[PhaseResult]]], load: float) -> str:
     pct = f"{load:.0%}"
     lines = [
-        f"| db | app | saturation msgs/s | server CPU | rate at {pct} | p50 ms | p90 ms | p99 ms | max ms "
-        "| lost/errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| db | app | saturation msgs/s | server CPU | CPU ms/msg | rate at {pct} | p50 ms | p90 ms | p99 ms "
+        "| max ms | lost/errors | others' CPU |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for kind, apps in all_results.items():
         for app, (sat, lat) in apps.items():
             lines.append(
-                f"| {kind} | {app} | {fmt(sat.throughput, 0)} | {sat.server_cpu:.0%} | {fmt(lat.target_rate, 0)} "
+                f"| {kind} | {app} | {fmt(sat.throughput, 0)} | {sat.server_cpu:.0%} "
+                f"| {fmt(sat.server_cpu_ms_per_msg, 2)} | {fmt(lat.target_rate, 0)} "
                 f"| {fmt(lat.p50_ms)} | {fmt(lat.p90_ms)} | {fmt(lat.p99_ms)} | {fmt(lat.max_ms)} "
-                f"| {sat.lost + lat.lost}/{sat.errors + lat.errors} |"
+                f"| {sat.lost + lat.lost}/{sat.errors + lat.errors} | {max(sat.other_cpu, lat.other_cpu):.2f} |"
             )
     return "\n".join(lines)
 
@@ -211,15 +224,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up before measuring (default 3)")
     p.add_argument("--clients", type=int, default=32, help="concurrent clients at saturation (default 32)")
     p.add_argument("--load", type=float, default=0.5, help="latency phase rate, as a fraction of saturation")
+    p.add_argument("--rate", type=float, help="latency phase at this many msgs/s instead (to compare changes)")
+    p.add_argument("--apps", type=lambda v: v.split(","), default=["floor", "hub"],
+                   help="comma-separated, in order (default floor,hub)")
     p.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
+                   help="before each app, wait up to this long for other processes to go quiet (0: don't)")
+    p.add_argument("--quiet-cores", type=float, default=0.3,
+                   help="'quiet' means other processes use at most this many cores (default 0.3)")
     p.add_argument("--hub-src", type=Path, default=ROOT,
                    help="source tree to run the hub from (default: this checkout), to measure a change")
     args = p.parse_args(argv)
 
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    all_results = {kind: run_database(kind, args) for kind in kinds}
-    verdicts = {kind: verdict(apps["floor"], apps["hub"]) for kind, apps in all_results.items()}
+    runners = {"floor": run_floor, "hub": run_hub}
+    all_results = {kind: {app: runners[app](kind, args) for app in args.apps} for kind in kinds}
+    verdicts = {kind: verdict(apps["floor"], apps["hub"]) for kind, apps in all_results.items()
+                if {"floor", "hub"} <= apps.keys()}
 
     print(table(all_results, args.load))
     for kind, v in verdicts.items():
