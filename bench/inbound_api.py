@@ -145,8 +145,10 @@ def measure(server: ServerProcess, listener: Listener, post: Post, args: argpars
 
     async def phases() -> list[PhaseResult]:
         async with listener:
-            await phase(Phase("warmup", args.warmup, args.clients))
-            saturation = await phase(Phase("saturation", args.seconds, args.clients))
+            if (warmup := await phase(Phase("warmup", args.warmup, args.clients))).failed:
+                return [warmup, warmup]
+            if (saturation := await phase(Phase("saturation", args.seconds, args.clients))).failed:
+                return [saturation, saturation]
             rate = args.rate or saturation.throughput * args.load
             latency = await phase(Phase("latency", args.seconds, args.clients, rate=rate))
         return [saturation, latency]
@@ -190,7 +192,7 @@ def run_hub(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
 
 def verdict(floor: list[PhaseResult], hub: list[PhaseResult]) -> dict[str, Any]:
     ratio = hub[0].throughput / floor[0].throughput if floor[0].throughput else 0.0
-    p99 = hub[1].p99_ms
+    p99 = None if hub[1].failed else hub[1].p99_ms
     return {
         "throughput_ratio": round(ratio, 3),
         "ratio_met": ratio >= TARGET_RATIO,
@@ -214,6 +216,12 @@ def table(all_results: dict[str, dict[str, list[PhaseResult]]], load: float) -> 
                 f"| {fmt(lat.p50_ms)} | {fmt(lat.p90_ms)} | {fmt(lat.p99_ms)} | {fmt(lat.max_ms)} "
                 f"| {sat.lost + lat.lost}/{sat.errors + lat.errors} | {max(sat.other_cpu, lat.other_cpu):.2f} |"
             )
+    for kind, apps in all_results.items():
+        for app, (sat, lat) in apps.items():
+            if sat.failed or lat.failed:
+                bad = sat if sat.failed else lat
+                lines.append(f"\n**{kind} {app}: the {bad.name} phase failed** ({bad.posted} posted, "
+                             f"{bad.delivered} delivered, {bad.errors} errors; first: {bad.first_error})")
     return "\n".join(lines)
 
 
