@@ -382,3 +382,14 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def source_version(src: Path) -> str:
+    """The commit a source tree is at, and whether its tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=src).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return f"{src} (not a git checkout)"
+    return f"{commit}{' + uncommitted changes' if dirty else ''}"

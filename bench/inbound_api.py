@@ -40,6 +40,7 @@ from bench.harness import (
     machine,
     run_async,
     run_phase,
+    source_version,
     uvicorn_command,
     wait_until_quiet,
 )
@@ -251,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     verdicts = {kind: verdict(apps["floor"], apps["hub"]) for kind, apps in all_results.items()
                 if {"floor", "hub"} <= apps.keys()}
 
+    print(f"hub source: {source_version(args.hub_src)}")
     print(table(all_results, args.load))
     for kind, v in verdicts.items():
         print(f"{kind}: hub/floor throughput {v['throughput_ratio']:.0%} (target >= {TARGET_RATIO:.0%}: "
@@ -264,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "command": " ".join(["python -m bench.inbound_api", *(argv if argv is not None else sys.argv[1:])]),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "hub_source": source_version(args.hub_src),
         "results": {kind: {app: [r.as_dict() for r in rs] for app, rs in apps.items()}
                     for kind, apps in all_results.items()},
         "verdicts": verdicts,
