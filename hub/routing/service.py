@@ -64,7 +64,8 @@ class RoutingService:
                     need_drain = any(ev.type in DRAIN_ON for ev in batch)
                     # Coalesce whatever else is already queued into this one pass.
                     while not sub.queue.empty():
-                        need_drain = need_drain or any(ev.type in DRAIN_ON for ev in await sub.get())
+                        more = await sub.get()  # always take it: `or` would skip the await and spin
+                        need_drain = need_drain or any(ev.type in DRAIN_ON for ev in more)
                 except TimeoutError:
                     pass
                 if sub.overflowed.is_set():
