@@ -82,6 +82,8 @@ def do_record_sent(session: Session, item: OutboxItem, provider_id: str | None, 
     if message is None:
         return
     message.provider_id = provider_id
+    if (message.delivery_error or "").startswith("retrying: "):
+        message.delivery_error = None  # the provider took it: the note about earlier attempts is stale
     _set_message_status(session, message, status, None)
     if provider_id:
         # Status callbacks can overtake the send's own answer: apply any that were waiting.
