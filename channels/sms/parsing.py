@@ -1,0 +1,101 @@
+"""Twilio's webhook fields, turned into the port's normalized types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+
+from channels.sms import error_codes
+from channels.sms.keywords import Keyword, classify
+from channels.sms.signatures import FormParams
+from channels.sms.statuses import hub_status
+from hub.ports import Attachment, ContactRef, DeliveryUpdate, InboundMessage
+
+INGEST_SCOPE = "twilio"
+MAX_MEDIA = 10  # Twilio's own limit per message
+
+
+class BadWebhook(ValueError):
+    """A signed request that still cannot be understood: answered 400, nothing stored."""
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    message: InboundMessage
+    keyword: Keyword | None
+
+
+def e164(raw: str | None, field: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw or "", None)
+    except phonenumbers.NumberParseException as exc:
+        raise BadWebhook(f"{field} is not a phone number in E.164 form: {raw!r}") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise BadWebhook(f"{field} is not a possible phone number: {raw!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _required(params: FormParams, name: str) -> str:
+    value = (params.get(name) or "").strip()
+    if not value:
+        raise BadWebhook(f"{name} is missing")
+    return value
+
+
+def _attachments(params: FormParams) -> tuple[Attachment, ...]:
+    try:
+        count = int(params.get("NumMedia") or 0)
+    except ValueError as exc:
+        raise BadWebhook("NumMedia is not a number") from exc
+    out = []
+    for i in range(min(max(count, 0), MAX_MEDIA)):
+        url = params.get(f"MediaUrl{i}")
+        if url:
+            out.append(Attachment(url=url, content_type=params.get(f"MediaContentType{i}")))
+    return tuple(out)
+
+
+def inbound_sms(params: FormParams) -> InboundSms:
+    """A customer's text. The source is where replies must leave from: the Messaging Service
+    when the number belongs to one (Twilio then picks the sender), else the number written to."""
+    sid = _required(params, "MessageSid")
+    phone = e164(_required(params, "From"), "From")
+    to = _required(params, "To")
+    service = (params.get("MessagingServiceSid") or "").strip()
+    try:
+        source = service or e164(to, "To")
+    except BadWebhook:
+        source = to  # a short code is not E.164, yet it is where the customer wrote
+    body = params.get("Body") or ""
+    keyword = classify(body, params.get("OptOutType"))
+    message = InboundMessage(
+        channel="sms",
+        source=source,
+        ingest_scope=INGEST_SCOPE,
+        external_id=sid,
+        contact=ContactRef(phone=phone),
+        text=body,
+        attachments=_attachments(params),
+        metadata={"to": to, "messaging_service_sid": service or None, "keyword": keyword},
+    )
+    return InboundSms(message, keyword)
+
+
+def delivery_update(params: FormParams) -> DeliveryUpdate | None:
+    """A status callback, or None when its status says nothing about an outgoing message."""
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+    if not sid:
+        raise BadWebhook("MessageSid is missing")
+    status = hub_status(params.get("MessageStatus") or params.get("SmsStatus"))
+    if status is None:
+        return None
+    code = (params.get("ErrorCode") or "").strip() or None
+    words = (params.get("ErrorMessage") or "").strip() or None
+    return DeliveryUpdate(
+        channel="sms",
+        provider_id=sid,
+        status=status,
+        error_code=code,
+        error_message=words or error_codes.meaning(code),
+    )
