@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from agents_ui import ws
-from agents_ui.api import agents, api_keys, auth, contacts, conversations, teams
+from agents_ui.api import agents, api_keys, auth, contacts, conversations, routing, supervisor, teams
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from channels.api.adapter import ApiCallbackAdapter
@@ -54,6 +54,7 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
             sticky_wait=timedelta(seconds=settings.routing.sticky_wait_seconds),
             presence_grace=timedelta(seconds=settings.routing.presence_grace_seconds),
             sla_boost=settings.routing.sla_boost,
+            release_on_offline=tuple(settings.routing.release_on_offline),
         ),
     )
     hub = Hub(db, options)
@@ -109,7 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "database": hub.db.dialect})
 
     for router in (auth.router, conversations.router, contacts.router, agents.router, teams.router,
-                   api_keys.router, api_inbound_router, sms_webhooks.create_router(sms_settings(settings)),
+                   api_keys.router, routing.router, supervisor.router, api_inbound_router,
+                   sms_webhooks.create_router(sms_settings(settings)),
                    ws.router):
         app.include_router(router)
     return app

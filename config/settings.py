@@ -51,6 +51,8 @@ class RoutingSettings(BaseModel):
     sticky_wait_seconds: float = 30.0
     presence_grace_seconds: float = 60.0
     sla_boost: int = 10
+    # Channels whose conversations go back to the queue when their agent goes offline.
+    release_on_offline: list[str] = Field(default_factory=lambda: ["webchat", "voice"])
 
 
 class Settings(BaseSettings):
