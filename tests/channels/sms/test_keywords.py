@@ -1,0 +1,34 @@
+"""Which texts are opt-out keywords: the whole message, any case, punctuation and spaces ignored."""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.sms.keywords import classify
+
+
+@pytest.mark.parametrize("body", ["STOP", "stop", "Stop.", "STOPALL", "stop all", "UNSUBSCRIBE", "CANCEL", "END",
+                                  "QUIT", "OPTOUT", "Opt-out", "REVOKE"])
+def test_stop_words(body: str) -> None:
+    assert classify(body) == "stop"
+
+
+@pytest.mark.parametrize("body", ["START", "Yes", "UNSTOP", "OPTIN", "opt in"])
+def test_start_words(body: str) -> None:
+    assert classify(body) == "start"
+
+
+@pytest.mark.parametrize("body", ["HELP", "info", "Help?"])
+def test_help_words(body: str) -> None:
+    assert classify(body) == "help"
+
+
+@pytest.mark.parametrize("body", ["", "stop it please", "yes please", "I need help", "the end is near", "STOPPED"])
+def test_sentences_are_not_keywords(body: str) -> None:
+    assert classify(body) is None
+
+
+def test_twilios_opt_out_type_wins() -> None:
+    assert classify("ARRET", "STOP") == "stop"
+    assert classify("stop", "START") == "start"
+    assert classify("hello", "") is None
