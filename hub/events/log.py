@@ -31,6 +31,17 @@ EVENT_LOG_LOCK_KEY = 7_283_001
 _LOCK_TAKEN = "hub_event_lock_taken"
 
 
+def lock(session: Session) -> None:
+    """Take the event-log lock for the rest of this transaction (PostgreSQL; a no-op on SQLite).
+
+    Routing takes this same lock for its capacity checks (hub.routing.actions): one lock, so no
+    two transactions can ever take two locks in opposite orders and deadlock.
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCK_TAKEN):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY})
+        session.info[_LOCK_TAKEN] = True
+
+
 def append(
     session: Session,
     type: str,
@@ -42,10 +53,7 @@ def append(
     private: bool = False,
 ) -> Event:
     """Add an event to the current write transaction. Call it after the change it records."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql" and not session.info.get(_LOCK_TAKEN):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY})
-        session.info[_LOCK_TAKEN] = True
+    lock(session)
     event = Event(
         type=type,
         conversation_id=conversation_id,

@@ -2,11 +2,12 @@
 offer/accept, requeue, escalate, and watch SLAs.
 
 Atomicity (DESIGN.md contract 6). Every automatic routing decision runs inside one transaction
-that first takes a cluster-wide transaction-scoped advisory lock on PostgreSQL (on SQLite the
-write transaction is already exclusive). Loads are then read and the claim written in that same
-transaction, so two nodes routing at once can never both see free capacity for the same slot, nor
-give one conversation to two agents. The lock is taken before any event is appended, so it is
-always acquired before the event-log lock (no lock-order inversion).
+that first takes the cluster-wide, transaction-scoped event-log lock (hub.events.log.lock) on
+PostgreSQL; on SQLite the write transaction is already exclusive. Loads are then read and the claim
+written in that same transaction, so two nodes routing at once can never both see free capacity
+for the same slot, nor give one conversation to two agents. Routing reuses the event-log lock
+rather than a lock of its own: with a single lock there is no lock order to get wrong (two locks
+taken in opposite orders by presence changes and routing deadlocked PostgreSQL).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlmodel import Session
 
 from hub.agents.actions import do_set_presence
@@ -30,9 +31,6 @@ from hub.events import log
 from hub.routing import policy, queries, sla
 from hub.routing.models import RoutingRule
 from hub.routing.rules import Facts, Rule, first_match, rule_from_dict
-
-ROUTER_LOCK_KEY = 7_283_002
-_ROUTER_LOCKED = "hub_router_lock_taken"
 
 
 @dataclass
@@ -49,9 +47,7 @@ class RoutingConfig:
 
 
 def lock_router(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_ROUTER_LOCKED):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROUTER_LOCK_KEY})
-        session.info[_ROUTER_LOCKED] = True
+    log.lock(session)
 
 
 def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
