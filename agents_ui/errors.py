@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import HubError
@@ -38,6 +39,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the client sent: on PostgreSQL a number beyond the column's
+        # range or a NUL character in text, on SQLite an integer beyond 64 bits. That is bad input,
+        # not a crash; the transaction was rolled back, so nothing was half-written.
+        logger.info("refused a value the database cannot store: %s", exc.__class__.__name__)
+        return JSONResponse(
+            error_body("invalid", "a value in this request cannot be stored: a number is out of range "
+                       "or a text contains a NUL character"),
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
