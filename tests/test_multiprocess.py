@@ -9,6 +9,7 @@ the bus (locally, or through Redis from the other process).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +29,8 @@ from tests.services import REDIS_URL, free_port
 from tests.wsclient import AgentSocket
 
 ROOT = Path(__file__).resolve().parent.parent
-HUB_BIN = Path(sys.executable).parent / "hub"
+# The `hub` console script of the interpreter running the tests (the project's venv).
+HUB_BIN = shutil.which("hub", path=str(Path(sys.executable).parent)) or shutil.which("hub") or "hub"
 POLL_SECONDS = 30  # far above LIVE_SECONDS: polling cannot be what delivers the message
 LIVE_SECONDS = 5.0
 
@@ -42,7 +44,7 @@ class HubProcess:
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [str(HUB_BIN), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info"],
+            [HUB_BIN, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info"],
             env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
 

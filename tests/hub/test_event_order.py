@@ -1,14 +1,18 @@
 """Gap-free resume (DESIGN.md contract 4), proven with concurrent writers.
 
 1. At the log level: many threads append through `Database.write()` + `log.append` with transactions
-   of random length, while a reader pages with `log.read_after(cursor)`. The reader must end with
-   every committed id exactly once, strictly increasing. Runs on SQLite and PostgreSQL.
+   of random length (some rolled back), while readers page with `log.read_after(cursor)`. Each reader
+   must end with every committed id exactly once, strictly increasing. Runs on SQLite and PostgreSQL.
+   (With the advisory lock removed, this test failed on PostgreSQL in 8 of 8 trial runs; but a stress
+   test can only make a gap likely, so the proof of the mechanism is the deterministic pair below.)
 2. A deterministic control on PostgreSQL showing the trap the advisory lock closes: rows inserted
    without it commit out of id order and a paging reader skips one for good; with it, the later
    writer waits and draws the larger id.
 3. End to end: a live server on PostgreSQL, concurrent API writers (inbound messages, replies,
-   notes; the delivery worker adds its own events), and a websocket reader that drops its
-   connection at random moments and resumes from the last id it received.
+   notes; the delivery worker and routing add their own events), and a websocket reader that drops
+   its connection (cleanly or abruptly) at random moments and resumes from the last id it received.
+
+Two strict xfails record bugs found on the way (see their reasons).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def database(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-# -- 1. log level: concurrent writers, one paging reader ------------------------------------------
+# -- 1. log level: concurrent writers, paging readers ---------------------------------------------
 
 
 class LogReader(threading.Thread):
