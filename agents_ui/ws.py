@@ -82,12 +82,15 @@ class AgentSocket:
         while True:
             get = asyncio.create_task(self.sub.get())
             overflow = asyncio.create_task(self.sub.overflowed.wait())
-            done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (get, overflow):
+                    if not task.done():
+                        task.cancel()
             if get in done:
-                overflow.cancel()
                 await self.send_events(get.result())
                 continue
-            get.cancel()
             # We fell behind the live stream: re-read the log from where we are, then go on.
             self.hub.bus.unsubscribe(self.sub)
             self.sub = self.hub.bus.subscribe()

@@ -37,9 +37,16 @@ def lock(session: Session) -> None:
     Routing takes this same lock for its capacity checks (hub.routing.actions): one lock, so no
     two transactions can ever take two locks in opposite orders and deadlock.
     """
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get(_LOCK_TAKEN):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY})
-        session.info[_LOCK_TAKEN] = True
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    root = session.get_transaction()
+    if root is not None and session.info.get(_LOCK_TAKEN) is root:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY})
+    # Rolling back a savepoint releases an advisory lock taken inside it, so remember the lock
+    # only when it was taken outside any savepoint (then it lasts until the transaction ends).
+    if session.get_nested_transaction() is None:
+        session.info[_LOCK_TAKEN] = root
 
 
 def append(

@@ -12,7 +12,8 @@
    notes; the delivery worker and routing add their own events), and a websocket reader that drops
    its connection (cleanly or abruptly) at random moments and resumes from the last id it received.
 
-Two strict xfails record bugs found on the way (see their reasons).
+Two regression tests cover bugs found on the way: a savepoint rollback releasing the lock, and
+websocket child tasks left pending after a disconnect.
 """
 
 from __future__ import annotations
@@ -245,11 +246,6 @@ def _lock_free_for_others(db: Database) -> bool:
         return got
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hub/events/log.py lock(): the lock is remembered per session (session.info[_LOCK_TAKEN]), but a "
-    "ROLLBACK TO SAVEPOINT releases a pg_advisory_xact_lock taken inside the savepoint; the flag stays "
-    "set, so later append()/lock() calls in the same transaction draw event ids (and routing checks "
-    "capacity) without the lock: events can commit out of id order and a paging reader skips them"))
 def test_an_append_after_a_rolled_back_savepoint_still_holds_the_lock(postgres_url: str) -> None:
     db = Database(postgres_url)
     try:
@@ -397,11 +393,6 @@ def test_reconnecting_websocket_reader_gets_every_event_once_in_order(postgres_u
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agents_ui/ws.py AgentSocket.pump: when the pump task is cancelled (every disconnect) while it "
-    "awaits asyncio.wait({get, overflow}), the two child tasks (Subscription.get and "
-    "overflowed.wait) are never cancelled; they stay pending until the garbage collector destroys "
-    "them and asyncio logs 'Task was destroyed but it is pending!' at ERROR, twice per disconnect"))
 def test_reconnects_leave_no_pending_tasks_behind(postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
     server = LiveServer(make_settings(postgres_url)).start()
     try:
