@@ -216,10 +216,6 @@ def test_an_oversized_body_is_a_413_with_a_message(api: TestClient, admin: Agent
     assert [m["direction"] for m in messages] == ["in"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agents_ui/limits.py: when the body has no Content-Length (chunked), BodySizeLimit raises _TooLarge "
-    "from inside receive(); FastAPI's body parsing catches it as a generic exception and answers "
-    "400 'There was an error parsing the body' instead of the 413 'request body over N bytes'"))
 def test_an_oversized_chunked_body_is_a_413_too(api: TestClient, admin: AgentLogin, conv_id: int) -> None:
     resp = api.post(f"/api/v1/conversations/{conv_id}/notes", content=iter([b'{"text": "', b"x" * 1_100_000, b'"}']),
                     headers={**admin.headers, "Content-Type": "application/json"})
