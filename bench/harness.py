@@ -215,6 +215,8 @@ class PhaseResult:
     p90_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    ack_p50_ms: float | None  # until the HTTP answer (the commit), for comparison with the websocket
+    ack_p99_ms: float | None
     server_cpu: float     # server CPU seconds per wall second during the load (1.0 = one core)
     loadgen_cpu: float    # the same for this process, to show the generator was not the limit
     other_cpu: float      # the same for everything else on the machine (noise from neighbours)
@@ -264,6 +266,7 @@ async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase
     prefix = f"p{next(_phase_ids)}x{os.getpid()}"
     seq = itertools.count()
     due: dict[str, float] = {}
+    acked: dict[str, float] = {}
     outcome = {"posted": 0, "errors": 0}
     first_error: list[str] = []
 
@@ -274,6 +277,7 @@ async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT):
                     await post(client, marker)
+                acked[marker] = time.perf_counter()
                 outcome["posted"] += 1
             except Exception as exc:  # noqa: BLE001 - counted, and the first one is reported
                 outcome["errors"] += 1
@@ -310,6 +314,7 @@ async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase
         first_error.insert(0, f"websocket: {listener.error!r}")
     arrived = {m: listener.arrivals[m] for m in due if m in listener.arrivals}
     latencies = sorted((arrived[m] - due[m]) * 1000 for m in arrived)
+    ack_latencies = sorted((acked[m] - due[m]) * 1000 for m in acked)
     in_window = sum(1 for t in arrived.values() if t <= end)
     busy = stopped - start
     return PhaseResult(
@@ -327,6 +332,8 @@ async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase
         p90_ms=percentile(latencies, 90),
         p99_ms=percentile(latencies, 99),
         max_ms=latencies[-1] if latencies else None,
+        ack_p50_ms=percentile(ack_latencies, 50),
+        ack_p99_ms=percentile(ack_latencies, 99),
         server_cpu=(cpu1 - cpu0) / busy,
         loadgen_cpu=(gen1 - gen0) / busy,
         other_cpu=max(0.0, (all1 - all0) - (cpu1 - cpu0) - (gen1 - gen0)) / busy,
@@ -369,6 +376,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def machine() -> dict[str, Any]:
     """What the numbers were measured on, for bench/RESULTS.md."""
     import platform
+    import sqlite3
 
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
@@ -379,9 +387,21 @@ def machine() -> dict[str, Any]:
         "cpu": model,
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
         "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": {name: _version(name) for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools",
+                                                       "websockets", "sqlalchemy", "psycopg", "pydantic")},
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def source_version(src: Path) -> str:

@@ -138,7 +138,8 @@ def measure(server: ServerProcess, listener: Listener, post: Post, args: argpars
     async def phase(spec: Phase) -> PhaseResult:
         result = await run_phase(server, listener, post, spec)
         print(f"  {server.name} {spec.name}: {result.throughput:,.0f} msgs/s, p50 {fmt(result.p50_ms)} ms, "
-              f"p99 {fmt(result.p99_ms)} ms, {fmt(result.server_cpu_ms_per_msg, 2)} ms CPU/msg, "
+              f"p99 {fmt(result.p99_ms)} ms (HTTP answer p50 {fmt(result.ack_p50_ms)} p99 {fmt(result.ack_p99_ms)}), "
+              f"{fmt(result.server_cpu_ms_per_msg, 2)} ms CPU/msg, "
               f"CPU server {result.server_cpu:.0%} generator {result.loadgen_cpu:.0%} "
               f"others {result.other_cpu:.0%}, lost {result.lost}, errors {result.errors}"
               + (f" (first: {result.first_error})" if result.first_error else ""), file=sys.stderr)
@@ -155,6 +156,13 @@ def measure(server: ServerProcess, listener: Listener, post: Post, args: argpars
         return [saturation, latency]
 
     return run_async(phases())  # type: ignore[no-any-return]
+
+
+def postgres_version() -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, connect_timeout=5) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
 
 
 @contextmanager
@@ -267,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench.inbound_api", *(argv if argv is not None else sys.argv[1:])]),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "hub_source": source_version(args.hub_src),
+        "postgres_server": postgres_version() if "postgres" in kinds else None,
         "results": {kind: {app: [r.as_dict() for r in rs] for app, rs in apps.items()}
                     for kind, apps in all_results.items()},
         "verdicts": verdicts,
