@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from config.settings import Settings, load_settings
 from hub.agents import actions as agent_actions
@@ -219,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _database_problem(exc: OperationalError | ProgrammingError) -> str:
+    """One line an admin can act on, instead of SQLAlchemy's traceback."""
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    first = text.splitlines()[0] if text else exc.__class__.__name__
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return f"the database has no schema yet ({first}): run `hub db upgrade` first"
+    return f"database error: {first}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
@@ -227,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HubError as exc:
         print(f"hub: {exc.message}", file=sys.stderr)
         return 2
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"hub: {_database_problem(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
