@@ -62,6 +62,32 @@ def uvicorn_command(factory: str) -> Callable[[int], list[str]]:
     ]
 
 
+MACHINE_LOCK = Path(tempfile.gettempdir()) / "contact-hub-bench.lock"
+_machine_lock: dict[str, Any] = {"file": None, "holders": 0}
+
+
+def _hold_machine() -> None:
+    """Benchmarks on one machine take turns: servers under test never run beside another benchmark's."""
+    import fcntl
+
+    if _machine_lock["holders"] == 0:
+        handle = MACHINE_LOCK.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another benchmark to finish (lock {MACHINE_LOCK})", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        _machine_lock["file"] = handle
+    _machine_lock["holders"] += 1
+
+
+def _release_machine() -> None:
+    _machine_lock["holders"] -= 1
+    if _machine_lock["holders"] == 0:
+        _machine_lock["file"].close()  # closing drops the flock
+        _machine_lock["file"] = None
+
+
 def _die_with_parent() -> None:
     """In the child: if the benchmark dies, so does its server (Linux), even one too busy for SIGTERM."""
     try:
@@ -85,6 +111,7 @@ class ServerProcess:
         self.cwd = cwd
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self._holding = False
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
 
     @property
@@ -96,12 +123,15 @@ class ServerProcess:
         return f"ws://{HOST}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        _hold_machine()
+        self._holding = True
         self.port = free_port()
         self.proc = subprocess.Popen(self.command(self.port), env=self.env, cwd=self.cwd, stdout=self.log,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 if httpx.get(self.url + self.ready_path, timeout=1.0).status_code == 200:
@@ -113,14 +143,16 @@ class ServerProcess:
         raise RuntimeError(f"{self.name} was not ready after {timeout}s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self._holding:
+            self._holding = False
+            _release_machine()
 
     def log_tail(self, chars: int = 4000) -> str:
         self.log.flush()
