@@ -13,6 +13,7 @@ from config.app import create_app
 from config.settings import Settings
 from hub.agents import passwords
 from hub.db import Database
+from tests.conftest import make_settings
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
 
 
@@ -220,3 +221,22 @@ def test_an_oversized_chunked_body_is_a_413_too(api: TestClient, admin: AgentLog
     resp = api.post(f"/api/v1/conversations/{conv_id}/notes", content=iter([b'{"text": "', b"x" * 1_100_000, b'"}']),
                     headers={**admin.headers, "Content-Type": "application/json"})
     assert_error(resp, 413, code="too_large", says="bytes")
+
+
+def test_healthz_answers_without_the_database_and_readyz_reports_it_down() -> None:
+    """The process is alive even when its database is not; readiness says which one is the problem."""
+    app = create_app(make_settings("postgresql://hub@127.0.0.1:1/unreachable"))
+    api = TestClient(app, raise_server_exceptions=False)  # no lifespan: the hub could not start anyway
+    resp = api.get("/healthz")
+    assert (resp.status_code, resp.json()) == (200, {"status": "ok"})
+    resp = api.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.json()["status"] == "unavailable"
+    assert "database" in resp.json()["message"]
+
+
+def test_readyz_names_the_database_when_it_answers(api: TestClient, settings: Settings) -> None:
+    resp = api.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "database": "sqlite" if settings.database_url.startswith("sqlite")
+                           else "postgresql"}
