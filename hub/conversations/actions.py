@@ -123,9 +123,7 @@ def do_ingest(
     session.add(message)
     session.flush()
 
-    if route is not None:
-        route(session, conv)
-
+    # Events in the order a console should see them: the conversation, its message, then routing.
     common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact.id}
     if new_conversation:
         log.append(session, "conversation.created", payload={"conversation": conversation_dict(conv)}, **common)
@@ -138,6 +136,8 @@ def do_ingest(
             **common,
         )
     log.append(session, "message.created", payload={"message": message_dict(message)}, **common)
+    if route is not None:
+        route(session, conv)
     return IngestResult(message.id, conv.id, contact.id, created=True)  # type: ignore[arg-type]
 
 
