@@ -144,10 +144,11 @@ async def agent_socket(ws: WebSocket) -> None:
         except TimeoutError:
             await ws.close(code=1008, reason="send resume first")
             return
-        if not first or first.get("type") != "resume" or not isinstance(first.get("last_event_id", 0), int):
-            await ws.close(code=1003, reason='the first frame must be {"type": "resume", "last_event_id": N}')
+        last = first.get("last_event_id", 0) if first else None
+        if not first or first.get("type") != "resume" or type(last) is not int or last < 0:
+            await ws.close(code=1003, reason='first frame: {"type": "resume", "last_event_id": N}, N >= 0')
             return
-        if not await sock.resume(int(first.get("last_event_id", 0))):
+        if not await sock.resume(last):
             await ws.close(code=4409, reason="resync required")
             return
         await sock.replay()

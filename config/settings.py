@@ -90,7 +90,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("HUB_CONFIG", DEFAULT_TOML))
+        named = os.environ.get("HUB_CONFIG")
+        toml_path = Path(named) if named else DEFAULT_TOML
+        if named and not toml_path.is_file():
+            # A typo here must not start the hub on defaults (another database, no channels).
+            raise FileNotFoundError(f"HUB_CONFIG names {toml_path}, which does not exist")
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
 
 

@@ -11,6 +11,7 @@ from agents_ui.api.schemas import AgentIn, AgentPatch, PresenceIn
 from agents_ui.deps import Caller, current_caller, get_hub, require_admin
 from hub.agents import actions
 from hub.agents.models import Agent
+from hub.errors import Conflict
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -51,6 +52,10 @@ def update_agent(agent_id: int, body: AgentPatch, _: Caller = Depends(require_ad
                  hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
         agent = actions.get_agent(s, agent_id)
+        active = body.active if body.active is not None else agent.active
+        stays_admin = (body.role or agent.role) == "admin" and active
+        if agent.role == "admin" and agent.active and not stays_admin and actions.active_admins(s) <= 1:
+            raise Conflict("this is the last active admin; make another admin first")
         if body.name is not None:
             agent.name = body.name
         if body.role is not None:

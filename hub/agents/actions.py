@@ -49,6 +49,10 @@ def get_agent(session: Session, agent_id: int) -> Agent:
     return agent
 
 
+def active_admins(session: Session) -> int:
+    return len(session.execute(select(Agent.id).where(Agent.role == "admin", Agent.active.is_(True))).all())  # type: ignore[attr-defined]
+
+
 def team_ids_of(session: Session, agent_id: int) -> list[int]:
     return list(session.execute(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)).scalars())
 

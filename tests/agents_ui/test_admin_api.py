@@ -240,3 +240,19 @@ def test_revoking_one_key_leaves_the_others_working(client: TestClient, db: Data
     client.delete(f"/api/v1/api-keys/{first['id']}", headers=admin.headers)
     resp = client.post("/api/v1/inbound/messages", json=INBOUND, headers={"Authorization": f"Bearer {second['key']}"})
     assert resp.status_code == 201
+
+
+def test_the_last_active_admin_cannot_demote_or_deactivate_themselves(client: TestClient, db: Database) -> None:
+    from sqlalchemy import update
+
+    from hub.agents.models import Agent
+
+    admin = login(client, db, "admin")
+    with db.write() as s:  # make this the only active admin in the database
+        s.execute(update(Agent).where(Agent.id != admin.id, Agent.role == "admin").values(active=False))
+    for change in ({"role": "agent"}, {"active": False}):
+        resp = client.patch(f"/api/v1/agents/{admin.id}", json=change, headers=admin.headers)
+        assert resp.status_code == 409, resp.text
+        assert "last active admin" in resp.json()["message"]
+    other = login(client, db, "admin")
+    assert client.patch(f"/api/v1/agents/{admin.id}", json={"role": "agent"}, headers=other.headers).status_code == 200

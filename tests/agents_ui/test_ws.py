@@ -142,7 +142,8 @@ def test_an_ended_or_expired_session_cannot_open_a_socket(client: TestClient, db
 
 def test_the_first_frame_must_be_resume(client: TestClient, db: Database) -> None:
     agent = login(client, db, "agent")
-    for first in ({"type": "ping"}, {"type": "resume", "last_event_id": "7"}, ["resume"]):
+    for first in ({"type": "ping"}, {"type": "resume", "last_event_id": "7"}, ["resume"],
+                  {"type": "resume", "last_event_id": -1}, {"type": "resume", "last_event_id": True}):
         with client.websocket_connect("/ws/agent", headers=agent.headers) as ws:
             ws.send_json(first)
             with pytest.raises(WebSocketDisconnect) as closed:

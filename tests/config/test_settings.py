@@ -137,10 +137,6 @@ def test_a_broken_config_file_stops_the_hub(tmp_path: Path, monkeypatch: pytest.
         load_settings()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config/settings.py: HUB_CONFIG naming a file that does not exist is silently ignored "
-    "(pydantic-settings' TomlConfigSettingsSource reads a missing file as empty), so a typo in the path "
-    "starts the hub on defaults (SQLite under var/, no callbacks, no Twilio) instead of refusing to start"))
 def test_a_missing_config_file_named_by_hub_config_stops_the_hub(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_CONFIG", str(tmp_path / "typo.toml"))
