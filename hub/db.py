@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
@@ -21,6 +21,13 @@ from sqlmodel import Session, create_engine
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("hub_write_intent", default=False)
 
 EVENTS_WRITTEN = "hub_events_written"
+# On PostgreSQL every write transaction that may append events or route takes this
+# transaction-scoped advisory lock first, before touching any row: see hub.events.log for why
+# event ids then commit in order, and hub.routing.actions for why capacity then holds. Taking it
+# first, and only one such lock, is what keeps it deadlock-free: a transaction never holds a row
+# lock while it waits for this one.
+WRITE_LOCK_KEY = 7_283_001
+WRITE_LOCK_HELD = "hub_write_lock_held"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -74,12 +81,19 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One write transaction: commits on success, rolls back on error, wakes readers after commit."""
+    def write(self, *, serialize: bool = True) -> Iterator[Session]:
+        """One write transaction: commits on success, rolls back on error, wakes readers after commit.
+
+        `serialize=False` is for transactions that never append events nor route (claiming outbox
+        rows, heartbeats): they skip the PostgreSQL write lock, and may not append events.
+        """
         token = _write_intent.set(True)
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 try:
+                    if serialize and self.is_postgres:
+                        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+                        session.info[WRITE_LOCK_HELD] = session.get_transaction()
                     yield session
                     session.commit()
                 except BaseException:

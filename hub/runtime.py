@@ -109,8 +109,8 @@ class Hub(HubPort):
             return agent_dict(agent, team_ids_of(s, agent_id))
 
     def heartbeat(self, agent_id: int, *, connected: bool = True) -> None:
-        """A console is alive (see RoutingConfig.presence_grace)."""
-        with self.db.write() as s:
+        """A console is alive (see RoutingConfig.presence_grace). Appends no event."""
+        with self.db.write(serialize=False) as s:
             agent = get_agent(s, agent_id)
             agent.console_connected = connected
             agent.last_seen_at = utcnow()

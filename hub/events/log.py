@@ -5,13 +5,15 @@ safe if ids become visible in increasing order: a reader at N must never later f
 row with an id <= N. A plain sequence does not promise that on PostgreSQL, because transaction A
 can take id 10, transaction B id 11, and B commit first.
 
-The scheme: every transaction that appends events first takes one transaction-scoped advisory lock
-(`pg_advisory_xact_lock`), then inserts its events, and holds the lock until it commits or rolls
-back. Ids are drawn from the sequence only while holding the lock, so the transaction that drew
-id k has committed or aborted before any transaction can draw an id > k. Hence once a reader sees
-id k, every id < k is either visible or will never exist. Event inserts come last in each
-transaction, so the lock is held only for the tail of a commit. On SQLite every write transaction
-starts with BEGIN IMMEDIATE and holds the single database write lock, which gives the same order.
+The scheme: every transaction that appends events holds one transaction-scoped advisory lock
+(`pg_advisory_xact_lock`, taken by `Database.write()` before anything else) until it commits or
+rolls back. Ids are drawn from the sequence only while holding the lock, so the transaction that
+drew id k has committed or aborted before any transaction can draw an id > k. Hence once a reader
+sees id k, every id < k is either visible or will never exist. The lock is taken first, before any
+row lock, so a holder never waits on a row some waiter for the lock has locked: no deadlock. (An
+earlier version took it lazily at the first append, after row updates, and deadlocked under load.)
+On SQLite every write transaction starts with BEGIN IMMEDIATE and holds the single database write
+lock, which gives the same order.
 """
 
 from __future__ import annotations
@@ -20,33 +22,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from hub.conversations.models import Conversation
-from hub.db import EVENTS_WRITTEN
+from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
 
-EVENT_LOG_LOCK_KEY = 7_283_001
-_LOCK_TAKEN = "hub_event_lock_taken"
+EVENT_LOG_LOCK_KEY = WRITE_LOCK_KEY
 
 
 def lock(session: Session) -> None:
-    """Take the event-log lock for the rest of this transaction (PostgreSQL; a no-op on SQLite).
+    """Check that this transaction holds the write lock (PostgreSQL; a no-op on SQLite).
 
-    Routing takes this same lock for its capacity checks (hub.routing.actions): one lock, so no
-    two transactions can ever take two locks in opposite orders and deadlock.
+    `Database.write()` takes it first thing. Taking it here, late, could deadlock: this
+    transaction might already hold row locks that the current lock holder waits for.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    root = session.get_transaction()
-    if root is not None and session.info.get(_LOCK_TAKEN) is root:
-        return
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY})
-    # Rolling back a savepoint releases an advisory lock taken inside it, so remember the lock
-    # only when it was taken outside any savepoint (then it lasts until the transaction ends).
-    if session.get_nested_transaction() is None:
-        session.info[_LOCK_TAKEN] = root
+    if session.info.get(WRITE_LOCK_HELD) is None or session.info[WRITE_LOCK_HELD] is not session.get_transaction():
+        raise RuntimeError("events and routing need a transaction from Database.write() (serialized)")
 
 
 def append(

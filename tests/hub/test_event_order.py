@@ -168,7 +168,7 @@ class _HeldTransaction(threading.Thread):
 
     def run(self) -> None:
         try:
-            with self.db.write() as s:
+            with self.db.write(serialize=self.use_lock) as s:
                 if self.use_lock:
                     ev = log.append(s, "test.slow")
                 else:
@@ -195,7 +195,7 @@ def test_control_without_the_lock_a_paging_reader_skips_a_late_commit(postgres_u
         slow = _HeldTransaction(db, use_lock=False)
         slow.start()
         assert slow.drawn.wait(timeout=10) and slow.error is None
-        with db.write() as s:  # a second writer draws a larger id and commits first
+        with db.write(serialize=False) as s:  # a second writer draws a larger id and commits first
             fast = Event(type="test.fast", payload={})
             s.add(fast)
         assert fast.id is not None and slow.event_id is not None and fast.id > slow.event_id

@@ -15,9 +15,9 @@ The invariants, checked at sampled moments while the load runs and once more at 
 And the queue drains by itself once everyone is online, and again as capacity frees up; no request
 fails and neither process logs an error.
 
-Two smaller tests pin down, deterministically, the two bugs the stress test found: the routing loop
-spinning on the event loop (fixed in 9a3a985, now a regression test), and going offline taking the
-routers' locks in the wrong order (still open: this stress test is expected to fail until it is fixed).
+Two smaller tests pin down, deterministically, the two bugs this stress test found (both fixed
+since): the routing loop spinning on the event loop (9a3a985), and going offline taking the agent's
+row and the event-log lock before the routing lock, which deadlocked with routing (d318c61).
 """
 
 from __future__ import annotations
@@ -43,9 +43,7 @@ import pytest
 from psycopg.rows import tuple_row
 
 from hub.agents import actions as agent_actions
-from hub.db import Database
-from hub.events.log import EVENT_LOG_LOCK_KEY
-from hub.routing.actions import ROUTER_LOCK_KEY
+from hub.db import WRITE_LOCK_KEY, Database
 from hub.runtime import Hub, HubOptions
 from tests.conftest import wait_for
 from tests.services import REDIS_URL, free_port
@@ -62,11 +60,6 @@ RESOLVE_BUDGET = 110  # resolutions while customers arrive: leaves a backlog of 
 REQUEST_TIMEOUT = 10.0
 LOAD_GRACE = 12.0  # how late the last arrival may be answered before the run counts as wedged
 
-# The bug this test found that is still open (reproduced deterministically at the end of this file).
-PRESENCE_LOCK_ORDER = (
-    "Hub.set_presence(offline) (hub/runtime.py; also Router.offline_silent_consoles) takes the event-log lock "
-    "before the router lock, the reverse of every routing transaction: PostgreSQL deadlocks, HTTP 500"
-)
 
 
 # -- the two hub processes ----------------------------------------------------------------------
@@ -287,7 +280,6 @@ def _prepare(url: str, agents: int = AGENTS) -> tuple[list[int], dict[int, str],
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.xfail(strict=True, reason=PRESENCE_LOCK_ORDER)
 def test_two_processes_never_exceed_capacity_nor_double_assign(postgres_url: str, redis_prefix: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({
@@ -458,10 +450,12 @@ def test_two_processes_never_exceed_capacity_nor_double_assign(postgres_url: str
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=PRESENCE_LOCK_ORDER)
-def test_going_offline_takes_the_router_lock_before_the_event_log_lock(postgres_url: str) -> None:
-    """A routing transaction elsewhere holds the router lock and then appends an event (as ingest and
-    drain do). An agent going offline meanwhile must wait for it, not deadlock with it."""
+def test_going_offline_waits_for_a_routing_transaction_instead_of_deadlocking(postgres_url: str) -> None:
+    """A routing transaction elsewhere holds the write lock (which routing and the event log share)
+    and then updates the agent's row, as `Router._give` does (`last_assigned_at`). An agent going
+    offline meanwhile must wait for the lock before it touches any row, not hold the agent's row
+    while it waits: that was the deadlock the stress test found, when going offline updated the
+    agent and appended its event before taking the routing lock, which routing took first."""
     agent_ids, _, _ = _prepare(postgres_url, agents=1)
     hub = Hub(Database(postgres_url), HubOptions(run_workers=False))
     errors: list[BaseException] = []
@@ -472,30 +466,32 @@ def test_going_offline_takes_the_router_lock_before_the_event_log_lock(postgres_
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    router_txn = psycopg.connect(postgres_url)
+    routing_txn = psycopg.connect(postgres_url)
     watcher = psycopg.connect(postgres_url, autocommit=True)
     thread = threading.Thread(target=go_offline, daemon=True)
     try:
-        router_txn.execute("SELECT pg_advisory_xact_lock(%s)", (ROUTER_LOCK_KEY,))
+        routing_txn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
         thread.start()
         wait_for(lambda: watcher.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s "
-            "AND wait_event = 'advisory'", (router_txn.info.backend_pid,)).fetchone()[0],  # type: ignore[index]
-            timeout=10, what="set_presence to wait for the router lock")
-        router_txn.execute("SET LOCAL lock_timeout = '5s'")
+            "AND wait_event_type = 'Lock'", (routing_txn.info.backend_pid,)).fetchone()[0],  # type: ignore[index]
+            timeout=10, what="going offline to wait for the routing transaction")
+        routing_txn.execute("SET LOCAL lock_timeout = '5s'")
         try:
-            router_txn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOG_LOCK_KEY,))
-            router_txn.commit()
+            routing_txn.execute("UPDATE agents SET last_assigned_at = now() WHERE id = %s", (agent_ids[0],))
+            routing_txn.commit()
         except psycopg.Error as exc:
-            router_txn.rollback()
+            routing_txn.rollback()
             errors.append(exc)
         thread.join(15)
     finally:
-        router_txn.close()
+        routing_txn.close()
         watcher.close()
         hub.db.dispose()
     assert not thread.is_alive()
     assert errors == []
+    with Database(postgres_url).read() as s:
+        assert agent_actions.get_agent(s, agent_ids[0]).presence == "offline"
 
 
 SPIN_PROBE = textwrap.dedent("""
