@@ -1,0 +1,155 @@
+"""Signed inbound SMS webhooks, from Twilio's POST to a connected agent's websocket, beside the floor.
+
+The same harness, phases and floor app as bench.inbound_api; only the hub's side differs. Each
+message is the form Twilio posts to `/channels/sms/twilio/inbound` (MessageSid, From, To, Body,
+...), signed with `twilio.request_validator.RequestValidator` over the hub's public URL, which is
+not the address the request arrives at (as behind a proxy). The hub checks the signature, parses
+the form, stores the message exactly once, answers empty TwiML after the commit and pushes it to
+the agent's websocket. `--customers` phone numbers take turns, so most texts continue an open
+conversation. The floor gets the same markers as JSON, exactly as in bench.inbound_api.
+
+Run: `python -m bench.inbound_sms`, or `python -m bench.inbound_sms --db sqlite --seconds 5`.
+Results are printed and written as JSON to bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from twilio.request_validator import RequestValidator
+
+from bench import http1
+from bench.harness import ROOT, PhaseResult, Post, ServerProcess, fmt, machine, source_version, uvicorn_command
+from bench.inbound_api import (
+    TARGET_RATIO,
+    agent_listener,
+    fresh_database,
+    measure,
+    prepare_hub_database,
+    run_floor,
+    settle,
+    table,
+    verdict,
+)
+
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-twilio-auth-token"
+NUMBER = "+15017122661"
+PUBLIC_URL = "https://sms.bench.example"  # what Twilio signs; the server itself listens on 127.0.0.1
+INBOUND_PATH = "/channels/sms/twilio/inbound"
+
+
+def twilio_form(marker: str, customer: int) -> dict[str, str]:
+    sid = "SM" + hashlib.md5(marker.encode()).hexdigest()  # 32 hex digits, like Twilio's; not security
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "SmsSid": sid,
+        "SmsStatus": "received",
+        "From": f"+1415555{customer:04d}",
+        "FromCountry": "US",
+        "To": NUMBER,
+        "ToCountry": "US",
+        "Body": f"Hello, where is my order? {marker}",
+        "NumMedia": "0",
+        "NumSegments": "1",
+    }
+
+
+def twilio_poster(customers: int) -> Post:
+    """Posts as Twilio does; signing happens in the load generator, outside the measured server."""
+    turn = itertools.count()
+    validator = RequestValidator(AUTH_TOKEN)
+    signed_url = PUBLIC_URL + INBOUND_PATH
+
+    async def post(client: http1.Client, marker: str) -> None:
+        form = twilio_form(marker, next(turn) % customers)
+        headers = {"X-Twilio-Signature": validator.compute_signature(signed_url, form)}
+        resp = await client.post_form(INBOUND_PATH, form, headers)
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}: {resp.body[:200]!r}")
+
+    return post
+
+
+def sms_hub_server(database_url: str, src: Path = ROOT) -> ServerProcess:
+    """The real app with the SMS channel on; the Twilio REST base points nowhere (nothing is sent)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({
+        "HUB_DATABASE_URL": database_url,
+        "HUB_PUBLIC_URL": PUBLIC_URL,
+        "HUB_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
+        "HUB_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
+        "HUB_TWILIO__NUMBERS": json.dumps([NUMBER]),
+        "HUB_TWILIO__API_BASE_URL": "http://127.0.0.1:9",
+    })
+    return ServerProcess("hub-sms", uvicorn_command("config.app:create_app"), env, cwd=src)
+
+
+def run_hub_sms(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
+    with fresh_database(kind, "hub") as url:
+        prepare_hub_database(url)  # the agent whose websocket listens (the API key goes unused)
+        with sms_hub_server(url, args.hub_src) as server:
+            print(f"[{kind}] hub (SMS webhooks) on {server.url}", file=sys.stderr)
+            settle(args)
+            return measure(server, agent_listener(server), twilio_poster(args.customers), args)  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.inbound_sms", description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
+    p.add_argument("--warmup", type=float, default=3.0, help="warm-up before measuring (default 3)")
+    p.add_argument("--clients", type=int, default=32, help="concurrent clients at saturation (default 32)")
+    p.add_argument("--load", type=float, default=0.5, help="latency phase rate, as a fraction of saturation")
+    p.add_argument("--rate", type=float, help="latency phase at this many msgs/s instead (to compare changes)")
+    p.add_argument("--apps", type=lambda v: v.split(","), default=["floor", "hub-sms"],
+                   help="comma-separated, in order (default floor,hub-sms)")
+    p.add_argument("--customers", type=int, default=200, help="distinct phone numbers texting (default 200)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
+                   help="before each app, wait up to this long for other processes to go quiet (0: don't)")
+    p.add_argument("--quiet-cores", type=float, default=0.3,
+                   help="'quiet' means other processes use at most this many cores (default 0.3)")
+    p.add_argument("--hub-src", type=Path, default=ROOT, help="source tree to run the hub from")
+    args = p.parse_args(argv)
+
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    runners = {"floor": run_floor, "hub-sms": run_hub_sms}
+    results = {kind: {app: runners[app](kind, args) for app in args.apps} for kind in kinds}
+    verdicts = {kind: verdict(apps["floor"], apps["hub-sms"]) for kind, apps in results.items()
+                if {"floor", "hub-sms"} <= apps.keys()}
+
+    print(f"hub source: {source_version(args.hub_src)}")
+    print(table(results, args.load))
+    for kind, v in verdicts.items():
+        print(f"{kind}: hub SMS/floor throughput {v['throughput_ratio']:.0%} (target >= {TARGET_RATIO:.0%}: "
+              f"{'met' if v['ratio_met'] else 'MISSED'}); hub p99 at {args.load:.0%} load "
+              f"{fmt(v['hub_p99_ms_at_load'])} ms")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"inbound_sms-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({
+        "machine": machine(),
+        "command": " ".join(["python -m bench.inbound_sms", *(argv if argv is not None else sys.argv[1:])]),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "hub_source": source_version(args.hub_src),
+        "results": {kind: {app: [r.as_dict() for r in rs] for app, rs in apps.items()}
+                    for kind, apps in results.items()},
+        "verdicts": verdicts,
+    }, indent=2))
+    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
