@@ -2,7 +2,8 @@
 
 Write transactions go through `Database.write()`. On SQLite they start with BEGIN IMMEDIATE, so
 two writers queue on the database lock instead of failing when a read transaction tries to upgrade.
-After a commit that appended events, the `on_events_committed` callback wakes the live fan-out.
+After a commit that appended events, the `on_events_committed` callback wakes the live fan-out;
+after one that wrote to the outbox, `on_outbox_committed` wakes the delivery worker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlmodel import Session, create_engine
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("hub_write_intent", default=False)
 
 EVENTS_WRITTEN = "hub_events_written"
+OUTBOX_WRITTEN = "hub_outbox_written"
 # On PostgreSQL every write transaction that may append events or route takes this
 # transaction-scoped advisory lock first, before touching any row: see hub.events.log for why
 # event ids then commit in order, and hub.routing.actions for why capacity then holds. Taking it
@@ -70,6 +72,7 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
         self.on_events_committed: Callable[[], None] | None = None
+        self.on_outbox_committed: Callable[[], None] | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -100,10 +103,13 @@ class Database:
                     session.rollback()
                     raise
                 wrote_events = session.info.pop(EVENTS_WRITTEN, False)
+                wrote_outbox = session.info.pop(OUTBOX_WRITTEN, False)
         finally:
             _write_intent.reset(token)
         if wrote_events and self.on_events_committed is not None:
             self.on_events_committed()
+        if wrote_outbox and self.on_outbox_committed is not None:
+            self.on_outbox_committed()
 
     def dispose(self) -> None:
         self.engine.dispose()

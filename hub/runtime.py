@@ -55,9 +55,8 @@ class Hub(HubPort):
         if options.redis_url:
             self.redis = RedisWaker(options.redis_url, options.redis_prefix, self.bus)
             self.bus.on_local_commit.append(self.redis.publish)
-        # Outbox rows are committed with the events that describe them: wake the worker too.
-        self.bus.on_local_commit.append(self.worker.wake)
         db.on_events_committed = self.bus.committed
+        db.on_outbox_committed = self.worker.wake
         self.router = Router(options.routing)
         self.route_hook: conv_actions.RouteHook | None = self.router.on_routable
         self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))

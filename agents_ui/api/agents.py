@@ -12,6 +12,7 @@ from agents_ui.deps import Caller, current_caller, get_hub, require_admin
 from hub.agents import actions
 from hub.agents.models import Agent
 from hub.errors import Conflict
+from hub.events import log
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -48,7 +49,7 @@ def create_agent(body: AgentIn, _: Caller = Depends(require_admin), hub: Hub = D
 
 
 @router.patch("/{agent_id}", summary="Change an agent (admins)")
-def update_agent(agent_id: int, body: AgentPatch, _: Caller = Depends(require_admin),
+def update_agent(agent_id: int, body: AgentPatch, caller: Caller = Depends(require_admin),
                  hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
         agent = actions.get_agent(s, agent_id)
@@ -68,4 +69,7 @@ def update_agent(agent_id: int, body: AgentPatch, _: Caller = Depends(require_ad
             agent.skills = body.skills
         if body.password is not None:
             actions.do_set_password(s, agent, body.password)
-        return actions.agent_dict(agent, actions.team_ids_of(s, agent_id))
+        info = actions.agent_dict(agent, actions.team_ids_of(s, agent_id))
+        # Capacity, skills or activity may have changed: routing looks at its queues again.
+        log.append(s, "agent.updated", actor_agent_id=caller.agent_id, payload={"agent_id": agent_id, "agent": info})
+        return info

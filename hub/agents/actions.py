@@ -164,12 +164,14 @@ def get_team_by_name(session: Session, name: str) -> Team:
 def do_add_member(session: Session, team: Team, agent: Agent) -> None:
     if session.get(TeamMember, (team.id, agent.id)) is None:
         session.add(TeamMember(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
+        log.append(session, "team.member_added", payload={"team_id": team.id, "agent_id": agent.id})
 
 
 def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
     member = session.get(TeamMember, (team.id, agent.id))
     if member is not None:
         session.delete(member)
+        log.append(session, "team.member_removed", payload={"team_id": team.id, "agent_id": agent.id})
 
 
 def team_members(session: Session, team_id: int) -> list[int]:

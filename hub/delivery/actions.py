@@ -15,6 +15,7 @@ from sqlmodel import Session
 from hub.clock import utcnow
 from hub.conversations.models import Message
 from hub.conversations.schemas import message_dict
+from hub.db import OUTBOX_WRITTEN
 from hub.delivery.models import DeliveryReceipt, OutboxItem
 from hub.events import log
 
@@ -40,6 +41,7 @@ def do_enqueue(
 ) -> OutboxItem:
     item = OutboxItem(channel=channel, message_id=message_id, conversation_id=conversation_id, payload=payload)
     session.add(item)
+    session.info[OUTBOX_WRITTEN] = True
     return item
 
 

@@ -14,23 +14,32 @@ import logging
 
 from hub.db import Database
 from hub.events.fanout import EventBus
+from hub.events.log import EventView
 from hub.routing.actions import Router
 
 logger = logging.getLogger(__name__)
 
-# Events after which someone may have room, or something may now be routable.
+# Events after which someone may have room, or a waiting conversation may now fit somewhere.
+# (New conversations are routed inside their own ingest transaction: no drain needed for them.)
 DRAIN_ON = {
     "conversation.status_changed",
     "conversation.assigned",
+    "conversation.transferred",
     "conversation.requeued",
     "conversation.escalated",
     "conversation.offer_withdrawn",
-    "conversation.created",
     "presence.changed",
     "agent.updated",
     "team.updated",
-    "sla.at_risk",
+    "team.member_added",
 }
+
+
+def may_free_room(event: EventView) -> bool:
+    if event.type == "conversation.assigned":
+        # An automatic assignment of a waiting conversation frees nothing; a hand-over does.
+        return event.payload.get("from_assignee_id") is not None
+    return event.type in DRAIN_ON
 
 
 class RoutingService:
@@ -61,11 +70,11 @@ class RoutingService:
                 need_drain = False
                 try:
                     batch = await asyncio.wait_for(sub.get(), timeout=timeout)
-                    need_drain = any(ev.type in DRAIN_ON for ev in batch)
+                    need_drain = any(may_free_room(ev) for ev in batch)
                     # Coalesce whatever else is already queued into this one pass.
                     while not sub.queue.empty():
                         more = await sub.get()  # always take it: `or` would skip the await and spin
-                        need_drain = need_drain or any(ev.type in DRAIN_ON for ev in more)
+                        need_drain = need_drain or any(may_free_room(ev) for ev in more)
                 except TimeoutError:
                     pass
                 if sub.overflowed.is_set():
