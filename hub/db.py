@@ -8,7 +8,9 @@ after one that wrote to the outbox, `on_outbox_committed` wakes the delivery wor
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +75,7 @@ class Database:
         self.dialect = self.engine.dialect.name
         self.on_events_committed: Callable[[], None] | None = None
         self.on_outbox_committed: Callable[[], None] | None = None
+        self._sqlite_writer = threading.RLock()
 
     @property
     def is_postgres(self) -> bool:
@@ -91,8 +94,11 @@ class Database:
         rows, heartbeats): they skip the PostgreSQL write lock, and may not append events.
         """
         token = _write_intent.set(True)
+        # SQLite has one writer at a time anyway; queueing on an in-process lock instead of in
+        # SQLite's busy handler (which sleeps and retries) keeps the latency tail short.
+        local = self._sqlite_writer if self.dialect == "sqlite" else contextlib.nullcontext()
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with local, Session(self.engine, expire_on_commit=False) as session:
                 try:
                     if serialize and self.is_postgres:
                         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})

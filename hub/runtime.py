@@ -28,6 +28,7 @@ from hub.routing.actions import Router, RoutingConfig
 from hub.routing.service import RoutingService
 
 logger = logging.getLogger(__name__)
+API_KEY_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Hub(HubPort):
         self.route_hook: conv_actions.RouteHook | None = self.router.on_routable
         self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))
         self._tasks: list[asyncio.Task[None]] = []
+        self._api_keys: dict[str, float] = {}
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:
         self.adapters[adapter.channel] = adapter
@@ -145,8 +147,25 @@ class Hub(HubPort):
             )
 
     def check_api_key(self, secret: str) -> bool:
+        """Valid keys are remembered for a few seconds: integrators post in bursts, and a revoked
+        key stops working within API_KEY_CACHE_SECONDS on every node."""
+        now = time.monotonic()
+        cached = self._api_keys.get(secret)
+        if cached is not None and now - cached < API_KEY_CACHE_SECONDS:
+            return True
         with self.db.read() as s:
-            return api_key_for(s, secret) is not None
+            ok = api_key_for(s, secret) is not None
+        if ok:
+            if len(self._api_keys) > 1000:
+                self._api_keys.clear()
+            self._api_keys[secret] = now
+        else:
+            self._api_keys.pop(secret, None)
+        return ok
+
+    def forget_api_keys(self) -> None:
+        """After a revocation: this node stops accepting the key at once (others within seconds)."""
+        self._api_keys.clear()
 
     def set_sms_opt_out(self, phone: str, opted_out: bool, *, keyword: str) -> None:
         phone = normalize_phone(phone)

@@ -45,4 +45,6 @@ def revoke_key(key_id: int, _: Caller = Depends(require_admin), hub: Hub = Depen
         actions.do_revoke_api_key(s, key_id)
         key = s.get(ApiKey, key_id)
         assert key is not None
-        return key_dict(key)
+        out = key_dict(key)
+    hub.forget_api_keys()
+    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -60,11 +60,17 @@ def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | No
     deliberate act, never a side effect of a message.
     """
     idents = identities_of(ref, ref_scope)
-    contact: Contact | None = None
-    for kind, address in idents:
-        contact = find_by_identity(session, kind, address)
-        if contact is not None:
-            break
+    # One query for every identity given (this runs for every inbound message).
+    known = {
+        (kind, address): contact_id
+        for kind, address, contact_id in session.execute(
+            select(ContactIdentity.kind, ContactIdentity.address, ContactIdentity.contact_id).where(
+                or_(*(and_(ContactIdentity.kind == k, ContactIdentity.address == a) for k, a in idents))
+            )
+        ).all()
+    }
+    owner = next((known[i] for i in idents if i in known), None)
+    contact = session.get(Contact, owner) if owner is not None else None
     created = contact is None
     if contact is None:
         email = next((a for k, a in idents if k == "email"), None)
@@ -72,26 +78,21 @@ def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | No
         contact = Contact(name=(ref.name or "").strip() or (email or phone or ""), email=email, phone=phone)
         session.add(contact)
         session.flush()
-    else:
-        if ref.name and not contact.name:
-            contact.name = ref.name.strip()
-            contact.updated_at = utcnow()
+    elif ref.name and not contact.name:
+        contact.name = ref.name.strip()
+        contact.updated_at = utcnow()
     for kind, address in idents:
-        _attach_identity(session, contact, kind, address)
+        if (kind, address) not in known:
+            _attach_identity(session, contact, kind, address)
     return contact, created
 
 
 def _attach_identity(session: Session, contact: Contact, kind: str, address: str) -> None:
-    existing = session.execute(
-        select(ContactIdentity).where(ContactIdentity.kind == kind, ContactIdentity.address == address)
-    ).scalar_one_or_none()
-    if existing is not None:
-        return
     try:
         with session.begin_nested():
             session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))  # type: ignore[arg-type]
     except IntegrityError:
-        pass  # a concurrent writer attached it first; it belongs to whoever won
+        return  # a concurrent writer attached it first; it belongs to whoever won
     if kind == "email" and not contact.email:
         contact.email = address
     if kind == "phone" and not contact.phone:

@@ -314,7 +314,7 @@ def test_sla_nearing_breach_raises_priority_and_tells_supervisors(
     client.put(
         f"/api/v1/teams/{team}/settings",
         headers=admin.headers,
-        json={"sla": {"default": {"first_response": 1.0}, "warn_before": 0.8}},
+        json={"sla": {"default": {"first_response": 2.0}, "warn_before": 1.9}},
     )
     client.post("/api/v1/routing/rules", headers=admin.headers, json={"name": "all", "team_id": team})
     c = inbound(client, api_key(db), email="sla@example.com")
