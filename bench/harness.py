@@ -438,6 +438,8 @@ def _version(package: str) -> str | None:
 
 def source_version(src: Path) -> str:
     """The commit a source tree is at, and whether its tracked files differ from it."""
+    if (src / "COMMIT").is_file():  # exported by `--hub-commit`
+        return (src / "COMMIT").read_text().strip()[:9]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True,
                                 check=True).stdout.strip()

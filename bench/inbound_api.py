@@ -13,9 +13,11 @@ written as JSON to bench/out/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -85,21 +87,32 @@ def poster(path: str, headers: dict[str, str], customers: int) -> Post:
 
 # -- the hub: a prepared database, the real app in its own process, an agent's websocket --------
 
-def prepare_hub_database(url: str) -> str:
-    """Migrate, create one agent and an API key through the hub's own actions; return the key."""
-    from hub.agents.actions import do_create_agent, do_create_api_key
-    from hub.db import Database
-    from hub.migrate import upgrade
+# Run by the hub's own interpreter and source tree, so a `--hub-src`/`--hub-commit` tree migrates
+# its own schema; the benchmark process itself never imports the hub.
+PREPARE_SCRIPT = """
+import sys
+from hub.agents.actions import do_create_agent, do_create_api_key
+from hub.db import Database
+from hub.migrate import upgrade
 
-    upgrade(url)
-    db = Database(url)
-    try:
-        with db.write() as s:
-            agent = do_create_agent(s, email=AGENT_EMAIL, name="Bench Agent", role="agent", password=AGENT_PASSWORD)
-            _, secret = do_create_api_key(s, name="bench", created_by=agent.id)
-    finally:
-        db.dispose()
-    return secret
+url, email, password = sys.argv[1:4]
+upgrade(url)
+db = Database(url)
+with db.write() as s:
+    agent = do_create_agent(s, email=email, name="Bench Agent", role="agent", password=password)
+    _, secret = do_create_api_key(s, name="bench", created_by=agent.id)
+db.dispose()
+print(secret)
+"""
+
+
+def prepare_hub_database(url: str, src: Path = ROOT) -> str:
+    """Migrate, create one agent and an API key through the hub's own actions; return the key."""
+    done = subprocess.run([sys.executable, "-c", PREPARE_SCRIPT, url, AGENT_EMAIL, AGENT_PASSWORD], cwd=src,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"preparing the hub database failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def hub_server(database_url: str, src: Path = ROOT) -> ServerProcess:
@@ -191,12 +204,25 @@ def run_floor(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
 
 def run_hub(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
     with fresh_database(kind, "hub") as url:
-        key = prepare_hub_database(url)
+        key = prepare_hub_database(url, args.hub_src)
         with hub_server(url, args.hub_src) as server:
             print(f"[{kind}] hub on {server.url}", file=sys.stderr)
             settle(args)
             post = poster("/api/v1/inbound/messages", {"X-Api-Key": key}, args.customers)
             return measure(server, agent_listener(server), post, args)
+
+
+@contextmanager
+def exported(rev: str) -> Iterator[Path]:
+    """The app's packages as of commit `rev`, in a temporary directory (bench/ itself stays current)."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix=f"bench-hub-{commit[:9]}-") as tmp:
+        archive = subprocess.run(["git", "archive", "--format=tar", commit, "--", "config", "hub", "channels",
+                                  "agents_ui", "templates"], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        (Path(tmp) / "COMMIT").write_text(commit + "\n")
+        yield Path(tmp)
 
 
 def quietest(runs: list[list[PhaseResult]]) -> list[PhaseResult]:
@@ -259,7 +285,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="'quiet' means other processes use at most this many cores (default 0.3)")
     p.add_argument("--hub-src", type=Path, default=ROOT,
                    help="source tree to run the hub from (default: this checkout), to measure a change")
+    p.add_argument("--hub-commit", metavar="REV",
+                   help="run the hub as of this commit (exported to a temporary directory), not the working tree")
     args = p.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        if args.hub_commit:
+            args.hub_src = stack.enter_context(exported(args.hub_commit))
+        return run(args, argv)
+
+
+def run(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     hub_source = source_version(args.hub_src)  # before the run: others may commit meanwhile
