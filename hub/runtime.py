@@ -4,7 +4,6 @@ loops, with the `HubPort` that channel adapters call. Assembled by config.app.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from hub.events.redis_fanout import RedisWaker
 from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult
 from hub.routing.actions import Router, RoutingConfig
 from hub.routing.service import RoutingService
+from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 API_KEY_CACHE_SECONDS = 5.0
@@ -78,9 +78,7 @@ class Hub(HubPort):
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
         await self.routing.stop()
         await self.worker.stop()

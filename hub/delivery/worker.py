@@ -20,6 +20,7 @@ from hub.db import Database
 from hub.delivery import actions
 from hub.delivery.models import OutboxItem
 from hub.ports import Attachment, ChannelAdapter, OutboundMessage, PermanentError, TransientError
+from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,8 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="delivery-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def wake(self) -> None:
         if self._loop is not None and self._wake is not None and not self._loop.is_closed():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from hub.db import Database
 from hub.events import log
 from hub.events.log import EventView
+from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,8 @@ class EventBus:
         self._task = asyncio.create_task(self._run(), name="event-bus-tail")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def _head(self) -> int:
         with self.db.read() as s:

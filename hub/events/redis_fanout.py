@@ -7,13 +7,13 @@ most one poll interval of latency, never an event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import redis
 import redis.asyncio as aioredis
 
 from hub.events.fanout import EventBus
+from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,8 @@ class RedisWaker:
         self._task = asyncio.create_task(self._listen(), name="redis-wake-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
+        self._task = None
         self._sync.close()
 
     async def _listen(self) -> None:

@@ -9,13 +9,13 @@ under the router lock (see hub.routing.actions), so passes on several nodes are 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from hub.db import Database
 from hub.events.fanout import EventBus
 from hub.events.log import EventView
 from hub.routing.actions import Router
+from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +54,8 @@ class RoutingService:
         self._task = asyncio.create_task(self._run(), name="routing")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         sub = self.bus.subscribe(max_pending=1_000_000)
