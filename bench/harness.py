@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -91,7 +91,8 @@ class ServerProcess:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._holding = False
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log: IO[bytes] | None = None  # the server's output: an unnamed file, gone when closed
+        self._last_log = ""
 
     @property
     def url(self) -> str:
@@ -105,7 +106,8 @@ class ServerProcess:
         hold_machine()
         self._holding = True
         self.port = free_port()
-        self.proc = subprocess.Popen(self.command(self.port), env=self.env, cwd=self.cwd, stdout=self.log,
+        self._log = tempfile.TemporaryFile(prefix=f"bench-{self.name}-")  # noqa: SIM115 - closed by stop()
+        self.proc = subprocess.Popen(self.command(self.port), env=self.env, cwd=self.cwd, stdout=self._log,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -129,13 +131,22 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self._log is not None:
+            self._last_log = self.log_tail()
+            self._log.close()
+            self._log = None
         if self._holding:
             self._holding = False
             release_machine()
 
     def log_tail(self, chars: int = 4000) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-chars:]
+        """The end of the server's output (after stop(), as it was when it stopped)."""
+        if self._log is None:
+            return self._last_log
+        fd = self._log.fileno()
+        size = os.fstat(fd).st_size
+        # pread: the server shares this file's offset, so the reader must not move it.
+        return os.pread(fd, chars, max(0, size - chars)).decode(errors="replace")
 
     def cpu_seconds(self) -> float:
         """User + system CPU the server process (all its threads) has used so far."""
@@ -148,8 +159,6 @@ class ServerProcess:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-        self.log.close()
-        os.unlink(self.log.name)
 
 
 class Listener:
