@@ -37,15 +37,19 @@ def agent_states(
     session: Session, default_capacity: dict[str, int], *, team_id: int | None = None, online_only: bool = True,
     agent_ids: list[int] | None = None,
 ) -> list[AgentState]:
-    stmt = select(Agent).where(Agent.active.is_(True))  # type: ignore[attr-defined]
+    # Plain rows, not ORM entities: this runs for every routed conversation and every drain pass,
+    # over every online agent, and entity loading was most of its cost.
+    stmt = select(
+        Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at  # type: ignore[call-overload]
+    ).where(Agent.active.is_(True))  # type: ignore[attr-defined]
     if online_only:
         stmt = stmt.where(Agent.presence == "online")
     if team_id is not None:
         stmt = stmt.where(Agent.id.in_(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))  # type: ignore[union-attr]
     if agent_ids is not None:
         stmt = stmt.where(Agent.id.in_(agent_ids))  # type: ignore[union-attr]
-    agents = list(session.execute(stmt).scalars().all())
-    ids = [a.id for a in agents if a.id is not None]
+    rows = session.execute(stmt).all()
+    ids = [r.id for r in rows]
     teams: dict[int, set[int]] = defaultdict(set)
     if ids:
         for tid, aid in session.execute(
@@ -55,15 +59,15 @@ def agent_states(
     current = loads(session, ids)
     return [
         AgentState(
-            id=a.id,  # type: ignore[arg-type]
-            presence=a.presence,
-            team_ids=frozenset(teams[a.id]),  # type: ignore[index]
-            skills=frozenset(a.skills or []),
-            capacity={**default_capacity, **(a.capacities or {})},
-            load=current.get(a.id, {}),  # type: ignore[arg-type]
-            last_assigned_at=a.last_assigned_at,
+            id=r.id,
+            presence=r.presence,
+            team_ids=frozenset(teams[r.id]),
+            skills=frozenset(r.skills or []),
+            capacity={**default_capacity, **(r.capacities or {})},
+            load=current.get(r.id, {}),
+            last_assigned_at=r.last_assigned_at,
         )
-        for a in agents
+        for r in rows
     ]
 
 
