@@ -114,9 +114,16 @@ class ChannelAdapter(Protocol):
 
 
 class HubPort(Protocol):
-    """What the hub offers adapters. Calls are blocking (they run a database transaction)."""
+    """What the hub offers adapters. Calls are blocking (they run a database transaction), except
+    the `*_async` ones, for adapters running on the event loop."""
 
     def ingest(self, message: InboundMessage) -> IngestResult: ...
+
+    async def ingest_async(self, message: InboundMessage) -> IngestResult:
+        """`ingest`, awaited without holding a thread: returns after the commit."""
+        ...
+
+    async def check_api_key_async(self, secret: str) -> bool: ...
 
     def apply_delivery_update(self, update: DeliveryUpdate) -> bool: ...
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
 from hub.agents.actions import agent_dict, api_key_for, do_set_presence, get_agent, team_ids_of
 from hub.clock import utcnow
@@ -22,6 +23,7 @@ from hub.delivery.worker import DeliveryWorker
 from hub.events import log
 from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
+from hub.group_commit import GroupCommit
 from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult
 from hub.routing.actions import Router, RoutingConfig
 from hub.routing.service import RoutingService
@@ -63,6 +65,9 @@ class Hub(HubPort):
         self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))
         self._tasks: list[asyncio.Task[None]] = []
         self._api_keys: dict[str, float] = {}
+        self.ingests: GroupCommit[InboundMessage, IngestResult] = GroupCommit(
+            db, self._ingest_in, self._ingest_alone, name="ingest-writer"
+        )
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:
         self.adapters[adapter.channel] = adapter
@@ -81,6 +86,7 @@ class Hub(HubPort):
             await cancel_and_wait(task)
         self._tasks.clear()
         await self.routing.stop()
+        await asyncio.to_thread(self.ingests.close)
         await self.worker.stop()
         if self.redis is not None:
             await self.redis.stop()
@@ -117,13 +123,27 @@ class Hub(HubPort):
     # -- HubPort -------------------------------------------------------------------------------
 
     def ingest(self, message: InboundMessage) -> IngestResult:
-        """Commit one inbound message, or raise. A concurrent duplicate resolves to the first copy."""
+        """Commit one inbound message, or raise. A concurrent duplicate resolves to the first copy.
+
+        Messages arriving together are committed together (hub.group_commit); each caller is
+        answered after the commit that holds its message.
+        """
+        return self.ingests.submit(message).result()
+
+    async def ingest_async(self, message: InboundMessage) -> IngestResult:
+        """`ingest` for the event loop: waits for the commit without holding a thread."""
+        return await asyncio.wrap_future(self.ingests.submit(message))
+
+    def _ingest_in(self, session: Session, message: InboundMessage) -> IngestResult:
+        return conv_actions.do_ingest(session, message, reopen_window=self.options.reopen_window,
+                                      route=self.route_hook)
+
+    def _ingest_alone(self, message: InboundMessage) -> IngestResult:
+        """One message in its own transaction, retrying lost races (after a shared one failed)."""
         for attempt in range(5):
             try:
                 with self.db.write() as s:
-                    return conv_actions.do_ingest(
-                        s, message, reopen_window=self.options.reopen_window, route=self.route_hook
-                    )
+                    return self._ingest_in(s, message)
             except IntegrityError:
                 # Lost a race on a unique key (the same message, or a new contact's identity).
                 with self.db.read() as s:
@@ -160,6 +180,13 @@ class Hub(HubPort):
         else:
             self._api_keys.pop(secret, None)
         return ok
+
+    async def check_api_key_async(self, secret: str) -> bool:
+        """`check_api_key` for the event loop: a remembered key costs no thread hop."""
+        cached = self._api_keys.get(secret)
+        if cached is not None and time.monotonic() - cached < API_KEY_CACHE_SECONDS:
+            return True
+        return await asyncio.to_thread(self.check_api_key, secret)
 
     def forget_api_keys(self) -> None:
         """After a revocation: this node stops accepting the key at once (others within seconds)."""

@@ -57,14 +57,14 @@ def _api_key(request: Request, x_api_key: str | None) -> str | None:
     responses={200: {"description": "already received (same source and external_id)"},
                201: {"description": "stored"}, 401: {"description": "missing or wrong API key"}},
 )
-def post_inbound(body: InboundIn, request: Request,
+async def post_inbound(body: InboundIn, request: Request,
                  x_api_key: str | None = Header(default=None, description="an API key from /api/v1/api-keys")
                  ) -> JSONResponse:
     """Answers only after the message is committed. Posting the same `external_id` again for the
     same `source` is a no-op that returns the first result (200 instead of 201)."""
     port: HubPort = request.app.state.hub
     key = _api_key(request, x_api_key)
-    if not key or not port.check_api_key(key):
+    if not key or not await port.check_api_key_async(key):
         return JSONResponse({"error": "unauthorized", "message": "send a valid API key in X-Api-Key"},
                             status_code=401)
     msg = InboundMessage(
@@ -79,7 +79,7 @@ def post_inbound(body: InboundIn, request: Request,
         subject=body.subject,
         attachments=tuple(Attachment(a.url, a.content_type, a.filename, a.size) for a in body.attachments),
     )
-    result = port.ingest(msg)
+    result = await port.ingest_async(msg)
     payload: dict[str, Any] = {
         "message_id": result.message_id,
         "conversation_id": result.conversation_id,

@@ -66,7 +66,7 @@ class TwilioWebhooks:
             return _error(400, "invalid", str(exc))
         port: HubPort = request.app.state.hub
         try:
-            await anyio.to_thread.run_sync(port.ingest, sms.message)
+            await port.ingest_async(sms.message)
             if sms.keyword in ("stop", "start"):
                 # After the message itself, so the agent sees the STOP text and then the opt-out;
                 # if this fails, the retry finds the message stored and sets the opt-out again.

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from hub.clock import utcnow
-from hub.contacts.actions import do_resolve_contact
+from hub.contacts.actions import do_resolve_contact, identities_of
 from hub.contacts.models import Contact
+from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import STATUSES, Conversation, Message
 from hub.conversations.sanitize import sanitize_html
-from hub.conversations.schemas import conversation_dict, message_dict
+from hub.conversations.schemas import conversation_dict, inbound_message_dict, message_dict
 from hub.delivery.actions import do_enqueue
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
@@ -62,6 +63,20 @@ def _find_open_conversation(
     return conv
 
 
+def _needs_routing(*, new: bool, reopened: bool, assignee_id: int | None, queued: bool,
+                   first_response_at: object | None, next_response_due_at: object | None) -> bool:
+    """Whether a customer message must run the route hook.
+
+    A new or reopened conversation is routed; so is an open one without an agent that was never
+    queued. One already waiting in a queue is not: the queue drains by itself whenever capacity
+    frees (hub.routing.service), so routing it again per message changes nothing. A message after
+    an agent's reply restarts the next-response clock. (Routing on every message of a waiting
+    conversation cost a sixth of the hub's CPU: bench/RESULTS.md.)
+    """
+    next_clock = first_response_at is not None and next_response_due_at is None
+    return new or reopened or (assignee_id is None and not queued) or next_clock
+
+
 def do_ingest(
     session: Session,
     msg: InboundMessage,
@@ -73,11 +88,64 @@ def do_ingest(
 
     A redelivery returns the stored result. Concurrent duplicates are stopped by the unique
     constraint on (ingest_scope, external_id); the caller retries and then finds the first copy.
+    The common case (a known customer writing into an open conversation that needs no routing)
+    runs in plain SQL (hub.conversations.ingest_sql); everything else through the ORM.
     """
-    existing = find_ingested(session, msg.ingest_scope, msg.external_id)
-    if existing is not None:
-        return IngestResult(existing.id, existing.conversation_id, existing.contact_id, created=False)  # type: ignore[arg-type]
+    sql = IngestSql.of(session)
+    found = sql.find_ingested(msg.ingest_scope, msg.external_id)
+    if found is not None:
+        return IngestResult(found[0], found[1], found[2], created=False)
+    idents = identities_of(msg.contact, msg.ingest_scope)
+    known = sql.identities(idents)
+    if all(i in known for i in idents):
+        contact_id, name = known[idents[0]]
+        if name or not (msg.contact.name or "").strip():
+            result = _ingest_known(session, sql, msg, contact_id, reopen_window, routed=route is not None)
+            if result is not None:
+                return result
+    return _ingest_orm(session, msg, reopen_window=reopen_window, route=route)
 
+
+def _ingest_known(session: Session, sql: IngestSql, msg: InboundMessage, contact_id: int,
+                  reopen_window: timedelta, *, routed: bool) -> IngestResult | None:
+    """The plain-SQL path, or None when the message needs more than it can do."""
+    conv = None
+    if msg.thread_conversation_id is not None:
+        conv = sql.conversation(msg.thread_conversation_id)
+        if conv is not None and conv.contact_id != contact_id:
+            conv = None
+    if conv is None:
+        conv = sql.latest_conversation(contact_id, msg.channel, msg.source)
+    if conv is None or conv.status != "open":
+        return None
+    if routed and _needs_routing(new=False, reopened=False, assignee_id=conv.assignee_id, queued=conv.queued,
+                                 first_response_at=conv.first_response_at,
+                                 next_response_due_at=conv.next_response_due_at):
+        return None
+    now = utcnow()
+    created_at = msg.received_at or now
+    html = sanitize_html(msg.html)
+    attachments = [a.as_dict() for a in msg.attachments]
+    sql.touch_conversation(conv.id, now)
+    message_id = sql.insert_message(
+        conversation_id=conv.id, contact_id=contact_id, channel=msg.channel, text=msg.text, html=html,
+        subject=msg.subject, attachments=attachments, scope=msg.ingest_scope, external_id=msg.external_id,
+        created_at=created_at,
+    )
+    log.lock(session)
+    sql.insert_event(
+        type="message.created", conversation_id=conv.id, contact_id=contact_id, created_at=now,
+        payload={"message": inbound_message_dict(
+            message_id, conversation_id=conv.id, contact_id=contact_id, channel=msg.channel, text=msg.text,
+            html=html, subject=msg.subject, attachments=attachments, created_at=created_at,
+        )},
+    )
+    log.mark_appended(session)
+    return IngestResult(message_id, conv.id, contact_id, created=True)
+
+
+def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedelta,
+                route: RouteHook | None) -> IngestResult:
     contact, _ = do_resolve_contact(session, msg.contact, ref_scope=msg.ingest_scope)
     assert contact.id is not None
     now = utcnow()
@@ -136,13 +204,15 @@ def do_ingest(
             **common,
         )
     log.append(session, "message.created", payload={"message": message_dict(message)}, **common)
-    # Routing runs only when this message changed something it cares about: a new or reopened
-    # conversation, one still waiting, or a next-response clock to start. (Running it on every
-    # message of an assigned conversation cost a sixth of the hub's CPU: bench/RESULTS.md.)
-    next_clock = conv.first_response_at is not None and conv.next_response_due_at is None
-    if route is not None and (new_conversation or previous_status is not None or conv.assignee_id is None
-                              or next_clock):
+    if route is not None and _needs_routing(
+        new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,
+        queued=conv.queued_at is not None, first_response_at=conv.first_response_at,
+        next_response_due_at=conv.next_response_due_at,
+    ):
         route(session, conv)
+    # Flushed now, so that a plain-SQL ingest later in the same transaction (group commit) appends
+    # its events after these.
+    session.flush()
     return IngestResult(message.id, conv.id, contact.id, created=True)  # type: ignore[arg-type]
 
 

@@ -11,23 +11,22 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+_MESSAGE_FIELDS = ("id", "conversation_id", "contact_id", "channel", "direction", "author_agent_id", "text",
+                   "html", "subject", "attachments", "provider_id", "delivery_status", "delivery_error")
+
+
 def message_dict(m: Message) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "conversation_id": m.conversation_id,
-        "contact_id": m.contact_id,
-        "channel": m.channel,
-        "direction": m.direction,
-        "author_agent_id": m.author_agent_id,
-        "text": m.text,
-        "html": m.html,
-        "subject": m.subject,
-        "attachments": m.attachments,
-        "provider_id": m.provider_id,
-        "delivery_status": m.delivery_status,
-        "delivery_error": m.delivery_error,
-        "created_at": _iso(m.created_at),
-    }
+    out = {name: getattr(m, name) for name in _MESSAGE_FIELDS}
+    out["created_at"] = _iso(m.created_at)
+    return out
+
+
+def inbound_message_dict(message_id: int, *, created_at: Any, **fields: Any) -> dict[str, Any]:
+    """`message_dict` of an inbound message written without an ORM entity (hub.conversations.ingest_sql)."""
+    out: dict[str, Any] = dict.fromkeys(_MESSAGE_FIELDS)
+    out.update(fields, id=message_id, direction="in")
+    out["created_at"] = _iso(created_at)
+    return out
 
 
 def conversation_dict(c: Conversation) -> dict[str, Any]:

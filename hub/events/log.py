@@ -65,8 +65,14 @@ def append(
         private=private,
     )
     session.add(event)
-    session.info[EVENTS_WRITTEN] = True
+    mark_appended(session)
     return event
+
+
+def mark_appended(session: Session) -> None:
+    """Record that this transaction appended events (also when written in plain SQL, after `lock`):
+    `Database.write()` then wakes the live fan-out after the commit."""
+    session.info[EVENTS_WRITTEN] = True
 
 
 @dataclass(frozen=True)

@@ -121,19 +121,19 @@ def test_forwarded_headers_are_a_fallback_when_the_public_url_is_not_set(databas
 def test_an_internal_error_answers_5xx_and_twilios_retry_stores_it_once(
         client: TestClient, db: Database, text_in: Poster, monkeypatch: pytest.MonkeyPatch) -> None:
     hub: Hub = client.app.state.hub  # type: ignore[attr-defined]
-    real_ingest = hub.ingest
+    real_ingest = hub.ingest_async
 
-    def database_down(_: Any) -> Any:
+    async def database_down(_: Any) -> Any:
         raise ConnectionError("database is restarting")
 
-    monkeypatch.setattr(hub, "ingest", database_down)
+    monkeypatch.setattr(hub, "ingest_async", database_down)
     sid = new_sid()
     resp = text_in(sid=sid, body="are you there?")
     assert resp.status_code == 500
     agent = login(client, db)
     assert sms_conversations(client, agent) == []
 
-    monkeypatch.setattr(hub, "ingest", real_ingest)
+    monkeypatch.setattr(hub, "ingest_async", real_ingest)
     assert text_in(sid=sid, body="are you there?").status_code == 200
     [conv] = sms_conversations(client, agent)
     assert [m["text"] for m in conversation(client, agent, conv["id"])["messages"]] == ["are you there?"]

@@ -1,0 +1,152 @@
+"""Ingest's hot path in plain SQL: a known customer writes again into a conversation that is open.
+
+Nearly every inbound message is that case, and through the ORM it cost about 2 ms of CPU per
+message (entity loading, flushes, statement building); through the driver's cursor it costs a
+small fraction of that (bench/RESULTS.md). Everything else (a new contact or identity, a new or
+reopened conversation, routing to run) goes through the ORM in hub.conversations.actions, and
+this module must write exactly what that path writes: the same rows, the same event payload.
+tests/hub/test_ingest_paths.py checks the two against each other on SQLite and PostgreSQL.
+
+Statements run on the DB-API cursor of the session's own connection, inside the caller's write
+transaction. They are written once with `:name` parameters and translated for psycopg.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+_SQL = {
+    "find_ingested": "SELECT id, conversation_id, contact_id FROM messages "
+                     "WHERE ingest_scope = :scope AND external_id = :xid",
+    "latest_conversation": "SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
+                           "next_response_due_at FROM conversations WHERE contact_id = :contact "
+                           "AND channel = :channel AND source = :source ORDER BY id DESC LIMIT 1",
+    "conversation": "SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
+                    "next_response_due_at FROM conversations WHERE id = :id",
+    "touch_conversation": "UPDATE conversations SET last_message_at = :now, updated_at = :now WHERE id = :id",
+    "insert_message": "INSERT INTO messages (conversation_id, contact_id, channel, direction, text, html, "
+                      "subject, attachments, ingest_scope, external_id, created_at) VALUES (:conversation, "
+                      ":contact, :channel, 'in', :text, :html, :subject, :attachments, :scope, :xid, :created) "
+                      "RETURNING id",
+    "insert_event": "INSERT INTO events (type, conversation_id, contact_id, private, payload, created_at) "
+                    "VALUES (:type, :conversation, :contact, :private, :payload, :created) RETURNING id",
+}
+_IDENTITY_SELECT = ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM contact_identities ci "
+                    "JOIN contacts c ON c.id = ci.contact_id WHERE ")
+_CURSOR = "hub_ingest_cursor"
+_PARAM = re.compile(r":([a-z_0-9]+)")
+
+
+def _for_psycopg(sql: str) -> str:
+    return _PARAM.sub(r"%(\1)s", sql)
+
+
+def _identity_sql(n: int) -> str:
+    return _IDENTITY_SELECT + " OR ".join(f"(ci.kind = :k{i} AND ci.address = :a{i})" for i in range(n))
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: int
+    contact_id: int
+    status: str
+    assignee_id: int | None
+    queued: bool
+    first_response_at: object | None
+    next_response_due_at: object | None
+
+
+class IngestSql:
+    """The session's cursor with the hot-path statements for its dialect."""
+
+    def __init__(self, cursor: Any, dialect: str, dbapi: Any) -> None:
+        self.cursor = cursor
+        self.dbapi = dbapi
+        self.sqlite = dialect == "sqlite"
+        convert = (lambda s: s) if self.sqlite else _for_psycopg
+        self.sql = {name: convert(sql) for name, sql in _SQL.items()}
+        self._identity = {n: convert(_identity_sql(n)) for n in (1, 2, 3)}
+
+    @classmethod
+    def of(cls, session: Session) -> IngestSql:
+        """One per transaction (cached on the session; Database.write opens a session per transaction)."""
+        cached = session.info.get(_CURSOR)
+        if cached is None:
+            conn = session.connection()
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cached = session.info[_CURSOR] = cls(driver.cursor(), conn.dialect.name, conn.dialect.dbapi)
+        return cached  # type: ignore[no-any-return]
+
+    def when(self, value: datetime | None) -> Any:
+        """A UTC datetime as the column stores it (SQLite: SQLAlchemy's text format)."""
+        if value is None or not self.sqlite:
+            return value
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> None:
+        try:
+            self.cursor.execute(sql, params)
+        except self.dbapi.Error as exc:
+            # As SQLAlchemy would raise it (IntegrityError, DataError, ...): callers and the API's
+            # error handlers know those.
+            raise DBAPIError.instance(sql, params, exc, self.dbapi.Error) from exc
+
+    def _one(self, name: str, params: dict[str, Any]) -> Any:
+        self._execute(self.sql[name], params)
+        return self.cursor.fetchone()
+
+    def find_ingested(self, scope: str, external_id: str) -> tuple[int, int, int] | None:
+        row = self._one("find_ingested", {"scope": scope, "xid": external_id})
+        return None if row is None else (row[0], row[1], row[2])
+
+    def identities(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+        """Known identities among `idents`: (kind, address) -> (contact id, contact name)."""
+        if len(idents) not in self._identity:
+            return {}
+        params: dict[str, Any] = {}
+        for i, (kind, address) in enumerate(idents):
+            params[f"k{i}"], params[f"a{i}"] = kind, address
+        self._execute(self._identity[len(idents)], params)
+        return {(kind, address): (contact_id, name) for kind, address, contact_id, name in self.cursor.fetchall()}
+
+    def _conversation(self, row: Any) -> ConversationRow | None:
+        if row is None:
+            return None
+        return ConversationRow(row[0], row[1], row[2], row[3], row[4] is not None, row[5], row[6])
+
+    def latest_conversation(self, contact_id: int, channel: str, source: str) -> ConversationRow | None:
+        return self._conversation(
+            self._one("latest_conversation", {"contact": contact_id, "channel": channel, "source": source})
+        )
+
+    def conversation(self, conversation_id: int) -> ConversationRow | None:
+        return self._conversation(self._one("conversation", {"id": conversation_id}))
+
+    def touch_conversation(self, conversation_id: int, now: datetime) -> None:
+        self._execute(self.sql["touch_conversation"], {"now": self.when(now), "id": conversation_id})
+
+    def insert_message(self, *, conversation_id: int, contact_id: int, channel: str, text: str,
+                       html: str | None, subject: str | None, attachments: list[dict[str, Any]],
+                       scope: str, external_id: str, created_at: datetime) -> int:
+        row = self._one("insert_message", {
+            "conversation": conversation_id, "contact": contact_id, "channel": channel, "text": text,
+            "html": html, "subject": subject, "attachments": json.dumps(attachments), "scope": scope,
+            "xid": external_id, "created": self.when(created_at),
+        })
+        return int(row[0])
+
+    def insert_event(self, *, type: str, conversation_id: int | None, contact_id: int | None,
+                     payload: dict[str, Any], created_at: datetime, private: bool = False) -> int:
+        row = self._one("insert_event", {
+            "type": type, "conversation": conversation_id, "contact": contact_id, "private": private,
+            "payload": json.dumps(payload), "created": self.when(created_at),
+        })
+        return int(row[0])
