@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from hub.agents.actions import do_set_presence
@@ -29,6 +30,7 @@ from hub.conversations.schemas import conversation_dict
 from hub.errors import Conflict
 from hub.events import log
 from hub.routing import policy, queries, sla
+from hub.routing.board import Board, View
 from hub.routing.models import RoutingRule
 from hub.routing.rules import Facts, Rule, first_match, rule_from_dict
 
@@ -57,25 +59,50 @@ def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
     return dict(team.settings or {}) if team is not None else {}
 
 
-def _db_rules(session: Session) -> list[Rule]:
-    rows = session.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars().all()  # type: ignore[arg-type]
-    return [
-        rule_from_dict({"name": r.name, "match": r.match, "team_id": r.team_id, "priority": r.priority,
-                        "skill": r.skill})
-        for r in rows
-    ]
+_DB_RULES = select(
+    RoutingRule.name, RoutingRule.match, RoutingRule.team_id, RoutingRule.priority, RoutingRule.skill  # type: ignore[call-overload]
+).order_by(RoutingRule.position, RoutingRule.id)
+_FIRST_TEXT = (
+    select(Message.text).where(Message.conversation_id == bindparam("conv")).order_by(Message.id).limit(1)  # type: ignore[arg-type]
+)
+_LAST_AGENT = (
+    select(Conversation.last_agent_id)
+    .where(Conversation.contact_id == bindparam("contact"), Conversation.id != bindparam("conv"),
+           Conversation.last_agent_id.is_not(None))  # type: ignore[union-attr]
+    .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+    .limit(1)
+)
+# A plain UPDATE when the agent is not loaded in the session (no entity to load first).
+_TOUCH_AGENT = (
+    update(Agent.__table__).where(Agent.__table__.c.id == bindparam("agent")).values(last_assigned_at=bindparam("at"))  # type: ignore[attr-defined]
+)
+_WAITING_COLUMNS = (
+    Conversation.id, Conversation.channel, Conversation.team_id, Conversation.priority,  # type: ignore[call-overload]
+    Conversation.waiting_since, Conversation.created_at, Conversation.last_agent_id, Conversation.routing_skill,
+)
 
 
-def _team_id_for(session: Session, rule: Rule) -> int | None:
-    if rule.team_id is not None:
-        return rule.team_id
-    if rule.team:
-        return session.execute(select(Team.id).where(Team.name == rule.team)).scalar_one_or_none()
-    return None
+
+def _waiting_heads(where: Any) -> Any:
+    return (
+        select(*_WAITING_COLUMNS)
+        .where(queries.waiting_filter(), where)  # type: ignore[arg-type]
+        .order_by(Conversation.priority.desc(), Conversation.waiting_since, Conversation.id)  # type: ignore[attr-defined]
+        .limit(bindparam("limit"))
+    )
 
 
-def set_sla_deadlines(session: Session, conv: Conversation, now: datetime) -> None:
-    settings = team_settings(session, conv.team_id)
+# The heads of some teams' queues, and of the shared inbox: two statements, because with
+# `team_id IS NULL OR team_id IN (...)` SQLite walks every waiting conversation (a backlog nobody
+# serves too) instead of searching the queue index.
+_WAITING_IN_TEAMS = _waiting_heads(Conversation.team_id.in_(bindparam("teams", expanding=True)))  # type: ignore[union-attr]
+_WAITING_TEAMLESS = _waiting_heads(Conversation.team_id.is_(None))  # type: ignore[union-attr]
+
+
+def set_sla_deadlines(session: Session, conv: Conversation, now: datetime,
+                      settings: dict[str, Any] | None = None) -> None:
+    if settings is None:
+        settings = team_settings(session, conv.team_id)
     targets = sla.targets_for(settings.get("sla"), conv.priority)
     if not targets:
         return
@@ -86,10 +113,12 @@ def set_sla_deadlines(session: Session, conv: Conversation, now: datetime) -> No
         conv.resolution_due_at = sla.add_business_seconds(now, targets["resolution"], hours)
 
 
-def set_next_response_deadline(session: Session, conv: Conversation, now: datetime) -> None:
+def set_next_response_deadline(session: Session, conv: Conversation, now: datetime,
+                               settings: dict[str, Any] | None = None) -> None:
     if conv.first_response_at is None or conv.next_response_due_at is not None:
         return
-    settings = team_settings(session, conv.team_id)
+    if settings is None:
+        settings = team_settings(session, conv.team_id)
     targets = sla.targets_for(settings.get("sla"), conv.priority)
     if "next_response" in targets:
         hours = sla.parse_business_hours(settings.get("business_hours"))
@@ -99,19 +128,39 @@ def set_next_response_deadline(session: Session, conv: Conversation, now: dateti
 class Router:
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
+        # Agent states and teams, kept up to date from the event log (hub.routing.board).
+        self.board = Board(config.default_capacity)
+        self._rule_rows: list[Any] | None = None
+        self._db_rule_list: list[Rule] = []
+
+    def _db_rules(self, session: Session) -> list[Rule]:
+        """Rules from the database (they change without events: read them every time, as plain
+        rows, and parse them again only when they changed)."""
+        rows = list(session.execute(_DB_RULES).all())
+        if rows != self._rule_rows:
+            parsed = [
+                rule_from_dict({"name": name, "match": match, "team_id": team_id, "priority": priority,
+                                "skill": skill})
+                for name, match, team_id, priority, skill in rows
+            ]
+            self._rule_rows, self._db_rule_list = rows, parsed
+            return parsed
+        return self._db_rule_list
 
     # -- placing and assigning -------------------------------------------------------------
 
     def on_routable(self, session: Session, conv: Conversation) -> None:
         """Route hook: a conversation was created, reopened or set open without an agent."""
         lock_router(session)
+        view = self.board.view(session)
         now = utcnow()
         if conv.queued_at is None and conv.team_id is None:
-            self._apply_rules(session, conv, now)
+            self._apply_rules(session, view, conv, now)
         if conv.queued_at is None:
             conv.queued_at = now
-        set_sla_deadlines(session, conv, now)
-        set_next_response_deadline(session, conv, now)
+        settings = view.team_settings(session, conv.team_id)
+        set_sla_deadlines(session, conv, now, settings)
+        set_next_response_deadline(session, conv, now, settings)
         if conv.assignee_id is not None:
             # A reopened conversation stays with its agent if they are still there to take it.
             agent = session.get(Agent, conv.assignee_id)
@@ -119,34 +168,34 @@ class Router:
                 return
             do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
                       reason="agent_unavailable", event_type="conversation.requeued")
-        self.try_assign(session, conv, now)
+        self._try_assign(session, view, conv, now)
 
-    def _apply_rules(self, session: Session, conv: Conversation, now: datetime) -> None:
+    def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime) -> None:
         contact = session.get(Contact, conv.contact_id)
-        first = session.execute(
-            select(Message.text).where(Message.conversation_id == conv.id).order_by(Message.id).limit(1)  # type: ignore[arg-type]
-        ).scalar_one_or_none()
+        rules = [*self.config.rules, *self._db_rules(session)]
+        text = conv.subject or ""
+        if any(r.keywords for r in rules):  # the first message only matters to keyword rules
+            first = session.execute(_FIRST_TEXT, {"conv": conv.id}).scalar_one_or_none()
+            text = " ".join(p for p in (conv.subject, first) if p)
         facts = Facts(
             channel=conv.channel,
             source=conv.source,
             tier=contact.tier if contact else "standard",
             language=contact.language if contact else None,
-            text=" ".join(p for p in (conv.subject, first) if p),
+            text=text,
         )
-        rule = first_match([*self.config.rules, *_db_rules(session)], facts)
+        rule = first_match(rules, facts)
         if contact is not None and contact.tier == "vip":
             conv.priority += self.config.sla_boost
         if conv.last_agent_id is None:
             conv.last_agent_id = session.execute(
-                select(Conversation.last_agent_id)
-                .where(Conversation.contact_id == conv.contact_id, Conversation.id != conv.id,
-                       Conversation.last_agent_id.is_not(None))  # type: ignore[union-attr]
-                .order_by(Conversation.id.desc())  # type: ignore[union-attr]
-                .limit(1)
+                _LAST_AGENT, {"contact": conv.contact_id, "conv": conv.id}
             ).scalar_one_or_none()
         if rule is None:
             return
-        conv.team_id = _team_id_for(session, rule)
+        conv.team_id = rule.team_id if rule.team_id is not None else (
+            view.team_id_named(session, rule.team) if rule.team else None
+        )
         conv.priority += rule.priority
         conv.routing_skill = rule.skill
         log.append(
@@ -166,21 +215,25 @@ class Router:
     def try_assign(self, session: Session, conv: Conversation, now: datetime | None = None) -> int | None:
         """Give the conversation to the best eligible agent now, or leave it waiting. Holds the lock."""
         lock_router(session)
-        now = now or utcnow()
+        return self._try_assign(session, self.board.view(session), conv, now or utcnow())
+
+    def _try_assign(self, session: Session, view: View, conv: Conversation, now: datetime) -> int | None:
         if conv.status != "open" or conv.assignee_id is not None or conv.offered_to_id is not None:
             return None
-        agents = queries.agent_states(session, self.config.default_capacity, team_id=conv.team_id)
-        choice = policy.choose(queries.work_of(conv, self._sticky_until(conv)), agents, now)
+        choice = policy.choose(queries.work_of(conv, self._sticky_until(conv)), view.agents(), now)
         if choice is None:
             return None
-        self._give(session, conv, choice, now)
+        self._give(session, view, conv, choice, now)
         return choice
 
-    def _give(self, session: Session, conv: Conversation, agent_id: int, now: datetime) -> None:
-        agent = session.get(Agent, agent_id)
-        assert agent is not None
-        agent.last_assigned_at = now
-        offer_timeout = team_settings(session, conv.team_id).get("offer_timeout_seconds")
+    def _give(self, session: Session, view: View, conv: Conversation, agent_id: int, now: datetime) -> None:
+        assert conv.id is not None
+        agent = session.identity_map.get(identity_key(Agent, agent_id))
+        if agent is not None:
+            agent.last_assigned_at = now  # type: ignore[attr-defined]
+        else:
+            session.execute(_TOUCH_AGENT, {"agent": agent_id, "at": now})
+        offer_timeout = view.team_settings(session, conv.team_id).get("offer_timeout_seconds")
         if offer_timeout and conv.channel == "webchat":
             conv.offered_to_id = agent_id
             conv.offer_expires_at = now + timedelta(seconds=float(offer_timeout))
@@ -190,30 +243,60 @@ class Router:
                 payload={"agent_id": agent_id, "expires_at": conv.offer_expires_at.isoformat(),
                          "conversation": conversation_dict(conv)},
             )
+            view.give(conv.id, agent_id, conv.channel, offer=True, at=now)
             return
         do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None, reason="auto")
+        view.give(conv.id, agent_id, conv.channel, offer=False, at=now)
 
     def drain(self, session: Session, *, limit: int = 200) -> int:
         """Assign waiting conversations while anyone has room; returns how many were placed."""
+        return self.drain_pass(session, limit=limit)[0]
+
+    def drain_pass(self, session: Session, *, limit: int = 200) -> tuple[int, bool]:
+        """One pass over the heads of the queues someone has room for: (placed, whether the queues
+        may hold more than this pass looked at)."""
         lock_router(session)
-        now = utcnow()
-        agents = queries.agent_states(session, self.config.default_capacity)
-        if not any(a.free(ch) > 0 for a in agents for ch in a.capacity):
-            return 0
-        # Only look at queues someone could serve: a large backlog elsewhere costs nothing here.
-        teams: set[int | None] = {None}
-        for a in agents:
-            teams |= set(a.team_ids)
-        heads = queries.waiting(session, team_ids=list(teams), limit=limit)
+        view = self.board.view(session)
+        # Only queues someone online has room for: a backlog nobody can serve costs nothing here,
+        # and a pass with nobody free reads no queue at all.
+        teams = view.servable_teams()
+        if teams is None:
+            return 0, False
+        real = [t for t in teams if t is not None]
+        heads: list[Any] = []
+        more = False
+        queues: list[tuple[Any, dict[str, Any]]] = []
+        if real:
+            queues.append((_WAITING_IN_TEAMS, {"teams": real, "limit": limit}))
+        if None in teams:
+            queues.append((_WAITING_TEAMLESS, {"limit": limit}))
+        for stmt, params in queues:
+            rows = session.execute(stmt, params).all()
+            heads += rows
+            more = more or len(rows) == limit
         if not heads:
-            return 0
-        by_id = {c.id: c for c in heads}
-        works = [queries.work_of(c, self._sticky_until(c)) for c in heads]
-        placed = 0
-        for conv_id, agent_id in policy.plan(works, agents, now):
-            self._give(session, by_id[conv_id], agent_id, now)
-            placed += 1
-        return placed
+            return 0, False
+        now = utcnow()
+        sticky = self.config.sticky_wait
+        works = [
+            policy.Work(
+                conversation_id=r.id, channel=r.channel, team_id=r.team_id, priority=r.priority,
+                waiting_since=r.waiting_since or r.created_at, last_agent_id=r.last_agent_id,
+                skill=r.routing_skill,
+                sticky_until=(r.waiting_since or r.created_at) + sticky if r.last_agent_id is not None else None,
+            )
+            for r in heads
+        ]
+        placements = policy.plan(works, view.agents(), now)
+        if placements:
+            convs = {
+                c.id: c for c in session.execute(
+                    select(Conversation).where(Conversation.id.in_([c for c, _ in placements]))  # type: ignore[union-attr]
+                ).scalars()
+            }
+            for conv_id, agent_id in placements:
+                self._give(session, view, convs[conv_id], agent_id, now)
+        return len(placements), more
 
     # -- offers ----------------------------------------------------------------------------
 
@@ -239,6 +322,8 @@ class Router:
 
     def expire_offers(self, session: Session) -> int:
         lock_router(session)
+        if self.board.view(session).offers == 0:
+            return 0  # nothing is on offer (no need to look through the conversations)
         due = session.execute(
             select(Conversation).where(
                 Conversation.offered_to_id.is_not(None),  # type: ignore[union-attr]

@@ -94,9 +94,9 @@ class RoutingService:
         total = 0
         while True:
             with self.db.write() as s:
-                placed = self.router.drain(s)
+                placed, more = self.router.drain_pass(s)
             total += placed
-            if placed == 0:
+            if placed == 0 or not more:
                 return total
 
     def timers(self) -> None:

@@ -1,0 +1,386 @@
+"""The routing board: every online agent's state (teams, skills, capacity, load), kept per process
+and brought up to date from the event log inside each routing transaction.
+
+Reading it from scratch (`queries.agent_states`) costs four queries over every agent and every
+open conversation; routing did that for each conversation and each drain pass, and it was most of
+the hub's CPU under load (bench/RESULTS.md, "Routing"). The board does it once, then follows the
+log:
+
+- A `Snapshot` is the state as of event id `event_id`, as committed. It is never changed in place.
+- Each routing transaction works on its own `View`, a copy of the snapshot that `refresh()` brings
+  up to date first, inside the transaction (which holds the write lock on PostgreSQL and is the one
+  writer on SQLite, so nothing moves meanwhile), from the events appended since `event_id`:
+  * an event about a conversation: read that conversation again; its slot moves from the agent it
+    counted for to the one it counts for now. Whom a conversation counts for (its open assignee,
+    or the agent it is offered to) only changes together with an event on that conversation
+    (assign, requeue, transfer, offer, withdraw, status change, ingest's reopen), and an event
+    names its conversation in `conversation_id`;
+  * `presence.changed`, `agent.updated`, `team.member_added` / `_removed`: read that agent again;
+  * `team.updated`: read the teams again; `contact.*`: nothing;
+  * any other event without a conversation, too many events, another database, or a board older
+    than `FULL_RELOAD_SECONDS`: read everything again.
+  The router then changes the view as it assigns (`View.give`).
+- When the transaction commits, its view becomes the process's snapshot (if no other transaction
+  got there first, in which case it is dropped: the next refresh reads the same events again). A
+  rolled back transaction's view is dropped. So nothing uncommitted outlives its transaction, and
+  other processes' work reaches this one through their events, as it does the consoles.
+
+Re-reading is idempotent (a conversation's slot is set from the database, never counted twice),
+so a view may be refreshed any number of times in one transaction; the router does so at every
+entry point, which also covers changes made earlier in the same transaction by other code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, event, func, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from hub.agents.models import Agent, Team, TeamMember
+from hub.conversations.models import Conversation
+from hub.events.models import Event
+from hub.routing.policy import AgentState
+
+# Read everything again past this many events since the snapshot (a long idle spell while other
+# nodes worked: one full read is cheaper than replaying them), and at least this often: a safety
+# net for changes made outside the hub's actions (say, by hand in SQL), not a part of correctness.
+MAX_EVENTS = 2_000
+FULL_RELOAD_SECONDS = 60.0
+
+AGENT_EVENTS = frozenset({"presence.changed", "agent.updated", "team.member_added", "team.member_removed"})
+_VIEW = "hub_routing_view"
+
+# (agent id, channel, is an offer): whom an open conversation takes a slot from.
+Holder = tuple[int, str, bool]
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    id: int
+    name: str
+    settings: dict[str, Any]
+
+
+def holder_of(status: str, assignee_id: int | None, offered_to_id: int | None, channel: str) -> Holder | None:
+    """The slot a conversation takes (same rule as `queries.loads`): an open conversation counts for
+    its assignee; an offer counts for the agent it is offered to until someone is assigned."""
+    if assignee_id is not None:
+        return (assignee_id, channel, False) if status == "open" else None
+    if offered_to_id is not None:
+        return (offered_to_id, channel, True)
+    return None
+
+
+# -- statements, built once ------------------------------------------------------------------------
+
+_EVENTS_AFTER = (
+    select(
+        Event.id,  # type: ignore[call-overload]
+        Event.type,
+        Event.conversation_id,
+        # Only agent and team events need their payload (an agent or team id); conversations' are big.
+        case((Event.conversation_id.is_(None), Event.payload)),  # type: ignore[union-attr]
+    )
+    .where(Event.id > bindparam("after"))  # type: ignore[operator]
+    .order_by(Event.id)
+    .limit(bindparam("limit"))
+)
+_LAST_EVENT = select(func.max(Event.id))
+# With the `last_assigned_at` of the agent each one is with: giving a conversation sets it, and the
+# same agent may have been given the same conversation again since (the slot did not move).
+_CONVERSATIONS = (
+    select(
+        Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.offered_to_id,  # type: ignore[call-overload]
+        Conversation.channel, Agent.last_assigned_at,
+    )
+    .select_from(Conversation)
+    .outerjoin(Agent, Agent.id == func.coalesce(Conversation.assignee_id, Conversation.offered_to_id))  # type: ignore[arg-type]
+    .where(Conversation.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+)
+_ASSIGNED = select(Conversation.id, Conversation.assignee_id, Conversation.channel).where(  # type: ignore[call-overload]
+    Conversation.assignee_id.is_not(None), Conversation.status == "open"  # type: ignore[union-attr]
+)
+_OFFERED = select(Conversation.id, Conversation.offered_to_id, Conversation.channel).where(  # type: ignore[call-overload]
+    Conversation.offered_to_id.is_not(None), Conversation.assignee_id.is_(None)  # type: ignore[union-attr]
+)
+_AGENT_COLUMNS = (Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at)
+_ONLINE_AGENTS = select(*_AGENT_COLUMNS).where(  # type: ignore[call-overload]
+    Agent.active.is_(True), Agent.presence == "online"  # type: ignore[attr-defined]
+)
+_SOME_AGENTS = _ONLINE_AGENTS.where(Agent.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
+_MEMBERS = select(TeamMember.team_id, TeamMember.agent_id)  # type: ignore[call-overload]
+_SOME_MEMBERS = _MEMBERS.where(TeamMember.agent_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+_TEAMS = select(Team.id, Team.name, Team.settings)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    bind: object  # the engine it was read from
+    event_id: int
+    loaded_at: float  # time.monotonic() of the last full read
+    states: dict[int, AgentState]  # online, active agents
+    loads: dict[int, dict[str, int]]  # every agent holding something, online or not
+    holders: dict[int, Holder]  # conversation id -> the slot it takes
+    offers: int  # how many holders are offers
+    teams: dict[int, TeamInfo]
+
+
+class View:
+    """One transaction's copy of the board. Outer dicts are copied; inner values are replaced, never
+    changed in place, so the snapshot it came from stays as it was."""
+
+    def __init__(self, board: Board, base: Snapshot | None, transaction: object) -> None:
+        self.board = board
+        self.base = base
+        self.transaction = transaction
+        self.bind: object = None
+        self.event_id = -1
+        self.loaded_at = 0.0
+        self.states: dict[int, AgentState] = {}
+        self.loads: dict[int, dict[str, int]] = {}
+        self.holders: dict[int, Holder] = {}
+        self.offers = 0
+        self.teams: dict[int, TeamInfo] = {}
+        self._agents: list[AgentState] | None = None
+        self._servable: set[int | None] | None | bool = False  # False: not worked out yet
+        if base is not None:
+            self.bind, self.event_id, self.loaded_at = base.bind, base.event_id, base.loaded_at
+            self.states, self.loads = dict(base.states), dict(base.loads)
+            self.holders, self.offers, self.teams = dict(base.holders), base.offers, dict(base.teams)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.bind, self.event_id, self.loaded_at, self.states, self.loads, self.holders,
+                        self.offers, self.teams)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def agents(self) -> list[AgentState]:
+        """Online agents, for the policy."""
+        if self._agents is None:
+            self._agents = list(self.states.values())
+        return self._agents
+
+    def team_settings(self, session: Session, team_id: int | None) -> dict[str, Any]:
+        team = self.team(session, team_id)
+        return team.settings if team is not None else {}
+
+    def team(self, session: Session, team_id: int | None) -> TeamInfo | None:
+        if team_id is None:
+            return None
+        team = self.teams.get(team_id)
+        if team is None:  # created since the last read (creating a team appends no event)
+            self._read_teams(session)
+            team = self.teams.get(team_id)
+        return team
+
+    def team_id_named(self, session: Session, name: str) -> int | None:
+        for _ in range(2):
+            for team in self.teams.values():
+                if team.name == name:
+                    return team.id
+            self._read_teams(session)  # perhaps created since (team names never change)
+        return None
+
+    def servable_teams(self) -> set[int | None] | None:
+        """Queues that someone online has room for now (None in it: the shared inbox), or None
+        when nobody online has room on any channel."""
+        if self._servable is False:
+            teams: set[int | None] = set()
+            anyone = False
+            for a in self.states.values():
+                if any(n > a.load.get(ch, 0) for ch, n in a.capacity.items()):
+                    anyone = True
+                    teams |= a.team_ids
+            self._servable = (teams | {None}) if anyone else None
+        return self._servable
+
+    # -- bringing it up to date ---------------------------------------------------------------
+
+    def refresh(self, session: Session) -> None:
+        session.flush()  # this transaction's own changes, so far, are part of the picture
+        bind = session.get_bind()
+        if (
+            self.bind is not bind
+            or self.event_id < 0
+            or time.monotonic() - self.loaded_at > self.board.full_reload_seconds
+        ):
+            self.load_all(session)
+            return
+        rows = session.execute(_EVENTS_AFTER, {"after": self.event_id, "limit": MAX_EVENTS + 1}).all()
+        if not rows:
+            return
+        if len(rows) > MAX_EVENTS:
+            self.load_all(session)
+            return
+        conversations: set[int] = set()
+        agents: set[int] = set()
+        teams = False
+        for _id, kind, conversation_id, payload in rows:
+            if conversation_id is not None:
+                conversations.add(conversation_id)
+            elif kind in AGENT_EVENTS:
+                agents.add(int(payload["agent_id"]))
+            elif kind == "team.updated":
+                teams = True
+            elif not kind.startswith("contact."):
+                self.load_all(session)  # an event this board does not know: read everything
+                return
+        self.event_id = rows[-1][0]
+        if teams:
+            self._read_teams(session)
+        if conversations:
+            self._reread_conversations(session, sorted(conversations))
+        if agents:
+            self._read_agents(session, sorted(agents))
+
+    def load_all(self, session: Session) -> None:
+        self.bind = session.get_bind()
+        self.event_id = session.execute(_LAST_EVENT).scalar_one_or_none() or 0
+        self.loaded_at = time.monotonic()
+        holders: dict[int, Holder] = {}
+        loads: dict[int, dict[str, int]] = {}
+        for rows, is_offer in ((session.execute(_ASSIGNED).all(), False), (session.execute(_OFFERED).all(), True)):
+            for conv_id, agent_id, channel in rows:
+                holders[conv_id] = (agent_id, channel, is_offer)
+                per_agent = loads.setdefault(agent_id, {})
+                per_agent[channel] = per_agent.get(channel, 0) + 1
+        self.holders, self.loads = holders, loads
+        self.offers = sum(1 for h in holders.values() if h[2])
+        self.states = {}
+        self._read_agents(session, None)
+        self._read_teams(session)
+
+    def _read_teams(self, session: Session) -> None:
+        self.teams = {tid: TeamInfo(tid, name, dict(settings or {})) for tid, name, settings in session.execute(_TEAMS)}
+
+    def _read_agents(self, session: Session, ids: Sequence[int] | None) -> None:
+        """Read these agents (None: every online one) again: presence, skills, capacity, teams."""
+        if ids is None:
+            rows = session.execute(_ONLINE_AGENTS).all()
+            members = session.execute(_MEMBERS).all()
+        else:
+            rows = session.execute(_SOME_AGENTS, {"ids": list(ids)}).all()
+            members = session.execute(_SOME_MEMBERS, {"ids": list(ids)}).all()
+            for agent_id in ids:
+                self.states.pop(agent_id, None)
+        team_ids: dict[int, set[int]] = {}
+        for team_id, agent_id in members:
+            team_ids.setdefault(agent_id, set()).add(team_id)
+        default = self.board.default_capacity
+        for r in rows:
+            self.states[r.id] = AgentState(
+                id=r.id,
+                presence=r.presence,
+                team_ids=frozenset(team_ids.get(r.id, ())),
+                skills=frozenset(r.skills or []),
+                capacity={**default, **(r.capacities or {})},
+                load=self.loads.get(r.id, {}),
+                last_assigned_at=r.last_assigned_at,
+            )
+        self._agents, self._servable = None, False
+
+    def _reread_conversations(self, session: Session, ids: list[int]) -> None:
+        """Move the slots of these conversations to where the database says they are now."""
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            for conv_id, status, assignee_id, offered_to_id, channel, last_assigned_at in session.execute(
+                _CONVERSATIONS, {"ids": ids[start:start + 500]}
+            ):
+                found.add(conv_id)
+                new = holder_of(status, assignee_id, offered_to_id, channel)
+                self._set_holder(conv_id, new)
+                state = self.states.get(new[0]) if new is not None else None
+                if state is not None and state.last_assigned_at != last_assigned_at:
+                    self.states[state.id] = replace(state, last_assigned_at=last_assigned_at)
+                    self._agents, self._servable = None, False
+        for conv_id in ids:
+            if conv_id not in found:  # deleted
+                self._set_holder(conv_id, None)
+
+    # -- changing it --------------------------------------------------------------------------
+
+    def _set_holder(self, conv_id: int, new: Holder | None) -> bool:
+        old = self.holders.get(conv_id)
+        if old == new:
+            return False
+        if old is not None:
+            del self.holders[conv_id]
+            self.offers -= old[2]
+            self._add_load(old[0], old[1], -1)
+        if new is not None:
+            self.holders[conv_id] = new
+            self.offers += new[2]
+            self._add_load(new[0], new[1], 1)
+        return True
+
+    def _add_load(self, agent_id: int, channel: str, delta: int) -> None:
+        load = dict(self.loads.get(agent_id, {}))
+        n = load.get(channel, 0) + delta
+        if n > 0:
+            load[channel] = n
+        else:
+            load.pop(channel, None)
+        self.loads[agent_id] = load
+        state = self.states.get(agent_id)
+        if state is not None:
+            self.states[agent_id] = replace(state, load=load)
+            self._agents, self._servable = None, False
+
+    def give(self, conv_id: int, agent_id: int, channel: str, *, offer: bool, at: datetime) -> None:
+        """The router gave this conversation to this agent (and set their `last_assigned_at`)."""
+        self._set_holder(conv_id, (agent_id, channel, offer))
+        state = self.states.get(agent_id)
+        if state is not None:
+            self.states[agent_id] = replace(state, last_assigned_at=at)
+            self._agents, self._servable = None, False
+
+
+class Board:
+    """The process's routing board (one per Router). Thread-safe."""
+
+    def __init__(self, default_capacity: dict[str, int], *, full_reload_seconds: float = FULL_RELOAD_SECONDS) -> None:
+        self.default_capacity = default_capacity
+        self.full_reload_seconds = full_reload_seconds
+        self._lock = threading.Lock()
+        self._committed: Snapshot | None = None
+
+    def view(self, session: Session) -> View:
+        """This transaction's view, brought up to date. Call it holding the write lock."""
+        transaction = session.get_transaction()
+        view: View | None = session.info.get(_VIEW)
+        if view is None or view.transaction is not transaction or view.board is not self:
+            with self._lock:
+                base = self._committed
+            view = View(self, base, transaction)
+            session.info[_VIEW] = view
+        view.refresh(session)
+        return view
+
+    def _promote(self, view: View) -> None:
+        with self._lock:
+            if self._committed is view.base:
+                self._committed = view.snapshot()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._committed = None
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _after_commit(session: OrmSession) -> None:
+    view: View | None = session.info.pop(_VIEW, None)
+    if view is not None:
+        view.board._promote(view)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _after_rollback(session: OrmSession) -> None:
+    session.info.pop(_VIEW, None)
+

@@ -1,0 +1,203 @@
+"""The routing board (hub.routing.board) always agrees with the database.
+
+Two routers stand for two processes on one database. After every step of a random mix of what
+changes agents' loads and states (new, resolved and reopened conversations, offers, accepts,
+declines, transfers, presence, capacity, skills and team changes, drains, a rolled back
+transaction), each router's board, brought up to date in a new transaction, must equal what
+`queries.agent_states` reads from scratch. Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.agents import actions as agents
+from hub.agents.models import Agent
+from hub.conversations.actions import do_assign, do_ingest, do_set_status
+from hub.conversations.models import Conversation
+from hub.db import Database
+from hub.events import log
+from hub.ports import ContactRef, InboundMessage
+from hub.routing import queries
+from hub.routing.actions import Router, RoutingConfig
+from hub.routing.rules import rule_from_dict
+
+CAPACITY = {"api": 2, "webchat": 1}
+
+
+class Boom(Exception):
+    pass
+
+
+def _routers() -> list[Router]:
+    rules = [rule_from_dict({"name": "a", "team": "A", "match": {"source": ["a"]}}),
+             rule_from_dict({"name": "b", "team": "B", "match": {"source": ["b"]}})]
+    return [Router(RoutingConfig(rules=rules, default_capacity=dict(CAPACITY), sticky_wait=timedelta(0)))
+            for _ in range(2)]
+
+
+def _fresh(session: Any, router: Router) -> dict[int, tuple[Any, ...]]:
+    return {
+        a.id: (a.presence, a.team_ids, a.skills, a.capacity, {k: v for k, v in a.load.items() if v},
+               a.last_assigned_at)
+        for a in queries.agent_states(session, router.config.default_capacity)
+    }
+
+
+def _check(db: Database, routers: list[Router], step: str) -> None:
+    for n, router in enumerate(routers):
+        with db.write() as s:
+            view = router.board.view(s)
+            got = {a.id: (a.presence, a.team_ids, a.skills, a.capacity, dict(a.load), a.last_assigned_at)
+                   for a in view.agents()}
+            assert got == _fresh(s, router), f"router {n} disagrees with the database after {step}"
+            all_ids = list(s.execute(select(Agent.id)).scalars())
+            held = {k: v for k, v in queries.loads(s, all_ids).items() if v}
+            assert {k: v for k, v in view.loads.items() if v} == held, f"router {n}: loads after {step}"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_board_agrees_with_the_database_through_a_random_day(database_url: str, seed: int) -> None:
+    rng = random.Random(seed)
+    db = Database(database_url)
+    routers = _routers()
+    try:
+        with db.write() as s:
+            team_a, team_b = agents.do_create_team(s, "A"), agents.do_create_team(s, "B")
+            team_ids = [team_a.id, team_b.id]
+            ids = []
+            for i in range(5):
+                agent = agents.do_create_agent(s, email=f"board{i}@test.example", name=f"Agent {i}", role="agent",
+                                               password="correct horse battery")
+                agents.do_add_member(s, team_a if i % 2 else team_b, agent)
+                agents.do_set_presence(s, agent, "online")
+                ids.append(agent.id)
+        _check(db, routers, "setup")
+        contacts = 0
+
+        def ingest(router: Router, email: str) -> None:
+            with db.write() as s:
+                do_ingest(s, InboundMessage(
+                    channel=rng.choice(["api", "webchat"]), source=rng.choice(["a", "b", "x"]),
+                    ingest_scope="api:test", external_id=f"m{rng.random()}", contact=ContactRef(email=email),
+                    text="hello"), route=router.on_routable)
+
+        def some_conversation(s: Any, **where: Any) -> Conversation | None:
+            stmt = select(Conversation)
+            for key, value in where.items():
+                col = getattr(Conversation, key.removesuffix("__not"))
+                stmt = stmt.where(col.is_not(None) if key.endswith("__not") else col == value)
+            rows = list(s.execute(stmt).scalars())
+            return rng.choice(rows) if rows else None
+
+        for step in range(70):
+            router = rng.choice(routers)
+            op = rng.choice(["new", "new", "new", "again", "resolve", "resolve", "presence", "capacity", "member",
+                             "offers", "accept", "decline", "transfer", "drain", "rollback"])
+            if op == "new":
+                contacts += 1
+                ingest(router, f"c{contacts}@test.example")
+            elif op == "again" and contacts:  # a reply: reopens a resolved conversation with its agent
+                ingest(router, f"c{rng.randint(1, contacts)}@test.example")
+            elif op == "resolve":
+                with db.write() as s:
+                    conv = some_conversation(s, status="open", assignee_id__not=True)
+                    if conv is not None:
+                        do_set_status(s, conv, "resolved", agent_id=conv.assignee_id, route=router.on_routable)
+            elif op == "presence":
+                with db.write() as s:
+                    agent = s.get(Agent, rng.choice(ids))
+                    assert agent is not None
+                    presence = rng.choice(["online", "online", "away", "offline"])
+                    if agents.do_set_presence(s, agent, presence) and presence == "offline":
+                        router.release_agent(s, agent.id, reason="agent_offline")  # type: ignore[arg-type]
+            elif op == "capacity":  # what the admin API does: change the agent, append agent.updated
+                with db.write() as s:
+                    agent = s.get(Agent, rng.choice(ids))
+                    assert agent is not None
+                    agent.capacities = {"api": rng.randint(0, 3)}
+                    agent.skills = rng.choice([[], ["billing"]])
+                    log.append(s, "agent.updated", payload={"agent_id": agent.id, "agent": {}})
+            elif op == "member":
+                with db.write() as s:
+                    team = agents.get_team(s, rng.choice(team_ids))
+                    agent = s.get(Agent, rng.choice(ids))
+                    assert agent is not None
+                    if rng.random() < 0.5:
+                        agents.do_add_member(s, team, agent)
+                    else:
+                        agents.do_remove_member(s, team, agent)
+            elif op == "offers":  # what the team settings API does
+                with db.write() as s:
+                    team = agents.get_team(s, rng.choice(team_ids))
+                    team.settings = {"offer_timeout_seconds": 60} if rng.random() < 0.7 else {}
+                    log.append(s, "team.updated", payload={"team_id": team.id, "settings": team.settings})
+            elif op in ("accept", "decline"):
+                with db.write() as s:
+                    conv = some_conversation(s, offered_to_id__not=True)
+                    if conv is not None:
+                        if op == "accept":
+                            router.accept_offer(s, conv, conv.offered_to_id)  # type: ignore[arg-type]
+                        else:
+                            router.withdraw_offer(s, conv, reason="declined")
+            elif op == "transfer":  # what a supervisor's bulk transfer does (to a team, off any offer)
+                with db.write() as s:
+                    conv = some_conversation(s, status="open")
+                    if conv is not None:
+                        conv.offered_to_id = None
+                        conv.offer_expires_at = None
+                        conv.queued_at = None
+                        do_assign(s, conv, assignee_id=None, team_id=rng.choice(team_ids), actor_agent_id=None,
+                                  reason="supervisor", event_type="conversation.transferred")
+                        router.on_routable(s, conv)
+            elif op == "drain":
+                with db.write() as s:
+                    router.drain(s)
+            elif op == "rollback":  # work that never commits must not stay on any board
+                with pytest.raises(Boom), db.write() as s:
+                    contacts += 1
+                    do_ingest(s, InboundMessage(channel="api", source="a", ingest_scope="api:test",
+                                                external_id=f"lost{step}",
+                                                contact=ContactRef(email=f"c{contacts}@test.example"), text="hi"),
+                              route=router.on_routable)
+                    router.drain(s)
+                    raise Boom
+            _check(db, routers, f"step {step} ({op})")
+    finally:
+        db.dispose()
+
+
+def test_automatic_routing_never_exceeds_capacity_with_two_routers(database_url: str) -> None:
+    db = Database(database_url)
+    routers = _routers()
+    try:
+        with db.write() as s:
+            team = agents.do_create_team(s, "A")
+            agents.do_create_team(s, "B")
+            for i in range(3):
+                agent = agents.do_create_agent(s, email=f"cap{i}@test.example", name=f"Agent {i}", role="agent",
+                                               password="correct horse battery")
+                agents.do_add_member(s, team, agent)
+                agents.do_set_presence(s, agent, "online")
+        for i in range(12):  # room for 6 (3 agents x 2 on the API channel)
+            with db.write() as s:
+                do_ingest(s, InboundMessage(channel="api", source="a", ingest_scope="api:test", external_id=f"e{i}",
+                                            contact=ContactRef(email=f"cap{i}@customers.example"), text="hi"),
+                          route=routers[i % 2].on_routable)
+            with db.write() as s:
+                routers[(i + 1) % 2].drain(s)
+        with db.read() as s:
+            rows = s.execute(select(Conversation.assignee_id, Conversation.status)).all()
+        per_agent: dict[int, int] = {}
+        for assignee_id, status in rows:
+            if assignee_id is not None and status == "open":
+                per_agent[assignee_id] = per_agent.get(assignee_id, 0) + 1
+        assert sum(per_agent.values()) == 6
+        assert max(per_agent.values()) == 2
+    finally:
+        db.dispose()
