@@ -50,7 +50,7 @@ class AgentSocket:
                 continue
             self.last_sent = ev.id
             if can_see(self.caller.scope, ev):
-                await self.ws.send_text(json.dumps(ev.to_wire()))
+                await self.ws.send_text(ev.wire_json)
 
     def _backlog(self, after: int) -> tuple[int, int]:
         with self.hub.db.read() as s:

@@ -132,7 +132,7 @@ class Hub(HubPort):
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
         """`ingest` for the event loop: waits for the commit without holding a thread."""
-        return await asyncio.wrap_future(self.ingests.submit(message))
+        return await self.ingests.submit_async(message)
 
     def _ingest_in(self, session: Session, message: InboundMessage) -> IngestResult:
         return conv_actions.do_ingest(session, message, reopen_window=self.options.reopen_window,

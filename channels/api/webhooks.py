@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
+from channels.api.lean_route import JsonBodyRoute
 from hub.ports import Attachment, ContactRef, HubPort, InboundMessage
 
-router = APIRouter(tags=["inbound (API channel)"])
+router = APIRouter(tags=["inbound (API channel)"], route_class=JsonBodyRoute)
 
 
 class InboundContact(BaseModel):
@@ -44,9 +45,10 @@ class InboundIn(BaseModel):
     attachments: list[InboundAttachment] = Field(default_factory=list, max_length=50)
 
 
-def _api_key(request: Request, x_api_key: str | None) -> str | None:
-    if x_api_key:
-        return x_api_key
+def _api_key(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key
     auth = request.headers.get("authorization", "")
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
@@ -56,14 +58,18 @@ def _api_key(request: Request, x_api_key: str | None) -> str | None:
     summary="Post a customer message into the hub (API key)",
     responses={200: {"description": "already received (same source and external_id)"},
                201: {"description": "stored"}, 401: {"description": "missing or wrong API key"}},
+    # The key is read from the request itself (a declared Header parameter costs a dependency
+    # resolution on every message); documented here instead.
+    openapi_extra={"parameters": [{
+        "name": "X-Api-Key", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "an API key from /api/v1/api-keys (or send `Authorization: Bearer <key>`)",
+    }]},
 )
-async def post_inbound(body: InboundIn, request: Request,
-                 x_api_key: str | None = Header(default=None, description="an API key from /api/v1/api-keys")
-                 ) -> JSONResponse:
+async def post_inbound(body: InboundIn, request: Request) -> JSONResponse:
     """Answers only after the message is committed. Posting the same `external_id` again for the
     same `source` is a no-op that returns the first result (200 instead of 201)."""
     port: HubPort = request.app.state.hub
-    key = _api_key(request, x_api_key)
+    key = _api_key(request)
     if not key or not await port.check_api_key_async(key):
         return JSONResponse({"error": "unauthorized", "message": "send a valid API key in X-Api-Key"},
                             status_code=401)
