@@ -152,23 +152,26 @@ class Router:
     def on_routable(self, session: Session, conv: Conversation) -> None:
         """Route hook: a conversation was created, reopened or set open without an agent."""
         lock_router(session)
-        view = self.board.view(session)
-        now = utcnow()
-        if conv.queued_at is None and conv.team_id is None:
-            self._apply_rules(session, view, conv, now)
-        if conv.queued_at is None:
-            conv.queued_at = now
-        settings = view.team_settings(session, conv.team_id)
-        set_sla_deadlines(session, conv, now, settings)
-        set_next_response_deadline(session, conv, now, settings)
-        if conv.assignee_id is not None:
-            # A reopened conversation stays with its agent if they are still there to take it.
-            agent = session.get(Agent, conv.assignee_id)
-            if agent is not None and agent.presence != "offline" and agent.active:
-                return
-            do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
-                      reason="agent_unavailable", event_type="conversation.requeued")
-        self._try_assign(session, view, conv, now)
+        view = self.board.view(session)  # flushes this transaction's changes so far
+        # What follows only reads rows already flushed; its own changes are written once, at the
+        # commit, instead of at every query (each flush costs more than the rows it writes).
+        with session.no_autoflush:
+            now = utcnow()
+            if conv.queued_at is None and conv.team_id is None:
+                self._apply_rules(session, view, conv, now)
+            if conv.queued_at is None:
+                conv.queued_at = now
+            settings = view.team_settings(session, conv.team_id)
+            set_sla_deadlines(session, conv, now, settings)
+            set_next_response_deadline(session, conv, now, settings)
+            if conv.assignee_id is not None:
+                # A reopened conversation stays with its agent if they are still there to take it.
+                agent = session.get(Agent, conv.assignee_id)
+                if agent is not None and agent.presence != "offline" and agent.active:
+                    return
+                do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
+                          reason="agent_unavailable", event_type="conversation.requeued")
+            self._try_assign(session, view, conv, now)
 
     def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime) -> None:
         contact = session.get(Contact, conv.contact_id)
