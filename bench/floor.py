@@ -115,7 +115,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
         finally:
             await store.close()
 
-    app = FastAPI(title="Benchmark floor", lifespan=lifespan)
+    # FastAPI's native OpenTelemetry check off, as in the hub's default settings: not the job.
+    app = FastAPI(title="Benchmark floor", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

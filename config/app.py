@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "chat, voice callbacks and the API, routed live to agents. Agents authenticate with the session "
         "cookie or `Authorization: Bearer <token>` from `/api/v1/auth/login`; integrators with `X-Api-Key`.",
         lifespan=lifespan,
+        telemetry=dict.fromkeys(("tracing", "metrics", "logs"), settings.opentelemetry),  # type: ignore[arg-type]
     )
     app.state.hub = hub
     app.state.settings = settings

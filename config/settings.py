@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     replay_limit: int = 10_000
     delivery_max_attempts: int = 8
     max_body_bytes: int = 1_000_000
+    # FastAPI's native OpenTelemetry (traces, metrics, logs) when an SDK is configured. Off by
+    # default: its per-request check for a configured provider cost a tenth of the CPU of an
+    # inbound message (bench/RESULTS.md).
+    opentelemetry: bool = False
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)

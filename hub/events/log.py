@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from hub.conversations.models import Conversation
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
 
@@ -109,25 +108,32 @@ class EventView:
         }
 
 
-# Built once: the tail reader runs this on every wake-up, and rebuilding the ORM select() each
-# time was an eighth of the hub's CPU under load (bench/RESULTS.md).
+# The tail reader runs this on every wake-up, for every node: plain SQL on the driver, without
+# SQLAlchemy's statement building and per-column result processing (both were a visible share of
+# the hub's CPU under load, bench/RESULTS.md). Columns are converted as UTCDateTime and JSON would.
 _READ_AFTER = (
-    select(
-        Event.id, Event.type, Event.conversation_id, Event.contact_id, Event.actor_agent_id,  # type: ignore[call-overload]
-        Event.private, Event.payload, Event.created_at, Conversation.team_id, Conversation.assignee_id,
-    )
-    .outerjoin(Conversation, Conversation.id == Event.conversation_id)  # type: ignore[arg-type]
-    .where(Event.id > bindparam("after"))  # type: ignore[operator]
-    .order_by(Event.id)  # type: ignore[arg-type]
-    .limit(bindparam("limit"))
+    "SELECT e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, e.payload, "
+    "e.created_at, c.team_id, c.assignee_id FROM events e LEFT OUTER JOIN conversations c "
+    "ON c.id = e.conversation_id WHERE e.id > {p} ORDER BY e.id LIMIT {p}"
 )
+_READ_AFTER_BY_PARAMSTYLE = {"qmark": _READ_AFTER.format(p="?"), "format": _READ_AFTER.format(p="%s"),
+                             "pyformat": _READ_AFTER.format(p="%s")}
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite stores SQLAlchemy's naive-UTC text
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
 def read_after(session: Session, after_id: int, limit: int = 500) -> list[EventView]:
-    # On the connection (Core), not the ORM session: plain rows, without the ORM's loading step.
+    conn = session.connection()
+    rows = conn.exec_driver_sql(_READ_AFTER_BY_PARAMSTYLE[conn.dialect.paramstyle], (after_id, limit)).all()
     return [
-        EventView(*row)
-        for row in session.connection().execute(_READ_AFTER, {"after": after_id, "limit": limit}).all()
+        EventView(id, type, conversation_id, contact_id, actor, bool(private),
+                  json.loads(payload) if isinstance(payload, str | bytes) else payload, _utc(created_at),
+                  team_id, assignee_id)
+        for id, type, conversation_id, contact_id, actor, private, payload, created_at, team_id, assignee_id in rows
     ]
 
 
