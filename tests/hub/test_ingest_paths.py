@@ -1,0 +1,526 @@
+"""Ingest's two paths write the same thing (hub.conversations.actions.do_ingest), on SQLite and PostgreSQL.
+
+A known customer writing again into an open conversation that needs no routing takes the plain-SQL
+path (hub.conversations.ingest_sql); everything else the ORM path (`_ingest_orm`). Each test proves
+which path ran (a recorder around both), then checks what a user would see: the message row, the
+conversation's clock, the `message.created` event consoles receive, redeliveries, errors as
+SQLAlchemy raises them, and when the route hook runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy.exc
+from argon2 import PasswordHasher
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from hub.agents import passwords
+from hub.clock import utcnow
+from hub.contacts.models import Contact, ContactIdentity
+from hub.conversations import actions
+from hub.conversations.actions import do_ingest
+from hub.conversations.ingest_sql import IngestSql
+from hub.conversations.models import Conversation, Message
+from hub.conversations.sanitize import sanitize_html
+from hub.db import Database
+from hub.events.models import Event
+from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
+from hub.runtime import Hub, HubOptions
+from tests.conftest import wait_for
+from tests.factories import create_agent
+
+_seq = itertools.count(1)
+ID_KEYS = ("id", "conversation_id", "contact_id")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+@dataclass
+class Paths:
+    """External ids of the messages each path wrote."""
+
+    orm: list[str] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+
+    def of(self, external_id: str) -> str:
+        took = [name for name, ids in (("orm", self.orm), ("sql", self.sql)) if external_id in ids]
+        assert len(took) == 1, f"{external_id}: orm={self.orm} sql={self.sql}"
+        return took[0]
+
+
+@pytest.fixture
+def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
+    recorded = Paths()
+    orm, insert = actions._ingest_orm, IngestSql.insert_message
+
+    def record_orm(session: Session, msg: InboundMessage, **kw: Any) -> IngestResult:
+        recorded.orm.append(msg.external_id)
+        return orm(session, msg, **kw)
+
+    def record_sql(self: IngestSql, **kw: Any) -> int:
+        recorded.sql.append(kw["external_id"])
+        return insert(self, **kw)
+
+    monkeypatch.setattr(actions, "_ingest_orm", record_orm)
+    monkeypatch.setattr(IngestSql, "insert_message", record_sql)
+    return recorded
+
+
+class Router:
+    """A route hook that queues what it is given (as the real one does with no agent free)."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, session: Session, conv: Conversation) -> None:
+        assert conv.id is not None
+        self.calls.append(conv.id)
+        if conv.queued_at is None:
+            conv.queued_at = utcnow()
+
+
+def message(email: str | None = "ann@example.com", *, phone: str | None = None, ref: str | None = None,
+            name: str | None = None, external_id: str | None = None, source: str = "crm",
+            **fields: Any) -> InboundMessage:
+    return InboundMessage(
+        channel="api", source=source, ingest_scope="api:crm", external_id=external_id or f"m-{next(_seq)}",
+        contact=ContactRef(email=email, phone=phone, external_ref=ref, name=name), **fields,
+    )
+
+
+def ingest(db: Database, msg: InboundMessage, *, route: Router | None = None,
+           reopen_window: timedelta = timedelta(days=7)) -> IngestResult:
+    with db.write() as s:
+        return do_ingest(s, msg, route=route, reopen_window=reopen_window)
+
+
+def conversation(db: Database, conversation_id: int) -> Conversation:
+    with db.read() as s:
+        conv = s.get(Conversation, conversation_id)
+        assert conv is not None
+        return conv
+
+
+def stored(db: Database, message_id: int) -> Message:
+    with db.read() as s:
+        row = s.get(Message, message_id)
+        assert row is not None
+        return row
+
+
+def events(db: Database, conversation_id: int, after: int = 0) -> list[Event]:
+    with db.read() as s:
+        stmt = select(Event).where(Event.conversation_id == conversation_id,  # type: ignore[arg-type]
+                                   Event.id > after)  # type: ignore[arg-type, operator]
+        return list(s.execute(stmt.order_by(Event.id)).scalars())  # type: ignore[arg-type]
+
+
+def last_event_id(db: Database) -> int:
+    with db.read() as s:
+        return int(s.execute(text("SELECT coalesce(max(id), 0) FROM events")).scalar_one())
+
+
+def raw_columns(db: Database, message_id: int) -> tuple[Any, ...]:
+    """Columns as the database holds them (SQLite: the text SQLAlchemy would have written)."""
+    with db.read() as s:
+        return tuple(s.execute(text("SELECT created_at, CAST(attachments AS TEXT), html, subject, text "
+                                    "FROM messages WHERE id = :id"), {"id": message_id}).one())
+
+
+def without_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("<id>" if k in ID_KEYS else v) for k, v in payload["message"].items()}
+
+
+# -- the plain-SQL path writes what the ORM path writes -------------------------------------------
+
+
+def test_a_second_message_takes_the_sql_path_and_looks_exactly_like_an_orm_one(
+    database: Database, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wakes: list[int] = []
+    database.on_events_committed = lambda: wakes.append(1)
+    ann = ingest(database, message("ann@example.com", name="Ann"))
+    bob = ingest(database, message("bob@example.com", name="Bob"))
+    assert len(paths.orm) == 2 and paths.sql == []  # new contacts: the ORM path
+
+    received = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone(timedelta(hours=2)))
+    raw_html = '<p onclick="steal()">Hi <b>there</b><script>alert(1)</script></p>'
+    rich: dict[str, Any] = {
+        "text": "Where is my order? — ünïcödé ✓", "html": raw_html, "subject": "Order 42",
+        "attachments": (Attachment(url="https://files.example/a.pdf", content_type="application/pdf",
+                                   filename="a.pdf", size=1234), Attachment(url="https://files.example/b.png")),
+        "received_at": received,
+    }
+    before = {r.conversation_id: conversation(database, r.conversation_id) for r in (ann, bob)}
+    head = last_event_id(database)
+    wakes.clear()
+
+    fast_msg = message("ann@example.com", **rich)
+    fast = ingest(database, fast_msg)
+    with monkeypatch.context() as m:  # the same kind of message, forced through the ORM
+        m.setattr(actions, "_ingest_known", lambda *a, **k: None)
+        slow_msg = message("bob@example.com", **rich)
+        slow = ingest(database, slow_msg)
+    assert paths.of(fast_msg.external_id) == "sql"
+    assert paths.of(slow_msg.external_id) == "orm"
+    assert wakes == [1, 1]  # each commit woke the live fan-out
+
+    assert (fast.conversation_id, fast.contact_id, fast.created) == (ann.conversation_id, ann.contact_id, True)
+    assert (slow.conversation_id, slow.contact_id, slow.created) == (bob.conversation_id, bob.contact_id, True)
+
+    # The message rows.
+    rows = {"sql": stored(database, fast.message_id), "orm": stored(database, slow.message_id)}
+    expected_html = sanitize_html(raw_html)
+    assert expected_html is not None and "script" not in expected_html and "onclick" not in expected_html
+    for path, row in rows.items():
+        assert row.direction == "in", path
+        assert row.channel == "api", path
+        assert row.text == rich["text"], path
+        assert row.html == expected_html, path
+        assert row.subject == "Order 42", path
+        assert row.attachments == [
+            {"url": "https://files.example/a.pdf", "content_type": "application/pdf", "filename": "a.pdf",
+             "size": 1234},
+            {"url": "https://files.example/b.png"},
+        ], path
+        assert row.created_at == received, path  # the provider's time, not ours
+        assert row.created_at.tzinfo is not None and row.created_at.utcoffset() == timedelta(0), path
+        assert row.ingest_scope == "api:crm", path
+        assert (row.author_agent_id, row.provider_id, row.delivery_status, row.delivery_error) == (None,) * 4
+    assert rows["sql"].external_id == fast_msg.external_id
+    assert rows["orm"].external_id == slow_msg.external_id
+    assert (rows["sql"].conversation_id, rows["sql"].contact_id) == (ann.conversation_id, ann.contact_id)
+    # Byte for byte as stored (on SQLite the datetime text must sort like SQLAlchemy's).
+    assert raw_columns(database, fast.message_id) == raw_columns(database, slow.message_id)
+
+    # The conversations: the clock moved, nothing else changed.
+    for result in (fast, slow):
+        old, new = before[result.conversation_id], conversation(database, result.conversation_id)
+        assert new.last_message_at is not None and new.last_message_at > (old.last_message_at or old.created_at)
+        assert new.updated_at > old.updated_at
+        assert new.last_message_at == new.updated_at
+        unchanged = {k: v for k, v in old.model_dump().items() if k not in ("last_message_at", "updated_at")}
+        assert {k: v for k, v in new.model_dump().items() if k in unchanged} == unchanged
+
+    # The event consoles receive: one message.created each, equal but for the ids.
+    fast_events = events(database, fast.conversation_id, head)
+    slow_events = events(database, slow.conversation_id, head)
+    assert [e.type for e in fast_events] == [e.type for e in slow_events] == ["message.created"]
+    fe, se = fast_events[0], slow_events[0]
+    assert (fe.contact_id, fe.actor_agent_id, fe.private) == (ann.contact_id, None, False)
+    assert (se.contact_id, se.actor_agent_id, se.private) == (bob.contact_id, None, False)
+    assert fe.payload.keys() == se.payload.keys() == {"message"}
+    assert list(fe.payload["message"]) == list(se.payload["message"])
+    assert without_ids(fe.payload) == without_ids(se.payload)
+    assert {k: fe.payload["message"][k] for k in ID_KEYS} == {
+        "id": fast.message_id, "conversation_id": fast.conversation_id, "contact_id": fast.contact_id}
+    assert {k: se.payload["message"][k] for k in ID_KEYS} == {
+        "id": slow.message_id, "conversation_id": slow.conversation_id, "contact_id": slow.contact_id}
+    assert datetime.fromisoformat(fe.payload["message"]["created_at"]) == received
+    assert fe.created_at.tzinfo is not None and abs(fe.created_at - utcnow()) < timedelta(minutes=5)
+
+
+def test_a_message_without_received_at_is_stamped_now_on_the_sql_path(database: Database, paths: Paths) -> None:
+    first = ingest(database, message())
+    start = utcnow()
+    second_msg = message(text="again")
+    second = ingest(database, second_msg)
+    assert paths.of(second_msg.external_id) == "sql"
+    row = stored(database, second.message_id)
+    conv = conversation(database, first.conversation_id)
+    assert start <= row.created_at <= utcnow()
+    assert conv.last_message_at == row.created_at  # the same "now" for the message and the conversation
+    (event,) = events(database, first.conversation_id, after=last_event_id(database) - 1)
+    assert datetime.fromisoformat(event.payload["message"]["created_at"]) == row.created_at
+
+
+def test_one_transaction_mixing_both_paths_keeps_every_event_in_order(database: Database, paths: Paths) -> None:
+    """What a group-commit batch does: a new customer (ORM), then their second message (SQL) and a
+    redelivery, all before the commit; the plain-SQL writes see the ORM's and come after them."""
+    msgs = [message("cara@example.com", text="one"), message("cara@example.com", text="two")]
+    with database.write() as s:
+        results = [do_ingest(s, m) for m in msgs]
+        again = do_ingest(s, msgs[1])
+    assert [paths.of(m.external_id) for m in msgs] == ["orm", "sql"]
+    assert again == IngestResult(results[1].message_id, results[1].conversation_id, results[1].contact_id, False)
+    assert results[0].conversation_id == results[1].conversation_id
+    evs = events(database, results[0].conversation_id)
+    assert [(e.type, e.payload.get("message", {}).get("text")) for e in evs] == [
+        ("conversation.created", None), ("message.created", "one"), ("message.created", "two")]
+
+
+# -- redelivery, errors and races ------------------------------------------------------------------
+
+
+def test_a_redelivery_on_the_sql_path_returns_the_first_copy(database: Database, paths: Paths) -> None:
+    ingest(database, message())
+    second = message(text="second")
+    first_time = ingest(database, second)
+    head = last_event_id(database)
+    again = ingest(database, message(external_id=second.external_id, text="second, edited by the provider"))
+    assert paths.of(second.external_id) == "sql"
+    assert first_time.created and not again.created
+    assert (again.message_id, again.conversation_id, again.contact_id) == (
+        first_time.message_id, first_time.conversation_id, first_time.contact_id)
+    assert stored(database, first_time.message_id).text == "second"
+    assert last_event_id(database) == head  # nothing new for consoles
+    with database.read() as s:
+        count = s.execute(text("SELECT count(*) FROM messages WHERE external_id = :x"), {"x": second.external_id})
+        assert count.scalar_one() == 1
+
+
+def test_nul_in_text_on_postgres_raises_sqlalchemys_data_error(postgres_url: str, paths: Paths) -> None:
+    db = Database(postgres_url)
+    try:
+        first = ingest(db, message())
+        before = conversation(db, first.conversation_id)
+        bad = message(text="a\x00b")
+        with pytest.raises(sqlalchemy.exc.DataError):  # as the API's handlers expect, not psycopg.DataError
+            ingest(db, bad)
+        assert paths.of(bad.external_id) == "sql"
+        # Rolled back as a whole: the conversation did not move, and the next message goes through.
+        assert conversation(db, first.conversation_id).last_message_at == before.last_message_at
+        ok = ingest(db, message(text="ab"))
+        assert ok.created and ok.conversation_id == first.conversation_id
+    finally:
+        db.dispose()
+
+
+def test_a_duplicate_lost_race_on_the_sql_path_raises_integrity_error_and_the_hub_resolves_it(
+    database: Database, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(database, message())
+    dup = message(text="twice")
+    winner = ingest(database, dup)
+    # The race: another writer committed the same message after this one looked for it.
+    monkeypatch.setattr(IngestSql, "find_ingested", lambda self, scope, xid: None)
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        ingest(database, dup)
+    assert paths.sql.count(dup.external_id) == 2  # both attempts took the SQL path
+    # Through the hub's port, the loser's retry finds the first copy.
+    hub = Hub(database, HubOptions(run_workers=False))
+    try:
+        result = hub.ingest(dup)
+    finally:
+        hub.ingests.close()
+    assert result == IngestResult(winner.message_id, winner.conversation_id, winner.contact_id, created=False)
+
+
+def test_a_real_concurrent_duplicate_on_postgres_surfaces_as_integrity_error(postgres_url: str,
+                                                                             paths: Paths) -> None:
+    db = Database(postgres_url)
+    try:
+        first = ingest(db, message())
+        dup = message(text="racing")
+        outcome: list[BaseException | IngestResult] = []
+        with db.engine.connect() as other:
+            # Another process's writer inserts the same key and has not committed yet.
+            other.execute(text(
+                "INSERT INTO messages (conversation_id, contact_id, channel, direction, text, attachments, "
+                "ingest_scope, external_id, created_at) VALUES (:c, :k, 'api', 'in', 'racing', '[]', "
+                ":scope, :xid, now())"), {"c": first.conversation_id, "k": first.contact_id,
+                                           "scope": dup.ingest_scope, "xid": dup.external_id})
+
+            def run() -> None:
+                try:
+                    outcome.append(ingest(db, dup))
+                except BaseException as exc:
+                    outcome.append(exc)
+
+            t = threading.Thread(target=run, daemon=True)
+            t.start()
+            wait_for(lambda: _waiting_on_a_transaction(db), what="the ingest to wait on the other insert")
+            other.commit()
+        t.join(timeout=10)
+        assert not t.is_alive()
+        assert paths.of(dup.external_id) == "sql"
+        assert len(outcome) == 1 and isinstance(outcome[0], sqlalchemy.exc.IntegrityError), outcome
+    finally:
+        db.dispose()
+
+
+def _waiting_on_a_transaction(db: Database) -> bool:
+    with db.read() as s:
+        n = s.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"))
+        return bool(n.scalar_one())
+
+
+# -- what the SQL path leaves to the ORM -----------------------------------------------------------
+
+
+def test_a_new_identity_goes_through_the_orm_and_is_attached_to_the_same_contact(
+    database: Database, paths: Paths
+) -> None:
+    first = ingest(database, message("dan@example.com"))
+    with_phone = message("dan@example.com", phone="+14155550123", text="my number")
+    second = ingest(database, with_phone)
+    assert paths.of(with_phone.external_id) == "orm"
+    assert (second.contact_id, second.conversation_id) == (first.contact_id, first.conversation_id)
+    with database.read() as s:
+        contact = s.get(Contact, first.contact_id)
+        assert contact is not None and contact.phone == "+14155550123"
+        owners = s.execute(select(ContactIdentity.kind, ContactIdentity.contact_id)).all()  # type: ignore[call-overload]
+        assert sorted(owners) == [("email", first.contact_id), ("phone", first.contact_id)]
+    by_phone = message(None, phone="+1 415 555 0123", text="from my phone")
+    third = ingest(database, by_phone)
+    assert paths.of(by_phone.external_id) == "sql"  # now known
+    assert (third.contact_id, third.conversation_id) == (first.contact_id, first.conversation_id)
+
+
+@pytest.mark.parametrize("status", ["resolved", "pending", "snoozed"])
+def test_a_message_into_a_closed_conversation_reopens_it_through_the_orm(
+    database: Database, paths: Paths, status: str
+) -> None:
+    route = Router()
+    first = ingest(database, message("eve@example.com"), route=route)
+    with database.write() as s:
+        conv = actions.get_conversation(s, first.conversation_id)
+        until = utcnow() + timedelta(hours=1) if status == "snoozed" else None
+        actions.do_set_status(s, conv, status, agent_id=None, snoozed_until=until)
+    head = last_event_id(database)
+    msg = message("eve@example.com", text="still broken")
+    second = ingest(database, msg, route=route)
+    assert paths.of(msg.external_id) == "orm"
+    assert second.conversation_id == first.conversation_id
+    conv = conversation(database, first.conversation_id)
+    assert (conv.status, conv.resolved_at, conv.snoozed_until) == ("open", None, None)
+    evs = events(database, first.conversation_id, head)
+    assert [e.type for e in evs] == ["conversation.status_changed", "message.created"]
+    assert {k: evs[0].payload[k] for k in ("from", "to", "reason")} == {
+        "from": status, "to": "open", "reason": "customer_message"}
+    assert route.calls == [first.conversation_id, first.conversation_id]  # new, then reopened
+
+
+def test_a_message_after_the_reopen_window_starts_a_new_conversation(database: Database, paths: Paths) -> None:
+    first = ingest(database, message("fay@example.com"))
+    with database.write() as s:
+        actions.do_set_status(s, actions.get_conversation(s, first.conversation_id), "resolved", agent_id=None)
+    msg = message("fay@example.com", text="new problem")
+    second = ingest(database, msg, reopen_window=timedelta(0))
+    assert paths.of(msg.external_id) == "orm"
+    assert second.contact_id == first.contact_id and second.conversation_id != first.conversation_id
+    assert conversation(database, first.conversation_id).status == "resolved"
+    assert [e.type for e in events(database, second.conversation_id)] == ["conversation.created", "message.created"]
+
+
+def test_a_nameless_contact_gets_a_name_through_the_orm(database: Database, paths: Paths) -> None:
+    first = ingest(database, message(None, ref="cust-7"))
+    with database.read() as s:
+        contact = s.get(Contact, first.contact_id)
+        assert contact is not None and contact.name == ""
+    still_nameless = message(None, ref="cust-7", text="no name yet")
+    named = message(None, ref="cust-7", name="  Carla Diaz ", text="it's Carla")
+    renamed = message(None, ref="cust-7", name="Someone Else", text="not a rename")
+    results = [ingest(database, m) for m in (still_nameless, named, renamed)]
+    assert [paths.of(m.external_id) for m in (still_nameless, named, renamed)] == ["sql", "orm", "sql"]
+    assert {r.contact_id for r in results} == {first.contact_id}
+    assert {r.conversation_id for r in results} == {first.conversation_id}
+    with database.read() as s:
+        contact = s.get(Contact, first.contact_id)
+        assert contact is not None and contact.name == "Carla Diaz"  # a name, once given, is kept
+
+
+def test_a_thread_id_of_another_contacts_conversation_is_ignored(database: Database, paths: Paths) -> None:
+    gil = ingest(database, message("gil@example.com"))
+    hal = ingest(database, message("hal@example.com"))
+    hal_shop = ingest(database, message("hal@example.com", source="shop"))
+    assert hal_shop.conversation_id != hal.conversation_id
+    gil_head = last_event_id(database)
+
+    sneaky = message("hal@example.com", thread_conversation_id=gil.conversation_id, text="sneaky")
+    result = ingest(database, sneaky)
+    assert (result.contact_id, result.conversation_id) == (hal.contact_id, hal.conversation_id)
+    assert events(database, gil.conversation_id, gil_head) == []  # gil's console sees nothing
+
+    # A thread id of one's own conversation is followed, even into another source's.
+    threaded = message("hal@example.com", thread_conversation_id=hal_shop.conversation_id, text="re: shop")
+    assert ingest(database, threaded).conversation_id == hal_shop.conversation_id
+    missing = message("hal@example.com", thread_conversation_id=10**9, text="lost thread")
+    assert ingest(database, missing).conversation_id == hal.conversation_id
+    # All three stay on the plain-SQL path: it ignores a thread id that is not the contact's own
+    # (or does not exist) exactly as the ORM path does, and follows one that is.
+    assert [paths.of(m.external_id) for m in (sneaky, threaded, missing)] == ["sql", "sql", "sql"]
+
+
+# -- the route hook --------------------------------------------------------------------------------
+
+
+def test_a_waiting_conversation_is_not_routed_again_but_a_new_one_is(database: Database, paths: Paths) -> None:
+    route = Router()
+    first_msg = message("ivy@example.com", text="help")
+    first = ingest(database, first_msg, route=route)
+    assert paths.of(first_msg.external_id) == "orm"
+    assert route.calls == [first.conversation_id]
+    waiting = conversation(database, first.conversation_id)
+    assert waiting.queued_at is not None and waiting.assignee_id is None
+
+    more = [message("ivy@example.com", text=f"hello? {i}") for i in range(3)]
+    results = [ingest(database, m, route=route) for m in more]
+    assert [paths.of(m.external_id) for m in more] == ["sql"] * 3
+    assert route.calls == [first.conversation_id]  # not routed again
+    assert {r.conversation_id for r in results} == {first.conversation_id}
+    assert conversation(database, first.conversation_id).queued_at == waiting.queued_at  # keeps its place
+
+    other = ingest(database, message("jon@example.com"), route=route)
+    assert route.calls == [first.conversation_id, other.conversation_id]
+
+
+def test_an_open_conversation_never_queued_is_routed_by_the_next_message(database: Database, paths: Paths) -> None:
+    first = ingest(database, message("kim@example.com"))  # stored while routing was off
+    route = Router()
+    msg = message("kim@example.com", text="anyone?")
+    second = ingest(database, msg, route=route)
+    assert paths.of(msg.external_id) == "orm"
+    assert route.calls == [first.conversation_id] and second.conversation_id == first.conversation_id
+    assert conversation(database, first.conversation_id).queued_at is not None
+
+
+def test_assigned_conversations_route_only_to_restart_the_next_response_clock(
+    database: Database, paths: Paths
+) -> None:
+    route = Router()
+    first = ingest(database, message("lea@example.com"), route=route)
+    agent_id, _ = create_agent(database)
+    with database.write() as s:
+        actions.do_assign(s, actions.get_conversation(s, first.conversation_id), assignee_id=agent_id,
+                          team_id=None, actor_agent_id=None, reason="test")
+    before_reply = message("lea@example.com", text="are you there?")
+    ingest(database, before_reply, route=route)
+    assert paths.of(before_reply.external_id) == "sql"
+    assert route.calls == [first.conversation_id]
+
+    with database.write() as s:
+        actions.do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Yes!")
+    after_reply = message("lea@example.com", text="thanks, one more thing")
+    ingest(database, after_reply, route=route)
+    assert paths.of(after_reply.external_id) == "orm"
+    assert route.calls == [first.conversation_id, first.conversation_id]
+
+
+def test_without_a_route_hook_an_unqueued_open_conversation_takes_the_sql_path(
+    database: Database, paths: Paths
+) -> None:
+    first = ingest(database, message("max@example.com"))
+    msg = message("max@example.com", text="again")
+    assert ingest(database, msg).conversation_id == first.conversation_id
+    assert paths.of(msg.external_id) == "sql"
+
