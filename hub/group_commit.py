@@ -80,16 +80,14 @@ class GroupCommit(Generic[T, R]):
     def submit(self, item: T) -> Future[R]:
         """Queue `item`; the future completes after the transaction holding it committed."""
         future: Future[R] = Future()
-        self._ensure_thread()
-        self._queue.put((item, future, None))
+        self._enqueue((item, future, None))
         return future
 
     async def submit_async(self, item: T) -> R:
         """`submit`, awaited on the running loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._ensure_thread()
-        self._queue.put((item, future, loop))
+        self._enqueue((item, future, loop))
         return await future
 
     def close(self) -> None:
@@ -101,13 +99,14 @@ class GroupCommit(Generic[T, R]):
             self._queue.put(_STOP)
         thread.join()
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
+    def _enqueue(self, entry: _Entry) -> None:
+        # Under the lock: a close() between "a writer exists" and the put would otherwise leave
+        # this item behind the stop mark, never answered.
         with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
                 self._thread.start()
+            self._queue.put(entry)
 
     def _loop(self) -> None:
         while True:
