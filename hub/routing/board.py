@@ -80,30 +80,26 @@ def holder_of(status: str, assignee_id: int | None, offered_to_id: int | None, c
 
 # -- statements, built once ------------------------------------------------------------------------
 
+# The events since the snapshot, each with its conversation as it is now (one round trip: on
+# PostgreSQL this runs holding the write lock). Only agent and team events need their payload (an
+# agent or team id); conversations' are big.
 _EVENTS_AFTER = (
     select(
         Event.id,  # type: ignore[call-overload]
         Event.type,
         Event.conversation_id,
-        # Only agent and team events need their payload (an agent or team id); conversations' are big.
         case((Event.conversation_id.is_(None), Event.payload)),  # type: ignore[union-attr]
+        Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.offered_to_id,
+        Conversation.channel, Agent.last_assigned_at,
     )
+    .select_from(Event)
+    .outerjoin(Conversation, Conversation.id == Event.conversation_id)  # type: ignore[arg-type]
+    .outerjoin(Agent, Agent.id == func.coalesce(Conversation.assignee_id, Conversation.offered_to_id))  # type: ignore[arg-type]
     .where(Event.id > bindparam("after"))  # type: ignore[operator]
     .order_by(Event.id)
     .limit(bindparam("limit"))
 )
 _LAST_EVENT = select(func.max(Event.id))
-# With the `last_assigned_at` of the agent each one is with: giving a conversation sets it, and the
-# same agent may have been given the same conversation again since (the slot did not move).
-_CONVERSATIONS = (
-    select(
-        Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.offered_to_id,  # type: ignore[call-overload]
-        Conversation.channel, Agent.last_assigned_at,
-    )
-    .select_from(Conversation)
-    .outerjoin(Agent, Agent.id == func.coalesce(Conversation.assignee_id, Conversation.offered_to_id))  # type: ignore[arg-type]
-    .where(Conversation.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
-)
 _ASSIGNED = select(Conversation.id, Conversation.assignee_id, Conversation.channel).where(  # type: ignore[call-overload]
     Conversation.assignee_id.is_not(None), Conversation.status == "open"  # type: ignore[union-attr]
 )
@@ -219,12 +215,12 @@ class View:
         if len(rows) > MAX_EVENTS:
             self.load_all(session)
             return
-        conversations: set[int] = set()
+        conversations: dict[int, tuple[Any, ...]] = {}
         agents: set[int] = set()
         teams = False
-        for _id, kind, conversation_id, payload in rows:
+        for _id, kind, conversation_id, payload, *now in rows:
             if conversation_id is not None:
-                conversations.add(conversation_id)
+                conversations[conversation_id] = tuple(now)
             elif kind in AGENT_EVENTS:
                 agents.add(int(payload["agent_id"]))
             elif kind == "team.updated":
@@ -235,8 +231,9 @@ class View:
         self.event_id = rows[-1][0]
         if teams:
             self._read_teams(session)
-        if conversations:
-            self._reread_conversations(session, sorted(conversations))
+        for conv_id, (found, status, assignee_id, offered_to_id, channel, last_assigned_at) in conversations.items():
+            self._moved(conv_id, None if found is None else holder_of(status, assignee_id, offered_to_id, channel),
+                        last_assigned_at)
         if agents:
             self._read_agents(session, sorted(agents))
 
@@ -286,23 +283,14 @@ class View:
             )
         self._agents, self._servable = None, False
 
-    def _reread_conversations(self, session: Session, ids: list[int]) -> None:
-        """Move the slots of these conversations to where the database says they are now."""
-        found: set[int] = set()
-        for start in range(0, len(ids), 500):
-            for conv_id, status, assignee_id, offered_to_id, channel, last_assigned_at in session.execute(
-                _CONVERSATIONS, {"ids": ids[start:start + 500]}
-            ):
-                found.add(conv_id)
-                new = holder_of(status, assignee_id, offered_to_id, channel)
-                self._set_holder(conv_id, new)
-                state = self.states.get(new[0]) if new is not None else None
-                if state is not None and state.last_assigned_at != last_assigned_at:
-                    self.states[state.id] = replace(state, last_assigned_at=last_assigned_at)
-                    self._agents, self._servable = None, False
-        for conv_id in ids:
-            if conv_id not in found:  # deleted
-                self._set_holder(conv_id, None)
+    def _moved(self, conv_id: int, holder: Holder | None, last_assigned_at: datetime | None) -> None:
+        """A conversation's slot is where the database says it is now (None: it takes none, or it
+        is gone); `last_assigned_at` is that of the agent it is with."""
+        self._set_holder(conv_id, holder)
+        state = self.states.get(holder[0]) if holder is not None else None
+        if state is not None and state.last_assigned_at != last_assigned_at:
+            self.states[state.id] = replace(state, last_assigned_at=last_assigned_at)
+            self._agents, self._servable = None, False
 
     # -- changing it --------------------------------------------------------------------------
 
