@@ -66,7 +66,7 @@ class Hub(HubPort):
         self._tasks: list[asyncio.Task[None]] = []
         self._api_keys: dict[str, float] = {}
         self.ingests: GroupCommit[InboundMessage, IngestResult] = GroupCommit(
-            db, self._ingest_in, self._ingest_alone, name="ingest-writer"
+            db, self._ingest_in, self._ingest_alone, run_many=self._ingest_many, name="ingest-writer"
         )
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:
@@ -137,6 +137,10 @@ class Hub(HubPort):
     def _ingest_in(self, session: Session, message: InboundMessage) -> IngestResult:
         return conv_actions.do_ingest(session, message, reopen_window=self.options.reopen_window,
                                       route=self.route_hook)
+
+    def _ingest_many(self, session: Session, messages: list[InboundMessage]) -> list[IngestResult]:
+        return conv_actions.do_ingest_many(session, messages, reopen_window=self.options.reopen_window,
+                                           route=self.route_hook)
 
     def _ingest_alone(self, message: InboundMessage) -> IngestResult:
         """One message in its own transaction, retrying lost races (after a shared one failed)."""

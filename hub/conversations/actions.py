@@ -16,7 +16,7 @@ from sqlmodel import Session
 from hub.clock import utcnow
 from hub.contacts.actions import do_resolve_contact, identities_of
 from hub.contacts.models import Contact
-from hub.conversations.ingest_sql import IngestSql
+from hub.conversations.ingest_sql import ConversationRow, IngestSql
 from hub.conversations.models import STATUSES, Conversation, Message
 from hub.conversations.sanitize import sanitize_html
 from hub.conversations.schemas import conversation_dict, inbound_message_dict, message_dict
@@ -96,52 +96,125 @@ def do_ingest(
     if found is not None:
         return IngestResult(found[0], found[1], found[2], created=False)
     idents = identities_of(msg.contact, msg.ingest_scope)
-    known = sql.identities(idents)
-    if all(i in known for i in idents):
-        contact_id, name = known[idents[0]]
-        if name or not (msg.contact.name or "").strip():
-            result = _ingest_known(session, sql, msg, contact_id, reopen_window, routed=route is not None)
-            if result is not None:
-                return result
+    contact_id = _known_contact(msg, idents, sql.identities(idents))
+    if contact_id is not None:
+        conv = None
+        if msg.thread_conversation_id is not None:
+            conv = sql.conversation(msg.thread_conversation_id)
+            if conv is not None and conv.contact_id != contact_id:
+                conv = None
+        if conv is None:
+            conv = sql.latest_conversation(contact_id, msg.channel, msg.source)
+        if _takes_plain_path(conv, routed=route is not None):
+            assert conv is not None
+            return _write_known(session, sql, [(msg, contact_id, conv.id)])[0]
     return _ingest_orm(session, msg, reopen_window=reopen_window, route=route)
 
 
-def _ingest_known(session: Session, sql: IngestSql, msg: InboundMessage, contact_id: int,
-                  reopen_window: timedelta, *, routed: bool) -> IngestResult | None:
-    """The plain-SQL path, or None when the message needs more than it can do."""
-    conv = None
-    if msg.thread_conversation_id is not None:
-        conv = sql.conversation(msg.thread_conversation_id)
-        if conv is not None and conv.contact_id != contact_id:
-            conv = None
-    if conv is None:
-        conv = sql.latest_conversation(contact_id, msg.channel, msg.source)
-    if conv is None or conv.status != "open":
+def do_ingest_many(
+    session: Session,
+    msgs: list[InboundMessage],
+    *,
+    reopen_window: timedelta = timedelta(days=7),
+    route: RouteHook | None = None,
+) -> list[IngestResult]:
+    """`do_ingest` for a batch (group commit), with a few statements per batch, not per message.
+
+    Messages on the plain-SQL path up to the first one that is not are looked up and written
+    together; from that one on, each goes through `do_ingest` in order (what it changes, a new
+    conversation say, could change how the next ones must be handled). A message repeated within
+    the batch is a redelivery of its first copy.
+    """
+    if len(msgs) == 1 or any(m.thread_conversation_id is not None for m in msgs):
+        return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
+    sql = IngestSql.of(session)
+    keys = [(m.ingest_scope, m.external_id) for m in msgs]
+    stored = sql.find_ingested_many(list(dict.fromkeys(keys)))
+    idents = [identities_of(m.contact, m.ingest_scope) for m in msgs]
+    known = sql.identities_many(list(dict.fromkeys(i for group in idents for i in group)))
+    contacts = [_known_contact(m, group, known) for m, group in zip(msgs, idents, strict=True)]
+    convs = sql.latest_conversations(list({c for c in contacts if c is not None}))
+
+    results: list[IngestResult | None] = [None] * len(msgs)
+    plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
+    first_of: dict[tuple[str, str], int] = {}
+    rest = len(msgs)
+    for i, (msg, key, contact_id) in enumerate(zip(msgs, keys, contacts, strict=True)):
+        if key in stored:
+            results[i] = IngestResult(*stored[key], created=False)
+            continue
+        if key in first_of:
+            continue  # answered below, from its first copy
+        conv = convs.get((contact_id, msg.channel, msg.source)) if contact_id is not None else None
+        if contact_id is None or not _takes_plain_path(conv, routed=route is not None):
+            rest = i
+            break
+        assert conv is not None
+        first_of[key] = i
+        plain.append((i, (msg, contact_id, conv.id)))
+    if plain:
+        for (i, _), result in zip(plain, _write_known(session, sql, [p for _, p in plain]), strict=True):
+            results[i] = result
+    for i in range(rest):
+        if results[i] is None:
+            first = results[first_of[keys[i]]]
+            assert first is not None
+            results[i] = IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
+    for i in range(rest, len(msgs)):
+        results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
+    return results  # type: ignore[return-value]
+
+
+def _known_contact(msg: InboundMessage, idents: list[tuple[str, str]],
+                   known: dict[tuple[str, str], tuple[int, str]]) -> int | None:
+    """The contact the plain-SQL path may use: every identity is known and nothing about the
+    contact changes (no identity to attach, no name to fill in). Else None: the ORM path."""
+    if not all(i in known for i in idents):
         return None
-    if routed and _needs_routing(new=False, reopened=False, assignee_id=conv.assignee_id, queued=conv.queued,
-                                 first_response_at=conv.first_response_at,
-                                 next_response_due_at=conv.next_response_due_at):
+    contact_id, name = known[idents[0]]
+    if not name and (msg.contact.name or "").strip():
         return None
+    return contact_id
+
+
+def _takes_plain_path(conv: ConversationRow | None, *, routed: bool) -> bool:
+    return conv is not None and conv.status == "open" and not (routed and _needs_routing(
+        new=False, reopened=False, assignee_id=conv.assignee_id, queued=conv.queued,
+        first_response_at=conv.first_response_at, next_response_due_at=conv.next_response_due_at,
+    ))
+
+
+def _write_known(session: Session, sql: IngestSql,
+                 batch: list[tuple[InboundMessage, int, int]]) -> list[IngestResult]:
+    """The plain-SQL writes for (message, contact id, conversation id): the messages, the
+    conversations' last activity, a `message.created` event each (as `_ingest_orm` writes it)."""
     now = utcnow()
-    created_at = msg.received_at or now
-    html = sanitize_html(msg.html)
-    attachments = [a.as_dict() for a in msg.attachments]
-    sql.touch_conversation(conv.id, now)
-    message_id = sql.insert_message(
-        conversation_id=conv.id, contact_id=contact_id, channel=msg.channel, text=msg.text, html=html,
-        subject=msg.subject, attachments=attachments, scope=msg.ingest_scope, external_id=msg.external_id,
-        created_at=created_at,
-    )
+    rows = [{
+        "conversation_id": conv_id, "contact_id": contact_id, "channel": msg.channel, "text": msg.text,
+        "html": sanitize_html(msg.html), "subject": msg.subject,
+        "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
+        "external_id": msg.external_id, "created_at": msg.received_at or now,
+    } for msg, contact_id, conv_id in batch]
+    ids = sql.insert_messages(rows)
+    sql.touch_conversations(sorted({conv_id for _, _, conv_id in batch}), now)
     log.lock(session)
-    sql.insert_event(
-        type="message.created", conversation_id=conv.id, contact_id=contact_id, created_at=now,
-        payload={"message": inbound_message_dict(
-            message_id, conversation_id=conv.id, contact_id=contact_id, channel=msg.channel, text=msg.text,
-            html=html, subject=msg.subject, attachments=attachments, created_at=created_at,
-        )},
-    )
+    events = []
+    results = []
+    for row in rows:
+        message_id = ids[(row["scope"], row["external_id"])]
+        events.append({
+            "type": "message.created", "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
+            "created_at": now,
+            "payload": {"message": inbound_message_dict(
+                message_id, conversation_id=row["conversation_id"], contact_id=row["contact_id"],
+                channel=row["channel"], text=row["text"], html=row["html"], subject=row["subject"],
+                attachments=row["attachments"], created_at=row["created_at"],
+            )},
+        })
+        results.append(IngestResult(message_id, row["conversation_id"], row["contact_id"], created=True))
+    sql.insert_events(events)
     log.mark_appended(session)
-    return IngestResult(message_id, conv.id, contact_id, created=True)
+    return results
 
 
 def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedelta,

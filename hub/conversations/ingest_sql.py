@@ -30,13 +30,28 @@ _SQL = {
                            "AND channel = :channel AND source = :source ORDER BY id DESC LIMIT 1",
     "conversation": "SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
                     "next_response_due_at FROM conversations WHERE id = :id",
-    "touch_conversation": "UPDATE conversations SET last_message_at = :now, updated_at = :now WHERE id = :id",
-    "insert_message": "INSERT INTO messages (conversation_id, contact_id, channel, direction, text, html, "
-                      "subject, attachments, ingest_scope, external_id, created_at) VALUES (:conversation, "
-                      ":contact, :channel, 'in', :text, :html, :subject, :attachments, :scope, :xid, :created) "
-                      "RETURNING id",
-    "insert_event": "INSERT INTO events (type, conversation_id, contact_id, private, payload, created_at) "
-                    "VALUES (:type, :conversation, :contact, :private, :payload, :created) RETURNING id",
+}
+# Batched forms (group commit): one round trip per step for a whole batch, whatever its size.
+_MANY = {
+    "find_ingested": ("SELECT ingest_scope, external_id, id, conversation_id, contact_id FROM messages "
+                      "WHERE (ingest_scope, external_id) IN (VALUES {rows})", "(:s{i}, :x{i})", ", "),
+    "identities": ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM contact_identities ci "
+                   "JOIN contacts c ON c.id = ci.contact_id WHERE (ci.kind, ci.address) IN (VALUES {rows})",
+                   "(:k{i}, :a{i})", ", "),
+    "latest_conversations": ("SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
+                             "next_response_due_at, channel, source FROM conversations WHERE id IN "
+                             "(SELECT MAX(id) FROM conversations WHERE contact_id IN ({rows}) "
+                             "GROUP BY contact_id, channel, source)", ":c{i}", ", "),
+    "touch_conversations": ("UPDATE conversations SET last_message_at = :now, updated_at = :now "
+                            "WHERE id IN ({rows})", ":c{i}", ", "),
+    "insert_messages": ("INSERT INTO messages (conversation_id, contact_id, channel, direction, text, html, "
+                        "subject, attachments, ingest_scope, external_id, created_at) VALUES {rows} "
+                        "RETURNING id, ingest_scope, external_id",
+                        "(:conversation{i}, :contact{i}, :channel{i}, 'in', :text{i}, :html{i}, :subject{i}, "
+                        ":attachments{i}, :scope{i}, :xid{i}, :created{i})", ", "),
+    "insert_events": ("INSERT INTO events (type, conversation_id, contact_id, private, payload, created_at) "
+                      "VALUES {rows}", "(:type{i}, :conversation{i}, :contact{i}, :private{i}, :payload{i}, "
+                      ":created{i})", ", "),
 }
 _IDENTITY_SELECT = ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM contact_identities ci "
                     "JOIN contacts c ON c.id = ci.contact_id WHERE ")
@@ -99,6 +114,51 @@ class IngestSql:
             # error handlers know those.
             raise DBAPIError.instance(sql, params, exc, self.dbapi.Error) from exc
 
+    def _many(self, name: str, rows: list[dict[str, Any]], **common: Any) -> list[Any]:
+        """Run the batched statement `name` over `rows` (each row's keys get its index appended)."""
+        template, row_sql, sep = _MANY[name]
+        sql = template.format(rows=sep.join(row_sql.format(i=i) for i in range(len(rows))))
+        params = dict(common)
+        for i, row in enumerate(rows):
+            for key, value in row.items():
+                params[f"{key}{i}"] = value
+        self._execute(sql if self.sqlite else _for_psycopg(sql), params)
+        return self.cursor.fetchall() if self.cursor.description is not None else []
+
+    def find_ingested_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int, int]]:
+        rows = self._many("find_ingested", [{"s": scope, "x": xid} for scope, xid in keys])
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+
+    def identities_many(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+        rows = self._many("identities", [{"k": kind, "a": address} for kind, address in idents])
+        return {(kind, address): (contact_id, name) for kind, address, contact_id, name in rows}
+
+    def latest_conversations(self, contact_ids: list[int]) -> dict[tuple[int, str, str], ConversationRow]:
+        """The latest conversation of each (contact, channel, source) of these contacts."""
+        rows = self._many("latest_conversations", [{"c": c} for c in contact_ids])
+        return {(r[1], r[7], r[8]): self._conversation(r) for r in rows}  # type: ignore[misc]
+
+    def touch_conversations(self, conversation_ids: list[int], now: datetime) -> None:
+        self._many("touch_conversations", [{"c": c} for c in conversation_ids], now=self.when(now))
+
+    def insert_messages(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Rows as `insert_message`'s arguments; returns each new id by (scope, external_id)."""
+        params = [{
+            "conversation": r["conversation_id"], "contact": r["contact_id"], "channel": r["channel"],
+            "text": r["text"], "html": r["html"], "subject": r["subject"],
+            "attachments": json.dumps(r["attachments"]), "scope": r["scope"], "xid": r["external_id"],
+            "created": self.when(r["created_at"]),
+        } for r in rows]
+        return {(scope, xid): int(id) for id, scope, xid in self._many("insert_messages", params)}
+
+    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        """Rows as `insert_event`'s arguments; ids follow the order of `rows`."""
+        self._many("insert_events", [{
+            "type": r["type"], "conversation": r["conversation_id"], "contact": r["contact_id"],
+            "private": r.get("private", False), "payload": json.dumps(r["payload"]),
+            "created": self.when(r["created_at"]),
+        } for r in rows])
+
     def _one(self, name: str, params: dict[str, Any]) -> Any:
         self._execute(self.sql[name], params)
         return self.cursor.fetchone()
@@ -129,24 +189,3 @@ class IngestSql:
 
     def conversation(self, conversation_id: int) -> ConversationRow | None:
         return self._conversation(self._one("conversation", {"id": conversation_id}))
-
-    def touch_conversation(self, conversation_id: int, now: datetime) -> None:
-        self._execute(self.sql["touch_conversation"], {"now": self.when(now), "id": conversation_id})
-
-    def insert_message(self, *, conversation_id: int, contact_id: int, channel: str, text: str,
-                       html: str | None, subject: str | None, attachments: list[dict[str, Any]],
-                       scope: str, external_id: str, created_at: datetime) -> int:
-        row = self._one("insert_message", {
-            "conversation": conversation_id, "contact": contact_id, "channel": channel, "text": text,
-            "html": html, "subject": subject, "attachments": json.dumps(attachments), "scope": scope,
-            "xid": external_id, "created": self.when(created_at),
-        })
-        return int(row[0])
-
-    def insert_event(self, *, type: str, conversation_id: int | None, contact_id: int | None,
-                     payload: dict[str, Any], created_at: datetime, private: bool = False) -> int:
-        row = self._one("insert_event", {
-            "type": type, "conversation": conversation_id, "contact": contact_id, "private": private,
-            "payload": json.dumps(payload), "created": self.when(created_at),
-        })
-        return int(row[0])

@@ -264,7 +264,7 @@ def test_close_finishes_queued_work_and_a_later_submit_starts_again(
     closer = threading.Thread(target=close, daemon=True)
     closer.start()
     # close() has put its stop mark behind the queued items and now waits for the writer.
-    wait_for(lambda: group._queue.qsize() == len(queued) + 1, what="close to queue its stop")
+    wait_for(lambda: group._thread is None, what="close to queue its stop")  # set with the stop, under the lock
     assert not closed.is_set()
     writer.gate.set()
     assert closed.wait(timeout=10)
@@ -344,7 +344,16 @@ def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any]
             assert gate.wait(timeout=20)
         return ingest_in(session, msg)
 
+    ingest_many = hub.ingests.run_many
+    assert ingest_many is not None
+
+    def recorded_many(session: Session, msgs: list[InboundMessage]) -> list[IngestResult]:
+        for msg in msgs:
+            sessions.setdefault(msg.external_id, session)
+        return ingest_many(session, msgs)
+
     hub.ingests.run_one = hub._ingest_in = gated  # type: ignore[assignment]  # in a batch, and alone
+    hub.ingests.run_many = recorded_many
     try:
         first = hub.ingests.submit(_message(f"gate-{next(_seq)}", "gate@example.com"))
         assert at_gate.wait(timeout=10)
@@ -369,6 +378,7 @@ def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any]
     finally:
         gate.set()
         hub.ingests.run_one = hub._ingest_in = ingest_in  # type: ignore[assignment]
+        hub.ingests.run_many = ingest_many
     return results, sessions
 
 

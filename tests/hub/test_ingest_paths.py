@@ -70,18 +70,18 @@ class Paths:
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     recorded = Paths()
-    orm, insert = actions._ingest_orm, IngestSql.insert_message
+    orm, insert = actions._ingest_orm, IngestSql.insert_messages
 
     def record_orm(session: Session, msg: InboundMessage, **kw: Any) -> IngestResult:
         recorded.orm.append(msg.external_id)
         return orm(session, msg, **kw)
 
-    def record_sql(self: IngestSql, **kw: Any) -> int:
-        recorded.sql.append(kw["external_id"])
-        return insert(self, **kw)
+    def record_sql(self: IngestSql, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        recorded.sql.extend(row["external_id"] for row in rows)
+        return insert(self, rows)
 
     monkeypatch.setattr(actions, "_ingest_orm", record_orm)
-    monkeypatch.setattr(IngestSql, "insert_message", record_sql)
+    monkeypatch.setattr(IngestSql, "insert_messages", record_sql)
     return recorded
 
 
@@ -177,7 +177,7 @@ def test_a_second_message_takes_the_sql_path_and_looks_exactly_like_an_orm_one(
     fast_msg = message("ann@example.com", **rich)
     fast = ingest(database, fast_msg)
     with monkeypatch.context() as m:  # the same kind of message, forced through the ORM
-        m.setattr(actions, "_ingest_known", lambda *a, **k: None)
+        m.setattr(actions, "_takes_plain_path", lambda *a, **k: False)
         slow_msg = message("bob@example.com", **rich)
         slow = ingest(database, slow_msg)
     assert paths.of(fast_msg.external_id) == "sql"
@@ -524,3 +524,47 @@ def test_without_a_route_hook_an_unqueued_open_conversation_takes_the_sql_path(
     assert ingest(database, msg).conversation_id == first.conversation_id
     assert paths.of(msg.external_id) == "sql"
 
+
+
+# -- a batch at once (group commit) -------------------------------------------------------------------
+
+
+def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database: Database, paths: Paths) -> None:
+    """do_ingest_many: known customers' messages are looked up and written together; a message in
+    the batch twice is one message; an old one redelivered is a no-op; from the first message that
+    needs the ORM on, messages go one by one, in order, and land where they belong."""
+    ann1 = ingest(database, message("ann@example.com"))
+    bob1 = ingest(database, message("bob@example.com"))
+    old = message("bob@example.com")
+    old_result = ingest(database, old)
+    first_ann, first_bob = message("ann@example.com", text="a1"), message("bob@example.com", text="b1")
+    batch = [
+        first_ann,
+        first_bob,
+        first_ann,  # the same message twice in one batch
+        old,  # already stored
+        message("cy@example.com", text="c1"),  # a new customer: the ORM path, and one by one from here
+        message("ann@example.com", text="a2"),
+        message("cy@example.com", text="c2"),  # cy is known by now
+    ]
+    with database.write() as s:
+        results = actions.do_ingest_many(s, batch)
+
+    assert [r.created for r in results] == [True, True, False, False, True, True, True]
+    assert results[2] == IngestResult(results[0].message_id, ann1.conversation_id, ann1.contact_id, created=False)
+    assert results[3] == IngestResult(old_result.message_id, old_result.conversation_id, old_result.contact_id,
+                                      created=False)
+    assert results[1].conversation_id == bob1.conversation_id
+    assert results[5].conversation_id == ann1.conversation_id
+    assert results[6].conversation_id == results[4].conversation_id != ann1.conversation_id
+    assert paths.of(first_ann.external_id) == "sql" and paths.of(first_bob.external_id) == "sql"
+    assert paths.of(batch[4].external_id) == "orm"
+    # Each conversation reads in the order its messages arrived, and consoles get one event each.
+    with database.read() as s:
+        for conv_id, texts in ((ann1.conversation_id, ["", "a1", "a2"]), (results[4].conversation_id, ["c1", "c2"])):
+            rows = s.execute(select(Message.text).where(Message.conversation_id == conv_id)  # type: ignore[arg-type]
+                             .order_by(Message.id)).scalars().all()  # type: ignore[arg-type]
+            assert list(rows) == texts
+    created = [e.payload["message"]["id"] for e in events(database, ann1.conversation_id)
+               if e.type == "message.created"]
+    assert created == [ann1.message_id, results[0].message_id, results[5].message_id]
