@@ -33,11 +33,15 @@ _SQL = {
 }
 # Batched forms (group commit): one round trip per step for a whole batch, whatever its size.
 _MANY = {
-    "find_ingested": ("SELECT ingest_scope, external_id, id, conversation_id, contact_id FROM messages "
-                      "WHERE (ingest_scope, external_id) IN (VALUES {rows})", "(:s{i}, :x{i})", ", "),
-    "identities": ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM contact_identities ci "
-                   "JOIN contacts c ON c.id = ci.contact_id WHERE (ci.kind, ci.address) IN (VALUES {rows})",
-                   "(:k{i}, :a{i})", ", "),
+    # Joined to a VALUES list, not `(a, b) IN (VALUES ...)`: SQLite answers the latter with a scan
+    # of the whole table, the join with one unique-index lookup per row (both databases name the
+    # VALUES columns column1, column2).
+    "find_ingested": ("SELECT m.ingest_scope, m.external_id, m.id, m.conversation_id, m.contact_id "
+                      "FROM (VALUES {rows}) v JOIN messages m "
+                      "ON m.ingest_scope = v.column1 AND m.external_id = v.column2", "(:s{i}, :x{i})", ", "),
+    "identities": ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM (VALUES {rows}) v "
+                   "JOIN contact_identities ci ON ci.kind = v.column1 AND ci.address = v.column2 "
+                   "JOIN contacts c ON c.id = ci.contact_id", "(:k{i}, :a{i})", ", "),
     "latest_conversations": ("SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
                              "next_response_due_at, channel, source FROM conversations WHERE id IN "
                              "(SELECT MAX(id) FROM conversations WHERE contact_id IN ({rows}) "
