@@ -155,8 +155,10 @@ class Hub(HubPort):
                 if found is not None:
                     return IngestResult(found.id, found.conversation_id, found.contact_id, created=False)  # type: ignore[arg-type]
             except OperationalError as exc:
-                # PostgreSQL deadlock/serialization failures are safe to retry; anything else is not.
-                if "deadlock" not in str(exc).lower() and "could not serialize" not in str(exc).lower():
+                # Deadlocks, serialization failures and a connection the database closed (a
+                # restart; the pool is then renewed) are safe to retry; anything else is not.
+                text = str(exc).lower()
+                if not exc.connection_invalidated and "deadlock" not in text and "could not serialize" not in text:
                     raise
             time.sleep(0.01 * (attempt + 1))
         raise RuntimeError("ingest kept conflicting; the sender should retry")
