@@ -34,6 +34,10 @@ class FormParams:
     def getlist(self, key: str) -> list[str]:
         return list(self._values.get(key, []))
 
+    # RequestValidator tries `getall` (Flask) before `getlist` (Django): answering it spares an
+    # AttributeError per field on every webhook.
+    getall = getlist
+
     def get(self, key: str, default: str | None = None) -> str | None:
         values = self._values.get(key)
         return values[0] if values else default
