@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import Depends, Request, WebSocket
 
-from hub.agents.actions import agent_for_token, scope_of
-from hub.agents.models import Agent
+from hub.agents.actions import token_owner
+from hub.clock import utcnow
 from hub.errors import Forbidden, Unauthorized
 from hub.events.visibility import AgentScope
 from hub.runtime import Hub
 
 SESSION_COOKIE = "hub_session"
+# A token's caller (agent, role, teams) is remembered this long per process, as API keys are
+# (`Hub.check_api_key`): agents' consoles call in bursts, and reading the token, the agent and their
+# teams cost more than the rest of a status change. Logout, password, role, activity and team
+# changes made through this node forget the agent's entries at once (`forget_caller`); other nodes
+# and the CLI take effect within this many seconds.
+CALLER_CACHE_SECONDS = 5.0
+CALLER_CACHE_SIZE = 10_000
 
 
 def get_hub(request: Request) -> Hub:
@@ -45,14 +56,88 @@ def token_from(headers: dict[str, str] | object, cookies: dict[str, str]) -> str
     return cookies.get(SESSION_COOKIE)
 
 
+class CallerCache:
+    """Callers by token, each kept until CALLER_CACHE_SECONDS after it was read or its token
+    expires, whichever is first. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, datetime, Caller]] = {}
+        # Bumped by every forget: a caller read before a forget is not remembered after it (the
+        # read may have seen the token or the agent as they were before the change).
+        self.generation = 0
+
+    def get(self, token: str) -> Caller | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        read_at, expires_at, caller = entry
+        if time.monotonic() - read_at >= CALLER_CACHE_SECONDS or expires_at <= utcnow():
+            with self._lock:
+                if self._entries.get(token) is entry:
+                    del self._entries[token]
+            return None
+        return caller
+
+    def put(self, caller: Caller, expires_at: datetime, read_at: float, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= CALLER_CACHE_SIZE:
+                self._entries.clear()
+            self._entries[caller.token] = (read_at, expires_at, caller)
+
+    def forget_token(self, token: str) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.pop(token, None)
+
+    def forget_agent(self, agent_id: int) -> None:
+        with self._lock:
+            self.generation += 1
+            for token in [t for t, (_, _, c) in self._entries.items() if c.agent_id == agent_id]:
+                del self._entries[token]
+
+
+_caches: weakref.WeakKeyDictionary[Hub, CallerCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def caller_cache(hub: Hub) -> CallerCache:
+    cache = _caches.get(hub)
+    if cache is None:
+        with _caches_lock:
+            cache = _caches.setdefault(hub, CallerCache())
+    return cache
+
+
+def forget_caller(hub: Hub, *, agent_id: int | None = None, token: str | None = None) -> None:
+    """Call once a change to who a token's caller is (logout, password, role, activity, teams) has
+    committed: this node stops using the old caller at once. (Not before the commit: a request
+    reading the token meanwhile would remember the old caller again.)"""
+    cache = caller_cache(hub)
+    if token is not None:
+        cache.forget_token(token)
+    if agent_id is not None:
+        cache.forget_agent(agent_id)
+
+
 def caller_for_token(hub: Hub, token: str | None) -> Caller | None:
     if not token:
         return None
+    cache = caller_cache(hub)
+    caller = cache.get(token)
+    if caller is not None:
+        return caller
+    read_at, generation = time.monotonic(), cache.generation
     with hub.db.read() as s:
-        agent: Agent | None = agent_for_token(s, token)
-        if agent is None:
-            return None
-        return Caller(agent.id, agent.email, agent.name, agent.role, scope_of(s, agent), token)  # type: ignore[arg-type]
+        owner = token_owner(s, token)
+    if owner is None:
+        return None
+    caller = Caller(owner.agent_id, owner.email, owner.name, owner.role,
+                    AgentScope(owner.agent_id, owner.role, owner.team_ids), token)
+    cache.put(caller, owner.expires_at, read_at, generation)
+    return caller
 
 
 def current_caller(request: Request, hub: Hub = Depends(get_hub)) -> Caller:

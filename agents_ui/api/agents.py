@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from agents_ui.api.schemas import AgentIn, AgentPatch, PresenceIn
-from agents_ui.deps import Caller, current_caller, get_hub, require_admin
+from agents_ui.deps import Caller, current_caller, forget_caller, get_hub, require_admin
 from hub.agents import actions
 from hub.agents.models import Agent
 from hub.errors import Conflict
@@ -72,4 +72,6 @@ def update_agent(agent_id: int, body: AgentPatch, caller: Caller = Depends(requi
         info = actions.agent_dict(agent, actions.team_ids_of(s, agent_id))
         # Capacity, skills or activity may have changed: routing looks at its queues again.
         log.append(s, "agent.updated", actor_agent_id=caller.agent_id, payload={"agent_id": agent_id, "agent": info})
-        return info
+    # Role, activity, name or password (which ends every session) may have changed.
+    forget_caller(hub, agent_id=agent_id)
+    return info

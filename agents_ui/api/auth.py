@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from agents_ui.api.schemas import LoginIn
-from agents_ui.deps import SESSION_COOKIE, Caller, current_caller, get_hub
+from agents_ui.deps import SESSION_COOKIE, Caller, current_caller, forget_caller, get_hub
 from hub.agents.actions import agent_dict, authenticate, do_create_token, do_revoke_token, team_ids_of
 from hub.errors import TooManyRequests, Unauthorized
 from hub.runtime import Hub
@@ -46,5 +46,6 @@ def login(body: LoginIn, request: Request, response: Response, hub: Hub = Depend
 def logout(response: Response, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
         do_revoke_token(s, caller.token)
+    forget_caller(hub, token=caller.token)
     response.delete_cookie(SESSION_COOKIE)
     return {"ok": True}

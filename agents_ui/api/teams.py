@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from agents_ui.api.schemas import MemberIn, TeamIn
-from agents_ui.deps import Caller, current_caller, get_hub, require_admin
+from agents_ui.deps import Caller, current_caller, forget_caller, get_hub, require_admin
 from hub.agents import actions
 from hub.agents.models import Team
 from hub.runtime import Hub
@@ -40,7 +40,9 @@ def add_member(team_id: int, body: MemberIn, _: Caller = Depends(require_admin),
         team = actions.get_team(s, team_id)
         actions.do_add_member(s, team, actions.get_agent(s, body.agent_id))
         s.flush()
-        return team_dict(team, actions.team_members(s, team_id))
+        out = team_dict(team, actions.team_members(s, team_id))
+    forget_caller(hub, agent_id=body.agent_id)  # their scope changed
+    return out
 
 
 @router.delete("/{team_id}/members/{agent_id}", summary="Remove an agent from a team (admins)")
@@ -50,4 +52,6 @@ def remove_member(team_id: int, agent_id: int, _: Caller = Depends(require_admin
         team = actions.get_team(s, team_id)
         actions.do_remove_member(s, team, actions.get_agent(s, agent_id))
         s.flush()
-        return team_dict(team, actions.team_members(s, team_id))
+        out = team_dict(team, actions.team_members(s, team_id))
+    forget_caller(hub, agent_id=agent_id)  # their scope changed
+    return out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlmodel import Session
 
 from hub.agents.models import PRESENCES, ROLES, Agent, ApiKey, AuthToken, Team, TeamMember
@@ -101,12 +102,40 @@ def do_create_token(session: Session, agent: Agent, ttl: timedelta) -> str:
     return token
 
 
-def agent_for_token(session: Session, token: str) -> Agent | None:
-    row = session.execute(select(AuthToken).where(AuthToken.token_hash == digest(token))).scalar_one_or_none()
+@dataclass(frozen=True)
+class TokenOwner:
+    """Who a session token belongs to, read as plain rows (no ORM entities)."""
+
+    agent_id: int
+    email: str
+    name: str
+    role: str
+    team_ids: frozenset[int]
+    expires_at: datetime
+
+
+_TOKEN_OWNER = (
+    select(Agent.id, Agent.email, Agent.name, Agent.role, AuthToken.expires_at)  # type: ignore[call-overload]
+    .select_from(AuthToken)
+    .join(Agent, Agent.id == AuthToken.agent_id)  # type: ignore[arg-type]
+    .where(AuthToken.token_hash == bindparam("hash"), Agent.active.is_(True))  # type: ignore[attr-defined]
+)
+_TEAM_IDS = select(TeamMember.team_id).where(TeamMember.agent_id == bindparam("agent"))  # type: ignore[arg-type]
+
+
+def token_owner(session: Session, token: str) -> TokenOwner | None:
+    """The active agent a live token belongs to, with their teams; None for an unknown, expired or
+    deactivated one."""
+    row = session.execute(_TOKEN_OWNER, {"hash": digest(token)}).first()
     if row is None or row.expires_at <= utcnow():
         return None
-    agent = session.get(Agent, row.agent_id)
-    return agent if agent is not None and agent.active else None
+    teams = frozenset(session.execute(_TEAM_IDS, {"agent": row.id}).scalars())
+    return TokenOwner(row.id, row.email, row.name, row.role, teams, row.expires_at)
+
+
+def agent_for_token(session: Session, token: str) -> Agent | None:
+    owner = token_owner(session, token)
+    return session.get(Agent, owner.agent_id) if owner is not None else None
 
 
 def do_revoke_token(session: Session, token: str) -> None:

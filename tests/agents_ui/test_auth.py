@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from hub.agents import actions as agent_actions
 from hub.db import Database
-from tests.factories import PASSWORD, create_agent, login
+from tests.factories import PASSWORD, api_key, create_agent, inbound, login
 
 
 def test_login_sets_an_httponly_session_cookie_and_returns_a_bearer_token(client: TestClient, db: Database) -> None:
@@ -149,3 +149,35 @@ def test_login_with_malformed_input_is_a_422(client: TestClient, db: Database) -
         assert resp.json()["error"] == "invalid"
     resp = client.post("/api/v1/auth/login", content=b"{not json", headers={"Content-Type": "application/json"})
     assert resp.status_code == 422
+
+
+def test_role_password_and_team_changes_apply_at_once_to_a_token_in_use(client: TestClient, db: Database) -> None:
+    """Callers are remembered per token for a few seconds (agents_ui/deps.py); a change made through
+    this node forgets them at once."""
+    admin = login(client, db, "admin")
+    team = client.post("/api/v1/teams", json={"name": "cache-test"}, headers=admin.headers).json()["id"]
+    agent = login(client, db, "agent")
+    assert client.get("/api/v1/routing/rules", headers=agent.headers).status_code == 403  # remembered now
+
+    promote = client.patch(f"/api/v1/agents/{agent.id}", json={"role": "supervisor"}, headers=admin.headers)
+    assert promote.status_code == 200
+    assert client.get("/api/v1/routing/rules", headers=agent.headers).status_code == 200
+    assert client.patch(f"/api/v1/agents/{agent.id}", json={"role": "agent"}, headers=admin.headers).status_code == 200
+    assert client.get("/api/v1/routing/rules", headers=agent.headers).status_code == 403
+
+    # Team membership is the caller's scope: joining or leaving a team shows or hides its
+    # conversations at once.
+    conv = inbound(client, api_key(db))["conversation_id"]
+    assert client.post(f"/api/v1/conversations/{conv}/assign", json={"team_id": team},
+                       headers=admin.headers).status_code == 200
+    assert client.get(f"/api/v1/conversations/{conv}", headers=agent.headers).status_code == 403
+    assert client.post(f"/api/v1/teams/{team}/members", json={"agent_id": agent.id},
+                       headers=admin.headers).status_code == 200
+    assert client.get(f"/api/v1/conversations/{conv}", headers=agent.headers).status_code == 200
+    assert client.delete(f"/api/v1/teams/{team}/members/{agent.id}", headers=admin.headers).status_code == 200
+    assert client.get(f"/api/v1/conversations/{conv}", headers=agent.headers).status_code == 403
+
+    # A new password ends every session of the agent.
+    assert client.patch(f"/api/v1/agents/{agent.id}", json={"password": "another-password-1"},
+                        headers=admin.headers).status_code == 200
+    assert client.get("/api/v1/agents/me", headers=agent.headers).status_code == 401
