@@ -63,7 +63,7 @@ def list_rules(_: Caller = Depends(require_supervisor), hub: Hub = Depends(get_h
 
 
 @router.post("/api/v1/routing/rules", status_code=201, summary="Add a routing rule (admins)")
-def create_rule(body: RuleIn, _: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+def create_rule(body: RuleIn, caller: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
         if body.team_id is not None:
             get_team(s, body.team_id)
@@ -71,16 +71,20 @@ def create_rule(body: RuleIn, _: Caller = Depends(require_admin), hub: Hub = Dep
                            team_id=body.team_id, priority=body.priority, skill=body.skill)
         s.add(rule)
         s.flush()
-        return rule_dict(rule)
+        out = rule_dict(rule)
+        # Routing boards keep the rules until this event says they changed (hub/routing/board.py).
+        log.append(s, "routing.rules_changed", actor_agent_id=caller.agent_id, payload={"created": out})
+        return out
 
 
 @router.delete("/api/v1/routing/rules/{rule_id}", summary="Delete a routing rule (admins)")
-def delete_rule(rule_id: int, _: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+def delete_rule(rule_id: int, caller: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
         rule = s.get(RoutingRule, rule_id)
         if rule is None:
             raise NotFound(f"routing rule {rule_id} does not exist")
         s.delete(rule)
+        log.append(s, "routing.rules_changed", actor_agent_id=caller.agent_id, payload={"deleted": rule_id})
     return {"ok": True}
 
 

@@ -12,6 +12,16 @@ from hub.contacts.models import Contact, ContactIdentity
 from hub.errors import Invalid
 from hub.ports import ContactRef
 
+# session.info: (transaction, ids of the contacts it created), for `created_in_transaction`.
+_NEW_CONTACTS = "hub_new_contacts"
+
+
+def created_in_transaction(session: Session, contact_id: int | None) -> bool:
+    """Whether `do_resolve_contact` created this contact in the session's current transaction (so it
+    has no history yet: no earlier conversation, no agent who served them)."""
+    mark = session.info.get(_NEW_CONTACTS)
+    return mark is not None and mark[0] is session.get_transaction() and contact_id in mark[1]
+
 
 def normalize_email(raw: str) -> str:
     value = raw.strip().lower()
@@ -54,7 +64,8 @@ def find_by_identity(session: Session, kind: str, address: str) -> Contact | Non
 
 
 def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | None = None) -> tuple[Contact, bool]:
-    """The contact owning the first known identity, else a new one; unknown identities are attached.
+    """The contact owning the first known identity, else a new one; unknown identities are attached
+    (a new contact's are pending in the session until its next flush).
 
     An identity that already belongs to another contact is left there: merging people is a
     deliberate act, never a side effect of a message.
@@ -78,11 +89,22 @@ def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | No
         contact = Contact(name=(ref.name or "").strip() or (email or phone or ""), email=email, phone=phone)
         session.add(contact)
         session.flush()
+        mark = session.info.get(_NEW_CONTACTS)
+        if mark is None or mark[0] is not session.get_transaction():
+            mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), set())
+        mark[1].add(contact.id)
     elif ref.name and not contact.name:
         contact.name = ref.name.strip()
         contact.updated_at = utcnow()
     for kind, address in idents:
-        if (kind, address) not in known:
+        if (kind, address) in known:
+            continue
+        if created:
+            # Written with the caller's next flush, without a savepoint: if a concurrent writer
+            # took this address first, the whole transaction fails on the unique key and its retry
+            # finds their contact (Hub.ingest), instead of keeping a second one without it.
+            session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))  # type: ignore[arg-type]
+        else:
             _attach_identity(session, contact, kind, address)
     return contact, created
 

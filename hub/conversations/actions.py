@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from hub.clock import utcnow
@@ -217,12 +217,22 @@ def _write_known(session: Session, sql: IngestSql,
     return results
 
 
+# The message of `_ingest_orm`, as a Core statement (no entity; `_write_known` writes the same row).
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)  # type: ignore[attr-defined]
+
+
 def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedelta,
                 route: RouteHook | None) -> IngestResult:
-    contact, _ = do_resolve_contact(session, msg.contact, ref_scope=msg.ingest_scope)
-    assert contact.id is not None
+    """Ingest through the ORM (a new contact or conversation, a reopen, routing to run).
+
+    The contact and the conversation are entities (the route hook works on them); the message and
+    the events before routing's are written without entities, as `_write_known` writes them: nothing
+    reads them back as entities, and through the ORM they cost a flush each.
+    """
+    contact, new_contact = do_resolve_contact(session, msg.contact, ref_scope=msg.ingest_scope)
     now = utcnow()
-    conv = _find_open_conversation(session, contact.id, msg, reopen_window)
+    # A contact created just now has no conversation yet (nor one to thread into).
+    conv = None if new_contact else _find_open_conversation(session, contact.id, msg, reopen_window)  # type: ignore[arg-type]
     new_conversation = conv is None
     previous_status = None
     if conv is None:
@@ -234,49 +244,56 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
             status="open",
             waiting_since=now,
             last_agent_id=None,
+            last_message_at=now,
+            updated_at=now,
         )
         session.add(conv)
-        session.flush()
-    elif conv.status != "open":
-        previous_status = conv.status
-        conv.status = "open"
-        conv.snoozed_until = None
-        conv.resolved_at = None
-        if conv.assignee_id is None:
-            conv.waiting_since = now
-    conv.last_message_at = now
-    conv.updated_at = now
-    assert conv.id is not None
-
-    message = Message(
-        conversation_id=conv.id,
-        contact_id=contact.id,
-        channel=msg.channel,
-        direction="in",
-        text=msg.text,
-        html=sanitize_html(msg.html),
-        subject=msg.subject,
-        attachments=[a.as_dict() for a in msg.attachments],
-        ingest_scope=msg.ingest_scope,
-        external_id=msg.external_id,
-        created_at=msg.received_at or now,
-    )
-    session.add(message)
+    else:
+        if conv.status != "open":
+            previous_status = conv.status
+            conv.status = "open"
+            conv.snoozed_until = None
+            conv.resolved_at = None
+            if conv.assignee_id is None:
+                conv.waiting_since = now
+        conv.last_message_at = now
+        conv.updated_at = now
+    # The contact, its identities and the conversation in one flush: the rows the plain SQL below
+    # refers to.
     session.flush()
+    assert conv.id is not None and contact.id is not None
 
-    # Events in the order a console should see them: the conversation, its message, then routing.
-    common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact.id}
+    sql = IngestSql.of(session)
+    row = {
+        "conversation_id": conv.id, "contact_id": contact.id, "channel": msg.channel, "text": msg.text,
+        "html": sanitize_html(msg.html), "subject": msg.subject,
+        "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
+        "external_id": msg.external_id, "created_at": msg.received_at or now,
+    }
+    message_id = session.execute(_INSERT_MESSAGE, {
+        "conversation_id": conv.id, "contact_id": contact.id, "channel": msg.channel, "direction": "in",
+        "text": msg.text, "html": row["html"], "subject": msg.subject, "attachments": row["attachments"],
+        "ingest_scope": msg.ingest_scope, "external_id": msg.external_id, "created_at": row["created_at"],
+    }).scalar_one()
+
+    # Events in the order a console should see them: the conversation, its message, then routing
+    # (the route hook's events are flushed after these, so their ids follow).
+    log.lock(session)
+    common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact.id, "created_at": now}
+    events: list[dict[str, Any]] = []
     if new_conversation:
-        log.append(session, "conversation.created", payload={"conversation": conversation_dict(conv)}, **common)
+        events.append({"type": "conversation.created", "payload": {"conversation": conversation_dict(conv)}, **common})
     elif previous_status is not None:
-        log.append(
-            session,
-            "conversation.status_changed",
-            payload={"from": previous_status, "to": "open", "reason": "customer_message",
-                     "conversation": conversation_dict(conv)},
-            **common,
-        )
-    log.append(session, "message.created", payload={"message": message_dict(message)}, **common)
+        events.append({"type": "conversation.status_changed", **common, "payload": {
+            "from": previous_status, "to": "open", "reason": "customer_message",
+            "conversation": conversation_dict(conv),
+        }})
+    events.append({"type": "message.created", **common, "payload": {"message": inbound_message_dict(
+        message_id, conversation_id=conv.id, contact_id=contact.id, channel=row["channel"], text=row["text"],
+        html=row["html"], subject=row["subject"], attachments=row["attachments"], created_at=row["created_at"],
+    )}})
+    sql.insert_events(events)
+    log.mark_appended(session)
     if route is not None and _needs_routing(
         new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,
         queued=conv.queued_at is not None, first_response_at=conv.first_response_at,
@@ -286,7 +303,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     # Flushed now, so that a plain-SQL ingest later in the same transaction (group commit) appends
     # its events after these.
     session.flush()
-    return IngestResult(message.id, conv.id, contact.id, created=True)  # type: ignore[arg-type]
+    return IngestResult(message_id, conv.id, contact.id, created=True)
 
 
 def get_conversation(session: Session, conversation_id: int) -> Conversation:

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from hub.agents.actions import do_set_presence
 from hub.agents.models import Agent, Team
 from hub.clock import utcnow
+from hub.contacts.actions import created_in_transaction
 from hub.contacts.models import Contact
 from hub.conversations.actions import do_assign
 from hub.conversations.models import Conversation, Message
@@ -133,9 +134,12 @@ class Router:
         self._rule_rows: list[Any] | None = None
         self._db_rule_list: list[Rule] = []
 
-    def _db_rules(self, session: Session) -> list[Rule]:
-        """Rules from the database (they change without events: read them every time, as plain
-        rows, and parse them again only when they changed)."""
+    def _db_rules(self, session: Session, view: View) -> list[Rule]:
+        """Rules from the database, kept on the board: every change appends `routing.rules_changed`
+        (agents_ui/api/routing.py), after which the board reads them again. Parsed again only when
+        they changed."""
+        if view.rules is not None:
+            return view.rules  # type: ignore[no-any-return]
         rows = list(session.execute(_DB_RULES).all())
         if rows != self._rule_rows:
             parsed = [
@@ -144,7 +148,7 @@ class Router:
                 for name, match, team_id, priority, skill in rows
             ]
             self._rule_rows, self._db_rule_list = rows, parsed
-            return parsed
+        view.rules = self._db_rule_list
         return self._db_rule_list
 
     # -- placing and assigning -------------------------------------------------------------
@@ -175,7 +179,7 @@ class Router:
 
     def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime) -> None:
         contact = session.get(Contact, conv.contact_id)
-        rules = [*self.config.rules, *self._db_rules(session)]
+        rules = [*self.config.rules, *self._db_rules(session, view)]
         text = conv.subject or ""
         if any(r.keywords for r in rules):  # the first message only matters to keyword rules
             first = session.execute(_FIRST_TEXT, {"conv": conv.id}).scalar_one_or_none()
@@ -190,7 +194,8 @@ class Router:
         rule = first_match(rules, facts)
         if contact is not None and contact.tier == "vip":
             conv.priority += self.config.sla_boost
-        if conv.last_agent_id is None:
+        if conv.last_agent_id is None and not created_in_transaction(session, conv.contact_id):
+            # (A contact created in this transaction has no earlier conversation to look at.)
             conv.last_agent_id = session.execute(
                 _LAST_AGENT, {"contact": conv.contact_id, "conv": conv.id}
             ).scalar_one_or_none()

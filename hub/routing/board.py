@@ -16,7 +16,8 @@ log:
     (assign, requeue, transfer, offer, withdraw, status change, ingest's reopen), and an event
     names its conversation in `conversation_id`;
   * `presence.changed`, `agent.updated`, `team.member_added` / `_removed`: read that agent again;
-  * `team.updated`: read the teams again; `contact.*`: nothing;
+  * `team.updated`: read the teams again; `routing.rules_changed`: read the database's routing
+    rules again (when next needed); `contact.*`: nothing;
   * any other event without a conversation, too many events, another database, or a board older
     than `FULL_RELOAD_SECONDS`: read everything again.
   The router then changes the view as it assigns (`View.give`).
@@ -55,6 +56,7 @@ MAX_EVENTS = 2_000
 FULL_RELOAD_SECONDS = 60.0
 
 AGENT_EVENTS = frozenset({"presence.changed", "agent.updated", "team.member_added", "team.member_removed"})
+RULES_CHANGED = "routing.rules_changed"
 _VIEW = "hub_routing_view"
 
 # (agent id, channel, is an offer): whom an open conversation takes a slot from.
@@ -126,6 +128,7 @@ class Snapshot:
     holders: dict[int, Holder]  # conversation id -> the slot it takes
     offers: int  # how many holders are offers
     teams: dict[int, TeamInfo]
+    rules: Any  # the routing rules read from the database (the router's to parse), or None: not read yet
 
 
 class View:
@@ -144,16 +147,18 @@ class View:
         self.holders: dict[int, Holder] = {}
         self.offers = 0
         self.teams: dict[int, TeamInfo] = {}
+        self.rules: Any = None
         self._agents: list[AgentState] | None = None
         self._servable: set[int | None] | None | bool = False  # False: not worked out yet
         if base is not None:
             self.bind, self.event_id, self.loaded_at = base.bind, base.event_id, base.loaded_at
             self.states, self.loads = dict(base.states), dict(base.loads)
             self.holders, self.offers, self.teams = dict(base.holders), base.offers, dict(base.teams)
+            self.rules = base.rules
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.bind, self.event_id, self.loaded_at, self.states, self.loads, self.holders,
-                        self.offers, self.teams)
+                        self.offers, self.teams, self.rules)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -225,6 +230,8 @@ class View:
                 agents.add(int(payload["agent_id"]))
             elif kind == "team.updated":
                 teams = True
+            elif kind == RULES_CHANGED:
+                self.rules = None
             elif not kind.startswith("contact."):
                 self.load_all(session)  # an event this board does not know: read everything
                 return
@@ -240,6 +247,7 @@ class View:
     def load_all(self, session: Session) -> None:
         self.bind = session.get_bind()
         self.event_id = session.execute(_LAST_EVENT).scalar_one_or_none() or 0
+        self.rules = None
         self.loaded_at = time.monotonic()
         holders: dict[int, Holder] = {}
         loads: dict[int, dict[str, int]] = {}
