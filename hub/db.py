@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
@@ -69,6 +69,8 @@ def _setup_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # Database.autocommit(): each statement is its own transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
@@ -89,6 +91,13 @@ class Database:
     def read(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection outside any transaction, for single-statement reads that run all the time
+        (the event tail): on PostgreSQL that spares the BEGIN and ROLLBACK round trips."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     @contextmanager
     def write(self, *, serialize: bool = True) -> Iterator[Session]:

@@ -129,5 +129,6 @@ class EventBus:
                 self._stopping.wait(self.poll_interval)
 
     def _read(self, after: int) -> list[EventView]:
-        with self.db.read() as s:
-            return log.read_after(s, after, self.batch_size)
+        # One statement: no transaction needed (ids commit in order, hub.events.log).
+        with self.db.autocommit() as conn:
+            return log.read_after(conn, after, self.batch_size)
