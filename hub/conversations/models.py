@@ -20,6 +20,8 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversations_queue", "status", "team_id", "assignee_id"),
         Index("ix_conversations_contact_channel", "contact_id", "channel", "source"),
         Index("ix_conversations_load", "assignee_id", "status", "channel"),
+        # Offers: an agent's (release_agent), and all of them (the routing board's full read).
+        Index("ix_conversations_offered", "offered_to_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
