@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -17,10 +17,21 @@ _NEW_CONTACTS = "hub_new_contacts"
 
 
 def created_in_transaction(session: Session, contact_id: int | None) -> bool:
-    """Whether `do_resolve_contact` created this contact in the session's current transaction (so it
-    has no history yet: no earlier conversation, no agent who served them)."""
+    """Whether this module created this contact in the session's current transaction: it has no
+    history yet (no earlier conversation, no agent who served them), and its tier and language are
+    the defaults (NEW_CONTACT_TIER, no language)."""
     mark = session.info.get(_NEW_CONTACTS)
     return mark is not None and mark[0] is session.get_transaction() and contact_id in mark[1]
+
+
+NEW_CONTACT_TIER = "standard"
+
+
+def _mark_created(session: Session, contact_id: int) -> None:
+    mark = session.info.get(_NEW_CONTACTS)
+    if mark is None or mark[0] is not session.get_transaction():
+        mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), set())
+    mark[1].add(contact_id)
 
 
 def normalize_email(raw: str) -> str:
@@ -71,8 +82,12 @@ def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | No
     deliberate act, never a side effect of a message.
     """
     idents = identities_of(ref, ref_scope)
-    # One query for every identity given (this runs for every inbound message).
-    known = {
+    return _resolve(session, ref, idents, _known(session, idents))
+
+
+def _known(session: Session, idents: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(kind, address) -> contact id of the identities that exist, in one query."""
+    return {
         (kind, address): contact_id
         for kind, address, contact_id in session.execute(
             select(ContactIdentity.kind, ContactIdentity.address, ContactIdentity.contact_id).where(
@@ -80,6 +95,40 @@ def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | No
             )
         ).all()
     }
+
+
+_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
+_INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
+
+
+def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None) -> tuple[int, bool]:
+    """`do_resolve_contact` for a caller that needs only the id (ingest): a new contact and its
+    identities are written without entities (through the ORM they cost a flush and slow entity
+    construction each), the same rows `do_resolve_contact` writes."""
+    idents = identities_of(ref, ref_scope)
+    known = _known(session, idents)
+    if any(i in known for i in idents):
+        contact, created = _resolve(session, ref, idents, known)
+        assert contact.id is not None
+        return contact.id, created
+    email = next((a for k, a in idents if k == "email"), None)
+    phone = next((a for k, a in idents if k == "phone"), None)
+    now = utcnow()
+    contact_id = int(session.execute(_INSERT_CONTACT, {
+        "name": (ref.name or "").strip() or (email or phone or ""), "email": email, "phone": phone,
+        "tier": NEW_CONTACT_TIER, "language": None, "sms_opted_out": False, "sms_opted_out_at": None,
+        "created_at": now, "updated_at": now,
+    }).scalar_one())
+    # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
+    # fails on the unique key and its retry finds their contact (Hub.ingest).
+    session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
+                                        "created_at": now} for kind, address in idents])
+    _mark_created(session, contact_id)
+    return contact_id, True
+
+
+def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
+             known: dict[tuple[str, str], int]) -> tuple[Contact, bool]:
     owner = next((known[i] for i in idents if i in known), None)
     contact = session.get(Contact, owner) if owner is not None else None
     created = contact is None
@@ -89,10 +138,8 @@ def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | No
         contact = Contact(name=(ref.name or "").strip() or (email or phone or ""), email=email, phone=phone)
         session.add(contact)
         session.flush()
-        mark = session.info.get(_NEW_CONTACTS)
-        if mark is None or mark[0] is not session.get_transaction():
-            mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), set())
-        mark[1].add(contact.id)
+        assert contact.id is not None
+        _mark_created(session, contact.id)
     elif ref.name and not contact.name:
         contact.name = ref.name.strip()
         contact.updated_at = utcnow()

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from hub.clock import utcnow
-from hub.contacts.actions import do_resolve_contact, identities_of
+from hub.contacts.actions import identities_of, resolve_contact_id
 from hub.contacts.models import Contact
 from hub.conversations.ingest_sql import ConversationRow, IngestSql
 from hub.conversations.models import STATUSES, Conversation, Message
@@ -225,19 +225,19 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
                 route: RouteHook | None) -> IngestResult:
     """Ingest through the ORM (a new contact or conversation, a reopen, routing to run).
 
-    The contact and the conversation are entities (the route hook works on them); the message and
-    the events before routing's are written without entities, as `_write_known` writes them: nothing
+    The conversation is an entity (the route hook works on it); a new contact, the message and the
+    events before routing's are written without entities, as `_write_known` writes them: nothing
     reads them back as entities, and through the ORM they cost a flush each.
     """
-    contact, new_contact = do_resolve_contact(session, msg.contact, ref_scope=msg.ingest_scope)
+    contact_id, new_contact = resolve_contact_id(session, msg.contact, ref_scope=msg.ingest_scope)
     now = utcnow()
     # A contact created just now has no conversation yet (nor one to thread into).
-    conv = None if new_contact else _find_open_conversation(session, contact.id, msg, reopen_window)  # type: ignore[arg-type]
+    conv = None if new_contact else _find_open_conversation(session, contact_id, msg, reopen_window)
     new_conversation = conv is None
     previous_status = None
     if conv is None:
         conv = Conversation(
-            contact_id=contact.id,
+            contact_id=contact_id,
             channel=msg.channel,
             source=msg.source,
             subject=msg.subject,
@@ -258,20 +258,19 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
                 conv.waiting_since = now
         conv.last_message_at = now
         conv.updated_at = now
-    # The contact, its identities and the conversation in one flush: the rows the plain SQL below
-    # refers to.
+    # The conversation (and a known contact's changes): the rows the plain SQL below refers to.
     session.flush()
-    assert conv.id is not None and contact.id is not None
+    assert conv.id is not None
 
     sql = IngestSql.of(session)
     row = {
-        "conversation_id": conv.id, "contact_id": contact.id, "channel": msg.channel, "text": msg.text,
+        "conversation_id": conv.id, "contact_id": contact_id, "channel": msg.channel, "text": msg.text,
         "html": sanitize_html(msg.html), "subject": msg.subject,
         "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
         "external_id": msg.external_id, "created_at": msg.received_at or now,
     }
     message_id = session.execute(_INSERT_MESSAGE, {
-        "conversation_id": conv.id, "contact_id": contact.id, "channel": msg.channel, "direction": "in",
+        "conversation_id": conv.id, "contact_id": contact_id, "channel": msg.channel, "direction": "in",
         "text": msg.text, "html": row["html"], "subject": msg.subject, "attachments": row["attachments"],
         "ingest_scope": msg.ingest_scope, "external_id": msg.external_id, "created_at": row["created_at"],
     }).scalar_one()
@@ -279,7 +278,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     # Events in the order a console should see them: the conversation, its message, then routing
     # (the route hook's events are flushed after these, so their ids follow).
     log.lock(session)
-    common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact.id, "created_at": now}
+    common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact_id, "created_at": now}
     events: list[dict[str, Any]] = []
     if new_conversation:
         events.append({"type": "conversation.created", "payload": {"conversation": conversation_dict(conv)}, **common})
@@ -289,7 +288,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
             "conversation": conversation_dict(conv),
         }})
     events.append({"type": "message.created", **common, "payload": {"message": inbound_message_dict(
-        message_id, conversation_id=conv.id, contact_id=contact.id, channel=row["channel"], text=row["text"],
+        message_id, conversation_id=conv.id, contact_id=contact_id, channel=row["channel"], text=row["text"],
         html=row["html"], subject=row["subject"], attachments=row["attachments"], created_at=row["created_at"],
     )}})
     sql.insert_events(events)
@@ -303,7 +302,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     # Flushed now, so that a plain-SQL ingest later in the same transaction (group commit) appends
     # its events after these.
     session.flush()
-    return IngestResult(message_id, conv.id, contact.id, created=True)
+    return IngestResult(message_id, conv.id, contact_id, created=True)
 
 
 def get_conversation(session: Session, conversation_id: int) -> Conversation:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from hub.agents.actions import do_set_presence
 from hub.agents.models import Agent, Team
 from hub.clock import utcnow
-from hub.contacts.actions import created_in_transaction
+from hub.contacts.actions import NEW_CONTACT_TIER, created_in_transaction
 from hub.contacts.models import Contact
 from hub.conversations.actions import do_assign
 from hub.conversations.models import Conversation, Message
@@ -178,7 +178,11 @@ class Router:
             self._try_assign(session, view, conv, now)
 
     def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime) -> None:
-        contact = session.get(Contact, conv.contact_id)
+        if created_in_transaction(session, conv.contact_id):  # the defaults; no need to load it
+            tier, language = NEW_CONTACT_TIER, None
+        else:
+            contact = session.get(Contact, conv.contact_id)
+            tier, language = (contact.tier, contact.language) if contact is not None else ("standard", None)
         rules = [*self.config.rules, *self._db_rules(session, view)]
         text = conv.subject or ""
         if any(r.keywords for r in rules):  # the first message only matters to keyword rules
@@ -187,12 +191,12 @@ class Router:
         facts = Facts(
             channel=conv.channel,
             source=conv.source,
-            tier=contact.tier if contact else "standard",
-            language=contact.language if contact else None,
+            tier=tier,
+            language=language,
             text=text,
         )
         rule = first_match(rules, facts)
-        if contact is not None and contact.tier == "vip":
+        if tier == "vip":
             conv.priority += self.config.sla_boost
         if conv.last_agent_id is None and not created_in_transaction(session, conv.contact_id):
             # (A contact created in this transaction has no earlier conversation to look at.)
