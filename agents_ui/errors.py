@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import HubError
+from hub.ports import RejectedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(RejectedMessage)
+    async def _rejected(_: Request, exc: RejectedMessage) -> JSONResponse:
+        return JSONResponse(error_body("invalid", str(exc)), status_code=422)
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)

@@ -63,12 +63,14 @@ class GroupCommit(Generic[T, R]):
         run_one: Callable[[Session, T], R],
         solo: Callable[[T], R],
         *,
-        run_many: Callable[[Session, list[T]], list[R]] | None = None,
+        run_many: Callable[[Session, list[T]], list[R | Exception]] | None = None,
         max_batch: int = 100,
         name: str = "group-commit",
     ) -> None:
         """`run_one(session, item)` runs one item inside the shared transaction; `run_many`, if
-        given, a whole batch at once (fewer round trips); `solo(item)` one item in its own."""
+        given, a whole batch at once (fewer round trips), and may answer an item with the
+        exception that item alone raises (bad input found before anything was written);
+        `solo(item)` runs one item in its own transaction."""
         self.db = db
         self.run_one = run_one
         self.run_many = run_many
@@ -109,7 +111,7 @@ class GroupCommit(Generic[T, R]):
         # Under the lock: a close() between "a writer exists" and the put would otherwise leave
         # this item behind the stop mark, never answered.
         with self._start_lock:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, args=(self._queue,), name=self.name,
                                                 daemon=True)
                 self._thread.start()
@@ -134,7 +136,11 @@ class GroupCommit(Generic[T, R]):
             # A caller that gave up before its turn (a cancelled future) is not written at all.
             live = [entry for entry in batch if _still_wanted(entry)]
             if live:
-                self._answer(live, self._run(live))
+                try:
+                    self._answer(live, self._run(live))
+                except Exception as exc:  # never let the writer die with callers waiting
+                    logger.exception("group commit writer failed on a batch; its callers get the error")
+                    self._answer(live, [(None, exc)] * len(live))
             if stop:
                 return
 
@@ -152,7 +158,7 @@ class GroupCommit(Generic[T, R]):
             else:
                 self.batches += 1
                 self.items += len(batch)
-                return [(r, None) for r in results]
+                return [(None, r) if isinstance(r, Exception) else (r, None) for r in results]
         outcomes: list[tuple[Any, BaseException | None]] = []
         for item, _, _ in batch:
             try:
@@ -170,10 +176,14 @@ class GroupCommit(Generic[T, R]):
         for (_, fut, loop), (result, exc) in zip(batch, outcomes, strict=True):
             if loop is not None:
                 by_loop[loop].append((fut, result, exc))
+            elif fut.done():
+                continue
             elif exc is None:
                 fut.set_result(result)
             else:
                 fut.set_exception(exc)
         for loop, settled in by_loop.items():
-            if not loop.is_closed():
+            try:
                 loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:
+                pass  # that loop is closed: nobody is left to answer

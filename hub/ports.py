@@ -99,6 +99,11 @@ class DeliveryUpdate:
     error_message: str | None = None
 
 
+class RejectedMessage(ValueError):
+    """Ingest refused this message for good: bad input (an invalid address, a value the database
+    cannot store such as a NUL character). Sending it again will not help: answer 4xx."""
+
+
 class TransientError(Exception):
     """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
 

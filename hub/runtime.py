@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub.agents.actions import agent_dict, api_key_for, do_set_presence, get_agent, team_ids_of
@@ -20,11 +20,12 @@ from hub.conversations import actions as conv_actions
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
 from hub.delivery.worker import DeliveryWorker
+from hub.errors import Invalid
 from hub.events import log
 from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
 from hub.group_commit import GroupCommit
-from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult
+from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult, RejectedMessage
 from hub.routing.actions import Router, RoutingConfig
 from hub.routing.service import RoutingService
 from hub.tasks import cancel_and_wait
@@ -44,6 +45,13 @@ class HubOptions:
     run_workers: bool = True
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+
+
+def _rejected(exc: Exception) -> RejectedMessage:
+    if isinstance(exc, Invalid):
+        return RejectedMessage(exc.message)
+    return RejectedMessage("a value in this message cannot be stored: a number is out of range, "
+                           "a text is too long or contains a NUL character")
 
 
 class Hub(HubPort):
@@ -128,17 +136,23 @@ class Hub(HubPort):
         Messages arriving together are committed together (hub.group_commit); each caller is
         answered after the commit that holds its message.
         """
-        return self.ingests.submit(message).result()
+        try:
+            return self.ingests.submit(message).result()
+        except (Invalid, DataError) as exc:
+            raise _rejected(exc) from exc
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
         """`ingest` for the event loop: waits for the commit without holding a thread."""
-        return await self.ingests.submit_async(message)
+        try:
+            return await self.ingests.submit_async(message)
+        except (Invalid, DataError) as exc:
+            raise _rejected(exc) from exc
 
     def _ingest_in(self, session: Session, message: InboundMessage) -> IngestResult:
         return conv_actions.do_ingest(session, message, reopen_window=self.options.reopen_window,
                                       route=self.route_hook)
 
-    def _ingest_many(self, session: Session, messages: list[InboundMessage]) -> list[IngestResult]:
+    def _ingest_many(self, session: Session, messages: list[InboundMessage]) -> list[IngestResult | Exception]:
         return conv_actions.do_ingest_many(session, messages, reopen_window=self.options.reopen_window,
                                            route=self.route_hook)
 

@@ -35,7 +35,8 @@ class InboundAttachment(BaseModel):
 
 
 class InboundIn(BaseModel):
-    source: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+    # At most 56: a customer's external_ref is stored under the identity kind "ref:api:<source>" (64).
+    source: str = Field(min_length=1, max_length=56, pattern=r"^[A-Za-z0-9_.-]+$",
                         description="which system sends this (routing can match it; replies go to its callback)")
     external_id: str = Field(min_length=1, max_length=400, description="your id for this message: idempotency key")
     contact: InboundContact

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from channels.sms import api, error_codes, parsing
 from channels.sms.settings import INBOUND_PATH, STATUS_PATH, SmsSettings
 from channels.sms.signatures import FormParams, SignatureChecker
-from hub.ports import HubPort
+from hub.ports import HubPort, RejectedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,9 @@ class TwilioWebhooks:
                 word = (sms.message.text.strip().upper() or sms.keyword.upper())[:32]
                 await anyio.to_thread.run_sync(functools.partial(
                     port.set_sms_opt_out, sms.message.contact.phone or "", sms.keyword == "stop", keyword=word))
+        except RejectedMessage as exc:
+            logger.warning("refused Twilio message %s for good: %s", sms.message.external_id, exc)
+            return _error(400, "invalid", f"this message cannot be stored: {exc}")
         except Exception:
             logger.exception("could not store Twilio message %s; Twilio is told to retry", sms.message.external_id)
             return _error(500, "internal", "the hub could not store this message; retry")

@@ -117,29 +117,38 @@ def do_ingest_many(
     *,
     reopen_window: timedelta = timedelta(days=7),
     route: RouteHook | None = None,
-) -> list[IngestResult]:
+) -> list[IngestResult | Exception]:
     """`do_ingest` for a batch (group commit), with a few statements per batch, not per message.
 
     Messages on the plain-SQL path up to the first one that is not are looked up and written
     together; from that one on, each goes through `do_ingest` in order (what it changes, a new
     conversation say, could change how the next ones must be handled). A message repeated within
-    the batch is a redelivery of its first copy.
+    the batch is a redelivery of its first copy. A message whose contact is invalid gets its
+    `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
     """
     if len(msgs) == 1 or any(m.thread_conversation_id is not None for m in msgs):
         return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
     sql = IngestSql.of(session)
     keys = [(m.ingest_scope, m.external_id) for m in msgs]
     stored = sql.find_ingested_many(list(dict.fromkeys(keys)))
-    idents = [identities_of(m.contact, m.ingest_scope) for m in msgs]
+    results: list[IngestResult | Exception | None] = [None] * len(msgs)
+    idents: list[list[tuple[str, str]]] = []
+    for i, m in enumerate(msgs):
+        try:
+            idents.append(identities_of(m.contact, m.ingest_scope))
+        except Invalid as exc:
+            results[i] = exc
+            idents.append([])
     known = sql.identities_many(list(dict.fromkeys(i for group in idents for i in group)))
-    contacts = [_known_contact(m, group, known) for m, group in zip(msgs, idents, strict=True)]
+    contacts = [_known_contact(m, group, known) if group else None for m, group in zip(msgs, idents, strict=True)]
     convs = sql.latest_conversations(list({c for c in contacts if c is not None}))
 
-    results: list[IngestResult | None] = [None] * len(msgs)
     plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
     first_of: dict[tuple[str, str], int] = {}
     rest = len(msgs)
     for i, (msg, key, contact_id) in enumerate(zip(msgs, keys, contacts, strict=True)):
+        if results[i] is not None:
+            continue  # invalid
         if key in stored:
             results[i] = IngestResult(*stored[key], created=False)
             continue
@@ -158,10 +167,11 @@ def do_ingest_many(
     for i in range(rest):
         if results[i] is None:
             first = results[first_of[keys[i]]]
-            assert first is not None
+            assert isinstance(first, IngestResult)
             results[i] = IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
     for i in range(rest, len(msgs)):
-        results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
+        if results[i] is None:
+            results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
     return results  # type: ignore[return-value]
 
 

@@ -120,6 +120,8 @@ class IngestSql:
 
     def _many(self, name: str, rows: list[dict[str, Any]], **common: Any) -> list[Any]:
         """Run the batched statement `name` over `rows` (each row's keys get its index appended)."""
+        if not rows:
+            return []  # `IN ()` is a syntax error on PostgreSQL
         template, row_sql, sep = _MANY[name]
         sql = template.format(rows=sep.join(row_sql.format(i=i) for i in range(len(rows))))
         params = dict(common)

@@ -110,7 +110,7 @@ class EventBus:
     def _run(self) -> None:
         loop = self._loop
         assert loop is not None
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not loop.is_closed():
             self._wake.wait(timeout=self.poll_interval)
             self._wake.clear()
             try:

@@ -23,7 +23,9 @@ class RedisWaker:
         self.channel = f"{prefix}events"
         self.bus = bus
         self._url = url
-        self._sync = redis.Redis.from_url(url)
+        # Published from the committing thread (the ingest writer): a short timeout keeps a slow
+        # or unreachable Redis from holding up every commit (a lost wake-up only costs latency).
+        self._sync = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._task: asyncio.Task[None] | None = None
 
     def publish(self) -> None:

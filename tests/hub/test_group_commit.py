@@ -7,6 +7,7 @@ queued, so they can only be taken together. No test sleeps: each waits for a con
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from collections.abc import Callable, Iterator
@@ -313,6 +314,22 @@ def test_submits_racing_with_close_are_all_answered(
         stop.set()
         closer.join()
     assert answered == [f"item-{i}" for i in range(200)]
+
+
+def test_a_caller_whose_loop_is_gone_does_not_take_the_writer_down(
+    database: Database, writer: Writer, group: GroupCommit[str, tuple[str, int]],
+) -> None:
+    """Answering an event-loop caller whose loop closed meanwhile raises RuntimeError; the writer
+    carries on and later callers are answered."""
+
+    class GoneLoop:
+        def call_soon_threadsafe(self, *_: Any) -> None:
+            raise RuntimeError("Event loop is closed")
+
+    gone: asyncio.Future[tuple[str, int]] = asyncio.new_event_loop().create_future()
+    group._enqueue(("orphan", gone, GoneLoop()))  # type: ignore[arg-type]  # as submit_async queues it
+    assert group.submit("after").result(timeout=10)[0] == "after"
+    assert visible(database, "orphan") and visible(database, "after")
 
 
 # -- the hub's ingest --------------------------------------------------------------------------------

@@ -568,3 +568,18 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
     created = [e.payload["message"]["id"] for e in events(database, ann1.conversation_id)
                if e.type == "message.created"]
     assert created == [ann1.message_id, results[0].message_id, results[5].message_id]
+
+
+def test_a_batch_of_new_customers_is_one_transaction_and_a_bad_contact_fails_alone(database: Database) -> None:
+    """Nothing known yet (no contact ids to look conversations up with) is still one batch; a
+    message whose contact is invalid gets its error and nothing of it is written."""
+    batch = [message("new1@example.com"), message(None, phone="not a number"), message("new2@example.com")]
+    with database.write() as s:
+        results = actions.do_ingest_many(s, batch)
+    assert isinstance(results[1], actions.Invalid)
+    assert isinstance(results[0], IngestResult) and results[0].created
+    assert isinstance(results[2], IngestResult) and results[2].created
+    assert results[0].contact_id != results[2].contact_id
+    with database.read() as s:
+        stored_ids = s.execute(select(Message.external_id)).scalars().all()
+    assert sorted(stored_ids) == sorted([batch[0].external_id, batch[2].external_id])
