@@ -13,9 +13,9 @@ unsigned request in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlparse, urlsplit
 
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
 SIGNATURE_HEADER = "x-twilio-signature"
 
@@ -80,6 +80,16 @@ class SignatureChecker:
         if not signature:
             return False
         return any(
-            self.validator.validate(url, params, signature)
+            self._signed(url, params, signature)
             for url in candidate_urls(self.public_url, path, query, received_url, headers)
         )
+
+    def _signed(self, url: str, params: FormParams, signature: str) -> bool:
+        """`RequestValidator.validate` for a form post, with its own parts: the URL without and
+        with its port (Twilio signs either), the second HMAC computed only when the first does not
+        match (validate always computes both: a tenth of the CPU of an inbound SMS)."""
+        parsed = urlparse(url)
+        if "bodySHA256" in parsed.query:  # a JSON-body signature: let validate handle it whole
+            return bool(self.validator.validate(url, params, signature))
+        return any(compare(self.validator.compute_signature(variant, params), signature)
+                   for variant in (remove_port(parsed), add_port(parsed)))
