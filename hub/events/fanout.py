@@ -13,6 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.engine import Connection
+
 from hub.db import Database
 from hub.events import log
 from hub.events.log import EventView
@@ -110,23 +112,36 @@ class EventBus:
     def _run(self) -> None:
         loop = self._loop
         assert loop is not None
-        while not self._stopping.is_set() and not loop.is_closed():
-            self._wake.wait(timeout=self.poll_interval)
-            self._wake.clear()
-            try:
-                while not self._stopping.is_set():
-                    batch = self._read(self.cursor)
-                    if not batch:
-                        break
-                    self.cursor = batch[-1].id
-                    if loop.is_closed():
-                        return
-                    loop.call_soon_threadsafe(self._deliver, batch)
-                    if len(batch) < self.batch_size:
-                        break
-            except Exception:
-                logger.exception("event tail read failed; retrying")
-                self._stopping.wait(self.poll_interval)
+        # One connection for the thread's life, in autocommit: a read is one statement (ids commit
+        # in order, hub.events.log), so it needs no transaction, and no pool checkout either.
+        conn: Connection | None = None
+        try:
+            while not self._stopping.is_set() and not loop.is_closed():
+                self._wake.wait(timeout=self.poll_interval)
+                self._wake.clear()
+                try:
+                    while not self._stopping.is_set():
+                        if conn is None:
+                            conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                        batch = log.read_after(conn, self.cursor, self.batch_size)
+                        if not batch:
+                            break
+                        self.cursor = batch[-1].id
+                        if loop.is_closed():
+                            return
+                        loop.call_soon_threadsafe(self._deliver, batch)
+                        if len(batch) < self.batch_size:
+                            break
+                except Exception:
+                    logger.exception("event tail read failed; retrying with a new connection")
+                    if conn is not None:
+                        conn.invalidate()
+                        conn.close()
+                        conn = None
+                    self._stopping.wait(self.poll_interval)
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _read(self, after: int) -> list[EventView]:
         # One statement: no transaction needed (ids commit in order, hub.events.log).

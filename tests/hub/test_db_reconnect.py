@@ -4,6 +4,8 @@ renewed, and ingest retries)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -41,3 +43,43 @@ def test_ingest_survives_the_database_dropping_every_connection(postgres_url: st
     with db.read() as s:
         assert s.execute(select(func.count()).select_from(Message)).scalar_one() == 2
     db.dispose()
+
+
+def _kill_sessions(postgres_url: str) -> int:
+    name = make_url(postgres_url).database
+    with psycopg.connect(make_url(postgres_url).set(database="postgres").render_as_string(False),
+                         autocommit=True) as admin:
+        row = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_the_live_event_stream_survives_the_database_dropping_every_connection(postgres_url: str) -> None:
+    """The event tail reader keeps one connection: when the database drops it, the reader opens a
+    new one and consoles still receive every event."""
+
+    async def scenario() -> list[str]:
+        db = Database(postgres_url)
+        hub = Hub(db, HubOptions(run_workers=False, poll_interval=0.2))
+        await hub.start()
+        sub = hub.bus.subscribe()
+        texts: list[str] = []
+
+        async def next_message_text() -> str:
+            while True:
+                for event in await asyncio.wait_for(sub.get(), timeout=15):
+                    if event.type == "message.created":
+                        return str(event.payload["message"]["text"])
+
+        try:
+            await hub.ingest_async(_message(1))
+            texts.append(await next_message_text())
+            assert _kill_sessions(postgres_url) >= 1  # the tail reader's connection among them
+            await hub.ingest_async(_message(2))
+            texts.append(await next_message_text())
+        finally:
+            await hub.stop()
+            db.dispose()
+        return texts
+
+    assert asyncio.run(scenario()) == ["message 1", "message 2"]
