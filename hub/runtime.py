@@ -82,6 +82,8 @@ class Hub(HubPort):
 
     async def start(self) -> None:
         await self.bus.start()
+        if self.db.dialect == "sqlite":
+            self._tasks.append(asyncio.create_task(self._checkpoint_loop(), name="sqlite-checkpoint"))
         if self.redis is not None:
             await self.redis.start()
         if self.options.run_workers:
@@ -99,6 +101,14 @@ class Hub(HubPort):
         if self.redis is not None:
             await self.redis.stop()
         await self.bus.stop()
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self.db.checkpoint)
+            except Exception:
+                logger.exception("SQLite checkpoint failed; will retry")
 
     async def _snooze_loop(self) -> None:
         while True:

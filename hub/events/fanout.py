@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -115,6 +116,8 @@ class EventBus:
         # One connection for the thread's life, in autocommit: a read is one statement (ids commit
         # in order, hub.events.log), so it needs no transaction, and no pool checkout either.
         conn: Connection | None = None
+        cursor: Any = None
+        paramstyle = self.db.engine.dialect.paramstyle
         try:
             while not self._stopping.is_set() and not loop.is_closed():
                 self._wake.wait(timeout=self.poll_interval)
@@ -123,7 +126,8 @@ class EventBus:
                     while not self._stopping.is_set():
                         if conn is None:
                             conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                        batch = log.read_after(conn, self.cursor, self.batch_size)
+                            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                        batch = log.read_after_cursor(cursor, paramstyle, self.cursor, self.batch_size)
                         if not batch:
                             break
                         self.cursor = batch[-1].id
@@ -137,7 +141,7 @@ class EventBus:
                     if conn is not None:
                         conn.invalidate()
                         conn.close()
-                        conn = None
+                        conn = cursor = None
                     self._stopping.wait(self.poll_interval)
         finally:
             if conn is not None:

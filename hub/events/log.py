@@ -129,7 +129,17 @@ def _utc(value: Any) -> datetime:
 
 def read_after(session: Session | Connection, after_id: int, limit: int = 500) -> list[EventView]:
     conn = session.connection() if isinstance(session, Session) else session
-    rows = conn.exec_driver_sql(_READ_AFTER_BY_PARAMSTYLE[conn.dialect.paramstyle], (after_id, limit)).all()
+    return _views(conn.exec_driver_sql(_READ_AFTER_BY_PARAMSTYLE[conn.dialect.paramstyle], (after_id, limit)).all())
+
+
+def read_after_cursor(cursor: Any, paramstyle: str, after_id: int, limit: int) -> list[EventView]:
+    """`read_after` on a DB-API cursor of an autocommit connection (the event tail reader's own,
+    hub.events.fanout): the read that runs after every commit, without SQLAlchemy in between."""
+    cursor.execute(_READ_AFTER_BY_PARAMSTYLE[paramstyle], (after_id, limit))
+    return _views(cursor.fetchall())
+
+
+def _views(rows: Any) -> list[EventView]:
     return [
         EventView(id, type, conversation_id, contact_id, actor, bool(private),
                   json.loads(payload) if isinstance(payload, str | bytes) else payload, _utc(created_at),

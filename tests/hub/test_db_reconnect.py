@@ -5,6 +5,7 @@ renewed, and ingest retries)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import func, select
@@ -83,3 +84,22 @@ def test_the_live_event_stream_survives_the_database_dropping_every_connection(p
         return texts
 
     assert asyncio.run(scenario()) == ["message 1", "message 2"]
+
+
+def test_sqlite_commits_never_checkpoint_and_the_background_checkpoint_catches_up(sqlite_url: str) -> None:
+    """Writers' COMMITs do not copy the log into the database (that stalled every writer behind the
+    lock); Database.checkpoint does, without leaving frames behind."""
+    db = Database(sqlite_url)
+    hub = Hub(db, HubOptions(run_workers=False))
+    try:
+        for n in range(300):
+            hub.ingest(_message(n))
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+        path = Path(make_url(sqlite_url).database or "")
+        before = path.stat().st_size  # the messages are still only in the write-ahead log
+        db.checkpoint()
+        assert path.stat().st_size > before  # copied into the database file
+    finally:
+        hub.ingests.close()
+        db.dispose()
