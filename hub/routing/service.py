@@ -43,8 +43,10 @@ def may_free_room(event: EventView) -> bool:
 
 
 class RoutingService:
-    def __init__(self, db: Database, bus: EventBus, router: Router, *, tick: float = 1.0) -> None:
+    def __init__(self, db: Database, bus: EventBus, router: Router, *, tick: float = 1.0,
+                 coalesce: float = 0.05) -> None:
         self.db = db
+        self.coalesce = coalesce
         self.bus = bus
         self.router = router
         self.tick = tick
@@ -72,6 +74,12 @@ class RoutingService:
                     while not sub.queue.empty():
                         more = await sub.get()  # always take it: `or` would skip the await and spin
                         need_drain = need_drain or any(may_free_room(ev) for ev in more)
+                    if need_drain and self.coalesce > 0:
+                        # Room may have freed: wait a moment, so that resolves arriving together
+                        # cost one pass (a drain is a write transaction even when nothing waits).
+                        await asyncio.sleep(self.coalesce)
+                        while not sub.queue.empty():
+                            await sub.get()
                 except TimeoutError:
                     pass
                 if sub.overflowed.is_set():
