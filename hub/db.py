@@ -75,7 +75,7 @@ def _setup_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            return  # Database.autocommit(): each statement is its own transaction
+            return  # Database.autocommit_connection(): each statement is its own transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
@@ -97,12 +97,10 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
-    @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection outside any transaction, for single-statement reads that run all the time
-        (the event tail): on PostgreSQL that spares the BEGIN and ROLLBACK round trips."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
+    def autocommit_connection(self) -> Connection:
+        """A connection outside any transaction (the caller closes it), for single-statement reads
+        that run all the time (the event tail): no BEGIN and ROLLBACK round trips on PostgreSQL."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self, *, serialize: bool = True) -> Iterator[Session]:

@@ -197,10 +197,9 @@ class Hub(HubPort):
     def check_api_key(self, secret: str) -> bool:
         """Valid keys are remembered for a few seconds: integrators post in bursts, and a revoked
         key stops working within API_KEY_CACHE_SECONDS on every node."""
-        now = time.monotonic()
-        cached = self._api_keys.get(secret)
-        if cached is not None and now - cached < API_KEY_CACHE_SECONDS:
+        if self._key_remembered(secret):
             return True
+        now = time.monotonic()
         with self.db.read() as s:
             ok = api_key_for(s, secret) is not None
         if ok:
@@ -213,10 +212,13 @@ class Hub(HubPort):
 
     async def check_api_key_async(self, secret: str) -> bool:
         """`check_api_key` for the event loop: a remembered key costs no thread hop."""
-        cached = self._api_keys.get(secret)
-        if cached is not None and time.monotonic() - cached < API_KEY_CACHE_SECONDS:
+        if self._key_remembered(secret):
             return True
         return await asyncio.to_thread(self.check_api_key, secret)
+
+    def _key_remembered(self, secret: str) -> bool:
+        cached = self._api_keys.get(secret)
+        return cached is not None and time.monotonic() - cached < API_KEY_CACHE_SECONDS
 
     def forget_api_keys(self) -> None:
         """After a revocation: this node stops accepting the key at once (others within seconds)."""

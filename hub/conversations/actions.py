@@ -92,11 +92,12 @@ def do_ingest(
     runs in plain SQL (hub.conversations.ingest_sql); everything else through the ORM.
     """
     sql = IngestSql.of(session)
-    found = sql.find_ingested(msg.ingest_scope, msg.external_id)
+    key = (msg.ingest_scope, msg.external_id)
+    found = sql.find_ingested_many([key]).get(key)
     if found is not None:
-        return IngestResult(found[0], found[1], found[2], created=False)
+        return IngestResult(*found, created=False)
     idents = identities_of(msg.contact, msg.ingest_scope)
-    contact_id = _known_contact(msg, idents, sql.identities(idents))
+    contact_id = _known_contact(msg, idents, sql.identities_many(idents))
     if contact_id is not None:
         conv = None
         if msg.thread_conversation_id is not None:
@@ -104,7 +105,7 @@ def do_ingest(
             if conv is not None and conv.contact_id != contact_id:
                 conv = None
         if conv is None:
-            conv = sql.latest_conversation(contact_id, msg.channel, msg.source)
+            conv = sql.latest_conversations([contact_id]).get((contact_id, msg.channel, msg.source))
         if _takes_plain_path(conv, routed=route is not None):
             assert conv is not None
             return _write_known(session, sql, [(msg, contact_id, conv.id)])[0]

@@ -22,16 +22,10 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-_SQL = {
-    "find_ingested": "SELECT id, conversation_id, contact_id FROM messages "
-                     "WHERE ingest_scope = :scope AND external_id = :xid",
-    "latest_conversation": "SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
-                           "next_response_due_at FROM conversations WHERE contact_id = :contact "
-                           "AND channel = :channel AND source = :source ORDER BY id DESC LIMIT 1",
-    "conversation": "SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
-                    "next_response_due_at FROM conversations WHERE id = :id",
-}
-# Batched forms (group commit): one round trip per step for a whole batch, whatever its size.
+_CONVERSATION_BY_ID = ("SELECT id, contact_id, status, assignee_id, queued_at, first_response_at, "
+                       "next_response_due_at FROM conversations WHERE id = :id")
+# One round trip per step for a whole batch (group commit), whatever its size; a single message is
+# a batch of one.
 _MANY = {
     # Joined to a VALUES list, not `(a, b) IN (VALUES ...)`: SQLite answers the latter with a scan
     # of the whole table, the join with one unique-index lookup per row (both databases name the
@@ -57,18 +51,12 @@ _MANY = {
                       "VALUES {rows}", "(:type{i}, :conversation{i}, :contact{i}, :private{i}, :payload{i}, "
                       ":created{i})", ", "),
 }
-_IDENTITY_SELECT = ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM contact_identities ci "
-                    "JOIN contacts c ON c.id = ci.contact_id WHERE ")
 _CURSOR = "hub_ingest_cursor"
 _PARAM = re.compile(r":([a-z_0-9]+)")
 
 
 def _for_psycopg(sql: str) -> str:
     return _PARAM.sub(r"%(\1)s", sql)
-
-
-def _identity_sql(n: int) -> str:
-    return _IDENTITY_SELECT + " OR ".join(f"(ci.kind = :k{i} AND ci.address = :a{i})" for i in range(n))
 
 
 @dataclass(frozen=True)
@@ -89,9 +77,7 @@ class IngestSql:
         self.cursor = cursor
         self.dbapi = dbapi
         self.sqlite = dialect == "sqlite"
-        convert = (lambda s: s) if self.sqlite else _for_psycopg
-        self.sql = {name: convert(sql) for name, sql in _SQL.items()}
-        self._identity = {n: convert(_identity_sql(n)) for n in (1, 2, 3)}
+        self._conversation_by_id = _CONVERSATION_BY_ID if self.sqlite else _for_psycopg(_CONVERSATION_BY_ID)
 
     @classmethod
     def of(cls, session: Session) -> IngestSql:
@@ -142,7 +128,7 @@ class IngestSql:
     def latest_conversations(self, contact_ids: list[int]) -> dict[tuple[int, str, str], ConversationRow]:
         """The latest conversation of each (contact, channel, source) of these contacts."""
         rows = self._many("latest_conversations", [{"c": c} for c in contact_ids])
-        return {(r[1], r[7], r[8]): self._conversation(r) for r in rows}  # type: ignore[misc]
+        return {(r[1], r[7], r[8]): self._conversation(r) for r in rows}
 
     def touch_conversations(self, conversation_ids: list[int], now: datetime) -> None:
         self._many("touch_conversations", [{"c": c} for c in conversation_ids], now=self.when(now))
@@ -165,33 +151,10 @@ class IngestSql:
             "created": self.when(r["created_at"]),
         } for r in rows])
 
-    def _one(self, name: str, params: dict[str, Any]) -> Any:
-        self._execute(self.sql[name], params)
-        return self.cursor.fetchone()
-
-    def find_ingested(self, scope: str, external_id: str) -> tuple[int, int, int] | None:
-        row = self._one("find_ingested", {"scope": scope, "xid": external_id})
-        return None if row is None else (row[0], row[1], row[2])
-
-    def identities(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
-        """Known identities among `idents`: (kind, address) -> (contact id, contact name)."""
-        if len(idents) not in self._identity:
-            return {}
-        params: dict[str, Any] = {}
-        for i, (kind, address) in enumerate(idents):
-            params[f"k{i}"], params[f"a{i}"] = kind, address
-        self._execute(self._identity[len(idents)], params)
-        return {(kind, address): (contact_id, name) for kind, address, contact_id, name in self.cursor.fetchall()}
-
-    def _conversation(self, row: Any) -> ConversationRow | None:
-        if row is None:
-            return None
+    def _conversation(self, row: Any) -> ConversationRow:
         return ConversationRow(row[0], row[1], row[2], row[3], row[4] is not None, row[5], row[6])
 
-    def latest_conversation(self, contact_id: int, channel: str, source: str) -> ConversationRow | None:
-        return self._conversation(
-            self._one("latest_conversation", {"contact": contact_id, "channel": channel, "source": source})
-        )
-
     def conversation(self, conversation_id: int) -> ConversationRow | None:
-        return self._conversation(self._one("conversation", {"id": conversation_id}))
+        self._execute(self._conversation_by_id, {"id": conversation_id})
+        row = self.cursor.fetchone()
+        return None if row is None else self._conversation(row)

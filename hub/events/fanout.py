@@ -125,7 +125,7 @@ class EventBus:
                 try:
                     while not self._stopping.is_set():
                         if conn is None:
-                            conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                            conn = self.db.autocommit_connection()
                             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
                         batch = log.read_after_cursor(cursor, paramstyle, self.cursor, self.batch_size)
                         if not batch:
@@ -146,8 +146,3 @@ class EventBus:
         finally:
             if conn is not None:
                 conn.close()
-
-    def _read(self, after: int) -> list[EventView]:
-        # One statement: no transaction needed (ids commit in order, hub.events.log).
-        with self.db.autocommit() as conn:
-            return log.read_after(conn, after, self.batch_size)

@@ -25,7 +25,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
@@ -127,8 +126,8 @@ def _utc(value: Any) -> datetime:
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
 
 
-def read_after(session: Session | Connection, after_id: int, limit: int = 500) -> list[EventView]:
-    conn = session.connection() if isinstance(session, Session) else session
+def read_after(session: Session, after_id: int, limit: int = 500) -> list[EventView]:
+    conn = session.connection()
     return _views(conn.exec_driver_sql(_READ_AFTER_BY_PARAMSTYLE[conn.dialect.paramstyle], (after_id, limit)).all())
 
 

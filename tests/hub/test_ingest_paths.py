@@ -312,7 +312,7 @@ def test_a_duplicate_lost_race_on_the_sql_path_raises_integrity_error_and_the_hu
     dup = message(text="twice")
     winner = ingest(database, dup)
     # The race: another writer committed the same message after this one looked for it.
-    monkeypatch.setattr(IngestSql, "find_ingested", lambda self, scope, xid: None)
+    monkeypatch.setattr(IngestSql, "find_ingested_many", lambda self, keys: {})
     with pytest.raises(sqlalchemy.exc.IntegrityError):
         ingest(database, dup)
     assert paths.sql.count(dup.external_id) == 2  # both attempts took the SQL path
