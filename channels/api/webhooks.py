@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
-from channels.api.lean_route import JsonBodyRoute
+from channels.lean_routes import JsonBodyRoute
 from hub.ports import Attachment, ContactRef, HubPort, InboundMessage
 
 router = APIRouter(tags=["inbound (API channel)"], route_class=JsonBodyRoute)

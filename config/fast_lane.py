@@ -1,0 +1,83 @@
+"""The fast lane: the few endpoints every customer message goes through, served ahead of the stack.
+
+Between uvicorn and an endpoint, FastAPI and Starlette run about ten layers per request (error
+middleware, telemetry, two body limits, exception middleware, exit stacks, the router's matching,
+the request/response wrapper). For `POST /api/v1/inbound/messages` and Twilio's webhooks that was
+a third of the hub's CPU per message (bench/RESULTS.md), for nothing those handlers use.
+
+So the application (`config.app.HubApp`) hands a request straight to its route's handler when:
+- it is an HTTP `POST` to the exact path of a `channels.lean_routes.LeanRoute` (a handler that
+  takes the request alone and returns the whole response), and
+- it declares a `Content-Length` within the body limit.
+
+Anything else (a chunked or oversized body, another method, another path) takes the full stack,
+which answers it exactly as before. What the stack would have done that these handlers can see is
+done here too: `scope["app"]` is set, and an exception is answered by the application's own
+exception handlers (the JSON errors of agents_ui/errors.py), an unexpected one with its 500.
+The routes stay FastAPI routes: the OpenAPI schema documents them as before.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from channels.lean_routes import Handler, LeanRoute
+
+logger = logging.getLogger(__name__)
+
+
+class FastLane:
+    def __init__(self, max_body_bytes: int, exception_handlers: dict[Any, Any]) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.exception_handlers = exception_handlers
+        self.handlers: dict[str, Handler] = {}
+
+    def add_routes(self, routes: list[Any]) -> None:
+        """Every lean POST route without path parameters."""
+        for route in routes:
+            if isinstance(route, LeanRoute) and route.methods == {"POST"} and not route.param_convertors:
+                self.handlers[route.path] = route.get_route_handler()
+
+    def handler_for(self, scope: Scope) -> Handler | None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        handler = self.handlers.get(path)
+        if handler is None:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                return handler if value.isdigit() and int(value) <= self.max_body_bytes else None
+        return None
+
+    async def serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = await self._answer_error(request, exc)
+        await response(scope, receive, send)
+
+    async def _answer_error(self, request: Request, exc: Exception) -> Response:
+        for cls in type(exc).__mro__:
+            answer = self.exception_handlers.get(cls)
+            if answer is not None:
+                break
+        else:  # without even an `Exception` handler: Starlette's plain 500, logged
+            logger.exception("unhandled error")
+            return JSONResponse({"error": "internal", "message": "Internal Server Error"}, status_code=500)
+        if inspect.iscoroutinefunction(answer):
+            response: Response = await answer(request, exc)
+        else:
+            response = await run_in_threadpool(answer, request, exc)
+        return response
