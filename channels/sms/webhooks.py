@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from channels.lean_routes import RequestRoute
-from channels.sms import api, error_codes, parsing
+from channels.sms import error_codes, parsing
 from channels.sms.settings import INBOUND_PATH, STATUS_PATH, SmsSettings
 from channels.sms.signatures import FormParams, SignatureChecker
 from hub.ports import HubPort, RejectedMessage
@@ -111,12 +111,12 @@ class TwilioWebhooks:
 
 
 def create_router(settings: SmsSettings) -> APIRouter:
-    """The SMS channel's routes. Always mounted: without Twilio settings the webhooks answer 503."""
+    """Twilio's webhook routes. Always mounted: without Twilio settings they answer 503.
+    (The agents' SMS routes are `channels.sms.api.router`.)"""
     hooks = TwilioWebhooks(settings)
     router = APIRouter(tags=["SMS (Twilio)"])
     router.add_api_route(INBOUND_PATH, hooks.inbound, methods=["POST"], route_class_override=RequestRoute,
                          summary="Twilio webhook: a customer's SMS/MMS (signed)")
     router.add_api_route(STATUS_PATH, hooks.status, methods=["POST"], route_class_override=RequestRoute,
                          summary="Twilio webhook: delivery status callback (signed)")
-    router.include_router(api.router)
     return router

@@ -133,11 +133,6 @@ def token_owner(session: Session, token: str) -> TokenOwner | None:
     return TokenOwner(row.id, row.email, row.name, row.role, teams, row.expires_at)
 
 
-def agent_for_token(session: Session, token: str) -> Agent | None:
-    owner = token_owner(session, token)
-    return session.get(Agent, owner.agent_id) if owner is not None else None
-
-
 def do_revoke_token(session: Session, token: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))  # type: ignore[arg-type]
 
