@@ -80,16 +80,9 @@ class AgentSocket:
 
     async def pump(self) -> None:
         while True:
-            get = asyncio.create_task(self.sub.get())
-            overflow = asyncio.create_task(self.sub.overflowed.wait())
-            try:
-                done, _ = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (get, overflow):
-                    if not task.done():
-                        task.cancel()
-            if get in done:
-                await self.send_events(get.result())
+            batch = await self.sub.get()
+            if not self.sub.overflowed.is_set():
+                await self.send_events(batch)
                 continue
             # We fell behind the live stream: re-read the log from where we are, then go on.
             self.hub.bus.unsubscribe(self.sub)

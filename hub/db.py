@@ -21,6 +21,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
+from hub import jsontext
+
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("hub_write_intent", default=False)
 
 EVENTS_WRITTEN = "hub_events_written"
@@ -43,6 +45,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=NullPool if parsed.database in (None, "", ":memory:") else None,
+            json_serializer=jsontext.dumps, json_deserializer=jsontext.loads,
         )
         _setup_sqlite(engine)
         return engine
@@ -52,7 +55,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # of the ingest writer's time on PostgreSQL, bench/RESULTS.md). A connection found dead when
     # used raises once and SQLAlchemy then invalidates the whole pool; ingest retries such an
     # error (hub.runtime), other requests answer 5xx once.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=3600)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=3600,
+                         json_serializer=jsontext.dumps, json_deserializer=jsontext.loads)
 
 
 def _setup_sqlite(engine: Engine) -> None:

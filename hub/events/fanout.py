@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 class Subscription:
     """A socket's mailbox. If the socket falls too far behind it is marked overflowed and must
-    catch up from the database instead (it loses nothing, it just reads the log again)."""
+    catch up from the database instead (it loses nothing, it just reads the log again). A getter
+    waiting at that moment is woken with an empty batch, so one `get()` is all a reader awaits."""
 
     def __init__(self, max_pending: int) -> None:
         self.queue: asyncio.Queue[list[EventView]] = asyncio.Queue()
@@ -38,6 +39,7 @@ class Subscription:
             return
         if self.pending + len(batch) > self.max_pending:
             self.overflowed.set()
+            self.queue.put_nowait([])
             return
         self.pending += len(batch)
         self.queue.put_nowait(batch)

@@ -18,7 +18,6 @@ lock, which gives the same order.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -27,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from hub import jsontext
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
 
@@ -78,7 +78,10 @@ def mark_appended(session: Session) -> None:
 
 @dataclass(frozen=True)
 class EventView:
-    """An event as readers see it, with its conversation's current team and assignee (for access)."""
+    """An event as readers see it, with its conversation's current team and assignee (for access).
+
+    The payload stays the JSON text the log holds until someone asks for it as a dict: most events
+    are only passed on to consoles, and their frames splice that text in as it is."""
 
     id: int
     type: str
@@ -86,35 +89,40 @@ class EventView:
     contact_id: int | None
     actor_agent_id: int | None
     private: bool
-    payload: dict[str, Any]
+    payload_json: str
     created_at: datetime
     team_id: int | None
     assignee_id: int | None
 
     @cached_property
+    def payload(self) -> dict[str, Any]:
+        return jsontext.loads(self.payload_json)  # type: ignore[no-any-return]
+
+    @cached_property
     def wire_json(self) -> str:
         """`to_wire()` as JSON text, made once however many sockets send it."""
-        return json.dumps(self.to_wire())
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
+        head = jsontext.dumps({
             "id": self.id,
             "type": self.type,
             "conversation_id": self.conversation_id,
             "contact_id": self.contact_id,
             "actor_agent_id": self.actor_agent_id,
             "at": self.created_at.isoformat(),
-            "data": self.payload,
-        }
+        })
+        return f'{head[:-1]},"data":{self.payload_json}}}'
+
+    def to_wire(self) -> dict[str, Any]:
+        return jsontext.loads(self.wire_json)  # type: ignore[no-any-return]
 
 
 # The tail reader runs this on every wake-up, for every node: plain SQL on the driver, without
 # SQLAlchemy's statement building and per-column result processing (both were a visible share of
-# the hub's CPU under load, bench/RESULTS.md). Columns are converted as UTCDateTime and JSON would.
+# the hub's CPU under load, bench/RESULTS.md). Columns are converted as UTCDateTime would; the
+# payload is read as text (PostgreSQL's driver would otherwise decode it into a dict).
 _READ_AFTER = (
-    "SELECT e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, e.payload, "
-    "e.created_at, c.team_id, c.assignee_id FROM events e LEFT OUTER JOIN conversations c "
-    "ON c.id = e.conversation_id WHERE e.id > {p} ORDER BY e.id LIMIT {p}"
+    "SELECT e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, "
+    "CAST(e.payload AS TEXT), e.created_at, c.team_id, c.assignee_id FROM events e "
+    "LEFT OUTER JOIN conversations c ON c.id = e.conversation_id WHERE e.id > {p} ORDER BY e.id LIMIT {p}"
 )
 _READ_AFTER_BY_PARAMSTYLE = {"qmark": _READ_AFTER.format(p="?"), "format": _READ_AFTER.format(p="%s"),
                              "pyformat": _READ_AFTER.format(p="%s")}
@@ -140,8 +148,7 @@ def read_after_cursor(cursor: Any, paramstyle: str, after_id: int, limit: int) -
 
 def _views(rows: Any) -> list[EventView]:
     return [
-        EventView(id, type, conversation_id, contact_id, actor, bool(private),
-                  json.loads(payload) if isinstance(payload, str | bytes) else payload, _utc(created_at),
+        EventView(id, type, conversation_id, contact_id, actor, bool(private), payload, _utc(created_at),
                   team_id, assignee_id)
         for id, type, conversation_id, contact_id, actor, private, payload, created_at, team_id, assignee_id in rows
     ]
