@@ -93,11 +93,12 @@ def do_ingest(
     """
     sql = IngestSql.of(session)
     key = (msg.ingest_scope, msg.external_id)
-    found = sql.find_ingested_many([key]).get(key)
+    idents = identities_of(msg.contact, msg.ingest_scope)
+    look = sql.lookup([key], idents, 1)
+    found = look.stored.get(key)
     if found is not None:
         return IngestResult(*found, created=False)
-    idents = identities_of(msg.contact, msg.ingest_scope)
-    contact_id = _known_contact(msg, idents, sql.identities_many(idents))
+    contact_id = _known_contact(msg, idents, look.known)
     if contact_id is not None:
         conv = None
         if msg.thread_conversation_id is not None:
@@ -105,10 +106,10 @@ def do_ingest(
             if conv is not None and conv.contact_id != contact_id:
                 conv = None
         if conv is None:
-            conv = sql.latest_conversations([contact_id]).get((contact_id, msg.channel, msg.source))
+            conv = look.conversations.get((contact_id, msg.channel, msg.source))
         if _takes_plain_path(conv, routed=route is not None):
             assert conv is not None
-            return _write_known(session, sql, [(msg, contact_id, conv.id)])[0]
+            return _write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
     return _ingest_orm(session, msg, reopen_window=reopen_window, route=route)
 
 
@@ -131,7 +132,6 @@ def do_ingest_many(
         return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
     sql = IngestSql.of(session)
     keys = [(m.ingest_scope, m.external_id) for m in msgs]
-    stored = sql.find_ingested_many(list(dict.fromkeys(keys)))
     results: list[IngestResult | Exception | None] = [None] * len(msgs)
     idents: list[list[tuple[str, str]]] = []
     for i, m in enumerate(msgs):
@@ -140,9 +140,10 @@ def do_ingest_many(
         except Invalid as exc:
             results[i] = exc
             idents.append([])
-    known = sql.identities_many(list(dict.fromkeys(i for group in idents for i in group)))
-    contacts = [_known_contact(m, group, known) if group else None for m, group in zip(msgs, idents, strict=True)]
-    convs = sql.latest_conversations(list({c for c in contacts if c is not None}))
+    look = sql.lookup(list(dict.fromkeys(keys)), list(dict.fromkeys(i for group in idents for i in group)),
+                      len(msgs))
+    stored, convs = look.stored, look.conversations
+    contacts = [_known_contact(m, group, look.known) if group else None for m, group in zip(msgs, idents, strict=True)]
 
     plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
     first_of: dict[tuple[str, str], int] = {}
@@ -163,7 +164,8 @@ def do_ingest_many(
         first_of[key] = i
         plain.append((i, (msg, contact_id, conv.id)))
     if plain:
-        for (i, _), result in zip(plain, _write_known(session, sql, [p for _, p in plain]), strict=True):
+        for (i, _), result in zip(plain, _write_known(session, sql, [p for _, p in plain], look.message_ids),
+                                  strict=True):
             results[i] = result
     for i in range(rest):
         if results[i] is None:
@@ -195,37 +197,31 @@ def _takes_plain_path(conv: ConversationRow | None, *, routed: bool) -> bool:
     ))
 
 
-def _write_known(session: Session, sql: IngestSql,
-                 batch: list[tuple[InboundMessage, int, int]]) -> list[IngestResult]:
-    """The plain-SQL writes for (message, contact id, conversation id): the messages, the
-    conversations' last activity, a `message.created` event each (as `_ingest_orm` writes it)."""
+def _write_known(session: Session, sql: IngestSql, batch: list[tuple[InboundMessage, int, int]],
+                 message_ids: list[int]) -> list[IngestResult]:
+    """The plain-SQL writes for (message, contact id, conversation id), with ids drawn by
+    `IngestSql.lookup`: the messages, the conversations' last activity, a `message.created` event
+    each (as `_ingest_orm` writes it)."""
     now = utcnow()
     rows = [{
-        "conversation_id": conv_id, "contact_id": contact_id, "channel": msg.channel, "text": msg.text,
-        "html": sanitize_html(msg.html), "subject": msg.subject,
+        "id": message_id, "conversation_id": conv_id, "contact_id": contact_id, "channel": msg.channel,
+        "text": msg.text, "html": sanitize_html(msg.html), "subject": msg.subject,
         "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
         "external_id": msg.external_id, "created_at": msg.received_at or now,
-    } for msg, contact_id, conv_id in batch]
-    ids = sql.insert_messages(rows)
-    sql.touch_conversations(sorted({conv_id for _, _, conv_id in batch}), now)
+    } for (msg, contact_id, conv_id), message_id in zip(batch, message_ids, strict=False)]
     log.lock(session)
-    events = []
-    results = []
-    for row in rows:
-        message_id = ids[(row["scope"], row["external_id"])]
-        events.append({
-            "type": "message.created", "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
-            "created_at": now,
-            "payload": {"message": inbound_message_dict(
-                message_id, conversation_id=row["conversation_id"], contact_id=row["contact_id"],
-                channel=row["channel"], text=row["text"], html=row["html"], subject=row["subject"],
-                attachments=row["attachments"], created_at=row["created_at"],
-            )},
-        })
-        results.append(IngestResult(message_id, row["conversation_id"], row["contact_id"], created=True))
-    sql.insert_events(events)
+    events = [{
+        "type": "message.created", "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
+        "created_at": now,
+        "payload": {"message": inbound_message_dict(
+            row["id"], conversation_id=row["conversation_id"], contact_id=row["contact_id"],
+            channel=row["channel"], text=row["text"], html=row["html"], subject=row["subject"],
+            attachments=row["attachments"], created_at=row["created_at"],
+        )},
+    } for row in rows]
+    sql.write_known(rows, sorted({conv_id for _, _, conv_id in batch}), now, events)
     log.mark_appended(session)
-    return results
+    return [IngestResult(row["id"], row["conversation_id"], row["contact_id"], created=True) for row in rows]
 
 
 # The message of `_ingest_orm`, as a Core statement (no entity; `_write_known` writes the same row).

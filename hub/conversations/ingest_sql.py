@@ -9,6 +9,14 @@ tests/hub/test_ingest_paths.py checks the two against each other on SQLite and P
 
 Statements run on the DB-API cursor of the session's own connection, inside the caller's write
 transaction. They are written once with `?` parameters and translated for psycopg.
+
+A batch is two steps, `lookup` then `write_known`. On SQLite each step is a few statements (they
+cost no round trip). On PostgreSQL each is one statement: the lookups are subqueries of one
+SELECT that answers in JSON, and the writes are data-modifying CTEs of one INSERT. Every round
+trip there is paid inside the single write lock, so this doubled what one writer commits per
+second (bench/RESULTS.md). That is why message ids are drawn before the write (`nextval` on
+PostgreSQL, after the highest id under SQLite's write lock): the events that carry them are
+written in the same statement.
 """
 
 from __future__ import annotations
@@ -46,24 +54,70 @@ _MANY = {
                              "GROUP BY contact_id, channel, source)", "?"),
     "touch_conversations": ("UPDATE conversations SET last_message_at = ?, updated_at = ? "
                             "WHERE id IN ({rows})", "?"),
-    "insert_messages": ("INSERT INTO messages (conversation_id, contact_id, channel, direction, text, html, "
-                        "subject, attachments, ingest_scope, external_id, created_at) VALUES {rows} "
-                        "RETURNING id, ingest_scope, external_id", "(?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?)"),
+    "insert_messages": ("INSERT INTO messages (id, conversation_id, contact_id, channel, direction, text, html, "
+                        "subject, attachments, ingest_scope, external_id, created_at) VALUES {rows}",
+                        "(?, ?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?)"),
     "insert_events": ("INSERT INTO events (type, conversation_id, contact_id, private, payload, created_at) "
                       "VALUES {rows}", "(?, ?, ?, ?, ?, ?)"),
 }
 _CURSOR = "hub_ingest_cursor"
+_SQLITE_NEXT_MESSAGE_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM messages"
+# PostgreSQL: every lookup of a batch in one statement, each answered as a JSON array of rows (so
+# one result row carries results of different shapes). Its parameters: the (scope, external id)
+# pairs, the (kind, address) pairs, the number of message ids to draw.
+_PG_LOOKUP = (
+    "WITH k(s, x) AS (VALUES {keys}), i(k, a) AS (VALUES {idents}), "
+    "idents AS (SELECT ci.kind, ci.address, ci.contact_id, c.name FROM i "
+    "JOIN contact_identities ci ON ci.kind = i.k AND ci.address = i.a JOIN contacts c ON c.id = ci.contact_id) "
+    "SELECT (SELECT json_agg(json_build_array(m.ingest_scope, m.external_id, m.id, m.conversation_id, "
+    "m.contact_id)) FROM k JOIN messages m ON m.ingest_scope = k.s AND m.external_id = k.x)::text, "
+    "(SELECT json_agg(json_build_array(kind, address, contact_id, name)) FROM idents)::text, "
+    "(SELECT json_agg(json_build_array(id, contact_id, status, assignee_id, queued_at, first_response_at, "
+    "next_response_due_at, channel, source)) FROM conversations WHERE id IN (SELECT MAX(id) FROM conversations "
+    "WHERE contact_id IN (SELECT contact_id FROM idents) GROUP BY contact_id, channel, source))::text, "
+    "(SELECT json_agg(nextval(pg_get_serial_sequence('messages', 'id'))) FROM generate_series(1, %s))::text"
+)
+
+
+@lru_cache(maxsize=1024)
+def _pg_lookup(keys: int, idents: int) -> str:
+    # No identity to look up (every contact in the batch invalid): one that matches nothing.
+    return _PG_LOOKUP.format(keys=", ".join(["(%s, %s)"] * keys), idents=", ".join(["(%s, %s)"] * max(idents, 1)))
+
+
+@lru_cache(maxsize=1024)
+def _pg_write(messages: int, touched: int, events: int) -> str:
+    """The messages, the conversations' activity and the events in one statement."""
+    return _for_psycopg(
+        f"WITH m AS ({_statement_text('insert_messages', messages)}), "
+        f"t AS ({_statement_text('touch_conversations', touched)}) {_statement_text('insert_events', events)}"
+    )
+
+
+def _statement_text(name: str, count: int) -> str:
+    template, row = _MANY[name]
+    return template.format(rows=", ".join([row] * count))
 
 
 @lru_cache(maxsize=1024)
 def _statement(name: str, count: int, sqlite: bool) -> str:
-    template, row = _MANY[name]
-    sql = template.format(rows=", ".join([row] * count))
+    sql = _statement_text(name, count)
     return sql if sqlite else _for_psycopg(sql)
 
 
 def _for_psycopg(sql: str) -> str:
     return sql.replace("?", "%s")
+
+
+@dataclass
+class Lookup:
+    """What a batch needs to know before writing (`IngestSql.lookup`)."""
+
+    stored: dict[tuple[str, str], tuple[int, int, int]]  # (scope, external id) -> message, conversation, contact
+    known: dict[tuple[str, str], tuple[int, str]]  # (kind, address) -> contact id, contact name
+    # the latest conversation of each (contact, channel, source) of the known contacts
+    conversations: dict[tuple[int, str, str], ConversationRow]
+    message_ids: list[int]  # fresh ids, in order, for the messages this batch writes
 
 
 @dataclass(frozen=True)
@@ -124,38 +178,65 @@ class IngestSql:
         self._execute(_statement(name, count, self.sqlite), params)
         return self.cursor.fetchall() if self.cursor.description is not None else []
 
-    def find_ingested_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    def lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int) -> Lookup:
+        """Messages already stored under these keys, these identities' contacts, those contacts'
+        latest conversations, and `id_count` message ids. Runs under the write lock."""
+        if not self.sqlite:
+            return self._pg_lookup(keys, idents, id_count)
         rows = self._many("find_ingested", len(keys), [v for key in keys for v in key])
-        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
-
-    def identities_many(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+        stored = {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
         rows = self._many("identities", len(idents), [v for ident in idents for v in ident])
-        return {(kind, address): (contact_id, name) for kind, address, contact_id, name in rows}
+        known = {(kind, address): (contact_id, name) for kind, address, contact_id, name in rows}
+        contacts = list({contact_id for contact_id, _ in known.values()})
+        rows = self._many("latest_conversations", len(contacts), contacts)
+        convs = {(r[1], r[7], r[8]): self._conversation(r) for r in rows}
+        self._execute(_SQLITE_NEXT_MESSAGE_ID, ())
+        first = int(self.cursor.fetchone()[0])
+        return Lookup(stored, known, convs, list(range(first, first + id_count)))
 
-    def latest_conversations(self, contact_ids: list[int]) -> dict[tuple[int, str, str], ConversationRow]:
-        """The latest conversation of each (contact, channel, source) of these contacts."""
-        rows = self._many("latest_conversations", len(contact_ids), contact_ids)
-        return {(r[1], r[7], r[8]): self._conversation(r) for r in rows}
+    def _pg_lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int) -> Lookup:
+        params: list[Any] = [v for key in keys for v in key]
+        params += [v for ident in idents for v in ident] if idents else ["", ""]
+        params.append(id_count)
+        self._execute(_pg_lookup(len(keys), len(idents)), params)
+        found, identities, conversations, ids = (jsontext.loads(col) if col else [] for col in self.cursor.fetchone())
+        return Lookup(
+            {(r[0], r[1]): (r[2], r[3], r[4]) for r in found},
+            {(kind, address): (contact_id, name) for kind, address, contact_id, name in identities},
+            {(r[1], r[7], r[8]): self._conversation(r) for r in conversations},
+            sorted(ids),
+        )
 
-    def touch_conversations(self, conversation_ids: list[int], now: datetime) -> None:
+    def write_known(self, messages: list[dict[str, Any]], conversation_ids: list[int], now: datetime,
+                    events: list[dict[str, Any]]) -> None:
+        """Insert the messages (each with its `id` from `lookup`), set these conversations' last
+        activity to `now`, and append the events (their ids follow the order of `events`)."""
+        message_params: list[Any] = []
+        for r in messages:
+            message_params += (r["id"], r["conversation_id"], r["contact_id"], r["channel"], r["text"], r["html"],
+                               r["subject"], jsontext.dumps(r["attachments"]), r["scope"], r["external_id"],
+                               self.when(r["created_at"]))
         when = self.when(now)
-        self._many("touch_conversations", len(conversation_ids), [when, when, *conversation_ids])
+        touch_params = [when, when, *conversation_ids]
+        event_params = self._event_params(events)
+        if self.sqlite:
+            self._many("insert_messages", len(messages), message_params)
+            self._many("touch_conversations", len(conversation_ids), touch_params)
+            self._many("insert_events", len(events), event_params)
+            return
+        self._execute(_pg_write(len(messages), len(conversation_ids), len(events)),
+                      message_params + touch_params + event_params)
 
-    def insert_messages(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-        """Rows as `insert_message`'s arguments; returns each new id by (scope, external_id)."""
-        params: list[Any] = []
-        for r in rows:
-            params += (r["conversation_id"], r["contact_id"], r["channel"], r["text"], r["html"], r["subject"],
-                       jsontext.dumps(r["attachments"]), r["scope"], r["external_id"], self.when(r["created_at"]))
-        return {(scope, xid): int(id) for id, scope, xid in self._many("insert_messages", len(rows), params)}
-
-    def insert_events(self, rows: list[dict[str, Any]]) -> None:
-        """Rows as `insert_event`'s arguments; ids follow the order of `rows`."""
+    def _event_params(self, rows: list[dict[str, Any]]) -> list[Any]:
         params: list[Any] = []
         for r in rows:
             params += (r["type"], r["conversation_id"], r["contact_id"], r.get("private", False),
                        jsontext.dumps(r["payload"]), self.when(r["created_at"]))
-        self._many("insert_events", len(rows), params)
+        return params
+
+    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        """Append events (the ORM path's); ids follow the order of `rows`."""
+        self._many("insert_events", len(rows), self._event_params(rows))
 
     def _conversation(self, row: Any) -> ConversationRow:
         return ConversationRow(row[0], row[1], row[2], row[3], row[4] is not None, row[5], row[6])

@@ -9,6 +9,7 @@ SQLAlchemy raises them, and when the route hook runs.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations import actions
 from hub.conversations.actions import do_ingest
-from hub.conversations.ingest_sql import IngestSql
+from hub.conversations.ingest_sql import IngestSql, Lookup
 from hub.conversations.models import Conversation, Message
 from hub.conversations.sanitize import sanitize_html
 from hub.db import Database
@@ -70,18 +71,18 @@ class Paths:
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     recorded = Paths()
-    orm, insert = actions._ingest_orm, IngestSql.insert_messages
+    orm, write = actions._ingest_orm, IngestSql.write_known
 
     def record_orm(session: Session, msg: InboundMessage, **kw: Any) -> IngestResult:
         recorded.orm.append(msg.external_id)
         return orm(session, msg, **kw)
 
-    def record_sql(self: IngestSql, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    def record_sql(self: IngestSql, rows: list[dict[str, Any]], *args: Any) -> None:
         recorded.sql.extend(row["external_id"] for row in rows)
-        return insert(self, rows)
+        write(self, rows, *args)
 
     monkeypatch.setattr(actions, "_ingest_orm", record_orm)
-    monkeypatch.setattr(IngestSql, "insert_messages", record_sql)
+    monkeypatch.setattr(IngestSql, "write_known", record_sql)
     return recorded
 
 
@@ -312,7 +313,12 @@ def test_a_duplicate_lost_race_on_the_sql_path_raises_integrity_error_and_the_hu
     dup = message(text="twice")
     winner = ingest(database, dup)
     # The race: another writer committed the same message after this one looked for it.
-    monkeypatch.setattr(IngestSql, "find_ingested_many", lambda self, keys: {})
+    lookup = IngestSql.lookup
+
+    def lookup_missing_stored(self: IngestSql, *args: Any) -> Lookup:
+        return dataclasses.replace(lookup(self, *args), stored={})
+
+    monkeypatch.setattr(IngestSql, "lookup", lookup_missing_stored)
     with pytest.raises(sqlalchemy.exc.IntegrityError):
         ingest(database, dup)
     assert paths.sql.count(dup.external_id) == 2  # both attempts took the SQL path
@@ -583,3 +589,13 @@ def test_a_batch_of_new_customers_is_one_transaction_and_a_bad_contact_fails_alo
     with database.read() as s:
         stored_ids = s.execute(select(Message.external_id)).scalars().all()
     assert sorted(stored_ids) == sorted([batch[0].external_id, batch[2].external_id])
+
+
+def test_a_batch_of_only_bad_contacts_writes_nothing_and_answers_each(database: Database) -> None:
+    """No identity to look up at all: each message gets its own error, nothing is written."""
+    batch = [message(None, phone="not a number"), message("not an email")]
+    with database.write() as s:
+        results = actions.do_ingest_many(s, batch)
+    assert all(isinstance(r, actions.Invalid) for r in results), results
+    with database.read() as s:
+        assert s.execute(select(Message.id)).first() is None
