@@ -24,10 +24,17 @@ def _squash(body: str) -> str:
     return "".join(ch for ch in body.upper() if ch.isalnum())
 
 
+# Longer than any keyword with generous spacing and punctuation ("  S.T.O.P  A.L.L!  "): a text
+# this long is a sentence, not a keyword, and is not squashed at all.
+MAX_KEYWORD_TEXT = 40
+
+
 def classify(body: str, opt_out_type: str | None = None) -> Keyword | None:
     """The keyword this message is, if it is one."""
     if opt_out_type and opt_out_type.upper() in OPT_OUT_TYPES:
         return OPT_OUT_TYPES[opt_out_type.upper()]
+    if len(body) > MAX_KEYWORD_TEXT:
+        return None
     word = _squash(body)
     if word in STOP_WORDS:
         return "stop"

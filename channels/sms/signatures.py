@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlparse, urlsplit
+from typing import Any
+from urllib.parse import unquote, urlparse, urlsplit
 
+from starlette.datastructures import URL
 from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -45,6 +47,40 @@ class FormParams:
 
     def as_dict(self) -> dict[str, str]:
         return {k: v[0] for k, v in self._values.items()}
+
+
+def parse_form(text: str) -> list[tuple[str, str]]:
+    """An `application/x-www-form-urlencoded` body as `parse_qsl(text, keep_blank_values=True)`
+    reads it, without its generality (a tenth of the web thread's time per inbound SMS)."""
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((_unquote_plus(name), _unquote_plus(value)))
+    return pairs
+
+
+def _unquote_plus(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    return unquote(text) if "%" in text else text
+
+
+def received_url(scope: Mapping[str, Any], host: str | None) -> tuple[str, str, str]:
+    """(path, query, full URL) of the request as it reached us, as Starlette's `request.url`
+    reads them, remembered per distinct request line (building a URL was 4 % of an SMS)."""
+    server = scope.get("server")
+    return _received_url(scope["scheme"], tuple(server) if server else None, host, scope.get("root_path", ""),
+                         scope["path"], scope["query_string"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _received_url(scheme: str, server: tuple[str, int] | None, host: str | None, root_path: str, path: str,
+                  query_string: bytes) -> tuple[str, str, str]:
+    headers = [(b"host", host.encode("latin-1"))] if host is not None else []
+    url = URL(scope={"scheme": scheme, "server": server, "root_path": root_path, "path": path,
+                     "query_string": query_string, "headers": headers})
+    return url.path, url.query, str(url)
 
 
 def _first(header: str | None) -> str | None:

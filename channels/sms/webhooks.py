@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse
 from channels.lean_routes import RequestRoute
 from channels.sms import error_codes, parsing
 from channels.sms.settings import INBOUND_PATH, STATUS_PATH, SmsSettings
-from channels.sms.signatures import FormParams, SignatureChecker
+from channels.sms.signatures import FormParams, SignatureChecker, parse_form, received_url
 from hub.ports import HubPort, RejectedMessage
 
 logger = logging.getLogger(__name__)
@@ -50,15 +49,15 @@ class TwilioWebhooks:
                                                  "HUB_TWILIO__AUTH_TOKEN")
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             # What Twilio sends; parsed directly (Starlette's streaming form parser costs far more).
-            params = FormParams(parse_qsl((await request.body()).decode("utf-8", "replace"),
-                                          keep_blank_values=True))
+            params = FormParams(parse_form((await request.body()).decode("utf-8", "replace")))
         else:
             form = await request.form()
             params = FormParams((k, v) for k, v in form.multi_items() if isinstance(v, str))
-        if self.settings.validate_signatures and not self.checker.is_valid(
-            path=request.url.path, query=request.url.query, received_url=str(request.url),
-            headers=request.headers, params=params,
-        ):
+        if not self.settings.validate_signatures:
+            return params
+        headers = request.headers
+        path, query, url = received_url(request.scope, headers.get("host"))
+        if not self.checker.is_valid(path=path, query=query, received_url=url, headers=headers, params=params):
             return _error(403, "forbidden", "missing or invalid X-Twilio-Signature for this URL "
                                             f"(checked against {self.settings.public_url}; is HUB_PUBLIC_URL right?)")
         return params
