@@ -118,6 +118,10 @@ class GroupCommit(Generic[T, R]):
             self._queue.put(entry)
 
     def _loop(self, inbox: queue.SimpleQueue[object]) -> None:
+        with self.db.pinned():
+            self._serve(inbox)
+
+    def _serve(self, inbox: queue.SimpleQueue[object]) -> None:
         while True:
             first = inbox.get()
             if first is _STOP:
