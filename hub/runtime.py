@@ -32,6 +32,8 @@ from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 API_KEY_CACHE_SECONDS = 5.0
+# The ingest writer's wait for more messages under load (hub.group_commit).
+INGEST_LINGER_SECONDS = 0.001
 
 
 @dataclass
@@ -74,7 +76,8 @@ class Hub(HubPort):
         self._tasks: list[asyncio.Task[None]] = []
         self._api_keys: dict[str, float] = {}
         self.ingests: GroupCommit[InboundMessage, IngestResult] = GroupCommit(
-            db, self._ingest_in, self._ingest_alone, run_many=self._ingest_many, name="ingest-writer"
+            db, self._ingest_in, self._ingest_alone, run_many=self._ingest_many, name="ingest-writer",
+            linger=INGEST_LINGER_SECONDS,
         )
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:

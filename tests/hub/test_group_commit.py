@@ -447,3 +447,32 @@ def test_an_invalid_message_in_a_hub_batch_fails_alone(database: Database, hub: 
     for i, result in results.items():
         assert isinstance(result, IngestResult) and result.created, result
         assert stored[batch[i].external_id].id == result.message_id
+
+
+def test_under_load_the_writer_lingers_for_what_arrives_next(database: Database, writer: Writer) -> None:
+    gc: GroupCommit[str, tuple[str, int]] = GroupCommit(database, writer.run_one, writer.solo, linger=2.0)
+    try:
+        gate = hold_writer(gc, writer)
+        busy = [gc.submit("a1"), gc.submit("a2")]  # queued behind the gate: the next batch holds two
+        writer.gate.set()
+        gate.result(timeout=10)
+        for fut in busy:
+            fut.result(timeout=10)
+        first = gc.submit("b1")
+        wait_for(gc._queue.empty, what="the writer to take b1")  # and find nothing after it
+        second = gc.submit("b2")  # while it lingers
+        first.result(timeout=10)
+        second.result(timeout=10)
+        assert writer.batches()[-1] == ["b1", "b2"]
+    finally:
+        gc.close()
+
+
+def test_an_idle_writer_never_lingers(database: Database, writer: Writer) -> None:
+    gc: GroupCommit[str, tuple[str, int]] = GroupCommit(database, writer.run_one, writer.solo, linger=60.0)
+    try:
+        for item in ("lone1", "lone2"):  # each a batch of one: no wait for company
+            assert gc.submit(item).result(timeout=10)[0] == item
+        assert writer.batches() == [["lone1"], ["lone2"]]
+    finally:
+        gc.close()
