@@ -63,6 +63,13 @@ _VIEW = "hub_routing_view"
 Holder = tuple[int, str, bool]
 
 
+def _engine_of(session: Session) -> Any:
+    """The database a session works on: its engine, also when it is bound to one connection (the
+    ingest writer's pinned one), so sessions of either kind share one up-to-date view."""
+    bind = session.get_bind()
+    return getattr(bind, "engine", bind)
+
+
 @dataclass(frozen=True)
 class TeamInfo:
     id: int
@@ -206,7 +213,7 @@ class View:
 
     def refresh(self, session: Session) -> None:
         session.flush()  # this transaction's own changes, so far, are part of the picture
-        bind = session.get_bind()
+        bind = _engine_of(session)
         if (
             self.bind is not bind
             or self.event_id < 0
@@ -245,7 +252,7 @@ class View:
             self._read_agents(session, sorted(agents))
 
     def load_all(self, session: Session) -> None:
-        self.bind = session.get_bind()
+        self.bind = _engine_of(session)
         self.event_id = session.execute(_LAST_EVENT).scalar_one_or_none() or 0
         self.rules = None
         self.loaded_at = time.monotonic()

@@ -201,3 +201,34 @@ def test_automatic_routing_never_exceeds_capacity_with_two_routers(database_url:
         assert max(per_agent.values()) == 2
     finally:
         db.dispose()
+
+
+def test_a_pinned_connection_shares_the_board_without_a_full_reload(database_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingest writer's sessions are bound to its pinned connection, everyone else's to the
+    engine: both are the same database, so alternating between them must not reread everything."""
+    from hub.routing.board import View
+
+    db = Database(database_url)
+    router = _routers()[0]
+    reloads: list[object] = []
+    load_all = View.load_all
+
+    def counting(self: View, session: Any) -> None:
+        reloads.append(session)
+        load_all(self, session)
+
+    monkeypatch.setattr(View, "load_all", counting)
+    try:
+        with db.write() as s:
+            router.board.view(s)
+        assert len(reloads) == 1  # the first view reads everything
+        with db.pinned():
+            for _ in range(3):
+                with db.write() as s:
+                    router.board.view(s)
+        with db.write() as s:
+            router.board.view(s)
+        assert len(reloads) == 1, "the board was reread from scratch when the bind changed"
+    finally:
+        db.dispose()
