@@ -55,6 +55,7 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
             rules=[rule_from_dict(r) for r in settings.routing.rules],
             default_capacity=settings.routing.default_capacity,
             sticky_wait=timedelta(seconds=settings.routing.sticky_wait_seconds),
+            pass_cooldown=timedelta(seconds=settings.routing.pass_cooldown_seconds),
             presence_grace=timedelta(seconds=settings.routing.presence_grace_seconds),
             sla_boost=settings.routing.sla_boost,
             release_on_offline=tuple(settings.routing.release_on_offline),

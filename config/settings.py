@@ -49,6 +49,7 @@ class RoutingSettings(BaseModel):
         default_factory=lambda: {"webchat": 3, "sms": 5, "email": 10, "voice": 1, "api": 5}
     )
     sticky_wait_seconds: float = 30.0
+    pass_cooldown_seconds: float = 300.0
     presence_grace_seconds: float = 60.0
     sla_boost: int = 10
     # Channels whose conversations go back to the queue when their agent goes offline.

@@ -101,20 +101,27 @@ def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depends(cu
         return conversation_dict(conv)
 
 
-@router.post("/{conversation_id}/assign", summary="Assign or transfer a conversation")
+@router.post("/{conversation_id}/assign", summary="Assign, transfer or hand back a conversation")
 def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(current_caller),
            hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    """Agents may take a conversation they can see; supervisors may give anything to anyone."""
+    """Agents may take a conversation they can see, or hand one of theirs back to its queue
+    (`assignee_id: null`): it goes to someone else, and not back to them for a while (settings:
+    `routing.pass_cooldown_seconds`). Supervisors may give anything to anyone."""
     with hub.db.write() as s:
         conv = _visible(s, caller, conversation_id)
-        self_only = body.assignee_id == caller.agent_id and body.team_id in (None, conv.team_id)
-        if not caller.is_supervisor and not self_only:
-            raise Forbidden("agents may only assign a conversation to themselves")
+        same_team = body.team_id in (None, conv.team_id)
+        self_only = body.assignee_id == caller.agent_id and same_team
+        hand_back = body.assignee_id is None and conv.assignee_id == caller.agent_id and same_team
+        if not caller.is_supervisor and not (self_only or hand_back):
+            raise Forbidden("agents may only take a conversation or hand back their own")
         if body.assignee_id is not None:
             get_agent(s, body.assignee_id)
         team_id = body.team_id if body.team_id is not None else conv.team_id
         if team_id is not None:
             get_team(s, team_id)
-        actions.do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id, actor_agent_id=caller.agent_id,
-                          reason="manual", note=body.note)
+        if hand_back:
+            hub.router.hand_back(s, conv, caller.agent_id, note=body.note)
+        else:
+            actions.do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id,
+                              actor_agent_id=caller.agent_id, reason="manual", note=body.note)
         return conversation_dict(conv)

@@ -469,6 +469,7 @@ def do_assign(
     conv.waiting_since = None if assignee_id is not None else (conv.waiting_since or now)
     if assignee_id is not None:
         conv.last_agent_id = assignee_id
+        conv.passed_agent_ids = conv.passed_at = None  # someone has it: a fresh start next time
     conv.updated_at = now
     log.append(
         session,

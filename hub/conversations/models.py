@@ -44,6 +44,10 @@ class Conversation(SQLModel, table=True):
     escalation_level: int = Field(default=0)
     offered_to_id: int | None = Field(default=None, foreign_key="agents.id")
     offer_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Agents who passed on it (declined or let an offer lapse, or handed it back) since it last
+    # had an agent, and when the last of them did: routing leaves them out for a while.
+    passed_agent_ids: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    passed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # SLA deadlines (business hours of the team), and "ok" | "at_risk" | "breached".
     first_response_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     next_response_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -43,10 +43,19 @@ class RoutingConfig:
         default_factory=lambda: {"webchat": 3, "sms": 5, "email": 10, "voice": 1, "api": 5}
     )
     sticky_wait: timedelta = timedelta(seconds=30)
+    # An agent who declined a chat, let its offer lapse or handed a conversation back is left out
+    # of its routing this long (after that, even a lone agent gets it again).
+    pass_cooldown: timedelta = timedelta(minutes=5)
     presence_grace: timedelta = timedelta(seconds=60)
     sla_boost: int = 10
     # Channels whose conversations leave an agent who goes offline (email and SMS stay with them).
     release_on_offline: tuple[str, ...] = ("webchat", "voice")
+
+
+def passed_on(conv: Conversation, agent_id: int, now: datetime) -> None:
+    """Record that this agent passed on the conversation (routing leaves them out for a while)."""
+    conv.passed_agent_ids = sorted({*(conv.passed_agent_ids or ()), agent_id})
+    conv.passed_at = now
 
 
 def lock_router(session: Session) -> None:
@@ -80,6 +89,7 @@ _TOUCH_AGENT = (
 _WAITING_COLUMNS = (
     Conversation.id, Conversation.channel, Conversation.team_id, Conversation.priority,  # type: ignore[call-overload]
     Conversation.waiting_since, Conversation.created_at, Conversation.last_agent_id, Conversation.routing_skill,
+    Conversation.passed_agent_ids, Conversation.passed_at,
 )
 
 
@@ -232,7 +242,9 @@ class Router:
     def _try_assign(self, session: Session, view: View, conv: Conversation, now: datetime) -> int | None:
         if conv.status != "open" or conv.assignee_id is not None or conv.offered_to_id is not None:
             return None
-        choice = policy.choose(queries.work_of(conv, self._sticky_until(conv)), view.agents(), now)
+        excluded = self._excluded(conv.passed_agent_ids, conv.passed_at, now)
+        work = queries.work_of(conv, self._sticky_until(conv), excluded)
+        choice = policy.choose(work, view.agents(), now)
         if choice is None:
             return None
         self._give(session, view, conv, choice, now)
@@ -296,6 +308,7 @@ class Router:
                 waiting_since=r.waiting_since or r.created_at, last_agent_id=r.last_agent_id,
                 skill=r.routing_skill,
                 sticky_until=(r.waiting_since or r.created_at) + sticky if r.last_agent_id is not None else None,
+                excluded=self._excluded(r.passed_agent_ids, r.passed_at, now),
             )
             for r in heads
         ]
@@ -321,11 +334,28 @@ class Router:
         do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=agent_id,
                   reason="offer_accepted")
 
+    def hand_back(self, session: Session, conv: Conversation, agent_id: int, *, note: str | None = None) -> None:
+        """The agent puts their conversation back in its queue; routing gives it to someone else
+        (the drain that follows the requeue event), not to them while the pass cooldown runs."""
+        lock_router(session)
+        now = utcnow()
+        passed_on(conv, agent_id, now)
+        conv.waiting_since = now
+        do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=agent_id,
+                  reason="handed_back", note=note, event_type="conversation.requeued")
+
+    def _excluded(self, passed: list[int] | None, passed_at: datetime | None, now: datetime) -> frozenset[int]:
+        if not passed or passed_at is None or now >= passed_at + self.config.pass_cooldown:
+            return frozenset()
+        return frozenset(passed)
+
     def withdraw_offer(self, session: Session, conv: Conversation, *, reason: str) -> None:
         agent_id = conv.offered_to_id
         conv.offered_to_id = None
         conv.offer_expires_at = None
         conv.updated_at = utcnow()
+        if agent_id is not None and reason in ("declined", "timeout"):
+            passed_on(conv, agent_id, conv.updated_at)
         log.append(
             session, "conversation.offer_withdrawn", conversation_id=conv.id, contact_id=conv.contact_id,
             payload={"agent_id": agent_id, "reason": reason, "from_assignee_id": agent_id,

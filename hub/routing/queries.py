@@ -100,7 +100,7 @@ def waiting(session: Session, *, team_ids: list[int | None] | None = None, limit
     return list(session.execute(stmt).scalars().all())
 
 
-def work_of(conv: Conversation, sticky_until: datetime | None) -> Work:
+def work_of(conv: Conversation, sticky_until: datetime | None, excluded: frozenset[int] = frozenset()) -> Work:
     assert conv.id is not None
     return Work(
         conversation_id=conv.id,
@@ -111,4 +111,5 @@ def work_of(conv: Conversation, sticky_until: datetime | None) -> Work:
         last_agent_id=conv.last_agent_id,
         skill=conv.routing_skill,
         sticky_until=sticky_until,
+        excluded=excluded,
     )

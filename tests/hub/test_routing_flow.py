@@ -351,3 +351,77 @@ def test_waiting_conversations_survive_a_restart(settings: Settings) -> None:
         c2.post("/api/v1/agents/me/presence", json={"presence": "online"}, headers={"Authorization": f"Bearer {token}"})
         wait_for(lambda: assignee(c2, admin, conv_id) == agent_id, what="assigned after restart")
         assert db2 is not None
+
+
+def hand_back(client: TestClient, who: AgentLogin, conv_id: object) -> int:
+    return client.post(f"/api/v1/conversations/{conv_id}/assign", headers=who.headers,
+                       json={"assignee_id": None, "note": "not my area"}).status_code
+
+
+def test_an_agent_hands_a_conversation_back_and_someone_else_gets_it(
+        client: TestClient, db: Database, admin: AgentLogin) -> None:
+    ana = login(client, db)
+    online(client, ana)
+    ben = login(client, db)
+    online(client, ben)
+    c = inbound(client, api_key(db), email="back@example.com")
+    conv_id = c["conversation_id"]
+    first = assignee(client, admin, conv_id)
+    holder, other = (ana, ben) if first == ana.id else (ben, ana)
+    assert hand_back(client, other, conv_id) == 403  # not theirs to hand back
+    assert hand_back(client, holder, conv_id) == 200
+    wait_for(lambda: assignee(client, admin, conv_id) == other.id, what="the other agent to get it")
+    requeued = [p for t, p in events_of(db, conv_id) if t == "conversation.requeued"]
+    assert requeued and requeued[-1]["reason"] == "handed_back" and requeued[-1]["note"] == "not my area"
+    assert requeued[-1]["from_assignee_id"] == holder.id
+
+
+def test_a_lone_agent_is_not_given_back_what_they_passed_on_until_the_cooldown_ends(
+        client: TestClient, db: Database, admin: AgentLogin) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub.clock import utcnow
+    from hub.conversations.models import Conversation
+
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    ana = login(client, db)
+    online(client, ana)
+    conv_id = inbound(client, api_key(db), email="lone@example.com")["conversation_id"]
+    assert assignee(client, admin, conv_id) == ana.id
+    assert hand_back(client, ana, conv_id) == 200
+    with db.write() as s:  # a drain pass, as the one the hand-back triggers: nobody else is there
+        placed, _ = hub.router.drain_pass(s)
+    assert placed == 0 and assignee(client, admin, conv_id) is None
+    with db.write() as s:  # time passes: the cooldown is over
+        s.execute(update(Conversation).where(Conversation.id == conv_id)  # type: ignore[arg-type]
+                  .values(passed_at=utcnow() - timedelta(hours=1)))
+    wait_for(lambda: assignee(client, admin, conv_id) == ana.id, what="the routing tick to give it back to ana")
+
+
+def test_a_declined_chat_goes_to_the_next_agent_and_never_straight_back(
+        client: TestClient, db: Database, admin: AgentLogin) -> None:
+    from hub.ports import ContactRef, InboundMessage
+
+    team = create_team(db, "Chat")
+    client.put(f"/api/v1/teams/{team}/settings", headers=admin.headers, json={"offer_timeout_seconds": 60})
+    client.post("/api/v1/routing/rules", headers=admin.headers, json={"name": "all", "team_id": team})
+    ana = login(client, db, teams=[team])
+    online(client, ana)
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    result = hub.ingest(InboundMessage(channel="webchat", source="site", ingest_scope="widget", external_id="w-dec",
+                                       contact=ContactRef(email="decline@example.com"), text="hi"))
+    conv_id = result.conversation_id
+
+    def offers() -> list[int]:
+        return [p["agent_id"] for t, p in events_of(db, conv_id) if t == "conversation.offered"]
+
+    assert offers() == [ana.id]
+    assert client.post(f"/api/v1/conversations/{conv_id}/decline", headers=ana.headers).status_code == 200
+    with db.write() as s:  # ana is alone: the drain after her decline offers it to nobody
+        placed, _ = hub.router.drain_pass(s)
+    assert placed == 0 and offers() == [ana.id]
+    ben = login(client, db, teams=[team])
+    online(client, ben)  # someone else comes online: the queue drains to them
+    wait_for(lambda: offers() == [ana.id, ben.id], what="the chat to be offered to ben")
