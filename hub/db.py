@@ -115,13 +115,16 @@ class Database:
         on return) per transaction: for a thread that writes all the time, the ingest writer,
         where that was a third of an empty write transaction's cost. A connection found dead is
         replaced on its next use, as a pooled one is."""
-        conn = self.engine.connect()
-        self._pinned.conn = conn
+        # Connected at the first write, inside it: a database that is down then fails that
+        # transaction (its callers get the error) instead of the thread that serves them.
+        self._pinned.wanted = True
         try:
             yield
         finally:
-            self._pinned.conn = None
-            conn.close()
+            self._pinned.wanted = False
+            conn, self._pinned.conn = getattr(self._pinned, "conn", None), None
+            if conn is not None:
+                conn.close()
 
     @contextmanager
     def write(self, *, serialize: bool = True) -> Iterator[Session]:
@@ -136,6 +139,8 @@ class Database:
         local = self._sqlite_writer if self.dialect == "sqlite" else contextlib.nullcontext()
         try:
             bind = getattr(self._pinned, "conn", None) or self.engine
+            if bind is self.engine and getattr(self._pinned, "wanted", False):
+                bind = self._pinned.conn = self.engine.connect()
             with local, Session(bind, expire_on_commit=False) as session:
                 try:
                     if serialize and self.is_postgres:

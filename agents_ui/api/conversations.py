@@ -10,12 +10,14 @@ from sqlmodel import Session
 from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub.agents.actions import get_agent, get_team
+from hub.clock import utcnow
 from hub.contacts.queries import get_contact
 from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, queries
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Forbidden, Invalid
+from hub.routing.actions import passed_on
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -113,7 +115,7 @@ def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(curren
         self_only = body.assignee_id == caller.agent_id and same_team
         hand_back = body.assignee_id is None and conv.assignee_id == caller.agent_id and same_team
         if not caller.is_supervisor and not (self_only or hand_back):
-            raise Forbidden("agents may only take a conversation or hand back their own")
+            raise Forbidden("agents may only assign a conversation to themselves or hand back their own")
         if body.assignee_id is not None:
             get_agent(s, body.assignee_id)
         team_id = body.team_id if body.team_id is not None else conv.team_id
@@ -122,6 +124,9 @@ def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(curren
         if hand_back:
             hub.router.hand_back(s, conv, caller.agent_id, note=body.note)
         else:
+            if body.assignee_id is None and conv.assignee_id is not None:
+                # A supervisor takes it from its agent: routing must not hand it straight back.
+                passed_on(conv, conv.assignee_id, utcnow())
             actions.do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id,
                               actor_agent_id=caller.agent_id, reason="manual", note=body.note)
         return conversation_dict(conv)

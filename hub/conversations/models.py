@@ -45,8 +45,9 @@ class Conversation(SQLModel, table=True):
     offered_to_id: int | None = Field(default=None, foreign_key="agents.id")
     offer_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # Agents who passed on it (declined or let an offer lapse, or handed it back) since it last
-    # had an agent, and when the last of them did: routing leaves them out for a while.
-    passed_agent_ids: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # had an agent, each with when (epoch seconds, by agent id as text), and the latest of those
+    # times: routing leaves each of them out for a while.
+    passed_agent_ids: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     passed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # SLA deadlines (business hours of the team), and "ok" | "at_risk" | "breached".
     first_response_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -54,7 +54,9 @@ class RoutingConfig:
 
 def passed_on(conv: Conversation, agent_id: int, now: datetime) -> None:
     """Record that this agent passed on the conversation (routing leaves them out for a while)."""
-    conv.passed_agent_ids = sorted({*(conv.passed_agent_ids or ()), agent_id})
+    passed = dict(conv.passed_agent_ids or {})  # a new dict: the JSON column sees the change
+    passed[str(agent_id)] = now.timestamp()
+    conv.passed_agent_ids = passed
     conv.passed_at = now
 
 
@@ -341,13 +343,17 @@ class Router:
         now = utcnow()
         passed_on(conv, agent_id, now)
         conv.waiting_since = now
+        conv.queued_at = now  # back in the queue: escalation counts from now
         do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=agent_id,
                   reason="handed_back", note=note, event_type="conversation.requeued")
 
-    def _excluded(self, passed: list[int] | None, passed_at: datetime | None, now: datetime) -> frozenset[int]:
+    def _excluded(self, passed: dict[str, float] | None, passed_at: datetime | None,
+                  now: datetime) -> frozenset[int]:
+        """The agents whose own pass is more recent than the cooldown (each counts from theirs)."""
         if not passed or passed_at is None or now >= passed_at + self.config.pass_cooldown:
             return frozenset()
-        return frozenset(passed)
+        cutoff = (now - self.config.pass_cooldown).timestamp()
+        return frozenset(int(agent) for agent, at in passed.items() if at > cutoff)
 
     def withdraw_offer(self, session: Session, conv: Conversation, *, reason: str) -> None:
         agent_id = conv.offered_to_id

@@ -15,6 +15,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import select, text
 from sqlmodel import Session
 
@@ -476,3 +477,29 @@ def test_an_idle_writer_never_lingers(database: Database, writer: Writer) -> Non
         assert writer.batches() == [["lone1"], ["lone2"]]
     finally:
         gc.close()
+
+
+def test_a_database_that_cannot_be_reached_answers_callers_with_the_error() -> None:
+    """The writer connects at its first write, inside the transaction: a database that is down
+    fails that write (its callers get the error) instead of killing the writer with them waiting."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = Database(f"postgresql://postgres@127.0.0.1:{port}/nowhere")
+
+    def solo(item: str) -> str:
+        with db.write() as s:
+            s.execute(text("SELECT 1"))
+        return item
+
+    gc: GroupCommit[str, str] = GroupCommit(db, lambda s, item: item, solo)
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError):
+            gc.submit("lost?").result(timeout=30)
+        with pytest.raises(sqlalchemy.exc.OperationalError):  # the writer still serves
+            gc.submit("again").result(timeout=30)
+    finally:
+        gc.close()
+        db.dispose()

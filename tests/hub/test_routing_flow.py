@@ -394,9 +394,10 @@ def test_a_lone_agent_is_not_given_back_what_they_passed_on_until_the_cooldown_e
     with db.write() as s:  # a drain pass, as the one the hand-back triggers: nobody else is there
         placed, _ = hub.router.drain_pass(s)
     assert placed == 0 and assignee(client, admin, conv_id) is None
+    long_ago = utcnow() - timedelta(hours=1)
     with db.write() as s:  # time passes: the cooldown is over
         s.execute(update(Conversation).where(Conversation.id == conv_id)  # type: ignore[arg-type]
-                  .values(passed_at=utcnow() - timedelta(hours=1)))
+                  .values(passed_at=long_ago, passed_agent_ids={str(ana.id): long_ago.timestamp()}))
     wait_for(lambda: assignee(client, admin, conv_id) == ana.id, what="the routing tick to give it back to ana")
 
 
