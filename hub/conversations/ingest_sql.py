@@ -183,16 +183,13 @@ class IngestSql:
         latest conversations, and `id_count` message ids. Runs under the write lock."""
         if not self.sqlite:
             return self._pg_lookup(keys, idents, id_count)
-        rows = self._many("find_ingested", len(keys), [v for key in keys for v in key])
-        stored = {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
-        rows = self._many("identities", len(idents), [v for ident in idents for v in ident])
-        known = {(kind, address): (contact_id, name) for kind, address, contact_id, name in rows}
-        contacts = list({contact_id for contact_id, _ in known.values()})
-        rows = self._many("latest_conversations", len(contacts), contacts)
-        convs = {(r[1], r[7], r[8]): self._conversation(r) for r in rows}
+        found = self._many("find_ingested", len(keys), [v for key in keys for v in key])
+        identities = self._many("identities", len(idents), [v for ident in idents for v in ident])
+        contacts = list({contact_id for _, _, contact_id, _ in identities})
+        conversations = self._many("latest_conversations", len(contacts), contacts)
         self._execute(_SQLITE_NEXT_MESSAGE_ID, ())
         first = int(self.cursor.fetchone()[0])
-        return Lookup(stored, known, convs, list(range(first, first + id_count)))
+        return self._lookup_of(found, identities, conversations, list(range(first, first + id_count)))
 
     def _pg_lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int) -> Lookup:
         params: list[Any] = [v for key in keys for v in key]
@@ -200,11 +197,16 @@ class IngestSql:
         params.append(id_count)
         self._execute(_pg_lookup(len(keys), len(idents)), params)
         found, identities, conversations, ids = (jsontext.loads(col) if col else [] for col in self.cursor.fetchone())
+        return self._lookup_of(found, identities, conversations, sorted(ids))
+
+    def _lookup_of(self, found: Any, identities: Any, conversations: Any, ids: list[int]) -> Lookup:
+        """Rows as both dialects' lookups return them (the find_ingested, identities and
+        latest_conversations columns), shaped for the caller."""
         return Lookup(
             {(r[0], r[1]): (r[2], r[3], r[4]) for r in found},
             {(kind, address): (contact_id, name) for kind, address, contact_id, name in identities},
             {(r[1], r[7], r[8]): self._conversation(r) for r in conversations},
-            sorted(ids),
+            ids,
         )
 
     def write_known(self, messages: list[dict[str, Any]], conversation_ids: list[int], now: datetime,
