@@ -8,7 +8,10 @@ this module must write exactly what that path writes: the same rows, the same ev
 tests/hub/test_ingest_paths.py checks the two against each other on SQLite and PostgreSQL.
 
 Statements run on the DB-API cursor of the session's own connection, inside the caller's write
-transaction. They are written once with `?` parameters and translated for psycopg.
+transaction. They are written once with `?` parameters and translated for psycopg into numbered
+`$n` ones, run on a `psycopg.RawCursor`: psycopg's own `%s` placeholders are re-parsed on every
+execution of a statement with more than 50 parameters (its cache skips those), and for a batch's
+hundreds of parameters that parsing cost more than the database's work (bench/RESULTS.md).
 
 A batch is two steps, `lookup` then `write_known`. On SQLite each step is a few statements (they
 cost no round trip). On PostgreSQL each is one statement: the lookups are subqueries of one
@@ -26,6 +29,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -35,7 +39,7 @@ _CONVERSATION_BY_ID = ("SELECT id, contact_id, status, assignee_id, queued_at, f
                        "next_response_due_at FROM conversations WHERE id = ?")
 # One round trip per step for a whole batch (group commit), whatever its size; a single message is
 # a batch of one. Each: the statement around {rows}, one row's placeholders, the separator.
-# Parameters are positional (`?`, `%s` on psycopg): the statement's fixed ones first, then each
+# Parameters are positional (`?`, `$n` on psycopg): the statement's fixed ones first, then each
 # row's in order. Building them as a flat list, not a dict of numbered names, was a visible share
 # of the writer's CPU.
 _MANY = {
@@ -82,7 +86,8 @@ _PG_LOOKUP = (
 @lru_cache(maxsize=1024)
 def _pg_lookup(keys: int, idents: int) -> str:
     # No identity to look up (every contact in the batch invalid): one that matches nothing.
-    return _PG_LOOKUP.format(keys=", ".join(["(%s, %s)"] * keys), idents=", ".join(["(%s, %s)"] * max(idents, 1)))
+    return _numbered(_PG_LOOKUP.format(keys=", ".join(["(%s, %s)"] * keys),
+                                       idents=", ".join(["(%s, %s)"] * max(idents, 1))))
 
 
 @lru_cache(maxsize=1024)
@@ -106,7 +111,13 @@ def _statement(name: str, count: int, sqlite: bool) -> str:
 
 
 def _for_psycopg(sql: str) -> str:
-    return sql.replace("?", "%s")
+    return _numbered(sql.replace("?", "%s"))
+
+
+def _numbered(sql: str) -> str:
+    """`%s` placeholders as PostgreSQL's own `$1`, `$2`, ... (for a RawCursor)."""
+    parts = sql.split("%s")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
 
 
 @dataclass
@@ -149,7 +160,8 @@ class IngestSql:
             conn = session.connection()
             driver = conn.connection.driver_connection
             assert driver is not None
-            cached = session.info[_CURSOR] = cls(driver.cursor(), conn.dialect.name, conn.dialect.dbapi)
+            cursor = driver.cursor() if conn.dialect.name == "sqlite" else psycopg.RawCursor(driver)
+            cached = session.info[_CURSOR] = cls(cursor, conn.dialect.name, conn.dialect.dbapi)
         return cached  # type: ignore[no-any-return]
 
     def when(self, value: datetime | None) -> Any:
