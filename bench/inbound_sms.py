@@ -15,13 +15,16 @@ Results are printed and written as JSON to bench/out/.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import hmac
 import itertools
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, quote_plus
 
 from twilio.request_validator import RequestValidator
 
@@ -65,16 +68,46 @@ def twilio_form(marker: str, customer: int) -> dict[str, str]:
     }
 
 
+class FastSigner:
+    """Form bodies and `X-Twilio-Signature`s for `twilio_form`, cheaper than urlencode plus
+    `RequestValidator.compute_signature` per message.
+
+    The load generator shares the machine with the server it measures, and Twilio's signing in
+    Python cost it about 0.09 ms of CPU per message (the generator used 50 % of a core against
+    the floor's 35 %), CPU taken from the hub's side of the comparison only. The same HMAC-SHA1
+    over the same string (the URL, then each field name and value in name order) is built here
+    from a template; `check` compares it with Twilio's own before a run.
+    """
+
+    def __init__(self, token: str, url: str) -> None:
+        self.token = token.encode()
+        self.url = url
+
+    def sign(self, form: dict[str, str]) -> str:
+        text = self.url + "".join(key + form[key] for key in sorted(form))
+        return base64.b64encode(hmac.new(self.token, text.encode(), hashlib.sha1).digest()).decode()
+
+    def body(self, form: dict[str, str]) -> bytes:
+        return "&".join(f"{key}={quote_plus(value)}" for key, value in form.items()).encode()
+
+    def check(self) -> None:
+        form = twilio_form("check", 7)
+        if self.sign(form) != RequestValidator(AUTH_TOKEN).compute_signature(self.url, form):
+            raise RuntimeError("the benchmark's signer disagrees with twilio's RequestValidator")
+        if parse_qs(self.body(form).decode()) != {k: [v] for k, v in form.items()}:
+            raise RuntimeError("the benchmark's form body does not read back as the form")
+
+
 def twilio_poster(customers: int) -> Post:
     """Posts as Twilio does; signing happens in the load generator, outside the measured server."""
     turn = itertools.count()
-    validator = RequestValidator(AUTH_TOKEN)
-    signed_url = PUBLIC_URL + INBOUND_PATH
+    signer = FastSigner(AUTH_TOKEN, PUBLIC_URL + INBOUND_PATH)
+    signer.check()
 
     async def post(client: http1.Client, marker: str) -> None:
         form = twilio_form(marker, next(turn) % customers)
-        headers = {"X-Twilio-Signature": validator.compute_signature(signed_url, form)}
-        resp = await client.post_form(INBOUND_PATH, form, headers)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signer.sign(form)}
+        resp = await client.request("POST", INBOUND_PATH, signer.body(form), headers)
         if resp.status != 200:
             raise RuntimeError(f"HTTP {resp.status}: {resp.body[:200]!r}")
 
