@@ -52,13 +52,30 @@ class FormParams:
 
 def parse_form(text: str) -> list[tuple[str, str]]:
     """An `application/x-www-form-urlencoded` body as `parse_qsl(text, keep_blank_values=True)`
-    reads it, without its generality (a tenth of the web thread's time per inbound SMS)."""
-    pairs = []
+    reads it, without its generality (a tenth of the web thread's time per inbound SMS).
+
+    Names and values are percent-decoded in one `unquote` of them all, joined by NUL (a raw NUL
+    cannot be in a form body, and decoding never removes one): one call instead of one per name
+    and value, which halved the parse. A field that decodes to a NUL (`%00`) would shift the
+    pairs, so then each part is decoded on its own."""
+    parts: list[str] = []
     for part in text.split("&"):
         if part:
             name, _, value = part.partition("=")
-            pairs.append((_unquote_plus(name), _unquote_plus(value)))
-    return pairs
+            parts += (name, value)
+    if not parts:
+        return []
+    joined = "\x00".join(parts)
+    if "+" in joined:
+        joined = joined.replace("+", " ")
+    if "%" in joined:
+        decoded = unquote(joined).split("\x00")
+        if len(decoded) != len(parts):
+            decoded = [_unquote_plus(p) for p in parts]
+    else:
+        decoded = joined.split("\x00")
+    pairs = iter(decoded)
+    return list(zip(pairs, pairs, strict=True))
 
 
 def _unquote_plus(text: str) -> str:
