@@ -6,6 +6,7 @@ Like Twilio's own opt-out handling, a keyword counts only when it is the whole m
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Keyword = Literal["stop", "start", "help"]
@@ -19,9 +20,13 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "stop", "START": "start", "HELP": "help"}
 
 
+# What str.isalnum() rejects: re's Unicode \w is isalnum() plus the underscore.
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _squash(body: str) -> str:
     # "Opt out", "stop.", "STOP ALL" all mean the keyword; punctuation and spacing do not matter.
-    return "".join(ch for ch in body.upper() if ch.isalnum())
+    return _NOT_ALNUM.sub("", body.upper())
 
 
 # Longer than any keyword with generous spacing and punctuation ("  S.T.O.P  A.L.L!  "): a text

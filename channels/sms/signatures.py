@@ -22,6 +22,21 @@ from starlette.datastructures import URL
 from twilio.request_validator import RequestValidator, add_port, remove_port
 
 SIGNATURE_HEADER = "x-twilio-signature"
+# The request headers a webhook reads: the body's type, the signature, and what the URL Twilio
+# signed may be rebuilt from.
+_READ_HEADERS = frozenset({b"content-type", SIGNATURE_HEADER.encode(), b"host", b"x-forwarded-proto",
+                           b"x-forwarded-host"})
+
+
+def webhook_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers a webhook reads, from the ASGI scope's list in one pass, each as Starlette's
+    `request.headers.get` gives it (the first of repeated ones, latin-1): looking each up in
+    Starlette's `Headers` scans the whole list per name."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        if name in _READ_HEADERS:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 class FormParams:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from channels.lean_routes import RequestRoute
 from channels.sms import error_codes, parsing
 from channels.sms.settings import INBOUND_PATH, STATUS_PATH, SmsSettings
-from channels.sms.signatures import FormParams, SignatureChecker, parse_form, received_url
+from channels.sms.signatures import FormParams, SignatureChecker, parse_form, received_url, webhook_headers
 from hub.ports import HubPort, RejectedMessage
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ class TwilioWebhooks:
         if not self.settings.configured or self.checker is None:
             return _error(503, "not_configured", "SMS channel is not configured: set HUB_TWILIO__ACCOUNT_SID and "
                                                  "HUB_TWILIO__AUTH_TOKEN")
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        headers = webhook_headers(request.scope["headers"])
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             # What Twilio sends; parsed directly (Starlette's streaming form parser costs far more).
             params = FormParams(parse_form((await request.body()).decode("utf-8", "replace")))
         else:
@@ -55,7 +56,6 @@ class TwilioWebhooks:
             params = FormParams((k, v) for k, v in form.multi_items() if isinstance(v, str))
         if not self.settings.validate_signatures:
             return params
-        headers = request.headers
         path, query, url = received_url(request.scope, headers.get("host"))
         if not self.checker.is_valid(path=path, query=query, received_url=url, headers=headers, params=params):
             return _error(403, "forbidden", "missing or invalid X-Twilio-Signature for this URL "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.sms.keywords import classify
+from channels.sms.keywords import _squash, classify
 
 
 @pytest.mark.parametrize("body", ["STOP", "stop", "Stop.", "STOPALL", "stop all", "UNSUBSCRIBE", "CANCEL", "END",
@@ -32,3 +32,11 @@ def test_twilios_opt_out_type_wins() -> None:
     assert classify("ARRET", "STOP") == "stop"
     assert classify("stop", "START") == "start"
     assert classify("hello", "") is None
+
+
+def test_punctuation_and_spacing_are_ignored_in_any_script() -> None:
+    """Squashing keeps exactly the characters str.isalnum() keeps, in every script (letters,
+    digits, combining marks alike), so 'S.T.O.P' and 'stop' match and no letter is dropped."""
+    every_char = "".join(chr(i) for i in range(0x20, 0x30000) if not 0xD800 <= i < 0xE000)
+    assert _squash(every_char) == "".join(ch for ch in every_char.upper() if ch.isalnum())
+    assert classify(" S.T.O.P! ") == "stop"
