@@ -17,11 +17,12 @@ import contextlib
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -225,59 +226,117 @@ def exported(rev: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def quietest(runs: list[list[PhaseResult]]) -> list[PhaseResult]:
-    """The run during which other processes used the least CPU: the best view of the app itself."""
-    return min(runs, key=lambda phases: sum(r.other_cpu for r in phases))
+Runner = Callable[[str, argparse.Namespace], list[PhaseResult]]
 
 
-def verdict(floor: list[PhaseResult], hub: list[PhaseResult]) -> dict[str, Any]:
-    ratio = hub[0].throughput / floor[0].throughput if floor[0].throughput else 0.0
-    p99 = None if hub[1].failed else hub[1].p99_ms
+def measure_rounds(kinds: list[str], runners: dict[str, Runner], args: argparse.Namespace,
+                   ) -> dict[str, dict[str, list[list[PhaseResult]]]]:
+    """`args.repeat` rounds per database; each round measures every app once, one right after the
+    other. The VM's speed drifts over minutes (the floor alone has moved by a quarter between two
+    runs ten minutes apart, with nothing else running), so a hub run is only compared with the
+    floor run of its own round, never with one measured minutes earlier."""
+    every_run: dict[str, dict[str, list[list[PhaseResult]]]] = {}
+    for kind in kinds:
+        every_run[kind] = {app: [] for app in runners}
+        for _ in range(args.repeat):
+            for app, runner in runners.items():
+                every_run[kind][app].append(runner(kind, args))
+    return every_run
+
+
+def verdict(floor_runs: list[list[PhaseResult]], hub_runs: list[list[PhaseResult]]) -> dict[str, Any]:
+    """The median over rounds of hub/floor throughput (each round's own pair) and of the hub's p99
+    at half load; every round's figures are kept beside it."""
+    ratios = [hub[0].throughput / floor[0].throughput if floor[0].throughput else 0.0
+              for floor, hub in zip(floor_runs, hub_runs, strict=True)]
+    p99s = [None if hub[1].failed else hub[1].p99_ms for hub in hub_runs]
+    ratio = statistics.median(ratios)
+    p99 = None if None in p99s else statistics.median(p99s)  # type: ignore[type-var]
     return {
         "throughput_ratio": round(ratio, 3),
+        "round_ratios": [round(r, 3) for r in ratios],
         "ratio_met": ratio >= TARGET_RATIO,
         "hub_p99_ms_at_load": p99,
-        "p99_met": p99 is not None and p99 < TARGET_P99_MS and hub[1].lost == 0,
+        "round_p99_ms": p99s,
+        "p99_met": p99 is not None and p99 < TARGET_P99_MS and all(hub[1].lost == 0 for hub in hub_runs),
     }
 
 
-def table(all_results: dict[str, dict[str, list[PhaseResult]]], load: float) -> str:
+def table(every_run: dict[str, dict[str, list[list[PhaseResult]]]], load: float) -> str:
     pct = f"{load:.0%}"
     lines = [
-        f"| db | app | saturation msgs/s | server CPU | CPU ms/msg | rate at {pct} | p50 ms | p90 ms | p99 ms "
-        "| max ms | lost/errors | others' CPU |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| db | round | app | saturation msgs/s | server CPU | CPU ms/msg | rate at {pct} | p50 ms | p90 ms "
+        "| p99 ms | max ms | lost/errors | others' CPU |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for kind, apps in all_results.items():
-        for app, (sat, lat) in apps.items():
-            lines.append(
-                f"| {kind} | {app} | {fmt(sat.throughput, 0)} | {sat.server_cpu:.0%} "
-                f"| {fmt(sat.server_cpu_ms_per_msg, 2)} | {fmt(lat.target_rate, 0)} "
-                f"| {fmt(lat.p50_ms)} | {fmt(lat.p90_ms)} | {fmt(lat.p99_ms)} | {fmt(lat.max_ms)} "
-                f"| {sat.lost + lat.lost}/{sat.errors + lat.errors} | {max(sat.other_cpu, lat.other_cpu):.2f} |"
-            )
-    for kind, apps in all_results.items():
-        for app, (sat, lat) in apps.items():
-            if sat.failed or lat.failed:
-                bad = sat if sat.failed else lat
-                lines.append(f"\n**{kind} {app}: the {bad.name} phase failed** ({bad.posted} posted, "
-                             f"{bad.delivered} delivered, {bad.errors} errors; first: {bad.first_error})")
-    return "\n".join(lines)
+    failures = []
+    for kind, apps in every_run.items():
+        rounds = max(len(runs) for runs in apps.values())
+        for i in range(rounds):
+            for app, runs in apps.items():
+                sat, lat = runs[i]
+                lines.append(
+                    f"| {kind} | {i + 1} | {app} | {fmt(sat.throughput, 0)} | {sat.server_cpu:.0%} "
+                    f"| {fmt(sat.server_cpu_ms_per_msg, 2)} | {fmt(lat.target_rate, 0)} "
+                    f"| {fmt(lat.p50_ms)} | {fmt(lat.p90_ms)} | {fmt(lat.p99_ms)} | {fmt(lat.max_ms)} "
+                    f"| {sat.lost + lat.lost}/{sat.errors + lat.errors} | {max(sat.other_cpu, lat.other_cpu):.2f} |"
+                )
+                if sat.failed or lat.failed:
+                    bad = sat if sat.failed else lat
+                    failures.append(f"\n**{kind} {app}, round {i + 1}: the {bad.name} phase failed** "
+                                    f"({bad.posted} posted, {bad.delivered} delivered, {bad.errors} errors; "
+                                    f"first: {bad.first_error})")
+    return "\n".join(lines + failures)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.inbound_api", description=__doc__.split("\n\n")[0])
+def report(args: argparse.Namespace, argv: list[str] | None, runners: dict[str, Runner], *, name: str,
+           what: str) -> int:
+    """Measure `runners` (the floor first, then the hub under test) in rounds, print the table and
+    the verdict per database, and write everything to bench/out/NAME-<time>.json."""
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    hub_source = source_version(args.hub_src)  # before the run: others may commit meanwhile
+    every_run = measure_rounds(kinds, runners, args)
+    floor_app, hub_app = "floor", [app for app in runners if app != "floor"][-1]
+    verdicts = {kind: verdict(apps["floor"], apps[hub_app]) for kind, apps in every_run.items()
+                if {floor_app, hub_app} <= apps.keys()}
+
+    print(f"hub source: {hub_source}")
+    print(table(every_run, args.load))
+    for kind, v in verdicts.items():
+        rounds = ", ".join(f"{r:.0%}" for r in v["round_ratios"])
+        print(f"{kind}: {what}/floor throughput {v['throughput_ratio']:.0%} (median of rounds: {rounds}; target >= "
+              f"{TARGET_RATIO:.0%}: {'met' if v['ratio_met'] else 'MISSED'}); hub p99 at {args.load:.0%} load "
+              f"{fmt(v['hub_p99_ms_at_load'])} ms (target < {TARGET_P99_MS:.0f} ms: "
+              f"{'met' if v['p99_met'] else 'MISSED'})")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({
+        "machine": machine(),
+        "command": " ".join([f"python -m bench.{name}", *(argv if argv is not None else sys.argv[1:])]),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "hub_source": hub_source,
+        "postgres_server": postgres_version() if "postgres" in kinds else None,
+        "verdicts": verdicts,
+        "every_run": {kind: {app: [[r.as_dict() for r in run] for run in runs] for app, runs in apps.items()}
+                      for kind, apps in every_run.items()},
+    }, indent=2))
+    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+def add_common_arguments(p: argparse.ArgumentParser, apps: str) -> None:
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up before measuring (default 3)")
     p.add_argument("--clients", type=int, default=32, help="concurrent clients at saturation (default 32)")
     p.add_argument("--load", type=float, default=0.5, help="latency phase rate, as a fraction of saturation")
     p.add_argument("--rate", type=float, help="latency phase at this many msgs/s instead (to compare changes)")
-    p.add_argument("--apps", type=lambda v: v.split(","), default=["floor", "hub"],
-                   help="comma-separated, in order (default floor,hub)")
-    p.add_argument("--repeat", type=int, default=1,
-                   help="measure each app this many times and keep the run least disturbed by other processes")
-    p.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
+    p.add_argument("--apps", type=lambda v: v.split(","), default=apps.split(","),
+                   help=f"comma-separated, in order (default {apps})")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="rounds per database, each measuring every app once in turn; the verdict is the "
+                        "median of the rounds' hub/floor ratios (default 3)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
                    help="before each app, wait up to this long for other processes to go quiet (0: don't)")
@@ -287,48 +346,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="source tree to run the hub from (default: this checkout), to measure a change")
     p.add_argument("--hub-commit", metavar="REV",
                    help="run the hub as of this commit (exported to a temporary directory), not the working tree")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.inbound_api", description=__doc__.split("\n\n")[0])
+    add_common_arguments(p, "floor,hub")
+    p.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
     args = p.parse_args(argv)
+    runners = {"floor": run_floor, "hub": run_hub}
     with contextlib.ExitStack() as stack:
         if args.hub_commit:
             args.hub_src = stack.enter_context(exported(args.hub_commit))
-        return run(args, argv)
-
-
-def run(args: argparse.Namespace, argv: list[str] | None) -> int:
-
-    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    hub_source = source_version(args.hub_src)  # before the run: others may commit meanwhile
-    runners = {"floor": run_floor, "hub": run_hub}
-    every_run = {kind: {app: [runners[app](kind, args) for _ in range(args.repeat)] for app in args.apps}
-                 for kind in kinds}
-    all_results = {kind: {app: quietest(runs) for app, runs in apps.items()} for kind, apps in every_run.items()}
-    verdicts = {kind: verdict(apps["floor"], apps["hub"]) for kind, apps in all_results.items()
-                if {"floor", "hub"} <= apps.keys()}
-
-    print(f"hub source: {hub_source}")
-    print(table(all_results, args.load))
-    for kind, v in verdicts.items():
-        print(f"{kind}: hub/floor throughput {v['throughput_ratio']:.0%} (target >= {TARGET_RATIO:.0%}: "
-              f"{'met' if v['ratio_met'] else 'MISSED'}); hub p99 at {args.load:.0%} load "
-              f"{fmt(v['hub_p99_ms_at_load'])} ms (target < {TARGET_P99_MS:.0f} ms: "
-              f"{'met' if v['p99_met'] else 'MISSED'})")
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"inbound_api-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({
-        "machine": machine(),
-        "command": " ".join(["python -m bench.inbound_api", *(argv if argv is not None else sys.argv[1:])]),
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "hub_source": hub_source,
-        "postgres_server": postgres_version() if "postgres" in kinds else None,
-        "results": {kind: {app: [r.as_dict() for r in rs] for app, rs in apps.items()}
-                    for kind, apps in all_results.items()},
-        "verdicts": verdicts,
-        "every_run": {kind: {app: [[r.as_dict() for r in run] for run in runs] for app, runs in apps.items()}
-                      for kind, apps in every_run.items()},
-    }, indent=2))
-    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    return 0
+        return report(args, argv, {app: runners[app] for app in args.apps}, name="inbound_api", what="hub")
 
 
 if __name__ == "__main__":

@@ -16,30 +16,30 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, quote_plus
 
 from twilio.request_validator import RequestValidator
 
 from bench import http1
-from bench.harness import ROOT, PhaseResult, Post, ServerProcess, fmt, machine, source_version, uvicorn_command
+from bench.harness import ROOT, PhaseResult, Post, ServerProcess, uvicorn_command
 from bench.inbound_api import (
-    TARGET_RATIO,
+    add_common_arguments,
     agent_listener,
+    exported,
     fresh_database,
     measure,
     prepare_hub_database,
+    report,
     run_floor,
     settle,
-    table,
-    verdict,
 )
 
 ACCOUNT_SID = "AC" + "b" * 32
@@ -130,7 +130,7 @@ def sms_hub_server(database_url: str, src: Path = ROOT) -> ServerProcess:
 
 def run_hub_sms(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
     with fresh_database(kind, "hub") as url:
-        prepare_hub_database(url)  # the agent whose websocket listens (the API key goes unused)
+        prepare_hub_database(url, args.hub_src)  # the agent whose websocket listens (the API key goes unused)
         with sms_hub_server(url, args.hub_src) as server:
             print(f"[{kind}] hub (SMS webhooks) on {server.url}", file=sys.stderr)
             settle(args)
@@ -139,49 +139,14 @@ def run_hub_sms(kind: str, args: argparse.Namespace) -> list[PhaseResult]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.inbound_sms", description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    p.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
-    p.add_argument("--warmup", type=float, default=3.0, help="warm-up before measuring (default 3)")
-    p.add_argument("--clients", type=int, default=32, help="concurrent clients at saturation (default 32)")
-    p.add_argument("--load", type=float, default=0.5, help="latency phase rate, as a fraction of saturation")
-    p.add_argument("--rate", type=float, help="latency phase at this many msgs/s instead (to compare changes)")
-    p.add_argument("--apps", type=lambda v: v.split(","), default=["floor", "hub-sms"],
-                   help="comma-separated, in order (default floor,hub-sms)")
+    add_common_arguments(p, "floor,hub-sms")
     p.add_argument("--customers", type=int, default=200, help="distinct phone numbers texting (default 200)")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
-                   help="before each app, wait up to this long for other processes to go quiet (0: don't)")
-    p.add_argument("--quiet-cores", type=float, default=0.3,
-                   help="'quiet' means other processes use at most this many cores (default 0.3)")
-    p.add_argument("--hub-src", type=Path, default=ROOT, help="source tree to run the hub from")
     args = p.parse_args(argv)
-
-    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     runners = {"floor": run_floor, "hub-sms": run_hub_sms}
-    results = {kind: {app: runners[app](kind, args) for app in args.apps} for kind in kinds}
-    verdicts = {kind: verdict(apps["floor"], apps["hub-sms"]) for kind, apps in results.items()
-                if {"floor", "hub-sms"} <= apps.keys()}
-
-    print(f"hub source: {source_version(args.hub_src)}")
-    print(table(results, args.load))
-    for kind, v in verdicts.items():
-        print(f"{kind}: hub SMS/floor throughput {v['throughput_ratio']:.0%} (target >= {TARGET_RATIO:.0%}: "
-              f"{'met' if v['ratio_met'] else 'MISSED'}); hub p99 at {args.load:.0%} load "
-              f"{fmt(v['hub_p99_ms_at_load'])} ms")
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"inbound_sms-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({
-        "machine": machine(),
-        "command": " ".join(["python -m bench.inbound_sms", *(argv if argv is not None else sys.argv[1:])]),
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "hub_source": source_version(args.hub_src),
-        "results": {kind: {app: [r.as_dict() for r in rs] for app, rs in apps.items()}
-                    for kind, apps in results.items()},
-        "verdicts": verdicts,
-    }, indent=2))
-    print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    return 0
+    with contextlib.ExitStack() as stack:
+        if args.hub_commit:
+            args.hub_src = stack.enter_context(exported(args.hub_commit))
+        return report(args, argv, {app: runners[app] for app in args.apps}, name="inbound_sms", what="hub SMS")
 
 
 if __name__ == "__main__":
