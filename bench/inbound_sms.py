@@ -2,8 +2,9 @@
 
 The same harness, phases and floor app as bench.inbound_api; only the hub's side differs. Each
 message is the form Twilio posts to `/channels/sms/twilio/inbound` (MessageSid, From, To, Body,
-...), signed with `twilio.request_validator.RequestValidator` over the hub's public URL, which is
-not the address the request arrives at (as behind a proxy). The hub checks the signature, parses
+...), signed as Twilio signs it (HMAC-SHA1 over the hub's public URL and the fields, by
+`FastSigner`, checked against `twilio.request_validator.RequestValidator` before each run); that
+URL is not the address the request arrives at (as behind a proxy). The hub checks the signature, parses
 the form, stores the message exactly once, answers empty TwiML after the commit and pushes it to
 the agent's websocket. `--customers` phone numbers take turns, so most texts continue an open
 conversation. The floor gets the same markers as JSON, exactly as in bench.inbound_api.

@@ -9,9 +9,11 @@ tests/hub/test_ingest_paths.py checks the two against each other on SQLite and P
 
 Statements run on the DB-API cursor of the session's own connection, inside the caller's write
 transaction. They are written once with `?` parameters and translated for psycopg into numbered
-`$n` ones, run on a `psycopg.RawCursor`: psycopg's own `%s` placeholders are re-parsed on every
-execution of a statement with more than 50 parameters (its cache skips those), and for a batch's
-hundreds of parameters that parsing cost more than the database's work (bench/RESULTS.md).
+`$n` ones, run on a `psycopg.RawCursor`: psycopg re-parses its own `%s` placeholders on every
+execution of a statement longer than 4,096 bytes or with more than 50 parameters (its cache skips
+those), and for a batch's hundreds of parameters that parsing cost more than the database's own
+work (a batch of 30: the write 3.4 -> 1.7 ms, bench/RESULTS.md). So no statement text here may
+hold a literal `%s` or `$n` of its own.
 
 A batch is two steps, `lookup` then `write_known`. On SQLite each step is a few statements (they
 cost no round trip). On PostgreSQL each is one statement: the lookups are subqueries of one

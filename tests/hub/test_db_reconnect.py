@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -103,3 +104,10 @@ def test_sqlite_commits_never_checkpoint_and_the_background_checkpoint_catches_u
     finally:
         hub.ingests.close()
         db.dispose()
+
+
+def test_a_postgresql_url_for_another_driver_is_refused_with_the_reason() -> None:
+    """Ingest's hot path speaks psycopg's own cursor: another driver would fail at the first
+    message, so the URL is refused when the hub starts, saying what to use instead."""
+    with pytest.raises(ValueError, match="postgresql://"):
+        Database("postgresql+psycopg2://hub@127.0.0.1:5432/hub")

@@ -21,6 +21,8 @@ BODIES = [
     "Body=100%25+sure&Weird=%zz",  # a literal %, a broken escape
     "k%20ey=v%2Bal+ue",
     "a=x%00y&b=%00&c=3",  # a value that decodes to NUL: the pairs must not shift
+    "a\x00b=c",  # a raw NUL (the bytes arrive as sent)
+    "a=b\x00c&d=e\x00f",
     "a=%C3&b=%A9&c=%C3%A9",  # half a UTF-8 sequence at the end of one value, the rest in the next
     "a=%E2%9C%93%ZZ&%3D=%26",  # a name that decodes to '=', a value to '&'
 ]
