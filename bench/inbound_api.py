@@ -296,8 +296,17 @@ def table(every_run: dict[str, dict[str, list[list[PhaseResult]]]], load: float)
 
 def report(args: argparse.Namespace, argv: list[str] | None, runners: dict[str, Runner], *, name: str,
            what: str) -> int:
-    """Measure `runners` (the floor first, then the hub under test) in rounds, print the table and
-    the verdict per database, and write everything to bench/out/NAME-<time>.json."""
+    """Measure the `--apps` of `runners` (the floor, then the hub under test; the hub as of
+    `--hub-commit` if given) in rounds, print the table and the verdict per database, and write
+    everything to bench/out/NAME-<time>.json."""
+    with contextlib.ExitStack() as stack:
+        if args.hub_commit:
+            args.hub_src = stack.enter_context(exported(args.hub_commit))
+        return _report(args, argv, {app: runners[app] for app in args.apps}, name=name, what=what)
+
+
+def _report(args: argparse.Namespace, argv: list[str] | None, runners: dict[str, Runner], *, name: str,
+            what: str) -> int:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     hub_source = source_version(args.hub_src)  # before the run: others may commit meanwhile
     every_run = measure_rounds(kinds, runners, args)
@@ -359,11 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_arguments(p, "floor,hub")
     p.add_argument("--customers", type=int, default=200, help="distinct customers writing (default 200)")
     args = p.parse_args(argv)
-    runners = {"floor": run_floor, "hub": run_hub}
-    with contextlib.ExitStack() as stack:
-        if args.hub_commit:
-            args.hub_src = stack.enter_context(exported(args.hub_commit))
-        return report(args, argv, {app: runners[app] for app in args.apps}, name="inbound_api", what="hub")
+    return report(args, argv, {"floor": run_floor, "hub": run_hub}, name="inbound_api", what="hub")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -34,7 +33,6 @@ from bench.harness import ROOT, PhaseResult, Post, ServerProcess, uvicorn_comman
 from bench.inbound_api import (
     add_common_arguments,
     agent_listener,
-    exported,
     fresh_database,
     measure,
     prepare_hub_database,
@@ -93,7 +91,7 @@ class FastSigner:
 
     def check(self) -> None:
         form = twilio_form("check", 7)
-        if self.sign(form) != RequestValidator(AUTH_TOKEN).compute_signature(self.url, form):
+        if self.sign(form) != RequestValidator(self.token.decode()).compute_signature(self.url, form):
             raise RuntimeError("the benchmark's signer disagrees with twilio's RequestValidator")
         if parse_qs(self.body(form).decode()) != {k: [v] for k, v in form.items()}:
             raise RuntimeError("the benchmark's form body does not read back as the form")
@@ -143,11 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_arguments(p, "floor,hub-sms")
     p.add_argument("--customers", type=int, default=200, help="distinct phone numbers texting (default 200)")
     args = p.parse_args(argv)
-    runners = {"floor": run_floor, "hub-sms": run_hub_sms}
-    with contextlib.ExitStack() as stack:
-        if args.hub_commit:
-            args.hub_src = stack.enter_context(exported(args.hub_commit))
-        return report(args, argv, {app: runners[app] for app in args.apps}, name="inbound_sms", what="hub SMS")
+    return report(args, argv, {"floor": run_floor, "hub-sms": run_hub_sms}, name="inbound_sms", what="hub SMS")
 
 
 if __name__ == "__main__":
