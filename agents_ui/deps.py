@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Depends, Request, WebSocket
+from starlette.concurrency import run_in_threadpool
 
 from hub.agents.actions import token_owner
 from hub.clock import utcnow
@@ -27,7 +28,10 @@ CALLER_CACHE_SECONDS = 5.0
 CALLER_CACHE_SIZE = 10_000
 
 
-def get_hub(request: Request) -> Hub:
+# Dependencies that need no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, and those hops (two per request, before the endpoint's own) were a tenth of the
+# CPU of an agent's status change (bench/RESULTS.md).
+async def get_hub(request: Request) -> Hub:
     return request.app.state.hub  # type: ignore[no-any-return]
 
 
@@ -140,15 +144,19 @@ def caller_for_token(hub: Hub, token: str | None) -> Caller | None:
     return caller
 
 
-def current_caller(request: Request, hub: Hub = Depends(get_hub)) -> Caller:
-    caller = caller_for_token(hub, token_from(request.headers, request.cookies))
+async def current_caller(request: Request, hub: Hub = Depends(get_hub)) -> Caller:
+    token = token_from(request.headers, request.cookies)
+    # A remembered caller is answered here; reading the token from the database takes a thread.
+    caller = caller_cache(hub).get(token) if token else None
+    if caller is None:
+        caller = await run_in_threadpool(caller_for_token, hub, token)
     if caller is None:
         raise Unauthorized("log in first: send the session cookie or an Authorization: Bearer token")
     return caller
 
 
-def require_role(*roles: str) -> Callable[[Caller], Caller]:
-    def check(caller: Caller = Depends(current_caller)) -> Caller:
+def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
+    async def check(caller: Caller = Depends(current_caller)) -> Caller:
         if caller.role not in roles:
             raise Forbidden(f"this needs the {' or '.join(roles)} role")
         return caller

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
@@ -34,6 +36,9 @@ logger = logging.getLogger(__name__)
 API_KEY_CACHE_SECONDS = 5.0
 # The ingest writer's wait for more messages under load (hub.group_commit).
 INGEST_LINGER_SECONDS = 0.001
+R = TypeVar("R")
+# A write an agent asks for, run by the writer thread inside its transaction (`Hub.write_async`).
+WriteOp = Callable[[Session], R]
 
 
 @dataclass
@@ -75,8 +80,10 @@ class Hub(HubPort):
         self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))
         self._tasks: list[asyncio.Task[None]] = []
         self._api_keys: dict[str, float] = {}
-        self.ingests: GroupCommit[InboundMessage, IngestResult] = GroupCommit(
-            db, self._ingest_in, self._ingest_alone, run_many=self._ingest_many, name="ingest-writer",
+        # One writer thread for inbound messages and for agents' writes (`write_async`): they
+        # share its transactions, so each pays a share of one BEGIN, write lock and COMMIT.
+        self.writer: GroupCommit[InboundMessage | WriteOp[Any], Any] = GroupCommit(
+            db, self._write_in, self._write_alone, run_many=self._write_many, name="ingest-writer",
             linger=INGEST_LINGER_SECONDS,
         )
 
@@ -99,7 +106,7 @@ class Hub(HubPort):
             await cancel_and_wait(task)
         self._tasks.clear()
         await self.routing.stop()
-        await asyncio.to_thread(self.ingests.close)
+        await asyncio.to_thread(self.writer.close)
         await self.worker.stop()
         if self.redis is not None:
             await self.redis.stop()
@@ -150,16 +157,55 @@ class Hub(HubPort):
         answered after the commit that holds its message.
         """
         try:
-            return self.ingests.submit(message).result()
+            return self.writer.submit(message).result()  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
         """`ingest` for the event loop: waits for the commit without holding a thread."""
         try:
-            return await self.ingests.submit_async(message)
+            return await self.writer.submit_async(message)  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc
+
+    async def write_async(self, op: WriteOp[R]) -> R:
+        """Run `op(session)` in the writer's next transaction and return what it returns, after the
+        commit. `op` may run twice (once in a shared transaction that another item made fail,
+        then alone), so it must change nothing but the database through `session`, and it must
+        not open a transaction of its own. An exception it raises fails its shared transaction;
+        the other items are then run alone, and the caller gets the exception."""
+        return await self.writer.submit_async(op)  # type: ignore[no-any-return]
+
+    def _write_in(self, session: Session, item: InboundMessage | WriteOp[Any]) -> Any:
+        if isinstance(item, InboundMessage):
+            return self._ingest_in(session, item)
+        return item(session)
+
+    def _write_many(self, session: Session, items: list[InboundMessage | WriteOp[Any]]) -> list[Any]:
+        """A batch: agents' writes first (a resolve frees room that a new conversation of the same
+        batch can then take), then the messages, together (`do_ingest_many`)."""
+        results: list[Any] = [None] * len(items)
+        messages: list[tuple[int, InboundMessage]] = []
+        for i, item in enumerate(items):
+            if isinstance(item, InboundMessage):
+                messages.append((i, item))
+            else:
+                results[i] = item(session)
+        if messages and len(messages) < len(items):
+            # The plain-SQL ingest reads and writes rows directly: what the writes above changed
+            # (a conversation just resolved, their events) must be in the database first.
+            session.flush()
+        if messages:
+            ingested = self._ingest_many(session, [m for _, m in messages])
+            for (i, _), result in zip(messages, ingested, strict=True):
+                results[i] = result
+        return results
+
+    def _write_alone(self, item: InboundMessage | WriteOp[Any]) -> Any:
+        if isinstance(item, InboundMessage):
+            return self._ingest_alone(item)
+        with self.db.write() as s:
+            return item(s)
 
     def _ingest_in(self, session: Session, message: InboundMessage) -> IngestResult:
         return conv_actions.do_ingest(session, message, reopen_window=self.options.reopen_window,

@@ -71,45 +71,55 @@ def get_conversation(conversation_id: int, caller: Caller = Depends(current_call
         }
 
 
+# The writes below run in the hub's writer thread (`Hub.write_async`), in transactions shared with
+# whatever else is being written at that moment: no thread of the pool is held while they wait.
+
+
 @router.post("/{conversation_id}/messages", status_code=201, summary="Reply to the customer")
-def reply(conversation_id: int, body: ReplyIn, caller: Caller = Depends(current_caller),
-          hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+async def reply(conversation_id: int, body: ReplyIn, caller: Caller = Depends(current_caller),
+                hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Stores the reply and queues it for delivery on the conversation's channel (outbox)."""
-    with hub.db.write() as s:
+    def write(s: Session) -> dict[str, Any]:
         conv = _visible(s, caller, conversation_id)
         msg = actions.do_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=body.html)
         return message_dict(msg)
 
+    return await hub.write_async(write)
+
 
 @router.post("/{conversation_id}/notes", status_code=201, summary="Add an internal note")
-def add_note(conversation_id: int, body: NoteIn, caller: Caller = Depends(current_caller),
-             hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+async def add_note(conversation_id: int, body: NoteIn, caller: Caller = Depends(current_caller),
+                   hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Notes are visible to agents only; they never reach the customer."""
-    with hub.db.write() as s:
+    def write(s: Session) -> dict[str, Any]:
         conv = _visible(s, caller, conversation_id)
         for agent_id in body.mentions:
             get_agent(s, agent_id)
         note = actions.do_add_note(s, conv, agent_id=caller.agent_id, text=body.text, mentions=body.mentions)
         return message_dict(note)
 
+    return await hub.write_async(write)
+
 
 @router.post("/{conversation_id}/status", summary="Open, set pending, snooze or resolve")
-def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depends(current_caller),
-               hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    with hub.db.write() as s:
+async def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depends(current_caller),
+                     hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    def write(s: Session) -> dict[str, Any]:
         conv = _visible(s, caller, conversation_id)
         actions.do_set_status(s, conv, body.status, agent_id=caller.agent_id, snoozed_until=body.snoozed_until,
                               route=hub.route_hook)
         return conversation_dict(conv)
 
+    return await hub.write_async(write)
+
 
 @router.post("/{conversation_id}/assign", summary="Assign, transfer or hand back a conversation")
-def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(current_caller),
-           hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+async def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(current_caller),
+                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Agents may take a conversation they can see, or hand one of theirs back to its queue
     (`assignee_id: null`): it goes to someone else, and not back to them for a while (settings:
     `routing.pass_cooldown_seconds`). Supervisors may give anything to anyone."""
-    with hub.db.write() as s:
+    def write(s: Session) -> dict[str, Any]:
         conv = _visible(s, caller, conversation_id)
         same_team = body.team_id in (None, conv.team_id)
         self_only = body.assignee_id == caller.agent_id and same_team
@@ -130,3 +140,5 @@ def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(curren
             actions.do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id,
                               actor_agent_id=caller.agent_id, reason="manual", note=body.note)
         return conversation_dict(conv)
+
+    return await hub.write_async(write)

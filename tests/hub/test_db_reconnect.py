@@ -39,7 +39,7 @@ def test_ingest_survives_the_database_dropping_every_connection(postgres_url: st
         second = hub.ingest(_message(2))
         again = hub.ingest(_message(2))
     finally:
-        hub.ingests.close()
+        hub.writer.close()
     assert second.created and second.conversation_id == first.conversation_id
     assert not again.created and again.message_id == second.message_id
     with db.read() as s:
@@ -102,7 +102,7 @@ def test_sqlite_commits_never_checkpoint_and_the_background_checkpoint_catches_u
         db.checkpoint()
         assert path.stat().st_size > before  # copied into the database file
     finally:
-        hub.ingests.close()
+        hub.writer.close()
         db.dispose()
 
 

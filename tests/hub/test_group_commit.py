@@ -340,7 +340,7 @@ def test_a_caller_whose_loop_is_gone_does_not_take_the_writer_down(
 def hub(database: Database) -> Iterator[Hub]:
     h = Hub(database, HubOptions(run_workers=False))
     yield h
-    h.ingests.close()
+    h.writer.close()
 
 
 def _message(external_id: str, email: str, text: str = "hi") -> InboundMessage:
@@ -351,7 +351,7 @@ def _message(external_id: str, email: str, text: str = "hi") -> InboundMessage:
 def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any], dict[str, Session]]:
     """Submit `batch` from one thread per message while the writer is held, so it is taken whole.
     Returns each submitter's result (or exception) and the session each message first ran in."""
-    ingest_in = hub.ingests.run_one
+    ingest_in, run_one = hub._ingest_in, hub.writer.run_one
     gate, at_gate = threading.Event(), threading.Event()
     sessions: dict[str, Session] = {}
 
@@ -362,7 +362,7 @@ def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any]
             assert gate.wait(timeout=20)
         return ingest_in(session, msg)
 
-    ingest_many = hub.ingests.run_many
+    ingest_many = hub.writer.run_many
     assert ingest_many is not None
 
     def recorded_many(session: Session, msgs: list[InboundMessage]) -> list[IngestResult]:
@@ -370,16 +370,16 @@ def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any]
             sessions.setdefault(msg.external_id, session)
         return ingest_many(session, msgs)
 
-    hub.ingests.run_one = hub._ingest_in = gated  # type: ignore[assignment]  # in a batch, and alone
-    hub.ingests.run_many = recorded_many
+    hub.writer.run_one = hub._ingest_in = gated  # type: ignore[assignment]  # in a batch, and alone
+    hub.writer.run_many = recorded_many
     try:
-        first = hub.ingests.submit(_message(f"gate-{next(_seq)}", "gate@example.com"))
+        first = hub.writer.submit(_message(f"gate-{next(_seq)}", "gate@example.com"))
         assert at_gate.wait(timeout=10)
         results: dict[int, Any] = {}
         submitted: list[int] = []
 
         def submitter(i: int) -> None:
-            fut = hub.ingests.submit(batch[i])
+            fut = hub.writer.submit(batch[i])
             submitted.append(i)
             try:
                 results[i] = fut.result(timeout=30)
@@ -395,8 +395,8 @@ def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any]
         first.result(timeout=10)
     finally:
         gate.set()
-        hub.ingests.run_one = hub._ingest_in = ingest_in  # type: ignore[assignment]
-        hub.ingests.run_many = ingest_many
+        hub.writer.run_one, hub._ingest_in = run_one, ingest_in  # type: ignore[method-assign]
+        hub.writer.run_many = ingest_many
     return results, sessions
 
 
@@ -435,7 +435,7 @@ def test_concurrent_hub_ingests_share_a_commit_and_each_gets_its_own_message(
     assert {created[f"k-{i}"].conversation_id for i in range(3)} == {known.conversation_id}
     # The batch was one transaction, and committed as one.
     assert len({id(sessions[m.external_id]) for m in batch}) == 1
-    assert hub.ingests.items - hub.ingests.batches >= len(batch) - 1
+    assert hub.writer.items - hub.writer.batches >= len(batch) - 1
 
 
 def test_an_invalid_message_in_a_hub_batch_fails_alone(database: Database, hub: Hub) -> None:

@@ -327,7 +327,7 @@ def test_a_duplicate_lost_race_on_the_sql_path_raises_integrity_error_and_the_hu
     try:
         result = hub.ingest(dup)
     finally:
-        hub.ingests.close()
+        hub.writer.close()
     assert result == IngestResult(winner.message_id, winner.conversation_id, winner.contact_id, created=False)
 
 
