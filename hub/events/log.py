@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from hub import jsontext
+from hub.clock import utcnow
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
 
@@ -45,6 +46,11 @@ def lock(session: Session) -> None:
         raise RuntimeError("events and routing need a transaction from Database.write() (serialized)")
 
 
+# The event row, written at once (not as an entity): a SQLModel entity and its share of a flush
+# cost several times the INSERT itself (bench/RESULTS.md, session 6).
+_INSERT = insert(Event.__table__).returning(Event.__table__.c.id)  # type: ignore[attr-defined]
+
+
 def append(
     session: Session,
     type: str,
@@ -54,20 +60,16 @@ def append(
     actor_agent_id: int | None = None,
     payload: dict[str, Any] | None = None,
     private: bool = False,
-) -> Event:
-    """Add an event to the current write transaction. Call it after the change it records."""
+) -> int:
+    """Add an event to the current write transaction, and return its id. Call it after the change
+    it records (the payload is what that change made it)."""
     lock(session)
-    event = Event(
-        type=type,
-        conversation_id=conversation_id,
-        contact_id=contact_id,
-        actor_agent_id=actor_agent_id,
-        payload=payload or {},
-        private=private,
-    )
-    session.add(event)
+    event_id = session.execute(_INSERT, {
+        "type": type, "conversation_id": conversation_id, "contact_id": contact_id,
+        "actor_agent_id": actor_agent_id, "payload": payload or {}, "private": private, "created_at": utcnow(),
+    }).scalar_one()
     mark_appended(session)
-    return event
+    return int(event_id)
 
 
 def mark_appended(session: Session) -> None:

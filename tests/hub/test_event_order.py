@@ -170,12 +170,12 @@ class _HeldTransaction(threading.Thread):
         try:
             with self.db.write(serialize=self.use_lock) as s:
                 if self.use_lock:
-                    ev = log.append(s, "test.slow")
+                    self.event_id = log.append(s, "test.slow")
                 else:
                     ev = Event(type="test.slow", payload={})
                     s.add(ev)
-                s.flush()
-                self.event_id = ev.id
+                    s.flush()
+                    self.event_id = ev.id
                 self.drawn.set()
                 assert self.release.wait(timeout=30)
         except BaseException as exc:
