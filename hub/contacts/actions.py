@@ -114,12 +114,15 @@ _INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  #
 _INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
 
 
-def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None) -> tuple[int, bool]:
+def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,
+                       known: dict[tuple[str, str], int] | None = None) -> tuple[int, bool]:
     """`do_resolve_contact` for a caller that needs only the id (ingest): a new contact and its
     identities are written without entities (through the ORM they cost a flush and slow entity
-    construction each), the same rows `do_resolve_contact` writes."""
+    construction each), the same rows `do_resolve_contact` writes. `known`: the identities of `ref`
+    that exist, if the caller has just read them in this transaction (else they are read here)."""
     idents = identities_of(ref, ref_scope)
-    known = _known(session, idents)
+    if known is None:
+        known = _known(session, idents)
     if any(i in known for i in idents):
         contact, created = _resolve(session, ref, idents, known)
         assert contact.id is not None

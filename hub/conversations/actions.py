@@ -110,7 +110,8 @@ def do_ingest(
         if _takes_plain_path(conv, routed=route is not None):
             assert conv is not None
             return _write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
-    return _ingest_orm(session, msg, reopen_window=reopen_window, route=route)
+    known = {i: look.known[i][0] for i in idents if i in look.known}
+    return _ingest_orm(session, msg, reopen_window=reopen_window, route=route, known=known)
 
 
 def do_ingest_many(
@@ -229,14 +230,14 @@ _INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)  #
 
 
 def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedelta,
-                route: RouteHook | None) -> IngestResult:
+                route: RouteHook | None, known: dict[tuple[str, str], int] | None = None) -> IngestResult:
     """Ingest through the ORM (a new contact or conversation, a reopen, routing to run).
 
     The conversation is an entity (the route hook works on it); a new contact, the message and the
     events before routing's are written without entities, as `_write_known` writes them: nothing
     reads them back as entities, and through the ORM they cost a flush each.
     """
-    contact_id, new_contact = resolve_contact_id(session, msg.contact, ref_scope=msg.ingest_scope)
+    contact_id, new_contact = resolve_contact_id(session, msg.contact, ref_scope=msg.ingest_scope, known=known)
     now = utcnow()
     # A contact created just now has no conversation yet (nor one to thread into).
     conv = None if new_contact else _find_open_conversation(session, contact_id, msg, reopen_window)

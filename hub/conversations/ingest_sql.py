@@ -65,6 +65,9 @@ _MANY = {
                         "(?, ?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?)"),
     "insert_events": ("INSERT INTO events (type, conversation_id, contact_id, private, payload, created_at) "
                       "VALUES {rows}", "(?, ?, ?, ?, ?, ?)"),
+    # One event with its author, and its id back (`hub.events.log.append`).
+    "append_event": ("INSERT INTO events (type, conversation_id, contact_id, actor_agent_id, private, payload, "
+                     "created_at) VALUES {rows} RETURNING id", "(?, ?, ?, ?, ?, ?, ?)"),
 }
 _CURSOR = "hub_ingest_cursor"
 _SQLITE_NEXT_MESSAGE_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM messages"
@@ -249,6 +252,13 @@ class IngestSql:
             params += (r["type"], r["conversation_id"], r["contact_id"], r.get("private", False),
                        jsontext.dumps(r["payload"]), self.when(r["created_at"]))
         return params
+
+    def append_event(self, type: str, conversation_id: int | None, contact_id: int | None,
+                     actor_agent_id: int | None, private: bool, payload: dict[str, Any], created_at: datetime) -> int:
+        """One event, its id returned."""
+        rows = self._many("append_event", 1, [type, conversation_id, contact_id, actor_agent_id, private,
+                                              jsontext.dumps(payload), self.when(created_at)])
+        return int(rows[0][0])
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """Append events (the ORM path's); ids follow the order of `rows`."""

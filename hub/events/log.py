@@ -23,11 +23,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from hub import jsontext
 from hub.clock import utcnow
+from hub.conversations.ingest_sql import IngestSql
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
 
@@ -46,11 +47,6 @@ def lock(session: Session) -> None:
         raise RuntimeError("events and routing need a transaction from Database.write() (serialized)")
 
 
-# The event row, written at once (not as an entity): a SQLModel entity and its share of a flush
-# cost several times the INSERT itself (bench/RESULTS.md, session 6).
-_INSERT = insert(Event.__table__).returning(Event.__table__.c.id)  # type: ignore[attr-defined]
-
-
 def append(
     session: Session,
     type: str,
@@ -62,14 +58,16 @@ def append(
     private: bool = False,
 ) -> int:
     """Add an event to the current write transaction, and return its id. Call it after the change
-    it records (the payload is what that change made it)."""
+    it records (the payload is what that change made it).
+
+    The row is written at once, in plain SQL on the session's connection (as ingest writes its
+    events): as a SQLModel entity, its construction and its share of a flush cost several times
+    the INSERT itself, and through SQLAlchemy Core's execute still twice (bench/RESULTS.md)."""
     lock(session)
-    event_id = session.execute(_INSERT, {
-        "type": type, "conversation_id": conversation_id, "contact_id": contact_id,
-        "actor_agent_id": actor_agent_id, "payload": payload or {}, "private": private, "created_at": utcnow(),
-    }).scalar_one()
+    event_id = IngestSql.of(session).append_event(type, conversation_id, contact_id, actor_agent_id, private,
+                                                  payload or {}, utcnow())
     mark_appended(session)
-    return int(event_id)
+    return event_id
 
 
 def mark_appended(session: Session) -> None:
