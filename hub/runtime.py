@@ -190,7 +190,11 @@ class Hub(HubPort):
             if isinstance(item, InboundMessage):
                 messages.append((i, item))
             else:
-                results[i] = item(session)
+                # Without autoflush: the first read of each op would otherwise flush the changes of
+                # the ops before it, a flush per op instead of one for them all (their rows are
+                # distinct; one op reading an object another changed gets it from the session).
+                with session.no_autoflush:
+                    results[i] = item(session)
         if messages and len(messages) < len(items):
             # The plain-SQL ingest reads and writes rows directly: what the writes above changed
             # (a conversation just resolved, their events) must be in the database first.
