@@ -88,6 +88,8 @@ def choose(work: Work, agents: Sequence[AgentState], now: datetime) -> int | Non
         if a.presence != "online" or (team_id is not None and team_id not in a.team_ids):
             continue
         load = a.load.get(channel, 0)
+        if best is not None and load > best[0]:
+            continue  # busier than the best so far: cannot win
         if a.capacity.get(channel, 0) - load <= 0 or a.id in excluded or (skill is not None and skill not in a.skills):
             continue
         key = (load, a.last_assigned_at or _EPOCH, a.id)

@@ -69,3 +69,31 @@ def test_plan_never_exceeds_capacity_and_serves_in_queue_order() -> None:
     assert [c for c, _ in assignments] == [1, 2, 3]
     per_agent = {a: sum(1 for _, x in assignments if x == a) for a in (1, 2)}
     assert per_agent == {1: 2, 2: 1}
+
+
+def test_choose_agrees_with_its_definition_on_random_teams() -> None:
+    """`choose` is an inlined loop; this is the rule it implements, written plainly: the eligible
+    agent with the lowest (load, last assignment or never, id)."""
+    import random
+
+    from hub.routing.policy import _EPOCH, eligible
+
+    rng = random.Random(6)
+    for _ in range(2_000):
+        agents = [
+            AgentState(
+                id=i, presence=rng.choice(["online", "online", "away", "offline"]),
+                team_ids=frozenset(rng.sample([1, 2, 3], rng.randint(0, 2))),
+                skills=frozenset(rng.sample(["fr", "de", "vip"], rng.randint(0, 2))),
+                capacity={"webchat": rng.randint(0, 3)},
+                load={"webchat": rng.randint(0, 3)} if rng.random() < 0.8 else {},
+                last_assigned_at=rng.choice([None, NOW - timedelta(minutes=rng.randint(0, 5))]),
+            )
+            for i in rng.sample(range(1, 40), rng.randint(0, 12))
+        ]
+        w = Work(1, "webchat", rng.choice([None, 1, 2]), 0, NOW, None, rng.choice([None, "fr"]),
+                 excluded=frozenset(rng.sample(range(1, 40), rng.randint(0, 4))))
+        candidates = [a for a in agents if eligible(a, w)]
+        expected = min(candidates, key=lambda a: (a.load.get("webchat", 0), a.last_assigned_at or _EPOCH, a.id)).id \
+            if candidates else None
+        assert choose(w, agents, NOW) == expected
