@@ -76,11 +76,16 @@ class GroupCommit(Generic[T, R]):
         max_batch: int = 100,
         name: str = "group-commit",
         linger: float = 0.0,
+        rerun_if_unsure: Callable[[T], bool] | None = None,
     ) -> None:
         """`run_one(session, item)` runs one item inside the shared transaction; `run_many`, if
         given, a whole batch at once (fewer round trips), and may answer an item with the
         exception that item alone raises (bad input found before anything was written);
-        `solo(item)` runs one item in its own transaction. `linger`: see the module's notes."""
+        `solo(item)` runs one item in its own transaction. `linger`: see the module's notes.
+        `rerun_if_unsure(item)`: whether the item may be run again when the shared transaction
+        failed at or after its COMMIT (a connection lost then: it may have committed). Safe for an
+        item whose second run finds the first (a unique key); an item that is not gets the error
+        instead. By default every item is rerun."""
         self.db = db
         self.run_one = run_one
         self.run_many = run_many
@@ -88,6 +93,7 @@ class GroupCommit(Generic[T, R]):
         self.max_batch = max_batch
         self.name = name
         self.linger = linger
+        self.rerun_if_unsure = rerun_if_unsure
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -167,7 +173,9 @@ class GroupCommit(Generic[T, R]):
                 return
 
     def _run(self, batch: list[_Entry]) -> list[tuple[Any, BaseException | None]]:
+        unsure: Exception | None = None  # the shared COMMIT failed: it may have committed
         if len(batch) > 1:
+            ran = False
             try:
                 with self.db.write() as session:
                     items = [item for item, _, _ in batch]
@@ -175,14 +183,20 @@ class GroupCommit(Generic[T, R]):
                         results = self.run_many(session, items)
                     else:
                         results = [self.run_one(session, item) for item in items]
+                    ran = True
             except Exception as exc:
                 logger.info("a batch of %d failed (%s); running its items one by one", len(batch), exc)
+                if ran:
+                    unsure = exc
             else:
                 self.batches += 1
                 self.items += len(batch)
                 return [(None, r) if isinstance(r, Exception) else (r, None) for r in results]
         outcomes: list[tuple[Any, BaseException | None]] = []
         for item, _, _ in batch:
+            if unsure is not None and self.rerun_if_unsure is not None and not self.rerun_if_unsure(item):
+                outcomes.append((None, unsure))
+                continue
             try:
                 outcomes.append((self.solo(item), None))
             except Exception as exc:  # the caller re-raises it; the writer carries on

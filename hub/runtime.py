@@ -85,6 +85,9 @@ class Hub(HubPort):
         self.writer: GroupCommit[InboundMessage | WriteOp[Any], Any] = GroupCommit(
             db, self._write_in, self._write_alone, run_many=self._write_many, name="ingest-writer",
             linger=INGEST_LINGER_SECONDS,
+            # A message's second run finds the first (its unique key); an agent's reply would be
+            # sent twice: after a COMMIT that may have gone through, its caller gets the error.
+            rerun_if_unsure=lambda item: isinstance(item, InboundMessage),
         )
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:
@@ -172,7 +175,8 @@ class Hub(HubPort):
         """Run `op(session)` in the writer's next transaction and return what it returns, after the
         commit. `op` may run twice (once in a shared transaction that another item made fail,
         then alone), so it must change nothing but the database through `session`, and it must
-        not open a transaction of its own. An exception it raises fails its shared transaction;
+        not open a transaction of its own. If the shared COMMIT itself fails (it may have gone
+        through), `op` is not run again: its caller gets the error. An exception it raises fails its shared transaction;
         the other items are then run alone, and the caller gets the exception."""
         return await self.writer.submit_async(op)  # type: ignore[no-any-return]
 

@@ -236,6 +236,47 @@ def test_one_bad_item_fails_alone_and_the_rest_of_its_batch_commits(
     assert group.submit("after").result(timeout=10)[0] == "after"
 
 
+def test_after_a_commit_that_may_have_gone_through_only_rerunnable_items_run_again(
+    database: Database, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection is lost as the shared COMMIT completes: the batch did commit, but the writer
+    cannot know. An item safe to run twice (an inbound message: its unique key finds the first
+    copy) is rerun; any other (an agent's reply) answers its caller with the error, never twice."""
+    group: GroupCommit[str, tuple[str, int]] = GroupCommit(
+        database, writer.run_one, writer.solo, name="test-writer",
+        rerun_if_unsure=lambda item: item.startswith("again"),
+    )
+    try:
+        gate = hold_writer(group, writer)
+        names = ["once-1", "again-2", "once-3"]
+        futures = {name: group.submit(name) for name in names}
+        real_commit = Session.commit
+        lost: list[Session] = []
+
+        def commit_then_lose_the_connection(self: Session) -> None:
+            real_commit(self)
+            if not lost and any(item == "once-1" and session is self for item, session in writer.sessions):
+                lost.append(self)
+                raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+        monkeypatch.setattr(Session, "commit", commit_then_lose_the_connection)
+        writer.gate.set()
+        gate.result(timeout=10)
+
+        for name in ("once-1", "once-3"):
+            with pytest.raises(sqlalchemy.exc.OperationalError, match="server closed"):
+                futures[name].result(timeout=10)
+        assert futures["again-2"].result(timeout=10)[0] == "again-2"
+        stored = rows(database)
+        assert len(stored["once-1"]) == len(stored["once-3"]) == 1  # committed once, not run again
+        assert len(stored["again-2"]) == 2  # run again (a real one would have found its first copy)
+        assert [item for item, _ in writer.sessions].count("once-1") == 1
+        assert lost
+    finally:
+        writer.gate.set()
+        group.close()
+
+
 def test_a_cancelled_future_is_not_run(
     database: Database, writer: Writer, group: GroupCommit[str, tuple[str, int]]
 ) -> None:
