@@ -14,6 +14,7 @@ to find the marker in a frame (`Extract`).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
@@ -51,6 +52,18 @@ Post = Callable[[http1.Client, str], Awaitable[None]]
 Handshake = Callable[[ClientConnection], Awaitable[None]]
 # The marker a decoded websocket frame carries, or None for frames that are not messages.
 Extract = Callable[[dict[str, Any]], str | None]
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every benchmark takes: how quiet the machine must be, and which hub to run."""
+    p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
+                   help="before measuring, wait up to this long for other processes to go quiet (0: don't)")
+    p.add_argument("--quiet-cores", type=float, default=0.3,
+                   help="'quiet' means other processes use at most this many cores (default 0.3)")
+    p.add_argument("--hub-src", type=Path, default=ROOT,
+                   help="source tree to run the hub from (default: this checkout), to measure a change")
+    p.add_argument("--hub-commit", metavar="REV",
+                   help="run the hub as of this commit (exported to a temporary directory), not the working tree")
 
 
 def free_port() -> int:

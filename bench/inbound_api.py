@@ -38,6 +38,7 @@ from bench.harness import (
     PhaseResult,
     Post,
     ServerProcess,
+    add_run_arguments,
     fmt,
     fresh_postgres,
     machine,
@@ -353,14 +354,7 @@ def add_common_arguments(p: argparse.ArgumentParser, apps: str) -> None:
                    help="rounds per database, each measuring every app once in turn; the verdict is the "
                         "median of the rounds' hub/floor ratios (default 3)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
-                   help="before each app, wait up to this long for other processes to go quiet (0: don't)")
-    p.add_argument("--quiet-cores", type=float, default=0.3,
-                   help="'quiet' means other processes use at most this many cores (default 0.3)")
-    p.add_argument("--hub-src", type=Path, default=ROOT,
-                   help="source tree to run the hub from (default: this checkout), to measure a change")
-    p.add_argument("--hub-commit", metavar="REV",
-                   help="run the hub as of this commit (exported to a temporary directory), not the working tree")
+    add_run_arguments(p)
 
 
 def main(argv: list[str] | None = None) -> int:

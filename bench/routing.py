@@ -61,6 +61,7 @@ from bench.harness import (
     ROOT,
     Listener,
     ServerProcess,
+    add_run_arguments,
     fmt,
     fresh_postgres,
     machine,
@@ -565,14 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain", type=int, default=1_000, help="conversations queued for the drain phase")
     p.add_argument("--hold", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
                    help="an agent resolves a conversation this many seconds after getting it (default 1 3)")
-    p.add_argument("--quiet-wait", type=float, default=300.0, metavar="SECONDS",
-                   help="before measuring, wait up to this long for other processes to go quiet (0: don't)")
-    p.add_argument("--quiet-cores", type=float, default=0.3,
-                   help="'quiet' means other processes use at most this many cores (default 0.3)")
-    p.add_argument("--hub-src", type=Path, default=ROOT,
-                   help="source tree to run the hub from (default: this checkout), to measure a change")
-    p.add_argument("--hub-commit", metavar="REV",
-                   help="run the hub as of this commit (exported to a temporary directory), not the working tree")
+    add_run_arguments(p)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = p.parse_args(argv)
     if args.agents * args.capacity < args.drain:

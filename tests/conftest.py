@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from config.app import create_app
 from config.settings import Settings
+from hub.agents import passwords
 from hub.db import Database
 from hub.migrate import upgrade
 from tests.services import clear_redis_prefix, free_port, fresh_pg_database, redis_prefix_or_skip
@@ -158,3 +160,10 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its lowest cost, for modules where hashing is not under test (its tuned cost would
+    dominate the run): `pytestmark = pytest.mark.usefixtures("cheap_password_hashing")`."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from hub.agents import actions as agent_actions
 from hub.db import Database
+from hub.ports import ContactRef, InboundMessage
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -74,3 +75,9 @@ def inbound(client: TestClient, key: str, *, external_id: str | None = None, sou
     resp = client.post("/api/v1/inbound/messages", json=body, headers={"X-Api-Key": key})
     assert resp.status_code in (200, 201), resp.text
     return resp.json()  # type: ignore[no-any-return]
+
+
+def api_message(external_id: str, email: str, text: str = "hi") -> InboundMessage:
+    """An inbound message through the API channel (source "crm") from the customer with this email."""
+    return InboundMessage(channel="api", source="crm", ingest_scope="api:crm", external_id=external_id,
+                          contact=ContactRef(email=email), text=text)

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from hub.agents import passwords
 from hub.conversations import actions as conv_actions
 from hub.db import Database
 from hub.events.models import Event
 from tests.factories import api_key, create_team, inbound, login
 
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def log_in(client: TestClient, email: str, password: str) -> int:

@@ -6,21 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from config.app import create_app
 from config.settings import Settings
-from hub.agents import passwords
 from hub.db import Database
 from tests.conftest import make_settings
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
 
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture

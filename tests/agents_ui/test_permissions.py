@@ -15,13 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from config.settings import Settings
 from hub.agents import actions as agent_actions
-from hub.agents import passwords
 from hub.conversations import actions as conv_actions
 from hub.db import Database
 from tests.conftest import make_settings
@@ -32,10 +30,7 @@ ACTORS = (ANON, OUTSIDER, AGENT, SUPERVISOR, ADMIN)
 _seq = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 
 import anyio
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.testclient import WebSocketTestSession
@@ -20,7 +19,6 @@ from starlette.websockets import WebSocketDisconnect
 
 from config.app import create_app
 from hub.agents import actions as agent_actions
-from hub.agents import passwords
 from hub.conversations import actions as conv_actions
 from hub.db import Database
 from hub.events import log
@@ -31,10 +29,7 @@ from tests.factories import PASSWORD, AgentLogin, api_key, create_agent, create_
 Frame = dict[str, Any]
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def receive(ws: WebSocketTestSession, timeout: float = 10.0) -> Frame:

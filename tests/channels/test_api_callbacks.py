@@ -13,13 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from config.app import create_app
 from config.settings import Settings
-from hub.agents import passwords
 from hub.db import Database
 from hub.delivery.models import OutboxItem
 from tests.conftest import make_settings, wait_for
@@ -29,10 +27,7 @@ from tests.services import free_port
 SECRET = "callback-signing-secret"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @dataclass

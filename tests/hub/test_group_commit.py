@@ -23,9 +23,10 @@ from hub.conversations.models import Message
 from hub.db import Database
 from hub.errors import Invalid
 from hub.group_commit import GroupCommit
-from hub.ports import ContactRef, InboundMessage, IngestResult
-from hub.runtime import Hub, HubOptions
+from hub.ports import InboundMessage, IngestResult
+from hub.runtime import Hub
 from tests.conftest import wait_for
+from tests.factories import api_message
 
 TABLE = "group_commit_test_items"
 _seq = itertools.count(1)
@@ -377,18 +378,6 @@ def test_a_caller_whose_loop_is_gone_does_not_take_the_writer_down(
 # -- the hub's ingest --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def hub(database: Database) -> Iterator[Hub]:
-    h = Hub(database, HubOptions(run_workers=False))
-    yield h
-    h.writer.close()
-
-
-def _message(external_id: str, email: str, text: str = "hi") -> InboundMessage:
-    return InboundMessage(channel="api", source="crm", ingest_scope="api:crm", external_id=external_id,
-                          contact=ContactRef(email=email), text=text)
-
-
 def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any], dict[str, Session]]:
     """Submit `batch` from one thread per message while the writer is held, so it is taken whole.
     Returns each submitter's result (or exception) and the session each message first ran in."""
@@ -414,7 +403,7 @@ def _ingest_batch(hub: Hub, batch: list[InboundMessage]) -> tuple[dict[int, Any]
     hub.writer.run_one = hub._ingest_in = gated  # type: ignore[assignment]  # in a batch, and alone
     hub.writer.run_many = recorded_many
     try:
-        first = hub.writer.submit(_message(f"gate-{next(_seq)}", "gate@example.com"))
+        first = hub.writer.submit(api_message(f"gate-{next(_seq)}", "gate@example.com"))
         assert at_gate.wait(timeout=10)
         results: dict[int, Any] = {}
         submitted: list[int] = []
@@ -450,10 +439,10 @@ def test_concurrent_hub_ingests_share_a_commit_and_each_gets_its_own_message(
     database: Database, hub: Hub
 ) -> None:
     """New and known customers (both ingest paths) and a redelivery, all in one transaction."""
-    known = hub.ingest(_message("known-0", "known@example.com"))
-    batch = [_message(f"m-{i}", f"c{i % 4}@example.com", f"text {i}") for i in range(12)]
-    batch += [_message(f"k-{i}", "known@example.com", f"known {i}") for i in range(3)]
-    batch += [_message("m-0", "c0@example.com", "text 0 (redelivered)")]
+    known = hub.ingest(api_message("known-0", "known@example.com"))
+    batch = [api_message(f"m-{i}", f"c{i % 4}@example.com", f"text {i}") for i in range(12)]
+    batch += [api_message(f"k-{i}", "known@example.com", f"known {i}") for i in range(3)]
+    batch += [api_message("m-0", "c0@example.com", "text 0 (redelivered)")]
     results, sessions = _ingest_batch(hub, batch)
 
     stored = stored_messages(database)
@@ -480,8 +469,8 @@ def test_concurrent_hub_ingests_share_a_commit_and_each_gets_its_own_message(
 
 
 def test_an_invalid_message_in_a_hub_batch_fails_alone(database: Database, hub: Hub) -> None:
-    batch = [_message(f"ok-{i}", f"d{i}@example.com") for i in range(5)]
-    batch.insert(2, _message("invalid", "not an email"))
+    batch = [api_message(f"ok-{i}", f"d{i}@example.com") for i in range(5)]
+    batch.insert(2, api_message("invalid", "not an email"))
     results, _ = _ingest_batch(hub, batch)
     assert isinstance(results.pop(2), Invalid)
     stored = stored_messages(database)

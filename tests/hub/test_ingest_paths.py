@@ -12,18 +12,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import sqlalchemy.exc
-from argon2 import PasswordHasher
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from hub.agents import passwords
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations import actions
@@ -42,17 +39,7 @@ _seq = itertools.count(1)
 ID_KEYS = ("id", "conversation_id", "contact_id")
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.dispose()
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @dataclass

@@ -7,12 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from config.app import create_app
-from hub.agents import passwords
 from hub.conversations.models import Conversation
 from hub.db import Database
 from hub.events.models import Event
@@ -20,11 +18,7 @@ from hub.runtime import Hub
 from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, inbound, login
 
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture

@@ -15,58 +15,34 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlmodel import Session
 
-from hub.agents import passwords
 from hub.conversations import actions
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
 from hub.db import Database
 from hub.errors import Forbidden
 from hub.events.models import Event
-from hub.ports import ContactRef, InboundMessage, IngestResult
-from hub.runtime import Hub, HubOptions
+from hub.ports import InboundMessage, IngestResult
+from hub.runtime import Hub
 from tests.conftest import wait_for
-from tests.factories import create_agent
+from tests.factories import api_message, create_agent
 
 _seq = itertools.count(1)
 Item = InboundMessage | Callable[[Session], Any]
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hashing is not under test here; argon2's tuned cost would dominate the run."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def hub(database: Database) -> Iterator[Hub]:
-    h = Hub(database, HubOptions(run_workers=False))
-    yield h
-    h.writer.close()
-
-
-def _message(external_id: str, email: str, text: str = "hi") -> InboundMessage:
-    return InboundMessage(channel="api", source="crm", ingest_scope="api:crm", external_id=external_id,
-                          contact=ContactRef(email=email), text=text)
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def _conversation_of(hub: Hub, email: str) -> int:
     """A customer's conversation, created by their first message (before any batch under test)."""
-    result = hub.ingest(_message(f"first-{next(_seq)}", email, "first message"))
+    result = hub.ingest(api_message(f"first-{next(_seq)}", email, "first message"))
     assert result.created
     return result.conversation_id
 
@@ -196,8 +172,8 @@ def test_a_forbidden_op_fails_its_caller_alone_and_the_rest_of_its_batch_commits
         actions.do_set_status(s, conv, "pending", agent_id=agent_id)
         return conv.status
 
-    messages = [_message("m-a", "a@example.com", "from a"), _message("m-d", "d@example.com", "from new d"),
-                _message("m-b", "b@example.com", "from b")]
+    messages = [api_message("m-a", "a@example.com", "from a"), api_message("m-d", "d@example.com", "from new d"),
+                api_message("m-b", "b@example.com", "from b")]
     items: list[Item] = [rec.op("note", note), messages[0], rec.op("not_yours", not_yours), messages[1],
                          rec.op("pending", pending), messages[2]]
     results = asyncio.run(_run_batch(hub, items))
@@ -252,8 +228,8 @@ def test_a_message_into_a_conversation_resolved_in_the_same_batch_reopens_it(
         actions.do_set_status(s, conv, "resolved", agent_id=None)
         return conv.status
 
-    msg = _message("again", "x@example.com", "one more thing")
-    other_msgs = [_message(f"other-{i}", f"other{i}@example.com") for i in range(others)]
+    msg = api_message("again", "x@example.com", "one more thing")
+    other_msgs = [api_message(f"other-{i}", f"other{i}@example.com") for i in range(others)]
     items: list[Item] = [rec.op("resolve", resolve), msg, *other_msgs]
     results = asyncio.run(_run_batch(hub, items))
 
