@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
+from typing import Any
 
 import phonenumbers
 from sqlalchemy import and_, insert, or_, select
@@ -29,7 +31,8 @@ def created_in_transaction(session: Session, contact_id: int | None) -> bool:
 NEW_CONTACT_TIER = "standard"
 
 
-def _mark_created(session: Session, contact_id: int) -> None:
+def mark_created(session: Session, contact_id: int) -> None:
+    """Record that this transaction created this contact (`created_in_transaction`)."""
     mark = session.info.get(_NEW_CONTACTS)
     if mark is None or mark[0] is not session.get_transaction():
         mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), set())
@@ -114,6 +117,15 @@ _INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  #
 _INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
 
 
+def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetime) -> dict[str, Any]:
+    """The `contacts` row (without its id) of a new contact with these identities."""
+    email = next((a for k, a in idents if k == "email"), None)
+    phone = next((a for k, a in idents if k == "phone"), None)
+    return {"name": (ref.name or "").strip() or (email or phone or ""), "email": email, "phone": phone,
+            "tier": NEW_CONTACT_TIER, "language": None, "sms_opted_out": False, "sms_opted_out_at": None,
+            "created_at": now, "updated_at": now}
+
+
 def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,
                        known: dict[tuple[str, str], int] | None = None) -> tuple[int, bool]:
     """`do_resolve_contact` for a caller that needs only the id (ingest): a new contact and its
@@ -127,19 +139,13 @@ def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | No
         contact, created = _resolve(session, ref, idents, known)
         assert contact.id is not None
         return contact.id, created
-    email = next((a for k, a in idents if k == "email"), None)
-    phone = next((a for k, a in idents if k == "phone"), None)
     now = utcnow()
-    contact_id = int(session.execute(_INSERT_CONTACT, {
-        "name": (ref.name or "").strip() or (email or phone or ""), "email": email, "phone": phone,
-        "tier": NEW_CONTACT_TIER, "language": None, "sms_opted_out": False, "sms_opted_out_at": None,
-        "created_at": now, "updated_at": now,
-    }).scalar_one())
+    contact_id = int(session.execute(_INSERT_CONTACT, new_contact_row(ref, idents, now)).scalar_one())
     # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
     # fails on the unique key and its retry finds their contact (Hub.ingest).
     session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
                                         "created_at": now} for kind, address in idents])
-    _mark_created(session, contact_id)
+    mark_created(session, contact_id)
     return contact_id, True
 
 
@@ -155,7 +161,7 @@ def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
         session.add(contact)
         session.flush()
         assert contact.id is not None
-        _mark_created(session, contact.id)
+        mark_created(session, contact.id)
     elif ref.name and not contact.name:
         contact.name = ref.name.strip()
         contact.updated_at = utcnow()

@@ -26,7 +26,9 @@ written in the same statement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -71,6 +73,17 @@ _MANY = {
 }
 _CURSOR = "hub_ingest_cursor"
 _SQLITE_NEXT_MESSAGE_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM messages"
+# A new conversation's id and, for a new customer, their contact's (`IngestSql.next_ids`): under
+# the write lock, as message ids are drawn.
+_NEXT_IDS = {
+    (True, False): "SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM conversations), NULL",
+    (True, True): "SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM conversations), "
+                  "(SELECT COALESCE(MAX(id), 0) + 1 FROM contacts)",
+    (False, False): "SELECT nextval(pg_get_serial_sequence('conversations', 'id')), NULL",
+    (False, True): "SELECT nextval(pg_get_serial_sequence('conversations', 'id')), "
+                   "nextval(pg_get_serial_sequence('contacts', 'id'))",
+}
+_TOUCH_AGENT = "UPDATE agents SET last_assigned_at = ? WHERE id = ?"
 # PostgreSQL: every lookup of a batch in one statement, each answered as a JSON array of rows (so
 # one result row carries results of different shapes). Its parameters: the (scope, external id)
 # pairs, the (kind, address) pairs, the number of message ids to draw.
@@ -125,6 +138,30 @@ def _numbered(sql: str) -> str:
     return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
 
 
+@lru_cache(maxsize=256)
+def _insert_text(table: str, columns: tuple[str, ...], rows: int) -> str:
+    row = "(" + ", ".join(["?"] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"
+
+
+@lru_cache(maxsize=256)
+def _pg_together(statements: tuple[str, ...]) -> str:
+    """Statements as one: all but the last as data-modifying CTEs of the last (PostgreSQL checks
+    foreign keys at the end of the statement, so rows may refer to rows of an earlier part)."""
+    *first, last = statements
+    ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(first))
+    return _for_psycopg(f"WITH {ctes} {last}" if first else last)
+
+
+@dataclass
+class Pending:
+    """Writes held back while a new conversation is routed (`IngestSql.deferring`), to go into the
+    database with its rows in one statement (`IngestSql.write_new`)."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)  # in append order
+    touches: dict[int, datetime] = field(default_factory=dict)  # agent id -> last_assigned_at
+
+
 @dataclass
 class Lookup:
     """What a batch needs to know before writing (`IngestSql.lookup`)."""
@@ -156,6 +193,7 @@ class IngestSql:
         self.sqlite = dialect == "sqlite"
         self._conversation_by_id = _CONVERSATION_BY_ID if self.sqlite else _for_psycopg(_CONVERSATION_BY_ID)
         self._when: tuple[datetime | None, Any] = (None, None)
+        self.pending: Pending | None = None
 
     @classmethod
     def of(cls, session: Session) -> IngestSql:
@@ -255,10 +293,79 @@ class IngestSql:
 
     def append_event(self, type: str, conversation_id: int | None, contact_id: int | None,
                      actor_agent_id: int | None, private: bool, payload: dict[str, Any], created_at: datetime) -> int:
-        """One event, its id returned."""
+        """One event, its id returned; while `deferring`, held back instead (and 0 returned)."""
+        if self.pending is not None:
+            self.pending.events.append({
+                "type": type, "conversation_id": conversation_id, "contact_id": contact_id,
+                "actor_agent_id": actor_agent_id, "private": private, "payload": payload, "created_at": created_at,
+            })
+            return 0
         rows = self._many("append_event", 1, [type, conversation_id, contact_id, actor_agent_id, private,
                                               jsontext.dumps(payload), self.when(created_at)])
         return int(rows[0][0])
+
+    def touch_agent(self, agent_id: int, at: datetime) -> None:
+        """Set an agent's `last_assigned_at` (held back while `deferring`)."""
+        if self.pending is not None:
+            self.pending.touches[agent_id] = at
+            return
+        self._execute(_TOUCH_AGENT if self.sqlite else _for_psycopg(_TOUCH_AGENT), (self.when(at), agent_id))
+
+    @contextmanager
+    def deferring(self) -> Iterator[Pending]:
+        """Hold back events and agents' touches (they refer to rows not written yet) until
+        `write_new` writes them with those rows."""
+        assert self.pending is None, "already deferring"
+        self.pending = Pending()
+        try:
+            yield self.pending
+        finally:
+            self.pending = None
+
+    def next_ids(self, *, contact: bool) -> tuple[int, int | None]:
+        """A fresh conversation id and, if asked, a fresh contact id. Runs under the write lock."""
+        self._execute(_NEXT_IDS[(self.sqlite, contact)], ())
+        conversation_id, contact_id = self.cursor.fetchone()
+        return int(conversation_id), None if contact_id is None else int(contact_id)
+
+    def write_new(self, contact: dict[str, Any] | None, identities: list[tuple[str, str]],
+                  conversation: dict[str, Any], message: dict[str, Any], pending: Pending) -> list[int]:
+        """A new conversation (`conversation`: its columns, `id` included), with its new contact
+        (`contact`, `id` included, and its identities; None: a known contact), its first message
+        (as `write_known` takes them, `id` included), and what was held back while it was routed.
+        One statement on PostgreSQL. Returns the events' ids."""
+        parts: list[tuple[str, list[Any]]] = []
+        if contact is not None:
+            parts.append(self._insert("contacts", contact))
+            now = self.when(contact["created_at"])
+            parts.append((_insert_text("contact_identities", ("contact_id", "kind", "address", "created_at"),
+                                       len(identities)),
+                          [v for kind, address in identities for v in (contact["id"], kind, address, now)]))
+        parts.append(self._insert("conversations", conversation))
+        m = message
+        parts.append((_statement_text("insert_messages", 1), [
+            m["id"], m["conversation_id"], m["contact_id"], m["channel"], m["text"], m["html"], m["subject"],
+            jsontext.dumps(m["attachments"]), m["scope"], m["external_id"], self.when(m["created_at"])]))
+        for agent_id, at in pending.touches.items():
+            parts.append((_TOUCH_AGENT, [self.when(at), agent_id]))
+        events = pending.events
+        params: list[Any] = []
+        for e in events:
+            params += (e["type"], e["conversation_id"], e["contact_id"], e["actor_agent_id"], e["private"],
+                       jsontext.dumps(e["payload"]), self.when(e["created_at"]))
+        parts.append((_statement_text("append_event", len(events)), params))
+        if self.sqlite:
+            for sql, part_params in parts:
+                self._execute(sql, part_params)
+        else:
+            self._execute(_pg_together(tuple(sql for sql, _ in parts)), [p for _, ps in parts for p in ps])
+        return sorted(int(row[0]) for row in self.cursor.fetchall())
+
+    def _insert(self, table: str, row: dict[str, Any]) -> tuple[str, list[Any]]:
+        """One row as its columns hold it (datetimes as `when`, JSON values as text)."""
+        values = [self.when(v) if isinstance(v, datetime) else jsontext.dumps(v) if isinstance(v, dict | list) else v
+                  for v in row.values()]
+        return _insert_text(table, tuple(row), 1), values
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """Append events (the ORM path's); ids follow the order of `rows`."""

@@ -47,7 +47,9 @@ class Conversation(SQLModel, table=True):
     # Agents who passed on it (declined or let an offer lapse, or handed it back) since it last
     # had an agent, each with when (epoch seconds, by agent id as text), and the latest of those
     # times: routing leaves each of them out for a while.
-    passed_agent_ids: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # (None is SQL NULL, not JSON null: as `_ingest_new` writes it, and as `IS NULL` finds it.)
+    passed_agent_ids: dict[str, float] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True),
+                                                                                     nullable=True))
     passed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # SLA deadlines (business hours of the team), and "ok" | "at_risk" | "breached".
     first_response_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

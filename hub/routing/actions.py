@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
@@ -26,6 +26,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import NEW_CONTACT_TIER, created_in_transaction
 from hub.contacts.models import Contact
 from hub.conversations.actions import do_assign
+from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
 from hub.errors import Conflict
@@ -83,10 +84,6 @@ _LAST_AGENT = (
            Conversation.last_agent_id.is_not(None))  # type: ignore[union-attr]
     .order_by(Conversation.id.desc())  # type: ignore[union-attr]
     .limit(1)
-)
-# A plain UPDATE when the agent is not loaded in the session (no entity to load first).
-_TOUCH_AGENT = (
-    update(Agent.__table__).where(Agent.__table__.c.id == bindparam("agent")).values(last_assigned_at=bindparam("at"))  # type: ignore[attr-defined]
 )
 _WAITING_COLUMNS = (
     Conversation.id, Conversation.channel, Conversation.team_id, Conversation.priority,  # type: ignore[call-overload]
@@ -165,8 +162,9 @@ class Router:
 
     # -- placing and assigning -------------------------------------------------------------
 
-    def on_routable(self, session: Session, conv: Conversation) -> None:
-        """Route hook: a conversation was created, reopened or set open without an agent."""
+    def on_routable(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
+        """Route hook: a conversation was created, reopened or set open without an agent.
+        (`first_text`: its first message's text, if that message is not written yet.)"""
         lock_router(session)
         view = self.board.view(session)  # flushes this transaction's changes so far
         # What follows only reads rows already flushed; its own changes are written once, at the
@@ -174,7 +172,7 @@ class Router:
         with session.no_autoflush:
             now = utcnow()
             if conv.queued_at is None and conv.team_id is None:
-                self._apply_rules(session, view, conv, now)
+                self._apply_rules(session, view, conv, now, first_text)
             if conv.queued_at is None:
                 conv.queued_at = now
             settings = view.team_settings(session, conv.team_id)
@@ -189,7 +187,8 @@ class Router:
                           reason="agent_unavailable", event_type="conversation.requeued")
             self._try_assign(session, view, conv, now)
 
-    def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime) -> None:
+    def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime,
+                     first_text: str | None = None) -> None:
         if created_in_transaction(session, conv.contact_id):  # the defaults; no need to load it
             tier, language = NEW_CONTACT_TIER, None
         else:
@@ -198,7 +197,8 @@ class Router:
         rules = [*self.config.rules, *self._db_rules(session, view)]
         text = conv.subject or ""
         if any(r.keywords for r in rules):  # the first message only matters to keyword rules
-            first = session.execute(_FIRST_TEXT, {"conv": conv.id}).scalar_one_or_none()
+            first = first_text if first_text is not None else (
+                session.execute(_FIRST_TEXT, {"conv": conv.id}).scalar_one_or_none())
             text = " ".join(p for p in (conv.subject, first) if p)
         facts = Facts(
             channel=conv.channel,
@@ -258,7 +258,7 @@ class Router:
         if agent is not None:
             agent.last_assigned_at = now  # type: ignore[attr-defined]
         else:
-            session.execute(_TOUCH_AGENT, {"agent": agent_id, "at": now})
+            IngestSql.of(session).touch_agent(agent_id, now)  # held back if the conversation is not written yet
         offer_timeout = view.team_settings(session, conv.team_id).get("offer_timeout_seconds")
         if offer_timeout and conv.channel == "webchat":
             conv.offered_to_id = agent_id

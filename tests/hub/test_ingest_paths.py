@@ -21,6 +21,8 @@ import sqlalchemy.exc
 from sqlalchemy import select, text
 from sqlmodel import Session
 
+from hub.agents.actions import do_set_presence
+from hub.agents.models import Agent, Team
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations import actions
@@ -31,9 +33,12 @@ from hub.conversations.sanitize import sanitize_html
 from hub.db import Database
 from hub.events.models import Event
 from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
+from hub.routing.actions import Router as RoutingRouter
+from hub.routing.actions import RoutingConfig
+from hub.routing.rules import rule_from_dict
 from hub.runtime import Hub, HubOptions
 from tests.conftest import wait_for
-from tests.factories import create_agent
+from tests.factories import create_agent, create_team
 
 _seq = itertools.count(1)
 ID_KEYS = ("id", "conversation_id", "contact_id")
@@ -48,17 +53,18 @@ class Paths:
 
     orm: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)  # a first conversation, written whole (`_ingest_new`)
 
     def of(self, external_id: str) -> str:
-        took = [name for name, ids in (("orm", self.orm), ("sql", self.sql)) if external_id in ids]
-        assert len(took) == 1, f"{external_id}: orm={self.orm} sql={self.sql}"
+        took = [name for name, ids in (("orm", self.orm), ("sql", self.sql), ("new", self.new)) if external_id in ids]
+        assert len(took) == 1, f"{external_id}: orm={self.orm} sql={self.sql} new={self.new}"
         return took[0]
 
 
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     recorded = Paths()
-    orm, write = actions._ingest_orm, IngestSql.write_known
+    orm, write, new = actions._ingest_orm, IngestSql.write_known, actions._ingest_new
 
     def record_orm(session: Session, msg: InboundMessage, **kw: Any) -> IngestResult:
         recorded.orm.append(msg.external_id)
@@ -68,7 +74,12 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
         recorded.sql.extend(row["external_id"] for row in rows)
         write(self, rows, *args)
 
+    def record_new(session: Session, sql: IngestSql, msg: InboundMessage, *args: Any, **kw: Any) -> IngestResult:
+        recorded.new.append(msg.external_id)
+        return new(session, sql, msg, *args, **kw)
+
     monkeypatch.setattr(actions, "_ingest_orm", record_orm)
+    monkeypatch.setattr(actions, "_ingest_new", record_new)
     monkeypatch.setattr(IngestSql, "write_known", record_sql)
     return recorded
 
@@ -79,7 +90,7 @@ class Router:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def __call__(self, session: Session, conv: Conversation) -> None:
+    def __call__(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
         assert conv.id is not None
         self.calls.append(conv.id)
         if conv.queued_at is None:
@@ -148,7 +159,7 @@ def test_a_second_message_takes_the_sql_path_and_looks_exactly_like_an_orm_one(
     database.on_events_committed = lambda: wakes.append(1)
     ann = ingest(database, message("ann@example.com", name="Ann"))
     bob = ingest(database, message("bob@example.com", name="Bob"))
-    assert len(paths.orm) == 2 and paths.sql == []  # new contacts: the ORM path
+    assert len(paths.new) == 2 and paths.orm == paths.sql == []  # new contacts: written whole
 
     received = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone(timedelta(hours=2)))
     raw_html = '<p onclick="steal()">Hi <b>there</b><script>alert(1)</script></p>'
@@ -242,18 +253,145 @@ def test_a_message_without_received_at_is_stamped_now_on_the_sql_path(database: 
 
 
 def test_one_transaction_mixing_both_paths_keeps_every_event_in_order(database: Database, paths: Paths) -> None:
-    """What a group-commit batch does: a new customer (ORM), then their second message (SQL) and a
+    """What a group-commit batch does: a new customer (`_ingest_new`), then their second message (SQL) and a
     redelivery, all before the commit; the plain-SQL writes see the ORM's and come after them."""
     msgs = [message("cara@example.com", text="one"), message("cara@example.com", text="two")]
     with database.write() as s:
         results = [do_ingest(s, m) for m in msgs]
         again = do_ingest(s, msgs[1])
-    assert [paths.of(m.external_id) for m in msgs] == ["orm", "sql"]
+    assert [paths.of(m.external_id) for m in msgs] == ["new", "sql"]
     assert again == IngestResult(results[1].message_id, results[1].conversation_id, results[1].contact_id, False)
     assert results[0].conversation_id == results[1].conversation_id
     evs = events(database, results[0].conversation_id)
     assert [(e.type, e.payload.get("message", {}).get("text")) for e in evs] == [
         ("conversation.created", None), ("message.created", "one"), ("message.created", "two")]
+
+
+# -- a first conversation is written whole, as the ORM path writes it ------------------------------
+
+
+def _normalized(value: Any) -> Any:
+    """An event payload with ids and times blanked: what two conversations' events share."""
+    if isinstance(value, dict):
+        return {k: "<id>" if k in ID_KEYS + ("assignee_id",) and v is not None else _normalized(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return "<time>"
+    return value
+
+
+def test_a_first_conversation_is_routed_then_written_whole_exactly_as_the_orm_path_writes_it(
+    database: Database, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new customer's first message: contact, identities, the conversation as routing left it
+    (team from a keyword rule on the not yet written message, priority, SLA deadlines, assignee),
+    the message, and every event in order, the same as through the ORM, on both databases."""
+    team_id = create_team(database, "Refunds")
+    with database.write() as s:
+        team = s.get(Team, team_id)
+        assert team is not None
+        team.settings = {"sla": {"default": {"first_response": 600, "resolution": 86400}}}
+    agent_ids = [create_agent(database, teams=[team_id])[0] for _ in range(2)]
+    with database.write() as s:
+        for agent_id in agent_ids:
+            agent = s.get(Agent, agent_id)
+            assert agent is not None
+            do_set_presence(s, agent, "online")
+    router = RoutingRouter(RoutingConfig(
+        rules=[rule_from_dict({"name": "refunds", "team": "Refunds", "priority": 3,
+                               "match": {"keywords": ["refund"]}})],
+        default_capacity={"api": 1}))
+    wakes: list[int] = []
+    database.on_events_committed = lambda: wakes.append(1)
+    head = last_event_id(database)
+
+    whole_msg = message("dan@example.com", name="Dan", phone="+14155550101", text="I want a REFUND", subject="Order 7",
+                        html="<p>I want a <b>REFUND</b></p>")
+    whole = ingest(database, whole_msg, route=router.on_routable)
+    with monkeypatch.context() as m:
+        m.setattr(actions, "_starts_first_conversation", lambda *a, **k: False)
+        orm_msg = message("eve@example.com", name="Eve", phone="+14155550102", text="I want a REFUND",
+                          subject="Order 7", html="<p>I want a <b>REFUND</b></p>")
+        orm = ingest(database, orm_msg, route=router.on_routable)
+    assert (paths.of(whole_msg.external_id), paths.of(orm_msg.external_id)) == ("new", "orm")
+    assert wakes == [1, 1]
+    assert whole.created and orm.created
+
+    with database.read() as s:
+        contacts = [s.get(Contact, r.contact_id) for r in (whole, orm)]
+        identities = [sorted((i.kind, i.address) for i in s.execute(
+            select(ContactIdentity).where(ContactIdentity.contact_id == r.contact_id)).scalars())  # type: ignore[arg-type]
+            for r in (whole, orm)]
+        agents = {a.id: a for a in s.execute(select(Agent)).scalars()}
+    assert identities == [[("email", "dan@example.com"), ("phone", "+14155550101")],
+                          [("email", "eve@example.com"), ("phone", "+14155550102")]]
+    dumps = [c.model_dump() for c in contacts if c is not None]
+    assert [(d.pop("name"), d.pop("email"), d.pop("phone")) for d in dumps] == [
+        ("Dan", "dan@example.com", "+14155550101"), ("Eve", "eve@example.com", "+14155550102")]
+    for d in dumps:
+        assert d.pop("id") is not None and d.pop("created_at") == d.pop("updated_at")
+    assert dumps[0] == dumps[1]
+
+    convs = [conversation(database, r.conversation_id) for r in (whole, orm)]
+    assert {c.assignee_id for c in convs} == set(agent_ids)  # one each (capacity 1)
+    time_fields = ("created_at", "updated_at", "last_message_at", "queued_at", "first_response_due_at",
+                   "resolution_due_at")
+    shapes = []
+    for conv in convs:
+        d = conv.model_dump()
+        assert d.pop("assignee_id") == d.pop("last_agent_id") is not None
+        times = {k: d.pop(k) for k in time_fields}
+        d.pop("id"), d.pop("contact_id")
+        assert times["first_response_due_at"] - times["queued_at"] == timedelta(seconds=600)
+        assert times["resolution_due_at"] - times["queued_at"] == timedelta(seconds=86400)
+        assert times["last_message_at"] <= times["queued_at"] <= times["updated_at"]
+        assert abs(times["updated_at"] - times["created_at"]) < timedelta(seconds=5)
+        shapes.append(d)
+    assert shapes[0] == shapes[1]
+    assert shapes[0]["team_id"] == team_id and shapes[0]["priority"] == 3 and shapes[0]["status"] == "open"
+    assert shapes[0]["waiting_since"] is None and shapes[0]["routing_skill"] is None
+    for conv in convs:
+        assigned_at = agents[conv.assignee_id].last_assigned_at
+        assert assigned_at is not None and abs(assigned_at - conv.updated_at) < timedelta(seconds=1)
+
+    with database.read() as s:  # every column of the two conversations as stored, ids and times aside
+        raw = [s.execute(text("SELECT * FROM conversations WHERE id = :id"), {"id": c.id}).mappings().one()
+               for c in convs]
+    variable = {"id", "contact_id", "assignee_id", "last_agent_id", *time_fields}
+    assert {k: v for k, v in raw[0].items() if k not in variable} == {
+        k: v for k, v in raw[1].items() if k not in variable}
+    assert raw_columns(database, whole.message_id)[1:] == raw_columns(database, orm.message_id)[1:]
+
+    evs = [events(database, r.conversation_id, head) for r in (whole, orm)]
+    assert [e.type for e in evs[0]] == [e.type for e in evs[1]] == [
+        "conversation.created", "message.created", "conversation.queued", "conversation.assigned"]
+    for a, b in zip(*evs, strict=True):
+        assert _normalized(a.payload) == _normalized(b.payload), a.type
+        assert (a.actor_agent_id, a.private, b.actor_agent_id, b.private) == (None, False, None, False)
+    assert [e.contact_id for e in evs[0]] == [whole.contact_id] * 4
+    assert evs[0][0].payload["conversation"]["id"] == whole.conversation_id
+    assert evs[0][1].payload["message"]["id"] == whole.message_id
+    assert evs[0][3].payload["assignee_id"] == convs[0].assignee_id
+    assert [e.id for e in evs[0]] == sorted(e.id for e in evs[0])  # the log's order is the append order
+
+
+def test_a_known_customer_on_a_new_entry_point_starts_a_conversation_written_whole(
+    database: Database, paths: Paths
+) -> None:
+    first = ingest(database, message("fay@example.com", source="crm"))
+    other_msg = message("fay@example.com", source="shop")
+    other = ingest(database, other_msg)
+    assert [paths.of(m) for m in paths.new] == ["new", "new"] and other_msg.external_id in paths.new
+    assert other.contact_id == first.contact_id and other.conversation_id != first.conversation_id
+    with database.read() as s:
+        assert s.execute(text("SELECT count(*) FROM contacts")).scalar_one() == 1
+    assert [e.type for e in events(database, other.conversation_id)] == ["conversation.created", "message.created"]
 
 
 # -- redelivery, errors and races ------------------------------------------------------------------
@@ -461,7 +599,7 @@ def test_a_waiting_conversation_is_not_routed_again_but_a_new_one_is(database: D
     route = Router()
     first_msg = message("ivy@example.com", text="help")
     first = ingest(database, first_msg, route=route)
-    assert paths.of(first_msg.external_id) == "orm"
+    assert paths.of(first_msg.external_id) == "new"
     assert route.calls == [first.conversation_id]
     waiting = conversation(database, first.conversation_id)
     assert waiting.queued_at is not None and waiting.assignee_id is None
@@ -536,7 +674,7 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
         first_bob,
         first_ann,  # the same message twice in one batch
         old,  # already stored
-        message("cy@example.com", text="c1"),  # a new customer: the ORM path, and one by one from here
+        message("cy@example.com", text="c1"),  # a new customer: written whole, and one by one from here
         message("ann@example.com", text="a2"),
         message("cy@example.com", text="c2"),  # cy is known by now
     ]
@@ -551,7 +689,7 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
     assert results[5].conversation_id == ann1.conversation_id
     assert results[6].conversation_id == results[4].conversation_id != ann1.conversation_id
     assert paths.of(first_ann.external_id) == "sql" and paths.of(first_bob.external_id) == "sql"
-    assert paths.of(batch[4].external_id) == "orm"
+    assert paths.of(batch[4].external_id) == "new"
     # Each conversation reads in the order its messages arrived, and consoles get one event each.
     with database.read() as s:
         for conv_id, texts in ((ann1.conversation_id, ["", "a1", "a2"]), (results[4].conversation_id, ["c1", "c2"])):
