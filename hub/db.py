@@ -88,6 +88,31 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
+_BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})".encode()
+
+
+def _begin_locked(session: Session) -> None:
+    """Start the transaction holding the write lock: BEGIN and the lock in one round trip, as one
+    simple query on the driver's connection (psycopg would send its own BEGIN first and wait for
+    it: a round trip more per write transaction, each paid by the ingest writer under load).
+    Anything unexpected (a transaction already open, an error, a lost connection) is left to the
+    usual statement, which raises as SQLAlchemy raises."""
+    import psycopg  # only on PostgreSQL, which is reached through psycopg only (make_engine)
+
+    driver = session.connection().connection.driver_connection
+    if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        try:
+            with driver.lock:
+                result = driver.pgconn.exec_(_BEGIN_LOCKED)
+        except Exception:  # noqa: BLE001 - the usual statement below reports it properly
+            result = None
+        if result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK:
+            return
+        if driver.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            driver.pgconn.exec_(b"ROLLBACK")  # BEGIN went through, the lock did not: again, below
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -147,7 +172,7 @@ class Database:
             with local, Session(bind, expire_on_commit=False) as session:
                 try:
                     if serialize and self.is_postgres:
-                        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+                        _begin_locked(session)
                         session.info[WRITE_LOCK_HELD] = session.get_transaction()
                     yield session
                     session.commit()

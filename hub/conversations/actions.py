@@ -99,7 +99,7 @@ def do_ingest(
     sql = IngestSql.of(session)
     key = (msg.ingest_scope, msg.external_id)
     idents = identities_of(msg.contact, msg.ingest_scope)
-    look = sql.lookup([key], idents, 1)
+    look = sql.lookup([key], idents, 1, None if msg.thread_conversation_id is not None else (msg.channel, msg.source))
     found = look.stored.get(key)
     if found is not None:
         return IngestResult(*found, created=False)
@@ -116,7 +116,7 @@ def do_ingest(
             assert conv is not None
             return _write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
     if _starts_first_conversation(msg, idents, contact_id, look):
-        return _ingest_new(session, sql, msg, idents, contact_id, look.message_ids[0], route=route)
+        return _ingest_new(session, sql, msg, idents, contact_id, look.message_ids[0], look.new_ids, route=route)
     known = {i: look.known[i][0] for i in idents if i in look.known}
     return _ingest_orm(session, msg, reopen_window=reopen_window, route=route, known=known)
 
@@ -248,14 +248,16 @@ _CONVERSATION_COLUMNS = tuple(c.name for c in Conversation.__table__.columns)  #
 
 
 def _ingest_new(session: Session, sql: IngestSql, msg: InboundMessage, idents: list[tuple[str, str]],
-                contact_id: int | None, message_id: int, *, route: RouteHook | None) -> IngestResult:
+                contact_id: int | None, message_id: int, drawn: tuple[int, int | None] | None, *,
+                route: RouteHook | None) -> IngestResult:
     """A first conversation on this channel and entry point, of a new customer (`contact_id`
     None) or of a known one whose contact needs no change: routed first, on a conversation not
     written yet, then written whole with its contact, message and every event in one statement
     (`IngestSql.write_new`). Through the ORM that was about a dozen round trips under the write
-    lock. It writes what `_ingest_orm` writes (tests/hub/test_ingest_paths.py)."""
+    lock. It writes what `_ingest_orm` writes (tests/hub/test_ingest_paths.py). `drawn`: the ids
+    the lookup drew for it (PostgreSQL), if it did."""
     log.lock(session)
-    conversation_id, new_contact_id = sql.next_ids(contact=contact_id is None)
+    conversation_id, new_contact_id = drawn or sql.next_ids(contact=contact_id is None)
     now = utcnow()
     contact: dict[str, Any] | None = None
     if contact_id is None:

@@ -97,7 +97,14 @@ _PG_LOOKUP = (
     "(SELECT json_agg(json_build_array(id, contact_id, status, assignee_id, queued_at, first_response_at, "
     "next_response_due_at, channel, source)) FROM conversations WHERE id IN (SELECT MAX(id) FROM conversations "
     "WHERE contact_id IN (SELECT contact_id FROM idents) GROUP BY contact_id, channel, source))::text, "
-    "(SELECT json_agg(nextval(pg_get_serial_sequence('messages', 'id'))) FROM generate_series(1, %s))::text"
+    "(SELECT json_agg(nextval(pg_get_serial_sequence('messages', 'id'))) FROM generate_series(1, %s))::text, "
+    # A first conversation's ids (`Lookup.new_ids`), drawn here rather than in a round trip of
+    # their own, when asked for and no known contact has a conversation on this channel and entry
+    # point: a conversation id, and a contact id if no identity is known.
+    "(SELECT json_build_array(nextval(pg_get_serial_sequence('conversations', 'id')), CASE WHEN NOT EXISTS "
+    "(SELECT 1 FROM idents) THEN nextval(pg_get_serial_sequence('contacts', 'id')) END) WHERE %s AND NOT EXISTS "
+    "(SELECT 1 FROM conversations WHERE contact_id IN (SELECT contact_id FROM idents) AND channel = %s "
+    "AND source = %s))::text"
 )
 
 
@@ -171,6 +178,9 @@ class Lookup:
     # the latest conversation of each (contact, channel, source) of the known contacts
     conversations: dict[tuple[int, str, str], ConversationRow]
     message_ids: list[int]  # fresh ids, in order, for the messages this batch writes
+    # PostgreSQL, when asked (`first_conversation`): a fresh conversation id and, for a new
+    # customer, contact id; None when not drawn (`IngestSql.next_ids` draws them then)
+    new_ids: tuple[int, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -233,11 +243,14 @@ class IngestSql:
         self._execute(_statement(name, count, self.sqlite), params)
         return self.cursor.fetchall() if self.cursor.description is not None else []
 
-    def lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int) -> Lookup:
+    def lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int,
+               first_conversation: tuple[str, str] | None = None) -> Lookup:
         """Messages already stored under these keys, these identities' contacts, those contacts'
-        latest conversations, and `id_count` message ids. Runs under the write lock."""
+        latest conversations, and `id_count` message ids. Runs under the write lock.
+        `first_conversation`: (channel, source) of a message that may start a conversation, for
+        `Lookup.new_ids`."""
         if not self.sqlite:
-            return self._pg_lookup(keys, idents, id_count)
+            return self._pg_lookup(keys, idents, id_count, first_conversation)
         found = self._many("find_ingested", len(keys), [v for key in keys for v in key])
         identities = self._many("identities", len(idents), [v for ident in idents for v in ident])
         contacts = list({contact_id for _, _, contact_id, _ in identities})
@@ -246,13 +259,18 @@ class IngestSql:
         first = int(self.cursor.fetchone()[0])
         return self._lookup_of(found, identities, conversations, list(range(first, first + id_count)))
 
-    def _pg_lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int) -> Lookup:
+    def _pg_lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int,
+                   first_conversation: tuple[str, str] | None) -> Lookup:
         params: list[Any] = [v for key in keys for v in key]
         params += [v for ident in idents for v in ident] if idents else ["", ""]
-        params.append(id_count)
+        params += (id_count, first_conversation is not None, *(first_conversation or ("", "")))
         self._execute(_pg_lookup(len(keys), len(idents)), params)
-        found, identities, conversations, ids = (jsontext.loads(col) if col else [] for col in self.cursor.fetchone())
-        return self._lookup_of(found, identities, conversations, sorted(ids))
+        found, identities, conversations, ids, new_ids = (
+            jsontext.loads(col) if col else [] for col in self.cursor.fetchone())
+        look = self._lookup_of(found, identities, conversations, sorted(ids))
+        if new_ids:
+            look.new_ids = (int(new_ids[0]), None if new_ids[1] is None else int(new_ids[1]))
+        return look
 
     def _lookup_of(self, found: Any, identities: Any, conversations: Any, ids: list[int]) -> Lookup:
         """Rows as both dialects' lookups return them (the find_ingested, identities and

@@ -394,6 +394,20 @@ def test_a_known_customer_on_a_new_entry_point_starts_a_conversation_written_who
     assert [e.type for e in events(database, other.conversation_id)] == ["conversation.created", "message.created"]
 
 
+def test_conversation_and_contact_ids_are_drawn_only_for_first_conversations(database: Database, paths: Paths) -> None:
+    """On PostgreSQL the lookup draws a first conversation's ids: messages into existing
+    conversations, redeliveries and replies in threads must not use any up (ids stay dense)."""
+    first = ingest(database, message("gus@example.com"))
+    again = [message("gus@example.com", text=f"more {i}") for i in range(3)]
+    for m in again:
+        ingest(database, m)
+    ingest(database, again[0])  # a redelivery
+    ingest(database, message("gus@example.com", thread_conversation_id=first.conversation_id))
+    second = ingest(database, message("hal@example.com"))
+    assert paths.of(again[0].external_id) == "sql"
+    assert (second.conversation_id, second.contact_id) == (first.conversation_id + 1, first.contact_id + 1)
+
+
 # -- redelivery, errors and races ------------------------------------------------------------------
 
 
