@@ -366,12 +366,26 @@ class IngestSql:
             jsontext.dumps(m["attachments"]), m["scope"], m["external_id"], self.when(m["created_at"])]))
         for agent_id, at in pending.touches.items():
             parts.append((_TOUCH_AGENT, [self.when(at), agent_id]))
-        events = pending.events
+        parts.append(self._events(pending.events))
+        return self._together(parts)
+
+    def update_with_event(self, table: str, row_id: int, values: dict[str, Any], event: dict[str, Any]) -> int:
+        """Set these columns of one row and append an event (keys as `Pending.events` holds them),
+        in one statement on PostgreSQL. Returns the event's id."""
+        columns = tuple(values)
+        sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+        values_part = (sql, [*self._values(values), row_id])
+        return self._together([values_part, self._events([event])])[0]
+
+    def _events(self, events: list[dict[str, Any]]) -> tuple[str, list[Any]]:
         params: list[Any] = []
         for e in events:
             params += (e["type"], e["conversation_id"], e["contact_id"], e["actor_agent_id"], e["private"],
                        jsontext.dumps(e["payload"]), self.when(e["created_at"]))
-        parts.append((_statement_text("append_event", len(events)), params))
+        return _statement_text("append_event", len(events)), params
+
+    def _together(self, parts: list[tuple[str, list[Any]]]) -> list[int]:
+        """Run these statements in order, as one on PostgreSQL; the last one's ids, sorted."""
         if self.sqlite:
             for sql, part_params in parts:
                 self._execute(sql, part_params)
@@ -380,10 +394,12 @@ class IngestSql:
         return sorted(int(row[0]) for row in self.cursor.fetchall())
 
     def _insert(self, table: str, row: dict[str, Any]) -> tuple[str, list[Any]]:
-        """One row as its columns hold it (datetimes as `when`, JSON values as text)."""
-        values = [self.when(v) if isinstance(v, datetime) else jsontext.dumps(v) if isinstance(v, dict | list) else v
-                  for v in row.values()]
-        return _insert_text(table, tuple(row), 1), values
+        return _insert_text(table, tuple(row), 1), self._values(row)
+
+    def _values(self, row: dict[str, Any]) -> list[Any]:
+        """Column values as the columns hold them (datetimes as `when`, JSON values as text)."""
+        return [self.when(v) if isinstance(v, datetime) else jsontext.dumps(v) if isinstance(v, dict | list) else v
+                for v in row.values()]
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """Append events (the ORM path's); ids follow the order of `rows`."""

@@ -1,0 +1,110 @@
+"""Status changes on conversations (`do_set_status`), on SQLite and PostgreSQL.
+
+Pending, snoozed and resolved are written as one plain statement with their event (no ORM flush);
+reopening goes through the ORM (it may route). What a user notices is checked: the row as read back
+afresh, the `conversation.status_changed` event consoles get (its conversation as the row is), the
+order of events, and that a resolve frees the agent's slot for routing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from hub.clock import utcnow
+from hub.conversations import actions
+from hub.conversations.models import Conversation
+from hub.conversations.schemas import conversation_dict
+from hub.db import Database
+from hub.events.models import Event
+from hub.runtime import Hub
+from tests.factories import api_message
+
+_seq = itertools.count(1)
+
+
+def _conversation(hub: Hub) -> int:
+    return hub.ingest(api_message(f"status-{next(_seq)}", f"status{next(_seq)}@example.com")).conversation_id
+
+
+def _read(db: Database, conversation_id: int) -> Conversation:
+    with db.read() as s:
+        conv = s.get(Conversation, conversation_id)
+        assert conv is not None
+        return conv
+
+
+def _status_events(db: Database, conversation_id: int) -> list[Event]:
+    with db.read() as s:
+        return list(s.execute(select(Event).where(Event.conversation_id == conversation_id,  # type: ignore[arg-type]
+                                                  Event.type == "conversation.status_changed")
+                              .order_by(Event.id)).scalars())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("status", ["pending", "snoozed", "resolved"])
+def test_a_status_change_is_stored_with_its_event_showing_the_row_as_stored(
+    hub: Hub, database: Database, status: str
+) -> None:
+    conv_id = _conversation(hub)
+    before = _read(database, conv_id)
+    until = (utcnow() + timedelta(hours=3)).replace(microsecond=123456)
+    with database.write() as s:
+        conv = actions.get_conversation(s, conv_id)
+        actions.do_set_status(s, conv, status, agent_id=None, snoozed_until=until if status == "snoozed" else None)
+        assert not s.dirty  # nothing left for the ORM to write
+    after = _read(database, conv_id)
+    assert after.status == status
+    assert after.snoozed_until == (until if status == "snoozed" else None)
+    assert (after.resolved_at is not None) == (status == "resolved")
+    assert after.updated_at > before.updated_at
+    if status == "resolved":
+        assert after.waiting_since is None and after.resolved_at == after.updated_at
+    else:
+        assert after.waiting_since == before.waiting_since
+    unchanged = ("contact_id", "channel", "source", "team_id", "assignee_id", "priority", "created_at",
+                 "last_message_at", "queued_at")
+    assert {k: getattr(after, k) for k in unchanged} == {k: getattr(before, k) for k in unchanged}
+    (event,) = _status_events(database, conv_id)
+    assert event.payload == {"from": "open", "to": status, "conversation": conversation_dict(after)}
+    assert event.actor_agent_id is None and event.contact_id == after.contact_id
+
+
+def test_several_changes_in_one_transaction_end_as_the_last_one_with_events_in_order(
+    hub: Hub, database: Database
+) -> None:
+    conv_id = _conversation(hub)
+    with database.write() as s:
+        conv = actions.get_conversation(s, conv_id)
+        conv.subject = "Changed by hand"  # an unrelated change the ORM still writes at the commit
+        for status in ("pending", "resolved", "open", "resolved"):
+            actions.do_set_status(s, conv, status, agent_id=None)
+    after = _read(database, conv_id)
+    assert (after.status, after.subject) == ("resolved", "Changed by hand")
+    events = _status_events(database, conv_id)
+    assert [(e.payload["from"], e.payload["to"]) for e in events] == [
+        ("open", "pending"), ("pending", "resolved"), ("resolved", "open"), ("open", "resolved")]
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    assert events[-1].payload["conversation"]["resolved_at"] == conversation_dict(after)["resolved_at"]
+
+
+def test_stored_values_are_those_the_orm_writes(hub: Hub, database: Database) -> None:
+    """Byte for byte as stored (on SQLite, datetimes as the text SQLAlchemy writes)."""
+    fast, slow = _conversation(hub), _conversation(hub)
+    until = utcnow() + timedelta(days=1)
+    with database.write() as s:
+        actions.do_set_status(s, actions.get_conversation(s, fast), "snoozed", agent_id=None, snoozed_until=until)
+    with database.write() as s:  # the same change through the ORM
+        conv = actions.get_conversation(s, slow)
+        conv.status, conv.snoozed_until, conv.resolved_at, conv.updated_at = "snoozed", until, None, utcnow()
+
+    def raw(conversation_id: int) -> dict[str, Any]:
+        with database.read() as s:
+            row = s.execute(text("SELECT status, snoozed_until, resolved_at FROM conversations WHERE id = :id"),
+                            {"id": conversation_id}).mappings().one()
+            return dict(row)
+
+    assert raw(fast) == raw(slow)
