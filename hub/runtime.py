@@ -76,7 +76,7 @@ class Hub(HubPort):
         db.on_events_committed = self.bus.committed
         db.on_outbox_committed = self.worker.wake
         self.router = Router(options.routing)
-        self.route_hook: conv_actions.RouteHook | None = self.router.on_routable
+        self.route_hook: conv_actions.RouteHook | None = self.router
         self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))
         self._tasks: list[asyncio.Task[None]] = []
         self._api_keys: dict[str, float] = {}

@@ -30,7 +30,11 @@ from hub.ports import InboundMessage, IngestResult
 class RouteHook(Protocol):
     """Called inside the transaction whenever a conversation becomes routable (new, reopened,
     requeued). `first_text`: the text of a new conversation's first message, when that message is
-    not written yet (`_ingest_new` routes first, then writes everything at once)."""
+    not written yet (`_ingest_new` routes first, then writes everything at once).
+
+    A hook may also offer `board_after(session) -> int | None` and `board_rows(session, after,
+    rows)` (hub.routing.actions.Router does): on PostgreSQL ingest's lookup then reads the routing
+    board's refresh for a first conversation, which saves the route hook that round trip."""
 
     def __call__(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None: ...
 
@@ -100,7 +104,12 @@ def do_ingest(
     sql = IngestSql.of(session)
     key = (msg.ingest_scope, msg.external_id)
     idents = identities_of(msg.contact, msg.ingest_scope)
-    look = sql.lookup([key], idents, 1, None if msg.thread_conversation_id is not None else (msg.channel, msg.source))
+    first = None if msg.thread_conversation_id is not None else (msg.channel, msg.source)
+    board_after = getattr(route, "board_after", None) if first is not None and not sql.sqlite else None
+    after = board_after(session) if board_after is not None else None
+    look = sql.lookup([key], idents, 1, first, after)
+    if look.board_rows is not None and after is not None:
+        route.board_rows(session, after, look.board_rows)  # type: ignore[union-attr]
     found = look.stored.get(key)
     if found is not None:
         return IngestResult(*found, created=False)

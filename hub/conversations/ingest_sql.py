@@ -84,13 +84,19 @@ _NEXT_IDS = {
                    "nextval(pg_get_serial_sequence('contacts', 'id'))",
 }
 _TOUCH_AGENT = "UPDATE agents SET last_assigned_at = ? WHERE id = ?"
+# The most board rows a lookup returns (hub.routing.board reads everything again past MAX_EVENTS).
+BOARD_ROWS_LIMIT = 2_001
 # PostgreSQL: every lookup of a batch in one statement, each answered as a JSON array of rows (so
 # one result row carries results of different shapes). Its parameters: the (scope, external id)
 # pairs, the (kind, address) pairs, the number of message ids to draw.
 _PG_LOOKUP = (
     "WITH k(s, x) AS (VALUES {keys}), i(k, a) AS (VALUES {idents}), "
     "idents AS (SELECT ci.kind, ci.address, ci.contact_id, c.name FROM i "
-    "JOIN contact_identities ci ON ci.kind = i.k AND ci.address = i.a JOIN contacts c ON c.id = ci.contact_id) "
+    "JOIN contact_identities ci ON ci.kind = i.k AND ci.address = i.a JOIN contacts c ON c.id = ci.contact_id), "
+    # Whether the message may start a conversation (asked for, and no known contact has one on
+    # this channel and entry point): then the last two columns are filled.
+    "fresh AS (SELECT %s::boolean AND NOT EXISTS (SELECT 1 FROM conversations WHERE contact_id IN "
+    "(SELECT contact_id FROM idents) AND channel = %s AND source = %s) AS yes) "
     "SELECT (SELECT json_agg(json_build_array(m.ingest_scope, m.external_id, m.id, m.conversation_id, "
     "m.contact_id)) FROM k JOIN messages m ON m.ingest_scope = k.s AND m.external_id = k.x)::text, "
     "(SELECT json_agg(json_build_array(kind, address, contact_id, name)) FROM idents)::text, "
@@ -99,12 +105,16 @@ _PG_LOOKUP = (
     "WHERE contact_id IN (SELECT contact_id FROM idents) GROUP BY contact_id, channel, source))::text, "
     "(SELECT json_agg(nextval(pg_get_serial_sequence('messages', 'id'))) FROM generate_series(1, %s))::text, "
     # A first conversation's ids (`Lookup.new_ids`), drawn here rather than in a round trip of
-    # their own, when asked for and no known contact has a conversation on this channel and entry
-    # point: a conversation id, and a contact id if no identity is known.
+    # their own: a conversation id, and a contact id if no identity is known.
     "(SELECT json_build_array(nextval(pg_get_serial_sequence('conversations', 'id')), CASE WHEN NOT EXISTS "
-    "(SELECT 1 FROM idents) THEN nextval(pg_get_serial_sequence('contacts', 'id')) END) WHERE %s AND NOT EXISTS "
-    "(SELECT 1 FROM conversations WHERE contact_id IN (SELECT contact_id FROM idents) AND channel = %s "
-    "AND source = %s))::text"
+    "(SELECT 1 FROM idents) THEN nextval(pg_get_serial_sequence('contacts', 'id')) END) FROM fresh WHERE yes)::text, "
+    # The routing board's refresh (`Lookup.board_rows`): the events after the given id, with their
+    # conversations, as hub.routing.board reads them, for the route hook that follows.
+    "(SELECT json_agg(json_build_array(e.id, e.type, e.conversation_id, CASE WHEN e.conversation_id IS NULL "
+    "THEN e.payload END, c.id, c.status, c.assignee_id, c.offered_to_id, c.channel, a.last_assigned_at) "
+    "ORDER BY e.id) FROM (SELECT id, type, conversation_id, payload FROM events WHERE (SELECT yes FROM fresh) "
+    "AND id > %s::bigint ORDER BY id LIMIT %s) e LEFT JOIN conversations c ON c.id = e.conversation_id "
+    "LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.offered_to_id))::text"
 )
 
 
@@ -181,6 +191,9 @@ class Lookup:
     # PostgreSQL, when asked (`first_conversation`): a fresh conversation id and, for a new
     # customer, contact id; None when not drawn (`IngestSql.next_ids` draws them then)
     new_ids: tuple[int, int | None] | None = None
+    # PostgreSQL, with `new_ids`, when asked (`board_after`): the routing board's refresh rows
+    # (hub.routing.board.View.apply)
+    board_rows: list[list[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,9 @@ class IngestSql:
         self._conversation_by_id = _CONVERSATION_BY_ID if self.sqlite else _for_psycopg(_CONVERSATION_BY_ID)
         self._when: tuple[datetime | None, Any] = (None, None)
         self.pending: Pending | None = None
+        # How many times this transaction wrote events (every event is written through here): the
+        # routing board reads the log again only when this moved (hub.routing.board.View.refresh).
+        self.event_writes = 0
 
     @classmethod
     def of(cls, session: Session) -> IngestSql:
@@ -244,13 +260,13 @@ class IngestSql:
         return self.cursor.fetchall() if self.cursor.description is not None else []
 
     def lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int,
-               first_conversation: tuple[str, str] | None = None) -> Lookup:
+               first_conversation: tuple[str, str] | None = None, board_after: int | None = None) -> Lookup:
         """Messages already stored under these keys, these identities' contacts, those contacts'
         latest conversations, and `id_count` message ids. Runs under the write lock.
         `first_conversation`: (channel, source) of a message that may start a conversation, for
-        `Lookup.new_ids`."""
+        `Lookup.new_ids` and, from event id `board_after` on, `Lookup.board_rows` (PostgreSQL)."""
         if not self.sqlite:
-            return self._pg_lookup(keys, idents, id_count, first_conversation)
+            return self._pg_lookup(keys, idents, id_count, first_conversation, board_after)
         found = self._many("find_ingested", len(keys), [v for key in keys for v in key])
         identities = self._many("identities", len(idents), [v for ident in idents for v in ident])
         contacts = list({contact_id for _, _, contact_id, _ in identities})
@@ -260,16 +276,19 @@ class IngestSql:
         return self._lookup_of(found, identities, conversations, list(range(first, first + id_count)))
 
     def _pg_lookup(self, keys: list[tuple[str, str]], idents: list[tuple[str, str]], id_count: int,
-                   first_conversation: tuple[str, str] | None) -> Lookup:
+                   first_conversation: tuple[str, str] | None, board_after: int | None) -> Lookup:
         params: list[Any] = [v for key in keys for v in key]
         params += [v for ident in idents for v in ident] if idents else ["", ""]
-        params += (id_count, first_conversation is not None, *(first_conversation or ("", "")))
+        params += (first_conversation is not None, *(first_conversation or ("", "")), id_count,
+                   board_after, BOARD_ROWS_LIMIT)
         self._execute(_pg_lookup(len(keys), len(idents)), params)
-        found, identities, conversations, ids, new_ids = (
+        found, identities, conversations, ids, new_ids, board = (
             jsontext.loads(col) if col else [] for col in self.cursor.fetchone())
         look = self._lookup_of(found, identities, conversations, sorted(ids))
         if new_ids:
             look.new_ids = (int(new_ids[0]), None if new_ids[1] is None else int(new_ids[1]))
+            if board_after is not None:
+                look.board_rows = board
         return look
 
     def _lookup_of(self, found: Any, identities: Any, conversations: Any, ids: list[int]) -> Lookup:
@@ -291,6 +310,7 @@ class IngestSql:
             message_params += (r["id"], r["conversation_id"], r["contact_id"], r["channel"], r["text"], r["html"],
                                r["subject"], jsontext.dumps(r["attachments"]), r["scope"], r["external_id"],
                                self.when(r["created_at"]))
+        self.event_writes += 1
         when = self.when(now)
         touch_params = [when, when, *conversation_ids]
         event_params = self._event_params(events)
@@ -318,6 +338,7 @@ class IngestSql:
                 "actor_agent_id": actor_agent_id, "private": private, "payload": payload, "created_at": created_at,
             })
             return 0
+        self.event_writes += 1
         rows = self._many("append_event", 1, [type, conversation_id, contact_id, actor_agent_id, private,
                                               jsontext.dumps(payload), self.when(created_at)])
         return int(rows[0][0])
@@ -385,7 +406,9 @@ class IngestSql:
         return _statement_text("append_event", len(events)), params
 
     def _together(self, parts: list[tuple[str, list[Any]]]) -> list[int]:
-        """Run these statements in order, as one on PostgreSQL; the last one's ids, sorted."""
+        """Run these statements in order, as one on PostgreSQL; the last one's ids, sorted (the
+        last one writes events)."""
+        self.event_writes += 1
         if self.sqlite:
             for sql, part_params in parts:
                 self._execute(sql, part_params)
@@ -403,6 +426,7 @@ class IngestSql:
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """Append events (the ORM path's); ids follow the order of `rows`."""
+        self.event_writes += 1
         self._many("insert_events", len(rows), self._event_params(rows))
 
     def _conversation(self, row: Any) -> ConversationRow:

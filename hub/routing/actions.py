@@ -162,6 +162,18 @@ class Router:
 
     # -- placing and assigning -------------------------------------------------------------
 
+    def __call__(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
+        """The router as ingest's route hook (`on_routable`), with `board_after`/`board_rows`."""
+        self.on_routable(session, conv, first_text=first_text)
+
+    def board_after(self, session: Session) -> int | None:
+        """See `Board.prefetch_after`: ingest reads the board's refresh with its lookup."""
+        lock_router(session)
+        return self.board.prefetch_after(session)
+
+    def board_rows(self, session: Session, after: int, rows: list[list[Any]]) -> None:
+        self.board.prefetched(session, after, rows)
+
     def on_routable(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
         """Route hook: a conversation was created, reopened or set open without an agent.
         (`first_text`: its first message's text, if that message is not written yet.)"""

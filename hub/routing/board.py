@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, event, func, select
@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from hub.agents.models import Agent, Team, TeamMember
+from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import Conversation
 from hub.events.models import Event
 from hub.routing.policy import AgentState
@@ -75,6 +76,10 @@ class TeamInfo:
     id: int
     name: str
     settings: dict[str, Any]
+
+
+def _utc_text(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def holder_of(status: str, assignee_id: int | None, offered_to_id: int | None, channel: str) -> Holder | None:
@@ -157,6 +162,7 @@ class View:
         self.rules: Any = None
         self._agents: list[AgentState] | None = None
         self._servable: set[int | None] | None | bool = False  # False: not worked out yet
+        self.writes_seen: int | None = None  # `IngestSql.event_writes` when last brought up to date
         if base is not None:
             self.bind, self.event_id, self.loaded_at = base.bind, base.event_id, base.loaded_at
             self.states, self.loads = dict(base.states), dict(base.loads)
@@ -211,17 +217,31 @@ class View:
 
     # -- bringing it up to date ---------------------------------------------------------------
 
-    def refresh(self, session: Session) -> None:
-        session.flush()  # this transaction's own changes, so far, are part of the picture
-        bind = _engine_of(session)
-        if (
-            self.bind is not bind
+    def needs_full_read(self, session: Session) -> bool:
+        return (
+            self.bind is not _engine_of(session)
             or self.event_id < 0
             or time.monotonic() - self.loaded_at > self.board.full_reload_seconds
-        ):
+        )
+
+    def refresh(self, session: Session) -> None:
+        session.flush()  # this transaction's own changes, so far, are part of the picture
+        if self.needs_full_read(session):
             self.load_all(session)
             return
+        writes = IngestSql.of(session).event_writes
+        if writes == self.writes_seen:
+            # Read in this transaction, which has appended no event since: nothing moved (no one
+            # else appends while it holds the write lock), so the log need not be read again.
+            return
         rows = session.execute(_EVENTS_AFTER, {"after": self.event_id, "limit": MAX_EVENTS + 1}).all()
+        self.apply(session, rows, writes)
+
+    def apply(self, session: Session, rows: Sequence[Sequence[Any]], writes: int) -> None:
+        """Bring the view up to date with the events after `event_id` (each with its conversation
+        as it is now: `_EVENTS_AFTER`'s columns), read when this transaction had made `writes`
+        event writes (`IngestSql.event_writes`)."""
+        self.writes_seen = writes
         if not rows:
             return
         if len(rows) > MAX_EVENTS:
@@ -252,6 +272,7 @@ class View:
             self._read_agents(session, sorted(agents))
 
     def load_all(self, session: Session) -> None:
+        self.writes_seen = IngestSql.of(session).event_writes
         self.bind = _engine_of(session)
         self.event_id = session.execute(_LAST_EVENT).scalar_one_or_none() or 0
         self.rules = None
@@ -356,6 +377,11 @@ class Board:
 
     def view(self, session: Session) -> View:
         """This transaction's view, brought up to date. Call it holding the write lock."""
+        view = self._view_of(session)
+        view.refresh(session)
+        return view
+
+    def _view_of(self, session: Session) -> View:
         transaction = session.get_transaction()
         view: View | None = session.info.get(_VIEW)
         if view is None or view.transaction is not transaction or view.board is not self:
@@ -363,8 +389,26 @@ class Board:
                 base = self._committed
             view = View(self, base, transaction)
             session.info[_VIEW] = view
-        view.refresh(session)
         return view
+
+    def prefetch_after(self, session: Session) -> int | None:
+        """The event id after which this transaction's view would read the log next, for a caller
+        that reads those rows together with its own statement (ingest's lookup, `prefetched`);
+        None if the view must read everything or has nothing to read. Holding the write lock."""
+        session.flush()
+        view = self._view_of(session)
+        if view.needs_full_read(session) or IngestSql.of(session).event_writes == view.writes_seen:
+            return None
+        return view.event_id
+
+    def prefetched(self, session: Session, after: int, rows: list[list[Any]]) -> None:
+        """The rows `_EVENTS_AFTER` gives after `after`, read by the caller of `prefetch_after` with
+        no event written since (JSON: the agent's `last_assigned_at` as ISO text)."""
+        view = self._view_of(session)
+        if view.event_id != after or view.needs_full_read(session):
+            return  # moved meanwhile: its next refresh reads the log itself
+        view.apply(session, [(*r[:9], None if r[9] is None else _utc_text(r[9])) for r in rows],
+                   IngestSql.of(session).event_writes)
 
     def _promote(self, view: View) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hub.agents import actions as agents
 from hub.agents.models import Agent
@@ -85,7 +85,7 @@ def test_board_agrees_with_the_database_through_a_random_day(database_url: str, 
                 do_ingest(s, InboundMessage(
                     channel=rng.choice(["api", "webchat"]), source=rng.choice(["a", "b", "x"]),
                     ingest_scope="api:test", external_id=f"m{rng.random()}", contact=ContactRef(email=email),
-                    text="hello"), route=router.on_routable)
+                    text="hello"), route=router)  # the router as hook: on PostgreSQL, the lookup reads the board
 
         def some_conversation(s: Any, **where: Any) -> Conversation | None:
             stmt = select(Conversation)
@@ -164,7 +164,7 @@ def test_board_agrees_with_the_database_through_a_random_day(database_url: str, 
                     do_ingest(s, InboundMessage(channel="api", source="a", ingest_scope="api:test",
                                                 external_id=f"lost{step}",
                                                 contact=ContactRef(email=f"c{contacts}@test.example"), text="hi"),
-                              route=router.on_routable)
+                              route=router)
                     router.drain(s)
                     raise Boom
             _check(db, routers, f"step {step} ({op})")
@@ -188,7 +188,7 @@ def test_automatic_routing_never_exceeds_capacity_with_two_routers(database_url:
             with db.write() as s:
                 do_ingest(s, InboundMessage(channel="api", source="a", ingest_scope="api:test", external_id=f"e{i}",
                                             contact=ContactRef(email=f"cap{i}@customers.example"), text="hi"),
-                          route=routers[i % 2].on_routable)
+                          route=routers[i % 2])
             with db.write() as s:
                 routers[(i + 1) % 2].drain(s)
         with db.read() as s:
@@ -230,5 +230,88 @@ def test_a_pinned_connection_shares_the_board_without_a_full_reload(database_url
         with db.write() as s:
             router.board.view(s)
         assert len(reloads) == 1, "the board was reread from scratch when the bind changed"
+    finally:
+        db.dispose()
+
+
+def _board_reads(db: Database) -> list[str]:
+    """The board's own reads of the log (`_EVENTS_AFTER`, through SQLAlchemy), as they happen."""
+    seen: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("SELECT events.id, events.type"):
+            seen.append(statement)
+
+    return seen
+
+
+def _one_agent(db: Database) -> int:
+    with db.write() as s:
+        team = agents.do_create_team(s, "A")
+        agents.do_create_team(s, "B")
+        agent = agents.do_create_agent(s, email="solo@test.example", name="Solo", role="agent",
+                                       password="correct horse battery", capacities={"api": 1})
+        agents.do_add_member(s, team, agent)
+        agents.do_set_presence(s, agent, "online")
+        assert agent.id is not None
+        return agent.id
+
+
+def _message(n: int) -> InboundMessage:
+    return InboundMessage(channel="api", source="a", ingest_scope="api:test", external_id=f"solo{n}",
+                          contact=ContactRef(email=f"solo{n}@customers.example"), text="hi")
+
+
+def test_the_log_is_read_again_in_a_transaction_only_after_it_appended_events(database_url: str) -> None:
+    db = Database(database_url)
+    router = _routers()[0]
+    try:
+        agent_id = _one_agent(db)
+        with db.write() as s:
+            waiting = do_ingest(s, _message(1))  # no routing: it waits, unassigned
+        reads = _board_reads(db)
+        with db.write() as s:
+            router.board.view(s)
+            first = len(reads)
+            router.board.view(s)
+            assert len(reads) == first  # nothing written since: not read again
+            conv = s.get(Conversation, waiting.conversation_id)
+            assert conv is not None
+            do_assign(s, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None, reason="supervisor")
+            view = router.board.view(s)
+            assert len(reads) == first + 1  # an event was appended: read again, and the agent is full
+            assert dict(view.states[agent_id].load) == {"api": 1}
+            another = do_ingest(s, _message(2), route=router)
+        with db.read() as s:
+            conv = s.get(Conversation, another.conversation_id)
+            assert conv is not None and conv.assignee_id is None  # never above capacity
+    finally:
+        db.dispose()
+
+
+def test_a_first_conversation_gets_the_slot_a_resolve_freed_with_the_board_read_by_the_lookup(
+    database_url: str
+) -> None:
+    """On PostgreSQL ingest's lookup reads the board's refresh for a first conversation (one
+    round trip less); on SQLite the board reads it itself. Either way the freed slot is seen."""
+    db = Database(database_url)
+    router = _routers()[0]
+    try:
+        agent_id = _one_agent(db)
+        with db.write() as s:
+            first = do_ingest(s, _message(1), route=router)
+        with db.write() as s:
+            conv = s.get(Conversation, first.conversation_id)
+            assert conv is not None and conv.assignee_id == agent_id
+            do_set_status(s, conv, "resolved", agent_id=agent_id)
+        reads = _board_reads(db)
+        with db.write() as s:
+            second = do_ingest(s, _message(2), route=router)
+        assert len(reads) == (0 if db.is_postgres else 1)
+        with db.read() as s:
+            conv = s.get(Conversation, second.conversation_id)
+            assert conv is not None and conv.assignee_id == agent_id
+        _check(db, [router], "the second conversation")
     finally:
         db.dispose()
