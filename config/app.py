@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -86,13 +87,20 @@ class HubApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> FastAPI:
+    """The hub's app. `freeze_heap` (the `serve` command): once started, everything alive so far
+    (modules, models, the app) is moved out of the garbage collector's sight (`gc.freeze`). A full
+    collection walked all of it: 80-130 ms pauses of every thread, a few a minute under load,
+    which were the tail of routing's latency (bench/RESULTS.md)."""
     settings = settings or load_settings()
     hub = build_hub(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -30,7 +30,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from config.app import create_app
 
     upgrade(settings.database_url)
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+    uvicorn.run(create_app(settings, freeze_heap=True), host=args.host or settings.host,
+                port=args.port or settings.port,
                 log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto")
     return 0
 

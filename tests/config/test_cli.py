@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -305,3 +306,30 @@ def test_the_installed_hub_command(tmp_path: Path) -> None:
     assert helped.returncode == 0
     for command in ("serve", "db", "agents", "teams", "demo", "admin"):
         assert command in helped.stdout
+
+
+def test_serve_freezes_the_started_heap_out_of_the_collectors_sight(db_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hub serve` starts the app with `freeze_heap`: after startup, what is alive is frozen (full
+    collections no longer walk it: their pauses were routing's latency tail)."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from config.app import create_app
+    from config.settings import load_settings
+
+    started: list[Any] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.append(app))
+    assert cli.main(["db", "upgrade"]) == 0
+    assert cli.main(["serve"]) == 0
+    (app,) = started
+    gc.unfreeze()
+    try:
+        with TestClient(app):
+            assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        with TestClient(create_app(load_settings())):  # the app factory alone freezes nothing
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
