@@ -101,15 +101,15 @@ def _begin_locked(session: Session) -> None:
 
     driver = session.connection().connection.driver_connection
     if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        try:
-            with driver.lock:
+        with driver.lock:
+            try:
                 result = driver.pgconn.exec_(_BEGIN_LOCKED)
-        except Exception:  # noqa: BLE001 - the usual statement below reports it properly
-            result = None
-        if result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK:
-            return
-        if driver.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            driver.pgconn.exec_(b"ROLLBACK")  # BEGIN went through, the lock did not: again, below
+                if result.status == psycopg.pq.ExecStatus.TUPLES_OK:
+                    return
+                if driver.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                    driver.pgconn.exec_(b"ROLLBACK")  # BEGIN went through, the lock did not: again, below
+            except Exception:  # noqa: BLE001, S110 - the usual statement below reports it properly
+                pass
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
 
 

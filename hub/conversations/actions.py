@@ -128,7 +128,8 @@ def do_ingest(
     if _starts_first_conversation(msg, idents, contact_id, look):
         return _ingest_new(session, sql, msg, idents, contact_id, look.message_ids[0], look.new_ids, route=route)
     known = {i: look.known[i][0] for i in idents if i in look.known}
-    return _ingest_orm(session, msg, reopen_window=reopen_window, route=route, known=known)
+    return _ingest_orm(session, msg, reopen_window=reopen_window, route=route, known=known,
+                       conversation_id=look.new_ids[0] if look.new_ids else None)
 
 
 def do_ingest_many(
@@ -311,7 +312,8 @@ _INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)  #
 
 
 def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedelta,
-                route: RouteHook | None, known: dict[tuple[str, str], int] | None = None) -> IngestResult:
+                route: RouteHook | None, known: dict[tuple[str, str], int] | None = None,
+                conversation_id: int | None = None) -> IngestResult:
     """Ingest through the ORM (a new contact or conversation, a reopen, routing to run).
 
     The conversation is an entity (the route hook works on it); a new contact, the message and the
@@ -326,6 +328,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     previous_status = None
     if conv is None:
         conv = Conversation(
+            id=conversation_id,  # drawn by the lookup (PostgreSQL), else by the database now
             contact_id=contact_id,
             channel=msg.channel,
             source=msg.source,

@@ -305,6 +305,7 @@ class IngestSql:
                     events: list[dict[str, Any]]) -> None:
         """Insert the messages (each with its `id` from `lookup`), set these conversations' last
         activity to `now`, and append the events (their ids follow the order of `events`)."""
+        assert self.pending is None, "held-back writes would come after this one"
         message_params: list[Any] = []
         for r in messages:
             message_params += (r["id"], r["conversation_id"], r["contact_id"], r["channel"], r["text"], r["html"],
@@ -393,6 +394,7 @@ class IngestSql:
     def update_with_event(self, table: str, row_id: int, values: dict[str, Any], event: dict[str, Any]) -> int:
         """Set these columns of one row and append an event (keys as `Pending.events` holds them),
         in one statement on PostgreSQL. Returns the event's id."""
+        assert self.pending is None, "held-back writes would come after this one"
         columns = tuple(values)
         sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
         values_part = (sql, [*self._values(values), row_id])
@@ -426,6 +428,7 @@ class IngestSql:
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """Append events (the ORM path's); ids follow the order of `rows`."""
+        assert self.pending is None, "held-back writes would come after this one"
         self.event_writes += 1
         self._many("insert_events", len(rows), self._event_params(rows))
 

@@ -29,6 +29,7 @@ from hub.conversations.actions import do_assign
 from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
+from hub.db import WRITE_LOCK_HELD
 from hub.errors import Conflict
 from hub.events import log
 from hub.routing import policy, queries, sla
@@ -167,8 +168,10 @@ class Router:
         self.on_routable(session, conv, first_text=first_text)
 
     def board_after(self, session: Session) -> int | None:
-        """See `Board.prefetch_after`: ingest reads the board's refresh with its lookup."""
-        lock_router(session)
+        """See `Board.prefetch_after`: ingest reads the board's refresh with its lookup (only in a
+        transaction holding the write lock; else None, and the board reads for itself if needed)."""
+        if session.info.get(WRITE_LOCK_HELD) is not session.get_transaction():
+            return None
         return self.board.prefetch_after(session)
 
     def board_rows(self, session: Session, after: int, rows: list[list[Any]]) -> None:

@@ -396,7 +396,15 @@ class Board:
         that reads those rows together with its own statement (ingest's lookup, `prefetched`);
         None if the view must read everything or has nothing to read. Holding the write lock."""
         session.flush()
-        view = self._view_of(session)
+        view: View | None = session.info.get(_VIEW)
+        if view is None or view.transaction is not session.get_transaction() or view.board is not self:
+            # No view in this transaction yet: made only when rows come (most lookups bring none).
+            with self._lock:
+                base = self._committed
+            if base is None or base.bind is not _engine_of(session) or (
+                    time.monotonic() - base.loaded_at > self.full_reload_seconds):
+                return None
+            return base.event_id
         if view.needs_full_read(session) or IngestSql.of(session).event_writes == view.writes_seen:
             return None
         return view.event_id

@@ -315,3 +315,25 @@ def test_a_first_conversation_gets_the_slot_a_resolve_freed_with_the_board_read_
         _check(db, [router], "the second conversation")
     finally:
         db.dispose()
+
+
+def test_two_new_customers_in_one_transaction_never_put_the_agent_above_capacity(database_url: str) -> None:
+    """A group-commit batch: the first new customer takes the only free slot (the board learns it
+    in memory, its events are written after routing), the second waits; on PostgreSQL the second's
+    lookup reads the board's refresh, which must not lose the first assignment."""
+    db = Database(database_url)
+    router = _routers()[0]
+    try:
+        agent_id = _one_agent(db)
+        with db.write() as s:  # the board's first read, in a transaction of its own
+            router.board.view(s)
+        with db.write() as s:
+            first = do_ingest(s, _message(1), route=router)
+            second = do_ingest(s, _message(2), route=router)
+        with db.read() as s:
+            assignees = [s.get(Conversation, r.conversation_id).assignee_id  # type: ignore[union-attr]
+                         for r in (first, second)]
+        assert assignees == [agent_id, None]
+        _check(db, [router], "two new customers in one transaction")
+    finally:
+        db.dispose()
