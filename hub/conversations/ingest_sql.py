@@ -155,10 +155,18 @@ def _numbered(sql: str) -> str:
     return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
 
 
+_PG_TOUCH_AGENT = _for_psycopg(_TOUCH_AGENT)
+
+
 @lru_cache(maxsize=256)
 def _insert_text(table: str, columns: tuple[str, ...], rows: int) -> str:
     row = "(" + ", ".join(["?"] * len(columns)) + ")"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"
+
+
+@lru_cache(maxsize=256)
+def _update_text(table: str, columns: tuple[str, ...]) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
 
 
 @lru_cache(maxsize=256)
@@ -349,7 +357,7 @@ class IngestSql:
         if self.pending is not None:
             self.pending.touches[agent_id] = at
             return
-        self._execute(_TOUCH_AGENT if self.sqlite else _for_psycopg(_TOUCH_AGENT), (self.when(at), agent_id))
+        self._execute(_TOUCH_AGENT if self.sqlite else _PG_TOUCH_AGENT, (self.when(at), agent_id))
 
     @contextmanager
     def deferring(self) -> Iterator[Pending]:
@@ -395,9 +403,7 @@ class IngestSql:
         """Set these columns of one row and append an event (keys as `Pending.events` holds them),
         in one statement on PostgreSQL. Returns the event's id."""
         assert self.pending is None, "held-back writes would come after this one"
-        columns = tuple(values)
-        sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
-        values_part = (sql, [*self._values(values), row_id])
+        values_part = (_update_text(table, tuple(values)), [*self._values(values), row_id])
         return self._together([values_part, self._events([event])])[0]
 
     def _events(self, events: list[dict[str, Any]]) -> tuple[str, list[Any]]:
