@@ -31,6 +31,7 @@ from hub.conversations.ingest_sql import IngestSql, Lookup
 from hub.conversations.models import Conversation, Message
 from hub.conversations.sanitize import sanitize_html
 from hub.db import Database
+from hub.events import log
 from hub.events.models import Event
 from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
 from hub.routing.actions import Router as RoutingRouter
@@ -106,7 +107,7 @@ def message(email: str | None = "ann@example.com", *, phone: str | None = None, 
     )
 
 
-def ingest(db: Database, msg: InboundMessage, *, route: Router | None = None,
+def ingest(db: Database, msg: InboundMessage, *, route: actions.RouteHook | None = None,
            reopen_window: timedelta = timedelta(days=7)) -> IngestResult:
     with db.write() as s:
         return do_ingest(s, msg, route=route, reopen_window=reopen_window)
@@ -313,12 +314,12 @@ def test_a_first_conversation_is_routed_then_written_whole_exactly_as_the_orm_pa
 
     whole_msg = message("dan@example.com", name="Dan", phone="+14155550101", text="I want a REFUND", subject="Order 7",
                         html="<p>I want a <b>REFUND</b></p>")
-    whole = ingest(database, whole_msg, route=router.on_routable)
+    whole = ingest(database, whole_msg, route=router)  # on PostgreSQL: the board read by the lookup
     with monkeypatch.context() as m:
         m.setattr(actions, "_starts_first_conversation", lambda *a, **k: False)
         orm_msg = message("eve@example.com", name="Eve", phone="+14155550102", text="I want a REFUND",
                           subject="Order 7", html="<p>I want a <b>REFUND</b></p>")
-        orm = ingest(database, orm_msg, route=router.on_routable)
+        orm = ingest(database, orm_msg, route=router)
     assert (paths.of(whole_msg.external_id), paths.of(orm_msg.external_id)) == ("new", "orm")
     assert wakes == [1, 1]
     assert whole.created and orm.created
@@ -382,6 +383,29 @@ def test_a_first_conversation_is_routed_then_written_whole_exactly_as_the_orm_pa
     assert evs[0][0].payload["conversation"]["id"] == whole.conversation_id
     assert evs[0][1].payload["message"]["id"] == whole.message_id
     assert evs[0][3].payload["assignee_id"] == convs[0].assignee_id
+
+
+class _Refusing(Exception):
+    pass
+
+
+def test_a_route_hook_that_fails_leaves_nothing_held_back_in_the_transaction(database: Database,
+                                                                             paths: Paths) -> None:
+    """Events held back while a first conversation is routed belong to that conversation: if its
+    routing fails, none of them may be written by whatever the transaction does next."""
+    def refusing(session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
+        log.append(session, "conversation.queued", conversation_id=conv.id, contact_id=conv.contact_id)
+        raise _Refusing
+
+    with database.write() as s:
+        with pytest.raises(_Refusing):
+            do_ingest(s, message("kit@example.com"), route=refusing)
+        assert IngestSql.of(s).pending is None
+        kept = do_ingest(s, message("lou@example.com"))
+    assert [e.type for e in events(database, kept.conversation_id)] == ["conversation.created", "message.created"]
+    with database.read() as s:
+        assert s.execute(text("SELECT count(*) FROM contacts")).scalar_one() == 1  # kit's never written
+        assert s.execute(text("SELECT count(*) FROM events WHERE type = 'conversation.queued'")).scalar_one() == 0
 
 
 def test_a_known_customer_on_a_new_entry_point_starts_a_conversation_written_whole(
