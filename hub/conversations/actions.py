@@ -108,8 +108,8 @@ def do_ingest(
     board_after = getattr(route, "board_after", None) if first is not None and not sql.sqlite else None
     after = board_after(session) if board_after is not None else None
     look = sql.lookup([key], idents, 1, first, after)
-    if look.board_rows is not None and after is not None:
-        route.board_rows(session, after, look.board_rows)  # type: ignore[union-attr]
+    if look.board_rows is not None:  # (only ever filled when asked for: `after` is set)
+        route.board_rows(session, after, look.board_rows)  # type: ignore[union-attr, arg-type]
     found = look.stored.get(key)
     if found is not None:
         return IngestResult(*found, created=False)
@@ -228,28 +228,40 @@ def _takes_plain_path(conv: ConversationRow | None, *, routed: bool) -> bool:
     ))
 
 
+def _message_row(msg: InboundMessage, message_id: int | None, conversation_id: int, contact_id: int,
+                 now: datetime) -> dict[str, Any]:
+    """An inbound message's row as every ingest path writes it (`IngestSql.write_known` keys)."""
+    return {
+        "id": message_id, "conversation_id": conversation_id, "contact_id": contact_id, "channel": msg.channel,
+        "text": msg.text, "html": sanitize_html(msg.html), "subject": msg.subject,
+        "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
+        "external_id": msg.external_id, "created_at": msg.received_at or now,
+    }
+
+
+def _message_created(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The `message.created` event consoles get for a `_message_row` (its `id` set)."""
+    return {
+        "type": "message.created", "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
+        "actor_agent_id": None, "private": False, "created_at": now,
+        "payload": {"message": inbound_message_dict(
+            row["id"], conversation_id=row["conversation_id"], contact_id=row["contact_id"],
+            channel=row["channel"], text=row["text"], html=row["html"], subject=row["subject"],
+            attachments=row["attachments"], created_at=row["created_at"],
+        )},
+    }
+
+
 def _write_known(session: Session, sql: IngestSql, batch: list[tuple[InboundMessage, int, int]],
                  message_ids: list[int]) -> list[IngestResult]:
     """The plain-SQL writes for (message, contact id, conversation id), with ids drawn by
     `IngestSql.lookup`: the messages, the conversations' last activity, a `message.created` event
     each (as `_ingest_orm` writes it)."""
     now = utcnow()
-    rows = [{
-        "id": message_id, "conversation_id": conv_id, "contact_id": contact_id, "channel": msg.channel,
-        "text": msg.text, "html": sanitize_html(msg.html), "subject": msg.subject,
-        "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
-        "external_id": msg.external_id, "created_at": msg.received_at or now,
-    } for (msg, contact_id, conv_id), message_id in zip(batch, message_ids, strict=False)]
+    rows = [_message_row(msg, message_id, conv_id, contact_id, now)
+            for (msg, contact_id, conv_id), message_id in zip(batch, message_ids, strict=False)]
     log.lock(session)
-    events = [{
-        "type": "message.created", "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
-        "created_at": now,
-        "payload": {"message": inbound_message_dict(
-            row["id"], conversation_id=row["conversation_id"], contact_id=row["contact_id"],
-            channel=row["channel"], text=row["text"], html=row["html"], subject=row["subject"],
-            attachments=row["attachments"], created_at=row["created_at"],
-        )},
-    } for row in rows]
+    events = [_message_created(row, now) for row in rows]
     sql.write_known(rows, sorted({conv_id for _, _, conv_id in batch}), now, events)
     log.mark_appended(session)
     return [IngestResult(row["id"], row["conversation_id"], row["contact_id"], created=True) for row in rows]
@@ -280,22 +292,13 @@ def _ingest_new(session: Session, sql: IngestSql, msg: InboundMessage, idents: l
         id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source, subject=msg.subject,
         status="open", waiting_since=now, last_agent_id=None, last_message_at=now, created_at=now, updated_at=now,
     )
-    message = {
-        "id": message_id, "conversation_id": conversation_id, "contact_id": contact_id, "channel": msg.channel,
-        "text": msg.text, "html": sanitize_html(msg.html), "subject": msg.subject,
-        "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
-        "external_id": msg.external_id, "created_at": msg.received_at or now,
-    }
-    common: dict[str, Any] = {"conversation_id": conversation_id, "contact_id": contact_id,
-                              "actor_agent_id": None, "private": False, "created_at": now}
+    message = _message_row(msg, message_id, conversation_id, contact_id, now)
     with sql.deferring() as pending:
         pending.events += [
-            {"type": "conversation.created", "payload": {"conversation": conversation_dict(conv)}, **common},
-            {"type": "message.created", **common, "payload": {"message": inbound_message_dict(
-                message_id, conversation_id=conversation_id, contact_id=contact_id, channel=msg.channel,
-                text=msg.text, html=message["html"], subject=msg.subject, attachments=message["attachments"],
-                created_at=message["created_at"],
-            )}},
+            {"type": "conversation.created", "conversation_id": conversation_id, "contact_id": contact_id,
+             "actor_agent_id": None, "private": False, "created_at": now,
+             "payload": {"conversation": conversation_dict(conv)}},
+            _message_created(message, now),
         ]
         if route is not None:  # a new conversation always needs routing (`_needs_routing`)
             route(session, conv, first_text=msg.text)
@@ -355,13 +358,8 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     assert conv.id is not None
 
     sql = IngestSql.of(session)
-    row = {
-        "conversation_id": conv.id, "contact_id": contact_id, "channel": msg.channel, "text": msg.text,
-        "html": sanitize_html(msg.html), "subject": msg.subject,
-        "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
-        "external_id": msg.external_id, "created_at": msg.received_at or now,
-    }
-    message_id = session.execute(_INSERT_MESSAGE, {
+    row = _message_row(msg, None, conv.id, contact_id, now)
+    row["id"] = message_id = session.execute(_INSERT_MESSAGE, {
         "conversation_id": conv.id, "contact_id": contact_id, "channel": msg.channel, "direction": "in",
         "text": msg.text, "html": row["html"], "subject": msg.subject, "attachments": row["attachments"],
         "ingest_scope": msg.ingest_scope, "external_id": msg.external_id, "created_at": row["created_at"],
@@ -379,10 +377,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
             "from": previous_status, "to": "open", "reason": "customer_message",
             "conversation": conversation_dict(conv),
         }})
-    events.append({"type": "message.created", **common, "payload": {"message": inbound_message_dict(
-        message_id, conversation_id=conv.id, contact_id=contact_id, channel=row["channel"], text=row["text"],
-        html=row["html"], subject=row["subject"], attachments=row["attachments"], created_at=row["created_at"],
-    )}})
+    events.append(_message_created(row, now))
     sql.insert_events(events)
     log.mark_appended(session)
     if route is not None and _needs_routing(
@@ -515,42 +510,34 @@ def do_set_status(
     if previous == status and status != "snoozed":
         return
     now = utcnow()
-    sql = IngestSql.of(session)
-    if status != "open" and sql.pending is None and inspect(conv).persistent:
-        # Pending, snoozed or resolved (an agent's most frequent write): the row and its event in
-        # one statement, without the ORM's flush (a round trip and more CPU than the rest of it).
-        log.lock(session)
-        values: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until if status == "snoozed" else None,
-                                  "resolved_at": now if status == "resolved" else None, "updated_at": now}
-        if status == "resolved":
-            values["waiting_since"] = None
-        for key, value in values.items():
-            set_committed_value(conv, key, value)  # the entity as the row now is, nothing left to flush
-        sql.update_with_event("conversations", conv.id, values, {  # type: ignore[arg-type]
-            "type": "conversation.status_changed", "conversation_id": conv.id, "contact_id": conv.contact_id,
-            "actor_agent_id": agent_id, "private": False, "created_at": now,
-            "payload": {"from": previous, "to": status, "conversation": conversation_dict(conv)},
-        })
-        log.mark_appended(session)
-        return
-    conv.status = status
-    conv.snoozed_until = snoozed_until if status == "snoozed" else None
-    conv.resolved_at = now if status == "resolved" else None
+    values: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until if status == "snoozed" else None,
+                              "resolved_at": now if status == "resolved" else None, "updated_at": now}
     if status == "resolved":
-        conv.waiting_since = None
-    conv.updated_at = now
+        values["waiting_since"] = None
+    sql = IngestSql.of(session)
+    plain = status != "open" and sql.pending is None and inspect(conv).persistent
+    for key, value in values.items():
+        if plain:
+            set_committed_value(conv, key, value)  # the entity as the row will be, nothing to flush
+        else:
+            setattr(conv, key, value)
     if status == "open" and conv.assignee_id is None:
         conv.waiting_since = now
         if route is not None:
             route(session, conv)
-    log.append(
-        session,
-        "conversation.status_changed",
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        actor_agent_id=agent_id,
-        payload={"from": previous, "to": status, "conversation": conversation_dict(conv)},
-    )
+    payload = {"from": previous, "to": status, "conversation": conversation_dict(conv)}
+    if plain:
+        # Pending, snoozed or resolved (an agent's most frequent write): the row and its event in
+        # one statement, without the ORM's flush (a round trip and more CPU than the rest of it).
+        log.lock(session)
+        sql.update_with_event("conversations", conv.id, values, {  # type: ignore[arg-type]
+            "type": "conversation.status_changed", "conversation_id": conv.id, "contact_id": conv.contact_id,
+            "actor_agent_id": agent_id, "private": False, "created_at": now, "payload": payload,
+        })
+        log.mark_appended(session)
+        return
+    log.append(session, "conversation.status_changed", conversation_id=conv.id, contact_id=conv.contact_id,
+               actor_agent_id=agent_id, payload=payload)
 
 
 def do_assign(

@@ -314,11 +314,7 @@ class IngestSql:
         """Insert the messages (each with its `id` from `lookup`), set these conversations' last
         activity to `now`, and append the events (their ids follow the order of `events`)."""
         assert self.pending is None, "held-back writes would come after this one"
-        message_params: list[Any] = []
-        for r in messages:
-            message_params += (r["id"], r["conversation_id"], r["contact_id"], r["channel"], r["text"], r["html"],
-                               r["subject"], jsontext.dumps(r["attachments"]), r["scope"], r["external_id"],
-                               self.when(r["created_at"]))
+        message_params = self._message_params(messages)
         self.event_writes += 1
         when = self.when(now)
         touch_params = [when, when, *conversation_ids]
@@ -341,16 +337,12 @@ class IngestSql:
     def append_event(self, type: str, conversation_id: int | None, contact_id: int | None,
                      actor_agent_id: int | None, private: bool, payload: dict[str, Any], created_at: datetime) -> int:
         """One event, its id returned; while `deferring`, held back instead (and 0 returned)."""
+        event = {"type": type, "conversation_id": conversation_id, "contact_id": contact_id,
+                 "actor_agent_id": actor_agent_id, "private": private, "payload": payload, "created_at": created_at}
         if self.pending is not None:
-            self.pending.events.append({
-                "type": type, "conversation_id": conversation_id, "contact_id": contact_id,
-                "actor_agent_id": actor_agent_id, "private": private, "payload": payload, "created_at": created_at,
-            })
+            self.pending.events.append(event)
             return 0
-        self.event_writes += 1
-        rows = self._many("append_event", 1, [type, conversation_id, contact_id, actor_agent_id, private,
-                                              jsontext.dumps(payload), self.when(created_at)])
-        return int(rows[0][0])
+        return self._together([self._events([event])])[0]
 
     def touch_agent(self, agent_id: int, at: datetime) -> None:
         """Set an agent's `last_assigned_at` (held back while `deferring`)."""
@@ -390,10 +382,7 @@ class IngestSql:
                                        len(identities)),
                           [v for kind, address in identities for v in (contact["id"], kind, address, now)]))
         parts.append(self._insert("conversations", conversation))
-        m = message
-        parts.append((_statement_text("insert_messages", 1), [
-            m["id"], m["conversation_id"], m["contact_id"], m["channel"], m["text"], m["html"], m["subject"],
-            jsontext.dumps(m["attachments"]), m["scope"], m["external_id"], self.when(m["created_at"])]))
+        parts.append((_statement_text("insert_messages", 1), self._message_params([message])))
         for agent_id, at in pending.touches.items():
             parts.append((_TOUCH_AGENT, [self.when(at), agent_id]))
         parts.append(self._events(pending.events))
@@ -405,6 +394,15 @@ class IngestSql:
         assert self.pending is None, "held-back writes would come after this one"
         values_part = (_update_text(table, tuple(values)), [*self._values(values), row_id])
         return self._together([values_part, self._events([event])])[0]
+
+    def _message_params(self, messages: list[dict[str, Any]]) -> list[Any]:
+        """`insert_messages`' parameters for these rows (the keys `write_known` takes)."""
+        params: list[Any] = []
+        for r in messages:
+            params += (r["id"], r["conversation_id"], r["contact_id"], r["channel"], r["text"], r["html"],
+                       r["subject"], jsontext.dumps(r["attachments"]), r["scope"], r["external_id"],
+                       self.when(r["created_at"]))
+        return params
 
     def _events(self, events: list[dict[str, Any]]) -> tuple[str, list[Any]]:
         params: list[Any] = []

@@ -381,13 +381,19 @@ class Board:
         view.refresh(session)
         return view
 
-    def _view_of(self, session: Session) -> View:
-        transaction = session.get_transaction()
+    def _current_view(self, session: Session) -> View | None:
+        """This transaction's view, if it has one yet."""
         view: View | None = session.info.get(_VIEW)
-        if view is None or view.transaction is not transaction or view.board is not self:
+        if view is None or view.transaction is not session.get_transaction() or view.board is not self:
+            return None
+        return view
+
+    def _view_of(self, session: Session) -> View:
+        view = self._current_view(session)
+        if view is None:
             with self._lock:
                 base = self._committed
-            view = View(self, base, transaction)
+            view = View(self, base, session.get_transaction())
             session.info[_VIEW] = view
         return view
 
@@ -396,8 +402,8 @@ class Board:
         that reads those rows together with its own statement (ingest's lookup, `prefetched`);
         None if the view must read everything or has nothing to read. Holding the write lock."""
         session.flush()
-        view: View | None = session.info.get(_VIEW)
-        if view is None or view.transaction is not session.get_transaction() or view.board is not self:
+        view = self._current_view(session)
+        if view is None:
             # No view in this transaction yet: made only when rows come (most lookups bring none).
             with self._lock:
                 base = self._committed

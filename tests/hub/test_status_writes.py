@@ -90,20 +90,31 @@ def test_several_changes_in_one_transaction_end_as_the_last_one_with_events_in_o
     assert events[-1].payload["conversation"]["resolved_at"] == conversation_dict(after)["resolved_at"]
 
 
-def test_stored_values_are_those_the_orm_writes(hub: Hub, database: Database) -> None:
+@pytest.mark.parametrize("status", ["snoozed", "resolved"])
+def test_stored_values_are_those_the_orm_writes(hub: Hub, database: Database, status: str) -> None:
     """Byte for byte as stored (on SQLite, datetimes as the text SQLAlchemy writes)."""
     fast, slow = _conversation(hub), _conversation(hub)
-    until = utcnow() + timedelta(days=1)
+    until = utcnow() + timedelta(days=1) if status == "snoozed" else None
     with database.write() as s:
-        actions.do_set_status(s, actions.get_conversation(s, fast), "snoozed", agent_id=None, snoozed_until=until)
+        actions.do_set_status(s, actions.get_conversation(s, fast), status, agent_id=None, snoozed_until=until)
+    resolved_at = _read(database, fast).resolved_at
     with database.write() as s:  # the same change through the ORM
         conv = actions.get_conversation(s, slow)
-        conv.status, conv.snoozed_until, conv.resolved_at, conv.updated_at = "snoozed", until, None, utcnow()
+        conv.status, conv.snoozed_until, conv.resolved_at = status, until, resolved_at
+        conv.updated_at = resolved_at or utcnow()
+        if status == "resolved":
+            conv.waiting_since = None
 
     def raw(conversation_id: int) -> dict[str, Any]:
         with database.read() as s:
-            row = s.execute(text("SELECT status, snoozed_until, resolved_at FROM conversations WHERE id = :id"),
-                            {"id": conversation_id}).mappings().one()
+            row = s.execute(text("SELECT status, snoozed_until, resolved_at, waiting_since, updated_at "
+                                 "FROM conversations WHERE id = :id"), {"id": conversation_id}).mappings().one()
             return dict(row)
 
-    assert raw(fast) == raw(slow)
+    got, expected = raw(fast), raw(slow)
+    own = ("waiting_since", "updated_at")  # each conversation's own clock, unless resolved
+    assert {k: v for k, v in got.items() if k not in own} == {k: v for k, v in expected.items() if k not in own}
+    assert [type(got[k]) for k in own] == [type(expected[k]) for k in own]
+    if status == "resolved":
+        assert got["waiting_since"] is None is expected["waiting_since"]
+        assert got["updated_at"] == expected["updated_at"]  # both the resolve's time, stored alike
