@@ -2,7 +2,7 @@
 
 from hub.agents.models import Agent, ApiKey, AuthToken, Team, TeamMember
 from hub.contacts.models import Contact, ContactIdentity
-from hub.conversations.models import Conversation, Message
+from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message
 from hub.delivery.models import DeliveryReceipt, OutboxItem
 from hub.events.models import Event
 from hub.routing.models import RoutingRule
@@ -14,6 +14,8 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "ConversationMention",
+    "ConversationRead",
     "DeliveryReceipt",
     "Event",
     "Message",

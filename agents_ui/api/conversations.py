@@ -13,7 +13,7 @@ from hub.agents.actions import get_agent, get_team
 from hub.clock import utcnow
 from hub.contacts.queries import get_contact
 from hub.contacts.schemas import contact_dict
-from hub.conversations import actions, queries
+from hub.conversations import actions, inbox, queries
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Forbidden, Invalid
@@ -30,31 +30,59 @@ def _visible(s: Session, caller: Caller, conversation_id: int) -> Conversation:
     return conv
 
 
-@router.get("", summary="List conversations, newest first")
+@router.get("", summary="List conversations: the inbox")
 def list_conversations(
+    view: inbox.View | None = Query(None, description="mine, teams (my teams), unassigned, mentions (I was "
+                                    "@mentioned) or all. With a view: newest activity first, and open and "
+                                    "pending conversations unless `status` says otherwise"),
     status: Literal["open", "pending", "snoozed", "resolved"] | None = None,
     assignee: str | None = Query(None, description="an agent id, 'me', or 'none' for unassigned"),
     team_id: int | None = None,
     channel: str | None = None,
     contact_id: int | None = None,
-    before: int | None = Query(None, description="page: conversations with a smaller id than this"),
-    limit: int = Query(50, ge=1, le=200),
+    before: int | None = Query(None, description="page: conversations with a smaller id than this (without a view)"),
+    limit: int = Query(50, ge=1, le=inbox.MAX_ROWS),
     caller: Caller = Depends(current_caller),
     hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
-    who: int | str | None = assignee
+    """Each item is a conversation with what an inbox row shows: `contact_name`, `preview` (the last
+    customer or agent message, never a note), `last_direction` ("in" or "out"), `unread` (for the
+    caller) and `offered_to_id`."""
+    who: int | Literal["none"] | None = None
     if assignee == "me":
         who = caller.agent_id
-    elif assignee not in (None, "none"):
-        if not str(assignee).isdigit():
+    elif assignee == "none":
+        who = "none"
+    elif assignee is not None:
+        if not assignee.isdigit():
             raise Invalid("assignee must be an agent id, 'me' or 'none'")
+        who = int(assignee)
+    if view is not None and before is not None:
+        raise Invalid("views are ordered by activity and not paged by id: leave out `before`")
+    f = inbox.InboxFilter(view=view, status=status, channel=channel, team_id=team_id, assignee=who,
+                          contact_id=contact_id, before_id=before, limit=limit)
     with hub.db.read() as s:
-        rows = queries.list_conversations(
-            s, caller.scope, status=status, assignee=who, team_id=team_id, channel=channel,
-            contact_id=contact_id, before_id=before, limit=limit,
-        )
-    items = [conversation_dict(c) for c in rows]
-    return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}
+        items = inbox.list_rows(s, caller.scope, f)
+    more = view is None and len(items) == limit
+    return {"items": items, "next_before": items[-1]["id"] if more else None}
+
+
+@router.get("/counts", summary="How many open and pending conversations each inbox view holds")
+def counts(caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, int | None]:
+    """`all` is given to supervisors and admins only (null for agents)."""
+    with hub.db.read() as s:
+        return inbox.counts(s, caller.scope)
+
+
+@router.post("/{conversation_id}/read", summary="Mark a conversation read (for me)")
+def mark_read(conversation_id: int, caller: Caller = Depends(current_caller),
+              hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Up to its latest message; the inbox's `unread` turns false until someone else writes."""
+    # No event and no routing: this transaction may skip the write lock (hub.db.Database.write).
+    with hub.db.write(serialize=False) as s:
+        _visible(s, caller, conversation_id)
+        upto = inbox.do_mark_read(s, caller.agent_id, conversation_id)
+    return {"conversation_id": conversation_id, "last_read_message_id": upto}
 
 
 @router.get("/{conversation_id}", summary="A conversation with its contact and messages")

@@ -18,7 +18,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import identities_of, mark_created, new_contact_row, resolve_contact_id
 from hub.contacts.models import Contact
 from hub.conversations.ingest_sql import ConversationRow, IngestSql, Lookup
-from hub.conversations.models import STATUSES, Conversation, Message
+from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
 from hub.conversations.sanitize import sanitize_html
 from hub.conversations.schemas import conversation_dict, inbound_message_dict, message_dict
 from hub.delivery.actions import do_enqueue
@@ -487,7 +487,21 @@ def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: st
         private=True,
         payload={"message": message_dict(note), "mentions": mentions or []},
     )
+    _record_mentions(session, conv.id, note, mentions or [])
     return note
+
+
+def _record_mentions(session: Session, conversation_id: int, note: Message, mentions: list[int]) -> None:
+    """One row per (agent, conversation), pointing at the latest note that mentions them: the
+    inbox's "mentions" view finds an agent's conversations by this table's key."""
+    assert note.id is not None
+    for agent_id in dict.fromkeys(mentions):
+        row = session.get(ConversationMention, (agent_id, conversation_id))
+        if row is None:
+            session.add(ConversationMention(agent_id=agent_id, conversation_id=conversation_id,
+                                            last_message_id=note.id, mentioned_at=note.created_at))
+        else:
+            row.last_message_id, row.mentioned_at = note.id, note.created_at
 
 
 def do_set_status(

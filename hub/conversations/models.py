@@ -93,3 +93,26 @@ class Message(SQLModel, table=True):
     delivery_status: str | None = Field(default=None, max_length=16)
     delivery_error: str | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ConversationRead(SQLModel, table=True):
+    """How far one agent has read one conversation (the inbox's unread marker)."""
+
+    __tablename__ = "conversation_reads"
+
+    agent_id: int = Field(foreign_key="agents.id", primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
+    last_read_message_id: int = Field(default=0)
+    read_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ConversationMention(SQLModel, table=True):
+    """An agent @mentioned in a note of a conversation: the inbox's "mentions" view reads this
+    (the note's event payload says the same, but cannot be searched by agent)."""
+
+    __tablename__ = "conversation_mentions"
+
+    agent_id: int = Field(foreign_key="agents.id", primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
+    last_message_id: int = Field(default=0)  # the latest note that mentions them
+    mentioned_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,187 @@
+"""The agent's inbox: rows of conversations with what a row shows, counts per view, read state.
+
+A page of up to 500 rows is read in two statements whatever its size: the page of conversations
+(with the contact's name, the caller's read mark and the id of the last customer or agent
+message), then those messages by primary key. Notes never make a preview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, exists, false, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from hub.clock import utcnow
+from hub.contacts.models import Contact
+from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message
+from hub.conversations.queries import visible_filter
+from hub.conversations.schemas import conversation_dict
+from hub.events.visibility import AgentScope
+
+View = Literal["mine", "teams", "unassigned", "mentions", "all"]
+VIEWS: tuple[View, ...] = ("mine", "teams", "unassigned", "mentions", "all")
+# What a view lists when no status is asked for, and what its count counts: the work at hand.
+ACTIVE_STATUSES = ("open", "pending")
+PREVIEW_CHARS = 160
+MAX_ROWS = 500
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    view: View | None = None
+    status: str | None = None
+    channel: str | None = None
+    team_id: int | None = None
+    assignee: int | Literal["none"] | None = None
+    contact_id: int | None = None
+    before_id: int | None = None  # paging by id; only without a view (views order by activity)
+    limit: int = 50
+
+
+def _view_clause(scope: AgentScope, view: View) -> Any:
+    c = Conversation
+    if view == "mine":
+        return c.assignee_id == scope.agent_id
+    if view == "teams":
+        return c.team_id.in_(sorted(scope.team_ids)) if scope.team_ids else false()  # type: ignore[union-attr]
+    if view == "unassigned":
+        return c.assignee_id.is_(None)  # type: ignore[union-attr]
+    if view == "mentions":
+        return _mentioned(scope.agent_id)
+    return True
+
+
+def _mentioned(agent_id: int) -> Any:
+    return exists().where(ConversationMention.agent_id == agent_id,
+                          ConversationMention.conversation_id == Conversation.id)
+
+
+def _filters(scope: AgentScope, f: InboxFilter) -> list[Any]:
+    c = Conversation
+    out: list[Any] = [visible_filter(scope)]
+    if f.view is not None:
+        out.append(_view_clause(scope, f.view))
+    if f.status is not None:
+        out.append(c.status == f.status)
+    elif f.view is not None:
+        out.append(c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+    if f.channel is not None:
+        out.append(c.channel == f.channel)
+    if f.team_id is not None:
+        out.append(c.team_id == f.team_id)
+    if f.assignee == "none":
+        out.append(c.assignee_id.is_(None))  # type: ignore[union-attr]
+    elif f.assignee is not None:
+        out.append(c.assignee_id == f.assignee)
+    if f.contact_id is not None:
+        out.append(c.contact_id == f.contact_id)
+    if f.before_id is not None:
+        out.append(c.id < f.before_id)  # type: ignore[operator]
+    return out
+
+
+def _order(view: View | None) -> list[Any]:
+    c = Conversation
+    if view is None:
+        return [c.id.desc()]  # type: ignore[union-attr]
+    return [c.last_message_at.desc().nulls_last(), c.id.desc()]  # type: ignore[union-attr]
+
+
+def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[str, Any]]:
+    """Inbox rows: `conversation_dict` plus `contact_name`, `preview`, `last_direction`, `unread`
+    and `offered_to_id`, newest activity first when a view is given (else newest first)."""
+    c = Conversation
+    order = _order(f.view)
+    # The page's ids first, so the per-row subquery below runs for the page only, not for every
+    # conversation the filters match before sorting.
+    page = select(c.id).where(*_filters(scope, f)).order_by(*order).limit(min(f.limit, MAX_ROWS))
+    last_id = (
+        select(Message.id)
+        .where(Message.conversation_id == c.id, Message.direction.in_(("in", "out")))  # type: ignore[attr-defined]
+        .order_by(Message.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+        .correlate(c)
+        .scalar_subquery()
+    )
+    read = and_(ConversationRead.conversation_id == c.id, ConversationRead.agent_id == scope.agent_id)
+    stmt = (
+        select(c, Contact.name, ConversationRead.last_read_message_id, last_id)
+        .join(Contact, Contact.id == c.contact_id)  # type: ignore[arg-type]
+        .outerjoin(ConversationRead, read)  # type: ignore[arg-type]
+        .where(c.id.in_(page))  # type: ignore[union-attr]
+        .order_by(*order)
+    )
+    rows = session.execute(stmt).all()
+    last = _last_messages(session, [r[3] for r in rows if r[3] is not None])
+    out = []
+    for conv, contact_name, read_upto, last_message_id in rows:
+        item = conversation_dict(conv)
+        msg = last.get(last_message_id)
+        item["contact_name"] = contact_name
+        item["offered_to_id"] = conv.offered_to_id
+        item["preview"] = msg[2] if msg else ""
+        item["last_direction"] = msg[0] if msg else None
+        item["unread"] = bool(msg and last_message_id > (read_upto or 0) and msg[1] != scope.agent_id)
+        out.append(item)
+    return out
+
+
+def _last_messages(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int | None, str]]:
+    """By message id: direction, author and preview text (whitespace folded, at most
+    PREVIEW_CHARS). Only the head of each text is read: an email body may be long."""
+    if not ids:
+        return {}
+    head = func.substr(Message.text, 1, PREVIEW_CHARS * 2)
+    stmt = select(Message.id, Message.direction, Message.author_agent_id, head).where(
+        Message.id.in_(ids))  # type: ignore[union-attr]
+    return {mid: (direction, author, _preview(text)) for mid, direction, author, text in session.execute(stmt)}
+
+
+def _preview(text: str | None) -> str:
+    folded = " ".join((text or "").split())
+    return folded if len(folded) <= PREVIEW_CHARS else folded[: PREVIEW_CHARS - 1] + "…"
+
+
+def counts(session: Session, scope: AgentScope) -> dict[str, int | None]:
+    """Open and pending conversations per view, in one statement. `all` only for supervisors."""
+    c = Conversation
+
+    def n(clause: Any) -> Any:
+        return func.coalesce(func.sum(case((clause, 1), else_=0)), 0)
+
+    views = [v for v in VIEWS if v != "all"]
+    stmt = select(*[n(_view_clause(scope, v)) for v in views], func.count()).where(
+        visible_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+    values = session.execute(stmt).one()
+    out: dict[str, int | None] = {v: int(values[i]) for i, v in enumerate(views)}
+    out["all"] = int(values[-1]) if scope.sees_everything else None
+    return out
+
+
+def do_mark_read(session: Session, agent_id: int, conversation_id: int) -> int:
+    """Mark the conversation read up to its latest message for this agent; returns that message's
+    id (0 when it has none). A mark never moves back (two consoles, one behind the other).
+
+    Appends no event and routes nothing: it may run in `Database.write(serialize=False)`."""
+    latest = session.execute(
+        select(func.coalesce(func.max(Message.id), 0)).where(Message.conversation_id == conversation_id)
+    ).scalar_one()
+    values = {"agent_id": agent_id, "conversation_id": conversation_id, "last_read_message_id": int(latest),
+              "read_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"no upsert for {dialect}")
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(ConversationRead).values(**values)
+    t = ConversationRead.__table__  # type: ignore[attr-defined]
+    session.execute(ins.on_conflict_do_update(
+        index_elements=["agent_id", "conversation_id"],
+        set_={"last_read_message_id": ins.excluded.last_read_message_id, "read_at": ins.excluded.read_at},
+        where=t.c.last_read_message_id < ins.excluded.last_read_message_id,
+    ))
+    return int(latest)
+

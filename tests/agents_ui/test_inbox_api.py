@@ -1,0 +1,193 @@
+"""The inbox as the console reads it: rows with what they show, views, unread marks, counts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from hub.db import Database
+from tests.agents_ui.test_conversations_api import ingest, move
+from tests.factories import AgentLogin, api_key, create_team, inbound, login
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+
+
+def rows(client: TestClient, who: AgentLogin, query: str = "") -> list[dict[str, object]]:
+    resp = client.get(f"/api/v1/conversations?{query}", headers=who.headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["items"]  # type: ignore[no-any-return]
+
+
+def row_ids(client: TestClient, who: AgentLogin, query: str = "") -> list[object]:
+    return [r["id"] for r in rows(client, who, query)]
+
+
+def by_id(client: TestClient, who: AgentLogin, conv_id: int, query: str = "view=all") -> dict[str, object]:
+    [row] = [r for r in rows(client, who, query) if r["id"] == conv_id]
+    return row
+
+
+def test_a_row_shows_the_customer_name_and_the_last_message_but_never_a_note(client: TestClient,
+                                                                                db: Database) -> None:
+    key = api_key(db)
+    conv_id = int(inbound(client, key, email="ines@example.com", name="Inés Row", text="Where is my parcel?")[
+        "conversation_id"])
+    agent = login(client, db, "agent")
+    row = by_id(client, agent, conv_id)
+    assert (row["contact_name"], row["preview"], row["last_direction"]) == ("Inés Row", "Where is my parcel?", "in")
+    assert row["offered_to_id"] is None and row["channel"] == "api"
+
+    client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "It left today."},
+                headers=agent.headers)
+    client.post(f"/api/v1/conversations/{conv_id}/notes", json={"text": "SECRET internal remark"},
+                headers=agent.headers)
+    row = by_id(client, agent, conv_id)
+    assert (row["preview"], row["last_direction"]) == ("It left today.", "out")
+    assert all("SECRET" not in str(r["preview"]) for r in rows(client, agent, "view=all"))
+
+
+def test_a_long_message_is_cut_to_160_characters_with_its_whitespace_folded(client: TestClient,
+                                                                            db: Database) -> None:
+    key = api_key(db)
+    text = "word\n\n   " * 100
+    conv_id = int(inbound(client, key, email="long@example.com", text=text)["conversation_id"])
+    preview = str(by_id(client, login(client, db, "agent"), conv_id)["preview"])
+    assert len(preview) == 160 and preview.startswith("word word") and "\n" not in preview
+
+
+def test_views_list_mine_my_teams_unassigned_and_mentions_and_hide_other_teams(client: TestClient,
+                                                                                db: Database) -> None:
+    key = api_key(db)
+    mine, other = create_team(db), create_team(db)
+    agent = login(client, db, "agent", teams=[mine])
+    colleague = login(client, db, "agent", teams=[mine])
+    sup = login(client, db, "supervisor")
+    shared = int(inbound(client, key, email="shared@example.com")["conversation_id"])
+    team_queue = int(inbound(client, key, email="queue@example.com")["conversation_id"])
+    assigned_to_me = int(inbound(client, key, email="me@example.com")["conversation_id"])
+    colleagues = int(inbound(client, key, email="col@example.com")["conversation_id"])
+    other_team = int(inbound(client, key, email="other@example.com")["conversation_id"])
+    move(db, team_queue, team_id=mine)
+    move(db, assigned_to_me, team_id=mine, assignee_id=agent.id)
+    move(db, colleagues, team_id=mine, assignee_id=colleague.id)
+    move(db, other_team, team_id=other)
+    client.post(f"/api/v1/conversations/{colleagues}/notes", json={"text": "can you look?", "mentions": [agent.id]},
+                headers=colleague.headers)
+    # A mention in a conversation of another team does not open it to the agent.
+    client.post(f"/api/v1/conversations/{other_team}/notes", json={"text": "fyi", "mentions": [agent.id]},
+                headers=sup.headers)
+
+    assert row_ids(client, agent, "view=mine") == [assigned_to_me]
+    assert row_ids(client, agent, "view=teams") == [colleagues, assigned_to_me, team_queue]
+    assert row_ids(client, agent, "view=unassigned") == [team_queue, shared]
+    assert row_ids(client, agent, "view=mentions") == [colleagues]
+    assert row_ids(client, agent, "view=all") == [colleagues, assigned_to_me, team_queue, shared]
+    assert other_team not in row_ids(client, agent, f"view=all&team_id={other}")
+    assert row_ids(client, sup, "view=all") == [other_team, colleagues, assigned_to_me, team_queue, shared]
+    assert row_ids(client, sup, "view=teams") == []
+
+    counts = client.get("/api/v1/conversations/counts", headers=agent.headers).json()
+    assert counts == {"mine": 1, "teams": 3, "unassigned": 2, "mentions": 1, "all": None}
+    sup_counts = client.get("/api/v1/conversations/counts", headers=sup.headers).json()
+    assert sup_counts == {"mine": 0, "teams": 0, "unassigned": 3, "mentions": 0, "all": 5}
+
+
+def test_views_show_open_and_pending_work_unless_a_status_is_asked_for(client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    sup = login(client, db, "supervisor")
+    open_, pending, resolved = (int(inbound(client, key, email=f"s{i}@example.com")["conversation_id"])
+                                for i in range(3))
+    for conv_id, status in ((pending, "pending"), (resolved, "resolved")):
+        client.post(f"/api/v1/conversations/{conv_id}/status", json={"status": status}, headers=sup.headers)
+    assert row_ids(client, sup, "view=all") == [pending, open_]
+    assert row_ids(client, sup, "view=all&status=resolved") == [resolved]
+    assert client.get("/api/v1/conversations/counts", headers=sup.headers).json()["all"] == 2
+
+
+def test_rows_are_ordered_by_latest_activity(client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    sup = login(client, db, "supervisor")
+    old = int(inbound(client, key, email="old@example.com")["conversation_id"])
+    new = int(inbound(client, key, email="new@example.com")["conversation_id"])
+    assert row_ids(client, sup, "view=all") == [new, old]
+    inbound(client, key, email="old@example.com", text="me again")
+    assert row_ids(client, sup, "view=all") == [old, new]
+    assert row_ids(client, sup) == [new, old]  # without a view: newest conversation first, as before
+
+
+def test_unread_is_per_agent_until_they_read_and_a_customer_writes_again(client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    conv_id = int(inbound(client, key, email="u@example.com")["conversation_id"])
+    ana, ben = login(client, db, "agent"), login(client, db, "agent")
+    assert by_id(client, ana, conv_id)["unread"] is True
+
+    resp = client.post(f"/api/v1/conversations/{conv_id}/read", headers=ana.headers)
+    assert resp.status_code == 200, resp.text
+    assert by_id(client, ana, conv_id)["unread"] is False
+    assert by_id(client, ben, conv_id)["unread"] is True
+
+    inbound(client, key, email="u@example.com", text="hello?")
+    assert by_id(client, ana, conv_id)["unread"] is True
+    client.post(f"/api/v1/conversations/{conv_id}/read", headers=ana.headers)
+    # Their own reply does not mark it unread for them; a colleague's does, a note does not.
+    client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "here"}, headers=ana.headers)
+    assert by_id(client, ana, conv_id)["unread"] is False
+    client.post(f"/api/v1/conversations/{conv_id}/read", headers=ben.headers)
+    client.post(f"/api/v1/conversations/{conv_id}/notes", json={"text": "n"}, headers=ana.headers)
+    assert by_id(client, ben, conv_id)["unread"] is False
+    client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "and more"}, headers=ana.headers)
+    assert by_id(client, ben, conv_id)["unread"] is True
+
+
+def test_marking_read_needs_a_conversation_the_agent_may_see(client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    other = create_team(db)
+    conv_id = int(inbound(client, key, email="x@example.com")["conversation_id"])
+    move(db, conv_id, team_id=other)
+    agent = login(client, db, "agent")
+    assert client.post(f"/api/v1/conversations/{conv_id}/read", headers=agent.headers).status_code == 403
+    assert client.post("/api/v1/conversations/987654/read", headers=agent.headers).status_code == 404
+    assert client.post(f"/api/v1/conversations/{conv_id}/read").status_code == 401
+
+
+def test_bad_inbox_queries_get_a_clear_4xx(client: TestClient, db: Database) -> None:
+    sup = login(client, db, "supervisor")
+    for query in ("view=everything", "limit=501", "view=mine&before=10", "assignee=bob"):
+        resp = client.get(f"/api/v1/conversations?{query}", headers=sup.headers)
+        assert resp.status_code in (400, 422), (query, resp.status_code)
+        assert "message" in resp.json()
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Statements run by request handlers (FastAPI runs them in AnyIO's worker threads; the hub's
+    own background work, which shares the engine, runs elsewhere)."""
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        if threading.current_thread().name.startswith("AnyIO worker thread"):
+            seen.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_page_of_rows_costs_the_same_few_statements_however_many_rows(client: TestClient, db: Database) -> None:
+    sup = login(client, db, "supervisor")
+    first = [ingest(client, channel="sms", source="+15550000000", phone=f"+1555000{i:04d}") for i in range(2)]
+    client.get("/api/v1/conversations?view=all", headers=sup.headers)  # the caller is cached from here on
+    with statements(db) as few:
+        assert row_ids(client, sup, "view=all") == first[::-1]
+    more = [ingest(client, channel="sms", source="+15550000000", phone=f"+1555100{i:04d}") for i in range(40)]
+    with statements(db) as many:
+        assert len(rows(client, sup, "view=all&limit=500")) == 42
+    assert len(many) == len(few) == 2, many
+    assert more
