@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import Receive, Scope, Send
 
-from agents_ui import ws
+from agents_ui import pages, ws
 from agents_ui.api import agents, api_keys, auth, contacts, conversations, routing, supervisor, teams
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # every agent route before them was a tenth of the CPU of an inbound message).
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
                    ws.router, auth.router, conversations.router, contacts.router, agents.router,
-                   teams.router, api_keys.router, routing.router, supervisor.router):
+                   teams.router, api_keys.router, routing.router, supervisor.router, pages.router):
         add_routes(app, router)
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
         app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers)

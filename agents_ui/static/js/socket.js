@@ -1,0 +1,154 @@
+// The agent websocket with the resume protocol of agents_ui/ws.py: it remembers the last event id
+// it delivered, resumes from there after any disconnect (network, sleep, hub restart) and drops
+// anything at or below it, so listeners see every event once, in order. On `resync_required` it
+// asks its owner to reload through the API (onResync), then resumes from the head.
+
+const PING_EVERY_MS = 10000;
+const PONG_TIMEOUT_MS = 5000;
+
+export class HubSocket {
+  constructor({path = '/ws/agent', onResync = async () => {}} = {}) {
+    this.path = path;
+    this.onResync = onResync;
+    this.lastEventId = 0;
+    this.listeners = new Map();
+    this.ws = null;
+    this.state = 'connecting';
+    this.attempt = 0;
+    this.everReady = false;
+    this.stopped = false;
+    this.timer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+    this.resyncHead = null;
+    window.addEventListener('online', () => this.reconnectNow());
+    window.addEventListener('offline', () => this.drop());
+  }
+
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    return () => this.listeners.get(type).delete(fn);
+  }
+
+  emit(type, value) {
+    for (const key of [type, '*']) {
+      if (key === '*' && (type === 'state' || type === 'ready' || type === 'resync')) continue;
+      for (const fn of this.listeners.get(key) || []) {
+        try { fn(value); } catch (err) { console.error('hub socket listener', err); }
+      }
+    }
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  connect() {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${scheme}//${window.location.host}${this.path}`);
+    this.ws = ws;
+    this.setState('connecting');
+    ws.onopen = () => ws.send(JSON.stringify({type: 'resume', last_event_id: this.lastEventId}));
+    ws.onmessage = (msg) => this.receive(ws, msg.data);
+    ws.onclose = () => this.closed(ws);
+    ws.onerror = () => {};
+  }
+
+  receive(ws, raw) {
+    if (ws !== this.ws) return;
+    let frame;
+    try { frame = JSON.parse(raw); } catch { return; }
+    if (typeof frame.id === 'number') {
+      if (frame.id <= this.lastEventId) return; // seen before: a replay after a resume
+      this.lastEventId = frame.id;
+      this.emit(frame.type, frame);
+      return;
+    }
+    if (frame.type === 'ready') {
+      this.lastEventId = Math.max(this.lastEventId, frame.last_event_id || 0);
+      const resumed = this.everReady;
+      this.everReady = true;
+      this.attempt = 0;
+      this.setState('online');
+      this.startPing();
+      this.emit('ready', {resumed});
+    } else if (frame.type === 'resync_required') {
+      this.resyncHead = frame.head_event_id;
+    } else if (frame.type === 'pong') {
+      clearTimeout(this.pongTimer);
+    }
+  }
+
+  async closed(ws) {
+    if (ws !== this.ws) return;
+    this.stopPing();
+    this.ws = null;
+    if (this.stopped) return;
+    if (this.resyncHead !== null) {
+      // Too far behind to replay: reload everything, then go on from the head.
+      const head = this.resyncHead;
+      this.resyncHead = null;
+      this.lastEventId = head;
+      this.emit('resync', {head});
+      try { await this.onResync(); } catch (err) { console.error('resync', err); }
+      this.connect();
+      return;
+    }
+    this.setState('offline');
+    const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt += 1;
+    this.timer = setTimeout(() => this.connect(), navigator.onLine === false ? 15000 : delay);
+  }
+
+  // The network went away: close now instead of waiting for TCP to notice.
+  drop() {
+    if (this.ws) {
+      const ws = this.ws;
+      ws.close();
+      this.closed(ws);
+    }
+  }
+
+  reconnectNow() {
+    if (this.stopped || this.ws) return;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  startPing() {
+    this.stopPing();
+    this.pingTimer = setInterval(() => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      this.ws.send(JSON.stringify({type: 'ping'}));
+      clearTimeout(this.pongTimer);
+      this.pongTimer = setTimeout(() => this.drop(), PONG_TIMEOUT_MS);
+    }, PING_EVERY_MS);
+  }
+
+  stopPing() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+  }
+
+  send(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  setPresence(presence) { return this.send({type: 'presence', presence}); }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.stopPing();
+    if (this.ws) this.ws.close();
+  }
+}
