@@ -14,9 +14,11 @@ from hub.clock import utcnow
 from hub.contacts.queries import get_contact
 from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, inbox, queries
-from hub.conversations.models import Conversation
+from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Forbidden, Invalid
+from hub.events import log
+from hub.events.visibility import can_see
 from hub.routing.actions import passed_on
 from hub.runtime import Hub
 
@@ -85,17 +87,36 @@ def mark_read(conversation_id: int, caller: Caller = Depends(current_caller),
     return {"conversation_id": conversation_id, "last_read_message_id": upto}
 
 
-@router.get("/{conversation_id}", summary="A conversation with its contact and messages")
-def get_conversation(conversation_id: int, caller: Caller = Depends(current_caller),
-                     hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+@router.get("/{conversation_id}", summary="A conversation with its contact, messages and events")
+def get_conversation(
+    conversation_id: int,
+    before: int | None = Query(None, description="page: messages with a smaller id than this"),
+    limit: int = Query(100, ge=1, le=500, description="how many messages: the latest ones (before `before`)"),
+    caller: Caller = Depends(current_caller),
+    hub: Hub = Depends(get_hub),
+) -> dict[str, Any]:
+    """`messages`: the latest `limit` (oldest first); `next_before` pages back to older ones (null when
+    none remain). `events`: the conversation's other events (assigned, transferred, status changed,
+    offered, escalated...) in the span of this page of messages, as the websocket sends them."""
     with hub.db.read() as s:
         conv = _visible(s, caller, conversation_id)
         contact = get_contact(s, conv.contact_id)
-        messages = queries.list_messages(s, conversation_id)
+        messages, more = queries.page_of_messages(s, conversation_id, before_id=before, limit=limit)
+        # The page's span: from its oldest message (from the start when nothing older remains) up
+        # to the message the page was asked before, so that paging back shows every event once.
+        since = messages[0].created_at if more and messages else None
+        until = None
+        if before is not None:
+            upper = s.get(Message, before)
+            until = upper.created_at if upper is not None and upper.conversation_id == conversation_id else None
+        events = log.conversation_events(s, conversation_id, leave_out=queries.MESSAGE_EVENTS, since=since,
+                                         until=until)
         return {
             "conversation": conversation_dict(conv),
             "contact": contact_dict(contact),
             "messages": [message_dict(m) for m in messages],
+            "next_before": messages[0].id if more and messages else None,
+            "events": [ev.to_wire() for ev in events if can_see(caller.scope, ev)],
         }
 
 

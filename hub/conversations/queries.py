@@ -10,6 +10,9 @@ from sqlmodel import Session
 from hub.conversations.models import Conversation, Message
 from hub.events.visibility import AgentScope
 
+# Events the console's thread shows as messages (and their delivery status), not inline as events.
+MESSAGE_EVENTS = ("message.created", "note.created", "delivery.status_changed", "delivery.retry_scheduled")
+
 
 def visible_filter(scope: AgentScope) -> Any:
     if scope.sees_everything:
@@ -51,11 +54,14 @@ def list_conversations(
     return list(session.execute(stmt).scalars().all())
 
 
-def list_messages(session: Session, conversation_id: int, *, limit: int = 500) -> list[Message]:
-    stmt = (
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id)  # type: ignore[arg-type]
-        .limit(limit)
-    )
-    return list(session.execute(stmt).scalars().all())
+def page_of_messages(session: Session, conversation_id: int, *, before_id: int | None = None,
+                     limit: int = 100) -> tuple[list[Message], bool]:
+    """The latest `limit` messages (notes included) before `before_id`, oldest first, and whether
+    older ones remain. Reads backwards along ix_messages_conversation: opening a long
+    conversation costs one page, not its whole history."""
+    stmt = select(Message).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)  # type: ignore[operator]
+    stmt = stmt.order_by(Message.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    newest_first = list(session.execute(stmt).scalars().all())
+    return newest_first[:limit][::-1], len(newest_first) > limit

@@ -23,12 +23,13 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlmodel import Session
 
 from hub import jsontext
 from hub.clock import utcnow
 from hub.conversations.ingest_sql import IngestSql
+from hub.conversations.models import Conversation
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
 
@@ -160,3 +161,29 @@ def head_id(session: Session) -> int:
 
 def count_after(session: Session, after_id: int) -> int:
     return int(session.execute(select(func.count()).where(Event.id > after_id)).scalar_one())  # type: ignore[operator]
+
+
+def conversation_events(session: Session, conversation_id: int, *, leave_out: tuple[str, ...] = (),
+                        since: datetime | None = None, until: datetime | None = None,
+                        limit: int = 1000) -> list[EventView]:
+    """One conversation's events in id order, created in [since, until), without the types in
+    `leave_out` (the console's thread: its messages come from the messages table)."""
+    e = Event.__table__.c  # type: ignore[attr-defined]
+    c = Conversation.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        select(e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, cast(e.payload, Text),
+               e.created_at, c.team_id, c.assignee_id)
+        .outerjoin(Conversation.__table__, c.id == e.conversation_id)  # type: ignore[attr-defined]
+        .where(e.conversation_id == conversation_id)
+        .order_by(e.id)
+        .limit(limit)
+    )
+    if leave_out:
+        stmt = stmt.where(e.type.not_in(leave_out))
+    if since is not None:
+        stmt = stmt.where(e.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(e.created_at < until)
+    return [EventView(id, type, cid, contact_id, actor, bool(private), payload, created_at, team_id, assignee_id)
+            for id, type, cid, contact_id, actor, private, payload, created_at, team_id, assignee_id
+            in session.execute(stmt)]
