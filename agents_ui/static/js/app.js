@@ -42,6 +42,7 @@ class Shell {
     this.socket.connect();
     window.addEventListener('hashchange', () => this.route());
     installKeys(this);
+    this.notifier.seed();
     await this.route();
     this.root.removeAttribute('aria-busy');
   }
@@ -105,7 +106,12 @@ class Shell {
       await this.conversation.open(Number(arg));
     } else {
       const view = head === 'inbox' && arg ? arg : 'mine';
-      this.workspace.classList.remove('has-conversation');
+      this.workspace.classList.remove('has-conversation', 'show-customer');
+      if (this.conversation.id != null) {
+        this.conversation.composer.saveDraft();
+        this.conversation.empty();
+        this.sidebar.clear();
+      }
       await this.inbox.setView(view);
     }
   }

@@ -16,7 +16,7 @@ export class Inbox {
     this.ctx = ctx;
     this.t = ctx.t;
     this.view = null;
-    this.filters = {status: 'open', channel: '', team_id: ''};
+    this.filters = {status: '', channel: '', team_id: ''};
     this.items = new Map();
     this.order = [];
     this.rowEls = new Map();
@@ -50,9 +50,8 @@ export class Inbox {
     this.search = h('input', {type: 'search', id: 'inbox-search', placeholder: t('inbox.search'), 'aria-label': t('inbox.search'),
       onInput: (e) => { this.query = e.target.value.trim().toLowerCase(); this.render(); }});
     this.filtersEl = h('div', {class: 'filters'},
-      select('filter-status', t('inbox.filter.status'), [
-        ...STATUSES.map((s) => h('option', {value: s, selected: s === 'open'}, t(`status.${s}`))),
-        h('option', {value: ''}, t('inbox.filter.any_status'))], 'status'),
+      select('filter-status', t('inbox.filter.status'), [h('option', {value: ''}, t('inbox.filter.active')),
+        ...STATUSES.map((s) => h('option', {value: s}, t(`status.${s}`)))], 'status'),
       select('filter-channel', t('inbox.filter.channel'), [h('option', {value: ''}, t('inbox.filter.any_channel')),
         ...CHANNELS.map((c) => h('option', {value: c}, t(`channel.${c}`)))], 'channel'),
       this.teamSelect, this.search);

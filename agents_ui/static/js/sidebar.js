@@ -1,7 +1,127 @@
-// Placeholder, replaced by the customer sidebar.
+// The customer: name, identities on every channel, tier and language (editable), their other
+// conversations on every channel, and the whole timeline.
 import {h, fill} from './dom.js';
+import {icon} from './icons.js';
+import {fmtDateTime, fmtTime} from './i18n.js';
+
+const TIERS = ['standard', 'vip'];
+const LANGS = ['', 'en', 'es'];
+
 export class Sidebar {
-  constructor(el, ctx) { this.el = el; this.ctx = ctx; fill(el, h('p', {class: 'empty'}, ctx.t('customer.none'))); }
-  async show() {}
-  apply() {}
+  constructor(el, ctx) {
+    this.el = el;
+    this.ctx = ctx;
+    this.t = ctx.t;
+    this.contactId = null;
+    this.clear();
+  }
+
+  clear() {
+    this.contactId = null;
+    fill(this.el, h('p', {class: 'empty'}, this.t('customer.none')));
+  }
+
+  async show(contact, conv) {
+    this.contactId = contact.id;
+    this.conversationId = conv.id;
+    this.contact = contact;
+    this.render(contact, null, null);
+    const [full, timeline] = await Promise.all([
+      this.ctx.api('GET', `/api/v1/contacts/${contact.id}`).catch(() => null),
+      this.ctx.api('GET', `/api/v1/contacts/${contact.id}/timeline?limit=50`).catch(() => null),
+    ]);
+    if (this.contactId !== contact.id) return;
+    if (full) this.contact = full;
+    this.render(this.contact, full ? full.conversations : null, timeline ? timeline.items : null);
+  }
+
+  render(c, conversations, timeline) {
+    const t = this.t;
+    const idents = c.identities || [
+      ...(c.email ? [{kind: 'email', address: c.email}] : []),
+      ...(c.phone ? [{kind: 'phone', address: c.phone}] : [])];
+    fill(this.el,
+      h('h2', {class: 'customer-name'}, c.name || t('inbox.customer', {id: c.id})),
+      h('dl', {class: 'facts'},
+        h('dt', {}, t('customer.tier')), h('dd', {}, c.tier ? tierName(t, c.tier) : t('common.none')),
+        h('dt', {}, t('customer.language')), h('dd', {}, c.language || t('common.none'))),
+      h('button', {type: 'button', class: 'link', onClick: () => this.edit()}, t('customer.edit')),
+      this.formEl = h('div', {class: 'customer-form', hidden: true}),
+      h('h3', {}, t('customer.identities')),
+      h('ul', {class: 'identities'}, idents.map((i) => h('li', {}, h('span', {class: 'muted'}, identityKind(t, i.kind)), ' ', i.address))),
+      h('h3', {}, t('customer.conversations')),
+      conversations === null ? h('p', {class: 'muted'}, t('common.loading')) : h('ul', {class: 'other-convs'},
+        conversations.map((x) => h('li', {class: x.id === this.conversationId ? 'current' : ''},
+          h('a', {href: `#/c/${x.id}`, 'aria-current': x.id === this.conversationId ? 'true' : null},
+            icon(x.channel), ' ', t(`channel.${x.channel}`), ' · ', t(`status.${x.status}`), ' · ',
+            h('time', {datetime: x.last_message_at || x.created_at}, fmtTime(x.last_message_at || x.created_at)))))),
+      h('h3', {}, t('customer.timeline')),
+      timeline === null ? h('p', {class: 'muted'}, t('common.loading')) : h('ol', {class: 'timeline'},
+        timeline.map((e) => h('li', {},
+          h('time', {datetime: e.at, title: fmtDateTime(e.at)}, fmtTime(e.at)), ' ',
+          h('span', {}, this.timelineText(e))))));
+  }
+
+  timelineText(e) {
+    const t = this.t;
+    const m = e.data && e.data.message;
+    if (m && (e.type === 'message.created' || e.type === 'note.created')) {
+      const who = m.direction === 'in' ? t('conv.customer') : this.ctx.directory.agentName(m.author_agent_id);
+      const what = e.type === 'note.created' ? t('timeline.note', {who}) : t('timeline.message', {who, channel: t(`channel.${m.channel}`)});
+      return `${what}: ${(m.text || '').slice(0, 80)}`;
+    }
+    if (e.type === 'delivery.status_changed') return t('timeline.delivery', {status: t(`delivery.${e.data.status}`)});
+    const key = `timeline.${e.type}`;
+    const text = t(key);
+    return text === key ? e.type : text;
+  }
+
+  edit() {
+    const t = this.t;
+    const c = this.contact;
+    const name = h('input', {id: 'contact-name', value: c.name || '', maxlength: 200});
+    const tiers = TIERS.includes(c.tier) || !c.tier ? TIERS : [...TIERS, c.tier];
+    const tier = h('select', {id: 'contact-tier'}, tiers.map((v) => h('option', {value: v, selected: c.tier === v}, tierName(t, v))));
+    const lang = h('select', {id: 'contact-lang'}, LANGS.map((v) => h('option', {value: v, selected: (c.language || '') === v}, v || t('common.none'))));
+    const error = h('p', {class: 'error', role: 'alert', hidden: true});
+    const form = h('form', {onSubmit: async (e) => {
+      e.preventDefault();
+      const body = {name: name.value.trim() || null, tier: tier.value || null, language: lang.value || null};
+      try {
+        const updated = await this.ctx.api('PATCH', `/api/v1/contacts/${c.id}`, body);
+        this.contact = {...c, ...updated};
+        this.show(this.contact, {id: this.conversationId});
+      } catch (err) {
+        error.textContent = err.status === 404 || err.status === 405 ? t('customer.edit_unavailable') : t('common.error', {message: err.message});
+        error.hidden = false;
+      }
+    }},
+    h('label', {for: 'contact-name'}, t('customer.name')), name,
+    h('label', {for: 'contact-tier'}, t('customer.tier')), tier,
+    h('label', {for: 'contact-lang'}, t('customer.language')), lang,
+    error,
+    h('div', {class: 'form-bar'}, h('button', {type: 'submit', class: 'primary'}, t('common.save')),
+      h('button', {type: 'button', onClick: () => { this.formEl.hidden = true; }}, t('common.cancel'))));
+    fill(this.formEl, form);
+    this.formEl.hidden = false;
+    name.focus();
+  }
+
+  apply(event) {
+    if (this.contactId == null || event.contact_id !== this.contactId) return;
+    clearTimeout(this.timer);
+    // A burst of the customer's events reloads the sidebar once.
+    this.timer = setTimeout(() => this.show(this.contact, {id: this.conversationId}), 400);
+  }
+}
+
+function tierName(t, tier) {
+  const text = t(`tier.${tier}`);
+  return text === `tier.${tier}` ? tier : text;
+}
+
+function identityKind(t, kind) {
+  const key = `identity.${kind.split(':')[0]}`;
+  const text = t(key);
+  return text === key ? kind : text;
 }

@@ -1,0 +1,172 @@
+// One conversation's thread: messages oldest first, each in its channel's form, notes marked,
+// events as thin lines. Everything from a customer goes in as text (dom.js); HTML email only in a
+// sandboxed frame without scripts or same-origin rights.
+import {h, fill, linkify, safeUrl} from './dom.js';
+import {icon} from './icons.js';
+import {fmtDateTime, fmtTime} from './i18n.js';
+import {smsSegments} from './sms.js';
+
+const EVENT_TYPES = new Set([
+  'conversation.assigned', 'conversation.transferred', 'conversation.requeued', 'conversation.escalated',
+  'conversation.status_changed', 'conversation.queued', 'conversation.offered', 'conversation.offer_withdrawn',
+  'sla.at_risk', 'sla.breached',
+]);
+
+export function isThreadEvent(type) { return EVENT_TYPES.has(type); }
+
+export class Thread {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.t = ctx.t;
+    this.el = h('ol', {class: 'thread', 'aria-label': ctx.t('conv.thread')});
+    this.messages = new Map();
+    this.nodes = new Map();
+  }
+
+  reset(conversation, contact) {
+    this.conversation = conversation;
+    this.contact = contact;
+    this.messages.clear();
+    this.nodes.clear();
+    fill(this.el);
+  }
+
+  nearBottom() {
+    const s = this.el.parentElement;
+    return !s || s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+  }
+
+  scrollToBottom() {
+    const s = this.el.parentElement;
+    if (s) s.scrollTop = s.scrollHeight;
+  }
+
+  // Items keep the thread in time order (ties by kind then id); a message seen again is updated.
+  add(kind, id, at, build) {
+    const key = `${kind}:${id}`;
+    const stick = this.nearBottom();
+    const node = build();
+    node.dataset.key = key;
+    node.dataset.at = String(new Date(at).getTime() || 0);
+    node.dataset.order = String(id);
+    const old = this.nodes.get(key);
+    if (old) {
+      old.replaceWith(node);
+    } else {
+      let before = null;
+      const when = Number(node.dataset.at);
+      for (let el = this.el.lastElementChild; el; el = el.previousElementSibling) {
+        if (Number(el.dataset.at) <= when) break;
+        before = el;
+      }
+      this.el.insertBefore(node, before);
+    }
+    this.nodes.set(key, node);
+    if (stick) this.scrollToBottom();
+    return node;
+  }
+
+  addMessage(m) {
+    this.messages.set(m.id, m);
+    return this.add('m', m.id, m.created_at, () => this.renderMessage(m));
+  }
+
+  updateMessage(m) {
+    if (this.messages.has(m.id)) this.addMessage({...this.messages.get(m.id), ...m});
+  }
+
+  addEvent(event) {
+    if (!isThreadEvent(event.type)) return;
+    this.add('e', event.id, event.at, () => h('li', {class: 'event'}, h('span', {}, this.describe(event)),
+      h('time', {datetime: event.at, title: fmtDateTime(event.at)}, fmtTime(event.at))));
+  }
+
+  author(m) {
+    if (m.direction === 'in') return (this.contact && this.contact.name) || this.t('conv.customer');
+    return this.ctx.directory.agentName(m.author_agent_id) || this.t('conv.agent');
+  }
+
+  renderMessage(m) {
+    const t = this.t;
+    const kind = m.direction === 'note' ? 'note' : m.direction === 'in' ? 'in' : 'out';
+    const meta = [];
+    if (kind === 'note') meta.push(h('span', {class: 'note-badge'}, icon('note'), t('conv.note_badge')));
+    else meta.push(h('span', {class: 'channel'}, icon(m.channel), t(`channel.${m.channel}`)));
+    const body = [];
+    if (m.subject) body.push(h('p', {class: 'subject'}, m.subject));
+    body.push(h('div', {class: 'text'}, linkify(m.text || '')));
+    if (m.html) body.push(this.htmlToggle(m));
+    if (m.attachments && m.attachments.length) {
+      body.push(h('ul', {class: 'attachments', 'aria-label': t('conv.attachments')}, m.attachments.map((a) => {
+        const url = safeUrl(a.url);
+        const label = a.filename || a.url || t('conv.attachment');
+        return h('li', {}, url ? h('a', {href: url, target: '_blank', rel: 'noopener noreferrer nofollow'}, label) : label);
+      })));
+    }
+    return h('li', {class: `msg msg-${kind}`, dataset: {id: m.id}},
+      h('div', {class: 'msg-head'}, h('span', {class: 'msg-author'}, this.author(m)), meta,
+        h('time', {datetime: m.created_at, title: fmtDateTime(m.created_at)}, fmtTime(m.created_at))),
+      h('div', {class: 'msg-body'}, body),
+      kind === 'out' ? this.delivery(m) : null);
+  }
+
+  delivery(m) {
+    const t = this.t;
+    const status = m.delivery_status || 'pending';
+    const parts = [h('span', {class: `delivery delivery-${status}`}, t(`delivery.${status}`))];
+    if (m.channel === 'sms') parts.push(h('span', {class: 'segments'}, t('sms.segments', {count: smsSegments(m.text || '').segments})));
+    if (m.delivery_error && (status === 'failed' || status === 'undelivered')) {
+      parts.push(h('span', {class: 'delivery-error', role: 'note'}, t('delivery.reason', {reason: m.delivery_error})));
+      parts.push(h('span', {class: 'muted'}, t('delivery.no_retry')));
+    } else if (m.delivery_error && m.delivery_error.startsWith('retrying')) {
+      parts.push(h('span', {class: 'muted'}, t('delivery.retrying')));
+    }
+    return h('div', {class: 'msg-foot'}, parts);
+  }
+
+  htmlToggle(m) {
+    const holder = h('div', {class: 'html-holder'});
+    const button = h('button', {type: 'button', class: 'link', onClick: () => {
+      // No allow-scripts, no allow-same-origin: the frame can run nothing and reach nothing; the
+      // page's CSP (img-src 'self' data:) keeps remote images from loading.
+      const frame = h('iframe', {class: 'html-frame', sandbox: '', title: this.t('conv.formatted'), referrerpolicy: 'no-referrer'});
+      frame.srcdoc = m.html;
+      fill(holder, frame);
+    }}, this.t('conv.show_formatted'));
+    holder.appendChild(button);
+    return holder;
+  }
+
+  describe(event) {
+    const t = this.t;
+    const d = event.data || {};
+    const who = event.actor_agent_id ? this.ctx.directory.agentName(event.actor_agent_id) : t('conv.routing');
+    const agent = (id) => this.ctx.directory.agentName(id);
+    const team = (id) => this.ctx.directory.teamName(id) || t('common.none');
+    switch (event.type) {
+      case 'conversation.assigned':
+        return d.assignee_id ? t('event.assigned', {who, agent: agent(d.assignee_id)}) : t('event.unassigned', {who});
+      case 'conversation.transferred':
+        return t('event.transferred', {who, team: team(d.team_id)});
+      case 'conversation.requeued':
+        return t('event.requeued', {agent: agent(d.from_assignee_id) || who});
+      case 'conversation.escalated':
+        return t('event.escalated', {team: team(d.team_id)});
+      case 'conversation.status_changed':
+        return d.reason === 'customer_message' ? t('event.reopened_by_customer')
+          : t('event.status', {who, status: t(`status.${d.to}`)});
+      case 'conversation.queued':
+        return t('event.queued', {team: team(d.team_id)});
+      case 'conversation.offered':
+        return t('event.offered', {agent: agent(d.agent_id)});
+      case 'conversation.offer_withdrawn':
+        return t('event.offer_withdrawn', {agent: agent(d.agent_id)});
+      case 'sla.at_risk':
+        return t('event.sla_at_risk', {due: fmtDateTime(d.due_at)});
+      case 'sla.breached':
+        return t('event.sla_breached', {due: fmtDateTime(d.due_at)});
+      default:
+        return event.type;
+    }
+  }
+}
