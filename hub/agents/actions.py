@@ -198,6 +198,12 @@ def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
         log.append(session, "team.member_removed", payload={"team_id": team.id, "agent_id": agent.id})
 
 
+def memberships(session: Session) -> list[tuple[int, int]]:
+    """Every (team id, agent id) pair, in one statement (lists of all agents or all teams)."""
+    stmt = select(TeamMember.team_id, TeamMember.agent_id).order_by(TeamMember.team_id, TeamMember.agent_id)
+    return [(t, a) for t, a in session.execute(stmt)]
+
+
 def team_members(session: Session, team_id: int) -> list[int]:
     return list(session.execute(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)).scalars())
 
