@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.types import Receive, Scope, Send
 
 from agents_ui import pages, ws
-from agents_ui.api import agents, api_keys, auth, contacts, conversations, routing, supervisor, teams
+from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from channels.api.adapter import ApiCallbackAdapter
@@ -139,7 +139,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # Routes are matched in order: the high-volume inbound ones first (measured: matching through
     # every agent route before them was a tenth of the CPU of an inbound message).
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
-                   ws.router, auth.router, conversations.router, contacts.router, agents.router,
+                   ws.router, auth.router, conversations.router, canned.router, contacts.router, agents.router,
                    teams.router, api_keys.router, routing.router, supervisor.router, pages.router):
         add_routes(app, router)
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack

@@ -129,6 +129,7 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/conversations/counts", logged_in(200)),
     Row("GET", "/api/v1/conversations/{conversation_id}", in_team(200)),
     Row("POST", "/api/v1/conversations/{conversation_id}/read", in_team(200)),
+    Row("GET", "/api/v1/canned", in_team(200), url=lambda w, a: f"/api/v1/canned?conversation_id={w.conversation_id}"),
     Row("POST", "/api/v1/conversations/{conversation_id}/messages", in_team(201), body={"text": "reply"}),
     Row("POST", "/api/v1/conversations/{conversation_id}/notes", in_team(201), body={"text": "note"}),
     Row("POST", "/api/v1/conversations/{conversation_id}/status", in_team(200), body={"status": "pending"}),
