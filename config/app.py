@@ -39,7 +39,9 @@ def sms_settings(settings: Settings) -> SmsSettings:
     t = settings.twilio
     return SmsSettings(account_sid=t.account_sid, auth_token=t.auth_token, numbers=tuple(t.numbers),
                        messaging_service_sid=t.messaging_service_sid, api_base_url=t.api_base_url,
-                       public_url=settings.public_url, validate_signatures=t.validate_signatures)
+                       public_url=settings.public_url, validate_signatures=t.validate_signatures,
+                       webhook_max_bytes=t.webhook_max_bytes, webhook_max_fields=t.webhook_max_fields,
+                       trusted_proxies=tuple(settings.trusted_proxies))
 
 
 def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:

@@ -7,11 +7,12 @@ environment, e.g. `HUB_TWILIO__AUTH_TOKEN`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +33,9 @@ class TwilioSettings(BaseModel):
     # Twilio's REST base (a regional edge, or a local fake in tests).
     api_base_url: str | None = None
     validate_signatures: bool = True
+    # Twilio's webhooks are a few KB: larger bodies, or more fields, are refused before parsing.
+    webhook_max_bytes: int = Field(default=65_536, gt=0)
+    webhook_max_fields: int = Field(default=256, gt=0)
 
 
 class ApiChannelSettings(BaseModel):
@@ -63,6 +67,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "hub:"
     public_url: str = "http://127.0.0.1:8000"
+    # The reverse proxies in front of the hub (IP addresses or networks, e.g. "10.0.0.0/8"): only
+    # from these peers are X-Forwarded-* headers believed. Empty: from nobody.
+    trusted_proxies: list[str] = Field(default_factory=list)
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -85,6 +92,16 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return value
 
     @classmethod
     def settings_customise_sources(

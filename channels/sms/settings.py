@@ -22,6 +22,13 @@ class SmsSettings:
     public_url: str = "http://127.0.0.1:8000"
     validate_signatures: bool = True
     timeout_seconds: float = 15.0
+    # Twilio's webhooks are small (a 1,600-character text, ten media URLs, a few dozen fields): a
+    # larger body or more fields is refused (413) before anything is parsed or signed.
+    webhook_max_bytes: int = 65_536
+    webhook_max_fields: int = 256
+    # Peers (IP addresses or networks) whose X-Forwarded-Proto/Host may name the URL Twilio signed:
+    # the reverse proxies in front of the hub. From anyone else those headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def configured(self) -> bool:

@@ -2,18 +2,20 @@
 
 Twilio signs the URL *it* requested plus the posted fields. Behind a reverse proxy the hub sees
 another scheme, host or port (http://10.0.0.5:8000 instead of https://support.example.com), so
-the URL is rebuilt from the configured public URL first, not from the Host header: that is the
-usual reason signature checks get switched off, and it works the same for a number inside a
-Messaging Service, because the signature never depends on which number or service received the
-message. As fallbacks the URL the proxy reports (X-Forwarded-Proto/Host) and the URL as received
-are tried; each still needs a valid HMAC made with our auth token, so none of them lets an
-unsigned request in.
+the URL checked is the route's URL under the configured public URL (HUB_PUBLIC_URL), never one
+built from the request's own Host header: that works behind any proxy, and for a number inside a
+Messaging Service too, because the signature never depends on which number or service received the
+message. The one other URL tried is what a trusted proxy (`trusted_proxies`) reports in
+X-Forwarded-Proto/Host; from any other peer those headers are ignored. So a request costs at most
+four HMACs (each URL without and with its port), whatever headers it carries: a forged Host or
+X-Forwarded-Host once added a URL to try each.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
@@ -24,8 +26,8 @@ from twilio.request_validator import RequestValidator, add_port, remove_port
 SIGNATURE_HEADER = "x-twilio-signature"
 # The request headers a webhook reads: the body's type, the signature, and what the URL Twilio
 # signed may be rebuilt from.
-_READ_HEADERS = frozenset({b"content-type", SIGNATURE_HEADER.encode(), b"host", b"x-forwarded-proto",
-                           b"x-forwarded-host"})
+_READ_HEADERS = frozenset({b"content-type", b"content-length", SIGNATURE_HEADER.encode(), b"host",
+                           b"x-forwarded-proto", b"x-forwarded-host"})
 
 
 def webhook_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -116,29 +118,38 @@ def _first(header: str | None) -> str | None:
     return value or None
 
 
-def candidate_urls(public_url: str, path: str, query: str, received_url: str,
-                   headers: Mapping[str, str]) -> tuple[str, ...]:
-    """The URLs Twilio may have signed, most trusted first."""
-    return _candidate_urls(public_url, path, query, received_url,
-                           _first(headers.get("x-forwarded-proto")), _first(headers.get("x-forwarded-host")))
+class TrustedProxies:
+    """The peers (IP addresses or networks) whose forwarded headers are believed."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+    def __contains__(self, peer: object) -> bool:
+        if not self.networks or not isinstance(peer, str):
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a name, not an address: nothing to trust
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)
 
 
-# Webhooks arrive at two paths from a handful of proxies: the same few answers, every time
-# (building them was 4 % of the CPU of an inbound SMS).
-@functools.lru_cache(maxsize=1024)
-def _candidate_urls(public_url: str, path: str, query: str, received_url: str, proto: str | None,
-                    host: str | None) -> tuple[str, ...]:
-    suffix = path + (f"?{query}" if query else "")
-    public = urlsplit(public_url.rstrip("/"))
-    urls = [f"{public.scheme}://{public.netloc}{public.path}{suffix}"]
-    if public.path:
-        # The proxy may pass its path prefix on to us (uvicorn --root-path): do not add it twice.
-        urls.append(f"{public.scheme}://{public.netloc}{suffix}")
-    if proto or host:
-        received = urlsplit(received_url)
-        urls.append(f"{proto or received.scheme}://{host or received.netloc}{suffix}")
-    urls.append(received_url)
-    return tuple(dict.fromkeys(urls))
+def public_route_url(public_url: str, route_path: str, query: str) -> str:
+    """The URL Twilio was told to call for a route, as it signs it."""
+    return public_url.rstrip("/") + route_path + (f"?{query}" if query else "")
+
+
+def forwarded_url(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+    """The URL a proxy says the client used (X-Forwarded-Proto/Host over what reached us), or None
+    when it says nothing. Only for a peer in `TrustedProxies`."""
+    proto, host = _first(headers.get("x-forwarded-proto")), _first(headers.get("x-forwarded-host"))
+    if not (proto or host):
+        return None
+    path, query, url = received_url(scope, headers.get("host"))
+    received = urlsplit(url)
+    return f"{proto or received.scheme}://{host or received.netloc}{path}" + (f"?{query}" if query else "")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -151,19 +162,11 @@ def _url_variants(url: str) -> tuple[str, ...] | None:
 
 
 class SignatureChecker:
-    def __init__(self, auth_token: str, public_url: str) -> None:
+    def __init__(self, auth_token: str) -> None:
         self.validator = RequestValidator(auth_token)
-        self.public_url = public_url
 
-    def is_valid(self, *, path: str, query: str, received_url: str, headers: Mapping[str, str],
-                 params: FormParams) -> bool:
-        signature = headers.get(SIGNATURE_HEADER)
-        if not signature:
-            return False
-        return any(
-            self._signed(url, params, signature)
-            for url in candidate_urls(self.public_url, path, query, received_url, headers)
-        )
+    def is_valid(self, urls: Iterable[str], params: FormParams, signature: str) -> bool:
+        return any(self._signed(url, params, signature) for url in urls)
 
     def _signed(self, url: str, params: FormParams, signature: str) -> bool:
         """`RequestValidator.validate` for a form post, with its own parts: the URL without and

@@ -142,3 +142,12 @@ def test_a_missing_config_file_named_by_hub_config_stops_the_hub(tmp_path: Path,
     monkeypatch.setenv("HUB_CONFIG", str(tmp_path / "typo.toml"))
     with pytest.raises(Exception, match="typo.toml"):
         load_settings()
+
+
+def test_trusted_proxies_take_addresses_and_networks_and_refuse_anything_else(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TRUSTED_PROXIES", '["10.0.0.0/8", "::1"]')
+    assert load_settings().trusted_proxies == ["10.0.0.0/8", "::1"]
+    monkeypatch.setenv("HUB_TRUSTED_PROXIES", '["proxy.example.com"]')
+    with pytest.raises(ValidationError, match="proxy.example.com"):
+        load_settings()

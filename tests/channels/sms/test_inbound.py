@@ -109,15 +109,6 @@ def test_signatures_hold_behind_a_reverse_proxy(database_url: str, twilio_api: A
         assert len(sms_conversations(client, login(client, hub.db))) == 1
 
 
-def test_forwarded_headers_are_a_fallback_when_the_public_url_is_not_set(database_url: str, twilio_api: Any) -> None:
-    settings = make_settings(database_url, public_url="http://127.0.0.1:8000", twilio=twilio_settings(twilio_api.url))
-    with TestClient(create_app(settings), base_url="http://10.0.0.7:8000") as client:
-        params = inbound_params()
-        headers = {**sign("https://sms.example.org/channels/sms/twilio/inbound", params),
-                   "X-Forwarded-Proto": "https", "X-Forwarded-Host": "sms.example.org"}
-        assert client.post("/channels/sms/twilio/inbound", data=params, headers=headers).status_code == 200
-
-
 def test_an_internal_error_answers_5xx_and_twilios_retry_stores_it_once(
         client: TestClient, db: Database, text_in: Poster, monkeypatch: pytest.MonkeyPatch) -> None:
     hub: Hub = client.app.state.hub  # type: ignore[attr-defined]
