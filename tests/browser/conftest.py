@@ -29,6 +29,7 @@ CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 800}
+NO_CAPACITY = {"api": 0, "sms": 0, "email": 0, "webchat": 0, "voice": 0}
 
 
 def _need_chromium() -> None:
@@ -84,7 +85,9 @@ class Hub:
 
     def agent(self, role: str = "agent", *, name: str | None = None, teams: list[int] | None = None,
               capacities: dict[str, int] | None = None) -> Agent:
-        agent_id, email = create_agent(self.db, role, teams=teams, capacities=capacities)
+        """An agent routing never picks (no capacity): tests assign work themselves, so agents
+        of earlier tests on the same hub cannot take it."""
+        agent_id, email = create_agent(self.db, role, teams=teams, capacities=capacities or NO_CAPACITY)
         if name is not None:
             from hub.agents.actions import get_agent
 

@@ -1,0 +1,172 @@
+"""The agent console as people use it: work arriving live, answering, notes that reach a
+colleague, surviving a dropped network and a restarted hub, and customer text that never runs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Agent, Hub
+
+
+def _email() -> str:
+    return f"c-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def _give(hub: Hub, conversation_id: int, agent: Agent) -> None:
+    boss = hub.agent("supervisor")
+    resp = hub.api("POST", f"/api/v1/conversations/{conversation_id}/assign", boss, json={"assignee_id": agent.id})
+    assert resp.status_code == 200, resp.text
+
+
+def _row(page: Any, name: str) -> Any:
+    return page.locator(".row-item", has=page.locator(".row-name", has_text=name))
+
+
+def test_a_customer_message_appears_live_in_the_right_agents_inbox(hub: Hub, new_page: Any) -> None:
+    ana, ben = hub.agent(name="Ana Live"), hub.agent(name="Ben Live")
+    ana_page, ben_page = new_page(ana), new_page(ben)
+    for page in (ana_page, ben_page):
+        expect(page.locator(".list-state")).to_contain_text("No conversations waiting")
+    first = hub.customer_says("Where is my parcel?", email=(email := _email()), name="Dora Live")
+    _give(hub, first["conversation_id"], ana)
+    row = _row(ana_page, "Dora Live")
+    expect(row).to_contain_text("Where is my parcel?")
+    expect(row.locator(".unread-dot")).to_have_count(1)
+    expect(ana_page.locator('.view[data-view="mine"] .count')).to_have_text("1")
+    hub.customer_says("It was due on Monday.", email=email)
+    expect(row).to_contain_text("It was due on Monday.")
+    expect(_row(ben_page, "Dora Live")).to_have_count(0)
+    expect(ben_page.locator('.view[data-view="mine"] .count')).to_have_text("0")
+    assert ana_page.errors == [] and ben_page.errors == []
+
+
+def test_reply_note_with_mention_reaches_the_colleague_then_resolve(hub: Hub, new_page: Any) -> None:
+    ana, ben = hub.agent(name="Ana Reply"), hub.agent(name="Ben Mention")
+    conv = hub.customer_says("Can I change my address?", email=_email(), name="Eve Reply")["conversation_id"]
+    _give(hub, conv, ana)
+    ben_page = new_page(ben, path="/#/inbox/mentions")
+    expect(ben_page.locator(".list-state")).to_contain_text("No conversations waiting")
+    page = new_page(ana, path=f"/#/c/{conv}")
+    expect(page.locator(".msg-in")).to_contain_text("Can I change my address?")
+
+    page.keyboard.press("r")
+    page.keyboard.type("Yes, send me the new one.")
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg-out")).to_contain_text("Yes, send me the new one.")
+
+    page.get_by_role("tab", name="Note").click()
+    box = page.locator("#composer-text")
+    box.type("Please check this @Mention")
+    expect(page.get_by_role("option", name="Ben Mention")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("Please check this @Ben Mention ")
+    box.type("thanks")
+    page.get_by_role("button", name="Send", exact=True).click()
+    note = page.locator(".msg-note")
+    expect(note).to_contain_text("Please check this @Ben Mention thanks")
+    expect(note).to_contain_text("Internal note")
+
+    # Ben's console shows it live: the conversation in his Mentions view, and a polite announcement.
+    expect(_row(ben_page, "Eve Reply")).to_have_count(1)
+    expect(ben_page.locator("#live")).to_have_text("Ana Reply mentioned you in a note")
+
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.locator(".conv-title .status")).to_have_text("Resolved")
+    expect(page.locator(".event").last).to_contain_text("Ana Reply set the status to Resolved")
+    expect(page.get_by_role("button", name="Reopen")).to_be_visible()
+    assert page.errors == [] and ben_page.errors == []
+
+
+def _texts(page: Any) -> list[str]:
+    return page.locator(".msg-in .text").all_text_contents()  # type: ignore[no-any-return]
+
+
+def test_network_drop_and_hub_restart_lose_and_duplicate_nothing(hub: Hub, new_page: Any) -> None:
+    ana = hub.agent(name="Ana Offline")
+    email = _email()
+    conv = hub.customer_says("one", email=email, name="Finn Offline")["conversation_id"]
+    _give(hub, conv, ana)
+    page = new_page(ana, path=f"/#/c/{conv}")
+    expect(page.locator(".msg-in")).to_have_count(1)
+    page.context.set_offline(True)
+    expect(page.locator(".banner")).to_have_text("Reconnecting…")
+    hub.customer_says("two", email=email)
+    hub.customer_says("three", email=email)
+    page.context.set_offline(False)
+    expect(page.locator(".banner")).to_have_text("Back online, caught up")
+    expect(page.locator(".msg-in")).to_have_count(3)
+    assert _texts(page) == ["one", "two", "three"]
+
+    hub.stop()
+    expect(page.locator(".banner")).to_have_text("Reconnecting…", timeout=15000)
+    hub.start()
+    hub.customer_says("four", email=email)
+    expect(page.locator(".banner")).to_have_text("Back online, caught up", timeout=20000)
+    expect(page.locator(".msg-in")).to_have_count(4)
+    hub.customer_says("five", email=email)
+    expect(page.locator(".msg-in")).to_have_count(5)
+    assert _texts(page) == ["one", "two", "three", "four", "five"]
+    expect(_row(page, "Finn Offline")).to_contain_text("five")
+    assert page.errors == []
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+
+
+def test_hostile_text_in_every_field_is_shown_as_text_and_never_runs(hub: Hub, new_page: Any) -> None:
+    ana = hub.agent(name=f"Ana {HOSTILE}")
+    body = {"source": "crm", "external_id": uuid.uuid4().hex, "subject": f"Subject {HOSTILE}",
+            "contact": {"email": _email(), "name": f"Name {HOSTILE}"}, "text": f"Text {HOSTILE}",
+            "html": f"<p>Html</p>{HOSTILE}",
+            "attachments": [{"url": "javascript:window.__pwned=1", "filename": f"file {HOSTILE}"}]}
+    import httpx
+
+    resp = httpx.post(f"{hub.url}/api/v1/inbound/messages", json=body, headers={"X-Api-Key": hub.api_key})
+    assert resp.status_code in (200, 201), resp.text
+    conv = resp.json()["conversation_id"]
+    _give(hub, conv, ana)
+    page = new_page(ana)
+    expect(_row(page, "Name <img")).to_contain_text(f"Text {HOSTILE}")
+    _row(page, "Name <img").locator("a").click()
+    expect(page.locator(".conv-title h2")).to_have_text(f"Name {HOSTILE}")
+    expect(page.locator(".msg-in .text")).to_have_text(f"Text {HOSTILE}")
+    expect(page.locator(".msg-in .subject")).to_have_text(f"Subject {HOSTILE}")
+    attachment = page.locator(".attachments li")
+    expect(attachment).to_have_text(f"file {HOSTILE}")
+    expect(attachment.locator("a")).to_have_count(0)  # a javascript: URL is never a link
+    page.get_by_role("button", name="Show the formatted version").click()
+    expect(page.locator("iframe.html-frame")).to_have_attribute("sandbox", "")
+    page.locator("#composer-text").fill(f"Reply {HOSTILE}")
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg-out .text")).to_have_text(f"Reply {HOSTILE}")
+    expect(page.locator(".msg-out .msg-author")).to_have_text(f"Ana {HOSTILE}")
+    expect(page.locator(".customer-name")).to_have_text(f"Name {HOSTILE}")
+    expect(page.locator(".me")).to_have_text(f"Ana {HOSTILE}")
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img[src='x'], script:not([src])").count() == 0
+    assert page.errors == []
+
+
+def _serious(page: Any) -> list[str]:
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']}" for v in results.response["violations"]
+            if v.get("impact") in ("serious", "critical")]
+
+
+def test_login_inbox_and_conversation_pass_axe(hub: Hub, new_page: Any) -> None:
+    login = new_page(None, path="/login")
+    assert _serious(login) == []
+    ana = hub.agent(name="Ana Axe")
+    conv = hub.customer_says("Accessible?", email=_email(), name="Gus Axe")["conversation_id"]
+    _give(hub, conv, ana)
+    page = new_page(ana)
+    expect(_row(page, "Gus Axe")).to_have_count(1)
+    assert _serious(page) == []
+    page.goto(f"/#/c/{conv}")
+    expect(page.locator(".msg-in")).to_have_count(1)
+    expect(page.locator(".timeline li").first).to_be_visible()
+    assert _serious(page) == []
