@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import Receive, Scope, Send
 
-from agents_ui import pages, ws
+from agents_ui import docs, pages, ws
 from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
@@ -116,6 +116,9 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         "chat, voice callbacks and the API, routed live to agents. Agents authenticate with the session "
         "cookie or `Authorization: Bearer <token>` from `/api/v1/auth/login`; integrators with `X-Api-Key`.",
         lifespan=lifespan,
+        # Served by agents_ui/docs.py from the hub's own copies of the assets (FastAPI's load a CDN's).
+        docs_url=None,
+        redoc_url=None,
         telemetry=dict.fromkeys(("tracing", "metrics", "logs"), settings.opentelemetry),  # type: ignore[arg-type]
     )
     app.state.hub = hub
@@ -142,7 +145,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # every agent route before them was a tenth of the CPU of an inbound message).
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
                    ws.router, auth.router, conversations.router, canned.router, contacts.router, agents.router,
-                   teams.router, api_keys.router, routing.router, supervisor.router, pages.router):
+                   teams.router, api_keys.router, routing.router, supervisor.router, pages.router, docs.router):
         add_routes(app, router)
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
         app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers)

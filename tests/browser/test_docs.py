@@ -1,0 +1,53 @@
+"""/docs and /redoc render the API's documentation from the hub alone (offline: no CDN)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import VIEWPORT, Hub
+
+
+def open_offline(browser: Any, hub: Hub, path: str) -> tuple[Any, list[str], list[str]]:
+    """The page, the requests it made outside the hub (refused, as with no network), and what the
+    console logged as errors (a CSP refusal among them)."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=hub.url)
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def route(r: Any) -> None:
+        if urlsplit(r.request.url).netloc == urlsplit(hub.url).netloc:
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(path)
+    return page, outside, errors
+
+
+@pytest.mark.parametrize("path, shown", [("/docs", "List conversations: the inbox"),
+                                         ("/redoc", "inbound (API channel)")])
+def test_the_api_docs_render_with_nothing_loaded_from_outside_the_hub(browser: Any, hub: Hub, path: str,
+                                                                      shown: str) -> None:
+    page, outside, errors = open_offline(browser, hub, path)
+    expect(page.get_by_text(shown).first).to_be_visible(timeout=20_000)
+    assert outside == []
+    assert [e for e in errors if "Content Security Policy" in e or "Failed to load" in e] == []
+    page.context.close()
+
+
+def test_the_docs_pages_carry_a_policy_that_allows_only_the_hubs_scripts(hub: Hub) -> None:
+    for path in ("/docs", "/redoc"):
+        resp = httpx.get(f"{hub.url}{path}")
+        assert resp.status_code == 200
+        assert "script-src 'self';" in resp.headers["content-security-policy"]
+        assert "cdn" not in resp.text.lower() and "<script>" not in resp.text
