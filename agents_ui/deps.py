@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from hub.agents.actions import token_owner
@@ -134,14 +134,24 @@ def caller_for_token(hub: Hub, token: str | None) -> Caller | None:
     if caller is not None:
         return caller
     read_at, generation = time.monotonic(), cache.generation
+    found = read_caller(hub, token)
+    if found is None:
+        return None
+    caller, expires_at = found
+    cache.put(caller, expires_at, read_at, generation)
+    return caller
+
+
+def read_caller(hub: Hub, token: str) -> tuple[Caller, datetime] | None:
+    """The token's caller as the database has it now, and when the token expires (no cache: an
+    open websocket re-checks its session with this, also when the change was made on another node)."""
     with hub.db.read() as s:
         owner = token_owner(s, token)
     if owner is None:
         return None
     caller = Caller(owner.agent_id, owner.email, owner.name, owner.role,
                     AgentScope(owner.agent_id, owner.role, owner.team_ids), token)
-    cache.put(caller, owner.expires_at, read_at, generation)
-    return caller
+    return caller, owner.expires_at
 
 
 async def current_caller(request: Request, hub: Hub = Depends(get_hub)) -> Caller:
@@ -167,6 +177,3 @@ def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
 require_admin = require_role("admin")
 require_supervisor = require_role("supervisor", "admin")
 
-
-def websocket_caller(ws: WebSocket, hub: Hub) -> Caller | None:
-    return caller_for_token(hub, token_from(ws.headers, ws.cookies))

@@ -10,6 +10,15 @@ Protocol (JSON text frames):
 - client → `{"type": "presence", "presence": "online"|"away"|"offline"}`, `{"type": "ping"}`.
 Events are sent exactly once per connection and in order: ids at or below the last one sent are
 dropped.
+
+Close codes: 1008 not logged in (or no resume in time), 1003 a bad first frame, 1009 a frame over
+`MAX_FRAME_CHARS`, 4401 the session ended (logout, password change, deactivation, expiry),
+4409 resync required.
+
+The socket is only as good as its session: it re-reads its caller (role, teams, whether the token
+still holds) when the log says something changed about its agent (`SESSION_EVENTS`, from any
+node) and at least every `SESSION_CHECK_SECONDS` (changes made without an event, such as a
+password set from the CLI, and the token's expiry).
 """
 
 from __future__ import annotations
@@ -18,11 +27,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from agents_ui.deps import Caller, websocket_caller
+from agents_ui.deps import Caller, read_caller, token_from
+from agents_ui.ws_frames import MAX_FRAME_CHARS, FrameTooLarge, PresenceThrottle, presence_throttle, receive_frame
+from hub.clock import utcnow
 from hub.errors import HubError
 from hub.events import log
 from hub.events.fanout import Subscription
@@ -33,14 +45,26 @@ from hub.runtime import Hub
 router = APIRouter()
 logger = logging.getLogger(__name__)
 RESUME_TIMEOUT = 30.0
+SESSION_CHECK_SECONDS = 30.0
+CLOSE_SESSION_ENDED = 4401
+# Event ids are 64-bit in the database; a larger one cannot be compared there.
+MAX_EVENT_ID = 2**63 - 1
+# Events about an agent after which their sockets read their caller again.
+SESSION_EVENTS = frozenset({"agent.updated", "agent.session_ended", "team.member_added", "team.member_removed"})
+
+
+class SessionEnded(Exception):
+    """The socket's token no longer names an active agent."""
 
 
 class AgentSocket:
-    def __init__(self, ws: WebSocket, hub: Hub, caller: Caller) -> None:
+    def __init__(self, ws: WebSocket, hub: Hub, caller: Caller, expires_at: datetime) -> None:
         self.ws = ws
         self.hub = hub
         self.caller = caller
+        self.expires_at = expires_at
         self.last_sent = 0
+        self.throttle: PresenceThrottle = presence_throttle(hub)
         # Subscribe before reading the log, so nothing committed in between is missed.
         self.sub: Subscription = hub.bus.subscribe()
 
@@ -48,9 +72,26 @@ class AgentSocket:
         for ev in events:
             if ev.id <= self.last_sent:
                 continue
+            if ev.conversation_id is None and ev.type in SESSION_EVENTS \
+                    and ev.payload.get("agent_id") == self.caller.agent_id:
+                # Before this event is sent and the next ones are judged: they see the new scope.
+                await self.check_session()
             self.last_sent = ev.id
             if can_see(self.caller.scope, ev):
                 await self.ws.send_text(ev.wire_json)
+
+    async def check_session(self) -> None:
+        found = await asyncio.to_thread(read_caller, self.hub, self.caller.token)
+        if found is None:
+            raise SessionEnded
+        self.caller, self.expires_at = found
+
+    async def watch_session(self) -> None:
+        """Changes that leave no event (a token expiring, a password set from the CLI)."""
+        while True:
+            left = (self.expires_at - utcnow()).total_seconds()
+            await asyncio.sleep(max(0.0, min(SESSION_CHECK_SECONDS, left)))
+            await self.check_session()
 
     def _backlog(self, after: int) -> tuple[int, int]:
         with self.hub.db.read() as s:
@@ -89,17 +130,32 @@ class AgentSocket:
             self.sub = self.hub.bus.subscribe()
             await self.replay()
 
+    async def error(self, message: str) -> None:
+        await self.ws.send_text(json.dumps({"type": "error", "message": message}))
+
+    async def read_client(self) -> None:
+        while True:
+            frame = await receive_frame(self.ws)
+            if frame is None:
+                await self.error("frames must be JSON objects")
+                continue
+            await self.handle_client(frame)
+
     async def handle_client(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "ping":
             await self.ws.send_text(json.dumps({"type": "pong"}))
         elif kind == "presence":
+            wait = self.throttle.retry_after(self.caller.agent_id)
+            if wait > 0:
+                await self.error(f"too many presence changes; try again in {wait:.1f} seconds")
+                return
             try:
                 await asyncio.to_thread(self._set_presence, str(frame.get("presence")))
             except HubError as exc:
-                await self.ws.send_text(json.dumps({"type": "error", "message": exc.message}))
+                await self.error(exc.message)
         else:
-            await self.ws.send_text(json.dumps({"type": "error", "message": f"unknown frame type {kind!r}"}))
+            await self.error(f"unknown frame type {str(kind)[:40]!r}")
 
     def _set_presence(self, presence: str) -> None:
         self.hub.set_presence(self.caller.agent_id, presence)
@@ -111,55 +167,62 @@ class AgentSocket:
             await asyncio.to_thread(self.hub.heartbeat, self.caller.agent_id)
             await asyncio.sleep(interval)
 
+    async def serve(self) -> None:
+        """Live events, the console's frames, the heartbeat and the session watch, until one ends
+        (a disconnect, an ended session); its exception is raised here."""
+        tasks = [asyncio.create_task(c) for c in (self.pump(), self.read_client(), self.heartbeat(),
+                                                  self.watch_session())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
-async def _receive_json(ws: WebSocket) -> dict[str, Any] | None:
-    try:
-        frame = json.loads(await ws.receive_text())
-    except (ValueError, TypeError):
-        return None
-    return frame if isinstance(frame, dict) else None
+    async def run(self) -> None:
+        try:
+            first = await asyncio.wait_for(receive_frame(self.ws), timeout=RESUME_TIMEOUT)
+        except TimeoutError:
+            await self.ws.close(code=1008, reason="send resume first")
+            return
+        last = first.get("last_event_id", 0) if first else None
+        if not first or first.get("type") != "resume" or type(last) is not int or not 0 <= last <= MAX_EVENT_ID:
+            await self.ws.close(code=1003, reason='first frame: {"type": "resume", "last_event_id": N}, N >= 0')
+            return
+        if not await self.resume(last):
+            await self.ws.close(code=4409, reason="resync required")
+            return
+        await self.replay()
+        await self.ws.send_text(json.dumps({"type": "ready", "last_event_id": self.last_sent}))
+        await self.serve()
 
 
 @router.websocket("/ws/agent")
 async def agent_socket(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.hub
-    caller = await asyncio.to_thread(websocket_caller, ws, hub)
-    if caller is None:
+    token = token_from(ws.headers, ws.cookies)
+    found = await asyncio.to_thread(read_caller, hub, token) if token else None
+    if found is None:
         await ws.close(code=1008, reason="log in first")  # before accept: the handshake gets HTTP 403
         return
     await ws.accept()
-    sock = AgentSocket(ws, hub, caller)
-    pump: asyncio.Task[None] | None = None
-    beat: asyncio.Task[None] | None = None
+    sock = AgentSocket(ws, hub, *found)
     try:
-        try:
-            first = await asyncio.wait_for(_receive_json(ws), timeout=RESUME_TIMEOUT)
-        except TimeoutError:
-            await ws.close(code=1008, reason="send resume first")
-            return
-        last = first.get("last_event_id", 0) if first else None
-        if not first or first.get("type") != "resume" or type(last) is not int or last < 0:
-            await ws.close(code=1003, reason='first frame: {"type": "resume", "last_event_id": N}, N >= 0')
-            return
-        if not await sock.resume(last):
-            await ws.close(code=4409, reason="resync required")
-            return
-        await sock.replay()
-        await ws.send_text(json.dumps({"type": "ready", "last_event_id": sock.last_sent}))
-        pump = asyncio.create_task(sock.pump())
-        beat = asyncio.create_task(sock.heartbeat())
-        while True:
-            frame = await _receive_json(ws)
-            if frame is None:
-                await ws.send_text(json.dumps({"type": "error", "message": "frames must be JSON objects"}))
-                continue
-            await sock.handle_client(frame)
+        await sock.run()
+    except SessionEnded:
+        await ws.close(code=CLOSE_SESSION_ENDED, reason="session ended: log in again")
+    except FrameTooLarge:
+        await ws.close(code=1009, reason=f"frames are limited to {MAX_FRAME_CHARS} characters")
     except WebSocketDisconnect:
         pass
+    except Exception:
+        logger.exception("agent socket failed")
+        with contextlib.suppress(Exception):
+            await ws.close(code=1011, reason="the hub hit an internal error; reconnect")
     finally:
-        for task in (pump, beat):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
         hub.bus.unsubscribe(sock.sub)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
 
 from hub.db import Database
 from tests.conftest import wait_for
@@ -183,6 +184,14 @@ def test_two_processes_sharing_postgres_and_redis_behave_as_one_hub(
         _post_inbound(a.url, key, "ingested through A")
         _assert_live(on_b, "ingested through A", posted, "B")
         _assert_live(on_a, "ingested through A", posted, "A")
+
+        # A logout through B ends that session's sockets on A too: its event comes through the log.
+        resp = httpx.post(f"{b.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        for sock in (on_a, on_b):
+            with pytest.raises(ConnectionClosed) as closed:
+                sock.wait_for_frame(lambda _f: False, timeout=LIVE_SECONDS, what="the session's end")
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
     # Each message is the same event, with the same id, on both processes: one log, not two.
     for text in ("ingested through B", "ingested through A"):

@@ -45,7 +45,7 @@ def login(body: LoginIn, request: Request, response: Response, hub: Hub = Depend
 @router.post("/logout", summary="End this session")
 def logout(response: Response, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
-        do_revoke_token(s, caller.token)
+        do_revoke_token(s, caller.token, agent_id=caller.agent_id)
     forget_caller(hub, token=caller.token)
     response.delete_cookie(SESSION_COOKIE)
     return {"ok": True}

@@ -133,8 +133,11 @@ def token_owner(session: Session, token: str) -> TokenOwner | None:
     return TokenOwner(row.id, row.email, row.name, row.role, teams, row.expires_at)
 
 
-def do_revoke_token(session: Session, token: str) -> None:
+def do_revoke_token(session: Session, token: str, *, agent_id: int) -> None:
+    """End a session. `agent.session_ended` tells the agent's open sockets, on every node, to check
+    their own token again (the event names no token: each socket learns only about its own)."""
     session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))  # type: ignore[arg-type]
+    log.append(session, "agent.session_ended", actor_agent_id=agent_id, payload={"agent_id": agent_id})
 
 
 def do_create_api_key(session: Session, *, name: str, created_by: int | None) -> tuple[ApiKey, str]:

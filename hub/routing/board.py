@@ -17,7 +17,7 @@ log:
     names its conversation in `conversation_id`;
   * `presence.changed`, `agent.updated`, `team.member_added` / `_removed`: read that agent again;
   * `team.updated`: read the teams again; `routing.rules_changed`: read the database's routing
-    rules again (when next needed); `contact.*`: nothing;
+    rules again (when next needed); `contact.*` and `agent.session_ended`: nothing;
   * any other event without a conversation, too many events, another database, or a board older
     than `FULL_RELOAD_SECONDS`: read everything again.
   The router then changes the view as it assigns (`View.give`).
@@ -58,6 +58,9 @@ FULL_RELOAD_SECONDS = 60.0
 
 AGENT_EVENTS = frozenset({"presence.changed", "agent.updated", "team.member_added", "team.member_removed"})
 RULES_CHANGED = "routing.rules_changed"
+# Events without a conversation that change nothing routing counts (a logout: the agent's presence
+# and load stay as they are).
+ROUTING_IGNORES = frozenset({"agent.session_ended"})
 _VIEW = "hub_routing_view"
 
 # (agent id, channel, is an offer): whom an open conversation takes a slot from.
@@ -259,7 +262,7 @@ class View:
                 teams = True
             elif kind == RULES_CHANGED:
                 self.rules = None
-            elif not kind.startswith("contact."):
+            elif not kind.startswith("contact.") and kind not in ROUTING_IGNORES:
                 self.load_all(session)  # an event this board does not know: read everything
                 return
         self.event_id = rows[-1][0]
