@@ -54,7 +54,10 @@ export class ConversationPane {
     this.sla = ['at_risk', 'breached'].includes(this.conv.sla_state) ? this.conv.sla_state : null;
     this.thread.reset(this.conv, this.contact);
     this.header = h('header', {class: 'conv-header'});
-    this.scroller = h('div', {class: 'thread-scroll'}, this.thread.el);
+    this.earlier = h('button', {type: 'button', class: 'link earlier', hidden: !data.next_before,
+      onClick: () => this.loadEarlier()}, this.t('conv.earlier'));
+    this.nextBefore = data.next_before || null;
+    this.scroller = h('div', {class: 'thread-scroll'}, this.earlier, this.thread.el);
     fill(this.el, this.header, this.scroller, this.composer.mount(this.conv));
     this.renderHeader();
     for (const m of data.messages) this.thread.addMessage(m);
@@ -74,6 +77,19 @@ export class ConversationPane {
     } catch {
       return [];
     }
+  }
+
+  async loadEarlier() {
+    const id = this.id;
+    try {
+      const page = await this.ctx.api('GET', `/api/v1/conversations/${id}?before=${this.nextBefore}&limit=100`);
+      if (id !== this.id) return;
+      const height = this.scroller.scrollHeight;
+      for (const m of page.messages) this.thread.addMessage(m);
+      this.scroller.scrollTop += this.scroller.scrollHeight - height;  // keep the reader's place
+      this.nextBefore = page.next_before || null;
+      this.earlier.hidden = !this.nextBefore;
+    } catch (err) { this.showError(err); }
   }
 
   markRead() {
