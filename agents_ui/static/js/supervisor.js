@@ -151,15 +151,15 @@ function tick(container) {
   }
 }
 
-function th(text) {
-  return h('th', { scope: 'col' }, text);
+function th(text, cls) {
+  return h('th', { scope: 'col', class: cls }, text);
 }
 
 function queuesTable(b, items) {
   const { t } = b;
   return h('table', { class: 'sv-table' },
-    h('thead', {}, h('tr', {}, th(t('supervisor.queues.name')), th(t('supervisor.queues.waiting')),
-      th(t('supervisor.queues.longest')), th(t('supervisor.queues.at_risk')), th(t('supervisor.queues.online')))),
+    h('thead', {}, h('tr', {}, th(t('supervisor.queues.name')),
+      ...['waiting', 'longest', 'at_risk', 'online'].map((k) => th(t(`supervisor.queues.${k}`), 'num')))),
     h('tbody', {}, ...items.map((q) => h('tr', { class: q.sla_at_risk ? 'sv-risk' : '' },
       h('th', { scope: 'row' }, q.team_id == null ? t('supervisor.shared_inbox') : q.name),
       h('td', { class: 'num' }, String(q.waiting)),
@@ -172,7 +172,7 @@ function agentsTable(b, items) {
   const { t } = b;
   return h('table', { class: 'sv-table' },
     h('thead', {}, h('tr', {}, th(t('supervisor.agents.name')), th(t('supervisor.agents.presence')),
-      th(t('supervisor.agents.load')), th(t('supervisor.agents.idle')))),
+      th(t('supervisor.agents.load')), th(t('supervisor.agents.idle'), 'num'))),
     h('tbody', {}, ...items.map((a) => h('tr', {},
       h('th', { scope: 'row' }, a.name),
       h('td', {}, h('span', { class: `sv-presence sv-${a.presence}` }, t(`supervisor.presence.${a.presence}`))),
@@ -279,7 +279,7 @@ function renderConvs(b, all, focusKey) {
   box.append(h('table', { class: 'sv-table sv-convtable' },
     h('thead', {}, h('tr', {}, h('td', { class: 'sv-cb' }, selectAll), th(t('supervisor.convs.customer_col')),
       th(t('supervisor.convs.channel')), th(t('supervisor.convs.queue')), th(t('supervisor.convs.assignee')),
-      th(t('supervisor.convs.waiting')))),
+      th(t('supervisor.convs.waiting'), 'num'))),
     h('tbody', {}, ...body)));
   if (focusKey) {
     const again = focusKey === 'all' ? selectAll : box.querySelector(`[value="${focusKey}"], [href="${focusKey}"]`);

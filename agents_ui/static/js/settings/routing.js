@@ -70,9 +70,11 @@ function createForm(ctx, done) {
     field(t('settings.routing.team'), team),
     field(t('settings.routing.priority'), priority, t('settings.routing.priority_hint')),
     field(t('settings.routing.skill'), skill),
-    h('fieldset', {}, h('legend', {}, t('settings.routing.match_channel')),
-      ...CHANNELS.map((c) => h('span', { class: 'st-check' }, channels[c], h('label', { for: `st-rc-${c}` }, channelName(t, c))))),
-    ...LISTS.map((k) => field(t(`settings.routing.match_${k}`), lists[k], t('settings.list_hint'))),
+    h('fieldset', { class: 'st-grid' }, h('legend', {}, t('settings.routing.conditions')),
+      h('small', { class: 'st-hint' }, t('settings.routing.match_hint')),
+      h('fieldset', { class: 'st-row' }, h('legend', {}, t('settings.routing.match_channel')),
+        ...CHANNELS.map((c) => h('span', { class: 'st-check' }, channels[c], h('label', { for: `st-rc-${c}` }, channelName(t, c))))),
+      ...LISTS.map((k) => field(t(`settings.routing.match_${k}`), lists[k]))),
     h('button', { type: 'submit' }, t('settings.routing.add')), msg.el);
   let body;
   submitter(form, msg, t, () => {

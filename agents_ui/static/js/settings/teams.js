@@ -22,7 +22,7 @@ export async function render(panel, ctx) {
       [t('settings.teams.name'), t('settings.teams.members'), ''],
       teams.items.map((team) => h('tr', {},
         h('th', { scope: 'row' }, team.name),
-        h('td', { class: 'num' }, String(team.member_ids.length)),
+        h('td', {}, String(team.member_ids.length)),
         h('td', {}, h('button', {
           type: 'button', 'aria-label': t('settings.teams.manage_which', { name: team.name }),
           onclick: () => { state.open = team.id; manage(detail, ctx, team, teams.items, agents.items, reload); },
@@ -98,19 +98,20 @@ function settingsForm(ctx, team, teams, done) {
   const warn = input({ type: 'number', min: '0', step: 'any', value: minutes(sla.warn_before) });
   const hours = s.business_hours || {};
   const tz = input({ value: hours.timezone || '', placeholder: 'Europe/Madrid' });
-  const days = Object.fromEntries(DAYS.map((d) => [d, input({ value: ((hours.days || {})[d] || []).join(', '), placeholder: '09:00-17:00' })]));
+  const days = Object.fromEntries(DAYS.map((d) => [d, input({ value: ((hours.days || {})[d] || []).join(', ') })]));
   const msg = messageLine();
   const form = h('form', { class: 'st-form' },
     h('h4', {}, t('settings.teams.settings')),
-    h('fieldset', {}, h('legend', {}, t('settings.teams.routing')),
+    h('p', { class: 'st-hint' }, t('settings.teams.blank_hint')),
+    h('fieldset', { class: 'st-grid' }, h('legend', {}, t('settings.teams.routing')),
       field(t('settings.teams.offer_timeout'), offer, t('settings.teams.offer_hint')),
-      field(t('settings.teams.escalate_after'), escalate, t('settings.teams.minutes_hint')),
+      field(t('settings.teams.escalate_after'), escalate),
       field(t('settings.teams.overflow_team'), overflow),
       field(t('settings.teams.overflow_skill'), skill)),
-    h('fieldset', {}, h('legend', {}, t('settings.teams.sla')),
-      ...SLA_TARGETS.map((k) => field(t(`settings.teams.sla_${k}`), targets[k], t('settings.teams.minutes_hint'))),
-      field(t('settings.teams.warn_before'), warn, t('settings.teams.minutes_hint'))),
-    h('fieldset', {}, h('legend', {}, t('settings.teams.hours')),
+    h('fieldset', { class: 'st-grid' }, h('legend', {}, t('settings.teams.sla')),
+      ...SLA_TARGETS.map((k) => field(t(`settings.teams.sla_${k}`), targets[k])),
+      field(t('settings.teams.warn_before'), warn)),
+    h('fieldset', { class: 'st-grid' }, h('legend', {}, t('settings.teams.hours')),
       h('small', { class: 'st-hint' }, t('settings.teams.hours_hint')),
       field(t('settings.teams.timezone'), tz),
       ...DAYS.map((d) => field(t(`settings.day.${d}`), days[d]))),
