@@ -137,7 +137,7 @@ def test_a_wrong_method_is_a_405(api: TestClient, admin: AgentLogin) -> None:
 def test_bad_path_and_query_values_are_a_422(api: TestClient, admin: AgentLogin) -> None:
     urls = [
         "/api/v1/conversations/abc", "/api/v1/conversations/1.5", "/api/v1/contacts/abc/timeline",
-        "/api/v1/conversations?limit=0", "/api/v1/conversations?limit=201", "/api/v1/conversations?limit=ten",
+        "/api/v1/conversations?limit=0", "/api/v1/conversations?limit=501", "/api/v1/conversations?limit=ten",
         "/api/v1/conversations?status=closed", "/api/v1/conversations?assignee=bob",
         "/api/v1/conversations?assignee=-3", "/api/v1/conversations?before=x", "/api/v1/conversations?team_id=x",
         "/api/v1/contacts?limit=0", "/api/v1/contacts/1/timeline?limit=500", "/api/v1/contacts?q=" + "x" * 201,
