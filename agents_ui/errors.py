@@ -16,6 +16,11 @@ from hub.ports import RejectedMessage
 logger = logging.getLogger(__name__)
 
 
+# On every API answer: a browser must not guess another type for it (a JSON body holding customer
+# text rendered as HTML), and nothing may keep a copy of it (it holds customers' data).
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": code, "message": message, **extra}
 

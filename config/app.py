@@ -18,6 +18,7 @@ from agents_ui import docs, pages, ws
 from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
+from agents_ui.origin import OriginCheck
 from channels.api.adapter import ApiCallbackAdapter
 from channels.api.webhooks import router as api_inbound_router
 from channels.sms import api as sms_api
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a cross-site request is refused before its body is read.
+    app.add_middleware(OriginCheck, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers (no database access)")

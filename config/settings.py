@@ -11,6 +11,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     # The reverse proxies in front of the hub (IP addresses or networks, e.g. "10.0.0.0/8"): only
     # from these peers are X-Forwarded-* headers believed. Empty: from nobody.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Other sites (origins, e.g. "https://crm.example.com") from which a browser signed in to the
+    # hub may write or open the agent socket with its session cookie. The public URL's is always.
+    allowed_origins: list[str] = Field(default_factory=list)
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -101,6 +105,15 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parts = urlsplit(entry)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+                raise ValueError(f"allowed_origins: {entry!r} is not an origin like https://crm.example.com")
         return value
 
     @classmethod

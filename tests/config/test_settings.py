@@ -151,3 +151,12 @@ def test_trusted_proxies_take_addresses_and_networks_and_refuse_anything_else(
     monkeypatch.setenv("HUB_TRUSTED_PROXIES", '["proxy.example.com"]')
     with pytest.raises(ValidationError, match="proxy.example.com"):
         load_settings()
+
+
+def test_allowed_origins_must_be_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_ALLOWED_ORIGINS", '["https://crm.example.com", "http://localhost:3000/"]')
+    assert len(load_settings().allowed_origins) == 2
+    for bad in ("crm.example.com", "https://crm.example.com/app", "ftp://x.example"):
+        monkeypatch.setenv("HUB_ALLOWED_ORIGINS", f'["{bad}"]')
+        with pytest.raises(ValidationError, match="not an origin"):
+            load_settings()
