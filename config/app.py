@@ -21,10 +21,12 @@ from agents_ui.limits import BodySizeLimit
 from agents_ui.origin import OriginCheck
 from channels.api.adapter import ApiCallbackAdapter
 from channels.api.webhooks import router as api_inbound_router
+from channels.demo.adapter import DemoChannel
 from channels.sms import api as sms_api
 from channels.sms import webhooks as sms_webhooks
 from channels.sms.adapter import TwilioSmsAdapter
 from channels.sms.settings import SmsSettings
+from config.demo import customer_lookup
 from config.fast_lane import FastLane
 from config.settings import Settings, load_settings
 from hub.agents.throttle import LoginThrottle
@@ -73,6 +75,8 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
     sms = sms_settings(settings)
     if sms.configured:
         hub.register_adapter(TwilioSmsAdapter(sms, hub))
+    # Inert unless `hub demo` made conversations on it (nothing else writes on channel "demo").
+    hub.register_adapter(DemoChannel(hub, customer_lookup(db)))
     return hub
 
 
@@ -108,6 +112,9 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
             yield
         finally:
             await hub.stop()
+            demo = hub.adapters.get(DemoChannel.channel)
+            if isinstance(demo, DemoChannel):
+                await demo.aclose()  # the demo customer's pending answers
             hub.db.dispose()
 
     app = HubApp(

@@ -242,14 +242,14 @@ def test_demo_loads_agents_teams_and_conversations_once(hub: Run, db_url: str) -
     assert can_log_in(db_url, "ana@demo.example", DEMO_PASSWORD)
     db = Database(db_url)
     with db.read() as s:
-        assert len(s.execute(select(Conversation)).scalars().all()) == 3
+        assert len(s.execute(select(Conversation)).scalars().all()) == 6
         assert agent_actions.api_key_for(s, key.group(1)) is not None
     db.dispose()
 
     code, out, _ = hub("demo")
     assert code == 0
     assert "already loaded" in out
-    assert len(agents_in(db_url)) == 3
+    assert len(agents_in(db_url)) == 4
 
 
 def test_commands_before_db_upgrade_say_what_to_do(hub: Run) -> None:
