@@ -147,3 +147,24 @@ def test_the_board_transfers_to_a_team_and_says_what_is_missing(hub: Hub, new_pa
     expect(_row(board, conv)).to_contain_text(f"Billing {uid}")
     expect(queue.locator("td").first).to_have_text("1")
     assert board.errors == []
+
+
+def test_the_board_says_when_a_part_cannot_load_and_recovers_on_retry(hub: Hub, new_page: Any) -> None:
+    boss = hub.agent("supervisor", name=f"Sam {uuid.uuid4().hex[:6]}", capacities=NO_API_ROOM)
+    page = new_page(None, path="/login")
+    page.context.add_cookies([{"name": "hub_session", "value": hub.token(boss), "url": hub.url}])
+    page.route("**/api/v1/supervisor/queues", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error": "unavailable", "message": "the database is restarting"}'))
+    page.goto("/#/supervisor")
+    error = page.locator(".sv-queues").get_by_role("alert")
+    expect(error.locator("p")).to_have_text("Could not load the queues. the database is restarting")
+    expect(page.locator(".sv-agents tbody tr").filter(has_text=boss.name)).to_be_visible()
+    page.unroute("**/api/v1/supervisor/queues")
+    error.get_by_role("button", name="Try again").click()
+    expect(page.locator(".sv-queues tbody tr").filter(has_text="Shared inbox")).to_be_visible()
+
+    # Nothing snoozed on this hub: the list says so instead of showing an empty table.
+    page.locator(".sv-convs").get_by_label("Status").select_option("snoozed")
+    expect(page.locator(".sv-convs .sv-empty")).to_have_text("No conversations here: all quiet.")
+    assert page.errors == []

@@ -289,7 +289,11 @@ function renderConvs(b, all, focusKey) {
   sync();
 }
 
+// Options are rebuilt only when they changed, so a refresh never closes a list someone has open.
 function fillSelect(sel, value, options) {
+  const key = JSON.stringify(options);
+  if (sel.dataset.options === key) return;
+  sel.dataset.options = key;
   clear(sel);
   for (const [v, label] of options) sel.append(h('option', { value: v }, label));
   sel.value = options.some(([v]) => v === value) ? value : options[0][0];
