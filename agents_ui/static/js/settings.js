@@ -1,5 +1,5 @@
 // Admin settings (#/settings/<tab>): agents, teams, API keys, routing rules.
-import { h, clear } from './dom.js';
+import {h, clear} from './dom.js';
 import * as agents from './settings/agents.js';
 import * as teams from './settings/teams.js';
 import * as keys from './settings/keys.js';
@@ -14,14 +14,14 @@ function tabOf(path) {
 }
 
 export function mount(container, ctx) {
-  const { t } = ctx;
-  const links = TABS.map(([name]) => h('a', { href: `#/settings/${name}`, class: 'st-tab', dataset: { tab: name } },
+  const {t} = ctx;
+  const links = TABS.map(([name]) => h('a', {href: `#/settings/${name}`, class: 'st-tab', dataset: {tab: name}},
     t(`settings.tab.${name}`)));
-  const panel = h('div', { class: 'st-panel' });
+  const panel = h('div', {class: 'st-panel'});
   clear(container);
-  container.append(h('div', { class: 'st' },
+  container.append(h('div', {class: 'st'},
     h('h1', {}, t('settings.title')),
-    h('nav', { class: 'st-tabs', 'aria-label': t('settings.tabs_label') }, ...links),
+    h('nav', {class: 'st-tabs', 'aria-label': t('settings.tabs_label')}, ...links),
     panel));
   const show = (path) => {
     const name = tabOf(path);
@@ -33,12 +33,12 @@ export function mount(container, ctx) {
     }
     clear(panel);
     if (ctx.me && ctx.me.role !== 'admin') {
-      panel.append(h('p', { class: 'st-msg st-bad' }, t('settings.admins_only')));
+      panel.append(h('p', {class: 'st-msg st-bad'}, t('settings.admins_only')));
       return;
     }
     TABS.find(([n]) => n === name)[1].render(panel, ctx);
   };
-  page = { tab: null, show };
+  page = {tab: null, show};
   show(ctx.path);
 }
 

@@ -1,8 +1,8 @@
 // The supervisor board (#/supervisor): queues, agents and open conversations, live.
 // Events from the agent socket only say "something changed": the board refetches the parts an
 // event concerns, throttled, so a burst of events costs one request per part.
-import { h, clear } from './dom.js';
-import { channelName, clock, problem } from './settings/common.js';
+import {h, clear} from './dom.js';
+import {channelName, clock, problem} from './settings/common.js';
 
 const LIMIT = 500;
 const REFETCH_MS = 300;
@@ -16,21 +16,21 @@ const PARTS = [
 let board = null;
 
 export function mount(container, ctx) {
-  const { t } = ctx;
+  const {t} = ctx;
   const b = board = {
     ctx, t, alive: true, offs: [], pending: new Set(), timer: null, busy: false,
     queues: null, agents: null, convs: null, errors: {}, selected: new Set(),
-    filter: { team: '', status: 'open', unassigned: false },
+    filter: {team: '', status: 'open', unassigned: false},
   };
-  b.status = h('p', { class: 'sv-status', role: 'status', 'aria-live': 'polite' });
-  b.queueBox = h('div', { class: 'sv-box' });
-  b.agentBox = h('div', { class: 'sv-box' });
-  b.convBox = h('div', { class: 'sv-box' });
+  b.status = h('p', {class: 'sv-status', role: 'status', 'aria-live': 'polite'});
+  b.queueBox = h('div', {class: 'sv-box'});
+  b.agentBox = h('div', {class: 'sv-box'});
+  b.convBox = h('div', {class: 'sv-box'});
   b.bulk = bulkForm(b);
   clear(container);
-  container.append(h('div', { class: 'sv' },
-    h('h1', { class: 'sv-title' }, t('supervisor.title')),
-    h('div', { class: 'sv-top' },
+  container.append(h('div', {class: 'sv'},
+    h('h1', {class: 'sv-title'}, t('supervisor.title')),
+    h('div', {class: 'sv-top'},
       section('sv-queues', t('supervisor.queues.title'), b.queueBox),
       section('sv-agents', t('supervisor.agents.title'), b.agentBox)),
     section('sv-convs', t('supervisor.convs.title'), filters(b), b.bulk.form, b.status, b.convBox)));
@@ -56,8 +56,8 @@ export function unmount() {
 
 function section(cls, title, ...body) {
   const id = `${cls}-h`;
-  return h('section', { class: `sv-section ${cls}`, 'aria-labelledby': id },
-    h('h2', { id }, title), ...body);
+  return h('section', {class: `sv-section ${cls}`, 'aria-labelledby': id},
+    h('h2', {id}, title), ...body);
 }
 
 function onEvent(b, ev) {
@@ -88,13 +88,13 @@ async function fetchPending(b) {
 }
 
 async function load(b, part) {
-  const { api } = b.ctx;
+  const {api} = b.ctx;
   try {
     const at = Date.now();
     if (part === 'queues') b.queues = stamp((await api('GET', '/api/v1/supervisor/queues')).items, at);
     else if (part === 'agents') b.agents = stamp((await api('GET', '/api/v1/supervisor/agents')).items, at);
     else {
-      const q = new URLSearchParams({ view: 'all', status: b.filter.status, limit: String(LIMIT) });
+      const q = new URLSearchParams({view: 'all', status: b.filter.status, limit: String(LIMIT)});
       b.convs = (await api('GET', `/api/v1/conversations?${q}`)).items;
     }
     delete b.errors[part];
@@ -113,21 +113,21 @@ function stamp(items, at) {
 }
 
 function renderPart(b, part) {
-  const box = { queues: b.queueBox, agents: b.agentBox, convs: b.convBox }[part];
-  const { t } = b;
+  const box = {queues: b.queueBox, agents: b.agentBox, convs: b.convBox}[part];
+  const {t} = b;
   // Parts are rebuilt: keep the keyboard focus on the same checkbox or link.
   const focus = document.activeElement;
   const focusKey = box.contains(focus) ? (focus.value || focus.getAttribute('href') || 'all') : null;
   clear(box);
   const err = b.errors[part];
   if (err) {
-    box.append(h('div', { class: 'sv-error', role: 'alert' },
+    box.append(h('div', {class: 'sv-error', role: 'alert'},
       h('p', {}, t(`supervisor.${part}.error`), ' ', problem(t, err)),
-      h('button', { type: 'button', onclick: () => refresh(b, [part]) }, t('supervisor.retry'))));
+      h('button', {type: 'button', onclick: () => refresh(b, [part])}, t('supervisor.retry'))));
     return;
   }
   const data = b[part];
-  if (!data) { box.append(h('p', { class: 'sv-loading' }, t('supervisor.loading'))); return; }
+  if (!data) { box.append(h('p', {class: 'sv-loading'}, t('supervisor.loading'))); return; }
   if (part === 'queues') box.append(queuesTable(b, data));
   else if (part === 'agents') box.append(data.length ? agentsTable(b, data) : empty(t('supervisor.agents.empty')));
   else {
@@ -137,11 +137,11 @@ function renderPart(b, part) {
 }
 
 function empty(text) {
-  return h('p', { class: 'sv-empty' }, text);
+  return h('p', {class: 'sv-empty'}, text);
 }
 
 function since(ms) {
-  return h('span', { class: 'sv-clock', 'data-since': String(ms) }, clock(Date.now() - ms));
+  return h('span', {class: 'sv-clock', 'data-since': String(ms)}, clock(Date.now() - ms));
 }
 
 function tick(container) {
@@ -152,32 +152,32 @@ function tick(container) {
 }
 
 function th(text, cls) {
-  return h('th', { scope: 'col', class: cls }, text);
+  return h('th', {scope: 'col', class: cls}, text);
 }
 
 function queuesTable(b, items) {
-  const { t } = b;
-  return h('table', { class: 'sv-table' },
+  const {t} = b;
+  return h('table', {class: 'sv-table'},
     h('thead', {}, h('tr', {}, th(t('supervisor.queues.name')),
       ...['waiting', 'longest', 'at_risk', 'online'].map((k) => th(t(`supervisor.queues.${k}`), 'num')))),
-    h('tbody', {}, ...items.map((q) => h('tr', { class: q.sla_at_risk ? 'sv-risk' : '' },
-      h('th', { scope: 'row' }, q.team_id == null ? t('supervisor.shared_inbox') : q.name),
-      h('td', { class: 'num' }, String(q.waiting)),
-      h('td', { class: 'num' }, q.waiting && q.since ? since(q.since) : '–'),
-      h('td', { class: 'num' }, q.sla_at_risk ? h('strong', {}, `⚠ ${q.sla_at_risk}`) : '0'),
-      h('td', { class: 'num' }, q.agents_online == null ? '–' : String(q.agents_online))))));
+    h('tbody', {}, ...items.map((q) => h('tr', {class: q.sla_at_risk ? 'sv-risk' : ''},
+      h('th', {scope: 'row'}, q.team_id == null ? t('supervisor.shared_inbox') : q.name),
+      h('td', {class: 'num'}, String(q.waiting)),
+      h('td', {class: 'num'}, q.waiting && q.since ? since(q.since) : '–'),
+      h('td', {class: 'num'}, q.sla_at_risk ? h('strong', {}, `⚠ ${q.sla_at_risk}`) : '0'),
+      h('td', {class: 'num'}, q.agents_online == null ? '–' : String(q.agents_online))))));
 }
 
 function agentsTable(b, items) {
-  const { t } = b;
-  return h('table', { class: 'sv-table' },
+  const {t} = b;
+  return h('table', {class: 'sv-table'},
     h('thead', {}, h('tr', {}, th(t('supervisor.agents.name')), th(t('supervisor.agents.presence')),
       th(t('supervisor.agents.load')), th(t('supervisor.agents.idle'), 'num'))),
     h('tbody', {}, ...items.map((a) => h('tr', {},
-      h('th', { scope: 'row' }, a.name),
-      h('td', {}, h('span', { class: `sv-presence sv-${a.presence}` }, t(`supervisor.presence.${a.presence}`))),
+      h('th', {scope: 'row'}, a.name),
+      h('td', {}, h('span', {class: `sv-presence sv-${a.presence}`}, t(`supervisor.presence.${a.presence}`))),
       h('td', {}, loadList(b, a)),
-      h('td', { class: 'num' }, a.since ? since(a.since) : '–')))));
+      h('td', {class: 'num'}, a.since ? since(a.since) : '–')))));
 }
 
 function loadList(b, a) {
@@ -187,11 +187,11 @@ function loadList(b, a) {
     .filter((c) => (a.capacity || {})[c] || load[c])
     .sort((x, y) => (load[y] || 0) - (load[x] || 0) || x.localeCompare(y));
   if (!channels.length) return '–';
-  return h('ul', { class: 'sv-load' }, ...channels.map((c) => {
+  return h('ul', {class: 'sv-load'}, ...channels.map((c) => {
     const n = (a.load || {})[c] || 0;
     const cap = (a.capacity || {})[c] || 0;
     const full = n >= cap;
-    return h('li', { class: full ? 'sv-full' : n ? '' : 'sv-idle', title: full ? b.t('supervisor.agents.full') : null },
+    return h('li', {class: full ? 'sv-full' : n ? '' : 'sv-idle', title: full ? b.t('supervisor.agents.full') : null},
       `${channelName(b.t, c)} ${n}/${cap}`, full ? ' ●' : '');
   }));
 }
@@ -209,16 +209,16 @@ function agentName(b, id) {
 }
 
 function filters(b) {
-  const { t } = b;
-  const team = h('select', { id: 'sv-f-team', onchange: () => { b.filter.team = team.value; renderPart(b, 'convs'); } });
-  const status = h('select', { id: 'sv-f-status', onchange: () => { b.filter.status = status.value; b.convs = null; renderPart(b, 'convs'); refresh(b, ['convs']); } },
-    ...['open', 'pending', 'snoozed'].map((s) => h('option', { value: s }, t(`supervisor.status.${s}`))));
-  const unassigned = h('input', { type: 'checkbox', id: 'sv-f-unassigned', onchange: () => { b.filter.unassigned = unassigned.checked; renderPart(b, 'convs'); } });
+  const {t} = b;
+  const team = h('select', {id: 'sv-f-team', onchange: () => { b.filter.team = team.value; renderPart(b, 'convs'); }});
+  const status = h('select', {id: 'sv-f-status', onchange: () => { b.filter.status = status.value; b.convs = null; renderPart(b, 'convs'); refresh(b, ['convs']); }},
+    ...['open', 'pending', 'snoozed'].map((s) => h('option', {value: s}, t(`supervisor.status.${s}`))));
+  const unassigned = h('input', {type: 'checkbox', id: 'sv-f-unassigned', onchange: () => { b.filter.unassigned = unassigned.checked; renderPart(b, 'convs'); }});
   b.teamFilter = team;
-  return h('div', { class: 'sv-filters' },
-    h('label', { for: 'sv-f-status' }, t('supervisor.filter.status')), status,
-    h('label', { for: 'sv-f-team' }, t('supervisor.filter.team')), team,
-    h('span', { class: 'sv-check' }, unassigned, h('label', { for: 'sv-f-unassigned' }, t('supervisor.filter.unassigned'))));
+  return h('div', {class: 'sv-filters'},
+    h('label', {for: 'sv-f-status'}, t('supervisor.filter.status')), status,
+    h('label', {for: 'sv-f-team'}, t('supervisor.filter.team')), team,
+    h('span', {class: 'sv-check'}, unassigned, h('label', {for: 'sv-f-unassigned'}, t('supervisor.filter.unassigned'))));
 }
 
 function visibleConvs(b) {
@@ -235,7 +235,7 @@ function longestWaitFirst(x, y) {
 }
 
 function renderConvs(b, all, focusKey) {
-  const { t } = b;
+  const {t} = b;
   const box = b.convBox;
   fillSelect(b.teamFilter, b.filter.team, [['', t('supervisor.filter.all_teams')], ['none', t('supervisor.shared_inbox')],
     ...(b.queues || []).filter((q) => q.team_id != null).map((q) => [String(q.team_id), q.name])]);
@@ -246,7 +246,7 @@ function renderConvs(b, all, focusKey) {
     box.append(empty(all.length ? t('supervisor.convs.none_match') : t('supervisor.convs.empty')));
     return;
   }
-  const selectAll = h('input', { type: 'checkbox', 'aria-label': t('supervisor.convs.select_all') });
+  const selectAll = h('input', {type: 'checkbox', 'aria-label': t('supervisor.convs.select_all')});
   const boxes = [];
   const sync = () => {
     const n = boxes.filter((x) => x.checked).length;
@@ -262,22 +262,22 @@ function renderConvs(b, all, focusKey) {
     sync();
   });
   const body = rows.map((c) => {
-    const who = c.contact_name || t('supervisor.convs.customer', { id: c.contact_id });
-    const cb = h('input', { type: 'checkbox', value: String(c.id), 'aria-label': t('supervisor.convs.select', { name: who, id: c.id }) });
+    const who = c.contact_name || t('supervisor.convs.customer', {id: c.contact_id});
+    const cb = h('input', {type: 'checkbox', value: String(c.id), 'aria-label': t('supervisor.convs.select', {name: who, id: c.id})});
     cb.checked = b.selected.has(c.id);
     cb.addEventListener('change', () => { if (cb.checked) b.selected.add(c.id); else b.selected.delete(c.id); sync(); });
     boxes.push(cb);
     const waiting = c.waiting_since && c.status === 'open' ? since(Date.parse(c.waiting_since)) : '–';
-    return h('tr', { 'data-id': String(c.id) },
-      h('td', { class: 'sv-cb' }, cb),
-      h('th', { scope: 'row' }, h('a', { href: `#/c/${c.id}` }, who), h('span', { class: 'sv-id' }, ` #${c.id}`)),
+    return h('tr', {'data-id': String(c.id)},
+      h('td', {class: 'sv-cb'}, cb),
+      h('th', {scope: 'row'}, h('a', {href: `#/c/${c.id}`}, who), h('span', {class: 'sv-id'}, ` #${c.id}`)),
       h('td', {}, channelName(t, c.channel)),
       h('td', {}, teamName(b, c.team_id)),
-      h('td', { class: c.assignee_id == null ? 'sv-nobody' : '' }, agentName(b, c.assignee_id)),
-      h('td', { class: 'num' }, waiting));
+      h('td', {class: c.assignee_id == null ? 'sv-nobody' : ''}, agentName(b, c.assignee_id)),
+      h('td', {class: 'num'}, waiting));
   });
-  box.append(h('table', { class: 'sv-table sv-convtable' },
-    h('thead', {}, h('tr', {}, h('td', { class: 'sv-cb' }, selectAll), th(t('supervisor.convs.customer_col')),
+  box.append(h('table', {class: 'sv-table sv-convtable'},
+    h('thead', {}, h('tr', {}, h('td', {class: 'sv-cb'}, selectAll), th(t('supervisor.convs.customer_col')),
       th(t('supervisor.convs.channel')), th(t('supervisor.convs.queue')), th(t('supervisor.convs.assignee')),
       th(t('supervisor.convs.waiting'), 'num'))),
     h('tbody', {}, ...body)));
@@ -285,7 +285,7 @@ function renderConvs(b, all, focusKey) {
     const again = focusKey === 'all' ? selectAll : box.querySelector(`[value="${focusKey}"], [href="${focusKey}"]`);
     if (again) again.focus();
   }
-  if (all.length >= LIMIT) box.append(h('p', { class: 'sv-note' }, t('supervisor.convs.truncated', { count: LIMIT })));
+  if (all.length >= LIMIT) box.append(h('p', {class: 'sv-note'}, t('supervisor.convs.truncated', {count: LIMIT})));
   sync();
 }
 
@@ -295,22 +295,22 @@ function fillSelect(sel, value, options) {
   if (sel.dataset.options === key) return;
   sel.dataset.options = key;
   clear(sel);
-  for (const [v, label] of options) sel.append(h('option', { value: v }, label));
+  for (const [v, label] of options) sel.append(h('option', {value: v}, label));
   sel.value = options.some(([v]) => v === value) ? value : options[0][0];
 }
 
 function bulkForm(b) {
-  const { t } = b;
-  const agent = h('select', { id: 'sv-b-agent' });
-  const team = h('select', { id: 'sv-b-team' });
-  const note = h('input', { id: 'sv-b-note', type: 'text', maxlength: '5000', autocomplete: 'off' });
-  const counter = h('span', { class: 'sv-count' });
-  const submit = h('button', { type: 'submit', class: 'sv-apply' }, t('supervisor.bulk.apply'));
-  const form = h('form', { class: 'sv-bulk', 'aria-label': t('supervisor.bulk.label') },
+  const {t} = b;
+  const agent = h('select', {id: 'sv-b-agent'});
+  const team = h('select', {id: 'sv-b-team'});
+  const note = h('input', {id: 'sv-b-note', type: 'text', maxlength: '5000', autocomplete: 'off'});
+  const counter = h('span', {class: 'sv-count'});
+  const submit = h('button', {type: 'submit', class: 'sv-apply'}, t('supervisor.bulk.apply'));
+  const form = h('form', {class: 'sv-bulk', 'aria-label': t('supervisor.bulk.label')},
     counter,
-    h('label', { for: 'sv-b-agent' }, t('supervisor.bulk.agent')), agent,
-    h('label', { for: 'sv-b-team' }, t('supervisor.bulk.team')), team,
-    h('label', { for: 'sv-b-note' }, t('supervisor.bulk.note')), note,
+    h('label', {for: 'sv-b-agent'}, t('supervisor.bulk.agent')), agent,
+    h('label', {for: 'sv-b-team'}, t('supervisor.bulk.team')), team,
+    h('label', {for: 'sv-b-note'}, t('supervisor.bulk.note')), note,
     submit);
   const say = (text, bad) => {
     b.status.textContent = text;
@@ -321,7 +321,7 @@ function bulkForm(b) {
     const ids = [...b.selected];
     if (!ids.length) return say(t('supervisor.bulk.pick_conversations'), true);
     if (!agent.value && !team.value) return say(t('supervisor.bulk.pick_target'), true);
-    const body = { conversation_ids: ids };
+    const body = {conversation_ids: ids};
     if (agent.value) body.assignee_id = Number(agent.value);
     if (team.value) body.team_id = Number(team.value);
     if (note.value.trim()) body.note = note.value.trim();
@@ -330,8 +330,8 @@ function bulkForm(b) {
       const out = await b.ctx.api('POST', '/api/v1/supervisor/assign', body);
       const n = out.items.length;
       say(agent.value
-        ? t('supervisor.bulk.done_agent', { count: n, name: agentName(b, Number(agent.value)) })
-        : t('supervisor.bulk.done_team', { count: n, name: teamName(b, Number(team.value)) }));
+        ? t('supervisor.bulk.done_agent', {count: n, name: agentName(b, Number(agent.value))})
+        : t('supervisor.bulk.done_team', {count: n, name: teamName(b, Number(team.value))}));
       b.selected.clear();
       note.value = '';
       refresh(b, ['queues', 'agents', 'convs']);
@@ -343,7 +343,7 @@ function bulkForm(b) {
   });
   return {
     form,
-    count() { counter.textContent = t('supervisor.bulk.selected', { count: b.selected.size }); },
+    count() { counter.textContent = t('supervisor.bulk.selected', {count: b.selected.size}); },
     fill() {
       fillSelect(agent, agent.value, [['', t('supervisor.bulk.agent_none')],
         ...(b.agents || []).map((a) => [String(a.id), `${a.name} (${t(`supervisor.presence.${a.presence}`)})`])]);

@@ -1,5 +1,5 @@
 // Settings > Agents: list, create, edit (name, role, active, capacities, skills), reset a password.
-import { h, clear } from '../dom.js';
+import {h, clear} from '../dom.js';
 import {
   CHANNELS, channelName, fetchInto, field, input, messageLine, parseList, select, submitter, table, wholeNumber,
 } from './common.js';
@@ -9,9 +9,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MIN_PASSWORD = 8;
 
 export async function render(panel, ctx) {
-  const { t } = ctx;
+  const {t} = ctx;
   const list = h('div', {}, h('p', {}, t('settings.loading')));
-  const editor = h('div', { class: 'st-editor' });
+  const editor = h('div', {class: 'st-editor'});
   panel.append(h('h2', {}, t('settings.agents.title')), list, editor, createForm(ctx, () => reload()));
   const reload = async () => {
     const got = await fetchInto(list, t, () => Promise.all([ctx.api('GET', '/api/v1/agents'), ctx.api('GET', '/api/v1/teams')]));
@@ -22,7 +22,7 @@ export async function render(panel, ctx) {
       [t('settings.agents.name'), t('settings.agents.email'), t('settings.agents.role'), t('settings.agents.status'),
         t('settings.agents.teams'), t('settings.agents.capacities'), t('settings.agents.skills'), ''],
       agents.items.map((a) => h('tr', {},
-        h('th', { scope: 'row' }, a.name),
+        h('th', {scope: 'row'}, a.name),
         h('td', {}, a.email),
         h('td', {}, t(`settings.role.${a.role}`)),
         h('td', {}, a.active ? t('settings.agents.active') : t('settings.agents.inactive')),
@@ -30,7 +30,7 @@ export async function render(panel, ctx) {
         h('td', {}, capacityText(t, a.capacities)),
         h('td', {}, a.skills.join(', ')),
         h('td', {}, h('button', {
-          type: 'button', 'aria-label': t('settings.agents.edit_who', { name: a.name }),
+          type: 'button', 'aria-label': t('settings.agents.edit_who', {name: a.name}),
           onclick: () => edit(editor, ctx, a, reload),
         }, t('settings.edit'))))),
     ) : h('p', {}, t('settings.agents.empty')));
@@ -45,12 +45,12 @@ function capacityText(t, caps) {
 
 function capacityFields(t, caps) {
   const inputs = {};
-  const box = h('fieldset', { class: 'st-caps' }, h('legend', {}, t('settings.agents.capacities')),
-    h('small', { class: 'st-hint' }, t('settings.agents.capacity_hint')),
+  const box = h('fieldset', {class: 'st-caps'}, h('legend', {}, t('settings.agents.capacities')),
+    h('small', {class: 'st-hint'}, t('settings.agents.capacity_hint')),
     ...CHANNELS.map((c) => {
-      inputs[c] = input({ type: 'number', min: '0', max: '1000', step: '1', inputmode: 'numeric',
+      inputs[c] = input({type: 'number', min: '0', max: '1000', step: '1', inputmode: 'numeric',
         value: caps && caps[c] != null ? String(caps[c]) : '',
-        'aria-label': t('settings.agents.capacity_of', { channel: channelName(t, c) }) });
+        'aria-label': t('settings.agents.capacity_of', {channel: channelName(t, c)})});
       return field(channelName(t, c), inputs[c]);
     }));
   const read = () => {
@@ -62,91 +62,94 @@ function capacityFields(t, caps) {
     }
     return [out, null];
   };
-  return { box, read };
+  return {box, read};
 }
 
+// Name, role, skills and capacities: the fields creating and editing an agent share.
+function profile(t, agent) {
+  const name = input({value: agent.name || '', maxlength: '200'});
+  const role = select(ROLES.map((r) => [r, t(`settings.role.${r}`)]), agent.role || 'agent');
+  const skills = input({value: (agent.skills || []).join(', ')});
+  const caps = capacityFields(t, agent.capacities);
+  return {
+    name,
+    fields: [field(t('settings.agents.name'), name), field(t('settings.agents.role'), role)],
+    more: [field(t('settings.agents.skills'), skills, t('settings.list_hint')), caps.box],
+    // [body, null] or [null, [message, control]]
+    read() {
+      if (!name.value.trim()) return [null, [t('settings.agents.bad_name'), name]];
+      const [capacities, bad] = caps.read();
+      if (bad) return [null, [t('settings.agents.bad_capacity'), bad]];
+      return [{name: name.value.trim(), role: role.value, capacities, skills: parseList(skills.value)}, null];
+    },
+  };
+}
+
+const passwordProblem = (t, el) => (el.value.length < MIN_PASSWORD
+  ? [t('settings.agents.bad_password', {count: MIN_PASSWORD}), el] : null);
+
 function createForm(ctx, done) {
-  const { t } = ctx;
-  const email = input({ type: 'email', autocomplete: 'off' });
-  const name = input({ maxlength: '200' });
-  const role = select(ROLES.map((r) => [r, t(`settings.role.${r}`)]), 'agent');
-  const password = input({ type: 'password', autocomplete: 'new-password' });
-  const skills = input({});
-  const caps = capacityFields(t, {});
+  const {t} = ctx;
+  const email = input({type: 'email', autocomplete: 'off'});
+  const password = input({type: 'password', autocomplete: 'new-password'});
+  const p = profile(t, {});
   const msg = messageLine();
-  const form = h('form', { class: 'st-form' },
-    field(t('settings.agents.email'), email), field(t('settings.agents.name'), name),
-    field(t('settings.agents.role'), role),
-    field(t('settings.agents.password'), password, t('settings.agents.password_hint', { count: MIN_PASSWORD })),
-    field(t('settings.agents.skills'), skills, t('settings.list_hint')),
-    caps.box,
-    h('button', { type: 'submit' }, t('settings.agents.create')), msg.el);
-  let capacities;
+  const form = h('form', {class: 'st-form'},
+    field(t('settings.agents.email'), email), ...p.fields,
+    field(t('settings.agents.password'), password, t('settings.agents.password_hint', {count: MIN_PASSWORD})),
+    ...p.more,
+    h('button', {type: 'submit'}, t('settings.agents.create')), msg.el);
+  let body;
   submitter(form, msg, t, () => {
     if (!EMAIL.test(email.value.trim())) return [t('settings.agents.bad_email'), email];
-    if (!name.value.trim()) return [t('settings.agents.bad_name'), name];
-    if (password.value.length < MIN_PASSWORD) return [t('settings.agents.bad_password', { count: MIN_PASSWORD }), password];
-    const [c, bad] = caps.read();
-    if (bad) return [t('settings.agents.bad_capacity'), bad];
-    capacities = c;
-    return null;
+    const [b, bad] = p.read();
+    if (bad && bad[1] === p.name) return bad;  // in the order of the fields on screen
+    body = {...b, email: email.value.trim(), password: password.value};
+    return passwordProblem(t, password) || bad;
   }, async () => {
-    const a = await ctx.api('POST', '/api/v1/agents', {
-      email: email.value.trim(), name: name.value.trim(), role: role.value, password: password.value,
-      capacities, skills: parseList(skills.value),
-    });
+    const a = await ctx.api('POST', '/api/v1/agents', body);
     form.reset();
-    msg.ok(t('settings.agents.created', { name: a.name }));
+    msg.ok(t('settings.agents.created', {name: a.name}));
     await done();
   });
-  return h('details', { class: 'st-create' }, h('summary', {}, t('settings.agents.new')), form);
+  return h('details', {class: 'st-create'}, h('summary', {}, t('settings.agents.new')), form);
 }
 
 function edit(editor, ctx, agent, done) {
-  const { t } = ctx;
+  const {t} = ctx;
   clear(editor);
-  const name = input({ value: agent.name, maxlength: '200' });
-  const role = select(ROLES.map((r) => [r, t(`settings.role.${r}`)]), agent.role);
-  const active = h('input', { type: 'checkbox', id: 'st-agent-active' });
-  active.checked = agent.active;
-  const skills = input({ value: agent.skills.join(', ') });
-  const caps = capacityFields(t, agent.capacities);
+  const active = h('input', {type: 'checkbox', id: 'st-agent-active', checked: agent.active});
+  const p = profile(t, agent);
   const msg = messageLine();
-  const form = h('form', { class: 'st-form', 'aria-labelledby': 'st-edit-h' },
-    field(t('settings.agents.name'), name), field(t('settings.agents.role'), role),
-    h('div', { class: 'st-check' }, active, h('label', { for: 'st-agent-active' }, t('settings.agents.active'))),
-    field(t('settings.agents.skills'), skills, t('settings.list_hint')),
-    caps.box,
-    h('button', { type: 'submit' }, t('settings.save')), msg.el);
+  const form = h('form', {class: 'st-form', 'aria-labelledby': 'st-edit-h'}, ...p.fields,
+    h('div', {class: 'st-check'}, active, h('label', {for: 'st-agent-active'}, t('settings.agents.active'))),
+    ...p.more,
+    h('button', {type: 'submit'}, t('settings.save')), msg.el);
   let body;
   submitter(form, msg, t, () => {
-    if (!name.value.trim()) return [t('settings.agents.bad_name'), name];
-    const [capacities, bad] = caps.read();
-    if (bad) return [t('settings.agents.bad_capacity'), bad];
-    body = { name: name.value.trim(), role: role.value, active: active.checked, capacities, skills: parseList(skills.value) };
-    return null;
+    const [b, bad] = p.read();
+    body = {...b, active: active.checked};
+    return bad;
   }, async () => {
     await ctx.api('PATCH', `/api/v1/agents/${agent.id}`, body);
     msg.ok(t('settings.saved'));
     await done();
   });
 
-  const password = input({ type: 'password', autocomplete: 'new-password' });
+  const password = input({type: 'password', autocomplete: 'new-password'});
   const pmsg = messageLine();
-  const pform = h('form', { class: 'st-form' },
+  const pform = h('form', {class: 'st-form'},
     field(t('settings.agents.new_password'), password, t('settings.agents.reset_hint')),
-    h('button', { type: 'submit' }, t('settings.agents.reset')), pmsg.el);
-  submitter(pform, pmsg, t,
-    () => (password.value.length < MIN_PASSWORD ? [t('settings.agents.bad_password', { count: MIN_PASSWORD }), password] : null),
-    async () => {
-      await ctx.api('PATCH', `/api/v1/agents/${agent.id}`, { password: password.value });
-      pform.reset();
-      pmsg.ok(t('settings.agents.password_reset', { name: agent.name }));
-    });
+    h('button', {type: 'submit'}, t('settings.agents.reset')), pmsg.el);
+  submitter(pform, pmsg, t, () => passwordProblem(t, password), async () => {
+    await ctx.api('PATCH', `/api/v1/agents/${agent.id}`, {password: password.value});
+    pform.reset();
+    pmsg.ok(t('settings.agents.password_reset', {name: agent.name}));
+  });
 
-  editor.append(h('section', { class: 'st-card', 'aria-labelledby': 'st-edit-h' },
-    h('h3', { id: 'st-edit-h', tabindex: '-1' }, t('settings.agents.editing', { name: agent.name })),
+  editor.append(h('section', {class: 'st-card', 'aria-labelledby': 'st-edit-h'},
+    h('h3', {id: 'st-edit-h', tabindex: '-1'}, t('settings.agents.editing', {name: agent.name})),
     form, pform,
-    h('button', { type: 'button', onclick: () => clear(editor) }, t('settings.close'))));
+    h('button', {type: 'button', onclick: () => clear(editor)}, t('settings.close'))));
   editor.querySelector('#st-edit-h').focus();
 }

@@ -1,5 +1,5 @@
 // Small pieces shared by the supervisor board and the settings pages.
-import { h, clear } from '../dom.js';
+import {h, clear} from '../dom.js';
 
 export const CHANNELS = ['webchat', 'sms', 'email', 'voice', 'api'];
 
@@ -31,7 +31,7 @@ export async function fetchInto(list, t, fetch) {
     return data;
   } catch (err) {
     clear(list);
-    list.append(h('p', { class: 'st-msg st-bad', role: 'alert' }, t('settings.load_failed'), ' ', problem(t, err)));
+    list.append(h('p', {class: 'st-msg st-bad', role: 'alert'}, t('settings.load_failed'), ' ', problem(t, err)));
     return null;
   }
 }
@@ -44,28 +44,28 @@ let seq = 0;
 // A labelled form control; `hint` is read out with it.
 export function field(label, input, hint) {
   input.id = input.id || `st-f${++seq}`;
-  const kids = [h('label', { for: input.id }, label), input];
+  const kids = [h('label', {for: input.id}, label), input];
   if (hint) {
     const hid = `${input.id}-hint`;
     input.setAttribute('aria-describedby', hid);
-    kids.push(h('small', { id: hid, class: 'st-hint' }, hint));
+    kids.push(h('small', {id: hid, class: 'st-hint'}, hint));
   }
-  return h('div', { class: 'st-field' }, ...kids);
+  return h('div', {class: 'st-field'}, ...kids);
 }
 
 export function input(attrs) {
-  return h('input', { type: 'text', autocomplete: 'off', ...attrs });
+  return h('input', {type: 'text', autocomplete: 'off', ...attrs});
 }
 
 export function select(options, value) {
-  const el = h('select', {}, ...options.map(([v, label]) => h('option', { value: v }, label)));
+  const el = h('select', {}, ...options.map(([v, label]) => h('option', {value: v}, label)));
   el.value = value ?? options[0][0];
   return el;
 }
 
 // A form's message line: errors are announced at once, successes politely.
 export function messageLine() {
-  const el = h('p', { class: 'st-msg', role: 'status', 'aria-live': 'polite' });
+  const el = h('p', {class: 'st-msg', role: 'status', 'aria-live': 'polite'});
   return {
     el,
     ok(text) { el.textContent = text; el.className = 'st-msg st-ok'; },
@@ -118,7 +118,7 @@ export function positive(el) {
 
 // A delete or revoke button that asks once more before it acts.
 export function confirmButton(t, label, confirmLabel, act) {
-  const b = h('button', { type: 'button', class: 'st-danger' }, label);
+  const b = h('button', {type: 'button', class: 'st-danger'}, label);
   let armed = false;
   b.addEventListener('click', async () => {
     if (!armed) {
@@ -134,8 +134,8 @@ export function confirmButton(t, label, confirmLabel, act) {
 }
 
 export function table(headers, rows, caption) {
-  return h('table', { class: 'st-table' },
+  return h('table', {class: 'st-table'},
     caption ? h('caption', {}, caption) : null,
-    h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', { scope: 'col' }, x)))),
+    h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', {scope: 'col'}, x)))),
     h('tbody', {}, ...rows));
 }
