@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from hub.errors import HubError
 from hub.ports import RejectedMessage
@@ -25,6 +30,52 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": code, "message": message, **extra}
 
 
+# pydantic's words for the commonest mistakes, in plainer ones (its own for everything else).
+_PLAIN = {
+    "missing": "is required",
+    "string_type": "must be a text (a JSON string)",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list (a JSON array)",
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+}
+_BODY_OBJECT = "the body must be a JSON object, sent with Content-Type: application/json"
+
+
+def problem(err: Mapping[str, Any]) -> str:
+    """One validation error in plain words, naming the field (`contact.email: ...`)."""
+    kind = err.get("type")
+    loc = tuple(err.get("loc", ()))
+    if kind == "json_invalid":
+        # FastAPI: "JSON decode error" with the decoder's words in ctx and the offset in loc;
+        # pydantic (the inbound API): "Invalid JSON: <its words>". Both read the same.
+        detail = (err.get("ctx") or {}).get("error") or str(err.get("msg", "")).removeprefix("Invalid JSON: ")
+        offset = next((p for p in loc[1:] if isinstance(p, int)), None)
+        return f"invalid JSON: {detail}" + (f" (at character {offset})" if offset is not None else "")
+    where = ".".join(str(p) for p in loc if p != "body")
+    if not where and loc[:1] in (("body",), ()) and kind in ("missing", "dict_type", "model_type",
+                                                             "model_attributes_type"):
+        return _BODY_OBJECT
+    words = _PLAIN.get(str(kind), str(err.get("msg")))
+    return f"{where}: {words}" if where else words
+
+
+def allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """Every method some route of `app` serves at this path."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(_: Request, exc: HubError) -> JSONResponse:
@@ -33,18 +84,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        problems = [problem(err) for err in exc.errors()]
         return JSONResponse(
             error_body("invalid", "; ".join(problems) or "invalid request", details=problems), status_code=422
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
+        headers = dict(exc.headers or {})
+        message = str(exc.detail)
+        if status == 405:
+            # Starlette names the methods of the first route on this path only; a path served by
+            # several routes (GET and POST /api/v1/agents) allows all of theirs.
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope)) or headers.get("Allow", "")
+            if message == HTTPStatus(405).phrase:
+                message = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        elif status == 404 and message == HTTPStatus(404).phrase:
+            message = f"there is nothing at {request.method} {request.url.path}"
+        return JSONResponse(error_body(code, message), status_code=status, headers=headers or None)
 
     @app.exception_handler(RejectedMessage)
     async def _rejected(_: Request, exc: RejectedMessage) -> JSONResponse:
@@ -66,6 +125,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error")
+        # Answered outside the middleware that adds API_HEADERS (Starlette's outermost layer).
         return JSONResponse(
-            error_body("internal", "the hub hit an internal error; nothing was lost, try again"), status_code=500
+            error_body("internal", "the hub hit an internal error; nothing was lost, try again"), status_code=500,
+            headers=API_HEADERS,
         )

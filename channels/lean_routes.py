@@ -7,7 +7,9 @@ declared signature, so the OpenAPI schema is unchanged, but call the endpoint di
 
 - `JsonBodyRoute`, for `async def endpoint(body: SomeModel, request: Request)`: parses the body
   straight from bytes with pydantic's `model_validate_json`. Bad input raises the
-  RequestValidationError FastAPI would raise, so clients get the same 422.
+  RequestValidationError FastAPI would raise, so clients get the same 422. A subclass may set a
+  `guard` (say, the API key check), answered before the body is read: a caller who may not post
+  learns nothing about what the body should be.
 - `RequestRoute`, for `async def endpoint(request: Request) -> Response`.
 
 Both are `LeanRoute`s: a handler that needs nothing from the framework but the request, so the
@@ -38,12 +40,19 @@ class LeanRoute(APIRoute):
 class JsonBodyRoute(LeanRoute):
     """For endpoints declared exactly as `async def endpoint(body: SomeModel, request: Request)`."""
 
+    async def guard(self, request: Request) -> Response | None:
+        """The refusal to answer before the body is read, or None to go on."""
+        return None
+
     def get_route_handler(self) -> Handler:
         endpoint = self.endpoint
         model = typing.get_type_hints(endpoint)["body"]
         assert isinstance(model, type) and issubclass(model, BaseModel), "the body must be a pydantic model"
+        guard = self.guard
 
         async def handler(request: Request) -> Response:
+            if (refusal := await guard(request)) is not None:
+                return refusal
             raw = await request.body()
             try:
                 body = model.model_validate_json(raw or b"null")

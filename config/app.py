@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from agents_ui import docs, pages, ws
 from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
+from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from agents_ui.origin import OriginCheck
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last, so it runs first: a cross-site request is refused before its body is read.
     app.add_middleware(OriginCheck, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
+    app.add_middleware(ApiHeaders)  # outermost: the refusals of the two above carry its headers too
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers (no database access)")
@@ -158,7 +160,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
                    teams.router, api_keys.router, routing.router, supervisor.router, pages.router, docs.router):
         add_routes(app, router)
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
-        app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers)
+        app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers, RAW_API_HEADERS)
         app.fast_lane.add_routes(app.router.routes)
     return app
 

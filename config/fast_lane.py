@@ -12,8 +12,9 @@ So the application (`config.app.HubApp`) hands a request straight to its route's
 
 Anything else (a chunked or oversized body, another method, another path) takes the full stack,
 which answers it exactly as before. What the stack would have done that these handlers can see is
-done here too: `scope["app"]` is set, and an exception is answered by the application's own
-exception handlers (the JSON errors of agents_ui/errors.py), an unexpected one with its 500.
+done here too: `scope["app"]` is set, an exception is answered by the application's own
+exception handlers (the JSON errors of agents_ui/errors.py), an unexpected one with its 500, and
+the headers the stack adds to every API answer (agents_ui/api_headers.py) are added.
 The routes stay FastAPI routes: the OpenAPI schema documents them as before.
 """
 
@@ -34,9 +35,11 @@ logger = logging.getLogger(__name__)
 
 
 class FastLane:
-    def __init__(self, max_body_bytes: int, exception_handlers: dict[Any, Any]) -> None:
+    def __init__(self, max_body_bytes: int, exception_handlers: dict[Any, Any],
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.max_body_bytes = max_body_bytes
         self.exception_handlers = exception_handlers
+        self.headers = headers or []  # added to every answer, unless the handler set them
         self.handlers: dict[str, Handler] = {}
 
     def add_routes(self, routes: list[Any]) -> None:
@@ -66,6 +69,9 @@ class FastLane:
             response = await handler(request)
         except Exception as exc:
             response = await self._answer_error(request, exc)
+        if self.headers:
+            present = {name for name, _ in response.raw_headers}
+            response.raw_headers.extend(h for h in self.headers if h[0] not in present)
         await response(scope, receive, send)
 
     async def _answer_error(self, request: Request, exc: Exception) -> Response:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from channels.lean_routes import JsonBodyRoute
 from hub.ports import Attachment, ContactRef, HubPort, InboundMessage
-
-router = APIRouter(tags=["inbound (API channel)"], route_class=JsonBodyRoute)
 
 
 class InboundContact(BaseModel):
@@ -54,6 +52,21 @@ def _api_key(request: Request) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
+class ApiKeyJsonRoute(JsonBodyRoute):
+    """The key is checked before the body is read: without one, no 422 describes the body."""
+
+    async def guard(self, request: Request) -> Response | None:
+        port: HubPort = request.app.state.hub
+        key = _api_key(request)
+        if not key or not await port.check_api_key_async(key):
+            return JSONResponse({"error": "unauthorized", "message": "send a valid API key in X-Api-Key"},
+                                status_code=401)
+        return None
+
+
+router = APIRouter(tags=["inbound (API channel)"], route_class=ApiKeyJsonRoute)
+
+
 @router.post(
     "/api/v1/inbound/messages",
     summary="Post a customer message into the hub (API key)",
@@ -69,11 +82,7 @@ def _api_key(request: Request) -> str | None:
 async def post_inbound(body: InboundIn, request: Request) -> JSONResponse:
     """Answers only after the message is committed. Posting the same `external_id` again for the
     same `source` is a no-op that returns the first result (200 instead of 201)."""
-    port: HubPort = request.app.state.hub
-    key = _api_key(request)
-    if not key or not await port.check_api_key_async(key):
-        return JSONResponse({"error": "unauthorized", "message": "send a valid API key in X-Api-Key"},
-                            status_code=401)
+    port: HubPort = request.app.state.hub  # the API key was checked first (ApiKeyJsonRoute)
     msg = InboundMessage(
         channel="api",
         source=body.source,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,21 +11,9 @@ from config.app import create_app
 from config.settings import Settings
 from hub.db import Database
 from tests.conftest import make_settings
-from tests.factories import AgentLogin, api_key, create_team, inbound, login
+from tests.factories import AgentLogin, api_key, create_team, inbound
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
-@pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    """Like `client`, but a server error comes back as the 500 a user would get instead of raising."""
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture
-def admin(api: TestClient) -> AgentLogin:
-    return login(api, api.app.state.hub.db, "admin")  # type: ignore[attr-defined]
 
 
 @pytest.fixture

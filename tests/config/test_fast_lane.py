@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from agents_ui.errors import API_HEADERS
 from config.app import create_app
 from config.settings import Settings
 from hub.db import Database
@@ -35,6 +36,8 @@ def both_ways(client: TestClient, body: Any, headers: dict[str, str]) -> tuple[A
     assert lane.request.headers.get("content-length") == str(len(raw))
     stack = client.post(PATH, content=iter([raw]), headers={**headers, "content-type": "application/json"})
     assert "content-length" not in stack.request.headers
+    for name, value in API_HEADERS.items():  # nosniff and no-store (agents_ui/api_headers.py), both ways
+        assert lane.headers.get_list(name) == stack.headers.get_list(name) == [value]
     return (lane.status_code, lane.json()), (stack.status_code, stack.json())
 
 
@@ -77,6 +80,7 @@ def test_stored_and_duplicate_answers_match(api: TestClient) -> None:
 @pytest.mark.parametrize(("body", "headers", "status", "code"), [
     (message("x"), {}, 401, "unauthorized"),
     (message("x"), {"X-Api-Key": "hubk_wrong"}, 401, "unauthorized"),
+    ({"source": "crm"}, {}, 401, "unauthorized"),  # the key is checked before the body
     ({"source": "crm", "external_id": "x", "contact": {}, "text": "hi"}, None, 422, "invalid"),
     ({"source": "crm", "external_id": "x"}, None, 422, "invalid"),
     ("not an object", None, 422, "invalid"),
