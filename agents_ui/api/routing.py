@@ -12,10 +12,10 @@ from agents_ui.deps import Caller, current_caller, get_hub, require_admin, requi
 from hub.agents.actions import get_team
 from hub.conversations.actions import get_conversation
 from hub.conversations.schemas import conversation_dict
-from hub.errors import Conflict, Invalid, NotFound
+from hub.errors import Conflict, NotFound
 from hub.events import log
 from hub.routing.models import RoutingRule
-from hub.routing.sla import parse_business_hours
+from hub.routing.settings import TeamSettings, do_set_team_settings
 from hub.runtime import Hub
 
 router = APIRouter(tags=["routing"])
@@ -36,15 +36,6 @@ class RuleIn(BaseModel):
     team_id: int | None = None
     priority: int = Field(default=0, ge=-100, le=100)
     skill: str | None = Field(default=None, max_length=64)
-
-
-class TeamSettingsIn(BaseModel):
-    offer_timeout_seconds: float | None = Field(default=None, gt=0, description="chat must be accepted in time")
-    escalate_after_seconds: float | None = Field(default=None, gt=0)
-    overflow_team: str | None = Field(default=None, description="team name to escalate to")
-    overflow_skill: str | None = Field(default=None, description="or: any agent with this skill")
-    sla: dict[str, Any] | None = Field(default=None, description="targets in seconds per priority")
-    business_hours: dict[str, Any] | None = None
 
 
 def rule_dict(r: RoutingRule) -> dict[str, Any]:
@@ -89,18 +80,12 @@ def delete_rule(rule_id: int, caller: Caller = Depends(require_admin), hub: Hub 
 
 
 @router.put("/api/v1/teams/{team_id}/settings", summary="Queue settings of a team (admins)")
-def set_team_settings(team_id: int, body: TeamSettingsIn, caller: Caller = Depends(require_admin),
+def set_team_settings(team_id: int, body: TeamSettings, caller: Caller = Depends(require_admin),
                       hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    settings = body.model_dump(exclude_none=True)
-    try:
-        parse_business_hours(settings.get("business_hours"))
-    except (ValueError, KeyError) as exc:
-        raise Invalid(f"business_hours: {exc}") from exc
+    """Durations in seconds (positive numbers); `overflow_team` by id or name; `sla` targets under
+    "default" and per priority ("10"); `business_hours` per day in a time zone. Refused with 422."""
     with hub.db.write() as s:
-        team = get_team(s, team_id)
-        team.settings = settings
-        log.append(s, "team.updated", actor_agent_id=caller.agent_id,
-                   payload={"team_id": team_id, "settings": settings})
+        team = do_set_team_settings(s, team_id, body, actor_agent_id=caller.agent_id)
         return {"id": team.id, "name": team.name, "settings": team.settings}
 
 

@@ -36,6 +36,7 @@ from hub.routing import policy, queries, sla
 from hub.routing.board import Board, View
 from hub.routing.models import RoutingRule
 from hub.routing.rules import Facts, Rule, first_match, rule_from_dict
+from hub.routing.settings import find_team, stored_settings
 
 
 @dataclass
@@ -70,12 +71,13 @@ def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
     if team_id is None:
         return {}
     team = session.get(Team, team_id)
-    return dict(team.settings or {}) if team is not None else {}
+    return stored_settings(team_id, team.settings) if team is not None else {}
 
 
 _DB_RULES = select(
     RoutingRule.name, RoutingRule.match, RoutingRule.team_id, RoutingRule.priority, RoutingRule.skill  # type: ignore[call-overload]
 ).order_by(RoutingRule.position, RoutingRule.id)
+_TEAM_SETTINGS = select(Team.id, Team.settings).order_by(Team.id)  # type: ignore[call-overload]
 _FIRST_TEXT = (
     select(Message.text).where(Message.conversation_id == bindparam("conv")).order_by(Message.id).limit(1)  # type: ignore[arg-type]
 )
@@ -440,38 +442,44 @@ class Router:
         return out
 
     def escalate_due(self, session: Session) -> int:
+        """Escalate every team's conversations that waited too long (one transaction; the routing
+        service escalates team by team instead, `escalating_teams` then `escalate_team`)."""
+        return sum(self.escalate_team(session, team_id) for team_id in self.escalating_teams(session))
+
+    def escalating_teams(self, session: Session) -> list[int]:
+        return [tid for tid, settings in session.execute(_TEAM_SETTINGS)
+                if settings and settings.get("escalate_after_seconds")]
+
+    def escalate_team(self, session: Session, team_id: int) -> int:
         lock_router(session)
+        team = session.get(Team, team_id)
+        if team is None:
+            return 0
+        s = stored_settings(team.id, team.settings)
+        after = s.get("escalate_after_seconds")
+        if not after:
+            return 0
+        target = find_team(session, s["overflow_team"]) if s.get("overflow_team") is not None else None
+        target_id = target.id if target is not None and target.id != team.id else None
+        skill = s.get("overflow_skill")
+        if target_id is None and not skill:
+            return 0
         now = utcnow()
-        moved = 0
-        teams = session.execute(select(Team)).scalars().all()
-        for team in teams:
-            s = team.settings or {}
-            after = s.get("escalate_after_seconds")
-            if not after:
-                continue
-            target_team = s.get("overflow_team")
-            target_id = None
-            if target_team:
-                target_id = session.execute(select(Team.id).where(Team.name == target_team)).scalar_one_or_none()
-            skill = s.get("overflow_skill")
-            if target_id is None and not skill:
-                continue
-            due = session.execute(
-                select(Conversation).where(
-                    queries.waiting_filter(),  # type: ignore[arg-type]
-                    Conversation.team_id == team.id,
-                    Conversation.queued_at <= now - timedelta(seconds=float(after)),  # type: ignore[operator]
-                ).limit(200)
-            ).scalars().all()
-            for conv in due:
-                conv.escalation_level += 1
-                conv.queued_at = now
-                conv.routing_skill = skill or conv.routing_skill
-                do_assign(session, conv, assignee_id=None, team_id=target_id if target_id else None,
-                          actor_agent_id=None, reason=f"waited over {after}s in {team.name}",
-                          event_type="conversation.escalated")
-                moved += 1
-        return moved
+        due = session.execute(
+            select(Conversation).where(
+                queries.waiting_filter(),  # type: ignore[arg-type]
+                Conversation.team_id == team.id,
+                Conversation.queued_at <= now - timedelta(seconds=float(after)),  # type: ignore[operator]
+            ).limit(200)
+        ).scalars().all()
+        for conv in due:
+            conv.escalation_level += 1
+            conv.queued_at = now
+            conv.routing_skill = skill or conv.routing_skill
+            do_assign(session, conv, assignee_id=None, team_id=target_id if target_id else None,
+                      actor_agent_id=None, reason=f"waited over {after}s in {team.name}",
+                      event_type="conversation.escalated")
+        return len(due)
 
     def check_sla(self, session: Session) -> int:
         """Raise the priority of conversations nearing a breach, and record breaches."""

@@ -49,6 +49,7 @@ from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import Conversation
 from hub.events.models import Event
 from hub.routing.policy import AgentState
+from hub.routing.settings import stored_settings
 
 # Read everything again past this many events since the snapshot (a long idle spell while other
 # nodes worked: one full read is cheaper than replaying them), and at least this often: a safety
@@ -294,7 +295,8 @@ class View:
         self._read_teams(session)
 
     def _read_teams(self, session: Session) -> None:
-        self.teams = {tid: TeamInfo(tid, name, dict(settings or {})) for tid, name, settings in session.execute(_TEAMS)}
+        self.teams = {tid: TeamInfo(tid, name, stored_settings(tid, settings))
+                      for tid, name, settings in session.execute(_TEAMS)}
 
     def _read_agents(self, session: Session, ids: Sequence[int] | None) -> None:
         """Read these agents (None: every online one) again: presence, skills, capacity, teams."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from hub.db import Database
 from hub.events.fanout import EventBus
@@ -108,11 +109,22 @@ class RoutingService:
                 return total
 
     def timers(self) -> None:
-        with self.db.write() as s:
-            self.router.expire_offers(s)
-        with self.db.write() as s:
-            self.router.offline_silent_consoles(s)
-        with self.db.write() as s:
-            self.router.escalate_due(s)
-        with self.db.write() as s:
-            self.router.check_sla(s)
+        """Each timer in its own transaction, escalation one team at a time: a failure is logged and
+        the others still run (one team's failure used to stop the queues of every team)."""
+        steps = [("offer timeouts", self.router.expire_offers),
+                 ("silent consoles", self.router.offline_silent_consoles)]
+        try:
+            with self.db.read() as s:
+                teams = self.router.escalating_teams(s)
+        except Exception:
+            logger.exception("routing timer failed: reading the teams to escalate")
+            teams = []
+        steps += [(f"escalation of team {team_id}", partial(self.router.escalate_team, team_id=team_id))
+                  for team_id in teams]
+        steps.append(("SLA watch", self.router.check_sla))
+        for name, step in steps:
+            try:
+                with self.db.write() as s:
+                    step(s)
+            except Exception:
+                logger.exception("routing timer failed: %s; the others go on", name)

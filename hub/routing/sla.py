@@ -1,13 +1,13 @@
 """SLA deadlines counted in a team's business hours (pure functions).
 
-Team settings, e.g.:
+Team settings (checked by hub/routing/settings.py), e.g.:
     {"business_hours": {"timezone": "Europe/Paris",
                         "days": {"mon": ["09:00-12:00", "13:00-17:00"], "tue": ["09:00-17:00"]}},
      "sla": {"default": {"first_response": 3600, "next_response": 7200, "resolution": 86400},
              "10": {"first_response": 600},
              "warn_before": 300}}
-No business_hours means around the clock. SLA keys are priorities (the highest key not above the
-conversation's priority applies; "default" otherwise).
+No business_hours means around the clock; "24:00" ends a span at midnight. SLA keys are priorities
+(the highest key not above the conversation's priority applies; "default" otherwise).
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ class BusinessHours:
     windows: dict[int, tuple[tuple[time, time], ...]]
 
 
+def _clock(text: str) -> time:
+    """"09:30" as a time; "24:00" (the end of a day) as the last moment of the day."""
+    text = text.strip()
+    return time.max if text == "24:00" else time.fromisoformat(text)
+
+
 def parse_business_hours(data: dict[str, Any] | None) -> BusinessHours | None:
     if not data:
         return None
@@ -35,7 +41,7 @@ def parse_business_hours(data: dict[str, Any] | None) -> BusinessHours | None:
     for day, spans in (data.get("days") or {}).items():
         parsed = []
         for span in spans:
-            start, end = (time.fromisoformat(p.strip()) for p in span.split("-"))
+            start, end = (_clock(p) for p in span.split("-"))
             if end <= start:
                 raise ValueError(f"business hours span {span!r} ends before it starts")
             parsed.append((start, end))
@@ -55,7 +61,8 @@ def add_business_seconds(start: datetime, seconds: float, hours: BusinessHours |
         day = cursor.date()
         for open_t, close_t in hours.windows.get(day.weekday(), ()):
             w_start = datetime.combine(day, open_t, hours.tz)
-            w_end = datetime.combine(day, close_t, hours.tz)
+            w_end = datetime.combine(day + timedelta(days=1), time(0), hours.tz) if close_t == time.max \
+                else datetime.combine(day, close_t, hours.tz)
             if w_end <= cursor:
                 continue
             begin = max(cursor, w_start)
