@@ -149,3 +149,8 @@ def test_no_inline_script_style_or_html_sinks_in_the_console() -> None:
         text = path.read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in text, f"{path.relative_to(STATIC_DIR)} uses {sink}"
+
+
+def test_favicon_is_served_so_pages_without_an_icon_link_log_no_404(client: TestClient) -> None:
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("image/svg+xml")

@@ -170,3 +170,46 @@ def test_login_inbox_and_conversation_pass_axe(hub: Hub, new_page: Any) -> None:
     expect(page.locator(".msg-in")).to_have_count(1)
     expect(page.locator(".timeline li").first).to_be_visible()
     assert _serious(page) == []
+
+
+def test_a_session_ended_elsewhere_takes_the_console_to_login_with_a_notice(hub: Hub, new_page: Any) -> None:
+    page = new_page(hub.agent(name="Ana Expired"))
+    expect(page.locator("#presence")).to_have_value("online")
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "hub_session")
+    import httpx
+
+    assert httpx.post(f"{hub.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # The hub closes the socket of an ended session; the console asks the API why and gets a 401.
+    expect(page).to_have_url(f"{hub.url}/login?expired=1")
+    expect(page.get_by_role("status")).to_have_text("Your session has ended. Please sign in again.")
+
+
+def test_keyboard_moves_through_the_list_and_drafts_survive_switching_and_reload(hub: Hub, new_page: Any) -> None:
+    ana = hub.agent(name="Ana Keys")
+    page = new_page(ana)
+    expect(page.locator("#presence")).to_have_value("online")
+    for name in ("Hana Keys", "Ivan Keys"):
+        _give(hub, hub.customer_says(f"Hello from {name}", email=_email(), name=name)["conversation_id"], ana)
+    expect(page.locator(".row-item")).to_have_count(2)
+    page.locator("body").click(position={"x": 700, "y": 400})
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator(".conv-title h2")).to_have_text("Ivan Keys")  # newest first
+    page.keyboard.press("r")
+    page.keyboard.type("Half-written answer")
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator(".conv-title h2")).to_have_text("Hana Keys")
+    expect(page.locator("#composer-text")).to_have_value("")
+    page.keyboard.press("k")
+    page.keyboard.press("Enter")
+    expect(page.locator("#composer-text")).to_have_value("Half-written answer")
+    page.reload()
+    expect(page.locator("#composer-text")).to_have_value("Half-written answer")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("e")
+    expect(page.locator(".conv-title .status")).to_have_text("Resolved")
+    assert page.errors == []

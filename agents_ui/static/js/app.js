@@ -165,7 +165,12 @@ class Shell {
 
   connection(state) {
     document.body.dataset.connection = state;
-    if (state === 'offline') this.banner(t('shell.reconnecting'), 'warn');
+    if (state === 'offline') {
+      this.banner(t('shell.reconnecting'), 'warn');
+      // A socket refused because the session ended looks like any lost connection: ask the API,
+      // whose 401 takes the agent to the login page with "your session has ended".
+      if (navigator.onLine !== false) api('GET', '/api/v1/agents/me').catch(() => {});
+    }
   }
 
   ready(resumed) {
