@@ -29,7 +29,14 @@ def inbound_message_dict(message_id: int, *, created_at: Any, **fields: Any) -> 
     return out
 
 
-def conversation_dict(c: Conversation) -> dict[str, Any]:
+# The columns `conversation_dict` reads: a list reads just these (a Row has them as attributes).
+CONVERSATION_COLUMNS = ("id", "contact_id", "channel", "source", "subject", "status", "snoozed_until", "team_id",
+                        "assignee_id", "priority", "waiting_since", "first_response_at", "last_message_at",
+                        "resolved_at", "created_at", "updated_at")
+
+
+def conversation_dict(c: Conversation | Any) -> dict[str, Any]:
+    """A conversation's fields; `c` is a `Conversation` or a row with the CONVERSATION_COLUMNS."""
     return {
         "id": c.id,
         "contact_id": c.contact_id,
