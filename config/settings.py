@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = 1.0
     replay_limit: int = 10_000
     delivery_max_attempts: int = 8
+    # A claimed outbox row's lease, renewed by its live worker every third of it: a reply claimed
+    # by a process that died is sent by another within about this long.
+    delivery_lease_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
     max_body_bytes: int = 1_000_000
     # FastAPI's native OpenTelemetry (traces, metrics, logs) when an SDK is configured. Off by
     # default: its per-request check for a configured provider cost a tenth of the CPU of an

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
@@ -41,6 +41,17 @@ R = TypeVar("R")
 WriteOp = Callable[[Session], R]
 
 
+@dataclass(frozen=True)
+class _RerunnableOp(Generic[R]):
+    """An op whose second run finds what its first wrote (a unique key, like an inbound message's):
+    safe to run again after a shared COMMIT that may have gone through."""
+
+    op: WriteOp[R]
+
+    def __call__(self, session: Session) -> R:
+        return self.op(session)
+
+
 @dataclass
 class HubOptions:
     redis_url: str | None = None
@@ -49,6 +60,7 @@ class HubOptions:
     poll_interval: float = 1.0
     replay_limit: int = 10_000
     delivery_max_attempts: int = 8
+    delivery_lease: timedelta = timedelta(seconds=10)
     run_workers: bool = True
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
@@ -68,7 +80,7 @@ class Hub(HubPort):
         self.bus = EventBus(db, poll_interval=options.poll_interval)
         self.adapters = dict(options.adapters)
         self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,
-                                     poll_interval=options.poll_interval)
+                                     poll_interval=options.poll_interval, lease=options.delivery_lease)
         self.redis: RedisWaker | None = None
         if options.redis_url:
             self.redis = RedisWaker(options.redis_url, options.redis_prefix, self.bus)
@@ -85,9 +97,10 @@ class Hub(HubPort):
         self.writer: GroupCommit[InboundMessage | WriteOp[Any], Any] = GroupCommit(
             db, self._write_in, self._write_alone, run_many=self._write_many, name="ingest-writer",
             linger=INGEST_LINGER_SECONDS,
-            # A message's second run finds the first (its unique key); an agent's reply would be
-            # sent twice: after a COMMIT that may have gone through, its caller gets the error.
-            rerun_if_unsure=lambda item: isinstance(item, InboundMessage),
+            # A message's second run finds the first (its unique key), and so does an agent's reply
+            # sent with a client id; one without would be sent twice: after a COMMIT that may have
+            # gone through, its caller gets the error.
+            rerun_if_unsure=lambda item: isinstance(item, InboundMessage | _RerunnableOp),
         )
 
     def register_adapter(self, adapter: ChannelAdapter) -> None:
@@ -171,14 +184,17 @@ class Hub(HubPort):
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc
 
-    async def write_async(self, op: WriteOp[R]) -> R:
+    async def write_async(self, op: WriteOp[R], *, rerun_safe: bool = False) -> R:
         """Run `op(session)` in the writer's next transaction and return what it returns, after the
         commit. `op` may run twice (once in a shared transaction that another item made fail,
         then alone), so it must change nothing but the database through `session`, and it must
         not open a transaction of its own. If the shared COMMIT itself fails (it may have gone
-        through), `op` is not run again: its caller gets the error. An exception it raises fails its shared transaction;
-        the other items are then run alone, and the caller gets the exception."""
-        return await self.writer.submit_async(op)  # type: ignore[no-any-return]
+        through), `op` is run again only if `rerun_safe` (its second run finds what the first
+        wrote: a reply with a client id); otherwise its caller gets the error. An exception it
+        raises fails its shared transaction; the other items are then run alone, and the caller
+        gets the exception."""
+        item: WriteOp[R] = _RerunnableOp(op) if rerun_safe else op
+        return await self.writer.submit_async(item)  # type: ignore[no-any-return]
 
     def _write_in(self, session: Session, item: InboundMessage | WriteOp[Any]) -> Any:
         if isinstance(item, InboundMessage):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
@@ -14,6 +16,7 @@ from hub.clock import utcnow
 from hub.contacts.queries import get_contact
 from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, inbox, queries
+from hub.conversations.agent_messages import check_add_note, check_reply
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Forbidden, Invalid
@@ -124,30 +127,44 @@ def get_conversation(
 # whatever else is being written at that moment: no thread of the pool is held while they wait.
 
 
+async def _send(hub: Hub, response: Response, client_id: UUID | None,
+                write: Callable[[Session, str | None], tuple[Message, bool]]) -> dict[str, Any]:
+    """Runs an agent's send; a retry of one already stored (the same client id) answers 200."""
+    key = str(client_id) if client_id is not None else None
+
+    def op(s: Session) -> tuple[dict[str, Any], bool]:
+        msg, created = write(s, key)
+        return message_dict(msg), created
+
+    msg, created = await hub.write_async(op, rerun_safe=key is not None)
+    if not created:
+        response.status_code = 200
+    return msg
+
+
 @router.post("/{conversation_id}/messages", status_code=201, summary="Reply to the customer")
-async def reply(conversation_id: int, body: ReplyIn, caller: Caller = Depends(current_caller),
+async def reply(conversation_id: int, body: ReplyIn, response: Response, caller: Caller = Depends(current_caller),
                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Stores the reply and queues it for delivery on the conversation's channel (outbox)."""
-    def write(s: Session) -> dict[str, Any]:
+    def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
         conv = _visible(s, caller, conversation_id)
-        msg = actions.do_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=body.html)
-        return message_dict(msg)
+        return check_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=body.html, client_id=client_id)
 
-    return await hub.write_async(write)
+    return await _send(hub, response, body.client_id, write)
 
 
 @router.post("/{conversation_id}/notes", status_code=201, summary="Add an internal note")
-async def add_note(conversation_id: int, body: NoteIn, caller: Caller = Depends(current_caller),
+async def add_note(conversation_id: int, body: NoteIn, response: Response, caller: Caller = Depends(current_caller),
                    hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Notes are visible to agents only; they never reach the customer."""
-    def write(s: Session) -> dict[str, Any]:
+    def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
         conv = _visible(s, caller, conversation_id)
         for agent_id in body.mentions:
             get_agent(s, agent_id)
-        note = actions.do_add_note(s, conv, agent_id=caller.agent_id, text=body.text, mentions=body.mentions)
-        return message_dict(note)
+        return check_add_note(s, conv, agent_id=caller.agent_id, text=body.text, mentions=body.mentions,
+                              client_id=client_id)
 
-    return await hub.write_async(write)
+    return await _send(hub, response, body.client_id, write)
 
 
 @router.post("/{conversation_id}/status", summary="Open, set pending, snooze or resolve")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -12,14 +13,20 @@ class LoginIn(BaseModel):
     password: str = Field(max_length=1000)
 
 
+_CLIENT_ID = ("the console's id for this send (a UUID): a retry with the same id answers the first "
+              "copy (200) instead of storing and sending it again (201)")
+
+
 class ReplyIn(BaseModel):
     text: str = Field(min_length=1, max_length=50_000)
     html: str | None = Field(default=None, max_length=500_000)
+    client_id: UUID | None = Field(default=None, description=_CLIENT_ID)
 
 
 class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=50_000)
     mentions: list[int] = Field(default_factory=list, description="agent ids to notify")
+    client_id: UUID | None = Field(default=None, description=_CLIENT_ID)
 
 
 class StatusIn(BaseModel):

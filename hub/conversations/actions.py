@@ -408,7 +408,8 @@ def customer_address(contact: Contact, channel: str) -> str | None:
 
 
 def do_reply(
-    session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None
+    session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
+    client_id: str | None = None,
 ) -> Message:
     """An agent's answer: stored, logged, and put in the outbox in one transaction."""
     if not text.strip():
@@ -427,6 +428,7 @@ def do_reply(
         text=text,
         html=sanitize_html(html),
         subject=conv.subject,
+        client_id=client_id,
         delivery_status="pending",
         created_at=now,
     )
@@ -463,7 +465,7 @@ def do_reply(
 
 
 def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,
-                mentions: list[int] | None = None) -> Message:
+                mentions: list[int] | None = None, client_id: str | None = None) -> Message:
     if not text.strip():
         raise Invalid("a note needs text")
     assert conv.id is not None
@@ -474,6 +476,7 @@ def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: st
         direction="note",
         author_agent_id=agent_id,
         text=text,
+        client_id=client_id,
     )
     session.add(note)
     session.flush()

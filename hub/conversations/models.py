@@ -67,7 +67,9 @@ class Message(SQLModel, table=True):
     """A message in or out, or an internal note (direction "note", never shown to the customer).
 
     (ingest_scope, external_id) is the natural key of inbound items: the unique constraint makes a
-    provider's redelivery a no-op. Outbound messages get their own generated key.
+    provider's redelivery a no-op. Outbound messages get their own generated key. An agent's reply
+    or note may carry the console's `client_id`, unique per author: a retried request (its answer
+    lost in a crash) finds the first copy instead of storing and sending a second.
     """
 
     __tablename__ = "messages"
@@ -75,6 +77,8 @@ class Message(SQLModel, table=True):
         UniqueConstraint("ingest_scope", "external_id", name="uq_message_ingest_key"),
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_provider", "channel", "provider_id"),
+        # An agent's retried send (the same client_id) finds the first copy instead of a second.
+        Index("uq_messages_author_client", "author_agent_id", "client_id", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -90,6 +94,8 @@ class Message(SQLModel, table=True):
     ingest_scope: str | None = Field(default=None, max_length=200)
     external_id: str | None = Field(default=None, max_length=500)
     provider_id: str | None = Field(default=None, max_length=200)
+    # The console's id for an agent's reply or note (a UUID), unique per author: see the docstring.
+    client_id: str | None = Field(default=None, max_length=36)
     delivery_status: str | None = Field(default=None, max_length=16)
     delivery_error: str | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

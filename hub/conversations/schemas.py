@@ -12,7 +12,7 @@ def _iso(value: Any) -> str | None:
 
 
 _MESSAGE_FIELDS = ("id", "conversation_id", "contact_id", "channel", "direction", "author_agent_id", "text",
-                   "html", "subject", "attachments", "provider_id", "delivery_status", "delivery_error")
+                   "html", "subject", "attachments", "provider_id", "delivery_status", "delivery_error", "client_id")
 
 
 def message_dict(m: Message) -> dict[str, Any]:

@@ -1,9 +1,14 @@
 """The delivery worker: claims due outbox rows with a lease, sends them, records the outcome.
 
 Claiming: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers never take the same row; on
-SQLite the write transaction itself is exclusive. A claimed row gets a lease; if the worker dies
-mid-send, the lease expires and another worker sends it again (at-least-once toward the
-provider, which is why adapters pass our outbox id where providers accept an idempotency key).
+SQLite the write transaction itself is exclusive. A claimed row gets a short lease (setting
+`delivery_lease_seconds`, 10 s) that the worker renews while it is alive (every third of the
+lease, one UPDATE for all its rows in flight), however long a send takes. If the worker dies
+mid-send, nobody renews: the lease runs out within seconds and another worker sends it again
+(at-least-once toward the provider, which is why adapters pass our outbox id where providers
+accept an idempotency key). With a fixed 60 s lease, replies claimed by a killed process waited
+most of a minute. Leases compare each process's clock with the stored time: hosts must keep their
+clocks within a fraction of the lease of each other.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_, update
 
 from hub.clock import utcnow
 from hub.db import Database
@@ -32,14 +37,19 @@ class DeliveryWorker:
         adapters: dict[str, ChannelAdapter],
         *,
         poll_interval: float = 1.0,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=10),
+        renew_every: float | None = None,
         max_attempts: int = 8,
         batch_size: int = 20,
     ) -> None:
+        """`renew_every`: how often claims in flight are renewed (seconds; a third of the lease by
+        default, so two renewals in a row may fail before another worker takes over)."""
         self.db = db
         self.adapters = adapters
         self.poll_interval = poll_interval
         self.lease = lease
+        self.renew_every = renew_every if renew_every is not None else lease.total_seconds() / 3
+        self.renewals = 0  # transactions that renewed leases, for tests and the curious
         self.max_attempts = max_attempts
         self.batch_size = batch_size
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -76,8 +86,36 @@ class DeliveryWorker:
         claimed = await asyncio.to_thread(self._claim)
         if not claimed:
             return 0
-        await asyncio.gather(*(self._deliver(item) for item in claimed))
+        # Each claim is its row and the attempt number it took: a row another worker claimed
+        # after us (our lease lapsed) is no longer ours to renew.
+        held = {item.id: item.attempts for item in claimed}
+        heartbeat = asyncio.create_task(self._keep_leases(held), name="delivery-leases")
+        try:
+            await asyncio.gather(*(self._deliver(item, held) for item in claimed))
+        finally:
+            await cancel_and_wait(heartbeat)
         return len(claimed)
+
+    async def _keep_leases(self, held: dict[int | None, int]) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            if not held:
+                return
+            try:
+                await asyncio.to_thread(self._renew, dict(held))
+            except Exception:  # the next renewal may get through before the lease runs out
+                logger.exception("renewing delivery leases failed")
+
+    def _renew(self, held: dict[int | None, int]) -> None:
+        with self.db.write(serialize=False) as s:  # appends no event, as claiming
+            s.execute(
+                update(OutboxItem)
+                .where(tuple_(OutboxItem.id, OutboxItem.attempts).in_(list(held.items())),  # type: ignore[arg-type]
+                       OutboxItem.status == "in_flight")
+                .values(lease_until=utcnow() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+        self.renewals += 1
 
     def _claim(self) -> list[OutboxItem]:
         now = utcnow()
@@ -105,7 +143,13 @@ class DeliveryWorker:
                 item.updated_at = now
             return items
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem, held: dict[int | None, int]) -> None:
+        try:
+            await self._send(item)
+        finally:
+            held.pop(item.id, None)
+
+    async def _send(self, item: OutboxItem) -> None:
         adapter = self.adapters[item.channel]
         p = item.payload
         out = OutboundMessage(

@@ -15,17 +15,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import select
 from sqlmodel import Session
 
 from hub.conversations import actions
+from hub.conversations.agent_messages import check_reply
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
 from hub.db import Database
+from hub.delivery.models import OutboxItem
 from hub.errors import Forbidden
 from hub.events.models import Event
 from hub.ports import InboundMessage, IngestResult
@@ -71,9 +75,10 @@ class Recorder:
         return run
 
 
-async def _run_batch(hub: Hub, items: list[Item]) -> list[Any]:
-    """Submit `items` (ops through `write_async`, messages through `ingest_async`) while the writer
-    is held in a gated op, so the writer takes them as one batch. Each caller's result or exception."""
+async def _run_batch(hub: Hub, items: list[Item], *, rerun_safe: frozenset[int] | set[int] = frozenset()) -> list[Any]:
+    """Submit `items` (ops through `write_async`, those at `rerun_safe` positions as safe to rerun;
+    messages through `ingest_async`) while the writer is held in a gated op, so the writer takes
+    them as one batch. Each caller's result or exception."""
     gate, at_gate = threading.Event(), threading.Event()
 
     def held(session: Session) -> str:
@@ -85,7 +90,8 @@ async def _run_batch(hub: Hub, items: list[Item]) -> list[Any]:
     try:
         assert await asyncio.to_thread(at_gate.wait, 10), "the writer never reached the gate"
         tasks = [asyncio.ensure_future(hub.ingest_async(item) if isinstance(item, InboundMessage)
-                                       else hub.write_async(item)) for item in items]
+                                       else hub.write_async(item, rerun_safe=i in rerun_safe))
+                 for i, item in enumerate(items)]
         # The writer is stuck in the gate op: everything submitted now waits in its queue.
         await asyncio.to_thread(wait_for, lambda: hub.writer._queue.qsize() == len(items),
                                 what="every item to be queued")
@@ -254,3 +260,75 @@ def test_a_message_into_a_conversation_resolved_in_the_same_batch_reopens_it(
     for other_id, other in zip(other_ids, results[2:], strict=True):
         assert isinstance(other, IngestResult) and other.created and other.conversation_id == other_id
         assert _status(database, other_id) == "open"
+
+
+# -- a shared COMMIT that may have gone through ----------------------------------------------------
+
+
+def test_after_an_unsure_commit_a_reply_with_a_client_id_answers_its_first_copy_and_one_without_fails(
+    database: Database, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection is lost as the shared COMMIT completes (it did commit). A reply sent with a
+    client id is run again, finds the copy the batch stored and answers it: stored and queued once.
+    A note without one cannot know, so its caller gets the error (a retry would store it twice)."""
+    conv_id = _conversation_of(hub, "unsure@example.com")
+    agent_id, _ = create_agent(database)
+    client_id = str(uuid.uuid4())
+
+    def reply(s: Session) -> tuple[int, bool]:
+        msg, created = check_reply(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="on it",
+                                   client_id=client_id)
+        assert msg.id is not None
+        return msg.id, created
+
+    def note(s: Session) -> int:
+        msg = actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="a note")
+        assert msg.id is not None
+        return msg.id
+
+    real_commit = Session.commit
+    shared: list[Session] = []
+    lost: list[Session] = []
+    run_many = hub.writer.run_many
+    assert run_many is not None
+
+    def watched_many(session: Session, items: list[Item]) -> list[Any]:
+        shared.append(session)
+        return run_many(session, items)
+
+    hub.writer.run_many = watched_many
+
+    def commit_then_lose_the_connection(self: Session) -> None:
+        real_commit(self)
+        if not lost and self in shared:
+            lost.append(self)
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(Session, "commit", commit_then_lose_the_connection)
+    results = asyncio.run(_run_batch(hub, [reply, note], rerun_safe={0}))
+
+    assert lost, "the shared commit was never interrupted"
+    reply_id, created = results[0]
+    assert created is False  # the rerun found the batch's copy
+    assert isinstance(results[1], sqlalchemy.exc.OperationalError)
+    replies = _messages(database, conversation_id=conv_id, direction="out")
+    assert [(m.id, m.client_id) for m in replies] == [(reply_id, client_id)]
+    with database.read() as s:
+        assert len(list(s.execute(select(OutboxItem).where(OutboxItem.message_id == reply_id)).scalars())) == 1
+    assert len(_messages(database, conversation_id=conv_id, direction="note")) == 1  # committed once, not rerun
+
+
+def test_the_database_refuses_a_second_message_with_an_authors_client_id(database: Database, hub: Hub) -> None:
+    conv_id = _conversation_of(hub, "unique@example.com")
+    agent_id, _ = create_agent(database)
+    other_id, _ = create_agent(database)
+    with database.write() as s:
+        actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="one", client_id="k")
+    with pytest.raises(sqlalchemy.exc.IntegrityError), database.write() as s:
+        actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="two", client_id="k")
+    with database.write() as s:  # unique per author only; and no id at all is never a duplicate
+        actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=other_id, text="three", client_id="k")
+        actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="four")
+        actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="five")
+    assert [n.text for n in _messages(database, conversation_id=conv_id, direction="note")] == [
+        "one", "three", "four", "five"]

@@ -1,0 +1,49 @@
+"""An agent's reply or note, stored once per client id.
+
+The console gives every send its own id (a UUID, `client_id`). When the hub stored a reply but its
+answer was lost (a crash, a dropped connection), the console sends it again with the same id: the
+second request finds the first copy (unique per author in the database) and answers it, so the
+customer never gets the reply twice and the outbox gets nothing new. Without a client id every
+request is a new message.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from hub.conversations.actions import do_add_note, do_reply
+from hub.conversations.models import Conversation, Message
+from hub.errors import Conflict
+
+
+def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id: str | None,
+               direction: str) -> Message | None:
+    """What this agent already sent with `client_id`, or None. A client id used for another
+    conversation or another kind of message (a note against a reply) is a client bug: refused."""
+    if client_id is None:
+        return None
+    found = session.execute(
+        select(Message).where(Message.author_agent_id == agent_id, Message.client_id == client_id)  # type: ignore[arg-type]
+    ).scalars().first()
+    if found is not None and (found.conversation_id != conv.id or found.direction != direction):
+        raise Conflict(f"client_id {client_id} was already used for another message")
+    return found
+
+
+def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
+                client_id: str | None = None) -> tuple[Message, bool]:
+    """`do_reply`, or the first copy of a retried one: (the message, whether it is new)."""
+    found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="out")
+    if found is not None:
+        return found, False
+    return do_reply(session, conv, agent_id=agent_id, text=text, html=html, client_id=client_id), True
+
+
+def check_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,
+                   mentions: list[int] | None = None, client_id: str | None = None) -> tuple[Message, bool]:
+    """`do_add_note`, or the first copy of a retried one: (the note, whether it is new)."""
+    found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="note")
+    if found is not None:
+        return found, False
+    return do_add_note(session, conv, agent_id=agent_id, text=text, mentions=mentions, client_id=client_id), True
