@@ -37,6 +37,8 @@ WRITE_LOCK_HELD = "hub_write_lock_held"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """`hide_parameters`: a failing statement's error (and so every logged traceback) names the
+    statement but not its values: they hold password hashes, tokens' hashes and customers' words."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,7 +47,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=NullPool if parsed.database in (None, "", ":memory:") else None,
-            json_serializer=jsontext.dumps, json_deserializer=jsontext.loads,
+            json_serializer=jsontext.dumps, json_deserializer=jsontext.loads, hide_parameters=True,
         )
         _setup_sqlite(engine)
         return engine
@@ -59,7 +61,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # used raises once and SQLAlchemy then invalidates the whole pool; ingest retries such an
     # error (hub.runtime), other requests answer 5xx once.
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=3600,
-                         json_serializer=jsontext.dumps, json_deserializer=jsontext.loads)
+                         json_serializer=jsontext.dumps, json_deserializer=jsontext.loads, hide_parameters=True)
 
 
 def _setup_sqlite(engine: Engine) -> None:
