@@ -213,3 +213,25 @@ def test_keyboard_moves_through_the_list_and_drafts_survive_switching_and_reload
     page.keyboard.press("e")
     expect(page.locator(".conv-title .status")).to_have_text("Resolved")
     assert page.errors == []
+
+
+def test_rows_move_up_with_new_messages_and_the_language_switch_is_remembered(hub: Hub, new_page: Any) -> None:
+    ana = hub.agent(name="Ana Order")
+    page = new_page(ana)
+    expect(page.locator("#presence")).to_have_value("online")
+    emails = {name: _email() for name in ("Jon Order", "Kim Order")}
+    for name, email in emails.items():
+        _give(hub, hub.customer_says(f"First from {name}", email=email, name=name)["conversation_id"], ana)
+    names = page.locator(".row-name")
+    expect(names).to_have_text(["Kim Order", "Jon Order"])
+    page.mouse.move(5, 5)  # not pointing at the list
+    hub.customer_says("Jon again", email=emails["Jon Order"])
+    expect(names).to_have_text(["Jon Order", "Kim Order"])
+    expect(page.locator(".row-item").first).to_contain_text("Jon again")
+
+    page.get_by_label("Language").select_option("es")
+    expect(page.get_by_role("link", name="Mías")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("button", name="Cerrar sesión")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    assert page.errors == []

@@ -39,8 +39,18 @@ class Shell {
     this.socket.on('ready', ({resumed}) => this.ready(resumed));
     this.socket.on('resync', () => this.banner(t('shell.resynced'), 'info', 6000));
     this.socket.on('*', (event) => this.dispatch(event));
+    // Lists are read once the socket is subscribed, so nothing committed in between is missed
+    // (a socket that cannot connect only delays the first screen by a few seconds).
+    const subscribed = new Promise((resolve) => {
+      const off = this.socket.on('ready', () => { off(); resolve(); });
+      setTimeout(resolve, 3000);
+    });
     this.socket.connect();
+    await subscribed;
     window.addEventListener('hashchange', () => this.route());
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && this.conversation.conv) this.conversation.markRead();
+    });
     installKeys(this);
     this.notifier.seed();
     await this.route();

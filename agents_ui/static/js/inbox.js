@@ -323,10 +323,22 @@ export class Inbox {
       const el = this.rowEls.get(id);
       if (el) this.renderRow(el, item);
     }
-    if (event.type.startsWith('conversation.') || event.type.startsWith('message.') || event.type.startsWith('sla.')
-        || (event.type === 'note.created' && (d.mentions || []).includes(this.ctx.me.id))) {
+    // Only what may change which conversations a view holds (or its counts) costs a request; a
+    // message in a row already listed just moves that row up.
+    const mentionsMe = event.type === 'note.created' && (d.mentions || []).includes(this.ctx.me.id);
+    if (event.type.startsWith('conversation.') || mentionsMe || (event.type === 'message.created' && !item)) {
       this.refresh();
+    } else if (item && event.type === 'message.created') {
+      this.reorderLocally();
     }
+  }
+
+  // Newest activity first, as the server orders a view.
+  reorderLocally() {
+    const items = [...this.items.values()];
+    const at = (x) => Date.parse(x.last_message_at || '') || 0;
+    items.sort((a, b) => at(b) - at(a) || b.id - a.id);
+    this.reconcile(items);
   }
 
   // -- selection and keyboard ----------------------------------------------------------------
