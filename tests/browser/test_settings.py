@@ -150,7 +150,7 @@ def test_an_api_key_is_shown_once_works_and_stops_working_when_revoked(hub: Hub,
     page.get_by_role("button", name="I have copied it").click()
     expect(page.get_by_label("Secret key")).to_have_count(0)
     row = page.locator(".st-table tr").filter(has_text=f"CRM {uid}")
-    row.get_by_role("button", name="Revoke").click()
+    row.get_by_role("button", name=f"Revoke CRM {uid}", exact=True).click()
     row.get_by_role("button", name=f"Revoke CRM {uid} for good?").click()
     expect(page.locator(".st-msg").first).to_have_text(f"Key CRM {uid} revoked: it no longer works.")
     expect(row).to_contain_text("Revoked")
@@ -182,7 +182,7 @@ def test_routing_rules_are_added_and_deleted(hub: Hub, new_page: Any) -> None:
     conv_id = hub.customer_says("I want a refund", email=f"r-{uid}@example.com")["conversation_id"]
     assert hub.api("GET", f"/api/v1/conversations/{conv_id}", admin).json()["conversation"]["team_id"] == team
 
-    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name=f"Delete rule refunds {uid}").click()
     row.get_by_role("button", name=f"Delete refunds {uid}?").click()
     expect(page.get_by_text(f"Rule refunds {uid} deleted.")).to_be_visible()
     expect(page.locator(".st-table tr").filter(has_text=f"refunds {uid}")).to_have_count(0)

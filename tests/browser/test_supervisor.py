@@ -168,3 +168,18 @@ def test_the_board_says_when_a_part_cannot_load_and_recovers_on_retry(hub: Hub, 
     page.locator(".sv-convs").get_by_label("Status").select_option("snoozed")
     expect(page.locator(".sv-convs .sv-empty")).to_have_text("No conversations here: all quiet.")
     assert page.errors == []
+
+
+def test_the_board_speaks_spanish_with_its_plurals(hub: Hub, new_page: Any) -> None:
+    uid = uuid.uuid4().hex[:6]
+    boss = hub.agent("supervisor", name=f"Sara {uid}", capacities=NO_API_ROOM)
+    conv = hub.customer_says("Hola", email=f"es-{uid}@example.com", name=f"Lola {uid}")["conversation_id"]
+    page = new_page(boss, locale="es-ES", path="/#/supervisor")
+    expect(page.get_by_role("heading", name="Panel de supervisión")).to_be_visible()
+    expect(page.locator(".sv-count")).to_have_text("0 seleccionadas")
+    page.get_by_label(f"Seleccionar la conversación n.º {conv} con Lola {uid}").check()
+    expect(page.locator(".sv-count")).to_have_text("1 seleccionada")
+    page.get_by_role("button", name="Aplicar").click()
+    expect(page.locator(".sv-status")).to_have_text("Elige un agente, una cola o ambos.")
+    expect(_row(page, conv)).to_contain_text("Sin asignar")
+    assert page.errors == []

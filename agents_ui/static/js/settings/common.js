@@ -116,20 +116,23 @@ export function positive(el) {
   return Number.isFinite(n) && n > 0 ? n : NaN;
 }
 
-// A delete or revoke button that asks once more before it acts.
-export function confirmButton(t, label, confirmLabel, act) {
-  const b = h('button', {type: 'button', class: 'st-danger'}, label);
+// A delete or revoke button that asks once more before it acts. `which` names what it acts on
+// for screen readers (a table holds many "Revoke" buttons); the question names it on screen.
+export function confirmButton(label, which, question, act) {
+  const b = h('button', {type: 'button', class: 'st-danger', 'aria-label': which}, label);
   let armed = false;
+  const disarm = () => { armed = false; b.textContent = label; b.setAttribute('aria-label', which); };
   b.addEventListener('click', async () => {
     if (!armed) {
       armed = true;
-      b.textContent = confirmLabel;
+      b.textContent = question;
+      b.removeAttribute('aria-label');
       return;
     }
     b.disabled = true;
     try { await act(); } finally { b.disabled = false; }
   });
-  b.addEventListener('blur', () => { armed = false; b.textContent = label; });
+  b.addEventListener('blur', disarm);
   return b;
 }
 

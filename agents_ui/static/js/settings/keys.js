@@ -17,7 +17,7 @@ export async function render(panel, ctx) {
         h('td', {}, h('code', {}, `${k.prefix}…`)),
         h('td', {}, fmtDateTime(k.created_at)),
         h('td', {}, k.revoked_at ? t('settings.keys.revoked_at', {when: fmtDateTime(k.revoked_at)}) : t('settings.keys.active')),
-        h('td', {}, k.revoked_at ? '' : confirmButton(t, t('settings.keys.revoke'),
+        h('td', {}, k.revoked_at ? '' : confirmButton(t('settings.keys.revoke'), t('settings.keys.revoke_which', {name: k.name}),
           t('settings.keys.revoke_confirm', {name: k.name}), async () => {
             try {
               await ctx.api('DELETE', `/api/v1/api-keys/${k.id}`);

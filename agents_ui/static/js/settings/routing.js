@@ -37,7 +37,8 @@ export async function render(panel, ctx) {
     list.append(rules.items.length ? table([...head, ''], rules.items.map((r) => h('tr', {},
       h('td', {class: 'num'}, String(r.position)), h('th', {scope: 'row'}, r.name), h('td', {}, conditions(t, r.match)),
       h('td', {}, teamName(r.team_id)), h('td', {class: 'num'}, String(r.priority)), h('td', {}, r.skill || '–'),
-      h('td', {}, confirmButton(t, t('settings.routing.delete'), t('settings.routing.delete_confirm', {name: r.name}),
+      h('td', {}, confirmButton(t('settings.routing.delete'), t('settings.routing.delete_which', {name: r.name}),
+        t('settings.routing.delete_confirm', {name: r.name}),
         async () => {
           try {
             await ctx.api('DELETE', `/api/v1/routing/rules/${r.id}`);

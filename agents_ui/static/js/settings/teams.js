@@ -57,7 +57,8 @@ function manage(detail, ctx, team, teams, agents, done) {
   const msg = messageLine();
   const members = h('ul', {class: 'st-members'}, ...team.member_ids.map((id) => h('li', {},
     h('span', {}, names.get(id) || `#${id}`), ' ',
-    confirmButton(t, t('settings.teams.remove'), t('settings.teams.remove_confirm', {name: names.get(id) || `#${id}`}),
+    confirmButton(t('settings.teams.remove'), t('settings.teams.remove_which', {name: names.get(id) || `#${id}`}),
+      t('settings.teams.remove_confirm', {name: names.get(id) || `#${id}`}),
       async () => {
         try {
           await ctx.api('DELETE', `/api/v1/teams/${team.id}/members/${id}`);
