@@ -29,6 +29,7 @@ from channels.sms.adapter import TwilioSmsAdapter
 from channels.sms.settings import SmsSettings
 from config.demo import customer_lookup
 from config.fast_lane import FastLane
+from config.openapi import install_openapi
 from config.settings import Settings, load_settings
 from hub.agents.throttle import LoginThrottle
 from hub.db import Database
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
                    ws.router, auth.router, conversations.router, canned.router, contacts.router, agents.router,
                    teams.router, api_keys.router, routing.router, supervisor.router, pages.router, docs.router):
         add_routes(app, router)
+    install_openapi(app)
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
         app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers, RAW_API_HEADERS)
         app.fast_lane.add_routes(app.router.routes)

@@ -72,12 +72,6 @@ router = APIRouter(tags=["inbound (API channel)"], route_class=ApiKeyJsonRoute)
     summary="Post a customer message into the hub (API key)",
     responses={200: {"description": "already received (same source and external_id)"},
                201: {"description": "stored"}, 401: {"description": "missing or wrong API key"}},
-    # The key is read from the request itself (a declared Header parameter costs a dependency
-    # resolution on every message); documented here instead.
-    openapi_extra={"parameters": [{
-        "name": "X-Api-Key", "in": "header", "required": False, "schema": {"type": "string"},
-        "description": "an API key from /api/v1/api-keys (or send `Authorization: Bearer <key>`)",
-    }]},
 )
 async def post_inbound(body: InboundIn, request: Request) -> JSONResponse:
     """Answers only after the message is committed. Posting the same `external_id` again for the

@@ -51,3 +51,14 @@ def test_the_docs_pages_carry_a_policy_that_allows_only_the_hubs_scripts(hub: Hu
         assert resp.status_code == 200
         assert "script-src 'self';" in resp.headers["content-security-policy"]
         assert "cdn" not in resp.text.lower() and "<script>" not in resp.text
+
+
+def test_swagger_ui_offers_to_authorize_with_each_scheme(browser: Any, hub: Hub) -> None:
+    """The schema declares bearer, the session cookie and X-Api-Key (config/openapi.py)."""
+    page, _, _ = open_offline(browser, hub, "/docs")
+    authorize = page.locator("button.authorize").first
+    expect(authorize).to_be_visible(timeout=20_000)
+    authorize.click()
+    for scheme in ("bearer", "cookie", "apiKey"):
+        expect(page.get_by_text(f"{scheme} (").first).to_be_visible()
+    page.context.close()

@@ -1,0 +1,161 @@
+"""The served OpenAPI schema, completed: each operation's error answers and how it authenticates.
+
+FastAPI documents a route's success and (for routes with parameters) a 422 in its own shape. The
+hub answers errors in one shape (agents_ui/errors.py) with statuses FastAPI cannot see: 401 and
+403 from the auth dependencies, 404 from path ids, 409 from the hub's conflicts, 413 from the body
+limit, 429 from the login throttle. They are derived here from what each route depends on and
+takes, plus a short table for what only the route's code knows. The security schemes (bearer,
+the `hub_session` cookie, `X-Api-Key`) give `/docs` its Authorize button.
+
+Imports from both sides of the app (the agents' auth dependencies and the channels' route
+classes) is why this lives in the composition root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from agents_ui.deps import SESSION_COOKIE, current_caller, require_role
+from agents_ui.origin import UNSAFE_METHODS
+from channels.api.webhooks import ApiKeyJsonRoute
+from channels.sms.settings import INBOUND_PATH, STATUS_PATH
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "a stable code: invalid, unauthorized, forbidden, not_found, ..."},
+        "message": {"type": "string", "description": "what is wrong, in plain words"},
+        "details": {"type": "array", "items": {"type": "string"}, "description": "each problem (422 only)"},
+    },
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "an agent's token from POST /api/v1/auth/login (`token`)"},
+    "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+               "description": "the session cookie POST /api/v1/auth/login sets (browsers; writes must come "
+                              "from the hub's own origin)"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+               "description": "an API key from POST /api/v1/api-keys (the inbound API)"},
+}
+AGENT_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+WHY = {
+    400: "the request cannot be understood",
+    401: "not authenticated: no or a wrong token, cookie or key",
+    403: "not allowed for this caller (or a cross-site write with the session cookie: agents_ui/origin.py)",
+    404: "does not exist (or is not visible to this caller)",
+    409: "conflicts with the current state",
+    413: "the body is too large",
+    415: "the body is not of the type this route takes",
+    422: "invalid input: the message names each problem",
+    429: "too many attempts: wait as many seconds as Retry-After says",
+    503: "not available: the channel is not configured",
+}
+# What only a route's own code knows (method, path) -> statuses.
+EXTRA: dict[tuple[str, str], set[int]] = {
+    ("GET", "/readyz"): {503},
+    ("POST", "/api/v1/auth/login"): {401, 429},
+    ("POST", "/api/v1/agents"): {409},
+    ("PATCH", "/api/v1/agents/{agent_id}"): {409},
+    ("POST", "/api/v1/teams"): {409},
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"): {409},
+    ("POST", "/api/v1/conversations/{conversation_id}/accept"): {409},
+    ("POST", "/api/v1/conversations/{conversation_id}/decline"): {409},
+    ("POST", "/api/v1/conversations/{conversation_id}/assign"): {409},
+    ("POST", "/api/v1/supervisor/assign"): {404, 409},
+}
+_TWILIO = {INBOUND_PATH, STATUS_PATH}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """`app.openapi()` (and so `/openapi.json`) serves the completed schema, built once."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            complete(build(), app.routes)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def complete(schema: dict[str, Any], routes: Iterable[Any]) -> None:
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for method in route.methods or ():
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                _document(operation, route, method)
+    # FastAPI's own 422 shape is answered nowhere (agents_ui/errors.py answers every 422).
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
+
+
+def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
+    statuses, security = _statuses_and_security(route, method)
+    operation["security"] = security
+    responses = operation.setdefault("responses", {})
+    for status in sorted(statuses):
+        answer = responses.setdefault(str(status), {"description": WHY[status]})
+        answer["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        if answer.get("description") == "Validation Error":
+            answer["description"] = WHY[422]
+        if status == 429:
+            answer["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+    if route.path in _TWILIO:
+        _document_twilio(operation)
+
+
+def _statuses_and_security(route: APIRoute, method: str) -> tuple[set[int], list[dict[str, list[str]]]]:
+    calls = set(_calls(route.dependant))
+    statuses: set[int] = set()
+    security: list[dict[str, list[str]]] = []
+    if current_caller in calls:
+        statuses.add(401)
+        security = AGENT_SECURITY
+        if any(getattr(c, "__qualname__", "").startswith(require_role.__qualname__) for c in calls):
+            statuses.add(403)
+    if isinstance(route, ApiKeyJsonRoute):
+        statuses.add(401)
+        security = [{"apiKey": []}]
+    if route.dependant.path_params:
+        statuses.add(404)
+        if current_caller in calls:
+            statuses.add(403)  # another team's conversation or contact
+    if method in UNSAFE_METHODS:
+        statuses |= {403, 413}  # the Origin check and the body limit stand before every write
+    if route.body_field is not None:
+        statuses.add(422)
+    if route.dependant.path_params or route.dependant.query_params:
+        statuses.add(422)
+    if route.path in _TWILIO:
+        statuses |= {400, 403, 413, 415, 503}
+    statuses |= EXTRA.get((method, route.path), set())
+    return statuses, security
+
+
+def _calls(dependant: Dependant) -> Iterable[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def _document_twilio(operation: dict[str, Any]) -> None:
+    """Twilio's webhooks read the request themselves (channels/sms/webhooks.py): say what they take."""
+    operation.setdefault("parameters", []).append({
+        "name": "X-Twilio-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+        "description": "Twilio's signature of the public URL and the fields (a missing or wrong one: 403)",
+    })
+    operation["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}
+    operation["responses"]["200"] = {"description": "stored: an empty TwiML answer",
+                                     "content": {"text/xml": {"schema": {"type": "string"}}}}
