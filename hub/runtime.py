@@ -19,6 +19,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import find_by_identity, normalize_phone
 from hub.contacts.models import Contact
 from hub.conversations import actions as conv_actions
+from hub.conversations.storable import check_storable
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
 from hub.delivery.worker import DeliveryWorker
@@ -173,6 +174,7 @@ class Hub(HubPort):
         answered after the commit that holds its message.
         """
         try:
+            check_storable(message)
             return self.writer.submit(message).result()  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc
@@ -180,6 +182,7 @@ class Hub(HubPort):
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
         """`ingest` for the event loop: waits for the commit without holding a thread."""
         try:
+            check_storable(message)  # both databases refuse the same messages, before the writer
             return await self.writer.submit_async(message)  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 
-class LoginIn(BaseModel):
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class In(BaseModel):
+    """A request body. No text in it may hold a NUL character: PostgreSQL refuses one, SQLite
+    would store it, so both refuse it here, naming the field (422)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise PydanticCustomError("nul_character", "must not contain a NUL character")
+        return value
+
+
+class LoginIn(In):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1000)
 
@@ -17,30 +40,30 @@ _CLIENT_ID = ("the console's id for this send (a UUID): a retry with the same id
               "copy (200) instead of storing and sending it again (201)")
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(In):
     text: str = Field(min_length=1, max_length=50_000)
     html: str | None = Field(default=None, max_length=500_000)
     client_id: UUID | None = Field(default=None, description=_CLIENT_ID)
 
 
-class NoteIn(BaseModel):
+class NoteIn(In):
     text: str = Field(min_length=1, max_length=50_000)
     mentions: list[int] = Field(default_factory=list, description="agent ids to notify")
     client_id: UUID | None = Field(default=None, description=_CLIENT_ID)
 
 
-class StatusIn(BaseModel):
+class StatusIn(In):
     status: Literal["open", "pending", "snoozed", "resolved"]
     snoozed_until: AwareDatetime | None = Field(default=None, description="required when snoozing")
 
 
-class AssignIn(BaseModel):
+class AssignIn(In):
     assignee_id: int | None = None
     team_id: int | None = None
     note: str | None = Field(default=None, max_length=5000)
 
 
-class AgentIn(BaseModel):
+class AgentIn(In):
     email: str = Field(max_length=320)
     name: str = Field(min_length=1, max_length=200)
     role: Literal["agent", "supervisor", "admin"] = "agent"
@@ -49,7 +72,7 @@ class AgentIn(BaseModel):
     skills: list[str] = Field(default_factory=list)
 
 
-class AgentPatch(BaseModel):
+class AgentPatch(In):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Literal["agent", "supervisor", "admin"] | None = None
     active: bool | None = None
@@ -58,18 +81,18 @@ class AgentPatch(BaseModel):
     skills: list[str] | None = None
 
 
-class PresenceIn(BaseModel):
+class PresenceIn(In):
     presence: Literal["online", "away", "offline"]
 
 
-class TeamIn(BaseModel):
+class TeamIn(In):
     name: str = Field(min_length=1, max_length=100)
 
 
-class MemberIn(BaseModel):
+class MemberIn(In):
     agent_id: int
 
 
-class ApiKeyIn(BaseModel):
+class ApiKeyIn(In):
     name: str = Field(min_length=1, max_length=100)
 

@@ -15,6 +15,11 @@ from hub.ports import Attachment, ContactRef, DeliveryUpdate, InboundMessage
 
 INGEST_SCOPE = "twilio"
 MAX_MEDIA = 10  # Twilio's own limit per message
+# Twilio's SIDs are 34 characters; its inbound bodies at most 1,600. Anything far beyond is not
+# Twilio, and SQLite would store what PostgreSQL refuses (hub.conversations.storable).
+MAX_SID = 64
+MAX_BODY = 16_000
+MAX_FIELD = 2_000  # any other field we keep: numbers, media URLs and types, error texts
 
 
 class BadWebhook(ValueError):
@@ -47,8 +52,19 @@ def _e164(raw: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _required(params: FormParams, name: str) -> str:
-    value = (params.get(name) or "").strip()
+def _text(params: FormParams, name: str, longest: int = MAX_FIELD) -> str | None:
+    """A field as sent, refused with its name when it could not be stored (NUL, too long)."""
+    value = params.get(name)
+    if value is not None:
+        if "\x00" in value:
+            raise BadWebhook(f"{name} contains a NUL character")
+        if len(value) > longest:
+            raise BadWebhook(f"{name} is longer than {longest} characters")
+    return value
+
+
+def _required(params: FormParams, name: str, longest: int = MAX_FIELD) -> str:
+    value = (_text(params, name, longest) or "").strip()
     if not value:
         raise BadWebhook(f"{name} is missing")
     return value
@@ -61,24 +77,24 @@ def _attachments(params: FormParams) -> tuple[Attachment, ...]:
         raise BadWebhook("NumMedia is not a number") from exc
     out = []
     for i in range(min(max(count, 0), MAX_MEDIA)):
-        url = params.get(f"MediaUrl{i}")
+        url = _text(params, f"MediaUrl{i}")
         if url:
-            out.append(Attachment(url=url, content_type=params.get(f"MediaContentType{i}")))
+            out.append(Attachment(url=url, content_type=_text(params, f"MediaContentType{i}")))
     return tuple(out)
 
 
 def inbound_sms(params: FormParams) -> InboundSms:
     """A customer's text. The source is where replies must leave from: the Messaging Service
     when the number belongs to one (Twilio then picks the sender), else the number written to."""
-    sid = _required(params, "MessageSid")
+    sid = _required(params, "MessageSid", MAX_SID)
     phone = e164(_required(params, "From"), "From")
-    to = _required(params, "To")
-    service = (params.get("MessagingServiceSid") or "").strip()
+    to = _required(params, "To", MAX_SID)
+    service = (_text(params, "MessagingServiceSid", MAX_SID) or "").strip()
     try:
         source = service or e164(to, "To")
     except BadWebhook:
         source = to  # a short code is not E.164, yet it is where the customer wrote
-    body = params.get("Body") or ""
+    body = _text(params, "Body", MAX_BODY) or ""
     keyword = classify(body, params.get("OptOutType"))
     message = InboundMessage(
         channel="sms",
@@ -95,14 +111,14 @@ def inbound_sms(params: FormParams) -> InboundSms:
 
 def delivery_update(params: FormParams) -> DeliveryUpdate | None:
     """A status callback, or None when its status says nothing about an outgoing message."""
-    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+    sid = (_text(params, "MessageSid", MAX_SID) or _text(params, "SmsSid", MAX_SID) or "").strip()
     if not sid:
         raise BadWebhook("MessageSid is missing")
     status = hub_status(params.get("MessageStatus") or params.get("SmsStatus"))
     if status is None:
         return None
-    code = (params.get("ErrorCode") or "").strip() or None
-    words = (params.get("ErrorMessage") or "").strip() or None
+    code = (_text(params, "ErrorCode", 32) or "").strip() or None
+    words = (_text(params, "ErrorMessage") or "").strip() or None
     return DeliveryUpdate(
         channel="sms",
         provider_id=sid,

@@ -1,0 +1,57 @@
+"""Whether an inbound message can be stored as it is, checked before the writer takes it.
+
+PostgreSQL refuses a NUL character in text and a value longer than its column; SQLite stores
+both. Checking here, against the tables' own column lengths, makes both databases refuse the same
+messages with the same words, whatever the channel, and before the shared write transaction
+(where a refused value would fail the whole batch and cost everyone a rerun). Channels still
+check their own fields at their edge, with their own words; this is the last line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Column
+
+from hub.contacts.models import Contact, ContactIdentity
+from hub.conversations.models import Conversation, Message
+from hub.errors import Invalid
+from hub.ports import InboundMessage
+
+
+def _length(column: Column[object]) -> int | None:
+    return getattr(column.type, "length", None)
+
+
+_SOURCE = _length(Conversation.__table__.c.source)  # type: ignore[attr-defined]
+_SCOPE = _length(Message.__table__.c.ingest_scope)  # type: ignore[attr-defined]
+_EXTERNAL_ID = _length(Message.__table__.c.external_id)  # type: ignore[attr-defined]
+_SUBJECT = _length(Message.__table__.c.subject)  # type: ignore[attr-defined]
+_NAME = _length(Contact.__table__.c.name)  # type: ignore[attr-defined]
+_EMAIL = _length(Contact.__table__.c.email)  # type: ignore[attr-defined]
+_PHONE = _length(Contact.__table__.c.phone)  # type: ignore[attr-defined]
+_ADDRESS = _length(ContactIdentity.__table__.c.address)  # type: ignore[attr-defined]
+
+
+def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]:
+    """(name, value, longest allowed or None) of every text of `msg` that is stored."""
+    c = msg.contact
+    yield from (("source", msg.source, _SOURCE), ("ingest_scope", msg.ingest_scope, _SCOPE),
+                ("external_id", msg.external_id, _EXTERNAL_ID), ("subject", msg.subject, _SUBJECT),
+                ("text", msg.text, None), ("html", msg.html, None), ("contact.name", c.name, _NAME),
+                ("contact.email", c.email, _EMAIL), ("contact.phone", c.phone, _PHONE),
+                ("contact.external_ref", c.external_ref, _ADDRESS))
+    for i, a in enumerate(msg.attachments):
+        yield from ((f"attachments.{i}.url", a.url, None), (f"attachments.{i}.content_type", a.content_type, None),
+                    (f"attachments.{i}.filename", a.filename, None))
+
+
+def check_storable(msg: InboundMessage) -> None:
+    """Raises Invalid, naming the field, for a NUL character or a text longer than its column."""
+    for name, value, longest in _fields(msg):
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise Invalid(f"{name}: must not contain a NUL character")
+        if longest is not None and len(value) > longest:
+            raise Invalid(f"{name}: must be at most {longest} characters")
