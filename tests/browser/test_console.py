@@ -3,6 +3,7 @@ colleague, surviving a dropped network and a restarted hub, and customer text th
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -54,7 +55,11 @@ def test_reply_note_with_mention_reaches_the_colleague_then_resolve(hub: Hub, ne
     expect(page.locator(".msg-in")).to_contain_text("Can I change my address?")
 
     page.keyboard.press("r")
-    page.keyboard.type("Yes, send me the new one.")
+    page.keyboard.type("/greet")  # a canned response, rendered for this customer and agent
+    expect(page.locator("#composer-popup [role=option]").first).to_contain_text("Greeting")
+    page.keyboard.press("Enter")
+    expect(page.locator("#composer-text")).to_have_value(re.compile(r"Eve.*\S", re.S))
+    page.locator("#composer-text").fill("Yes, send me the new one.")
     page.keyboard.press("Enter")
     expect(page.locator(".msg-out")).to_contain_text("Yes, send me the new one.")
 
@@ -210,6 +215,13 @@ def test_keyboard_moves_through_the_list_and_drafts_survive_switching_and_reload
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
     page.keyboard.press("Escape")
+    page.keyboard.press("s")
+    page.get_by_role("button", name="In 1 hour").click()
+    expect(page.locator(".conv-title .status")).to_have_text("Snoozed")
+    page.get_by_role("button", name="Hand back to the queue").click()
+    expect(page.locator(".conv-meta")).to_contain_text("Assignee: Nobody")
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.locator(".conv-meta")).to_contain_text("Assignee: Ana Keys")
     page.keyboard.press("e")
     expect(page.locator(".conv-title .status")).to_have_text("Resolved")
     assert page.errors == []
