@@ -112,7 +112,7 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
     # Columns rather than entities: building 500 ORM objects cost more than the statement itself.
     columns = [getattr(c, name) for name in CONVERSATION_COLUMNS]
     stmt = (
-        select(*columns, c.offered_to_id, Contact.name.label("contact_name"),
+        select(*columns, c.offered_to_id, Contact.name.label("contact_name"),  # type: ignore[attr-defined]
                ConversationRead.last_read_message_id, last_id.label("last_message_id"))
         .join(Contact, Contact.id == c.contact_id)  # type: ignore[arg-type]
         .outerjoin(ConversationRead, read)  # type: ignore[arg-type]
