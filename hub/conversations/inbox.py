@@ -158,9 +158,18 @@ def counts(session: Session, scope: AgentScope) -> dict[str, int | None]:
     def n(clause: Any) -> Any:
         return func.coalesce(func.sum(case((clause, 1), else_=0)), 0)
 
-    views = [v for v in VIEWS if v != "all"]
-    stmt = select(*[n(_view_clause(scope, v)) for v in views], func.count()).where(
-        visible_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+    # Mentions by an outer join on their key rather than `_mentioned`'s EXISTS: in a CASE,
+    # PostgreSQL ran that subquery once per conversation (150 ms for 2,000 of them).
+    mention = and_(ConversationMention.agent_id == scope.agent_id, ConversationMention.conversation_id == c.id)
+    clauses = {v: _view_clause(scope, v) for v in VIEWS if v not in ("all", "mentions")}
+    clauses["mentions"] = ConversationMention.conversation_id.is_not(None)  # type: ignore[attr-defined]
+    views = list(clauses)
+    stmt = (
+        select(*[n(clauses[v]) for v in views], func.count())
+        .select_from(c)
+        .outerjoin(ConversationMention, mention)  # type: ignore[arg-type]
+        .where(visible_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+    )
     values = session.execute(stmt).one()
     out: dict[str, int | None] = {v: int(values[i]) for i, v in enumerate(views)}
     out["all"] = int(values[-1]) if scope.sees_everything else None
