@@ -35,6 +35,8 @@ def test_an_admin_creates_an_agent_and_a_team_and_the_new_agent_signs_in(hub: Hu
     form.get_by_label("Name").fill(f"Nora {uid}")
     form.get_by_label("Role").select_option("supervisor")
     form.get_by_label("Password").fill("a long enough secret")
+    # A blank capacity means the hub's default, which the field shows in grey.
+    expect(form.get_by_label("SMS capacity")).to_have_attribute("placeholder", "5")
     form.get_by_label("Chat capacity").fill("4")
     form.get_by_label("Skills").fill("billing, spanish")
     form.get_by_role("button", name="Create agent").click()

@@ -7,16 +7,33 @@ import {
 const ROLES = ['agent', 'supervisor', 'admin'];
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MIN_PASSWORD = 8;
+// Channel -> the hub's default capacity, learnt from the supervisors' view of agents: its
+// capacities are the defaults overlaid by each agent's own (new channels appear by themselves).
+let defaults = {};
+
+function learnDefaults(agents, overview) {
+  const own = new Map(agents.map((a) => [a.id, a.capacities || {}]));
+  defaults = {};
+  for (const a of overview) {
+    for (const [c, n] of Object.entries(a.capacity || {})) if (!(c in (own.get(a.id) || {}))) defaults[c] = n;
+  }
+}
+
+const channels = () => [...new Set([...CHANNELS, ...Object.keys(defaults).sort()])];
 
 export async function render(panel, ctx) {
   const {t} = ctx;
   const list = h('div', {}, h('p', {}, t('settings.loading')));
   const editor = h('div', {class: 'st-editor'});
-  panel.append(h('h2', {}, t('settings.agents.title')), list, editor, createForm(ctx, () => reload()));
+  const create = h('div', {});
+  panel.append(h('h2', {}, t('settings.agents.title')), list, editor, create);
   const reload = async () => {
-    const got = await fetchInto(list, t, () => Promise.all([ctx.api('GET', '/api/v1/agents'), ctx.api('GET', '/api/v1/teams')]));
+    const got = await fetchInto(list, t, () => Promise.all(['/api/v1/agents', '/api/v1/teams', '/api/v1/supervisor/agents']
+      .map((path) => ctx.api('GET', path))));
     if (!got) return;
-    const [agents, teams] = got;
+    const [agents, teams, overview] = got;
+    learnDefaults(agents.items, overview.items);
+    if (!create.firstChild) create.append(createForm(ctx, reload));
     const teamName = new Map(teams.items.map((x) => [x.id, x.name]));
     list.append(agents.items.length ? table(
       [t('settings.agents.name'), t('settings.agents.email'), t('settings.agents.role'), t('settings.agents.status'),
@@ -47,15 +64,15 @@ function capacityFields(t, caps) {
   const inputs = {};
   const box = h('fieldset', {class: 'st-caps'}, h('legend', {}, t('settings.agents.capacities')),
     h('small', {class: 'st-hint'}, t('settings.agents.capacity_hint')),
-    ...CHANNELS.map((c) => {
+    ...channels().map((c) => {
       inputs[c] = input({type: 'number', min: '0', max: '1000', step: '1', inputmode: 'numeric',
-        value: caps && caps[c] != null ? String(caps[c]) : '',
+        value: caps && caps[c] != null ? String(caps[c]) : '', placeholder: defaults[c] ?? '',
         'aria-label': t('settings.agents.capacity_of', {channel: channelName(t, c)})});
       return field(channelName(t, c), inputs[c]);
     }));
   const read = () => {
     const out = {};
-    for (const c of CHANNELS) {
+    for (const c of Object.keys(inputs)) {
       const n = wholeNumber(inputs[c], 0, 1000);
       if (Number.isNaN(n)) return [null, inputs[c]];
       if (n !== null) out[c] = n;
