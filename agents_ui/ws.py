@@ -7,7 +7,9 @@ Protocol (JSON text frames):
   then `{"type": "ready", "last_event_id": M}`; then live events as they commit.
 - server → `{"type": "resync_required", "head_event_id": H}` when N is unknown or too far behind
   to replay: reload state through the API, then resume from H.
-- client → `{"type": "presence", "presence": "online"|"away"|"offline"}`, `{"type": "ping"}`.
+- client → `{"type": "presence", "presence": "online"|"away"|"offline"}` (at most a few a second per
+  agent, `agents_ui/ws_frames.py`), `{"type": "ping"}`; anything else, or a frame that is not a JSON
+  object, gets `{"type": "error", "message"}` and the socket goes on.
 Events are sent exactly once per connection and in order: ids at or below the last one sent are
 dropped.
 
@@ -46,6 +48,7 @@ router = APIRouter()
 logger = logging.getLogger(__name__)
 RESUME_TIMEOUT = 30.0
 SESSION_CHECK_SECONDS = 30.0
+LOG_IN_FIRST = "log in first: send the session cookie or an Authorization: Bearer token"
 CLOSE_SESSION_ENDED = 4401
 # Event ids are 64-bit in the database; a larger one cannot be compared there.
 MAX_EVENT_ID = 2**63 - 1
@@ -207,10 +210,12 @@ async def agent_socket(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.hub
     token = token_from(ws.headers, ws.cookies)
     found = await asyncio.to_thread(read_caller, hub, token) if token else None
-    if found is None:
-        await ws.close(code=1008, reason="log in first")  # before accept: the handshake gets HTTP 403
-        return
+    # Accepted before it is refused: a close before the handshake reaches a browser as a bare HTTP
+    # 403 (code 1006 in its close event), without the reason a console could show.
     await ws.accept()
+    if found is None:
+        await ws.close(code=1008, reason=LOG_IN_FIRST)
+        return
     sock = AgentSocket(ws, hub, *found)
     try:
         await sock.run()

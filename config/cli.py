@@ -27,12 +27,16 @@ def _db(settings: Settings) -> Database:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agents_ui.ws_frames import MAX_FRAME_CHARS
     from config.app import create_app
 
     upgrade(settings.database_url)
     uvicorn.run(create_app(settings, freeze_heap=True), host=args.host or settings.host,
                 port=args.port or settings.port,
-                log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto")
+                log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto",
+                # A console's frames are small: refuse a large one before it is buffered (uvicorn's
+                # default is 16 MB). In bytes: MAX_FRAME_CHARS characters of UTF-8, at most 4 each.
+                ws_max_size=4 * MAX_FRAME_CHARS)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
@@ -63,12 +63,20 @@ class AssignIn(In):
     note: str | None = Field(default=None, max_length=5000)
 
 
+# Conversations an agent takes at once, per channel. Bounded: a number beyond 64 bits could not be
+# written into the event that carries it (a 500), and a negative one made no sense to routing.
+Capacities = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=32)], Annotated[int, Field(ge=0, le=1000)]],
+    Field(max_length=32, description="channel -> conversations at once, 0 to 1000"),
+]
+
+
 class AgentIn(In):
     email: str = Field(max_length=320)
     name: str = Field(min_length=1, max_length=200)
     role: Literal["agent", "supervisor", "admin"] = "agent"
     password: str = Field(min_length=8, max_length=1000)
-    capacities: dict[str, int] = Field(default_factory=dict)
+    capacities: Capacities = Field(default_factory=dict)
     skills: list[str] = Field(default_factory=list)
 
 
@@ -77,7 +85,7 @@ class AgentPatch(In):
     role: Literal["agent", "supervisor", "admin"] | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1000)
-    capacities: dict[str, int] | None = None
+    capacities: Capacities | None = None
     skills: list[str] | None = None
 
 

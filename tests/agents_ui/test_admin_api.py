@@ -99,6 +99,24 @@ def test_an_admin_changes_an_agents_name_role_capacities_and_skills(client: Test
     assert (resp.json()["role"], resp.json()["skills"]) == ("supervisor", ["spanish"])
 
 
+@pytest.mark.parametrize("capacity", [10**30, 2**63, -1, 1001, 2.5])
+def test_capacities_beyond_0_to_1000_are_refused_with_a_422(client: TestClient, db: Database,
+                                                           capacity: object) -> None:
+    agent = login(client, db, "agent", capacities={"sms": 3})
+    admin = login(client, db, "admin")
+    resp = client.patch(f"/api/v1/agents/{agent.id}", headers=admin.headers, json={"capacities": {"sms": capacity}})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"] == "invalid"
+    assert "capacities.sms" in resp.json()["message"]
+    resp = client.post("/api/v1/agents", headers=admin.headers, json={
+        "email": "big@example.com", "name": "Big", "password": "long enough", "capacities": {"sms": capacity}})
+    assert resp.status_code == 422, resp.text
+    me = client.get("/api/v1/agents/me", headers=agent.headers).json()
+    assert me["capacities"] == {"sms": 3}
+    resp = client.patch(f"/api/v1/agents/{agent.id}", headers=admin.headers, json={"capacities": {"sms": 1000}})
+    assert resp.status_code == 200 and resp.json()["capacities"] == {"sms": 1000}
+
+
 def test_an_admin_resets_a_password_which_ends_the_agents_sessions(client: TestClient, db: Database) -> None:
     agent = login(client, db, "agent")
     admin = login(client, db, "admin")

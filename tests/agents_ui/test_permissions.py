@@ -276,9 +276,9 @@ def test_refused_writes_change_nothing(world: World) -> None:
 def test_the_agent_websocket_needs_a_session(world: World) -> None:
     client = world.client
     for headers in ({}, {"Authorization": "Bearer hub_forged"}, {"X-Api-Key": world.api_key}):
-        with pytest.raises(WebSocketDisconnect) as refused:
-            with client.websocket_connect("/ws/agent", headers=headers):
-                pass
+        with client.websocket_connect("/ws/agent", headers=headers) as ws, \
+                pytest.raises(WebSocketDisconnect) as refused:
+            ws.receive_json()
         assert refused.value.code == 1008
     for actor in (OUTSIDER, AGENT, SUPERVISOR, ADMIN):
         with client.websocket_connect("/ws/agent", headers=world.headers(actor)) as ws:

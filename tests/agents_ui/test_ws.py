@@ -107,11 +107,13 @@ def connect(client: TestClient, who: AgentLogin | None, last_event_id: int = 0) 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer hub_forged"}, {"Authorization": "Basic YTpi"},
                                      {"Cookie": "hub_session=forged"}])
-def test_a_socket_without_a_valid_session_is_refused(client: TestClient, headers: dict[str, str]) -> None:
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect("/ws/agent", headers=headers):
-            pass
+def test_a_socket_without_a_valid_session_is_refused_with_a_reason(client: TestClient,
+                                                                   headers: dict[str, str]) -> None:
+    with client.websocket_connect("/ws/agent", headers=headers) as ws, \
+            pytest.raises(WebSocketDisconnect) as refused:
+        receive(ws)
     assert refused.value.code == 1008
+    assert refused.value.reason.startswith("log in first")
 
 
 def test_the_browser_connects_with_its_session_cookie(client: TestClient, db: Database) -> None:
@@ -125,14 +127,13 @@ def test_the_browser_connects_with_its_session_cookie(client: TestClient, db: Da
 def test_an_ended_or_expired_session_cannot_open_a_socket(client: TestClient, db: Database) -> None:
     agent = login(client, db, "agent")
     client.post("/api/v1/auth/logout", headers=agent.headers)
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/ws/agent", headers=agent.headers):
-            pass
+    with client.websocket_connect("/ws/agent", headers=agent.headers) as ws, pytest.raises(WebSocketDisconnect):
+        receive(ws)
     with db.write() as s:
         expired = agent_actions.do_create_token(s, agent_actions.get_agent(s, agent.id), timedelta(seconds=-1))
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/ws/agent", headers={"Authorization": f"Bearer {expired}"}):
-            pass
+    with client.websocket_connect("/ws/agent", headers={"Authorization": f"Bearer {expired}"}) as ws, \
+            pytest.raises(WebSocketDisconnect):
+        receive(ws)
 
 
 def test_the_first_frame_must_be_resume(client: TestClient, db: Database) -> None:
