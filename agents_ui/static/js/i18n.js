@@ -62,5 +62,6 @@ export function fmtRelative(iso, now = Date.now()) {
 export function fmtDuration(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const [unit, size] = s >= 86400 ? ['day', 86400] : s >= 3600 ? ['hour', 3600] : ['minute', 60];
-  return new Intl.NumberFormat(current, {style: 'unit', unit, unitDisplay: 'short'}).format(Math.floor(s / size));
+  const fmt = new Intl.NumberFormat(current, {style: 'unit', unit, unitDisplay: 'short'});
+  return s < 60 ? `<${fmt.format(1)}` : fmt.format(Math.floor(s / size));
 }

@@ -27,6 +27,7 @@ export class Inbox {
     this.caps = null;
     this.loaded = false;
     this.lastPointer = 0;
+    this.applied = 0;
     this.build();
     setInterval(() => this.tickWaits(), 30000);
   }
@@ -129,11 +130,15 @@ export class Inbox {
       return;
     }
     const seq = (this.seq = (this.seq || 0) + 1);
+    const applied = this.applied;
     try {
       const data = await this.ctx.api('GET', `/api/v1/conversations?${this.params()}`);
       if (seq !== this.seq) return;
       this.loaded = true;
       this.reconcile(data.items, true);
+      // Events applied while the request was out may be older than its answer or newer: read
+      // again, so the list settles on the server's latest state.
+      if (this.applied !== applied) this.refresh();
     } catch (err) {
       if (seq !== this.seq) return;
       this.showState('error', err.message);
@@ -313,6 +318,7 @@ export class Inbox {
     if (id == null) return;
     const item = this.items.get(id);
     if (item) {
+      this.applied += 1;
       if (d.conversation) Object.assign(item, d.conversation);
       if (event.type === 'message.created' && d.message) {
         item.preview = (d.message.text || '').slice(0, 160);
