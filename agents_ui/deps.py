@@ -150,7 +150,7 @@ def read_caller(hub: Hub, token: str) -> tuple[Caller, datetime] | None:
     if owner is None:
         return None
     caller = Caller(owner.agent_id, owner.email, owner.name, owner.role,
-                    AgentScope(owner.agent_id, owner.role, owner.team_ids), token)
+                    AgentScope(owner.agent_id, owner.role, owner.team_ids, hub.options.visibility), token)
     return caller, owner.expires_at
 
 

@@ -60,6 +60,7 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
         delivery_max_attempts=settings.delivery_max_attempts,
         delivery_lease=timedelta(seconds=settings.delivery_lease_seconds),
         run_workers=settings.workers_in_web if run_workers is None else run_workers,
+        visibility=settings.visibility,
         routing=RoutingConfig(
             rules=[rule_from_dict(r) for r in settings.routing.rules],
             default_capacity=settings.routing.default_capacity,

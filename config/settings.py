@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # by a process that died is sent by another within about this long.
     delivery_lease_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
     max_body_bytes: int = 1_000_000
+    # "company": every agent reads every customer's whole history (and adds notes there), and
+    # replies or changes status on their own work; "team": teams are isolated completely
+    # (hub/events/visibility.py).
+    visibility: Literal["company", "team"] = "company"
     # FastAPI's native OpenTelemetry (traces, metrics, logs) when an SDK is configured. Off by
     # default: its per-request check for a configured provider cost a tenth of the CPU of an
     # inbound message (bench/RESULTS.md).

@@ -27,6 +27,7 @@ from hub.errors import Invalid
 from hub.events import log
 from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
+from hub.events.visibility import Visibility
 from hub.group_commit import GroupCommit
 from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult, RejectedMessage
 from hub.routing.actions import Router, RoutingConfig
@@ -65,6 +66,8 @@ class HubOptions:
     run_workers: bool = True
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    # Who reads what (hub.events.visibility): "company" (everyone reads every customer) or "team".
+    visibility: Visibility = "company"
 
 
 def _rejected(exc: Exception) -> RejectedMessage:

@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from agents_ui.api.conversations import _visible as visible_conversation
 from agents_ui.deps import Caller, current_caller, get_hub
+from hub import access
 from hub.contacts.queries import get_contact
+from hub.conversations.actions import get_conversation
 from hub.conversations.canned import CannedResponses, person_fields
 from hub.runtime import Hub
 
@@ -26,7 +27,7 @@ def list_canned(conversation_id: int = Query(..., description="whose customer th
     response has none), with `contact` (name, first_name, email, phone, tier, language) and `agent`
     (name, first_name, email) filled in."""
     with hub.db.read() as s:
-        conv = visible_conversation(s, caller, conversation_id)  # the one visibility check of conversation routes
+        conv = access.check_read(caller.scope, get_conversation(s, conversation_id))
         c = get_contact(s, conv.contact_id)
         contact = person_fields(c.name, email=c.email, phone=c.phone, tier=c.tier, language=c.language)
     agent = person_fields(caller.name, email=caller.email)

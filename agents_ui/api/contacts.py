@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from agents_ui.deps import Caller, current_caller, get_hub
+from hub import access
 from hub.contacts import queries
 from hub.contacts.schemas import contact_dict, event_dict
 from hub.conversations.queries import list_conversations
@@ -17,10 +18,14 @@ router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
 
 
 @router.get("", summary="Search contacts by name, email or phone")
-def search(q: str | None = Query(None, max_length=200), limit: int = Query(50, ge=1, le=200),
-           _: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+def search(q: str | None = Query(None, max_length=200, description="at least 2 characters; optional for "
+                                 "supervisors (then: every contact, newest first)"),
+           limit: int = Query(50, ge=1, le=200),
+           caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    text = access.contact_search_text(caller.scope, q)
     with hub.db.read() as s:
-        return {"items": [contact_dict(c) for c in queries.search_contacts(s, q, limit=limit)]}
+        found = queries.search_contacts(s, text, limit=limit, within=access.contact_within(caller.scope))
+        return {"items": [contact_dict(c) for c in found]}
 
 
 @router.get("/{contact_id}", summary="A contact, their identities and conversations")
@@ -28,7 +33,7 @@ def get_contact(
     contact_id: int, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
 ) -> dict[str, Any]:
     with hub.db.read() as s:
-        contact = queries.get_contact(s, contact_id)
+        contact = access.check_contact(s, caller.scope, contact_id)
         convs = list_conversations(s, caller.scope, contact_id=contact_id, limit=200)
         return {
             **contact_dict(contact, queries.identities(s, contact_id)),
@@ -41,12 +46,14 @@ def timeline(
     contact_id: int,
     before: int | None = Query(None, description="page: events with a smaller id than this"),
     limit: int = Query(50, ge=1, le=200),
-    _: Caller = Depends(current_caller),
+    caller: Caller = Depends(current_caller),
     hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
-    """Every message, note, status change, assignment and delivery status across all channels."""
+    """Every message, note, status change, assignment and delivery status across all channels
+    (in `team` visibility: those of the caller's teams, own and shared-inbox conversations)."""
     with hub.db.read() as s:
-        queries.get_contact(s, contact_id)
-        events = queries.timeline(s, contact_id, before_id=before, limit=limit)
+        access.check_contact(s, caller.scope, contact_id)
+        events = queries.timeline(s, contact_id, before_id=before, limit=limit,
+                                  within=access.contact_within(caller.scope))
     items = [event_dict(e) for e in events]
     return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}

@@ -11,28 +11,21 @@ from sqlmodel import Session
 
 from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
 from agents_ui.deps import Caller, current_caller, get_hub
+from hub import access
 from hub.agents.actions import get_agent, get_team
 from hub.clock import utcnow
 from hub.contacts.queries import get_contact
 from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, inbox, queries
 from hub.conversations.agent_messages import check_add_note, check_reply
-from hub.conversations.models import Conversation, Message
+from hub.conversations.models import Message
 from hub.conversations.schemas import conversation_dict, message_dict
-from hub.errors import Forbidden, Invalid
+from hub.errors import Invalid
 from hub.events import log
-from hub.events.visibility import can_see
 from hub.routing.actions import passed_on
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
-
-
-def _visible(s: Session, caller: Caller, conversation_id: int) -> Conversation:
-    conv = actions.get_conversation(s, conversation_id)
-    if not caller.scope.can_see_conversation(conv.team_id, conv.assignee_id):
-        raise Forbidden("this conversation belongs to a team you are not in")
-    return conv
 
 
 @router.get("", summary="List conversations: the inbox")
@@ -85,7 +78,7 @@ def mark_read(conversation_id: int, caller: Caller = Depends(current_caller),
     """Up to its latest message; the inbox's `unread` turns false until someone else writes."""
     # No event and no routing: this transaction may skip the write lock (hub.db.Database.write).
     with hub.db.write(serialize=False) as s:
-        _visible(s, caller, conversation_id)
+        access.check_read(caller.scope, actions.get_conversation(s, conversation_id))
         upto = inbox.do_mark_read(s, caller.agent_id, conversation_id)
     return {"conversation_id": conversation_id, "last_read_message_id": upto}
 
@@ -102,7 +95,7 @@ def get_conversation(
     none remain). `events`: the conversation's other events (assigned, transferred, status changed,
     offered, escalated...) in the span of this page of messages, as the websocket sends them."""
     with hub.db.read() as s:
-        conv = _visible(s, caller, conversation_id)
+        conv = access.check_read(caller.scope, actions.get_conversation(s, conversation_id))
         contact = get_contact(s, conv.contact_id)
         messages, more = queries.page_of_messages(s, conversation_id, before_id=before, limit=limit)
         # The page's span: from its oldest message (from the start when nothing older remains) up
@@ -119,7 +112,8 @@ def get_conversation(
             "contact": contact_dict(contact),
             "messages": [message_dict(m) for m in messages],
             "next_before": messages[0].id if more and messages else None,
-            "events": [ev.to_wire() for ev in events if can_see(caller.scope, ev)],
+            # All of them: whoever may read the conversation may read its events (hub.access).
+            "events": [ev.to_wire() for ev in events],
         }
 
 
@@ -147,7 +141,7 @@ async def reply(conversation_id: int, body: ReplyIn, response: Response, caller:
                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Stores the reply and queues it for delivery on the conversation's channel (outbox)."""
     def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
-        conv = _visible(s, caller, conversation_id)
+        conv = access.check_act(caller.scope, actions.get_conversation(s, conversation_id))
         return check_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=body.html, client_id=client_id)
 
     return await _send(hub, response, body.client_id, write)
@@ -158,7 +152,7 @@ async def add_note(conversation_id: int, body: NoteIn, response: Response, calle
                    hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Notes are visible to agents only; they never reach the customer."""
     def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
-        conv = _visible(s, caller, conversation_id)
+        conv = access.check_note(caller.scope, actions.get_conversation(s, conversation_id))
         for agent_id in body.mentions:
             get_agent(s, agent_id)
         return check_add_note(s, conv, agent_id=caller.agent_id, text=body.text, mentions=body.mentions,
@@ -171,7 +165,7 @@ async def add_note(conversation_id: int, body: NoteIn, response: Response, calle
 async def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depends(current_caller),
                      hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     def write(s: Session) -> dict[str, Any]:
-        conv = _visible(s, caller, conversation_id)
+        conv = access.check_act(caller.scope, actions.get_conversation(s, conversation_id))
         actions.do_set_status(s, conv, body.status, agent_id=caller.agent_id, snoozed_until=body.snoozed_until,
                               route=hub.route_hook)
         return conversation_dict(conv)
@@ -182,19 +176,16 @@ async def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depe
 @router.post("/{conversation_id}/assign", summary="Assign, transfer or hand back a conversation")
 async def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(current_caller),
                  hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    """Agents may take a conversation they can see, or hand one of theirs back to its queue
-    (`assignee_id: null`): it goes to someone else, and not back to them for a while (settings:
-    `routing.pass_cooldown_seconds`). Supervisors may give anything to anyone."""
+    """Agents may take an unassigned conversation of their teams or the shared inbox, or hand one of
+    theirs back to its queue (`assignee_id: null`): it goes to someone else, and not back to them for
+    a while (settings: `routing.pass_cooldown_seconds`). Supervisors may give anything to anyone."""
     def write(s: Session) -> dict[str, Any]:
-        conv = _visible(s, caller, conversation_id)
-        same_team = body.team_id in (None, conv.team_id)
-        self_only = body.assignee_id == caller.agent_id and same_team
-        hand_back = body.assignee_id is None and conv.assignee_id == caller.agent_id and same_team
-        if not caller.is_supervisor and not (self_only or hand_back):
-            raise Forbidden("agents may only assign a conversation to themselves or hand back their own")
+        conv = actions.get_conversation(s, conversation_id)
+        team_id = body.team_id if body.team_id is not None else conv.team_id
+        access.check_assign(caller.scope, conv, to=body.assignee_id, to_team=team_id)
+        hand_back = body.assignee_id is None and conv.assignee_id == caller.agent_id and team_id == conv.team_id
         if body.assignee_id is not None:
             get_agent(s, body.assignee_id)
-        team_id = body.team_id if body.team_id is not None else conv.team_id
         if team_id is not None:
             get_team(s, team_id)
         if hand_back:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from agents_ui.deps import Caller, current_caller, get_hub, require_admin, require_supervisor
+from hub import access
 from hub.agents.actions import get_team
 from hub.conversations.actions import get_conversation
 from hub.conversations.schemas import conversation_dict
@@ -94,7 +95,7 @@ def accept(
     conversation_id: int, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
 ) -> dict[str, Any]:
     with hub.db.write() as s:
-        conv = get_conversation(s, conversation_id)
+        conv = access.check_offer(caller.scope, get_conversation(s, conversation_id))
         hub.router.accept_offer(s, conv, caller.agent_id)
         return conversation_dict(conv)
 
@@ -105,7 +106,7 @@ def decline(
 ) -> dict[str, Any]:
     """The chat goes back to the queue and is offered to the next agent."""
     with hub.db.write() as s:
-        conv = get_conversation(s, conversation_id)
+        conv = access.check_offer(caller.scope, get_conversation(s, conversation_id))
         if conv.offered_to_id != caller.agent_id:
             raise Conflict("this conversation is not offered to you")
         hub.router.withdraw_offer(s, conv, reason="declined")

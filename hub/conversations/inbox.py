@@ -19,7 +19,7 @@ from sqlmodel import Session
 from hub.clock import utcnow
 from hub.contacts.models import Contact
 from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message
-from hub.conversations.queries import visible_filter
+from hub.conversations.queries import visible_filter, work_filter
 from hub.conversations.schemas import CONVERSATION_COLUMNS, conversation_dict
 from hub.events.visibility import AgentScope
 
@@ -63,7 +63,9 @@ def _mentioned(agent_id: int) -> Any:
 
 def _filters(scope: AgentScope, f: InboxFilter) -> list[Any]:
     c = Conversation
-    out: list[Any] = [visible_filter(scope)]
+    # The inbox holds the caller's scope of work, even where they may read more (`company`
+    # visibility: hub/events/visibility.py); a contact's conversations, all that they may read.
+    out: list[Any] = [work_filter(scope) if f.contact_id is None else visible_filter(scope)]
     if f.view is not None:
         out.append(_view_clause(scope, f.view))
     if f.status is not None:
@@ -168,7 +170,7 @@ def counts(session: Session, scope: AgentScope) -> dict[str, int | None]:
         select(*[n(clauses[v]) for v in views], func.count())
         .select_from(c)
         .outerjoin(ConversationMention, mention)  # type: ignore[arg-type]
-        .where(visible_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+        .where(work_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
     )
     values = session.execute(stmt).one()
     out: dict[str, int | None] = {v: int(values[i]) for i, v in enumerate(views)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlmodel import Session
 
 from hub.conversations.models import Conversation, Message
@@ -14,13 +14,19 @@ from hub.events.visibility import AgentScope
 MESSAGE_EVENTS = ("message.created", "note.created", "delivery.status_changed", "delivery.retry_scheduled")
 
 
-def visible_filter(scope: AgentScope) -> Any:
+def work_filter(scope: AgentScope) -> Any:
+    """`AgentScope.works_on` in SQL: the caller's own conversations, their teams', the shared inbox."""
     if scope.sees_everything:
-        return True
+        return true()
     clauses = [Conversation.team_id.is_(None), Conversation.assignee_id == scope.agent_id]  # type: ignore[union-attr]
     if scope.team_ids:
         clauses.append(Conversation.team_id.in_(sorted(scope.team_ids)))  # type: ignore[union-attr]
     return or_(*clauses)
+
+
+def visible_filter(scope: AgentScope) -> Any:
+    """`AgentScope.can_see_conversation` in SQL: what the caller may read."""
+    return work_filter(scope) if scope.isolated else true()
 
 
 def list_conversations(
@@ -35,7 +41,9 @@ def list_conversations(
     before_id: int | None = None,
     limit: int = 50,
 ) -> list[Conversation]:
-    stmt = select(Conversation).where(visible_filter(scope))
+    # A contact's conversations: all the caller may read. Otherwise (an inbox): their scope of work
+    # only, even where they may read more (company mode), or every list would be the company's.
+    stmt = select(Conversation).where(work_filter(scope) if contact_id is None else visible_filter(scope))
     if status is not None:
         stmt = stmt.where(Conversation.status == status)
     if assignee == "none":

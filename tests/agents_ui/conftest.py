@@ -22,3 +22,9 @@ def api(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def admin(api: TestClient) -> AgentLogin:
     return login(api, api.app.state.hub.db, "admin")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["company", "team"])
+def visibility(request: pytest.FixtureRequest) -> str:
+    """Both visibility modes (hub/events/visibility.py), for a test module's `settings` to use."""
+    return str(request.param)

@@ -165,17 +165,24 @@ def test_role_password_and_team_changes_apply_at_once_to_a_token_in_use(client: 
     assert client.patch(f"/api/v1/agents/{agent.id}", json={"role": "agent"}, headers=admin.headers).status_code == 200
     assert client.get("/api/v1/routing/rules", headers=agent.headers).status_code == 403
 
-    # Team membership is the caller's scope: joining or leaving a team shows or hides its
-    # conversations at once.
+    # Team membership is the caller's scope of work: joining or leaving a team lets them take its
+    # conversations, or not, at once.
     conv = inbound(client, api_key(db))["conversation_id"]
     assert client.post(f"/api/v1/conversations/{conv}/assign", json={"team_id": team},
                        headers=admin.headers).status_code == 200
-    assert client.get(f"/api/v1/conversations/{conv}", headers=agent.headers).status_code == 403
+
+    def take() -> int:
+        return client.post(f"/api/v1/conversations/{conv}/assign", json={"assignee_id": agent.id},
+                           headers=agent.headers).status_code
+
+    assert take() == 403
     assert client.post(f"/api/v1/teams/{team}/members", json={"agent_id": agent.id},
                        headers=admin.headers).status_code == 200
-    assert client.get(f"/api/v1/conversations/{conv}", headers=agent.headers).status_code == 200
+    assert take() == 200
+    assert client.post(f"/api/v1/conversations/{conv}/assign", json={"assignee_id": None},
+                       headers=agent.headers).status_code == 200  # handed back
     assert client.delete(f"/api/v1/teams/{team}/members/{agent.id}", headers=admin.headers).status_code == 200
-    assert client.get(f"/api/v1/conversations/{conv}", headers=agent.headers).status_code == 403
+    assert take() == 403
 
     # A new password ends every session of the agent.
     assert client.patch(f"/api/v1/agents/{agent.id}", json={"password": "another-password-1"},

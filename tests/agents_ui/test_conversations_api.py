@@ -295,7 +295,7 @@ def test_an_agent_may_not_give_a_conversation_away_or_move_it_to_another_team(cl
                  {"assignee_id": None}):
         resp = client.post(url, json=body, headers=agent.headers)
         assert resp.status_code == 403, body
-        assert "themselves" in resp.json()["message"]
+        assert "take an unassigned conversation" in resp.json()["message"]
     conv = client.get(f"/api/v1/conversations/{conv_id}", headers=agent.headers).json()["conversation"]
     assert (conv["assignee_id"], conv["team_id"]) == (None, team)
 
@@ -318,9 +318,12 @@ def test_a_supervisor_transfers_to_another_team_and_agent_with_a_note(client: Te
     assert ev.payload["from_team_id"] == support
     assert ev.payload["note"] == "invoice question"
     assert ev.actor_agent_id == sup.id
-    # The first agent lost it along with the team.
-    assert client.get(f"/api/v1/conversations/{conv_id}", headers=first.headers).status_code == 403
-    assert client.get(f"/api/v1/conversations/{conv_id}", headers=second.headers).status_code == 200
+    # The first agent lost it along with the team: out of their list, no more replies (they may still
+    # read it and add notes, as any agent may).
+    assert conv_id not in ids(client.get("/api/v1/conversations", headers=first.headers))
+    reply_url, reply = f"/api/v1/conversations/{conv_id}/messages", {"text": "still here"}
+    assert client.post(reply_url, json=reply, headers=first.headers).status_code == 403
+    assert client.post(reply_url, json=reply, headers=second.headers).status_code == 201
     # Unassigning keeps the team: back in the billing queue.
     resp = client.post(f"/api/v1/conversations/{conv_id}/assign", json={"assignee_id": None}, headers=sup.headers)
     assert (resp.json()["assignee_id"], resp.json()["team_id"]) == (None, billing)

@@ -1,9 +1,14 @@
 """Who may call what: every route of the app against every kind of caller, as one table.
 
 The callers: nobody logged in, a plain agent of the conversation's team, a plain agent of another
-team, a supervisor and an admin. The conversation used lives in the first agent's team. A test
-below fails when the app grows a route this table does not list, so a new route cannot ship
+team, a supervisor and an admin. The conversation used lives in the first agent's team, unassigned.
+A test below fails when the app grows a route this table does not list, so a new route cannot ship
 without its permissions being stated here.
+
+The table runs in both visibility modes (hub/events/visibility.py): `company` (the default: every
+agent reads everything and adds notes anywhere; replies and changes status on their own work and on
+what is nobody's in their teams) and `team` (teams isolated); a row's `team` lists where the
+second differs.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, visibility: str) -> Settings:
     """With the SMS channel on, so its webhooks show their own guard (Twilio's signature)."""
-    return make_settings(database_url, twilio={"account_sid": "AC" + "0" * 32, "auth_token": "twilio-secret",
-                                               "numbers": ["+15550001111"]})
+    return make_settings(database_url, visibility=visibility,
+                         twilio={"account_sid": "AC" + "0" * 32, "auth_token": "twilio-secret",
+                                 "numbers": ["+15550001111"]})
 
 
 @dataclass
@@ -89,6 +95,10 @@ class Row:
     auth: Callable[[World, str], dict[str, str]] | None = None  # defaults to the actor's session
     why: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    team: dict[str, int] | None = None  # the expectations in `team` visibility, when they differ
+
+    def expected(self, visibility: str) -> dict[str, int]:
+        return self.team if visibility == "team" and self.team is not None else self.expect
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -100,8 +110,14 @@ def logged_in(status: int, *, other_team: int | None = None) -> dict[str, int]:
 
 
 def in_team(status: int) -> dict[str, int]:
-    """Conversation routes: the agent of another team gets 403."""
+    """The agent of another team gets 403."""
     return logged_in(status, other_team=403)
+
+
+def moved_to_b(status: int, refused: int) -> dict[str, int]:
+    """In `team` visibility, after the rows that move the conversation to the outsider's team: now
+    the agent of the first team is the one who cannot see it."""
+    return {ANON: 401, OUTSIDER: status, AGENT: refused, SUPERVISOR: status, ADMIN: status}
 
 
 def supervisors(status: int) -> dict[str, int]:
@@ -127,26 +143,32 @@ TABLE: list[Row] = [
     # Conversations
     Row("GET", "/api/v1/conversations", logged_in(200)),
     Row("GET", "/api/v1/conversations/counts", logged_in(200)),
-    Row("GET", "/api/v1/conversations/{conversation_id}", in_team(200)),
-    Row("POST", "/api/v1/conversations/{conversation_id}/read", in_team(200)),
-    Row("GET", "/api/v1/canned", in_team(200), url=lambda w, a: f"/api/v1/canned?conversation_id={w.conversation_id}"),
+    Row("GET", "/api/v1/conversations/{conversation_id}", logged_in(200), team=in_team(200)),
+    Row("POST", "/api/v1/conversations/{conversation_id}/read", logged_in(200), team=in_team(200)),
+    Row("GET", "/api/v1/canned", logged_in(200), team=in_team(200),
+        url=lambda w, a: f"/api/v1/canned?conversation_id={w.conversation_id}"),
     Row("POST", "/api/v1/conversations/{conversation_id}/messages", in_team(201), body={"text": "reply"}),
-    Row("POST", "/api/v1/conversations/{conversation_id}/notes", in_team(201), body={"text": "note"}),
+    Row("POST", "/api/v1/conversations/{conversation_id}/notes", logged_in(201), team=in_team(201),
+        body={"text": "note"}),
     Row("POST", "/api/v1/conversations/{conversation_id}/status", in_team(200), body={"status": "pending"}),
     Row("POST", "/api/v1/conversations/{conversation_id}/assign", in_team(200),
-        body=lambda w, a: {"assignee_id": w.ids.get(a)}, why="taking it oneself"),
+        body=lambda w, a: {"assignee_id": w.ids.get(a)}, why="taking it oneself (nobody's, or their own)"),
     Row("POST", "/api/v1/conversations/{conversation_id}/assign", supervisors(200) | {AGENT: 403},
         body=lambda w, a: {"assignee_id": w.victim}, why="giving it to someone else"),
     Row("POST", "/api/v1/conversations/{conversation_id}/assign", supervisors(200) | {AGENT: 403},
         body=lambda w, a: {"assignee_id": w.ids.get(a), "team_id": w.team_b}, why="moving it to another team"),
     Row("POST", "/api/v1/conversations/{conversation_id}/accept", logged_in(409),
-        why="nothing is offered to anyone here: refused as 'not offered to you'"),
+        team=moved_to_b(409, 404),
+        why="nothing is offered to anyone here: refused as 'not offered to you'; 404 to who cannot see it"),
     Row("POST", "/api/v1/conversations/{conversation_id}/decline", logged_in(409),
-        why="nothing is offered to anyone here: refused as 'not offered to you'"),
-    # Contacts: anyone logged in opens the customer (DESIGN.md: the whole relationship)
-    Row("GET", "/api/v1/contacts", logged_in(200)),
-    Row("GET", "/api/v1/contacts/{contact_id}", logged_in(200)),
-    Row("GET", "/api/v1/contacts/{contact_id}/timeline", logged_in(200)),
+        team=moved_to_b(409, 404),
+        why="nothing is offered to anyone here: refused as 'not offered to you'; 404 to who cannot see it"),
+    # Contacts: anyone logged in opens the customer (DESIGN.md: the whole relationship), except
+    # across teams in `team` visibility; listing them all is for supervisors, agents search.
+    Row("GET", "/api/v1/contacts", supervisors(200) | {OUTSIDER: 422, AGENT: 422}, why="every customer"),
+    Row("GET", "/api/v1/contacts", logged_in(200), url="/api/v1/contacts?q=customer", why="a search"),
+    Row("GET", "/api/v1/contacts/{contact_id}", logged_in(200), team=moved_to_b(200, 403)),
+    Row("GET", "/api/v1/contacts/{contact_id}/timeline", logged_in(200), team=moved_to_b(200, 403)),
     # Agents
     Row("GET", "/api/v1/agents/me", logged_in(200)),
     Row("POST", "/api/v1/agents/me/presence", logged_in(200), body={"presence": "away"}),
@@ -216,7 +238,7 @@ def _value(v: Value, w: World, actor: str) -> Any:
     return v(w, actor) if callable(v) else v
 
 
-def test_every_route_answers_each_caller_as_the_table_says(world: World) -> None:
+def test_every_route_answers_each_caller_as_the_table_says(world: World, visibility: str) -> None:
     client = world.client
     wrong: list[str] = []
     for row in TABLE:
@@ -226,28 +248,37 @@ def test_every_route_answers_each_caller_as_the_table_says(world: World) -> None
             body = _value(row.body, world, actor)
             client.cookies.clear()
             resp = client.request(row.method, url, json=body, headers=headers)
-            expected = row.expect[actor]
+            expected = row.expected(visibility)[actor]
             if resp.status_code != expected:
                 wrong.append(f"{row.method} {row.route} [{row.why or '-'}] as {actor}: {resp.status_code}, "
                              f"expected {expected}: {resp.text[:160]}")
             elif resp.status_code in (401, 403) and not resp.json().get("message"):
                 wrong.append(f"{row.method} {row.route} as {actor}: {resp.status_code} without a message")
-    assert wrong == []
+    assert wrong == [], "\n".join(wrong)
 
 
-def test_refusals_say_why(world: World) -> None:
+def test_refusals_say_why(world: World, visibility: str) -> None:
     client = world.client
     resp = client.get("/api/v1/conversations")
     assert resp.status_code == 401
     assert resp.json() == {"error": "unauthorized",
                            "message": "log in first: send the session cookie or an Authorization: Bearer token"}
     resp = client.get(f"/api/v1/conversations/{world.conversation_id}", headers=world.headers(OUTSIDER))
-    assert resp.json() == {"error": "forbidden", "message": "this conversation belongs to a team you are not in"}
+    if visibility == "team":
+        assert resp.json() == {"error": "forbidden", "message": "this conversation belongs to a team you are not in"}
+    resp = client.post(f"/api/v1/conversations/{world.conversation_id}/messages", json={"text": "hi"},
+                       headers=world.headers(OUTSIDER))
+    assert resp.json() == {"error": "forbidden", "message": "this conversation belongs to a team you are not in"
+                           if visibility == "team" else "this conversation is another agent's or another team's "
+                           "work: add an internal note, or ask a supervisor to assign it to you"}
+    resp = client.get("/api/v1/contacts", params={"q": "%"}, headers=world.headers(AGENT))
+    assert resp.json() == {"error": "invalid", "message": "search for a customer with at least 2 characters "
+                           "(listing every customer is for supervisors)"}
     resp = client.post("/api/v1/teams", json={"name": "x"}, headers=world.headers(SUPERVISOR))
     assert resp.json() == {"error": "forbidden", "message": "this needs the admin role"}
 
 
-def test_refused_writes_change_nothing(world: World) -> None:
+def test_refused_writes_change_nothing(world: World, visibility: str) -> None:
     client = world.client
     conv = world.conversation_id
     for actor in (ANON, OUTSIDER):
@@ -264,7 +295,8 @@ def test_refused_writes_change_nothing(world: World) -> None:
         client.post(f"/api/v1/teams/{world.team_b}/members", json={"agent_id": world.ids[AGENT]}, headers=h)
     admin = world.headers(ADMIN)
     body = client.get(f"/api/v1/conversations/{conv}", headers=admin).json()
-    assert [m["text"] for m in body["messages"]] == ["Hello"]
+    # Only the note of an agent of another team, and only where every agent may read (`company`).
+    assert [m["text"] for m in body["messages"]] == ["Hello"] + (["sneaky note"] if visibility == "company" else [])
     assert (body["conversation"]["status"], body["conversation"]["assignee_id"]) == ("open", None)
     agents = {a["id"]: a for a in client.get("/api/v1/agents", headers=admin).json()["items"]}
     assert agents[world.victim]["role"] == "agent"

@@ -118,8 +118,10 @@ def test_rule_sends_keywords_to_a_team_and_only_its_members_get_it(
     member = login(client, db, teams=[billing])
     online(client, member)
     wait_for(lambda: assignee(client, admin, c["conversation_id"]) == member.id, what="billing member assigned")
-    # The outsider cannot even open it.
-    assert client.get(f"/api/v1/conversations/{c['conversation_id']}", headers=outsider.headers).status_code == 403
+    # The outsider may read it (company visibility) but not answer it: it is the member's work.
+    resp = client.post(f"/api/v1/conversations/{c['conversation_id']}/messages", json={"text": "hi"},
+                       headers=outsider.headers)
+    assert resp.status_code == 403
 
 
 def test_returning_customer_goes_back_to_their_agent(client: TestClient, db: Database, admin: AgentLogin) -> None:
