@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from config.app import create_app
 from hub.contacts.models import Contact
 from hub.conversations.canned import CannedResponses, language_of
 from hub.db import Database
 from tests.agents_ui.test_conversations_api import move
+from tests.conftest import make_settings
 from tests.factories import api_key, create_team, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -53,12 +55,23 @@ def test_the_customers_language_picks_the_variant_with_english_as_fallback(
     assert items["greeting"]["title"] == title
 
 
-def test_canned_responses_follow_the_conversation_visibility_rule(client: TestClient, db: Database) -> None:
+@pytest.mark.parametrize("visibility, outsider_gets", [("company", 200), ("team", 403)])
+def test_canned_responses_follow_the_conversation_visibility_rule(database_url: str, visibility: str,
+                                                                  outsider_gets: int) -> None:
+    """Whoever may read the conversation (hub/events/visibility.py): any agent, or in `team`
+    visibility only its team's."""
+    with TestClient(create_app(make_settings(database_url, visibility=visibility))) as client:
+        db = client.app.state.hub.db  # type: ignore[attr-defined]
+        _check_visibility(client, db, outsider_gets)
+
+
+def _check_visibility(client: TestClient, db: Database, outsider_gets: int) -> None:
     key = api_key(db)
     conv_id = int(inbound(client, key, email="v@example.com")["conversation_id"])
     move(db, conv_id, team_id=create_team(db))
     outsider = login(client, db, "agent", teams=[create_team(db)])
-    assert client.get(f"/api/v1/canned?conversation_id={conv_id}", headers=outsider.headers).status_code == 403
+    resp = client.get(f"/api/v1/canned?conversation_id={conv_id}", headers=outsider.headers)
+    assert resp.status_code == outsider_gets
     assert client.get("/api/v1/canned?conversation_id=999999", headers=outsider.headers).status_code == 404
     assert client.get("/api/v1/canned", headers=outsider.headers).status_code == 422
 
