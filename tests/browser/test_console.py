@@ -38,6 +38,7 @@ def test_a_customer_message_appears_live_in_the_right_agents_inbox(hub: Hub, new
     expect(row).to_contain_text("Where is my parcel?")
     expect(row.locator(".unread-dot")).to_have_count(1)
     expect(ana_page.locator('.view[data-view="mine"] .count')).to_have_text("1")
+    expect(ana_page).to_have_title("(1) Contact hub")  # the unread count in the tab title
     hub.customer_says("It was due on Monday.", email=email)
     expect(row).to_contain_text("It was due on Monday.")
     expect(_row(ben_page, "Dora Live")).to_have_count(0)

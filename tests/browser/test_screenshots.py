@@ -61,4 +61,8 @@ def test_screenshots_of_login_inbox_and_conversation(hub: Hub, new_page: Any, ou
     page.screenshot(path=str(out_dir / "conversation.png"))
     page.set_viewport_size({"width": 900, "height": 1100})
     page.screenshot(path=str(out_dir / "conversation-tablet.png"))
+    # At tablet width the customer folds away behind a button.
+    expect(page.locator(".pane-customer")).to_be_hidden()
+    page.get_by_role("button", name="Customer").click()
+    expect(page.locator(".customer-name")).to_be_visible()
     assert page.errors == []
