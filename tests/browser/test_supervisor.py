@@ -183,3 +183,29 @@ def test_the_board_speaks_spanish_with_its_plurals(hub: Hub, new_page: Any) -> N
     expect(page.locator(".sv-status")).to_have_text("Elige un agente, una cola o ambos.")
     expect(_row(page, conv)).to_contain_text("Sin asignar")
     assert page.errors == []
+
+
+def test_a_live_refresh_keeps_the_supervisors_selection_and_keyboard_focus(hub: Hub, new_page: Any) -> None:
+    uid = uuid.uuid4().hex[:6]
+    boss = hub.agent("supervisor", name=f"Sam {uid}", capacities=NO_API_ROOM)
+    hub.team(f"Empty {uid}")
+    conv = hub.customer_says("Hi", email=f"f-{uid}@example.com", name=f"Fay {uid}")["conversation_id"]
+    page = new_page(boss, path="/#/supervisor")
+    box = page.get_by_label(f"Select conversation #{conv} with Fay {uid}")
+    box.focus()
+    page.keyboard.press("Space")
+    expect(box).to_be_checked()
+
+    # The table is rebuilt when another customer writes; the same box keeps focus and tick.
+    other = hub.customer_says("Hello", email=f"g-{uid}@example.com", name=f"Gus {uid}")["conversation_id"]
+    expect(_row(page, other)).to_be_visible()
+    expect(box).to_be_focused()
+    expect(box).to_be_checked()
+    expect(page.locator(".sv-count")).to_have_text("1 selected")
+
+    # A filter that hides the row drops it from the selection: a bulk move acts on what is shown.
+    page.locator(".sv-convs").get_by_label("Queue").select_option(label=f"Empty {uid}")
+    expect(page.locator(".sv-count")).to_have_text("0 selected")
+    page.locator(".sv-convs").get_by_label("Queue").select_option(label="Shared inbox")
+    expect(box).not_to_be_checked()
+    assert page.errors == []

@@ -115,9 +115,10 @@ function stamp(items, at) {
 function renderPart(b, part) {
   const box = {queues: b.queueBox, agents: b.agentBox, convs: b.convBox}[part];
   const {t} = b;
-  // Parts are rebuilt: keep the keyboard focus on the same checkbox or link.
+  // Parts are rebuilt: keep the keyboard focus on the same control of the same row.
   const focus = document.activeElement;
-  const focusKey = box.contains(focus) ? (focus.value || focus.getAttribute('href') || 'all') : null;
+  const row = box.contains(focus) && focus.closest('tr');
+  const focusKey = row ? [row.dataset.id || 'head', focus.tagName] : null;
   clear(box);
   const err = b.errors[part];
   if (err) {
@@ -239,9 +240,10 @@ function renderConvs(b, all, focusKey) {
   const box = b.convBox;
   fillSelect(b.teamFilter, b.filter.team, [['', t('supervisor.filter.all_teams')], ['none', t('supervisor.shared_inbox')],
     ...(b.queues || []).filter((q) => q.team_id != null).map((q) => [String(q.team_id), q.name])]);
-  const ids = new Set(all.map((c) => c.id));
-  for (const id of [...b.selected]) if (!ids.has(id)) b.selected.delete(id);
+  // Only what is on screen stays selected: a bulk move never touches a row the filters hide.
   const rows = visibleConvs(b);
+  const ids = new Set(rows.map((c) => c.id));
+  for (const id of [...b.selected]) if (!ids.has(id)) b.selected.delete(id);
   if (!rows.length) {
     box.append(empty(all.length ? t('supervisor.convs.none_match') : t('supervisor.convs.empty')));
     return;
@@ -282,7 +284,8 @@ function renderConvs(b, all, focusKey) {
       th(t('supervisor.convs.waiting'), 'num'))),
     h('tbody', {}, ...body)));
   if (focusKey) {
-    const again = focusKey === 'all' ? selectAll : box.querySelector(`[value="${focusKey}"], [href="${focusKey}"]`);
+    const [id, tag] = focusKey;
+    const again = id === 'head' ? selectAll : box.querySelector(`tr[data-id="${id}"] ${tag.toLowerCase()}`);
     if (again) again.focus();
   }
   if (all.length >= LIMIT) box.append(h('p', {class: 'sv-note'}, t('supervisor.convs.truncated', {count: LIMIT})));
