@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench clean browser
+.PHONY: run test setup lint bench fuzz clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# Schemathesis over the served OpenAPI schema, on SQLite and PostgreSQL (minutes; not in `make test`).
+fuzz: setup
+	$(BIN)/pytest -q -m fuzz tests/config/test_openapi_fuzz.py $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench.inbound_api

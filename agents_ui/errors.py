@@ -92,6 +92,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
+        if status == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a JSON body that is not even text (bytes that are not UTF-8): the
+            # same 422 as any other invalid JSON, as the inbound API answers it.
+            problems = ["invalid JSON: the body is not UTF-8 text"]
+            return JSONResponse(error_body("invalid", problems[0], details=problems), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
         headers = dict(exc.headers or {})
         message = str(exc.detail)

@@ -68,6 +68,8 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("POST", "/api/v1/conversations/{conversation_id}/decline"): {409},
     ("POST", "/api/v1/conversations/{conversation_id}/assign"): {409},
     ("POST", "/api/v1/supervisor/assign"): {404, 409},
+    ("GET", "/api/v1/canned"): {403, 404},  # the conversation named in the query
+    ("POST", "/api/v1/routing/rules"): {404},  # the team named in the body
 }
 _TWILIO = {INBOUND_PATH, STATUS_PATH}
 

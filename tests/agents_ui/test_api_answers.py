@@ -69,6 +69,7 @@ def test_an_unknown_route_says_what_was_asked(api: TestClient) -> None:
 
 @pytest.mark.parametrize(("raw", "says"), [
     (b"{not json", "invalid JSON: "),
+    (b'{"name": "\xff"}', "invalid JSON: "),  # not UTF-8: FastAPI's own answer was a 400
     (b"", "the body must be a JSON object"),
     (b"[1, 2]", "the body must be a JSON object"),
     (b"null", "the body must be a JSON object"),
