@@ -64,8 +64,11 @@ def _mentioned(agent_id: int) -> Any:
 def _filters(scope: AgentScope, f: InboxFilter) -> list[Any]:
     c = Conversation
     # The inbox holds the caller's scope of work, even where they may read more (`company`
-    # visibility: hub/events/visibility.py); a contact's conversations, all that they may read.
-    out: list[Any] = [work_filter(scope) if f.contact_id is None else visible_filter(scope)]
+    # visibility: hub/events/visibility.py); a contact's conversations and the ones where a
+    # colleague @mentioned the caller, all that they may read (a mention asks for help from
+    # outside the team, and a note may be added wherever one may read).
+    wide = f.contact_id is not None or f.view == "mentions"
+    out: list[Any] = [visible_filter(scope) if wide else work_filter(scope)]
     if f.view is not None:
         out.append(_view_clause(scope, f.view))
     if f.status is not None:
@@ -162,19 +165,23 @@ def counts(session: Session, scope: AgentScope) -> dict[str, int | None]:
 
     # Mentions by an outer join on their key rather than `_mentioned`'s EXISTS: in a CASE,
     # PostgreSQL ran that subquery once per conversation (150 ms for 2,000 of them).
+    # Over what the caller may read (as the mentions view lists), each other view within their
+    # scope of work (as `_filters`).
     mention = and_(ConversationMention.agent_id == scope.agent_id, ConversationMention.conversation_id == c.id)
-    clauses = {v: _view_clause(scope, v) for v in VIEWS if v not in ("all", "mentions")}
+    work = work_filter(scope)
+    clauses = {v: and_(work, _view_clause(scope, v)) for v in VIEWS if v != "mentions"}
     clauses["mentions"] = ConversationMention.conversation_id.is_not(None)  # type: ignore[attr-defined]
     views = list(clauses)
     stmt = (
-        select(*[n(clauses[v]) for v in views], func.count())
+        select(*[n(clauses[v]) for v in views])
         .select_from(c)
         .outerjoin(ConversationMention, mention)  # type: ignore[arg-type]
-        .where(work_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+        .where(visible_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
     )
     values = session.execute(stmt).one()
     out: dict[str, int | None] = {v: int(values[i]) for i, v in enumerate(views)}
-    out["all"] = int(values[-1]) if scope.sees_everything else None
+    if not scope.sees_everything:
+        out["all"] = None
     return out
 
 

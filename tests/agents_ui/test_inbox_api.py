@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from config.app import create_app
 from hub.db import Database
 from tests.agents_ui.test_conversations_api import ingest, move
+from tests.conftest import make_settings
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -60,8 +62,17 @@ def test_a_long_message_is_cut_to_160_characters_with_its_whitespace_folded(clie
     assert len(preview) == 160 and preview.startswith("word word") and "\n" not in preview
 
 
-def test_views_list_mine_my_teams_unassigned_and_mentions_and_hide_other_teams(client: TestClient,
-                                                                                db: Database) -> None:
+@pytest.mark.parametrize("visibility", ["company", "team"])
+def test_views_list_mine_my_teams_unassigned_and_mentions_and_hide_other_teams(database_url: str,
+                                                                                visibility: str) -> None:
+    """The views hold the agent's scope of work in both visibility modes; the mentions view what they
+    may read: in `company` mode (any agent reads everything) a colleague of another team may ask
+    for their help there, in `team` mode another team's conversation stays closed to them."""
+    with TestClient(create_app(make_settings(database_url, visibility=visibility))) as client:
+        _check_views(client, client.app.state.hub.db, open_company=visibility == "company")  # type: ignore[attr-defined]
+
+
+def _check_views(client: TestClient, db: Database, *, open_company: bool) -> None:
     key = api_key(db)
     mine, other = create_team(db), create_team(db)
     agent = login(client, db, "agent", teams=[mine])
@@ -78,21 +89,20 @@ def test_views_list_mine_my_teams_unassigned_and_mentions_and_hide_other_teams(c
     move(db, other_team, team_id=other)
     client.post(f"/api/v1/conversations/{colleagues}/notes", json={"text": "can you look?", "mentions": [agent.id]},
                 headers=colleague.headers)
-    # A mention in a conversation of another team does not open it to the agent.
     client.post(f"/api/v1/conversations/{other_team}/notes", json={"text": "fyi", "mentions": [agent.id]},
                 headers=sup.headers)
 
     assert row_ids(client, agent, "view=mine") == [assigned_to_me]
     assert row_ids(client, agent, "view=teams") == [colleagues, assigned_to_me, team_queue]
     assert row_ids(client, agent, "view=unassigned") == [team_queue, shared]
-    assert row_ids(client, agent, "view=mentions") == [colleagues]
+    assert row_ids(client, agent, "view=mentions") == ([other_team, colleagues] if open_company else [colleagues])
     assert row_ids(client, agent, "view=all") == [colleagues, assigned_to_me, team_queue, shared]
     assert other_team not in row_ids(client, agent, f"view=all&team_id={other}")
     assert row_ids(client, sup, "view=all") == [other_team, colleagues, assigned_to_me, team_queue, shared]
     assert row_ids(client, sup, "view=teams") == []
 
     counts = client.get("/api/v1/conversations/counts", headers=agent.headers).json()
-    assert counts == {"mine": 1, "teams": 3, "unassigned": 2, "mentions": 1, "all": None}
+    assert counts == {"mine": 1, "teams": 3, "unassigned": 2, "mentions": 2 if open_company else 1, "all": None}
     sup_counts = client.get("/api/v1/conversations/counts", headers=sup.headers).json()
     assert sup_counts == {"mine": 0, "teams": 0, "unassigned": 3, "mentions": 0, "all": 5}
 
