@@ -198,6 +198,17 @@ def test_settings_pages_have_no_serious_accessibility_violations(hub: Hub, new_p
     page.get_by_role("button", name="Edit Someone Else").click()
     page.get_by_text("Add an agent").click()
     assert serious_violations(page) == []
+    team = f"Audit {uuid.uuid4().hex[:6]}"
+    hub.team(team)
     page.get_by_role("link", name="Teams").click()
-    expect(page.locator(".st-create")).to_be_visible()
+    page.get_by_role("button", name=f"Manage {team}").click()
+    expect(page.get_by_label("Time zone")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("Audit key")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_label("Secret key")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="Routing rules").click()
+    expect(page.get_by_role("button", name="Add rule")).to_be_visible()
     assert serious_violations(page) == []
