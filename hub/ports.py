@@ -23,6 +23,11 @@ class ContactRef:
     name: str | None = None
 
 
+# Content types a console may show inline as a picture. SVG is not one: it is a document that can
+# carry scripts and remote references; it, and everything else, is a file to download.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"})
+
+
 @dataclass(frozen=True)
 class Attachment:
     url: str | None
@@ -30,8 +35,21 @@ class Attachment:
     filename: str | None = None
     size: int | None = None
 
+    @property
+    def kind(self) -> str:
+        """"image" (a console may render it inline) or "file" (a link only)."""
+        ctype = (self.content_type or "").partition(";")[0].strip().lower()
+        return "image" if ctype in INLINE_IMAGE_TYPES else "file"
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> Attachment:
+        return cls(stored.get("url"), stored.get("content_type"), stored.get("filename"), stored.get("size"))
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        """As stored with the message: the fields given, and `kind`."""
+        out = {k: v for k, v in self.__dict__.items() if v is not None}
+        out["kind"] = self.kind
+        return out
 
 
 @dataclass(frozen=True)

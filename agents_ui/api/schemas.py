@@ -8,6 +8,9 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from hub.contacts.emails import valid_email
+from hub.errors import Invalid
+
 
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
@@ -78,6 +81,14 @@ class AgentIn(In):
     password: str = Field(min_length=8, max_length=1000)
     capacities: Capacities = Field(default_factory=dict)
     skills: list[str] = Field(default_factory=list)
+
+    @field_validator("email", mode="after")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        try:
+            return valid_email(value)
+        except Invalid as exc:
+            raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
 
 
 class AgentPatch(In):

@@ -26,7 +26,8 @@ class InboundContact(BaseModel):
 
 
 class InboundAttachment(BaseModel):
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S",
+                     description="http or https only (a console links it)")
     content_type: str | None = Field(default=None, max_length=200)
     filename: str | None = Field(default=None, max_length=500)
     size: int | None = Field(default=None, ge=0)

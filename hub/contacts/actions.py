@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from hub.clock import utcnow
+from hub.contacts.emails import valid_email
 from hub.contacts.models import Contact, ContactIdentity
 from hub.errors import Invalid
 from hub.ports import ContactRef
@@ -40,10 +41,8 @@ def mark_created(session: Session, contact_id: int) -> None:
 
 
 def normalize_email(raw: str) -> str:
-    value = raw.strip().lower()
-    if "@" not in value or value.startswith("@") or value.endswith("@") or " " in value:
-        raise Invalid(f"not an email address: {raw!r}")
-    return value
+    """Trimmed and lowercased, or Invalid (hub.contacts.emails)."""
+    return valid_email(raw)
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:

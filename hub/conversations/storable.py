@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Column
 
+from hub.contacts.emails import valid_email
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations.models import Conversation, Message
 from hub.errors import Invalid
@@ -47,7 +48,8 @@ def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]
 
 
 def check_storable(msg: InboundMessage) -> None:
-    """Raises Invalid, naming the field, for a NUL character or a text longer than its column."""
+    """Raises Invalid, naming the field, for a NUL character or a text longer than its column, an
+    email address that is not one, or an attachment URL that is not http(s) (`javascript:`...)."""
     for name, value, longest in _fields(msg):
         if value is None:
             continue
@@ -55,3 +57,17 @@ def check_storable(msg: InboundMessage) -> None:
             raise Invalid(f"{name}: must not contain a NUL character")
         if longest is not None and len(value) > longest:
             raise Invalid(f"{name}: must be at most {longest} characters")
+    if msg.contact.email is not None:
+        try:
+            valid_email(msg.contact.email)
+        except Invalid as exc:
+            raise Invalid(f"contact.email: {exc.message}") from exc
+    for i, a in enumerate(msg.attachments):
+        if a.url is not None and not web_url(a.url):
+            raise Invalid(f"attachments.{i}.url: must be an http or https URL")
+
+
+def web_url(url: str) -> bool:
+    """An http(s) URL: the only kind a console may link (no `javascript:`, `data:`, `file:`)."""
+    scheme, sep, rest = url.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.strip())

@@ -162,7 +162,7 @@ class DeliveryWorker:
             text=p.get("text") or "",
             html=p.get("html"),
             subject=p.get("subject"),
-            attachments=tuple(Attachment(**a) for a in p.get("attachments", [])),
+            attachments=tuple(Attachment.from_dict(a) for a in p.get("attachments", [])),
             metadata=p.get("metadata", {}),
         )
         try:

@@ -199,8 +199,8 @@ def test_a_second_message_takes_the_sql_path_and_looks_exactly_like_an_orm_one(
         assert row.subject == "Order 42", path
         assert row.attachments == [
             {"url": "https://files.example/a.pdf", "content_type": "application/pdf", "filename": "a.pdf",
-             "size": 1234},
-            {"url": "https://files.example/b.png"},
+             "size": 1234, "kind": "file"},
+            {"url": "https://files.example/b.png", "kind": "file"},  # no type given: not shown inline
         ], path
         assert row.created_at == received, path  # the provider's time, not ours
         assert row.created_at.tzinfo is not None and row.created_at.utcoffset() == timedelta(0), path

@@ -58,8 +58,10 @@ def test_a_signed_mms_becomes_a_conversation_for_the_e164_contact(client: TestCl
     assert message["direction"] == "in"
     assert message["text"] == "My order is broken, photos attached"
     assert message["attachments"] == [
-        {"url": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "content_type": "image/jpeg"},
-        {"url": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", "content_type": "video/mp4"},
+        {"url": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "content_type": "image/jpeg",
+         "kind": "image"},
+        {"url": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", "content_type": "video/mp4",
+         "kind": "file"},
     ]
 
 
