@@ -145,7 +145,8 @@ function settingsForm(ctx, team, teams, done) {
       const parts = days[day].value.split(',').map((x) => x.trim()).filter(Boolean);
       for (const p of parts) {
         const m = p.match(SPAN);
-        if (!m || `${m[3]}:${m[4]}` <= `${m[1]}:${m[2]}` || Number(m[1]) > 23 || Number(m[3]) > 24
+        // The hub reads each end as an ISO time of day (00:00 to 23:59), as this pattern does.
+        if (!m || `${m[3]}:${m[4]}` <= `${m[1]}:${m[2]}` || Number(m[1]) > 23 || Number(m[3]) > 23
           || Number(m[2]) > 59 || Number(m[4]) > 59) {
           return [t('settings.teams.bad_span', {span: p}), days[day]];
         }
