@@ -2,41 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from agents_ui.api.schemas import In
 from agents_ui.deps import Caller, current_caller, get_hub, require_admin, require_supervisor
 from hub import access
-from hub.agents.actions import get_team
 from hub.conversations.actions import get_conversation
 from hub.conversations.schemas import conversation_dict
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
 from hub.routing.models import RoutingRule
-from hub.routing.settings import TeamSettings, do_set_team_settings
+from hub.routing.settings import TeamRef, TeamSettings, do_set_team_settings, find_team
 from hub.runtime import Hub
 
 router = APIRouter(tags=["routing"])
 
 
-class RuleMatch(BaseModel):
-    channel: list[str] = Field(default_factory=list)
-    tier: list[str] = Field(default_factory=list)
-    language: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+Condition = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=100)]
 
 
-class RuleIn(BaseModel):
+class RuleMatch(In):
+    """Every condition named must hold; a list means "any of"."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Condition = Field(default_factory=list)
+    tier: Condition = Field(default_factory=list)
+    language: Condition = Field(default_factory=list)
+    source: Condition = Field(default_factory=list)
+    keywords: Condition = Field(default_factory=list)
+
+
+class RuleIn(In):
+    # Unknown fields are refused: {"team": "Support"} used to be dropped silently, a rule with no team.
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    position: int = 0
+    position: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     match: RuleMatch = Field(default_factory=RuleMatch)
-    team_id: int | None = None
+    team: TeamRef | None = Field(default=None, description="the team, by id or by name")
+    team_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="the team by id (or give `team`)")
     priority: int = Field(default=0, ge=-100, le=100)
-    skill: str | None = Field(default=None, max_length=64)
+    skill: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_team(self) -> RuleIn:
+        if self.team is not None and self.team_id is not None:
+            raise ValueError("give the team once: team (id or name) or team_id")
+        return self
 
 
 def rule_dict(r: RoutingRule) -> dict[str, Any]:
@@ -57,10 +72,12 @@ def list_rules(_: Caller = Depends(require_supervisor), hub: Hub = Depends(get_h
 @router.post("/api/v1/routing/rules", status_code=201, summary="Add a routing rule (admins)")
 def create_rule(body: RuleIn, caller: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
-        if body.team_id is not None:
-            get_team(s, body.team_id)
+        ref = body.team if body.team is not None else body.team_id
+        team = find_team(s, ref) if ref is not None else None
+        if ref is not None and team is None:
+            raise Invalid(f"team: no team {ref!r}")
         rule = RoutingRule(name=body.name, position=body.position, match=body.match.model_dump(exclude_defaults=True),
-                           team_id=body.team_id, priority=body.priority, skill=body.skill)
+                           team_id=team.id if team else None, priority=body.priority, skill=body.skill)
         s.add(rule)
         s.flush()
         out = rule_dict(rule)

@@ -199,10 +199,13 @@ class View:
         return team
 
     def team_id_named(self, session: Session, name: str) -> int | None:
+        """A team by name; a name of digits that no team has is taken as an id (as `find_team`)."""
         for _ in range(2):
             for team in self.teams.values():
                 if team.name == name:
                     return team.id
+            if name.isdigit() and int(name) in self.teams:
+                return int(name)
             self._read_teams(session)  # perhaps created since (team names never change)
         return None
 

@@ -14,8 +14,8 @@ from typing import Any
 @dataclass(frozen=True)
 class Rule:
     name: str
-    team: str | None = None  # team name (config) ...
-    team_id: int | None = None  # ... or id (API)
+    team: str | None = None  # team name (or, when no team has that name, a number as text: its id) ...
+    team_id: int | None = None  # ... or id
     priority: int = 0
     skill: str | None = None
     channel: tuple[str, ...] = ()
@@ -46,11 +46,13 @@ def _tuple(value: Any) -> tuple[str, ...]:
 
 
 def rule_from_dict(data: dict[str, Any]) -> Rule:
+    """A rule from config or the database; `team` names a team or gives its id (a number)."""
     match = data.get("match", data)
+    team = data.get("team")
     return Rule(
         name=str(data.get("name") or "rule"),
-        team=data.get("team"),
-        team_id=data.get("team_id"),
+        team=team if isinstance(team, str) else None,
+        team_id=team if isinstance(team, int) and not isinstance(team, bool) else data.get("team_id"),
         priority=int(data.get("priority", 0)),
         skill=data.get("skill"),
         channel=_tuple(match.get("channel")),
