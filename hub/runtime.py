@@ -19,6 +19,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import find_by_identity, normalize_phone
 from hub.contacts.models import Contact
 from hub.conversations import actions as conv_actions
+from hub.conversations.sanitize import clean_inbound, clean_inbound_async
 from hub.conversations.storable import check_storable
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
@@ -178,6 +179,7 @@ class Hub(HubPort):
         """
         try:
             check_storable(message)
+            message = clean_inbound(message)  # before the writer: see hub.conversations.sanitize
             return self.writer.submit(message).result()  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc
@@ -186,6 +188,7 @@ class Hub(HubPort):
         """`ingest` for the event loop: waits for the commit without holding a thread."""
         try:
             check_storable(message)  # both databases refuse the same messages, before the writer
+            message = await clean_inbound_async(message)
             return await self.writer.submit_async(message)  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
             raise _rejected(exc) from exc

@@ -19,6 +19,7 @@ from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, inbox, queries
 from hub.conversations.agent_messages import check_add_note, check_reply
 from hub.conversations.models import Message
+from hub.conversations.sanitize import sanitize_html_async
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Invalid
 from hub.events import log
@@ -140,9 +141,11 @@ async def _send(hub: Hub, response: Response, client_id: UUID | None,
 async def reply(conversation_id: int, body: ReplyIn, response: Response, caller: Caller = Depends(current_caller),
                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Stores the reply and queues it for delivery on the conversation's channel (outbox)."""
+    html = await sanitize_html_async(body.html)  # before the writer, never inside its transaction
+
     def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
         conv = access.check_act(caller.scope, actions.get_conversation(s, conversation_id))
-        return check_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=body.html, client_id=client_id)
+        return check_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=html, client_id=client_id)
 
     return await _send(hub, response, body.client_id, write)
 

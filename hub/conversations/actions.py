@@ -19,7 +19,6 @@ from hub.contacts.actions import identities_of, mark_created, new_contact_row, r
 from hub.contacts.models import Contact
 from hub.conversations.ingest_sql import ConversationRow, IngestSql, Lookup
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
-from hub.conversations.sanitize import sanitize_html
 from hub.conversations.schemas import conversation_dict, inbound_message_dict, message_dict
 from hub.delivery.actions import do_enqueue
 from hub.errors import Conflict, Invalid, NotFound
@@ -100,6 +99,8 @@ def do_ingest(
     constraint on (ingest_scope, external_id); the caller retries and then finds the first copy.
     The common case (a known customer writing into an open conversation that needs no routing)
     runs in plain SQL (hub.conversations.ingest_sql); everything else through the ORM.
+    Precondition: `msg.html` is already cleaned (hub.conversations.sanitize.clean_inbound, done by
+    `Hub.ingest` before the writer); it is stored as it is.
     """
     sql = IngestSql.of(session)
     key = (msg.ingest_scope, msg.external_id)
@@ -233,7 +234,7 @@ def _message_row(msg: InboundMessage, message_id: int | None, conversation_id: i
     """An inbound message's row as every ingest path writes it (`IngestSql.write_known` keys)."""
     return {
         "id": message_id, "conversation_id": conversation_id, "contact_id": contact_id, "channel": msg.channel,
-        "text": msg.text, "html": sanitize_html(msg.html), "subject": msg.subject,
+        "text": msg.text, "html": msg.html, "subject": msg.subject,  # cleaned before the writer
         "attachments": [a.as_dict() for a in msg.attachments], "scope": msg.ingest_scope,
         "external_id": msg.external_id, "created_at": msg.received_at or now,
     }
@@ -411,7 +412,8 @@ def do_reply(
     session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
     client_id: str | None = None,
 ) -> Message:
-    """An agent's answer: stored, logged, and put in the outbox in one transaction."""
+    """An agent's answer: stored, logged, and put in the outbox in one transaction. `html` must be
+    cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is."""
     if not text.strip():
         raise Invalid("a reply needs text")
     contact = session.get(Contact, conv.contact_id)
@@ -426,7 +428,7 @@ def do_reply(
         direction="out",
         author_agent_id=agent_id,
         text=text,
-        html=sanitize_html(html),
+        html=html,
         subject=conv.subject,
         client_id=client_id,
         delivery_status="pending",
