@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from agents_ui.api.schemas import In
 from agents_ui.deps import Caller, get_hub, require_supervisor
 from hub.agents.actions import get_agent, get_team
 from hub.conversations.actions import do_assign, get_conversation
@@ -18,7 +19,7 @@ from hub.runtime import Hub
 router = APIRouter(prefix="/api/v1/supervisor", tags=["supervision"])
 
 
-class BulkAssignIn(BaseModel):
+class BulkAssignIn(In):
     conversation_ids: list[int] = Field(min_length=1, max_length=500)
     assignee_id: int | None = Field(default=None, description="the agent to give them to (above capacity too)")
     team_id: int | None = Field(default=None, description="the team (queue) to move them to")

@@ -82,8 +82,10 @@ def test_the_agents_api_refuses_a_nul_in_any_text_alike(client: TestClient, db: 
         client.post("/api/v1/teams", json={"name": "T\x00"}, headers=admin.headers),
         client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "hi\x00"}, headers=admin.headers),
         client.post(f"/api/v1/conversations/{conv_id}/notes", json={"text": "\x00"}, headers=admin.headers),
+        client.post("/api/v1/supervisor/assign", json={"conversation_ids": [conv_id], "note": "\x00"},
+                    headers=admin.headers),
     ]
-    for resp, field in zip(refused, ["name", "skills", "name", "text", "text"], strict=True):
+    for resp, field in zip(refused, ["name", "skills", "name", "text", "text", "note"], strict=True):
         assert resp.status_code == 422, resp.text
         assert resp.json()["message"] == f"{field}: must not contain a NUL character"
     assert (_count(db, Agent), _count(db, Team), _count(db, Message)) == (agents, teams, 1)
