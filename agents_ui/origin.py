@@ -7,8 +7,9 @@ session cookie and no `Authorization: Bearer` must come from an allowed origin: 
 (HUB_PUBLIC_URL) or one of `allowed_origins` (HUB_ALLOWED_ORIGINS). Without an `Origin` header
 (older browsers, same-origin GETs turned POSTs by some), `Sec-Fetch-Site: cross-site` is refused.
 
-Not subject to it: a bearer token, which a browser never attaches by itself, and requests without
-the cookie (API keys, Twilio): another site cannot make a browser send those. One pure ASGI
+Not subject to it: a bearer token, which a browser never attaches by itself, requests without
+the cookie, and `exempt_paths`, routes that never read the cookie (the inbound API's key, Twilio's
+signature): another site cannot make a browser send those credentials. One pure ASGI
 middleware, ahead of everything else, so a refused request costs a header scan and nothing more.
 """
 
@@ -45,14 +46,23 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
+def _app_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 class OriginCheck:
-    def __init__(self, app: ASGIApp, public_url: str, allowed_origins: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, public_url: str, allowed_origins: Iterable[str] = (),
+                 exempt_paths: Iterable[str] = ()) -> None:
         self.app = app
         self.allowed = frozenset(o for o in (origin_of(u) for u in (public_url, *allowed_origins)) if o)
+        self.exempt = frozenset(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "websocket" or (kind == "http" and scope["method"] in UNSAFE_METHODS):
+        if kind == "websocket" or (kind == "http" and scope["method"] in UNSAFE_METHODS
+                                   and _app_path(scope) not in self.exempt):
             refusal = self.refusal(scope["headers"])
             if refusal is not None:
                 if kind == "websocket":  # before accepting: the server refuses the handshake

@@ -23,6 +23,7 @@ from agents_ui.origin import OriginCheck
 from channels.api.adapter import ApiCallbackAdapter
 from channels.api.webhooks import router as api_inbound_router
 from channels.demo.adapter import DemoChannel
+from channels.lean_routes import LeanRoute
 from channels.sms import api as sms_api
 from channels.sms import webhooks as sms_webhooks
 from channels.sms.adapter import TwilioSmsAdapter
@@ -136,10 +137,6 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     app.state.hub = hub
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # Added last, so it runs first: a cross-site request is refused before its body is read.
-    app.add_middleware(OriginCheck, public_url=settings.public_url, allowed_origins=settings.allowed_origins)
-    app.add_middleware(ApiHeaders)  # outermost: the refusals of the two above carry its headers too
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers (no database access)")
@@ -163,6 +160,14 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
                    teams.router, api_keys.router, routing.router, supervisor.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a cross-site request is refused before its body is read. The
+    # lean routes (the inbound API, Twilio's webhooks) take their own credentials and never the
+    # session cookie; exempt, they answer the same whether the fast lane or the stack serves them.
+    lean_paths = frozenset(route.path for route in app.router.routes if isinstance(route, LeanRoute))
+    app.add_middleware(OriginCheck, public_url=settings.public_url, allowed_origins=settings.allowed_origins,
+                       exempt_paths=lean_paths)
+    app.add_middleware(ApiHeaders)  # outermost: the refusals of the two above carry its headers too
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
         app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers, RAW_API_HEADERS)
         app.fast_lane.add_routes(app.router.routes)

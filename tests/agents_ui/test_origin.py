@@ -3,6 +3,7 @@ the hub's own pages and bearer tokens are not."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from agents_ui.origin import OriginCheck, origin_of
 from config.app import create_app
 from config.settings import Settings
 from hub.db import Database
-from tests.factories import PASSWORD, create_agent
+from tests.factories import PASSWORD, api_key, create_agent
 
 EVIL = "https://evil.example"
 
@@ -121,3 +122,16 @@ def test_the_check_is_one_header_scan() -> None:
     assert check.refusal([cookie, (b"origin", b"https://hub.example.evil.com")]) is not None
     assert check.refusal([(b"cookie", b"xhub_session=abc"), (b"origin", EVIL.encode())]) is None
     assert check.refusal([cookie, (b"origin", EVIL.encode()), (b"authorization", b"Bearer t")]) is None
+
+
+def test_routes_that_never_read_the_cookie_answer_the_same_with_a_cross_site_one(app_client: TestClient) -> None:
+    """The inbound API takes its key, not the cookie: a stray cross-site cookie changes nothing, and
+    the fast lane (a declared Content-Length) and the full stack (chunked) answer alike."""
+    browser(app_client)
+    key = api_key(app_client.app.state.hub.db)  # type: ignore[attr-defined]
+    raw = json.dumps({"source": "crm", "external_id": "o-1", "contact": {"email": "a@example.com"},
+                      "text": "hi"}).encode()
+    headers = {"X-Api-Key": key, "Origin": EVIL, "content-type": "application/json"}
+    lane = app_client.post("/api/v1/inbound/messages", content=raw, headers=headers)
+    stack = app_client.post("/api/v1/inbound/messages", content=iter([raw]), headers=headers)
+    assert (lane.status_code, stack.status_code) == (201, 200), (lane.text, stack.text)
