@@ -15,12 +15,21 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class ContactRef:
-    """Who wrote: at least one of email, phone (E.164) or external reference."""
+    """Who wrote: at least one of email, phone (E.164) or external reference.
+
+    `verified` names the fields ("email", "phone", "external_ref") whose address the channel
+    proves the sender controls: an SMS's sender number (the carrier delivered it from there), an
+    email's From once checked, a signed widget identity. Only a verified address joins a known
+    customer it arrived with, and only when that customer was itself recognised by a verified
+    address; any other new address becomes a contact of its own, suggested to agents as a match
+    (hub.contacts.actions). Leave it empty when the sender merely claims the addresses.
+    """
 
     email: str | None = None
     phone: str | None = None
     external_ref: str | None = None
     name: str | None = None
+    verified: frozenset[str] = frozenset()
 
 
 # Content types a console may show inline as a picture. SVG is not one: it is a document that can

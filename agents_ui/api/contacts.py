@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access
-from hub.contacts import queries
+from hub.contacts import matches, queries
 from hub.contacts.schemas import contact_dict, event_dict
 from hub.conversations.queries import list_conversations
 from hub.conversations.schemas import conversation_dict
@@ -38,7 +39,27 @@ def get_contact(
         return {
             **contact_dict(contact, queries.identities(s, contact_id)),
             "conversations": [conversation_dict(c) for c in convs],
+            # Contacts that may be the same customer (an address that arrived unproven with
+            # theirs): confirm with POST /api/v1/contacts/{id}/merge.
+            "suggested_matches": matches.suggested_matches(s, contact_id),
         }
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: int = Field(ge=1, le=2**63 - 1, description="the contact that keeps everything")
+
+
+@router.post("/{contact_id}/merge", summary="Merge this contact into another (the same customer)")
+def merge(contact_id: int, body: MergeIn, caller: Caller = Depends(current_caller),
+          hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Identities, conversations and the timeline move into `into`, with a `contact.merged` event on
+    both timelines; this contact stays, empty. Supervisors, or agents who may read both."""
+    with hub.db.write() as s:
+        access.check_contact(s, caller.scope, contact_id)
+        access.check_contact(s, caller.scope, body.into)
+        into = matches.do_merge(s, contact_id, body.into, actor_agent_id=caller.agent_id)
+        return contact_dict(into, queries.identities(s, body.into))
 
 
 @router.get("/{contact_id}/timeline", summary="Everything that happened with this contact, newest first")

@@ -101,7 +101,7 @@ def inbound_sms(params: FormParams) -> InboundSms:
         source=source,
         ingest_scope=INGEST_SCOPE,
         external_id=sid,
-        contact=ContactRef(phone=phone),
+        contact=ContactRef(phone=phone, verified=frozenset({"phone"})),  # the carrier proves the sender
         text=body,
         attachments=_attachments(params),
         metadata={"to": to, "messaging_service_sid": service or None, "keyword": keyword},

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from hub.clock import utcnow
 from hub.contacts.emails import valid_email
+from hub.contacts.matches import hold_apart
 from hub.contacts.models import Contact, ContactIdentity
 from hub.errors import Invalid
 from hub.ports import ContactRef
@@ -90,8 +91,9 @@ def find_by_identity(session: Session, kind: str, address: str) -> Contact | Non
 
 
 def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | None = None) -> tuple[Contact, bool]:
-    """The contact owning the first known identity, else a new one; unknown identities are attached
-    (a new contact's are pending in the session until its next flush).
+    """The contact owning the first known identity, else a new one (its identities are pending in
+    the session until its next flush). A known contact's new identities join it only when verified
+    (`_resolve`).
 
     An identity that already belongs to another contact is left there: merging people is a
     deliberate act, never a side effect of a message.
@@ -148,8 +150,20 @@ def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | No
     return contact_id, True
 
 
+def verified_identities(ref: ContactRef, idents: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The identities of `ref` whose address its channel proves (`ContactRef.verified`)."""
+    if not ref.verified:
+        return set()
+    return {(kind, address) for kind, address in idents
+            if ("external_ref" if kind.startswith("ref:") else kind) in ref.verified}
+
+
 def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
              known: dict[tuple[str, str], int]) -> tuple[Contact, bool]:
+    """The contact of the first known identity (else a new one with all of them). A new address
+    joins that known contact only if the channel proves it and the contact was recognised by a
+    proven address too; otherwise it is held apart in a contact of its own, suggested as a match
+    (hub.contacts.matches)."""
     owner = next((known[i] for i in idents if i in known), None)
     contact = session.get(Contact, owner) if owner is not None else None
     created = contact is None
@@ -164,6 +178,9 @@ def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
     elif ref.name and not contact.name:
         contact.name = ref.name.strip()
         contact.updated_at = utcnow()
+    verified = verified_identities(ref, idents) if not created else set()
+    proven_owner = any(known.get(i) == owner for i in verified)
+    held: list[tuple[str, str]] = []
     for kind, address in idents:
         if (kind, address) in known:
             continue
@@ -172,8 +189,13 @@ def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
             # took this address first, the whole transaction fails on the unique key and its retry
             # finds their contact (Hub.ingest), instead of keeping a second one without it.
             session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))  # type: ignore[arg-type]
-        else:
+        elif proven_owner and (kind, address) in verified:
             _attach_identity(session, contact, kind, address)
+        else:
+            held.append((kind, address))
+    if held:
+        assert contact.id is not None
+        hold_apart(session, new_contact_row(ContactRef(), held, utcnow()), held, candidate_id=contact.id)
     return contact, created
 
 

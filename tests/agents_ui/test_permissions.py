@@ -76,6 +76,10 @@ class World:
             assert key.id is not None
             return key.id
 
+    def new_contact_id(self) -> int:
+        """A customer of the shared inbox (any agent may read them), new for each request."""
+        return int(inbound(self.client, self.api_key, email=f"someone{next(_seq)}@example.com")["contact_id"])
+
     def new_rule_id(self) -> int:
         resp = self.client.post("/api/v1/routing/rules", json={"name": f"r{next(_seq)}"}, headers=self.headers(ADMIN))
         assert resp.status_code == 201, resp.text
@@ -169,6 +173,10 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/contacts", logged_in(200), url="/api/v1/contacts?q=customer", why="a search"),
     Row("GET", "/api/v1/contacts/{contact_id}", logged_in(200), team=moved_to_b(200, 403)),
     Row("GET", "/api/v1/contacts/{contact_id}/timeline", logged_in(200), team=moved_to_b(200, 403)),
+    Row("POST", "/api/v1/contacts/{contact_id}/merge", logged_in(200),
+        url=lambda w, a: f"/api/v1/contacts/{w.new_contact_id()}/merge", body=lambda w, a: {"into": w.contact_id},
+        why="a shared-inbox customer into the conversation's: agents who may read both (the first merge brings a "
+            "shared-inbox conversation along; a refusal in team mode: test_contact_merge.py)"),
     # Agents
     Row("GET", "/api/v1/agents/me", logged_in(200)),
     Row("POST", "/api/v1/agents/me/presence", logged_in(200), body={"presence": "away"}),

@@ -437,13 +437,14 @@ def test_conversation_and_contact_ids_are_drawn_only_for_first_conversations(dat
     assert paths.of(again[0].external_id) == "sql"
     assert (second.conversation_id, second.contact_id) == (first.conversation_id + 1, first.contact_id + 1)
     # A known customer with a new phone number on a new entry point: the ORM path (an identity to
-    # attach) takes the conversation id the lookup drew for it.
+    # hold apart in a contact of its own, which takes the next contact id) takes the conversation id
+    # the lookup drew for it.
     phone_msg = message("gus@example.com", phone="+14155550199", source="shop")
     third = ingest(database, phone_msg)
     assert paths.of(phone_msg.external_id) == "orm"
     assert (third.conversation_id, third.contact_id) == (second.conversation_id + 1, first.contact_id)
     fourth = ingest(database, message("ivan@example.com"))
-    assert (fourth.conversation_id, fourth.contact_id) == (third.conversation_id + 1, second.contact_id + 1)
+    assert (fourth.conversation_id, fourth.contact_id) == (third.conversation_id + 1, second.contact_id + 2)
 
 
 # -- redelivery, errors and races ------------------------------------------------------------------
@@ -550,9 +551,11 @@ def _waiting_on_a_transaction(db: Database) -> bool:
 # -- what the SQL path leaves to the ORM -----------------------------------------------------------
 
 
-def test_a_new_identity_goes_through_the_orm_and_is_attached_to_the_same_contact(
-    database: Database, paths: Paths
-) -> None:
+def test_a_new_unverified_identity_goes_through_the_orm_and_is_held_apart(database: Database,
+                                                                          paths: Paths) -> None:
+    """A known email with a new phone (issue 13): the message is the email's customer's, the phone
+    is not attached to them (a later text from it would have landed in their history) but held in
+    a contact of its own, suggested as a match on both timelines (hub.contacts.matches)."""
     first = ingest(database, message("dan@example.com"))
     with_phone = message("dan@example.com", phone="+14155550123", text="my number")
     second = ingest(database, with_phone)
@@ -560,13 +563,37 @@ def test_a_new_identity_goes_through_the_orm_and_is_attached_to_the_same_contact
     assert (second.contact_id, second.conversation_id) == (first.contact_id, first.conversation_id)
     with database.read() as s:
         contact = s.get(Contact, first.contact_id)
-        assert contact is not None and contact.phone == "+14155550123"
-        owners = s.execute(select(ContactIdentity.kind, ContactIdentity.contact_id)).all()  # type: ignore[call-overload]
-        assert sorted(owners) == [("email", first.contact_id), ("phone", first.contact_id)]
+        assert contact is not None and contact.phone is None
+        owners = dict(s.execute(select(ContactIdentity.kind, ContactIdentity.contact_id)).all())  # type: ignore[call-overload]
+        held = owners["phone"]
+        assert held != first.contact_id and owners["email"] == first.contact_id
+        suggested = s.execute(select(Event.contact_id, Event.payload).where(
+            Event.type == "contact.match_suggested").order_by(Event.id)).all()  # type: ignore[arg-type]
+    assert [c for c, _ in suggested] == [held, first.contact_id]
+    assert {(p["contact_id"], p["candidate_id"]) for _, p in suggested} == {(held, first.contact_id)}
     by_phone = message(None, phone="+1 415 555 0123", text="from my phone")
     third = ingest(database, by_phone)
-    assert paths.of(by_phone.external_id) == "sql"  # now known
-    assert (third.contact_id, third.conversation_id) == (first.contact_id, first.conversation_id)
+    assert third.contact_id == held and third.conversation_id != first.conversation_id
+
+
+def test_a_new_identity_verified_by_the_channel_is_attached(database: Database, paths: Paths) -> None:
+    """A channel that proves both addresses (`ContactRef.verified`) joins the new one to the customer;
+    proving only the new one is not enough (the known one might be typed in by anyone)."""
+    first = ingest(database, message("eli@example.com"))
+    half = message("eli@example.com", phone="+14155550124")
+    half = dataclasses.replace(half, contact=dataclasses.replace(half.contact, verified=frozenset({"phone"})))
+    ingest(database, half)
+    both = message("eli@example.com", phone="+14155550125")
+    both = dataclasses.replace(both, contact=dataclasses.replace(both.contact, verified=frozenset({"email", "phone"})))
+    second = ingest(database, both)
+    assert paths.of(both.external_id) == "orm"
+    assert second.contact_id == first.contact_id
+    with database.read() as s:
+        owners = dict(s.execute(select(ContactIdentity.address, ContactIdentity.contact_id)).all())  # type: ignore[call-overload]
+        contact = s.get(Contact, first.contact_id)
+        assert contact is not None and contact.phone == "+14155550125"
+    assert owners["+14155550125"] == first.contact_id
+    assert owners["+14155550124"] not in (None, first.contact_id)
 
 
 @pytest.mark.parametrize("status", ["resolved", "pending", "snoozed"])

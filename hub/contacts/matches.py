@@ -1,0 +1,104 @@
+"""Addresses that may belong to a known customer: held apart, suggested to agents, merged on their word.
+
+A message that arrives with a known customer's address and a new one does not prove that the new
+one is theirs (anyone can type a customer's email into a form next to their own phone number).
+Unless the channel proves both (`ContactRef.verified`), the new address becomes a contact of its
+own and a `contact.match_suggested` event on both timelines says which customer it came with. An
+agent who agrees merges them (`do_merge`): identities, conversations, messages and the timeline move
+into the other contact, with a `contact.merged` event on both timelines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from hub.clock import utcnow
+from hub.contacts.models import Contact, ContactIdentity
+from hub.conversations.models import Conversation, Message
+from hub.errors import Invalid, NotFound
+from hub.events import log
+from hub.events.models import Event
+
+SUGGESTED = "contact.match_suggested"
+MERGED = "contact.merged"
+
+_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
+_INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
+
+
+def hold_apart(session: Session, row: dict[str, Any], held: list[tuple[str, str]], *, candidate_id: int) -> int:
+    """A new contact (`row`: `new_contact_row` of `held`) for addresses that arrived with contact
+    `candidate_id` unproven, and the suggestion on both timelines. Returns the new contact's id."""
+    now = row["created_at"]
+    contact_id = int(session.execute(_INSERT_CONTACT, row).scalar_one())
+    # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
+    # fails on the unique key and its retry finds it known (Hub.ingest), as for a new contact.
+    session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
+                                        "created_at": now} for kind, address in held])
+    payload = {"contact_id": contact_id, "candidate_id": candidate_id,
+               "identities": [{"kind": k, "address": a} for k, a in held],
+               "reason": "arrived in one message with the other contact's address, unverified"}
+    for on in (contact_id, candidate_id):
+        log.append(session, SUGGESTED, contact_id=on, payload=payload, private=True)
+    return contact_id
+
+
+def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]:
+    """The contacts suggested as this one's, oldest suggestion first, each once; those merged since
+    (no identity left) or merged into each other are left out."""
+    rows = session.execute(
+        select(Event.id, Event.type, Event.payload, Event.created_at)
+        .where(Event.contact_id == contact_id, Event.type.in_((SUGGESTED, MERGED)))  # type: ignore[attr-defined]
+        .order_by(Event.id)  # type: ignore[arg-type]
+    ).all()
+    merged = {p.get("from_contact_id") for _, t, p, _ in rows if t == MERGED} | {
+        p.get("into_contact_id") for _, t, p, _ in rows if t == MERGED}
+    found: dict[int, dict[str, Any]] = {}
+    for _, type_, p, at in rows:
+        if type_ != SUGGESTED:
+            continue
+        other = p["candidate_id"] if p["contact_id"] == contact_id else p["contact_id"]
+        if other != contact_id and other not in merged and other not in found:
+            found[other] = {"contact_id": other, "identities": p.get("identities", []), "reason": p.get("reason"),
+                            "suggested_at": at.isoformat()}
+    if not found:
+        return []
+    live = dict(session.execute(
+        select(ContactIdentity.contact_id, func.count()).where(ContactIdentity.contact_id.in_(found))  # type: ignore[attr-defined]
+        .group_by(ContactIdentity.contact_id)
+    ).all())
+    names = dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(found))).all())  # type: ignore[union-attr]
+    return [{**item, "name": names.get(other)} for other, item in found.items() if live.get(other)]
+
+
+def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: int | None) -> Contact:
+    """Move everything of contact `source_id` into `into_id`: identities, conversations, their
+    messages and the timeline's events. The source stays, empty, with the merge on its timeline."""
+    if source_id == into_id:
+        raise Invalid("a contact cannot be merged into itself")
+    source, into = session.get(Contact, source_id), session.get(Contact, into_id)
+    if source is None or into is None:
+        raise NotFound(f"contact {source_id if source is None else into_id} does not exist")
+    identities = [{"kind": k, "address": a} for k, a in session.execute(
+        select(ContactIdentity.kind, ContactIdentity.address).where(ContactIdentity.contact_id == source_id)).all()]
+    conversations = list(session.execute(
+        select(Conversation.id).where(Conversation.contact_id == source_id)).scalars())
+    for table in (ContactIdentity, Conversation, Message, Event):
+        session.execute(update(table).where(table.contact_id == source_id).values(contact_id=into_id))  # type: ignore[attr-defined]
+    now = utcnow()
+    into.email = into.email or source.email
+    into.phone = into.phone or source.phone
+    # An opt-out stays with the number it was given for (the safe side: no text they refused).
+    if source.sms_opted_out and not into.sms_opted_out:
+        into.sms_opted_out, into.sms_opted_out_at = True, source.sms_opted_out_at
+    into.updated_at = source.updated_at = now
+    source.email = source.phone = None
+    session.flush()
+    payload = {"from_contact_id": source_id, "into_contact_id": into_id, "identities": identities,
+               "conversation_ids": conversations}
+    for on in (into_id, source_id):
+        log.append(session, MERGED, contact_id=on, actor_agent_id=actor_agent_id, payload=payload, private=True)
+    return into
