@@ -12,6 +12,7 @@ taken in opposite orders by presence changes and routing deadlocked PostgreSQL).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -295,9 +296,10 @@ class Router:
         """Assign waiting conversations while anyone has room; returns how many were placed."""
         return self.drain_pass(session, limit=limit)[0]
 
-    def drain_pass(self, session: Session, *, limit: int = 200) -> tuple[int, bool]:
-        """One pass over the heads of the queues someone has room for: (placed, whether the queues
-        may hold more than this pass looked at)."""
+    def drain_pass(self, session: Session, *, limit: int = 200,
+                   only: Collection[int | None] | None = None) -> tuple[int, bool]:
+        """One pass over the heads of the queues someone has room for (of these queues `only`, None
+        in it: the shared inbox): (placed, whether the queues may hold more than this pass looked at)."""
         lock_router(session)
         view = self.board.view(session)
         # Only queues someone online has room for: a backlog nobody can serve costs nothing here,
@@ -305,6 +307,8 @@ class Router:
         teams = view.servable_teams()
         if teams is None:
             return 0, False
+        if only is not None:
+            teams = teams & set(only)
         real = [t for t in teams if t is not None]
         heads: list[Any] = []
         more = False

@@ -12,6 +12,9 @@ import asyncio
 import logging
 from functools import partial
 
+from sqlalchemy import select
+
+from hub.agents.models import Team
 from hub.db import Database
 from hub.events.fanout import EventBus
 from hub.events.log import EventView
@@ -19,6 +22,7 @@ from hub.routing.actions import Router
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
+_TEAM_IDS = select(Team.id).order_by(Team.id)  # type: ignore[arg-type]
 
 # Events after which someone may have room, or a waiting conversation may now fit somewhere.
 # (New conversations are routed inside their own ingest transaction: no drain needed for them.)
@@ -100,10 +104,28 @@ class RoutingService:
             self.bus.unsubscribe(sub)
 
     def drain_all(self) -> int:
+        """Drain every queue; if that fails, drain them one at a time, so that a queue whose
+        routing fails (logged) leaves the others served."""
+        try:
+            return self._drain(None)
+        except Exception:
+            logger.exception("routing drain failed; draining queue by queue")
+        with self.db.read() as s:
+            queues: list[int | None] = [*s.execute(_TEAM_IDS).scalars(), None]
+        total = 0
+        for queue in queues:
+            try:
+                total += self._drain([queue])
+            except Exception:
+                logger.exception("routing drain failed for %s; the other queues go on",
+                                 "the shared inbox" if queue is None else f"team {queue}")
+        return total
+
+    def _drain(self, only: list[int | None] | None) -> int:
         total = 0
         while True:
             with self.db.write() as s:
-                placed, more = self.router.drain_pass(s)
+                placed, more = self.router.drain_pass(s, only=only)
             total += placed
             if placed == 0 or not more:
                 return total

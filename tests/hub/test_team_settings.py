@@ -143,3 +143,29 @@ def test_a_team_whose_escalation_fails_does_not_stop_the_others(
     wait_for(lambda: conv(client, admin, moves["conversation_id"])["team_id"] == tier2, what="Tier1 escalated")
     wait_for(lambda: "this team's escalation broke" in caplog.text, what="the failure logged")
     assert "conversation.escalated" not in [t for t, _ in events_of(db, stuck["conversation_id"])]
+
+
+def test_a_queue_whose_routing_fails_does_not_keep_the_others_waiting(
+        client: TestClient, db: Database, admin: AgentLogin, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    failing, working = create_team(db, "Failing"), create_team(db, "Working")
+    for team in (failing, working):
+        client.post("/api/v1/routing/rules", headers=admin.headers,
+                    json={"name": f"to {team}", "team_id": team, "match": {"source": [f"s{team}"]}})
+    give = Router._give
+
+    def fail_for_one(self: Router, session: Any, view: Any, conversation: Any, agent_id: int, now: Any) -> None:
+        if conversation.team_id == failing:
+            raise RuntimeError("this queue's routing broke")
+        give(self, session, view, conversation, agent_id, now)
+
+    monkeypatch.setattr(Router, "_give", fail_for_one)
+    key = api_key(db)
+    # Both wait (nobody is online), the failing team's conversation first in line.
+    stuck = inbound(client, key, email="f@example.com", source=f"s{failing}")
+    served = inbound(client, key, email="w@example.com", source=f"s{working}")
+    agent = login(client, db, teams=[failing, working])
+    online(client, agent)  # a drain follows: it places both, and one of them fails
+    wait_for(lambda: assignee(client, admin, served["conversation_id"]) == agent.id, what="Working's queue served")
+    assert "this queue's routing broke" in caplog.text
+    assert assignee(client, admin, stuck["conversation_id"]) is None
