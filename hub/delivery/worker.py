@@ -19,6 +19,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import or_, select, tuple_, update
+from sqlmodel import col
 
 from hub.clock import utcnow
 from hub.db import Database
@@ -111,7 +112,7 @@ class DeliveryWorker:
             s.execute(
                 update(OutboxItem)
                 .where(tuple_(OutboxItem.id, OutboxItem.attempts).in_(list(held.items())),  # type: ignore[arg-type]
-                       OutboxItem.status == "in_flight")
+                       col(OutboxItem.status) == "in_flight")
                 .values(lease_until=utcnow() + self.lease)
                 .execution_options(synchronize_session=False)
             )
@@ -127,7 +128,7 @@ class DeliveryWorker:
                     OutboxItem.channel.in_(list(self.adapters)),  # type: ignore[attr-defined]
                     or_(
                         actions.due_filter(now),
-                        (OutboxItem.status == "in_flight") & (OutboxItem.lease_until < now),  # type: ignore[operator]
+                        (col(OutboxItem.status) == "in_flight") & (col(OutboxItem.lease_until) < now),
                     ),
                 )
                 .order_by(OutboxItem.next_attempt_at)  # type: ignore[arg-type]
