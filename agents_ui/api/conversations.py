@@ -137,7 +137,11 @@ async def _send(hub: Hub, response: Response, client_id: UUID | None,
     return msg
 
 
-@router.post("/{conversation_id}/messages", status_code=201, summary="Reply to the customer")
+# A write sent again with the same client_id answers 200 with what the first one stored.
+_AGAIN = {200: {"description": "already stored: this client_id was sent before (the first copy)"}}
+
+
+@router.post("/{conversation_id}/messages", status_code=201, summary="Reply to the customer", responses=_AGAIN)
 async def reply(conversation_id: int, body: ReplyIn, response: Response, caller: Caller = Depends(current_caller),
                 hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Stores the reply and queues it for delivery on the conversation's channel (outbox)."""
@@ -150,7 +154,7 @@ async def reply(conversation_id: int, body: ReplyIn, response: Response, caller:
     return await _send(hub, response, body.client_id, write)
 
 
-@router.post("/{conversation_id}/notes", status_code=201, summary="Add an internal note")
+@router.post("/{conversation_id}/notes", status_code=201, summary="Add an internal note", responses=_AGAIN)
 async def add_note(conversation_id: int, body: NoteIn, response: Response, caller: Caller = Depends(current_caller),
                    hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Notes are visible to agents only; they never reach the customer."""
