@@ -32,6 +32,7 @@ from config.demo import customer_lookup
 from config.fast_lane import FastLane
 from config.openapi import install_openapi
 from config.settings import Settings, load_settings
+from hub.agents.login import Logins, PasswordChecks
 from hub.agents.throttle import LoginThrottle
 from hub.db import Database
 from hub.routing.actions import RoutingConfig
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
             demo = hub.adapters.get(DemoChannel.channel)
             if isinstance(demo, DemoChannel):
                 await demo.aclose()  # the demo customer's pending answers
+            logins.close()
             hub.db.dispose()
 
     app = HubApp(
@@ -136,7 +138,13 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     )
     app.state.hub = hub
     app.state.settings = settings
-    app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+    app.state.logins = logins = Logins(
+        hub,
+        LoginThrottle(settings.login_max_failures, settings.login_window_seconds,
+                      max_entries=settings.login_throttle_entries),
+        PasswordChecks(settings.login_verify_slots, settings.login_verify_queue),
+        timedelta(hours=settings.session_ttl_hours),
+    )
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers (no database access)")

@@ -8,6 +8,7 @@ import json
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -36,8 +37,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto",
                 # A console's frames are small: refuse a large one before it is buffered (uvicorn's
                 # default is 16 MB). In bytes: MAX_FRAME_CHARS characters of UTF-8, at most 4 each.
-                ws_max_size=4 * MAX_FRAME_CHARS)
+                ws_max_size=4 * MAX_FRAME_CHARS, **proxy_options(settings))
     return 0
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For only from `trusted_proxies`. Its own default trusts
+    127.0.0.1, so any local process (or a proxy that passes the header through) could name any
+    client address and dodge the login throttle."""
+    trusted = list(settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 def _has_sansio() -> bool:

@@ -82,8 +82,15 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     session_ttl_hours: int = 24 * 14
     cookie_secure: bool = False
+    # Login throttling (hub/agents/throttle.py): failures allowed per account and address before
+    # backoff starts, seconds without a failure after which they are forgotten (and the longest
+    # backoff), and how many accounts/addresses each of its maps remembers.
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    login_throttle_entries: int = 10_000
+    # Password checks run at once (0: one per core) and waiting; beyond both, logins get 503.
+    login_verify_slots: int = 0
+    login_verify_queue: int = 32
     reopen_window_days: int = 7
     poll_interval_seconds: float = 1.0
     replay_limit: int = 10_000

@@ -8,6 +8,8 @@ class HubError(Exception):
 
     status = 400
     code = "bad_request"
+    # Seconds after which trying again makes sense; the web edge sends it as `Retry-After`.
+    retry_after: float | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -42,3 +44,18 @@ class Invalid(HubError):
 class TooManyRequests(HubError):
     status = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Busy(HubError):
+    """The hub refuses work it cannot take now (a bounded queue is full); the client may retry."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

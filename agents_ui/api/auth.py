@@ -2,44 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from agents_ui.api.schemas import LoginIn
 from agents_ui.deps import SESSION_COOKIE, Caller, current_caller, forget_caller, get_hub
-from hub.agents.actions import agent_dict, authenticate, do_create_token, do_revoke_token, team_ids_of
-from hub.errors import TooManyRequests, Unauthorized
+from hub.agents.actions import do_revoke_token
+from hub.agents.login import Logins
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post("/login", summary="Log in with email and password")
-def login(body: LoginIn, request: Request, response: Response, hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    """Sets the `hub_session` cookie and returns the same token for `Authorization: Bearer`."""
-    throttle = request.app.state.login_throttle
-    account = f"acct:{body.email.strip().lower()}"
-    client = f"ip:{request.client.host if request.client else '?'}"
-    wait = throttle.retry_after(account, client)
-    if wait > 0:
-        raise TooManyRequests(f"too many failed logins; try again in {int(wait) + 1} seconds")
+async def login(body: LoginIn, request: Request, response: Response) -> dict[str, Any]:
+    """Sets the `hub_session` cookie and returns the same token for `Authorization: Bearer`.
+    Too many failures answer 429, too many logins at once 503, both with `Retry-After`."""
+    logins: Logins = request.app.state.logins
+    # `request.client` is the connecting peer, or the forwarded client when that peer is one of
+    # `trusted_proxies` (uvicorn's proxy headers, set up by `hub serve`).
+    address = request.client.host if request.client else "?"
+    session = await logins.log_in(body.email, body.password, address=address)
     settings = request.app.state.settings
-    try:
-        with hub.db.write() as s:
-            agent = authenticate(s, body.email, body.password)
-            token = do_create_token(s, agent, timedelta(hours=settings.session_ttl_hours))
-            info = agent_dict(agent, team_ids_of(s, agent.id))  # type: ignore[arg-type]
-    except Unauthorized:
-        throttle.failed(account, client)
-        raise
-    throttle.succeeded(account)
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.cookie_secure,
+        SESSION_COOKIE, session.token, httponly=True, samesite="lax", secure=settings.cookie_secure,
         max_age=settings.session_ttl_hours * 3600,
     )
-    return {"token": token, "token_type": "bearer", "agent": info}
+    return {"token": session.token, "token_type": "bearer", "agent": session.agent}
 
 
 @router.post("/logout", summary="End this session")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlmodel import Session
 
 from hub.agents.models import PRESENCES, ROLES, Agent, ApiKey, AuthToken, Team, TeamMember
-from hub.agents.passwords import digest, hash_password, new_secret, verify_password
+from hub.agents.passwords import digest, hash_password, new_secret
 from hub.clock import utcnow
 from hub.contacts.actions import normalize_email
-from hub.errors import Conflict, Invalid, NotFound, Unauthorized
+from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
 from hub.events.visibility import AgentScope
 
@@ -88,18 +88,25 @@ def do_set_password(session: Session, agent: Agent, password: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))  # type: ignore[arg-type]
 
 
-def authenticate(session: Session, email: str, password: str) -> Agent:
-    agent = get_agent_by_email(session, email)
-    ok = verify_password(agent.password_hash if agent else None, password)
-    if agent is None or not ok or not agent.active:
-        raise Unauthorized("wrong email or password")
-    return agent
-
-
 def do_create_token(session: Session, agent: Agent, ttl: timedelta) -> str:
     token = new_secret("hub")
     session.add(AuthToken(agent_id=agent.id, token_hash=digest(token), expires_at=utcnow() + ttl))  # type: ignore[arg-type]
     return token
+
+
+def do_open_session(session: Session, *, agent_id: int, password_hash: str, token_hash: str,
+                    expires_at: datetime) -> bool:
+    """Stores a session token if the agent is still active with this password hash (the password
+    was checked outside the transaction; either may have changed since). A writer op (`Hub.write_async`):
+    nothing but this one statement."""
+    row = session.execute(
+        select(Agent.active, Agent.password_hash).where(Agent.id == agent_id)  # type: ignore[call-overload]
+    ).first()
+    if row is None or not row.active or row.password_hash != password_hash:
+        return False
+    session.execute(insert(AuthToken).values(agent_id=agent_id, token_hash=token_hash, created_at=utcnow(),
+                                             expires_at=expires_at))
+    return True
 
 
 @dataclass(frozen=True)

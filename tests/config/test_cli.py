@@ -19,9 +19,9 @@ from config import cli
 from config.demo import DEMO_PASSWORD
 from hub.agents import actions as agent_actions
 from hub.agents.models import Agent
+from hub.agents.passwords import verify_password
 from hub.conversations.models import Conversation
 from hub.db import Database
-from hub.errors import Unauthorized
 
 HUB = Path(sys.executable).parent / "hub"
 Run = Callable[..., tuple[int, str, str]]
@@ -54,10 +54,8 @@ def can_log_in(db_url: str, email: str, password: str) -> bool:
     db = Database(db_url)
     try:
         with db.read() as s:
-            agent_actions.authenticate(s, email, password)
-        return True
-    except Unauthorized:
-        return False
+            agent = agent_actions.get_agent_by_email(s, email)
+            return agent is not None and agent.active and verify_password(agent.password_hash, password)
     finally:
         db.dispose()
 
