@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from agents_ui import docs, pages, ws
 from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
+from agents_ui.clients import ClientAddresses
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from agents_ui.origin import OriginCheck
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     )
     app.state.hub = hub
     app.state.settings = settings
+    app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     app.state.logins = logins = Logins(
         hub,
         LoginThrottle(settings.login_max_failures, settings.login_window_seconds,

@@ -8,7 +8,6 @@ import json
 import secrets
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -37,16 +36,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto",
                 # A console's frames are small: refuse a large one before it is buffered (uvicorn's
                 # default is 16 MB). In bytes: MAX_FRAME_CHARS characters of UTF-8, at most 4 each.
-                ws_max_size=4 * MAX_FRAME_CHARS, **proxy_options(settings))
+                ws_max_size=4 * MAX_FRAME_CHARS,
+                # uvicorn's proxy headers would believe X-Forwarded-* from 127.0.0.1 by default
+                # (any local process could name any client) and rewrite the peer for every route;
+                # the app reads them itself, only from `trusted_proxies` (agents_ui/clients.py).
+                proxy_headers=False)
     return 0
-
-
-def proxy_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn believes X-Forwarded-For only from `trusted_proxies`. Its own default trusts
-    127.0.0.1, so any local process (or a proxy that passes the header through) could name any
-    client address and dodge the login throttle."""
-    trusted = list(settings.trusted_proxies)
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 def _has_sansio() -> bool:

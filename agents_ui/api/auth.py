@@ -20,9 +20,7 @@ async def login(body: LoginIn, request: Request, response: Response) -> dict[str
     """Sets the `hub_session` cookie and returns the same token for `Authorization: Bearer`.
     Too many failures answer 429, too many logins at once 503, both with `Retry-After`."""
     logins: Logins = request.app.state.logins
-    # `request.client` is the connecting peer, or the forwarded client when that peer is one of
-    # `trusted_proxies` (uvicorn's proxy headers, set up by `hub serve`).
-    address = request.client.host if request.client else "?"
+    address = request.app.state.client_addresses.of(request.scope)
     session = await logins.log_in(body.email, body.password, address=address)
     settings = request.app.state.settings
     response.set_cookie(

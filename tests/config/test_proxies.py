@@ -45,7 +45,7 @@ def served(monkeypatch: pytest.MonkeyPatch, *, trusted: list[str] | None = None)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-        proxy_headers=options["proxy_headers"], forwarded_allow_ips=options["forwarded_allow_ips"],
+        proxy_headers=options["proxy_headers"],
     ))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -32,6 +32,8 @@ form.addEventListener('submit', async (event) => {
     if (err.status === 429) {
       const seconds = Number((/(\d+)\s*second/.exec(err.message) || [])[1] || 60);
       show(t('login.throttled', {count: seconds}));
+    } else if (err.status === 503) {
+      show(t('login.busy'));
     } else if (err.status === 401 || err.status === 422) {
       show(t('login.wrong'));
       form.elements.password.select();
