@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     admin_email: str = "admin@example.com"
     admin_password: str | None = None
     session_ttl_hours: int = 24 * 14
-    cookie_secure: bool = False
+    # The session cookie's Secure flag; None: set when public_url is https (see session_cookie_secure).
+    cookie_secure: bool | None = None
     # Login throttling (hub/agents/throttle.py): failures allowed per account and address before
     # backoff starts, seconds without a failure after which they are forgotten (and the longest
     # backoff), and how many accounts/addresses each of its maps remembers.
@@ -110,6 +111,14 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        """Secure whenever the public URL is https, unless `cookie_secure` says otherwise: the
+        session token then never travels over plain http."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.lower().startswith("https://")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -67,7 +67,7 @@ def update_agent(agent_id: int, body: AgentPatch, caller: Caller = Depends(requi
         if body.role is not None:
             agent.role = body.role
         if body.active is not None:
-            agent.active = body.active
+            actions.do_set_active(s, agent, body.active)
         if body.capacities is not None:
             agent.capacities = body.capacities
         if body.skills is not None:

@@ -24,16 +24,19 @@ async def login(body: LoginIn, request: Request, response: Response) -> dict[str
     session = await logins.log_in(body.email, body.password, address=address)
     settings = request.app.state.settings
     response.set_cookie(
-        SESSION_COOKIE, session.token, httponly=True, samesite="lax", secure=settings.cookie_secure,
+        SESSION_COOKIE, session.token, httponly=True, samesite="lax", secure=settings.session_cookie_secure,
         max_age=settings.session_ttl_hours * 3600,
     )
     return {"token": session.token, "token_type": "bearer", "agent": session.agent}
 
 
 @router.post("/logout", summary="End this session")
-def logout(response: Response, caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+def logout(request: Request, response: Response, caller: Caller = Depends(current_caller),
+           hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
         do_revoke_token(s, caller.token, agent_id=caller.agent_id)
     forget_caller(hub, token=caller.token)
-    response.delete_cookie(SESSION_COOKIE)
+    # With the attributes it was set with, so that the browser's cookie is the one replaced.
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax",
+                           secure=request.app.state.settings.session_cookie_secure)
     return {"ok": True}

@@ -85,6 +85,18 @@ def do_create_agent(
 def do_set_password(session: Session, agent: Agent, password: str) -> None:
     check_password(password)
     agent.password_hash = hash_password(password)
+    _end_sessions(session, agent)
+
+
+def do_set_active(session: Session, agent: Agent, active: bool) -> None:
+    """Deactivating ends the agent's sessions for good: a reactivation must not bring back tokens
+    that were out there meanwhile (a lost laptop is often why an agent is deactivated)."""
+    agent.active = active
+    if not active:
+        _end_sessions(session, agent)
+
+
+def _end_sessions(session: Session, agent: Agent) -> None:
     session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))  # type: ignore[arg-type]
 
 

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from config.app import create_app
 from hub.agents import actions as agent_actions
 from hub.db import Database
+from tests.conftest import make_settings
 from tests.factories import PASSWORD, api_key, create_agent, inbound, login
 
 
@@ -106,6 +108,34 @@ def test_a_deactivated_agent_can_neither_log_in_nor_use_an_old_token(client: Tes
     assert resp.status_code == 401
 
 
+def test_a_deactivated_agents_sessions_stay_ended_after_a_reactivation(client: TestClient, db: Database) -> None:
+    """Before: deactivation only hid the tokens, and a reactivation brought every old session back."""
+    agent = login(client, db, "agent")
+    admin = login(client, db, "admin")
+    for active in (False, True):
+        resp = client.patch(f"/api/v1/agents/{agent.id}", json={"active": active}, headers=admin.headers)
+        assert resp.status_code == 200
+    assert client.get("/api/v1/agents/me", headers=agent.headers).status_code == 401
+    assert client.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD}).status_code == 200
+    assert client.get("/api/v1/agents/me", headers=admin.headers).status_code == 200  # others' sessions untouched
+
+
+def test_the_session_cookie_is_secure_when_the_public_url_is_https(database_url: str) -> None:
+    """Before: Secure only when cookie_secure was set by hand, so an https hub sent its session
+    cookie over plain http too. cookie_secure still overrides either way."""
+    for public_url, override, secure in (("https://support.example.com", None, True),
+                                         ("http://127.0.0.1:8000", None, False),
+                                         ("https://support.example.com", False, False)):
+        settings = make_settings(database_url, public_url=public_url, cookie_secure=override)
+        with TestClient(create_app(settings), base_url=public_url) as c:
+            _, email = create_agent(c.app.state.hub.db, "agent")  # type: ignore[attr-defined]
+            resp = c.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+            assert resp.status_code == 200, resp.text
+            assert ("; secure" in resp.headers["set-cookie"].lower()) is secure, (public_url, override)
+            out = c.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {resp.json()['token']}"})
+            assert ("; secure" in out.headers["set-cookie"].lower()) is secure, (public_url, override)
+
+
 def test_login_is_throttled_after_five_failures_even_with_the_right_password(client: TestClient, db: Database) -> None:
     _, email = create_agent(db, "agent")
     for _ in range(5):
@@ -115,7 +145,8 @@ def test_login_is_throttled_after_five_failures_even_with_the_right_password(cli
     assert resp.status_code == 429
     assert resp.json()["error"] == "too_many_requests"
     assert "too many failed logins" in resp.json()["message"]
-    assert "seconds" in resp.json()["message"]
+    # The same wait in words and in Retry-After (whole seconds, rounded up).
+    assert f"try again in {resp.headers['retry-after']} seconds" in resp.json()["message"]
     assert "set-cookie" not in resp.headers
 
 

@@ -36,7 +36,7 @@ class SlowHasher:
     def verify(self, password_hash: str, password: str) -> bool:
         with self.lock:
             self.started += 1
-        assert self.release.wait(timeout=60), "the test never released the slow hasher"
+        assert self.release.wait(timeout=120), "the test never released the slow hasher"
         return self.real.verify(password_hash, password)  # type: ignore[attr-defined, no-any-return]
 
 
@@ -68,19 +68,20 @@ def test_an_inbound_message_is_stored_while_failed_logins_are_being_checked(
               for e in [email, "nobody@test.example"] * 4]
     for t in logins:
         t.start()
-    wait_for(lambda: slow_hasher.started >= 1, what="a password check to start")
+    # Generous bounds: the machine may be busy; before the fix the message waited for every check.
+    wait_for(lambda: slow_hasher.started >= 1, timeout=30, what="a password check to start")
 
     stored: list[dict[str, object]] = []
     message = threading.Thread(target=lambda: stored.append(inbound(client, key, text="still served")))
     message.start()
     try:
-        wait_for(lambda: stored, timeout=15, what="the inbound message while logins are checked")
+        wait_for(lambda: stored, timeout=60, what="the inbound message while logins are checked")
         assert answers == []  # every login is still in flight
     finally:
         slow_hasher.release.set()
-        message.join(timeout=30)
+        message.join(timeout=120)
         for t in logins:
-            t.join(timeout=30)
+            t.join(timeout=120)
     assert answers == [401] * 8
     assert slow_hasher.started == 8
 
@@ -100,12 +101,12 @@ def test_a_login_checked_while_its_password_changes_or_its_agent_is_deactivated_
         client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})))
     attempt.start()
     try:
-        wait_for(lambda: slow_hasher.started == 1, what="the password check to start")
+        wait_for(lambda: slow_hasher.started == 1, timeout=30, what="the password check to start")
         resp = client.patch(f"/api/v1/agents/{agent_id}", json=change, headers={"Authorization": f"Bearer {admin}"})
         assert resp.status_code == 200
     finally:
         slow_hasher.release.set()
-        attempt.join(timeout=30)
+        attempt.join(timeout=120)
     assert answers[0].status_code == 401
     assert "set-cookie" not in answers[0].headers
     with db.read() as s:
@@ -131,9 +132,9 @@ def test_password_checks_beyond_the_queue_are_refused_at_once_with_retry_after(
     for t in logins:
         t.start()
     try:
-        wait_for(lambda: slow_hasher.started == 2, what="two password checks to run")
+        wait_for(lambda: slow_hasher.started == 2, timeout=30, what="two password checks to run")
         wait_for(lambda: narrow_client.app.state.logins.checks.waiting == 2,  # type: ignore[attr-defined]
-                 what="two checks to wait")
+                 timeout=30, what="two checks to wait")
         resp = narrow_client.post("/api/v1/auth/login", json={"email": "late@test.example", "password": PASSWORD})
         assert resp.status_code == 503
         assert resp.json()["error"] == "busy"
@@ -142,6 +143,6 @@ def test_password_checks_beyond_the_queue_are_refused_at_once_with_retry_after(
     finally:
         slow_hasher.release.set()
         for t in logins:
-            t.join(timeout=30)
+            t.join(timeout=120)
     assert answers == [401] * 4
     assert slow_hasher.started == 4

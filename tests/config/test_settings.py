@@ -160,3 +160,11 @@ def test_allowed_origins_must_be_origins(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv("HUB_ALLOWED_ORIGINS", f'["{bad}"]')
         with pytest.raises(ValidationError, match="not an origin"):
             load_settings()
+
+
+def test_the_session_cookie_is_secure_by_default_exactly_when_the_public_url_is_https() -> None:
+    assert load_settings(public_url="https://support.example.com").session_cookie_secure is True
+    assert load_settings(public_url="HTTPS://support.example.com").session_cookie_secure is True
+    assert load_settings(public_url="http://127.0.0.1:8000").session_cookie_secure is False
+    assert load_settings(public_url="https://support.example.com", cookie_secure=False).session_cookie_secure is False
+    assert load_settings(public_url="http://127.0.0.1:8000", cookie_secure=True).session_cookie_secure is True
