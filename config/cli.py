@@ -152,6 +152,26 @@ def cmd_teams_member(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contacts_set(settings: Settings, args: argparse.Namespace) -> int:
+    """A contact's name, tier or language, found by one of its addresses."""
+    from hub.contacts.actions import find_by_identity, normalize_email, normalize_phone
+    from hub.contacts.preferences import do_update_contact
+
+    kind, address = ("email", normalize_email(args.email)) if args.email else ("phone", normalize_phone(args.phone))
+    changes = {k: v for k, v in (("name", args.name), ("tier", args.tier), ("language", args.language))
+               if v is not None}
+    if not changes:
+        raise HubError("nothing to set: give --name, --tier and/or --language")
+    with _db(settings).write() as s:
+        contact = find_by_identity(s, kind, address)
+        if contact is None:
+            raise HubError(f"no contact with {kind} {address}")
+        changed = do_update_contact(s, contact, changes, actor_agent_id=None)
+        print(f"contact {contact.id} ({contact.name}): tier {contact.tier}, language {contact.language or '-'}"
+              + ("" if changed else " (unchanged)"))
+    return 0
+
+
 def cmd_admin_ensure(settings: Settings, _: argparse.Namespace) -> int:
     """Create the first admin if there is no admin yet; print the password once if we made it up."""
     upgrade(settings.database_url)
@@ -224,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
         tm.add_argument("team")
         tm.add_argument("email")
         tm.set_defaults(func=cmd_teams_member, action=action)
+
+    contacts = sub.add_parser("contacts", help="manage contacts").add_subparsers(dest="contacts_command",
+                                                                              required=True)
+    cs = contacts.add_parser("set", help="set a contact's name, tier or language (routing rules match them)")
+    who = cs.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email")
+    who.add_argument("--phone", help="E.164, e.g. +15551234567")
+    cs.add_argument("--name")
+    cs.add_argument("--tier", help="e.g. vip (raises routing priority)")
+    cs.add_argument("--language", help="a BCP-47 tag such as es or pt-BR")
+    cs.set_defaults(func=cmd_contacts_set)
 
     sub.add_parser("demo", help="load demo agents, teams and conversations").set_defaults(func=cmd_demo)
     return p

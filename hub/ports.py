@@ -30,6 +30,9 @@ class ContactRef:
     external_ref: str | None = None
     name: str | None = None
     verified: frozenset[str] = frozenset()
+    # A new contact's tier and language (routing rules match them); never changes a known contact's.
+    tier: str | None = None
+    language: str | None = None
 
 
 # Content types a console may show inline as a picture. SVG is not one: it is a document that can

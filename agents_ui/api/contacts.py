@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access
 from hub.contacts import matches, queries
+from hub.contacts.preferences import do_update_contact
 from hub.contacts.schemas import contact_dict, event_dict
 from hub.conversations.queries import list_conversations
 from hub.conversations.schemas import conversation_dict
+from hub.errors import Forbidden
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
@@ -43,6 +45,29 @@ def get_contact(
             # theirs): confirm with POST /api/v1/contacts/{id}/merge.
             "suggested_matches": matches.suggested_matches(s, contact_id),
         }
+
+
+class ContactPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    tier: str | None = Field(default=None, max_length=32, description="e.g. vip (routing rules match it; vip "
+                             "raises priority): supervisors only")
+    language: str | None = Field(default=None, max_length=16, description="a BCP-47 tag such as es or pt-BR; "
+                                 "null clears it")
+
+
+@router.patch("/{contact_id}", summary="Change a contact's name, tier or language")
+def update_contact(contact_id: int, body: ContactPatchIn, caller: Caller = Depends(current_caller),
+                   hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Fields left out stay as they are. Agents who may read the contact set its name and language;
+    the tier (which raises routing priority) is for supervisors. Appends `contact.updated`."""
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    if "tier" in changes and not caller.scope.sees_everything:
+        raise Forbidden("only supervisors change a customer's tier")
+    with hub.db.write() as s:
+        contact = access.check_contact(s, caller.scope, contact_id)
+        do_update_contact(s, contact, changes, actor_agent_id=caller.agent_id)
+        return contact_dict(contact, queries.identities(s, contact_id))
 
 
 class MergeIn(BaseModel):

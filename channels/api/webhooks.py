@@ -17,6 +17,11 @@ class InboundContact(BaseModel):
     phone: str | None = Field(default=None, max_length=32, description="E.164, e.g. +15551234567")
     external_ref: str | None = Field(default=None, max_length=200, description="your id for this customer")
     name: str | None = Field(default=None, max_length=200)
+    # Only for a new contact: a known customer's are changed by agents (PATCH /api/v1/contacts/{id}).
+    tier: str | None = Field(default=None, max_length=32, description="a new contact's tier, e.g. vip "
+                             "(routing rules match it); ignored for a known contact")
+    language: str | None = Field(default=None, max_length=16, description="a new contact's language, a "
+                                 "BCP-47 tag such as es or pt-BR; ignored for a known contact")
 
     @model_validator(mode="after")
     def _one_identity(self) -> InboundContact:
@@ -84,7 +89,8 @@ async def post_inbound(body: InboundIn, request: Request) -> JSONResponse:
         ingest_scope=f"api:{body.source}",
         external_id=body.external_id,
         contact=ContactRef(email=body.contact.email, phone=body.contact.phone,
-                           external_ref=body.contact.external_ref, name=body.contact.name),
+                           external_ref=body.contact.external_ref, name=body.contact.name,
+                           tier=body.contact.tier, language=body.contact.language),
         text=body.text,
         html=body.html,
         subject=body.subject,

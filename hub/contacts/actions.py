@@ -15,30 +15,35 @@ from hub.clock import utcnow
 from hub.contacts.emails import valid_email
 from hub.contacts.matches import hold_apart
 from hub.contacts.models import Contact, ContactIdentity
+from hub.contacts.preferences import NEW_CONTACT_TIER, normalize_language, normalize_tier
 from hub.errors import Invalid
 from hub.ports import ContactRef
 
-# session.info: (transaction, ids of the contacts it created), for `created_in_transaction`.
+# session.info: (transaction, {id: (tier, language)} of the contacts it created), for
+# `created_in_transaction` and `created_facts`.
 _NEW_CONTACTS = "hub_new_contacts"
 
 
-def created_in_transaction(session: Session, contact_id: int | None) -> bool:
-    """Whether this module created this contact in the session's current transaction: it has no
-    history yet (no earlier conversation, no agent who served them), and its tier and language are
-    the defaults (NEW_CONTACT_TIER, no language)."""
-    mark = session.info.get(_NEW_CONTACTS)
-    return mark is not None and mark[0] is session.get_transaction() and contact_id in mark[1]
-
-
-NEW_CONTACT_TIER = "standard"
-
-
-def mark_created(session: Session, contact_id: int) -> None:
-    """Record that this transaction created this contact (`created_in_transaction`)."""
+def created_facts(session: Session, contact_id: int | None) -> tuple[str, str | None] | None:
+    """(tier, language) of this contact if this module created it in the session's current
+    transaction (it has no history yet: no earlier conversation, no agent who served them), else
+    None. Routing reads them here: a first conversation is routed before its contact is written."""
     mark = session.info.get(_NEW_CONTACTS)
     if mark is None or mark[0] is not session.get_transaction():
-        mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), set())
-    mark[1].add(contact_id)
+        return None
+    return mark[1].get(contact_id)  # type: ignore[no-any-return]
+
+
+def created_in_transaction(session: Session, contact_id: int | None) -> bool:
+    return created_facts(session, contact_id) is not None
+
+
+def mark_created(session: Session, contact_id: int, tier: str = NEW_CONTACT_TIER, language: str | None = None) -> None:
+    """Record that this transaction created this contact (`created_facts`)."""
+    mark = session.info.get(_NEW_CONTACTS)
+    if mark is None or mark[0] is not session.get_transaction():
+        mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), {})
+    mark[1][contact_id] = (tier, language)
 
 
 def normalize_email(raw: str) -> str:
@@ -78,6 +83,11 @@ def identities_of(ref: ContactRef, ref_scope: str | None) -> list[tuple[str, str
         out.append(("phone", normalize_phone(ref.phone)))
     if not out:
         raise Invalid("a contact needs an email, a phone number or an external reference")
+    # A new contact's tier and language (`new_contact_row`), refused here with the addresses.
+    if ref.tier is not None:
+        normalize_tier(ref.tier)
+    if ref.language is not None:
+        normalize_language(ref.language)
     return out
 
 
@@ -123,8 +133,9 @@ def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetim
     email = next((a for k, a in idents if k == "email"), None)
     phone = next((a for k, a in idents if k == "phone"), None)
     return {"name": (ref.name or "").strip() or (email or phone or ""), "email": email, "phone": phone,
-            "tier": NEW_CONTACT_TIER, "language": None, "sms_opted_out": False, "sms_opted_out_at": None,
-            "created_at": now, "updated_at": now}
+            "tier": normalize_tier(ref.tier) if ref.tier is not None else NEW_CONTACT_TIER,
+            "language": normalize_language(ref.language) if ref.language is not None else None,
+            "sms_opted_out": False, "sms_opted_out_at": None, "created_at": now, "updated_at": now}
 
 
 def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,
@@ -141,12 +152,13 @@ def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | No
         assert contact.id is not None
         return contact.id, created
     now = utcnow()
-    contact_id = int(session.execute(_INSERT_CONTACT, new_contact_row(ref, idents, now)).scalar_one())
+    row = new_contact_row(ref, idents, now)
+    contact_id = int(session.execute(_INSERT_CONTACT, row).scalar_one())
     # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
     # fails on the unique key and its retry finds their contact (Hub.ingest).
     session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
                                         "created_at": now} for kind, address in idents])
-    mark_created(session, contact_id)
+    mark_created(session, contact_id, row["tier"], row["language"])
     return contact_id, True
 
 
@@ -168,13 +180,12 @@ def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
     contact = session.get(Contact, owner) if owner is not None else None
     created = contact is None
     if contact is None:
-        email = next((a for k, a in idents if k == "email"), None)
-        phone = next((a for k, a in idents if k == "phone"), None)
-        contact = Contact(name=(ref.name or "").strip() or (email or phone or ""), email=email, phone=phone)
+        row = new_contact_row(ref, idents, utcnow())
+        contact = Contact(**{k: row[k] for k in ("name", "email", "phone", "tier", "language")})
         session.add(contact)
         session.flush()
         assert contact.id is not None
-        mark_created(session, contact.id)
+        mark_created(session, contact.id, contact.tier, contact.language)
     elif ref.name and not contact.name:
         contact.name = ref.name.strip()
         contact.updated_at = utcnow()

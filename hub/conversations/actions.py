@@ -288,7 +288,7 @@ def _ingest_new(session: Session, sql: IngestSql, msg: InboundMessage, idents: l
         assert new_contact_id is not None
         contact_id = new_contact_id
         contact = {"id": contact_id, **new_contact_row(msg.contact, idents, now)}
-        mark_created(session, contact_id)
+        mark_created(session, contact_id, contact["tier"], contact["language"])
     conv = Conversation(
         id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source, subject=msg.subject,
         status="open", waiting_since=now, last_agent_id=None, last_message_at=now, created_at=now, updated_at=now,

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from hub.agents.actions import do_set_presence
 from hub.agents.models import Agent, Team
 from hub.clock import utcnow
-from hub.contacts.actions import NEW_CONTACT_TIER, created_in_transaction
+from hub.contacts.actions import created_facts, created_in_transaction
 from hub.contacts.models import Contact
 from hub.conversations.actions import do_assign
 from hub.conversations.ingest_sql import IngestSql
@@ -207,8 +207,9 @@ class Router:
 
     def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime,
                      first_text: str | None = None) -> None:
-        if created_in_transaction(session, conv.contact_id):  # the defaults; no need to load it
-            tier, language = NEW_CONTACT_TIER, None
+        created = created_facts(session, conv.contact_id)
+        if created is not None:  # a new contact's, perhaps not written yet: no need to load it
+            tier, language = created
         else:
             contact = session.get(Contact, conv.contact_id)
             tier, language = (contact.tier, contact.language) if contact is not None else ("standard", None)

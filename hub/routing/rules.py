@@ -68,7 +68,9 @@ def matches(rule: Rule, facts: Facts) -> bool:
         return False
     if rule.tier and facts.tier not in rule.tier:
         return False
-    if rule.language and (facts.language or "") not in rule.language:
+    # "es" matches es-MX too (its primary language).
+    if rule.language and (facts.language or "") not in rule.language and (
+            (facts.language or "").split("-")[0] not in rule.language):
         return False
     if rule.source and facts.source not in rule.source:
         return False

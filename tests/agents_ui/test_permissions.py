@@ -173,6 +173,10 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/contacts", logged_in(200), url="/api/v1/contacts?q=customer", why="a search"),
     Row("GET", "/api/v1/contacts/{contact_id}", logged_in(200), team=moved_to_b(200, 403)),
     Row("GET", "/api/v1/contacts/{contact_id}/timeline", logged_in(200), team=moved_to_b(200, 403)),
+    Row("PATCH", "/api/v1/contacts/{contact_id}", logged_in(200), team=moved_to_b(200, 403), body={"language": "es"},
+        why="name and language: whoever may read the contact"),
+    Row("PATCH", "/api/v1/contacts/{contact_id}", supervisors(200), body={"tier": "vip"},
+        why="the tier raises routing priority: supervisors"),
     Row("POST", "/api/v1/contacts/{contact_id}/merge", logged_in(200),
         url=lambda w, a: f"/api/v1/contacts/{w.new_contact_id()}/merge", body=lambda w, a: {"into": w.contact_id},
         why="a shared-inbox customer into the conversation's: agents who may read both (the first merge brings a "

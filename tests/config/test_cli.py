@@ -331,3 +331,26 @@ def test_serve_freezes_the_started_heap_out_of_the_collectors_sight(db_url: str,
             assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_contacts_set_changes_tier_and_language_of_a_contact_found_by_address(hub: Run, db_url: str) -> None:
+    from hub.contacts.models import Contact
+    from hub.conversations.actions import do_ingest
+    from hub.ports import ContactRef, InboundMessage
+
+    hub("db", "upgrade")
+    db = Database(db_url)
+    with db.write() as s:
+        contact_id = do_ingest(s, InboundMessage(channel="api", source="crm", ingest_scope="api:crm", external_id="1",
+                                                 contact=ContactRef(email="Rosa@Example.com"), text="hi")).contact_id
+    code, out, err = hub("contacts", "set", "--email", "rosa@example.com", "--tier", "VIP", "--language", "es")
+    assert (code, err) == (0, "")
+    assert out == f"contact {contact_id} (rosa@example.com): tier vip, language es\n"
+    with db.read() as s:
+        contact = s.get(Contact, contact_id)
+        assert contact is not None and (contact.tier, contact.language) == ("vip", "es")
+    code, _, err = hub("contacts", "set", "--email", "nobody@example.com", "--tier", "vip")
+    assert (code, err) == (2, "hub: no contact with email nobody@example.com\n")
+    code, _, err = hub("contacts", "set", "--email", "rosa@example.com", "--language", "Spanish")
+    assert code == 2 and "BCP-47" in err
+    db.dispose()
