@@ -14,7 +14,6 @@ from hub.clock import utcnow
 from hub.contacts.actions import normalize_email
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
-from hub.events.visibility import AgentScope
 
 MIN_PASSWORD = 8
 
@@ -56,11 +55,6 @@ def active_admins(session: Session) -> int:
 
 def team_ids_of(session: Session, agent_id: int) -> list[int]:
     return list(session.execute(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)).scalars())
-
-
-def scope_of(session: Session, agent: Agent) -> AgentScope:
-    assert agent.id is not None
-    return AgentScope(agent.id, agent.role, frozenset(team_ids_of(session, agent.id)))
 
 
 def do_create_agent(

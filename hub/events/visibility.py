@@ -74,7 +74,7 @@ class AgentScope:
         if to_team != team_id:
             return False
         if to == self.agent_id:
-            return assignee_id in (None, self.agent_id) and self.works_on(team_id, None)
+            return assignee_id == self.agent_id or (assignee_id is None and self.works_on(team_id, None))
         return to is None and assignee_id == self.agent_id
 
     @property
