@@ -90,7 +90,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_agents_create(settings: Settings, args: argparse.Namespace) -> int:
-    password = _read_password(args)
+    password = agent_actions.new_password(_read_password(args))
     db = _db(settings)
     with db.write() as s:
         agent = agent_actions.do_create_agent(s, email=args.email, name=args.name, role=args.role, password=password)
@@ -113,7 +113,7 @@ def cmd_agents_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_agents_password(settings: Settings, args: argparse.Namespace) -> int:
-    password = _read_password(args)
+    password = agent_actions.new_password(_read_password(args))
     with _db(settings).write() as s:
         agent = agent_actions.get_agent_by_email(s, args.email)
         if agent is None:

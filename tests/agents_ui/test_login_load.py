@@ -29,8 +29,13 @@ class SlowHasher:
         self.release = threading.Event()
         self.started = 0
         self.lock = threading.Lock()
+        self.slow_hashing = False  # new passwords too, not only checks
 
     def hash(self, password: str) -> str:
+        if self.slow_hashing:
+            with self.lock:
+                self.started += 1
+            assert self.release.wait(timeout=120), "the test never released the slow hasher"
         return self.real.hash(password)  # type: ignore[attr-defined, no-any-return]
 
     def verify(self, password_hash: str, password: str) -> bool:
@@ -111,6 +116,47 @@ def test_a_login_checked_while_its_password_changes_or_its_agent_is_deactivated_
     assert "set-cookie" not in answers[0].headers
     with db.read() as s:
         assert s.execute(select(AuthToken).where(AuthToken.agent_id == agent_id)).first() is None
+
+
+@pytest.mark.parametrize("write", ["create", "change"])
+def test_an_inbound_message_is_stored_while_an_admin_sets_a_password(
+    client: TestClient, db: Database, slow_hasher: SlowHasher, write: str
+) -> None:
+    """Hashing a new password (creating an agent, changing a password) happens before the write
+    transaction too: each held the hub-wide write lock for the hash's ~0.45 s."""
+    key = api_key(db)
+    agent_id, _ = create_agent(db, "agent")
+    admin_id, _ = create_agent(db, "admin")
+    with db.write() as s:
+        admin = agent_actions.do_create_token(s, agent_actions.get_agent(s, admin_id), timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {admin}"}
+    slow_hasher.slow_hashing = True
+    answers: list[Response] = []
+
+    def admin_writes() -> None:
+        if write == "create":
+            answers.append(client.post("/api/v1/agents", headers=headers, json={
+                "email": "new.agent@test.example", "name": "New Agent", "role": "agent",
+                "password": "a-new-password-1"}))
+        else:
+            answers.append(client.patch(f"/api/v1/agents/{agent_id}", headers=headers,
+                                        json={"password": "a-new-password-1"}))
+
+    admin_thread = threading.Thread(target=admin_writes)
+    admin_thread.start()
+    stored: list[dict[str, object]] = []
+    message = threading.Thread(target=lambda: stored.append(inbound(client, key, text="still served")))
+    try:
+        wait_for(lambda: slow_hasher.started == 1, timeout=30, what="the new password's hash to start")
+        message.start()
+        wait_for(lambda: stored, timeout=60, what="the inbound message while a password is hashed")
+        assert answers == []
+    finally:
+        slow_hasher.release.set()
+        admin_thread.join(timeout=120)
+        if message.ident is not None:  # started
+            message.join(timeout=120)
+    assert answers[0].status_code in (200, 201), answers[0].text
 
 
 @pytest.fixture
