@@ -104,7 +104,7 @@ def test_agents_create_refuses_bad_input_with_a_message_and_creates_nothing(hub:
         (["--email", "dup@example.com", "--name", "Again"], "long enough\n", "already exists"),
         (["--email", "short@example.com", "--name", "Short"], "short\n", "at least 8 characters"),
         (["--email", "empty@example.com", "--name", "Empty"], "", "at least 8 characters"),
-        (["--email", "not-an-email", "--name", "Bad"], "long enough\n", "not an email address"),
+        (["--email", "not-an-email", "--name", "Bad"], "long enough\n", "not a valid email address"),
         (["--email", "team@example.com", "--name", "T", "--team", "Nope"], "long enough\n",
          "team 'Nope' does not exist"),
     ]
