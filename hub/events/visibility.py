@@ -89,7 +89,8 @@ def can_see(scope: AgentScope, event: EventView) -> bool:
     In both modes agents receive the events of their scope of work only (their own conversations,
     their teams', the shared inbox), not every conversation they may read: in `company` mode that
     would be the whole company's traffic on every console. A conversation they open outside their
-    scope is read through the API (GET /api/v1/conversations/{id}). Events of no conversation: an
+    scope is read through the API (GET /api/v1/conversations/{id}); a note that @mentions them
+    there reaches them live. Events of no conversation: an
     agent's own, presence, and company-wide ones (a contact's changes: in `team` mode, supervisors
     only, as contacts are isolated too).
     """
@@ -100,6 +101,9 @@ def can_see(scope: AgentScope, event: EventView) -> bool:
         return target is None and not (scope.isolated and event.contact_id is not None)
     if scope.works_on(event.team_id, event.assignee_id):
         return True
+    # A note that @mentions them, where they may read it (a colleague asking for help).
+    if event.type == "note.created" and scope.agent_id in (event.payload.get("mentions") or ()):
+        return scope.can_see_conversation(event.team_id, event.assignee_id)
     # A conversation that moved away still tells its previous owner, so their console drops it.
     prev_team = event.payload.get("from_team_id")
     prev_agent = event.payload.get("from_assignee_id")

@@ -62,6 +62,10 @@ def test_the_socket_sends_the_scope_of_work_in_both_modes(visibility: str) -> No
     assert not can_see(s, event("message.created", team_id=OTHER))
     # A conversation moving away still tells its previous team, so their consoles drop it.
     assert can_see(s, event("conversation.assigned", team_id=OTHER, from_team_id=TEAM))
+    # A note mentioning them outside their scope: live wherever they may read it.
+    mention = event("note.created", team_id=OTHER, mentions=[ME])
+    assert can_see(s, mention) is (visibility == "company")
+    assert not can_see(s, event("note.created", team_id=OTHER, mentions=[SOMEONE]))
     # A customer's changes: everyone's in company mode, supervisors' only in team mode.
     contact_event = event("contact.updated", conversation_id=None, contact_id=7)
     assert can_see(s, contact_event) is (visibility == "company")
