@@ -13,7 +13,9 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
+import hub.models  # noqa: F401  (registers every table in SQLModel.metadata)
 from config.app import create_app
 from config.settings import Settings
 from hub.agents import passwords
@@ -21,10 +23,9 @@ from hub.db import Database
 from hub.migrate import upgrade
 from tests.services import clear_redis_prefix, free_port, fresh_pg_database, redis_prefix_or_skip
 
-TABLES = [
-    "routing_rules", "delivery_receipts", "outbox", "events", "messages", "conversations", "contact_identities",
-    "contacts", "auth_tokens", "api_keys", "team_members", "teams", "agents",
-]
+# Every table the models define (hub.models imports them all), so a new table is emptied between
+# tests without anyone remembering to list it here.
+TABLES = [table.name for table in SQLModel.metadata.sorted_tables]
 
 
 @pytest.fixture(scope="session")
