@@ -7,9 +7,9 @@ Protocol (JSON text frames):
   then `{"type": "ready", "last_event_id": M}`; then live events as they commit.
 - server → `{"type": "resync_required", "head_event_id": H}` when N is unknown or too far behind
   to replay: reload state through the API, then resume from H.
-- client → `{"type": "presence", "presence": "online"|"away"|"offline"}` (at most a few a second per
-  agent, `agents_ui/ws_frames.py`), `{"type": "ping"}`; anything else, or a frame that is not a JSON
-  object, gets `{"type": "error", "message"}` and the socket goes on.
+- client → `{"type": "presence", "presence": "online"|"away"|"offline"}` (at most a few a second
+  per agent, REST and socket together: `agents_ui/presence.py`), `{"type": "ping"}`; anything
+  else, or a frame that is not a JSON object, gets `{"type": "error", "message"}` and the socket goes on.
 Events are sent exactly once per connection and in order: ids at or below the last one sent are
 dropped.
 
@@ -35,7 +35,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from agents_ui.deps import Caller, read_caller, token_from
-from agents_ui.ws_frames import MAX_FRAME_CHARS, FrameTooLarge, PresenceThrottle, presence_throttle, receive_frame
+from agents_ui.presence import PresenceThrottle, presence_throttle
+from agents_ui.ws_frames import MAX_FRAME_CHARS, FrameTooLarge, receive_frame
 from hub.clock import utcnow
 from hub.errors import HubError
 from hub.events import log
@@ -149,11 +150,8 @@ class AgentSocket:
         if kind == "ping":
             await self.ws.send_text(json.dumps({"type": "pong"}))
         elif kind == "presence":
-            wait = self.throttle.retry_after(self.caller.agent_id)
-            if wait > 0:
-                await self.error(f"too many presence changes; try again in {wait:.1f} seconds")
-                return
             try:
+                self.throttle.spend(self.caller.agent_id)  # the same budget as the REST route's
                 await asyncio.to_thread(self._set_presence, str(frame.get("presence")))
             except HubError as exc:
                 await self.error(exc.message)

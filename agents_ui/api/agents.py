@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from agents_ui.api.schemas import AgentIn, AgentPatch, PresenceIn
 from agents_ui.deps import Caller, current_caller, forget_caller, get_hub, require_admin
+from agents_ui.presence import presence_throttle
 from hub.agents import actions
 from hub.agents.models import Agent
 from hub.errors import Conflict
@@ -25,9 +26,20 @@ def me(caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) ->
         return actions.agent_dict(agent, actions.team_ids_of(s, caller.agent_id))
 
 
-@router.post("/me/presence", summary="Set my presence: online, away or offline")
+_THROTTLED = {429: {
+    "description": "too many presence changes (a few a second per agent, socket included): wait as many "
+                   "seconds as Retry-After says",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}}
+
+
+@router.post("/me/presence", summary="Set my presence: online, away or offline", responses=_THROTTLED)
 def set_presence(body: PresenceIn, caller: Caller = Depends(current_caller),
                  hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """Each change is an event every console receives: at most a few a second per agent, counted
+    with the socket's presence frames (agents_ui/presence.py); beyond, 429 with Retry-After."""
+    presence_throttle(hub).spend(caller.agent_id)
     return hub.set_presence(caller.agent_id, body.presence)
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from agents_ui import ws_frames
+from agents_ui import presence, ws_frames
 from hub.db import Database
 from tests.agents_ui.test_ws import receive, until
 from tests.conftest import LiveServer
@@ -80,7 +80,7 @@ def test_presence_changes_are_throttled_per_agent(client: TestClient, db: Databa
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A burst of toggles costs at most PRESENCE_CHANGES writes and events; the rest are answered
     with an error frame. (A long window here, so that a slow machine cannot spread the burst.)"""
-    monkeypatch.setattr(ws_frames, "PRESENCE_WINDOW_SECONDS", 60.0)
+    monkeypatch.setattr(presence, "PRESENCE_WINDOW_SECONDS", 60.0)
     agent = login(client, db, "agent")
     with client.websocket_connect("/ws/agent", headers=agent.headers) as ws:
         ws.send_json({"type": "resume", "last_event_id": 0})
@@ -97,9 +97,9 @@ def test_presence_changes_are_throttled_per_agent(client: TestClient, db: Databa
             assert receive(other)["message"].startswith("too many presence changes")
     errors = [f for f in frames if f.get("type") == "error"]
     changes = [f for f in frames if f.get("type") == "presence.changed"]
-    assert len(errors) == 20 - ws_frames.PRESENCE_CHANGES
+    assert len(errors) == 20 - presence.PRESENCE_CHANGES
     assert all(e["message"].startswith("too many presence changes; try again in") for e in errors)
-    assert len(changes) <= ws_frames.PRESENCE_CHANGES
+    assert len(changes) <= presence.PRESENCE_CHANGES
 
 
 def test_a_browser_without_a_session_reads_why_it_was_refused(live_server: LiveServer) -> None:
