@@ -11,7 +11,8 @@ from hub.conversations.models import Conversation, Message
 from hub.events.visibility import AgentScope
 
 # Events the console's thread shows as messages (and their delivery status), not inline as events.
-MESSAGE_EVENTS = ("message.created", "note.created", "delivery.status_changed", "delivery.retry_scheduled")
+MESSAGE_EVENTS = ("message.created", "note.created", "delivery.status_changed", "delivery.retry_scheduled",
+                  "delivery.retried")
 
 
 def work_filter(scope: AgentScope) -> Any:

@@ -17,6 +17,7 @@ from hub.conversations.models import Message
 from hub.conversations.schemas import message_dict
 from hub.db import OUTBOX_WRITTEN
 from hub.delivery.models import DeliveryReceipt, OutboxItem
+from hub.errors import Conflict
 from hub.events import log
 
 STATUS_RANK = {
@@ -135,6 +136,48 @@ def do_record_failed(session: Session, item: OutboxItem, reason: str) -> None:
         message = session.get(Message, item.message_id)
         if message is not None:
             _set_message_status(session, message, "failed", reason, force=True)
+
+
+def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int) -> OutboxItem:
+    """Send a failed reply again: its outbox row goes back to pending, attempts from zero.
+
+    Precondition: the caller may reply on the message's conversation (hub.access.check_act).
+    Only a row that failed for good is taken back; a reply that was sent (whatever the provider
+    said later: delivered, undelivered) or is still being tried is refused, so a retry never
+    sends a second copy of something that left.
+    """
+    item = None
+    if message.direction == "out":
+        item = session.execute(
+            select(OutboxItem).where(OutboxItem.message_id == message.id)
+            .order_by(OutboxItem.id.desc())  # type: ignore[union-attr]
+        ).scalars().first()
+    if item is None:
+        raise Conflict("only an agent's reply to the customer can be sent again")
+    if item.status != "failed":
+        raise Conflict(f"this reply is {message.delivery_status or item.status}: only a reply that failed "
+                       "can be sent again")
+    now = utcnow()
+    item.status = "pending"
+    item.attempts = 0
+    item.next_attempt_at = now
+    item.lease_until = None
+    item.last_error = None
+    item.updated_at = now
+    session.info[OUTBOX_WRITTEN] = True  # wakes the delivery worker after the commit
+    previous_error = message.delivery_error
+    message.delivery_status = "pending"
+    message.delivery_error = None
+    log.append(
+        session,
+        "delivery.retried",
+        conversation_id=message.conversation_id,
+        contact_id=message.contact_id,
+        actor_agent_id=actor_agent_id,
+        payload={"message_id": message.id, "status": "pending", "previous_error": previous_error,
+                 "message": message_dict(message)},
+    )
+    return item
 
 
 def _error_text(code: str | None, message: str | None) -> str | None:

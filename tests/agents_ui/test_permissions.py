@@ -26,7 +26,9 @@ from starlette.websockets import WebSocketDisconnect
 from config.settings import Settings
 from hub.agents import actions as agent_actions
 from hub.conversations import actions as conv_actions
+from hub.conversations.models import Message
 from hub.db import Database
+from hub.delivery.models import OutboxItem
 from tests.conftest import make_settings
 from tests.factories import api_key, create_agent, create_team, inbound
 
@@ -79,6 +81,19 @@ class World:
     def new_contact_id(self) -> int:
         """A customer of the shared inbox (any agent may read them), new for each request."""
         return int(inbound(self.client, self.api_key, email=f"someone{next(_seq)}@example.com")["contact_id"])
+
+    def new_failed_reply_id(self) -> int:
+        """A reply in the conversation whose delivery failed for good, new for each request."""
+        with self.db.write() as s:
+            msg = Message(conversation_id=self.conversation_id, contact_id=self.contact_id, channel="api",
+                          direction="out", author_agent_id=self.ids[ADMIN], text="bounced",
+                          delivery_status="failed", delivery_error="refused")
+            s.add(msg)
+            s.flush()
+            s.add(OutboxItem(channel="api", message_id=msg.id, conversation_id=self.conversation_id,
+                             status="failed", attempts=8, last_error="refused"))
+            assert msg.id is not None
+            return msg.id
 
     def new_rule_id(self) -> int:
         resp = self.client.post("/api/v1/routing/rules", json={"name": f"r{next(_seq)}"}, headers=self.headers(ADMIN))
@@ -152,6 +167,9 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/canned", logged_in(200), team=in_team(200),
         url=lambda w, a: f"/api/v1/canned?conversation_id={w.conversation_id}"),
     Row("POST", "/api/v1/conversations/{conversation_id}/messages", in_team(201), body={"text": "reply"}),
+    Row("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/retry", in_team(200),
+        url=lambda w, a: f"/api/v1/conversations/{w.conversation_id}/messages/{w.new_failed_reply_id()}/retry",
+        why="sending a failed reply again: whoever may reply"),
     Row("POST", "/api/v1/conversations/{conversation_id}/notes", logged_in(201), team=in_team(201),
         body={"text": "note"}),
     Row("POST", "/api/v1/conversations/{conversation_id}/status", in_team(200), body={"status": "pending"}),

@@ -133,16 +133,22 @@ class Agent:
     name: str
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_hashing: None) -> Iterator[Hub]:
+def running_hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, **overrides: Any) -> Iterator[Hub]:
+    """A live hub on a copy of the template database; `overrides` as for `make_settings` (a test
+    module overriding the `hub` fixture with its own settings yields from this)."""
     target = tmp_path_factory.mktemp("browser") / "hub.db"
     shutil.copy(sqlite_template, target)
     port = free_port()
-    settings = make_settings(f"sqlite:///{target}", public_url=f"http://127.0.0.1:{port}")
+    settings = make_settings(f"sqlite:///{target}", public_url=f"http://127.0.0.1:{port}", **overrides)
     server = Hub(settings, port).start()
     yield server
     server.stop()
     server.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_hashing: None) -> Iterator[Hub]:
+    yield from running_hub(tmp_path_factory, sqlite_template)
 
 
 @pytest.fixture

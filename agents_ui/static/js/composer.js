@@ -234,7 +234,8 @@ export class Composer {
         this.text.value = '';
         localStorage.removeItem(this.draftKey(mode));
         this.updateHint();
-        this.pane.thread.addMessage(message);
+        // The socket may have brought it already, and its delivery status since (a quick failure).
+        this.pane.thread.answered(message, 0);
         this.pane.thread.scrollToBottom();
       }
       if (thenResolve) await this.pane.setStatus('resolved');

@@ -217,7 +217,7 @@ export class ConversationPane {
         this.ctx.announce(this.t('conv.new_message', {name: this.thread.author(d.message)}));
         if (!document.hidden) this.markRead();
       }
-    } else if (event.type === 'delivery.status_changed' && d.message) {
+    } else if ((event.type === 'delivery.status_changed' || event.type === 'delivery.retried') && d.message) {
       this.thread.updateMessage(d.message);
     } else if (event.type === 'delivery.retry_scheduled') {
       this.thread.updateMessage({id: d.message_id, delivery_error: `retrying: ${d.error}`});

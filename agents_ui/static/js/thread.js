@@ -21,6 +21,7 @@ export class Thread {
     this.el = h('ol', {class: 'thread', 'aria-label': ctx.t('conv.thread')});
     this.messages = new Map();
     this.nodes = new Map();
+    this.changes = new Map();
   }
 
   reset(conversation, contact) {
@@ -28,6 +29,7 @@ export class Thread {
     this.contact = contact;
     this.messages.clear();
     this.nodes.clear();
+    this.changes.clear();
     fill(this.el);
   }
 
@@ -71,8 +73,18 @@ export class Thread {
     return this.add('m', m.id, m.created_at, () => this.renderMessage(m));
   }
 
+  // A message the socket changed (delivery status): each change counts, see answered().
   updateMessage(m) {
-    if (this.messages.has(m.id)) this.addMessage({...this.messages.get(m.id), ...m});
+    if (!this.messages.has(m.id)) return;
+    this.changes.set(m.id, (this.changes.get(m.id) || 0) + 1);
+    this.addMessage({...this.messages.get(m.id), ...m});
+  }
+
+  // The API's answer about a message, unless the socket said something newer meanwhile: a reply
+  // may fail (or a retry be delivered) before the request that caused it gets its answer.
+  answered(m, changesBefore) {
+    if (!this.messages.has(m.id)) this.addMessage(m);
+    else if ((this.changes.get(m.id) || 0) === changesBefore) this.addMessage({...this.messages.get(m.id), ...m});
   }
 
   addEvent(event) {
@@ -117,11 +129,35 @@ export class Thread {
     if (m.channel === 'sms') parts.push(h('span', {class: 'segments'}, t('sms.segments', {count: smsSegments(m.text || '').segments})));
     if (m.delivery_error && (status === 'failed' || status === 'undelivered')) {
       parts.push(h('span', {class: 'delivery-error', role: 'note'}, t('delivery.reason', {reason: m.delivery_error})));
+    }
+    if (status === 'failed') {
+      parts.push(this.retryButton(m));
+    } else if (status === 'undelivered') {
+      // The provider took it and could not deliver it: sending the same again may not help.
       parts.push(h('span', {class: 'muted'}, t('delivery.no_retry')));
     } else if (m.delivery_error && m.delivery_error.startsWith('retrying')) {
       parts.push(h('span', {class: 'muted'}, t('delivery.retrying')));
     }
     return h('div', {class: 'msg-foot'}, parts);
+  }
+
+  // A reply that failed for good goes back to the outbox; its status follows from the socket
+  // (delivery.retried, then delivery.status_changed).
+  retryButton(m) {
+    const error = h('span', {class: 'error', role: 'alert', hidden: true});
+    const button = h('button', {type: 'button', class: 'link retry', dataset: {action: 'retry'}, onClick: async () => {
+      button.disabled = true;
+      error.hidden = true;
+      const before = this.changes.get(m.id) || 0;
+      try {
+        this.answered(await this.ctx.api('POST', `/api/v1/conversations/${m.conversation_id}/messages/${m.id}/retry`), before);
+      } catch (err) {
+        button.disabled = false;
+        error.textContent = this.t('delivery.retry_failed', {message: err.message});
+        error.hidden = false;
+      }
+    }}, this.t('delivery.retry'));
+    return h('span', {class: 'retry-wrap'}, button, error);
   }
 
   htmlToggle(m) {
