@@ -3,8 +3,11 @@
 A page on another site can make the browser send the `hub_session` cookie: open `/ws/agent` and
 read the stream (cross-site websocket hijacking), or post a body-less write such as `/logout` or
 `/accept`. So every websocket and every unsafe request (POST, PUT, PATCH, DELETE) that carries the
-session cookie and no `Authorization: Bearer` must come from an allowed origin: the public URL's
-(HUB_PUBLIC_URL) or one of `allowed_origins` (HUB_ALLOWED_ORIGINS). Without an `Origin` header
+session cookie and no `Authorization: Bearer` must come from an allowed origin: the hub's own (the
+request's `Host`: the console opened at http://localhost:8000 while HUB_PUBLIC_URL says 127.0.0.1, or
+on another port, is still the hub's own page), the public URL's (HUB_PUBLIC_URL, for a proxy that
+rewrites Host) or one of `allowed_origins` (HUB_ALLOWED_ORIGINS). Another site cannot make a browser
+send a Host that is not the site's own, and a rebinding site's Host gets no hub cookie. Without an `Origin` header
 (older browsers, same-origin GETs turned POSTs by some), `Sec-Fetch-Site: cross-site` is refused.
 
 Not subject to it: a bearer token, which a browser never attaches by itself, requests without
@@ -76,10 +79,12 @@ class OriginCheck:
 
     def refusal(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
         """Why this request is refused, or None."""
-        origin = site = None
+        origin = site = host = None
         cookies: list[bytes] = []
         for name, value in headers:
-            if name == b"origin":
+            if name == b"host":
+                host = value.decode("latin-1").strip()
+            elif name == b"origin":
                 origin = value.decode("latin-1")
             elif name == b"sec-fetch-site":
                 site = value.decode("latin-1").strip().lower()
@@ -90,7 +95,8 @@ class OriginCheck:
         if not cookies or not any(SESSION_COOKIE in cookie_parser(c.decode("latin-1")) for c in cookies):
             return None
         if origin is not None:
-            if origin_of(origin) in self.allowed:
+            seen = origin_of(origin)
+            if seen in self.allowed or (host and seen in (origin_of(f"http://{host}"), origin_of(f"https://{host}"))):
                 return None
             return (f"cross-site request refused: the session cookie is accepted only from the hub's own pages, "
                     f"not from {origin[:200]} (HUB_ALLOWED_ORIGINS lists other sites allowed)")

@@ -135,3 +135,20 @@ def test_routes_that_never_read_the_cookie_answer_the_same_with_a_cross_site_one
     lane = app_client.post("/api/v1/inbound/messages", content=raw, headers=headers)
     stack = app_client.post("/api/v1/inbound/messages", content=iter([raw]), headers=headers)
     assert (lane.status_code, stack.status_code) == (201, 200), (lane.text, stack.text)
+
+
+def test_the_console_opened_at_another_address_of_the_hub_is_its_own_page(settings: Settings) -> None:
+    """`make run` says http://127.0.0.1:8000; an agent who opens http://localhost:8000, or a hub served on
+    another port, is on the hub's own page all the same (its Origin is the request's Host)."""
+    elsewhere = settings.model_copy(update={"public_url": "http://hub.example.com:8000"})
+    with TestClient(create_app(elsewhere)) as client:  # its requests carry Host: testserver
+        browser(client)
+        own = {"Origin": "http://testserver"}
+        assert client.post("/api/v1/agents/me/presence", json={"presence": "away"}, headers=own).status_code == 200
+        with client.websocket_connect("/ws/agent", headers=own) as ws:
+            ws.send_json({"type": "resume", "last_event_id": 0})
+            assert ws.receive_json()["type"] == "ready"
+        refused = client.post("/api/v1/agents/me/presence", json={"presence": "online"},
+                              headers={"Origin": "http://testserver.evil.example"})
+        assert refused.status_code == 403
+        assert client.get("/api/v1/agents/me").json()["presence"] == "away"
