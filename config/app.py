@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import Receive, Scope, Send
 
-from agents_ui import docs, pages, ws
+from agents_ui import docs, nul_bytes, pages, ws
 from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
 from agents_ui.api import delivery as delivery_api
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
@@ -89,11 +89,15 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
 
 
 class HubApp(FastAPI):
-    """FastAPI, with the fast lane (config/fast_lane.py) in front when one is set."""
+    """FastAPI, with the fast lane (config/fast_lane.py) in front when one is set; a NUL character
+    in the query string or path is refused ahead of both (agents_ui/nul_bytes.py)."""
 
     fast_lane: FastLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and (reason := nul_bytes.refusal(scope)) is not None:
+            await nul_bytes.refuse(reason, scope, receive, send)
+            return
         lane = self.fast_lane
         if lane is not None and (handler := lane.handler_for(scope)) is not None:
             scope["app"] = self
