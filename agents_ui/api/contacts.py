@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from agents_ui.api.schemas import In
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access
 from hub.contacts import matches, queries
@@ -47,7 +48,7 @@ def get_contact(
         }
 
 
-class ContactPatchIn(BaseModel):
+class ContactPatchIn(In):  # In: no NUL character (SQLite stored one in a name)
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, max_length=200)
     tier: str | None = Field(default=None, max_length=32, description="e.g. vip (routing rules match it; vip "
@@ -70,7 +71,7 @@ def update_contact(contact_id: int, body: ContactPatchIn, caller: Caller = Depen
         return contact_dict(contact, queries.identities(s, contact_id))
 
 
-class MergeIn(BaseModel):
+class MergeIn(In):
     model_config = ConfigDict(extra="forbid")
     into: int = Field(ge=1, le=2**63 - 1, description="the contact that keeps everything")
 

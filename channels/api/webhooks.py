@@ -35,7 +35,8 @@ class InboundAttachment(BaseModel):
                      description="http or https only (a console links it)")
     content_type: str | None = Field(default=None, max_length=200)
     filename: str | None = Field(default=None, max_length=500)
-    size: int | None = Field(default=None, ge=0)
+    # Bounded: a number beyond 64 bits cannot be written into the JSON the message is stored in (a 500).
+    size: int | None = Field(default=None, ge=0, le=2**63 - 1, description="bytes")
 
 
 class InboundIn(BaseModel):

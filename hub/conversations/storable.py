@@ -32,6 +32,8 @@ _NAME = _length(Contact.__table__.c.name)  # type: ignore[attr-defined]
 _EMAIL = _length(Contact.__table__.c.email)  # type: ignore[attr-defined]
 _PHONE = _length(Contact.__table__.c.phone)  # type: ignore[attr-defined]
 _ADDRESS = _length(ContactIdentity.__table__.c.address)  # type: ignore[attr-defined]
+# An attachment's size is stored in JSON, which holds integers of 64 bits at most (orjson).
+MAX_SIZE = 2**63 - 1
 
 
 def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]:
@@ -49,7 +51,8 @@ def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]
 
 def check_storable(msg: InboundMessage) -> None:
     """Raises Invalid, naming the field, for a NUL character or a text longer than its column, an
-    email address that is not one, or an attachment URL that is not http(s) (`javascript:`...)."""
+    email address that is not one, an attachment URL that is not http(s) (`javascript:`...) or an
+    attachment size that is negative or beyond 64 bits."""
     for name, value, longest in _fields(msg):
         if value is None:
             continue
@@ -65,6 +68,8 @@ def check_storable(msg: InboundMessage) -> None:
     for i, a in enumerate(msg.attachments):
         if a.url is not None and not web_url(a.url):
             raise Invalid(f"attachments.{i}.url: must be an http or https URL")
+        if a.size is not None and not 0 <= a.size <= MAX_SIZE:
+            raise Invalid(f"attachments.{i}.size: must be a number of bytes from 0 to {MAX_SIZE}")
 
 
 def web_url(url: str) -> bool:

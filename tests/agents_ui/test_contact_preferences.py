@@ -48,7 +48,8 @@ def test_agents_set_name_and_language_but_not_the_tier_and_bad_values_are_refuse
     sup = login(client, db, "supervisor")
     for body, says in (({"language": "Spanish"}, "BCP-47"), ({"language": "es_MX"}, "BCP-47"),
                        ({"tier": "very important"}, "tier"), ({"tier": None}, "tier"), ({"name": " "}, "name"),
-                       ({"colour": "red"}, "colour"), ({"language": "x" * 17}, "language")):
+                       ({"colour": "red"}, "colour"), ({"language": "x" * 17}, "language"),
+                       ({"name": "Lu\x00"}, "name: must not contain a NUL character")):
         resp = client.patch(url, json=body, headers=sup.headers)
         assert resp.status_code == 422, (body, resp.text)
         assert says in resp.json()["message"], (body, resp.json())

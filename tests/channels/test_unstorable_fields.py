@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from hub.agents.models import Agent, Team
 from hub.conversations.models import Message
 from hub.db import Database
-from hub.ports import ContactRef, InboundMessage, RejectedMessage
+from hub.ports import Attachment, ContactRef, InboundMessage, RejectedMessage
 from tests.factories import api_key, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -33,6 +33,9 @@ INBOUND = {
     "attachment": ({"attachments": [{"url": "https://x.example/a", "filename": "a\x00.pdf"}]},
                    "attachments.0.filename: must not contain"),
     "source-5000": ({"source": "s" * 5_000}, "source:"),
+    # An integer beyond 64 bits cannot be written into the stored JSON: it was a 500 on both.
+    "attachment-size-2**70": ({"attachments": [{"url": "https://x.example/a", "size": 2**70}]},
+                              "attachments.0.size:"),
 }
 
 
@@ -54,6 +57,8 @@ PORT = {
     "nul-in-text": ({"text": "a\x00"}, "text: must not contain a NUL character"),
     "nul-in-name": ({"contact": ContactRef(phone="+14155550100", name="\x00")}, "contact.name: must not"),
     "long-phone": ({"contact": ContactRef(phone="+1" * 40)}, "contact.phone: must be at most 32 characters"),
+    "attachment-size-2**70": ({"attachments": [Attachment(url="https://x.example/a", size=2**70)]},
+                              "attachments.0.size: must be a number of bytes"),
 }
 
 
