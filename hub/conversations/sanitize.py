@@ -51,6 +51,15 @@ def sanitize_html(raw: str | None, *, block_remote_images: bool = False) -> str 
     return clean
 
 
+_MARKED_IMG = re.compile(r'<img((?:\s+[\w:-]+="[^"]*")*?)\s+data-remote-src="(https?://[^"]*)"', re.IGNORECASE)
+
+
+def show_remote_images(html: str) -> str:
+    """Stored HTML with its remote images loadable again (`data-remote-src` back to `src`), for
+    when the agent asks to see them. Only http(s) URLs were ever marked."""
+    return _MARKED_IMG.sub(r'<img\1 src="\2"', html) if "data-remote-src" in html else html
+
+
 async def sanitize_html_async(raw: str | None, *, block_remote_images: bool = False) -> str | None:
     """`sanitize_html` for the event loop: a long body is cleaned on a thread."""
     if raw is None or len(raw) <= INLINE_CHARS:

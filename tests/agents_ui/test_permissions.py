@@ -95,6 +95,16 @@ class World:
             assert msg.id is not None
             return msg.id
 
+    def new_html_message_id(self) -> int:
+        """A customer's message with a formatted version in the conversation."""
+        with self.db.write() as s:
+            msg = Message(conversation_id=self.conversation_id, contact_id=self.contact_id, channel="api",
+                          direction="in", text="offer", html="<p>offer</p>")
+            s.add(msg)
+            s.flush()
+            assert msg.id is not None
+            return msg.id
+
     def new_rule_id(self) -> int:
         resp = self.client.post("/api/v1/routing/rules", json={"name": f"r{next(_seq)}"}, headers=self.headers(ADMIN))
         assert resp.status_code == 201, resp.text
@@ -170,6 +180,10 @@ TABLE: list[Row] = [
     Row("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/retry", in_team(200),
         url=lambda w, a: f"/api/v1/conversations/{w.conversation_id}/messages/{w.new_failed_reply_id()}/retry",
         why="sending a failed reply again: whoever may reply"),
+    Row("GET", "/api/v1/conversations/{conversation_id}/messages/{message_id}/html", logged_in(200),
+        team=in_team(200),
+        url=lambda w, a: f"/api/v1/conversations/{w.conversation_id}/messages/{w.new_html_message_id()}/html",
+        why="an email's formatted version: whoever may read the conversation"),
     Row("POST", "/api/v1/conversations/{conversation_id}/notes", logged_in(201), team=in_team(201),
         body={"text": "note"}),
     Row("POST", "/api/v1/conversations/{conversation_id}/status", in_team(200), body={"status": "pending"}),

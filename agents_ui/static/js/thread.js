@@ -160,15 +160,26 @@ export class Thread {
     return h('span', {class: 'retry-wrap'}, button, error);
   }
 
+  // The formatted version is a document of its own (agents_ui/api/message_html.py), framed without
+  // allow-scripts or allow-same-origin: it runs nothing and reaches nothing, under a policy of its
+  // own that lets remote images load only in the answer to "Show images" (images=show). A srcdoc
+  // frame would inherit the console's policy (img-src 'self' data:), which no click could relax.
   htmlToggle(m) {
+    const t = this.t;
     const holder = h('div', {class: 'html-holder'});
+    const url = `/api/v1/conversations/${m.conversation_id}/messages/${m.id}/html`;
+    const frame = (images) => h('iframe', {class: 'html-frame', sandbox: '', title: t('conv.formatted'),
+      referrerpolicy: 'no-referrer', src: images ? `${url}?images=show` : url});
     const button = h('button', {type: 'button', class: 'link', onClick: () => {
-      // No allow-scripts, no allow-same-origin: the frame can run nothing and reach nothing; the
-      // page's CSP (img-src 'self' data:) keeps remote images from loading.
-      const frame = h('iframe', {class: 'html-frame', sandbox: '', title: this.t('conv.formatted'), referrerpolicy: 'no-referrer'});
-      frame.srcdoc = m.html;
-      fill(holder, frame);
-    }}, this.t('conv.show_formatted'));
+      if (!(m.html || '').includes('data-remote-src')) {
+        fill(holder, frame(false));
+        return;
+      }
+      const show = h('button', {type: 'button', class: 'link show-images', onClick: () => {
+        fill(holder, frame(true));
+      }}, t('conv.show_images'));
+      fill(holder, h('p', {class: 'muted images-blocked'}, t('conv.images_blocked'), ' ', show), frame(false));
+    }}, t('conv.show_formatted'));
     holder.appendChild(button);
     return holder;
   }

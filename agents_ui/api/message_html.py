@@ -1,0 +1,60 @@
+"""A message's formatted (HTML) version, as the document of the console's sandboxed frame.
+
+The console shows an email's HTML in `<iframe sandbox>` pointed here, not in a `srcdoc`: a
+`srcdoc` (or `blob:`) document inherits the page's Content-Security-Policy, so the page would
+have to allow remote images everywhere for one message's to load. This answer carries its own
+policy instead: nothing runs (CSP `sandbox`, no script source), nothing loads but the hub's own
+and `data:` images, and remote images (stored as `data-remote-src`, hub/conversations/sanitize.py)
+only with `?images=show`, which the console asks for when the agent clicks "Show images"; only
+that answer's policy allows `http:`/`https:` images. No referrer leaves with them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from agents_ui.deps import Caller, current_caller, get_hub
+from hub import access
+from hub.conversations import actions
+from hub.conversations.models import Message
+from hub.conversations.sanitize import show_remote_images
+from hub.errors import NotFound
+from hub.runtime import Hub
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+_POLICY = ("default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'; base-uri 'none'; "
+           "form-action 'none'; frame-ancestors 'self'; sandbox")
+
+
+def frame_policy(*, remote_images: bool) -> str:
+    return _POLICY.format(remote=" http: https:" if remote_images else "")
+
+
+@router.get("/{conversation_id}/messages/{message_id}/html", response_class=HTMLResponse,
+            summary="A message's formatted version, for the console's sandboxed frame")
+def message_html(
+    conversation_id: int,
+    message_id: int,
+    images: Literal["hide", "show"] = Query("hide", description="show: let remote images load (the sender "
+                                            "learns that and when the message was read, and from where)"),
+    caller: Caller = Depends(current_caller),
+    hub: Hub = Depends(get_hub),
+) -> HTMLResponse:
+    """The stored, sanitized HTML as a document. Whoever may read the conversation may read it."""
+    with hub.db.read() as s:
+        access.check_read(caller.scope, actions.get_conversation(s, conversation_id))
+        message = s.get(Message, message_id)
+        if message is None or message.conversation_id != conversation_id or not message.html:
+            raise NotFound(f"message {message_id} of conversation {conversation_id} has no formatted version")
+        html = message.html
+    show = images == "show"
+    body = show_remote_images(html) if show else html
+    return HTMLResponse(
+        f'<!doctype html><html><head><meta charset="utf-8"></head><body>{body}</body></html>',
+        headers={"Content-Security-Policy": frame_policy(remote_images=show), "Referrer-Policy": "no-referrer",
+                 "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
