@@ -11,6 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Agent, Hub
+from tests.conftest import wait_for
 
 
 def _email() -> str:
@@ -250,4 +251,24 @@ def test_rows_move_up_with_new_messages_and_the_language_switch_is_remembered(hu
     page.reload()
     expect(page.get_by_role("button", name="Cerrar sesión")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "es")
+    assert page.errors == []
+
+
+def test_a_refused_presence_change_says_why_and_the_select_shows_the_hubs_presence(hub: Hub, new_page: Any) -> None:
+    """The hub takes a few presence changes a second per agent (agents_ui/presence.py); the answer
+    beyond (its 429, as the hub words it) is shown in the console's language, and the select goes
+    back to the presence the hub holds instead of showing one that was never set."""
+    ana = hub.agent(name="Ana Toggles")
+    page = new_page(ana)
+    expect(page.locator("#presence")).to_have_value("online")
+    page.route("**/api/v1/agents/me/presence", lambda route: route.fulfill(
+        status=429, headers={"Retry-After": "1"}, content_type="application/json",
+        body='{"error": "too_many_requests", "message": "too many presence changes; try again in 0.4 seconds"}'))
+    page.locator("#presence").select_option("away")
+    expect(page.locator(".banner")).to_have_text("Too many presence changes. Try again in 1 second.")
+    expect(page.locator("#presence")).to_have_value("online")
+    page.unroute("**/api/v1/agents/me/presence")
+    page.locator("#presence").select_option("away")
+    wait_for(lambda: hub.api("GET", "/api/v1/agents/me", ana).json()["presence"] == "away", what="away")
+    expect(page.locator("#presence")).to_have_value("away")
     assert page.errors == []

@@ -221,7 +221,15 @@ class Shell {
       const agent = await api('POST', '/api/v1/agents/me/presence', {presence});
       this.me.presence = agent.presence;
     } catch (err) {
-      this.banner(t('common.error', {message: err.message}), 'error', 5000);
+      // Refused: the select goes back to what the hub holds.
+      this.presence.className = `presence presence-${this.me.presence}`;
+      this.presence.value = this.me.presence;
+      if (err.status === 429) {  // a few changes a second at most ("try again in 0.4 seconds")
+        const seconds = Math.ceil(Number((/([\d.]+)\s*second/.exec(err.message) || [])[1] || 1));
+        this.banner(t('presence.throttled', {count: Math.max(1, seconds)}), 'error', 5000);
+      } else {
+        this.banner(t('common.error', {message: err.message}), 'error', 5000);
+      }
     }
   }
 
