@@ -28,7 +28,7 @@ router = APIRouter(tags=["docs"], include_in_schema=False)
 def _page(title: str, head: str, body: str) -> HTMLResponse:
     html = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)}</title><link rel="icon" type="image/png" href="{VENDOR}/favicon-32x32.png">'
+            f'<title>{escape(title)}</title><link rel="icon" type="image/svg+xml" href="/favicon.ico">'
             f"{head}</head><body>{body}</body></html>")
     return HTMLResponse(html, headers=HEADERS)
 
