@@ -194,6 +194,46 @@ def test_a_session_ended_elsewhere_takes_the_console_to_login_with_a_notice(hub:
     expect(page.get_by_role("status")).to_have_text("Your session has ended. Please sign in again.")
 
 
+def _watch_sockets(page: Any) -> list[Any]:
+    """The page's agent sockets from now on; its API cannot say the session ended (an unreachable
+    API), so only the socket's close code can take the agent to the login page."""
+    sockets: list[Any] = []
+    page.on("websocket", lambda ws: sockets.append(ws))
+    page.route("**/api/v1/**", lambda route: route.abort())
+    return sockets
+
+
+def _log_out(hub: Hub, page: Any) -> None:
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "hub_session")
+    import httpx
+
+    assert httpx.post(f"{hub.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_the_socket_closing_with_session_ended_goes_to_login_without_reconnecting(hub: Hub, new_page: Any) -> None:
+    page = new_page(hub.agent(name="Ana Closed"))
+    expect(page.locator("#presence")).to_have_value("online")
+    sockets = _watch_sockets(page)
+    _log_out(hub, page)  # the hub closes the socket with 4401
+    expect(page).to_have_url(f"{hub.url}/login?expired=1")
+    expect(page.get_by_role("status")).to_have_text("Your session has ended. Please sign in again.")
+    assert sockets == []  # not one attempt to reconnect
+
+
+def test_a_session_ended_while_offline_goes_to_login_when_the_socket_is_refused(hub: Hub, new_page: Any) -> None:
+    page = new_page(hub.agent(name="Ana Asleep"))
+    expect(page.locator("#presence")).to_have_value("online")
+    page.context.set_offline(True)
+    expect(page.locator("body")).to_have_attribute("data-connection", "offline")
+    sockets = _watch_sockets(page)
+    _log_out(hub, page)
+    page.context.set_offline(False)  # the socket comes back without a session: 1008
+    expect(page).to_have_url(f"{hub.url}/login?expired=1")
+    expect(page.get_by_role("status")).to_have_text("Your session has ended. Please sign in again.")
+    assert len(sockets) == 1
+    assert page.errors == []
+
+
 def test_keyboard_moves_through_the_list_and_drafts_survive_switching_and_reload(hub: Hub, new_page: Any) -> None:
     ana = hub.agent(name="Ana Keys")
     page = new_page(ana)

@@ -21,7 +21,8 @@ class Shell {
     this.me = me;
     this.live = document.getElementById('live');
     this.directory = new Directory(api);
-    this.socket = new HubSocket({onResync: () => this.reload()});
+    this.socket = new HubSocket({onResync: () => this.reload(),
+      onSessionEnded: () => window.location.assign('/login?expired=1')});
     this.section = null;
     this.ctx = {
       api, t, me, socket: this.socket, lang, fmtDateTime, fmtRelative,

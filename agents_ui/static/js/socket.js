@@ -2,14 +2,22 @@
 // it delivered, resumes from there after any disconnect (network, sleep, hub restart) and drops
 // anything at or below it, so listeners see every event once, in order. On `resync_required` it
 // asks its owner to reload through the API (onResync), then resumes from the head.
+//
+// Close codes (agents_ui/ws.py): 4401 the session ended, 1008 not logged in: no reconnecting, the
+// owner is told (onSessionEnded) and sends the agent to the login page. 4409 resync required.
+// Anything else (a network drop, a hub restart, 1003/1009 for a frame the hub refused, 1011) is
+// retried with backoff.
 
 const PING_EVERY_MS = 10000;
 const PONG_TIMEOUT_MS = 5000;
+const SESSION_ENDED = new Set([4401, 1008]);
+const RESYNC = 4409;
 
 export class HubSocket {
-  constructor({path = '/ws/agent', onResync = async () => {}} = {}) {
+  constructor({path = '/ws/agent', onResync = async () => {}, onSessionEnded = () => {}} = {}) {
     this.path = path;
     this.onResync = onResync;
+    this.onSessionEnded = onSessionEnded;
     this.lastEventId = 0;
     this.listeners = new Map();
     this.ws = null;
@@ -55,7 +63,7 @@ export class HubSocket {
     this.setState('connecting');
     ws.onopen = () => ws.send(JSON.stringify({type: 'resume', last_event_id: this.lastEventId}));
     ws.onmessage = (msg) => this.receive(ws, msg.data);
-    ws.onclose = () => this.closed(ws);
+    ws.onclose = (ev) => this.closed(ws, ev.code);
     ws.onerror = () => {};
   }
 
@@ -84,14 +92,23 @@ export class HubSocket {
     }
   }
 
-  async closed(ws) {
+  async closed(ws, code) {
     if (ws !== this.ws) return;
     this.stopPing();
     this.ws = null;
     if (this.stopped) return;
-    if (this.resyncHead !== null) {
-      // Too far behind to replay: reload everything, then go on from the head.
-      const head = this.resyncHead;
+    if (SESSION_ENDED.has(code)) {
+      // Reconnecting cannot help: the hub refuses this session until the agent logs in again.
+      this.stopped = true;
+      clearTimeout(this.timer);
+      this.setState('ended');
+      this.onSessionEnded(code);
+      return;
+    }
+    if (this.resyncHead !== null || code === RESYNC) {
+      // Too far behind to replay: reload everything, then go on from the head (from now on, if
+      // the hub's resync_required frame was lost with the connection).
+      const head = this.resyncHead ?? 0;
       this.resyncHead = null;
       this.lastEventId = head;
       this.emit('resync', {head});
