@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.conversations.models import Message
@@ -149,8 +149,8 @@ def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int
     item = None
     if message.direction == "out":
         item = session.execute(
-            select(OutboxItem).where(OutboxItem.message_id == message.id)
-            .order_by(OutboxItem.id.desc())  # type: ignore[union-attr]
+            select(OutboxItem).where(col(OutboxItem.message_id) == message.id)
+            .order_by(col(OutboxItem.id).desc())
         ).scalars().first()
     if item is None:
         raise Conflict("only an agent's reply to the customer can be sent again")
