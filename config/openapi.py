@@ -60,6 +60,7 @@ WHY = {
 EXTRA: dict[tuple[str, str], set[int]] = {
     ("GET", "/readyz"): {503},
     ("POST", "/api/v1/auth/login"): {401, 429},
+    ("POST", "/api/v1/agents/me/presence"): {429},  # agents_ui/presence.py: a few changes a second
     ("POST", "/api/v1/agents"): {409},
     ("PATCH", "/api/v1/agents/{agent_id}"): {409},
     ("POST", "/api/v1/teams"): {409},
@@ -112,7 +113,8 @@ def _document(operation: dict[str, Any], route: APIRoute, method: str) -> None:
         if answer.get("description") == "Validation Error":
             answer["description"] = WHY[422]
         if status == 429:
-            answer["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+            answer.setdefault("headers", {}).setdefault(
+                "Retry-After", {"schema": {"type": "integer"}, "description": "seconds to wait"})
     if route.path in _TWILIO:
         _document_twilio(operation)
 

@@ -77,8 +77,9 @@ def test_routes_document_the_answers_they_give(schema: dict[str, Any], method: s
     assert statuses <= documented, statuses - documented
 
 
-def test_a_429_documents_retry_after(schema: dict[str, Any]) -> None:
-    answer = schema["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/agents/me/presence"])
+def test_a_429_documents_retry_after(schema: dict[str, Any], path: str) -> None:
+    answer = schema["paths"][path]["post"]["responses"]["429"]
     assert "Retry-After" in answer["headers"]
 
 
