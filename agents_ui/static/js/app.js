@@ -1,7 +1,7 @@
 // The console shell: top bar, the three panes (inbox | conversation | customer), the connection
 // banner, hash navigation, and the supervisor/settings sections loaded on demand.
 import {h, clear, fill} from './dom.js';
-import {api} from './api.js';
+import {api, setUnauthorizedHandler} from './api.js';
 import {t, lang, loadCatalogue, fmtDateTime, fmtRelative} from './i18n.js';
 import {HubSocket} from './socket.js';
 import {LANGUAGES, setLanguage} from './lang.js';
@@ -235,6 +235,9 @@ class Shell {
   }
 
   async signOut() {
+    // Requests still in flight answer 401 once the session is gone: they must not turn a sign-out
+    // into "your session expired" (/login?expired=1) by arriving after it.
+    setUnauthorizedHandler(() => {});
     this.socket.stop();
     try { await api('POST', '/api/v1/auth/logout'); } catch { /* the cookie is gone either way */ }
     window.location.assign('/login');
