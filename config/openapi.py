@@ -65,6 +65,8 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("PATCH", "/api/v1/agents/{agent_id}"): {409},
     ("POST", "/api/v1/teams"): {409},
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {409},
+    # only a failed reply of an agent can be sent again (hub/delivery/actions.py: do_retry_delivery)
+    ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/retry"): {409},
     ("POST", "/api/v1/conversations/{conversation_id}/accept"): {409},
     ("POST", "/api/v1/conversations/{conversation_id}/decline"): {409},
     ("POST", "/api/v1/conversations/{conversation_id}/assign"): {409},
