@@ -15,12 +15,15 @@ API_PREFIXES = ("/api/", "/channels/", "/healthz", "/readyz")
 RAW_API_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in API_HEADERS.items()]
 
 
-def is_api_path(scope: Scope) -> bool:
+def app_path(scope: Scope) -> str:
+    """The request's path within the app (without a mount's root_path)."""
     path: str = scope["path"]
     root = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root):]
-    return path.startswith(API_PREFIXES)
+    return path[len(root):] if root and path.startswith(root) else path
+
+
+def is_api_path(scope: Scope) -> bool:
+    return app_path(scope).startswith(API_PREFIXES)
 
 
 class ApiHeaders:

@@ -12,6 +12,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hub.ports import TrustedProxies
+
 # A forwarded entry that is not an address is kept as a throttle key, cut to this length.
 _MAX_NAME = 64
 
@@ -35,10 +37,7 @@ def _address(value: str) -> str | None:
 
 class ClientAddresses:
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
-        self.networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies)
-
-    def _trusted(self, address: str | None) -> bool:
-        return address is not None and any(ipaddress.ip_address(address) in n for n in self.networks)
+        self.trusted = TrustedProxies(trusted_proxies)
 
     def of(self, scope: Mapping[str, Any]) -> str:
         """The client's address: behind trusted proxies, the nearest X-Forwarded-For entry that is
@@ -46,12 +45,12 @@ class ClientAddresses:
         proxies added are believed, not what the client wrote there)."""
         peer = scope.get("client")
         host = str(peer[0]) if peer else "?"
-        if not self.networks or not self._trusted(_address(host)):
+        if not self.trusted.networks or _address(host) not in self.trusted:
             return host
         hops = [hop for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
                 for hop in value.decode("latin-1").split(",") if hop.strip()]
         for hop in reversed(hops):
             address = _address(hop)
-            if not self._trusted(address):
+            if address not in self.trusted:
                 return address or hop.strip()[:_MAX_NAME]
         return (_address(hops[0]) or host) if hops else host  # every hop is ours

@@ -25,6 +25,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agents_ui.api_headers import app_path
 from agents_ui.deps import SESSION_COOKIE
 from agents_ui.errors import API_HEADERS, error_body
 
@@ -49,12 +50,6 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
-def _app_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
-
-
 class OriginCheck:
     def __init__(self, app: ASGIApp, public_url: str, allowed_origins: Iterable[str] = (),
                  exempt_paths: Iterable[str] = ()) -> None:
@@ -65,7 +60,7 @@ class OriginCheck:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "websocket" or (kind == "http" and scope["method"] in UNSAFE_METHODS
-                                   and _app_path(scope) not in self.exempt):
+                                   and app_path(scope) not in self.exempt):
             refusal = self.refusal(scope["headers"])
             if refusal is not None:
                 if kind == "websocket":  # before accepting: the server refuses the handshake

@@ -8,6 +8,8 @@ exceptions never cross this line.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -165,3 +167,22 @@ class HubPort(Protocol):
     def set_sms_opt_out(self, phone: str, opted_out: bool, *, keyword: str) -> None: ...
 
     def check_api_key(self, secret: str) -> bool: ...
+
+
+class TrustedProxies:
+    """The peers (IP addresses or networks, setting `trusted_proxies`) whose forwarded headers are
+    believed: by the SMS webhooks for the signed URL, by agents_ui.clients for the client address."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+    def __contains__(self, peer: object) -> bool:
+        if not self.networks or not isinstance(peer, str):
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a name, not an address: nothing to trust
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)

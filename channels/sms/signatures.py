@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import hmac
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
 
 from starlette.datastructures import URL
 from twilio.request_validator import RequestValidator, add_port, remove_port
+
+from hub.ports import TrustedProxies  # noqa: F401  (the webhooks take it from here)
 
 SIGNATURE_HEADER = "x-twilio-signature"
 # The request headers a webhook reads: the body's type, the signature, and what the URL Twilio
@@ -116,24 +117,6 @@ def _first(header: str | None) -> str | None:
     # Several proxies in a row append to the header: the first value is what the client used.
     value = (header or "").split(",")[0].strip()
     return value or None
-
-
-class TrustedProxies:
-    """The peers (IP addresses or networks) whose forwarded headers are believed."""
-
-    def __init__(self, entries: Iterable[str]) -> None:
-        self.networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-
-    def __contains__(self, peer: object) -> bool:
-        if not self.networks or not isinstance(peer, str):
-            return False
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:  # a name, not an address: nothing to trust
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.networks)
 
 
 def public_route_url(public_url: str, route_path: str, query: str) -> str:
