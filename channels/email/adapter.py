@@ -1,0 +1,79 @@
+"""The email channel: the SMTP listener in, replies out through each mailbox's SMTP server.
+
+Lifecycle as agreed for ports v2: `start(port, tasks)` opens the listener when enabled (the IMAP
+fetchers will be spawned on `tasks` too), `stop()` closes it, `send()` renders and sends a reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from channels.email import smtp_out
+from channels.email.compat import outbound_keys, send_result
+from channels.email.inbound import EmailPort
+from channels.email.render import BadAddress, Quoted, Reply, render_reply
+from channels.email.settings import EmailSettings, Mailbox
+from channels.email.smtp_in import Listener
+from hub.ports import OutboundMessage, PermanentError, SendResult
+
+
+class EmailAdapter:
+    channel = "email"
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self.listener: Listener | None = None
+
+    def routes(self) -> Sequence[Any]:
+        return []
+
+    async def start(self, port: EmailPort, tasks: Any = None) -> None:
+        if self.settings.listener.enabled and self.listener is None:
+            self.listener = Listener(self.settings, port)
+            await self.listener.start()
+
+    async def stop(self) -> None:
+        if self.listener is not None:
+            listener, self.listener = self.listener, None
+            await listener.stop()
+
+    def mailbox(self, source: str) -> Mailbox:
+        """The mailbox a reply leaves from: the one the customer wrote to, else the first."""
+        box = self.settings.mailbox_for(source) if source else None
+        if box is None and self.settings.mailboxes:
+            box = self.settings.mailboxes[0]
+        if box is None:
+            raise PermanentError("no mailbox to send from (configure email.mailboxes)")
+        return box
+
+    async def send(self, item: OutboundMessage) -> SendResult:
+        box = self.mailbox(item.source)
+        try:
+            rendered = render_reply(reply_of(item), box, secret=self.settings.secret)
+        except BadAddress as exc:
+            raise PermanentError(str(exc)) from exc
+        await smtp_out.send(box.smtp, rendered.message, sender=box.address, recipients=rendered.recipients)
+        return send_result(rendered.message_id, rendered.thread_keys)
+
+
+def reply_of(item: OutboundMessage) -> Reply:
+    """The reply to render. The agent's name, CC and the message answered come in `metadata`
+    (`agent_name`, `cc`, `quoted: {at, name, text}`) until the port names them."""
+    meta = item.metadata or {}
+    q = meta.get("quoted")
+    quoted = Quoted(datetime.fromisoformat(q["at"]), str(q.get("name") or ""), str(q.get("text") or "")) \
+        if isinstance(q, dict) and q.get("at") else None
+    return Reply(
+        to=item.to,
+        text=item.text,
+        subject=item.subject,
+        html=item.html,
+        agent_name=meta.get("agent_name"),
+        cc=tuple(str(c) for c in meta.get("cc") or ()),
+        thread_keys=outbound_keys(item),
+        quoted=quoted,
+        new_conversation=not outbound_keys(item),
+        seed=str(item.outbox_id),
+    )

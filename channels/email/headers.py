@@ -1,0 +1,115 @@
+"""Header values as people and threading read them: decoded words, addresses, Message-IDs.
+
+Every function reads the header as stored (`Message.raw_items`), never through the stdlib's
+header objects: those raise or drop text on the malformed headers real mail carries (an encoded
+word in an unknown charset, 8-bit bytes where only ASCII may be, an address list with a stray
+quote). Nothing here raises on bad input; it returns what could be read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.header import decode_header
+from email.message import Message
+from email.utils import getaddresses
+
+from email_validator import EmailNotValidError, validate_email
+
+from channels.email.charsets import decode_bytes, one_line
+
+# Longer ids are not ids a mail client minted (RFC 5322 lines are at most 998 characters); a key
+# that long would not fit the thread-key index either.
+MAX_MESSAGE_ID = 250
+MAX_REFERENCES = 50  # a thread's first and last ids are the useful ones; keep both ends
+MAX_NAME = 200
+_ID = re.compile(rf"<([^<>\s]{{1,{MAX_MESSAGE_ID}}})>")
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str  # as validated (the domain in lower case, IDN in Unicode)
+    name: str | None = None
+
+
+def raw_values(msg: Message, name: str) -> list[str]:
+    """Every value of header `name` as stored (8-bit bytes kept as surrogate escapes)."""
+    wanted = name.lower()
+    return [str(v) for k, v in msg.raw_items() if k.lower() == wanted]
+
+
+def decode_words(raw: str) -> str:
+    """A header's text: RFC 2047 encoded words decoded, raw 8-bit bytes read as UTF-8 or
+    Windows-1252, on one line with no control characters."""
+    raw = re.sub(r"\r?\n[ \t]", " ", raw)
+    if _has_8bit(raw):
+        return one_line(decode_bytes(raw.encode("ascii", "surrogateescape"), None)[0])
+    try:
+        chunks = decode_header(raw)
+    except Exception:  # a malformed encoded word the stdlib chokes on: show it as written
+        return one_line(raw)
+    out = []
+    for chunk, charset in chunks:
+        out.append(decode_bytes(chunk, charset)[0] if isinstance(chunk, bytes) else chunk)
+    return one_line("".join(out))
+
+
+def text_header(msg: Message, name: str) -> str | None:
+    values = raw_values(msg, name)
+    return decode_words(values[0]) if values else None
+
+
+def addresses(msg: Message, name: str) -> tuple[Address, ...]:
+    """Valid addresses of every `name` header, in order, without repeats; invalid ones dropped."""
+    found: dict[str, Address] = {}
+    for raw in raw_values(msg, name):
+        unfolded = re.sub(r"\r?\n[ \t]", " ", raw)
+        if _has_8bit(unfolded):
+            unfolded = decode_bytes(unfolded.encode("ascii", "surrogateescape"), None)[0]
+        for display, addr in getaddresses([unfolded]):
+            email = valid_address(addr)
+            if email and email.lower() not in found:
+                name_text = decode_words(display)[:MAX_NAME] if display else ""
+                found[email.lower()] = Address(email, name_text or None)
+    return tuple(found.values())
+
+
+def valid_address(addr: str) -> str | None:
+    """`addr` normalized if it is a syntactically valid address (no DNS lookups), else None."""
+    addr = addr.strip()
+    if not addr or len(addr) > 254 or any(c in addr for c in "\r\n\x00<>,;"):
+        return None
+    try:
+        return validate_email(addr, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+def message_ids(msg: Message, name: str) -> tuple[str, ...]:
+    """The `<id>`s in every `name` header, in order, without repeats."""
+    ids: dict[str, None] = {}
+    for raw in raw_values(msg, name):
+        for found in _ID.findall(raw):
+            if not _has_8bit(found):
+                ids.setdefault(f"<{found}>")
+    out = tuple(ids)
+    if len(out) > MAX_REFERENCES:
+        out = out[:1] + out[-(MAX_REFERENCES - 1):]
+    return out
+
+
+def message_id(msg: Message) -> str | None:
+    """The message's own `<id>`; a bare `id@host` without brackets is accepted too."""
+    ids = message_ids(msg, "message-id")
+    if ids:
+        return ids[0]
+    for raw in raw_values(msg, "message-id"):
+        bare = raw.strip()
+        if bare and "@" in bare and len(bare) <= MAX_MESSAGE_ID and not re.search(r"[\s<>]", bare) \
+                and not _has_8bit(bare):
+            return f"<{bare}>"
+    return None
+
+
+def _has_8bit(text: str) -> bool:
+    return any(ord(c) > 127 for c in text)

@@ -1,0 +1,91 @@
+"""A parsed mail in the port's terms: an `InboundMessage`, or a `RawPayload` to keep for an admin."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from channels.email import tokens
+from channels.email.classify import Classification
+from channels.email.compat import RawPayload, inbound_fields
+from channels.email.folding import fold
+from channels.email.parsing import ParsedEmail
+from channels.email.settings import Mailbox
+from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
+
+CHANNEL = "email"
+CONTENT_TYPE = "message/rfc822"
+
+
+class EmailPort(Protocol):
+    """What the email channel uses of `hub.ports.HubPort` (v2)."""
+
+    async def ingest_async(self, message: InboundMessage) -> IngestResult: ...
+
+    async def keep_raw_async(self, payload: RawPayload) -> Any: ...
+
+
+def ingest_scope(mailbox: Mailbox) -> str:
+    """Each mailbox keeps its own copy of a mail sent to two of them (a customer writing to sales
+    and support gets two conversations); a mail seen twice by one mailbox (relayed and fetched,
+    or fetched again after a UIDVALIDITY change) is one message."""
+    return f"email:{mailbox.address}"
+
+
+def thread_keys(parsed: ParsedEmail) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(strong, weak, own) keys: the reply token, In-Reply-To, References newest first; the
+    subject token; the mail's own Message-ID."""
+    strong: list[str] = []
+    if parsed.reply_token:
+        strong.append(tokens.token_key(parsed.reply_token))
+    strong.extend(parsed.in_reply_to)
+    strong.extend(reversed(parsed.references))
+    own = (parsed.message_id,) if parsed.message_id else ()
+    strong = [k for k in dict.fromkeys(strong) if k not in own]
+    weak = (tokens.token_key(parsed.subject_token),) if parsed.subject_token else ()
+    return tuple(strong), weak, own
+
+
+def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mailbox, raw: bytes) -> InboundMessage:
+    assert parsed.sender is not None and parsed.failure is None
+    strong, weak, own = thread_keys(parsed)
+    folded = fold(parsed.text, (mailbox.language, "en"))
+    meta: dict[str, Any] = {
+        "message_id": parsed.message_id,
+        "from": _address(parsed.sender),
+        "to": [_address(a) for a in parsed.to],
+        "cc": [_address(a) for a in parsed.cc],
+        "reply_to": [_address(a) for a in parsed.reply_to],
+        "date": parsed.date.isoformat() if parsed.date else None,
+        "in_reply_to": list(parsed.in_reply_to),
+        "references": list(parsed.references),
+        **classification.as_metadata(),
+        # The new words of the reply, shown first; `text` keeps everything.
+        "visible_text": folded.visible if folded.folded else None,
+        "repairs": list(parsed.repairs),
+        "inline": {p.content_id: p.filename for p in parsed.parts if p.content_id},
+    }
+    fields = inbound_fields(strong, weak, own, raw, meta)
+    return InboundMessage(
+        channel=CHANNEL,
+        source=mailbox.address,
+        ingest_scope=ingest_scope(mailbox),
+        external_id=parsed.external_id,
+        contact=ContactRef(email=parsed.sender.email, name=parsed.sender.name),
+        text=parsed.text,
+        html=parsed.html,
+        subject=parsed.subject,
+        # Files get a URL once the attachment store exists (issue 15); until then their facts.
+        attachments=tuple(Attachment(None, p.content_type, p.filename, p.size) for p in parsed.parts),
+        received_at=None,
+        metadata={"email": {k: v for k, v in meta.items() if v not in (None, [], {})}},
+        **fields,
+    )
+
+
+def to_raw(mailbox: Mailbox | None, raw: bytes, reason: str, external_id: str | None) -> RawPayload:
+    return RawPayload(channel=CHANNEL, source=mailbox.address if mailbox else "", reason=reason[:500],
+                      payload=raw, content_type=CONTENT_TYPE, external_id=external_id)
+
+
+def _address(a: Any) -> dict[str, str]:
+    return {"email": a.email, "name": a.name} if a.name else {"email": a.email}

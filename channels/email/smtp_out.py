@@ -1,0 +1,67 @@
+"""Outgoing mail through the mailbox's SMTP server (aiosmtplib), its errors in the port's terms.
+
+Connection trouble, timeouts and 4xx answers are transient (the outbox retries with backoff);
+5xx answers and recipients refused for good are permanent and carry the server's own words,
+e.g. "550 5.1.1 <ana@example.com>: Recipient address rejected: User unknown".
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from channels.email.charsets import one_line
+from channels.email.settings import SmtpServer
+from hub.ports import PermanentError, TransientError
+
+
+@dataclass(frozen=True)
+class Accepted:
+    response: str  # the server's answer to DATA, e.g. "250 2.0.0 Ok: queued as 4BXyz"
+    refused: dict[str, str]  # recipients the server refused while accepting others: address -> words
+
+
+def _words(code: int, message: str) -> str:
+    return one_line(f"{code} {message}")[:500]
+
+
+def _refusal(code: int, message: str, what: str) -> TransientError | PermanentError:
+    words = f"{what}: {_words(code, message)}"
+    return TransientError(words) if 400 <= code < 500 else PermanentError(words)
+
+
+async def send(server: SmtpServer, message: EmailMessage, *, sender: str,
+               recipients: Sequence[str]) -> Accepted:
+    """Sends `message` to `recipients` (the envelope; Bcc never appears in headers)."""
+    try:
+        errors, response = await aiosmtplib.send(
+            message, sender=sender, recipients=list(recipients),
+            hostname=server.host, port=server.port, username=server.username, password=server.password,
+            use_tls=server.tls, start_tls=True if server.starttls else False,
+            timeout=server.timeout_seconds,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:  # every recipient refused
+        codes = [r.code for r in exc.recipients]
+        words = "; ".join(f"{r.recipient}: {_words(r.code, r.message)}" for r in exc.recipients)
+        if codes and all(400 <= c < 500 for c in codes):
+            raise TransientError(f"recipients refused for now: {words}") from exc
+        raise PermanentError(f"recipients refused: {words}") from exc
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        raise _refusal(exc.code, exc.message, "the SMTP server refused the mailbox's credentials") from exc
+    except aiosmtplib.SMTPSenderRefused as exc:
+        raise _refusal(exc.code, exc.message, f"sender {exc.sender} refused") from exc
+    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+        raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {one_line(str(exc))}") from exc
+    except aiosmtplib.SMTPResponseException as exc:  # DATA, HELO, MAIL answered 4xx/5xx
+        raise _refusal(exc.code, exc.message, "the SMTP server refused the mail") from exc
+    except ssl.SSLError as exc:
+        raise TransientError(f"TLS with {server.host}:{server.port} failed: {one_line(str(exc))}") from exc
+    except aiosmtplib.SMTPException as exc:  # STARTTLS not offered, and the like: a setting to fix
+        raise PermanentError(f"SMTP with {server.host}:{server.port}: {one_line(str(exc))}") from exc
+    except OSError as exc:
+        raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {exc}") from exc
+    return Accepted(one_line(response)[:500], {addr: _words(r.code, r.message) for addr, r in errors.items()})
