@@ -42,8 +42,9 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, list[str]]:
     """Text from `data` labelled `charset`, and what had to be repaired (empty when nothing).
 
     Order of trust: the declared charset when it decodes cleanly; else UTF-8 when it decodes cleanly
-    (the commonest mislabel: UTF-8 sent as us-ascii or Latin-1); else Windows-1252, which maps every
-    byte. Only a declared multi-byte charset that fails is decoded with replacement characters.
+    (the commonest mislabel: UTF-8 sent as us-ascii or Latin-1); else UTF-8 with the bad bytes
+    replaced when most of it is UTF-8; else Windows-1252, which maps (almost) every byte. A declared
+    charset other than ASCII/UTF-8 that fails is decoded with replacement characters.
     """
     repairs: list[str] = []
     codec = codec_for(charset)
@@ -63,7 +64,14 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, list[str]]:
         # keep its decoding, mark the bad bytes.
         repairs.append(f"invalid {charset!s:.40} bytes replaced")
         return data.decode(codec, errors="replace"), repairs
-    repairs.append("invalid UTF-8; decoded as Windows-1252")
+    lenient = data.decode("utf-8", errors="replace")
+    bad = lenient.count("\ufffd")
+    good = sum(1 for c in lenient if ord(c) > 127) - bad
+    # One valid multi-byte sequence is strong evidence: Latin-1 text almost never forms one by chance.
+    if good > 0:  # UTF-8 with some bad bytes: mark those, keep the rest readable
+        repairs.append("invalid UTF-8 bytes replaced")
+        return lenient, repairs
+    repairs.append("not UTF-8; decoded as Windows-1252")
     return data.decode("windows-1252", errors="replace"), repairs
 
 

@@ -41,9 +41,7 @@ def raw_values(msg: Message, name: str) -> list[str]:
 def decode_words(raw: str) -> str:
     """A header's text: RFC 2047 encoded words decoded, raw 8-bit bytes read as UTF-8 or
     Windows-1252, on one line with no control characters."""
-    raw = re.sub(r"\r?\n[ \t]", " ", raw)
-    if _has_8bit(raw):
-        return one_line(decode_bytes(raw.encode("ascii", "surrogateescape"), None)[0])
+    raw = _bytes_read(re.sub(r"\r?\n[ \t]", " ", raw))
     try:
         chunks = decode_header(raw)
     except Exception:  # a malformed encoded word the stdlib chokes on: show it as written
@@ -63,9 +61,7 @@ def addresses(msg: Message, name: str) -> tuple[Address, ...]:
     """Valid addresses of every `name` header, in order, without repeats; invalid ones dropped."""
     found: dict[str, Address] = {}
     for raw in raw_values(msg, name):
-        unfolded = re.sub(r"\r?\n[ \t]", " ", raw)
-        if _has_8bit(unfolded):
-            unfolded = decode_bytes(unfolded.encode("ascii", "surrogateescape"), None)[0]
+        unfolded = _bytes_read(re.sub(r"\r?\n[ \t]", " ", raw))
         for display, addr in getaddresses([unfolded]):
             email = valid_address(addr)
             if email and email.lower() not in found:
@@ -109,6 +105,17 @@ def message_id(msg: Message) -> str | None:
                 and not _has_8bit(bare):
             return f"<{bare}>"
     return None
+
+
+def _bytes_read(value: str) -> str:
+    """`value` with raw 8-bit bytes (kept by the parser as surrogate escapes) read as UTF-8, else
+    Windows-1252."""
+    if not _SURROGATES.search(value):
+        return value
+    return decode_bytes(value.encode("utf-8", "surrogateescape"), None)[0]
+
+
+_SURROGATES = re.compile("[\udc80-\udcff]")
 
 
 def _has_8bit(text: str) -> bool:
