@@ -20,13 +20,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "latin1_encoded_words.eml": dict(
         sender=("jose.perez@example.es", "José Pérez Ibáñez"), subject="No puedo abrir la factura de junio (año 2025)",
         external_id="<20250603100000.4711@mx.example.es>", kind="human",
-        text=["Buenos días:", r"C:\Users\jose\Documents\Facturas\2025\junio.pdf", r"\\servidor\compartido\facturas\ sin éxito"]),
+        text=["Buenos días:", r"C:\Users\jose\Documents\Facturas\2025\junio.pdf",
+              r"\\servidor\compartido\facturas\ sin éxito"]),
     "utf8_encoded_words.eml": dict(
-        sender=("juergen.mueller@example.de", "Jürgen Müller"), subject="Lieferung für Bestellung #4471 nicht angekommen 📦",
+        sender=("juergen.mueller@example.de", "Jürgen Müller"),
+        subject="Lieferung für Bestellung #4471 nicht angekommen 📦",
         kind="human", text=["Grüße\nJürgen"], html=["<b>#4471</b>"]),
     "nested_multipart.eml": dict(
         sender=("ana.lee@example.org", "Lee, Ana"), subject="Screenshot of the error", kind="human",
-        cc=["bob@example.org", "carol@example.org"], text=["See the screenshot below."], html=['src="cid:shot1@example.org"'],
+        cc=["bob@example.org", "carol@example.org"], text=["See the screenshot below."],
+        html=['src="cid:shot1@example.org"'],
         parts=[("shot.png", "image/png"), ("Rechnung März.pdf", "application/pdf")]),
     "calendar_invite.eml": dict(
         sender=("maria@example.pt", "Maria Silva"), kind="human", text=["onboarding call on Tuesday"],

@@ -17,7 +17,8 @@ PLAIN = (b"From: Ana <ana@example.org>\r\nTo: support@example.com\r\nSubject: Hi
 
 
 def test_the_same_mail_relayed_again_hashes_the_same_despite_new_relay_headers() -> None:
-    relayed = b"Received: from relay2 by mx; Tue, 3 Jun 2025 10:00:09 +0000\r\nDelivered-To: support@example.com\r\n" + PLAIN
+    relayed = (b"Received: from relay2 by mx; Tue, 3 Jun 2025 10:00:09 +0000\r\n"
+               b"Delivered-To: support@example.com\r\n" + PLAIN)
     assert content_hash(PLAIN) == content_hash(relayed)
     assert content_hash(PLAIN) != content_hash(PLAIN.replace(b"Hello", b"Hello!"))
     assert parse_email(PLAIN).external_id == parse_email(relayed).external_id
