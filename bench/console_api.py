@@ -75,7 +75,8 @@ from datetime import timedelta
 from unittest import mock
 
 from hub.agents import actions as agents
-from hub.conversations.actions import do_add_note, do_assign, do_ingest, get_conversation
+from hub.conversations.actions import do_add_note, do_assign, get_conversation
+from hub.ingest.entry import do_ingest
 from hub.conversations.inbox import do_mark_read
 from hub.db import Database
 from hub.migrate import upgrade

@@ -104,7 +104,7 @@ from datetime import timedelta
 from unittest import mock
 
 from hub.agents import actions as agents
-from hub.conversations.actions import do_ingest
+from hub.ingest.entry import do_ingest
 from hub.db import Database
 from hub.migrate import upgrade
 from hub.ports import ContactRef, InboundMessage
@@ -139,7 +139,7 @@ for first in range(0, backlog, 500):
         for i in range(first, min(backlog, first + 500)):
             msg = InboundMessage(channel="api", source="backlog", ingest_scope="api:backlog", external_id=f"b{i}",
                                  contact=ContactRef(email=f"waiting{i}@bench.example"), text="Still waiting")
-            do_ingest(s, msg, route=router.on_routable)
+            do_ingest(s, msg, route=router)
 if db.is_postgres:  # statistics, as autovacuum would soon gather them: measure a settled database
     from sqlalchemy import text
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

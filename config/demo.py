@@ -12,8 +12,9 @@ from sqlalchemy import select
 from hub.agents import actions as agent_actions
 from hub.agents.models import Agent
 from hub.contacts.models import Contact
-from hub.conversations.actions import do_add_note, do_assign, do_ingest, do_reply, get_conversation
+from hub.conversations.actions import do_add_note, do_assign, do_reply, get_conversation
 from hub.db import Database
+from hub.ingest.entry import do_ingest
 from hub.ports import ContactRef, InboundMessage
 
 DEMO_PASSWORD = "demo-password"

@@ -54,7 +54,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
     elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
-        # Ingest's hot path talks to psycopg's own cursor (hub.conversations.ingest_sql).
+        # Ingest's hot path talks to psycopg's own cursor (hub.plain_sql).
         raise ValueError(f"PostgreSQL is reached through psycopg: use a postgresql:// URL, not {parsed.drivername}://")
     # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every transaction (a tenth
     # of the ingest writer's time on PostgreSQL, bench/RESULTS.md). A connection found dead when

@@ -30,6 +30,7 @@ from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
 from hub.events.visibility import Visibility
 from hub.group_commit import GroupCommit
+from hub.ingest.entry import do_ingest_many, find_ingested
 from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult, RejectedMessage
 from hub.routing.actions import Router, RoutingConfig
 from hub.routing.service import RoutingService
@@ -93,7 +94,8 @@ class Hub(HubPort):
         db.on_events_committed = self.bus.committed
         db.on_outbox_committed = self.worker.wake
         self.router = Router(options.routing)
-        self.route_hook: conv_actions.RouteHook | None = self.router
+        # Routing as agents' status changes call it (ingest is given the router itself).
+        self.route_hook: conv_actions.RouteHook = self.router.on_routable
         self.routing = RoutingService(db, self.bus, self.router, tick=max(0.2, min(options.poll_interval, 1.0)))
         self._tasks: list[asyncio.Task[None]] = []
         self._api_keys: dict[str, float] = {}
@@ -241,12 +243,12 @@ class Hub(HubPort):
             return item(s)
 
     def _ingest_in(self, session: Session, message: InboundMessage) -> IngestResult:
-        return conv_actions.do_ingest(session, message, reopen_window=self.options.reopen_window,
-                                      route=self.route_hook)
+        result = self._ingest_many(session, [message])[0]  # one message: its error is raised, not returned
+        assert isinstance(result, IngestResult)
+        return result
 
     def _ingest_many(self, session: Session, messages: list[InboundMessage]) -> list[IngestResult | Exception]:
-        return conv_actions.do_ingest_many(session, messages, reopen_window=self.options.reopen_window,
-                                           route=self.route_hook)
+        return do_ingest_many(session, messages, reopen_window=self.options.reopen_window, route=self.router)
 
     def _ingest_alone(self, message: InboundMessage) -> IngestResult:
         """One message in its own transaction, retrying lost races (after a shared one failed)."""
@@ -257,7 +259,7 @@ class Hub(HubPort):
             except IntegrityError:
                 # Lost a race on a unique key (the same message, or a new contact's identity).
                 with self.db.read() as s:
-                    found = conv_actions.find_ingested(s, message.ingest_scope, message.external_id)
+                    found = find_ingested(s, message.ingest_scope, message.external_id)
                 if found is not None:
                     return IngestResult(found.id, found.conversation_id, found.contact_id, created=False)  # type: ignore[arg-type]
             except OperationalError as exc:

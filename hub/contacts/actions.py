@@ -17,6 +17,7 @@ from hub.contacts.matches import hold_apart
 from hub.contacts.models import Contact, ContactIdentity
 from hub.contacts.preferences import NEW_CONTACT_TIER, normalize_language, normalize_tier
 from hub.errors import Invalid
+from hub.plain_sql import new_row
 from hub.ports import ContactRef
 
 # session.info: (transaction, {id: (tier, language)} of the contacts it created), for
@@ -124,18 +125,21 @@ def _known(session: Session, idents: list[tuple[str, str]]) -> dict[tuple[str, s
     }
 
 
+_CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 _INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
 _INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
 
 
 def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetime) -> dict[str, Any]:
-    """The `contacts` row (without its id) of a new contact with these identities."""
+    """The `contacts` row (every column but its id) of a new contact with these identities."""
     email = next((a for k, a in idents if k == "email"), None)
     phone = next((a for k, a in idents if k == "phone"), None)
-    return {"name": (ref.name or "").strip() or (email or phone or ""), "email": email, "phone": phone,
-            "tier": normalize_tier(ref.tier) if ref.tier is not None else NEW_CONTACT_TIER,
-            "language": normalize_language(ref.language) if ref.language is not None else None,
-            "sms_opted_out": False, "sms_opted_out_at": None, "created_at": now, "updated_at": now}
+    row = new_row(_CONTACTS, name=(ref.name or "").strip() or (email or phone or ""), email=email, phone=phone,
+                  tier=normalize_tier(ref.tier) if ref.tier is not None else NEW_CONTACT_TIER,
+                  language=normalize_language(ref.language) if ref.language is not None else None,
+                  created_at=now, updated_at=now)
+    del row["id"]
+    return row
 
 
 def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,

@@ -21,11 +21,10 @@ def message_dict(m: Message) -> dict[str, Any]:
     return out
 
 
-def inbound_message_dict(message_id: int, *, created_at: Any, **fields: Any) -> dict[str, Any]:
-    """`message_dict` of an inbound message written without an ORM entity (hub.conversations.ingest_sql)."""
-    out: dict[str, Any] = dict.fromkeys(_MESSAGE_FIELDS)
-    out.update(fields, id=message_id, direction="in")
-    out["created_at"] = _iso(created_at)
+def message_row_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """`message_dict` of a message row written without an ORM entity (hub.ingest.rows)."""
+    out = {name: row[name] for name in _MESSAGE_FIELDS}
+    out["created_at"] = _iso(row["created_at"])
     return out
 
 

@@ -23,17 +23,15 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, column, func, select, table
 from sqlmodel import Session
 
 from hub import jsontext
 from hub.clock import utcnow
-from hub.conversations.ingest_sql import IngestSql
-from hub.conversations.models import Conversation
-from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
+from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD
+from hub.events import writes
 from hub.events.models import Event
-
-EVENT_LOG_LOCK_KEY = WRITE_LOCK_KEY
+from hub.plain_sql import PlainSql
 
 
 def lock(session: Session) -> None:
@@ -61,14 +59,20 @@ def append(
     """Add an event to the current write transaction, and return its id. Call it after the change
     it records (the payload is what that change made it).
 
-    The row is written at once, in plain SQL on the session's connection (as ingest writes its
-    events): as a SQLModel entity, its construction and its share of a flush cost several times
-    the INSERT itself, and through SQLAlchemy Core's execute still twice (bench/RESULTS.md)."""
+    The row is written at once, in plain SQL on the session's connection (hub.events.writes, as
+    ingest writes its events): as a SQLModel entity, its construction and its share of a flush cost
+    several times the INSERT itself, and through SQLAlchemy Core's execute still twice
+    (bench/RESULTS.md)."""
+    return append_all(session, [writes.NewEvent(type, conversation_id, contact_id, payload or {}, utcnow(),
+                                                actor_agent_id, private)])[0]
+
+
+def append_all(session: Session, events: list[writes.NewEvent]) -> list[int]:
+    """Add these events to the current write transaction, in order; their ids."""
     lock(session)
-    event_id = IngestSql.of(session).append_event(type, conversation_id, contact_id, actor_agent_id, private,
-                                                  payload or {}, utcnow())
+    ids = writes.write(PlainSql.of(session), events)
     mark_appended(session)
-    return event_id
+    return ids
 
 
 def mark_appended(session: Session) -> None:
@@ -163,17 +167,22 @@ def count_after(session: Session, after_id: int) -> int:
     return int(session.execute(select(func.count()).where(Event.id > after_id)).scalar_one())  # type: ignore[operator]
 
 
+# What readers need of an event's conversation (for access), named here rather than imported: the
+# log depends on no domain package.
+_CONVERSATIONS = table("conversations", column("id"), column("team_id"), column("assignee_id"))
+
+
 def conversation_events(session: Session, conversation_id: int, *, leave_out: tuple[str, ...] = (),
                         since: datetime | None = None, until: datetime | None = None,
                         limit: int = 1000) -> list[EventView]:
     """One conversation's events in id order, created in [since, until), without the types in
     `leave_out` (the console's thread: its messages come from the messages table)."""
     e = Event.__table__.c  # type: ignore[attr-defined]
-    c = Conversation.__table__.c  # type: ignore[attr-defined]
+    c = _CONVERSATIONS.c
     stmt = (
         select(e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, cast(e.payload, Text),
                e.created_at, c.team_id, c.assignee_id)
-        .outerjoin(Conversation.__table__, c.id == e.conversation_id)  # type: ignore[attr-defined]
+        .outerjoin(_CONVERSATIONS, c.id == e.conversation_id)
         .where(e.conversation_id == conversation_id)
         .order_by(e.id)
         .limit(limit)

@@ -26,15 +26,16 @@ from hub.agents.models import Agent, Team
 from hub.clock import utcnow
 from hub.contacts.actions import created_facts, created_in_transaction
 from hub.contacts.models import Contact
-from hub.conversations.actions import do_assign
-from hub.conversations.ingest_sql import IngestSql
+from hub.conversations.actions import assignment, do_assign
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
 from hub.db import WRITE_LOCK_HELD
 from hub.errors import Conflict
 from hub.events import log
+from hub.events.writes import NewEvent
 from hub.routing import policy, queries, sla
-from hub.routing.board import Board, View
+from hub.routing.board import Board, BoardPrefetch, View
+from hub.routing.decision import Decision, write
 from hub.routing.models import RoutingRule
 from hub.routing.rules import Facts, Rule, first_match, rule_from_dict
 from hub.routing.settings import find_team, stored_settings
@@ -62,10 +63,6 @@ def passed_on(conv: Conversation, agent_id: int, now: datetime) -> None:
     passed[str(agent_id)] = now.timestamp()
     conv.passed_agent_ids = passed
     conv.passed_at = now
-
-
-def lock_router(session: Session) -> None:
-    log.lock(session)
 
 
 def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
@@ -166,31 +163,32 @@ class Router:
 
     # -- placing and assigning -------------------------------------------------------------
 
-    def __call__(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
-        """The router as ingest's route hook (`on_routable`), with `board_after`/`board_rows`."""
-        self.on_routable(session, conv, first_text=first_text)
+    def on_routable(self, session: Session, conv: Conversation) -> None:
+        """Route a conversation that is written (created, reopened or set open without an agent),
+        and write what was decided (the route hook of ingest and of status changes)."""
+        write(session, self.decide(session, conv))
 
-    def board_after(self, session: Session) -> int | None:
-        """See `Board.prefetch_after`: ingest reads the board's refresh with its lookup (only in a
-        transaction holding the write lock; else None, and the board reads for itself if needed)."""
+    def board_prefetch(self, session: Session) -> BoardPrefetch | None:
+        """See `Board.prefetch`: ingest's lookup reads the board's refresh with its own statement
+        (only in a transaction holding the write lock; else None, and the board reads for itself)."""
         if session.info.get(WRITE_LOCK_HELD) is not session.get_transaction():
             return None
-        return self.board.prefetch_after(session)
+        return self.board.prefetch(session)
 
-    def board_rows(self, session: Session, after: int, rows: list[list[Any]]) -> None:
-        self.board.prefetched(session, after, rows)
-
-    def on_routable(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
-        """Route hook: a conversation was created, reopened or set open without an agent.
-        (`first_text`: its first message's text, if that message is not written yet.)"""
-        lock_router(session)
+    def decide(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> Decision:
+        """Route a conversation: its team, priority and deadlines, and the agent it is given or
+        offered to, set on the entity; the events and the agents' touches returned, for the caller
+        to write (`write`, or ingest with a first conversation's rows). `first_text`: its first
+        message's text, if that message is not written yet."""
+        log.lock(session)
         view = self.board.view(session)  # flushes this transaction's changes so far
+        decision = Decision()
         # What follows only reads rows already flushed; its own changes are written once, at the
         # commit, instead of at every query (each flush costs more than the rows it writes).
         with session.no_autoflush:
             now = utcnow()
             if conv.queued_at is None and conv.team_id is None:
-                self._apply_rules(session, view, conv, now, first_text)
+                self._apply_rules(session, view, conv, now, decision, first_text)
             if conv.queued_at is None:
                 conv.queued_at = now
             settings = view.team_settings(session, conv.team_id)
@@ -200,12 +198,13 @@ class Router:
                 # A reopened conversation stays with its agent if they are still there to take it.
                 agent = session.get(Agent, conv.assignee_id)
                 if agent is not None and agent.presence != "offline" and agent.active:
-                    return
-                do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
-                          reason="agent_unavailable", event_type="conversation.requeued")
-            self._try_assign(session, view, conv, now)
+                    return decision
+                decision.events.append(assignment(conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
+                                                  reason="agent_unavailable", event_type="conversation.requeued"))
+            self._try_assign(session, view, conv, now, decision)
+        return decision
 
-    def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime,
+    def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime, decision: Decision,
                      first_text: str | None = None) -> None:
         created = created_facts(session, conv.contact_id)
         if created is not None:  # a new contact's, perhaps not written yet: no need to load it
@@ -241,56 +240,47 @@ class Router:
         )
         conv.priority += rule.priority
         conv.routing_skill = rule.skill
-        log.append(
-            session,
-            "conversation.queued",
-            conversation_id=conv.id,
-            contact_id=conv.contact_id,
-            payload={"rule": rule.name, "team_id": conv.team_id, "priority": conv.priority,
-                     "skill": conv.routing_skill, "conversation": conversation_dict(conv)},
-        )
+        decision.events.append(NewEvent("conversation.queued", conv.id, conv.contact_id, {
+            "rule": rule.name, "team_id": conv.team_id, "priority": conv.priority, "skill": conv.routing_skill,
+            "conversation": conversation_dict(conv)}, now))
 
     def _sticky_until(self, conv: Conversation) -> datetime | None:
         if conv.last_agent_id is None:
             return None
         return (conv.waiting_since or conv.created_at) + self.config.sticky_wait
 
-    def try_assign(self, session: Session, conv: Conversation, now: datetime | None = None) -> int | None:
-        """Give the conversation to the best eligible agent now, or leave it waiting. Holds the lock."""
-        lock_router(session)
-        return self._try_assign(session, self.board.view(session), conv, now or utcnow())
-
-    def _try_assign(self, session: Session, view: View, conv: Conversation, now: datetime) -> int | None:
+    def _try_assign(self, session: Session, view: View, conv: Conversation, now: datetime,
+                    decision: Decision) -> None:
         if conv.status != "open" or conv.assignee_id is not None or conv.offered_to_id is not None:
-            return None
+            return
         excluded = self._excluded(conv.passed_agent_ids, conv.passed_at, now)
         work = queries.work_of(conv, self._sticky_until(conv), excluded)
         choice = policy.choose(work, view.agents(), now)
-        if choice is None:
-            return None
-        self._give(session, view, conv, choice, now)
-        return choice
+        if choice is not None:
+            self._give(session, view, conv, choice, now, decision)
 
-    def _give(self, session: Session, view: View, conv: Conversation, agent_id: int, now: datetime) -> None:
+    def _give(self, session: Session, view: View, conv: Conversation, agent_id: int, now: datetime,
+              decision: Decision) -> None:
         assert conv.id is not None
         agent = session.identity_map.get(identity_key(Agent, agent_id))
         if agent is not None:
             agent.last_assigned_at = now  # type: ignore[attr-defined]
         else:
-            IngestSql.of(session).touch_agent(agent_id, now)  # held back if the conversation is not written yet
+            decision.touched[agent_id] = now
+        decision.assignee_id = agent_id
         offer_timeout = view.team_settings(session, conv.team_id).get("offer_timeout_seconds")
         if offer_timeout and conv.channel == "webchat":
             conv.offered_to_id = agent_id
             conv.offer_expires_at = now + timedelta(seconds=float(offer_timeout))
             conv.updated_at = now
-            log.append(
-                session, "conversation.offered", conversation_id=conv.id, contact_id=conv.contact_id,
-                payload={"agent_id": agent_id, "expires_at": conv.offer_expires_at.isoformat(),
-                         "conversation": conversation_dict(conv)},
-            )
+            decision.offer = True
+            decision.events.append(NewEvent("conversation.offered", conv.id, conv.contact_id, {
+                "agent_id": agent_id, "expires_at": conv.offer_expires_at.isoformat(),
+                "conversation": conversation_dict(conv)}, now))
             view.give(conv.id, agent_id, conv.channel, offer=True, at=now)
             return
-        do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None, reason="auto")
+        decision.events.append(assignment(conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None,
+                                          reason="auto"))
         view.give(conv.id, agent_id, conv.channel, offer=False, at=now)
 
     def drain(self, session: Session, *, limit: int = 200) -> int:
@@ -301,7 +291,7 @@ class Router:
                    only: Collection[int | None] | None = None) -> tuple[int, bool]:
         """One pass over the heads of the queues someone has room for (of these queues `only`, None
         in it: the shared inbox): (placed, whether the queues may hold more than this pass looked at)."""
-        lock_router(session)
+        log.lock(session)
         view = self.board.view(session)
         # Only queues someone online has room for: a backlog nobody can serve costs nothing here,
         # and a pass with nobody free reads no queue at all.
@@ -343,14 +333,16 @@ class Router:
                     select(Conversation).where(Conversation.id.in_([c for c, _ in placements]))  # type: ignore[union-attr]
                 ).scalars()
             }
+            placed = Decision()
             for conv_id, agent_id in placements:
-                self._give(session, view, convs[conv_id], agent_id, now)
+                self._give(session, view, convs[conv_id], agent_id, now, placed)
+            write(session, placed)
         return len(placements), more
 
     # -- offers ----------------------------------------------------------------------------
 
     def accept_offer(self, session: Session, conv: Conversation, agent_id: int) -> None:
-        lock_router(session)
+        log.lock(session)
         if conv.offered_to_id != agent_id:
             raise Conflict("this conversation is not offered to you (the offer may have expired)")
         conv.offered_to_id = None
@@ -361,7 +353,7 @@ class Router:
     def hand_back(self, session: Session, conv: Conversation, agent_id: int, *, note: str | None = None) -> None:
         """The agent puts their conversation back in its queue; routing gives it to someone else
         (the drain that follows the requeue event), not to them while the pass cooldown runs."""
-        lock_router(session)
+        log.lock(session)
         now = utcnow()
         passed_on(conv, agent_id, now)
         conv.waiting_since = now
@@ -391,7 +383,7 @@ class Router:
         )
 
     def expire_offers(self, session: Session) -> int:
-        lock_router(session)
+        log.lock(session)
         if self.board.view(session).offers == 0:
             return 0  # nothing is on offer (no need to look through the conversations)
         due = session.execute(
@@ -408,7 +400,7 @@ class Router:
 
     def release_agent(self, session: Session, agent_id: int, *, reason: str) -> int:
         """An agent went offline: their chats (not email/SMS) go back to the queue for others."""
-        lock_router(session)
+        log.lock(session)
         convs = session.execute(
             select(Conversation).where(
                 Conversation.assignee_id == agent_id,
@@ -456,7 +448,7 @@ class Router:
                 if settings and settings.get("escalate_after_seconds")]
 
     def escalate_team(self, session: Session, team_id: int) -> int:
-        lock_router(session)
+        log.lock(session)
         team = session.get(Team, team_id)
         if team is None:
             return 0
@@ -514,7 +506,7 @@ class Router:
             state = "breached" if now >= due else "at_risk" if now >= due - warn_cache[conv.team_id] else "ok"
             if state == conv.sla_state or state == "ok":
                 continue
-            lock_router(session)
+            log.lock(session)
             if conv.sla_state == "ok":
                 conv.priority += self.config.sla_boost
             conv.sla_state = state

@@ -40,14 +40,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, event, func, select
+from sqlalchemy import JSON, bindparam, column, event, func, select, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from hub.agents.models import Agent, Team, TeamMember
-from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import Conversation
+from hub.dbtypes import UTCDateTime
 from hub.events.models import Event
+from hub.plain_sql import PlainSql
 from hub.routing.policy import AgentState
 from hub.routing.settings import stored_settings
 
@@ -100,23 +101,24 @@ def holder_of(status: str, assignee_id: int | None, offered_to_id: int | None, c
 
 # The events since the snapshot, each with its conversation as it is now (one round trip: on
 # PostgreSQL this runs holding the write lock). Only agent and team events need their payload (an
-# agent or team id); conversations' are big.
-_EVENTS_AFTER = (
-    select(
-        Event.id,  # type: ignore[call-overload]
-        Event.type,
-        Event.conversation_id,
-        case((Event.conversation_id.is_(None), Event.payload)),  # type: ignore[union-attr]
-        Conversation.id, Conversation.status, Conversation.assignee_id, Conversation.offered_to_id,
-        Conversation.channel, Agent.last_assigned_at,
-    )
-    .select_from(Event)
-    .outerjoin(Conversation, Conversation.id == Event.conversation_id)  # type: ignore[arg-type]
-    .outerjoin(Agent, Agent.id == func.coalesce(Conversation.assignee_id, Conversation.offered_to_id))  # type: ignore[arg-type]
-    .where(Event.id > bindparam("after"))  # type: ignore[operator]
-    .order_by(Event.id)
-    .limit(bindparam("limit"))
+# agent or team id); conversations' are big. Written once, read two ways: by `View.refresh`, and as
+# one JSON value inside ingest's lookup statement (`BoardPrefetch`), which saves the round trip.
+_EVENTS_AFTER_COLUMNS = ("e.id, e.type, e.conversation_id, CASE WHEN e.conversation_id IS NULL THEN e.payload END, "
+                         "c.id, c.status, c.assignee_id, c.offered_to_id, c.channel, a.last_assigned_at")
+_EVENTS_AFTER_FROM = (
+    "FROM (SELECT id, type, conversation_id, payload FROM events WHERE id > {after} ORDER BY id LIMIT {limit}) e "
+    "LEFT JOIN conversations c ON c.id = e.conversation_id "
+    "LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.offered_to_id)"
 )
+_EVENTS_AFTER = text(
+    f"SELECT {_EVENTS_AFTER_COLUMNS} {_EVENTS_AFTER_FROM.format(after=':after', limit=':limit')} ORDER BY e.id"
+).columns(column("id"), column("type"), column("conversation_id"), column("payload", JSON), column("c_id"),
+          column("status"), column("assignee_id"), column("offered_to_id"), column("channel"),
+          column("last_assigned_at", UTCDateTime()))
+# PostgreSQL: the same rows as one JSON array (the agent's `last_assigned_at` as ISO text); its
+# parameters: after, limit.
+_EVENTS_AFTER_JSON = (f"SELECT json_agg(json_build_array({_EVENTS_AFTER_COLUMNS}) ORDER BY e.id) "
+                      f"{_EVENTS_AFTER_FROM.format(after='?::bigint', limit='?')}")
 _LAST_EVENT = select(func.max(Event.id))
 _ASSIGNED = select(Conversation.id, Conversation.assignee_id, Conversation.channel).where(  # type: ignore[call-overload]
     Conversation.assignee_id.is_not(None), Conversation.status == "open"  # type: ignore[union-attr]
@@ -166,7 +168,7 @@ class View:
         self.rules: Any = None
         self._agents: list[AgentState] | None = None
         self._servable: set[int | None] | None | bool = False  # False: not worked out yet
-        self.writes_seen: int | None = None  # `IngestSql.event_writes` when last brought up to date
+        self.writes_seen: int | None = None  # `PlainSql.event_writes` when last brought up to date
         if base is not None:
             self.bind, self.event_id, self.loaded_at = base.bind, base.event_id, base.loaded_at
             self.states, self.loads = dict(base.states), dict(base.loads)
@@ -236,7 +238,7 @@ class View:
         if self.needs_full_read(session):
             self.load_all(session)
             return
-        writes = IngestSql.of(session).event_writes
+        writes = PlainSql.of(session).event_writes
         if writes == self.writes_seen:
             # Read in this transaction, which has appended no event since: nothing moved (no one
             # else appends while it holds the write lock), so the log need not be read again.
@@ -247,7 +249,7 @@ class View:
     def apply(self, session: Session, rows: Sequence[Sequence[Any]], writes: int) -> None:
         """Bring the view up to date with the events after `event_id` (each with its conversation
         as it is now: `_EVENTS_AFTER`'s columns), read when this transaction had made `writes`
-        event writes (`IngestSql.event_writes`)."""
+        event writes (`PlainSql.event_writes`)."""
         self.writes_seen = writes
         if not rows:
             return
@@ -279,7 +281,7 @@ class View:
             self._read_agents(session, sorted(agents))
 
     def load_all(self, session: Session) -> None:
-        self.writes_seen = IngestSql.of(session).event_writes
+        self.writes_seen = PlainSql.of(session).event_writes
         self.bind = _engine_of(session)
         self.event_id = session.execute(_LAST_EVENT).scalar_one_or_none() or 0
         self.rules = None
@@ -374,6 +376,21 @@ class View:
             self._agents, self._servable = None, False
 
 
+class BoardPrefetch:
+    """The board's refresh after event `after`, read by another statement (PostgreSQL): `sql` is a
+    scalar subquery (`?` placeholders, `params`) answering the rows as JSON text, to be handed back
+    through `arrived` with no event written since."""
+
+    sql = _EVENTS_AFTER_JSON
+
+    def __init__(self, board: Board, session: Session, after: int) -> None:
+        self.board, self.session, self.after = board, session, after
+        self.params = (after, MAX_EVENTS + 1)
+
+    def arrived(self, rows: list[list[Any]]) -> None:
+        self.board._prefetched(self.session, self.after, rows)
+
+
 class Board:
     """The process's routing board (one per Router). Thread-safe."""
 
@@ -405,10 +422,10 @@ class Board:
             session.info[_VIEW] = view
         return view
 
-    def prefetch_after(self, session: Session) -> int | None:
-        """The event id after which this transaction's view would read the log next, for a caller
-        that reads those rows together with its own statement (ingest's lookup, `prefetched`);
-        None if the view must read everything or has nothing to read. Holding the write lock."""
+    def prefetch(self, session: Session) -> BoardPrefetch | None:
+        """The refresh this transaction's view would read next, for a caller that reads it together
+        with its own statement (ingest's lookup); None if the view must read everything or has
+        nothing to read. Holding the write lock."""
         session.flush()
         view = self._current_view(session)
         if view is None:
@@ -418,19 +435,17 @@ class Board:
             if base is None or base.bind is not _engine_of(session) or (
                     time.monotonic() - base.loaded_at > self.full_reload_seconds):
                 return None
-            return base.event_id
-        if view.needs_full_read(session) or IngestSql.of(session).event_writes == view.writes_seen:
+            return BoardPrefetch(self, session, base.event_id)
+        if view.needs_full_read(session) or PlainSql.of(session).event_writes == view.writes_seen:
             return None
-        return view.event_id
+        return BoardPrefetch(self, session, view.event_id)
 
-    def prefetched(self, session: Session, after: int, rows: list[list[Any]]) -> None:
-        """The rows `_EVENTS_AFTER` gives after `after`, read by the caller of `prefetch_after` with
-        no event written since (JSON: the agent's `last_assigned_at` as ISO text)."""
+    def _prefetched(self, session: Session, after: int, rows: list[list[Any]]) -> None:
         view = self._view_of(session)
         if view.event_id != after or view.needs_full_read(session):
             return  # moved meanwhile: its next refresh reads the log itself
         view.apply(session, [(*r[:9], None if r[9] is None else _utc_text(r[9])) for r in rows],
-                   IngestSql.of(session).event_writes)
+                   PlainSql.of(session).event_writes)
 
     def _promote(self, view: View) -> None:
         with self._lock:

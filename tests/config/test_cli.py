@@ -335,7 +335,7 @@ def test_serve_freezes_the_started_heap_out_of_the_collectors_sight(db_url: str,
 
 def test_contacts_set_changes_tier_and_language_of_a_contact_found_by_address(hub: Run, db_url: str) -> None:
     from hub.contacts.models import Contact
-    from hub.conversations.actions import do_ingest
+    from hub.ingest.entry import do_ingest
     from hub.ports import ContactRef, InboundMessage
 
     hub("db", "upgrade")

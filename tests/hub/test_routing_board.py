@@ -18,7 +18,8 @@ from sqlalchemy import event, select
 
 from hub.agents import actions as agents
 from hub.agents.models import Agent
-from hub.conversations.actions import do_assign, do_ingest, do_set_status
+from hub.conversations.actions import do_assign, do_set_status
+from hub.ingest.entry import do_ingest
 from hub.conversations.models import Conversation
 from hub.db import Database
 from hub.events import log
@@ -240,7 +241,7 @@ def _board_reads(db: Database) -> list[str]:
 
     @event.listens_for(db.engine, "before_cursor_execute")
     def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().startswith("SELECT events.id, events.type"):
+        if statement.lstrip().startswith("SELECT e.id, e.type"):
             seen.append(statement)
 
     return seen

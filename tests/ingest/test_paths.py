@@ -1,7 +1,8 @@
-"""Ingest's two paths write the same thing (hub.conversations.actions.do_ingest), on SQLite and PostgreSQL.
+"""Ingest's three paths write the same thing (hub.ingest.entry), on SQLite and PostgreSQL.
 
 A known customer writing again into an open conversation that needs no routing takes the plain-SQL
-path (hub.conversations.ingest_sql); everything else the ORM path (`_ingest_orm`). Each test proves
+path (hub.ingest.known); a first conversation is written whole (hub.ingest.first); everything else
+takes the ORM path (hub.ingest.orm). Each test proves
 which path ran (a recorder around both), then checks what a user would see: the message row, the
 conversation's clock, the `message.created` event consoles receive, redeliveries, errors as
 SQLAlchemy raises them, and when the route hook runs.
@@ -26,16 +27,18 @@ from hub.agents.models import Agent, Team
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations import actions
-from hub.conversations.actions import do_ingest
-from hub.conversations.ingest_sql import IngestSql, Lookup
 from hub.conversations.models import Conversation, Message
 from hub.conversations.sanitize import clean_inbound, sanitize_html
 from hub.db import Database
-from hub.events import log
+from hub.errors import Invalid
 from hub.events.models import Event
+from hub.ingest import entry
+from hub.ingest.entry import do_ingest
+from hub.ingest.lookup import Lookup
 from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
 from hub.routing.actions import Router as RoutingRouter
 from hub.routing.actions import RoutingConfig
+from hub.routing.decision import Decision
 from hub.routing.rules import rule_from_dict
 from hub.runtime import Hub, HubOptions
 from tests.conftest import wait_for
@@ -54,7 +57,7 @@ class Paths:
 
     orm: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)  # a first conversation, written whole (`_ingest_new`)
+    new: list[str] = field(default_factory=list)  # a first conversation, written whole (`ingest_first`)
 
     def of(self, external_id: str) -> str:
         took = [name for name, ids in (("orm", self.orm), ("sql", self.sql), ("new", self.new)) if external_id in ids]
@@ -65,37 +68,44 @@ class Paths:
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     recorded = Paths()
-    orm, write, new = actions._ingest_orm, IngestSql.write_known, actions._ingest_new
+    orm, write, new = entry.ingest_orm, entry.write_known, entry.ingest_first
 
-    def record_orm(session: Session, msg: InboundMessage, **kw: Any) -> IngestResult:
+    def record_orm(session: Session, sql: Any, msg: InboundMessage, *args: Any, **kw: Any) -> IngestResult:
         recorded.orm.append(msg.external_id)
-        return orm(session, msg, **kw)
+        return orm(session, sql, msg, *args, **kw)
 
-    def record_sql(self: IngestSql, rows: list[dict[str, Any]], *args: Any) -> None:
-        recorded.sql.extend(row["external_id"] for row in rows)
-        write(self, rows, *args)
+    def record_sql(session: Session, sql: Any, batch: list[Any], *args: Any) -> list[IngestResult]:
+        recorded.sql.extend(msg.external_id for msg, _, _ in batch)
+        return write(session, sql, batch, *args)
 
-    def record_new(session: Session, sql: IngestSql, msg: InboundMessage, *args: Any, **kw: Any) -> IngestResult:
+    def record_new(session: Session, sql: Any, msg: InboundMessage, *args: Any, **kw: Any) -> IngestResult:
         recorded.new.append(msg.external_id)
         return new(session, sql, msg, *args, **kw)
 
-    monkeypatch.setattr(actions, "_ingest_orm", record_orm)
-    monkeypatch.setattr(actions, "_ingest_new", record_new)
-    monkeypatch.setattr(IngestSql, "write_known", record_sql)
+    monkeypatch.setattr(entry, "ingest_orm", record_orm)
+    monkeypatch.setattr(entry, "ingest_first", record_new)
+    monkeypatch.setattr(entry, "write_known", record_sql)
     return recorded
 
 
 class Router:
-    """A route hook that queues what it is given (as the real one does with no agent free)."""
+    """Routing that queues what it is given (as the real one does with no agent free)."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def __call__(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
+    def on_routable(self, session: Session, conv: Conversation) -> None:
+        self.decide(session, conv)
+
+    def decide(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> Decision:
         assert conv.id is not None
         self.calls.append(conv.id)
         if conv.queued_at is None:
             conv.queued_at = utcnow()
+        return Decision()
+
+    def board_prefetch(self, session: Session) -> None:
+        return None
 
 
 def message(email: str | None = "ann@example.com", *, phone: str | None = None, ref: str | None = None,
@@ -107,7 +117,7 @@ def message(email: str | None = "ann@example.com", *, phone: str | None = None, 
     )
 
 
-def ingest(db: Database, msg: InboundMessage, *, route: actions.RouteHook | None = None,
+def ingest(db: Database, msg: InboundMessage, *, route: Any = None,
            reopen_window: timedelta = timedelta(days=7)) -> IngestResult:
     with db.write() as s:
         return do_ingest(s, msg, route=route, reopen_window=reopen_window)
@@ -179,7 +189,7 @@ def test_a_second_message_takes_the_sql_path_and_looks_exactly_like_an_orm_one(
     fast_msg = clean_inbound(message("ann@example.com", **rich))
     fast = ingest(database, fast_msg)
     with monkeypatch.context() as m:  # the same kind of message, forced through the ORM
-        m.setattr(actions, "_takes_plain_path", lambda *a, **k: False)
+        m.setattr(entry, "_takes_plain_path", lambda *a, **k: False)
         slow_msg = clean_inbound(message("bob@example.com", **rich))
         slow = ingest(database, slow_msg)
     assert paths.of(fast_msg.external_id) == "sql"
@@ -257,7 +267,7 @@ def test_a_message_without_received_at_is_stamped_now_on_the_sql_path(database: 
 
 
 def test_one_transaction_mixing_both_paths_keeps_every_event_in_order(database: Database, paths: Paths) -> None:
-    """What a group-commit batch does: a new customer (`_ingest_new`), then their second message (SQL) and a
+    """What a group-commit batch does: a new customer (`ingest_first`), then their second message (SQL) and a
     redelivery, all before the commit; the plain-SQL writes see the ORM's and come after them."""
     msgs = [message("cara@example.com", text="one"), message("cara@example.com", text="two")]
     with database.write() as s:
@@ -319,7 +329,7 @@ def test_a_first_conversation_is_routed_then_written_whole_exactly_as_the_orm_pa
                         html="<p>I want a <b>REFUND</b></p>")
     whole = ingest(database, whole_msg, route=router)  # on PostgreSQL: the board read by the lookup
     with monkeypatch.context() as m:
-        m.setattr(actions, "_starts_first_conversation", lambda *a, **k: False)
+        m.setattr(entry, "_starts_first_conversation", lambda *a, **k: False)
         orm_msg = message("eve@example.com", name="Eve", phone="+14155550102", text="I want a REFUND",
                           subject="Order 7", html="<p>I want a <b>REFUND</b></p>")
         orm = ingest(database, orm_msg, route=router)
@@ -392,18 +402,17 @@ class _Refusing(Exception):
     pass
 
 
-def test_a_route_hook_that_fails_leaves_nothing_held_back_in_the_transaction(database: Database,
-                                                                             paths: Paths) -> None:
-    """Events held back while a first conversation is routed belong to that conversation: if its
-    routing fails, none of them may be written by whatever the transaction does next."""
-    def refusing(session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
-        log.append(session, "conversation.queued", conversation_id=conv.id, contact_id=conv.contact_id)
+class _RefusingRouter(Router):
+    def decide(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> Decision:
         raise _Refusing
 
+
+def test_routing_that_fails_writes_nothing_of_the_first_conversation(database: Database, paths: Paths) -> None:
+    """A first conversation is routed before anything of it is written: if its routing fails,
+    nothing of it (contact, conversation, events) is in the transaction that goes on."""
     with database.write() as s:
         with pytest.raises(_Refusing):
-            do_ingest(s, message("kit@example.com"), route=refusing)
-        assert IngestSql.of(s).pending is None
+            do_ingest(s, message("kit@example.com"), route=_RefusingRouter())
         kept = do_ingest(s, message("lou@example.com"))
     assert [e.type for e in events(database, kept.conversation_id)] == ["conversation.created", "message.created"]
     with database.read() as s:
@@ -491,12 +500,12 @@ def test_a_duplicate_lost_race_on_the_sql_path_raises_integrity_error_and_the_hu
     dup = message(text="twice")
     winner = ingest(database, dup)
     # The race: another writer committed the same message after this one looked for it.
-    lookup = IngestSql.lookup
+    lookup = entry.lookup
 
-    def lookup_missing_stored(self: IngestSql, *args: Any) -> Lookup:
-        return dataclasses.replace(lookup(self, *args), stored={})
+    def lookup_missing_stored(*args: Any) -> Lookup:
+        return dataclasses.replace(lookup(*args), stored={})
 
-    monkeypatch.setattr(IngestSql, "lookup", lookup_missing_stored)
+    monkeypatch.setattr(entry, "lookup", lookup_missing_stored)
     with pytest.raises(sqlalchemy.exc.IntegrityError):
         ingest(database, dup)
     assert paths.sql.count(dup.external_id) == 2  # both attempts took the SQL path
@@ -758,7 +767,7 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
         message("cy@example.com", text="c2"),  # cy is known by now
     ]
     with database.write() as s:
-        results = actions.do_ingest_many(s, batch)
+        results = entry.do_ingest_many(s, batch)
 
     assert [r.created for r in results] == [True, True, False, False, True, True, True]
     assert results[2] == IngestResult(results[0].message_id, ann1.conversation_id, ann1.contact_id, created=False)
@@ -785,8 +794,8 @@ def test_a_batch_of_new_customers_is_one_transaction_and_a_bad_contact_fails_alo
     message whose contact is invalid gets its error and nothing of it is written."""
     batch = [message("new1@example.com"), message(None, phone="not a number"), message("new2@example.com")]
     with database.write() as s:
-        results = actions.do_ingest_many(s, batch)
-    assert isinstance(results[1], actions.Invalid)
+        results = entry.do_ingest_many(s, batch)
+    assert isinstance(results[1], Invalid)
     assert isinstance(results[0], IngestResult) and results[0].created
     assert isinstance(results[2], IngestResult) and results[2].created
     assert results[0].contact_id != results[2].contact_id
@@ -799,7 +808,7 @@ def test_a_batch_of_only_bad_contacts_writes_nothing_and_answers_each(database: 
     """No identity to look up at all: each message gets its own error, nothing is written."""
     batch = [message(None, phone="not a number"), message("not an email")]
     with database.write() as s:
-        results = actions.do_ingest_many(s, batch)
-    assert all(isinstance(r, actions.Invalid) for r in results), results
+        results = entry.do_ingest_many(s, batch)
+    assert all(isinstance(r, Invalid) for r in results), results
     with database.read() as s:
         assert s.execute(select(Message.id)).first() is None

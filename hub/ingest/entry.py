@@ -1,0 +1,162 @@
+"""Ingest's entry point: a batch of inbound messages, each sent down one of the three paths.
+
+1. A known customer writing into an open conversation that needs no routing: plain SQL
+   (hub.ingest.known), a whole batch in one step.
+2. A first conversation on a channel and entry point, of a new customer or of a known one whose
+   contact needs no change: routed, then written whole (hub.ingest.first).
+3. Everything else: the ORM (hub.ingest.orm).
+
+All three write the same rows (hub.ingest.rows) and events; tests/ingest/test_paths.py compares
+them column by column on both databases.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from hub.contacts.actions import identities_of
+from hub.conversations.models import Message
+from hub.errors import Invalid
+from hub.ingest.first import ingest_first
+from hub.ingest.known import write_known
+from hub.ingest.lookup import ConversationRow, Lookup, conversation, lookup
+from hub.ingest.orm import ingest_orm
+from hub.ingest.routing_port import IngestRouting, needs_routing
+from hub.plain_sql import PlainSql
+from hub.ports import InboundMessage, IngestResult
+
+
+def find_ingested(session: Session, scope: str, external_id: str) -> Message | None:
+    return session.execute(
+        select(Message).where(Message.ingest_scope == scope, Message.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta = timedelta(days=7),
+              route: IngestRouting | None = None) -> IngestResult:
+    """Store one inbound message: contact, conversation, message and events, in the caller's
+    transaction. A redelivery returns the stored result. Concurrent duplicates are stopped by the
+    unique constraint on (ingest_scope, external_id); the caller retries and then finds the first copy.
+    Precondition: `msg.html` is already cleaned (hub.conversations.sanitize.clean_inbound, done by
+    `Hub.ingest` before the writer); it is stored as it is."""
+    sql = PlainSql.of(session)
+    key = (msg.ingest_scope, msg.external_id)
+    idents = identities_of(msg.contact, msg.ingest_scope)
+    first = None if msg.thread_conversation_id is not None else (msg.channel, msg.source)
+    board = route.board_prefetch(session) if route is not None and first is not None and not sql.sqlite else None
+    look = lookup(sql, [key], idents, 1, first, board)
+    found = look.stored.get(key)
+    if found is not None:
+        return IngestResult(*found, created=False)
+    contact_id = _known_contact(msg, idents, look.known)
+    if contact_id is not None:
+        conv = None
+        if msg.thread_conversation_id is not None:
+            conv = conversation(sql, msg.thread_conversation_id)
+            if conv is not None and conv.contact_id != contact_id:
+                conv = None
+        if conv is None:
+            conv = look.conversations.get((contact_id, msg.channel, msg.source))
+        if _takes_plain_path(conv, routed=route is not None):
+            assert conv is not None
+            return write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
+    if _starts_first_conversation(msg, idents, contact_id, look):
+        return ingest_first(session, sql, msg, idents, contact_id, look.message_ids[0], look.new_ids, route=route)
+    known = {i: look.known[i][0] for i in idents if i in look.known}
+    return ingest_orm(session, sql, msg, look.message_ids[0], reopen_window=reopen_window, route=route,
+                      known=known, conversation_id=look.new_ids[0] if look.new_ids else None)
+
+
+def do_ingest_many(session: Session, msgs: list[InboundMessage], *, reopen_window: timedelta = timedelta(days=7),
+                   route: IngestRouting | None = None) -> list[IngestResult | Exception]:
+    """`do_ingest` for a batch (group commit), with a few statements per batch, not per message:
+    what `Hub` calls.
+
+    Messages on the plain-SQL path up to the first one that is not are looked up and written
+    together; from that one on, each goes through `do_ingest` in order (what it changes, a new
+    conversation say, could change how the next ones must be handled). A message repeated within
+    the batch is a redelivery of its first copy. A message whose contact is invalid gets its
+    `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
+    """
+    if len(msgs) == 1 or any(m.thread_conversation_id is not None for m in msgs):
+        return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
+    sql = PlainSql.of(session)
+    keys = [(m.ingest_scope, m.external_id) for m in msgs]
+    results: list[IngestResult | Exception | None] = [None] * len(msgs)
+    idents: list[list[tuple[str, str]]] = []
+    for i, m in enumerate(msgs):
+        try:
+            idents.append(identities_of(m.contact, m.ingest_scope))
+        except Invalid as exc:
+            results[i] = exc
+            idents.append([])
+    look = lookup(sql, list(dict.fromkeys(keys)), list(dict.fromkeys(i for group in idents for i in group)),
+                  len(msgs))
+    stored, convs = look.stored, look.conversations
+    contacts = [_known_contact(m, group, look.known) if group else None for m, group in zip(msgs, idents, strict=True)]
+
+    plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
+    first_of: dict[tuple[str, str], int] = {}
+    rest = len(msgs)
+    for i, (msg, key, contact_id) in enumerate(zip(msgs, keys, contacts, strict=True)):
+        if results[i] is not None:
+            continue  # invalid
+        if key in stored:
+            results[i] = IngestResult(*stored[key], created=False)
+            continue
+        if key in first_of:
+            continue  # answered below, from its first copy
+        conv = convs.get((contact_id, msg.channel, msg.source)) if contact_id is not None else None
+        if contact_id is None or not _takes_plain_path(conv, routed=route is not None):
+            rest = i
+            break
+        assert conv is not None
+        first_of[key] = i
+        plain.append((i, (msg, contact_id, conv.id)))
+    if plain:
+        for (i, _), result in zip(plain, write_known(session, sql, [p for _, p in plain], look.message_ids),
+                                  strict=True):
+            results[i] = result
+    for i in range(rest):
+        if results[i] is None:
+            first = results[first_of[keys[i]]]
+            assert isinstance(first, IngestResult)
+            results[i] = IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
+    for i in range(rest, len(msgs)):
+        if results[i] is None:
+            results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
+    return results  # type: ignore[return-value]
+
+
+def _known_contact(msg: InboundMessage, idents: list[tuple[str, str]],
+                   known: dict[tuple[str, str], tuple[int, str]]) -> int | None:
+    """The contact the plain-SQL path may use: every identity is known and nothing about the
+    contact changes (no identity to attach, no name to fill in). Else None: the ORM path."""
+    if not all(i in known for i in idents):
+        return None
+    contact_id, name = known[idents[0]]
+    if not name and (msg.contact.name or "").strip():
+        return None
+    return contact_id
+
+
+def _starts_first_conversation(msg: InboundMessage, idents: list[tuple[str, str]], contact_id: int | None,
+                               look: Lookup) -> bool:
+    """Whether path 2 writes this message: a new customer (no identity known), or a known one
+    needing no change (`contact_id`) without any conversation on this channel and entry point (a
+    resolved one might be reopened: the ORM path decides)."""
+    if msg.thread_conversation_id is not None:
+        return False
+    if contact_id is None:
+        return not any(i in look.known for i in idents)
+    return (contact_id, msg.channel, msg.source) not in look.conversations
+
+
+def _takes_plain_path(conv: ConversationRow | None, *, routed: bool) -> bool:
+    return conv is not None and conv.status == "open" and not (routed and needs_routing(
+        new=False, reopened=False, assignee_id=conv.assignee_id, queued=conv.queued,
+        first_response_at=conv.first_response_at, next_response_due_at=conv.next_response_due_at,
+    ))

@@ -1,0 +1,40 @@
+"""Path 1, plain SQL: known customers writing into open conversations that need no routing.
+
+Nearly every inbound message is this case. A batch's messages, their conversations' last activity
+and a `message.created` event each are written in one step (on PostgreSQL one statement: the
+writes as data-modifying CTEs), with the message ids `lookup` drew.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from hub.clock import utcnow
+from hub.events import log, writes
+from hub.ingest.rows import insert_messages, message_created, message_row
+from hub.plain_sql import PlainSql, rows_text
+from hub.ports import InboundMessage, IngestResult
+
+_TOUCH_CONVERSATIONS = "UPDATE conversations SET last_message_at = ?, updated_at = ? WHERE id IN ({rows})"
+
+
+def write_known(session: Session, sql: PlainSql, batch: list[tuple[InboundMessage, int, int]],
+                message_ids: list[int]) -> list[IngestResult]:
+    """Write (message, contact id, conversation id) with these drawn ids: the messages, the
+    conversations' last activity, the events."""
+    now = utcnow()
+    rows = [message_row(msg, message_id, conv_id, contact_id, now)
+            for (msg, contact_id, conv_id), message_id in zip(batch, message_ids, strict=False)]
+    log.lock(session)
+    conversation_ids = sorted({conv_id for _, _, conv_id in batch})
+    when = sql.when(now)
+    parts: list[tuple[str, list[Any]]] = [
+        insert_messages(sql, rows),
+        (rows_text(_TOUCH_CONVERSATIONS, "?", len(conversation_ids)), [when, when, *conversation_ids]),
+        writes.part(sql, [message_created(row, now) for row in rows]),
+    ]
+    sql.together(parts)
+    log.mark_appended(session)
+    return [IngestResult(row["id"], row["conversation_id"], row["contact_id"], created=True) for row in rows]

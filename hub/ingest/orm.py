@@ -1,0 +1,107 @@
+"""Path 3, the ORM: everything else (a reopen, an identity to attach or hold apart, a name to fill
+in, a thread to follow, a conversation never routed).
+
+The conversation is an entity (routing works on it, and a reopen changes it); the contact, the
+message and the events before routing's are written as the other paths write them (hub.ingest.rows,
+hub.events.writes): nothing reads them back as entities, and through the ORM they cost a flush each.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from hub.clock import utcnow
+from hub.contacts.actions import resolve_contact_id
+from hub.conversations.models import Conversation
+from hub.conversations.schemas import conversation_dict
+from hub.events import log, writes
+from hub.ingest.routing_port import needs_routing
+from hub.ingest.rows import insert_messages, message_created, message_row
+from hub.plain_sql import PlainSql
+from hub.ports import InboundMessage, IngestResult
+
+if TYPE_CHECKING:
+    from hub.ingest.routing_port import IngestRouting
+
+
+def _find_open_conversation(
+    session: Session, contact_id: int, msg: InboundMessage, reopen_window: timedelta
+) -> Conversation | None:
+    if msg.thread_conversation_id is not None:
+        conv = session.get(Conversation, msg.thread_conversation_id)
+        if conv is not None and conv.contact_id == contact_id:
+            return conv
+    conv = session.execute(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.channel == msg.channel,
+               Conversation.source == msg.source)
+        .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    ).scalars().first()
+    if conv is None:
+        return None
+    if conv.status == "resolved" and (conv.resolved_at is None or utcnow() - conv.resolved_at > reopen_window):
+        return None
+    return conv
+
+
+def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id: int, *,
+               reopen_window: timedelta, route: IngestRouting | None,
+               known: dict[tuple[str, str], int] | None = None, conversation_id: int | None = None) -> IngestResult:
+    """`message_id`: drawn by the lookup; `known`: the sender's identities that exist;
+    `conversation_id`: an id the lookup drew for a new conversation (PostgreSQL), if it did."""
+    contact_id, new_contact = resolve_contact_id(session, msg.contact, ref_scope=msg.ingest_scope, known=known)
+    now = utcnow()
+    # A contact created just now has no conversation yet (nor one to thread into).
+    conv = None if new_contact else _find_open_conversation(session, contact_id, msg, reopen_window)
+    new_conversation = conv is None
+    previous_status = None
+    if conv is None:
+        conv = Conversation(
+            id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source,
+            subject=msg.subject, status="open", waiting_since=now, last_agent_id=None, last_message_at=now,
+            updated_at=now,
+        )
+        session.add(conv)
+    else:
+        if conv.status != "open":
+            previous_status = conv.status
+            conv.status = "open"
+            conv.snoozed_until = None
+            conv.resolved_at = None
+            if conv.assignee_id is None:
+                conv.waiting_since = now
+        conv.last_message_at = now
+        conv.updated_at = now
+    # The conversation (and a known contact's changes): the rows the plain SQL below refers to.
+    session.flush()
+    assert conv.id is not None
+
+    # Events in the order a console should see them: the conversation, its message, then routing's.
+    log.lock(session)
+    events: list[writes.NewEvent] = []
+    if new_conversation:
+        events.append(writes.NewEvent("conversation.created", conv.id, contact_id,
+                                      {"conversation": conversation_dict(conv)}, now))
+    elif previous_status is not None:
+        events.append(writes.NewEvent("conversation.status_changed", conv.id, contact_id, {
+            "from": previous_status, "to": "open", "reason": "customer_message",
+            "conversation": conversation_dict(conv)}, now))
+    row = message_row(msg, message_id, conv.id, contact_id, now)
+    events.append(message_created(row, now))
+    sql.together([insert_messages(sql, [row]), writes.part(sql, events)])
+    log.mark_appended(session)
+    if route is not None and needs_routing(
+        new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,
+        queued=conv.queued_at is not None, first_response_at=conv.first_response_at,
+        next_response_due_at=conv.next_response_due_at,
+    ):
+        route.on_routable(session, conv)
+    # Flushed now, so that a plain-SQL ingest later in the same transaction (group commit) appends
+    # its events after these.
+    session.flush()
+    return IngestResult(message_id, conv.id, contact_id, created=True)
