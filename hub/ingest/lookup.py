@@ -75,9 +75,11 @@ _PG_LOOKUP = (
 @lru_cache(maxsize=1024)
 def _pg_lookup(keys: int, idents: int, board: str | None) -> str:
     # No identity to look up (every contact in the batch invalid): one that matches nothing.
-    return numbered(_PG_LOOKUP.format(
-        keys=", ".join(["(%s, %s)"] * keys), idents=", ".join(["(%s, %s)"] * max(idents, 1)),
-        board="NULL" if board is None else f"(CASE WHEN (SELECT yes FROM fresh) THEN ({board.replace('?', '%s')}) END)::text"))
+    # The board's refresh only when a conversation may start (`fresh`), as JSON text.
+    board_column = "NULL" if board is None else (
+        f"(CASE WHEN (SELECT yes FROM fresh) THEN ({board.replace('?', '%s')}) END)::text")
+    return numbered(_PG_LOOKUP.format(keys=", ".join(["(%s, %s)"] * keys),
+                                      idents=", ".join(["(%s, %s)"] * max(idents, 1)), board=board_column))
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from sqlalchemy import event, select
 from hub.agents import actions as agents
 from hub.agents.models import Agent
 from hub.conversations.actions import do_assign, do_set_status
-from hub.ingest.entry import do_ingest
 from hub.conversations.models import Conversation
 from hub.db import Database
 from hub.events import log
+from hub.ingest.entry import do_ingest
 from hub.ports import ContactRef, InboundMessage
 from hub.routing import queries
 from hub.routing.actions import Router, RoutingConfig
