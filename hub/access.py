@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from hub.contacts.models import Contact
-from hub.contacts.queries import get_contact, has_conversation_within
+from hub.contacts.queries import get_contact
+from hub.conversations.customers import has_conversation_within
 from hub.conversations.models import Conversation
 from hub.conversations.queries import work_filter
 from hub.errors import Forbidden, Invalid, NotFound

@@ -3,8 +3,9 @@
 from hub.agents.models import Agent, ApiKey, AuthToken, Team, TeamMember
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message
-from hub.delivery.models import DeliveryReceipt, OutboxItem
+from hub.delivery.models import DeliveryReceipt
 from hub.events.models import Event
+from hub.outbox.models import OutboxItem
 from hub.routing.models import RoutingRule
 
 __all__ = [

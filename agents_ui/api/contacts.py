@@ -13,6 +13,8 @@ from hub import access
 from hub.contacts import matches, queries
 from hub.contacts.preferences import do_update_contact
 from hub.contacts.schemas import contact_dict, event_dict
+from hub.conversations import customers
+from hub.conversations.merge import do_merge
 from hub.conversations.queries import list_conversations
 from hub.conversations.schemas import conversation_dict
 from hub.errors import Forbidden
@@ -28,7 +30,7 @@ def search(q: str | None = Query(None, max_length=200, description="at least 2 c
            caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     text = access.contact_search_text(caller.scope, q)
     with hub.db.read() as s:
-        found = queries.search_contacts(s, text, limit=limit, within=access.contact_within(caller.scope))
+        found = customers.search_contacts(s, text, limit=limit, within=access.contact_within(caller.scope))
         return {"items": [contact_dict(c) for c in found]}
 
 
@@ -84,7 +86,7 @@ def merge(contact_id: int, body: MergeIn, caller: Caller = Depends(current_calle
     with hub.db.write() as s:
         access.check_contact(s, caller.scope, contact_id)
         access.check_contact(s, caller.scope, body.into)
-        into = matches.do_merge(s, contact_id, body.into, actor_agent_id=caller.agent_id)
+        into = do_merge(s, contact_id, body.into, actor_agent_id=caller.agent_id)
         return contact_dict(into, queries.identities(s, body.into))
 
 
@@ -100,7 +102,7 @@ def timeline(
     (in `team` visibility: those of the caller's teams, own and shared-inbox conversations)."""
     with hub.db.read() as s:
         access.check_contact(s, caller.scope, contact_id)
-        events = queries.timeline(s, contact_id, before_id=before, limit=limit,
+        events = customers.timeline(s, contact_id, before_id=before, limit=limit,
                                   within=access.contact_within(caller.scope))
     items = [event_dict(e) for e in events]
     return {"items": items, "next_before": items[-1]["id"] if len(items) == limit else None}

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
 from agents_ui.deps import Caller, current_caller, get_hub
-from hub import access
+from hub import access, jsontext
 from hub.agents.actions import get_agent, get_team
 from hub.clock import utcnow
 from hub.contacts.queries import get_contact
@@ -114,7 +114,7 @@ def get_conversation(
             "messages": [message_dict(m) for m in messages],
             "next_before": messages[0].id if more and messages else None,
             # All of them: whoever may read the conversation may read its events (hub.access).
-            "events": [ev.to_wire() for ev in events],
+            "events": [jsontext.loads(ev.wire_json) for ev in events],
         }
 
 

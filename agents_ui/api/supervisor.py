@@ -13,7 +13,7 @@ from hub.agents.actions import get_agent, get_team
 from hub.conversations.actions import do_assign, get_conversation
 from hub.conversations.schemas import conversation_dict
 from hub.errors import Invalid
-from hub.routing import views
+from hub.routing import supervisor_views
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/supervisor", tags=["supervision"])
@@ -29,13 +29,13 @@ class BulkAssignIn(In):
 @router.get("/queues", summary="Each queue: waiting, longest wait, SLA at risk, agents online")
 def queues(_: Caller = Depends(require_supervisor), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.read() as s:
-        return {"items": views.queue_overview(s)}
+        return {"items": supervisor_views.queue_overview(s)}
 
 
 @router.get("/agents", summary="Each agent: presence, load and capacity per channel, idle time")
 def agents(_: Caller = Depends(require_supervisor), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.read() as s:
-        return {"items": views.agent_overview(s, hub.options.routing.default_capacity)}
+        return {"items": supervisor_views.agent_overview(s, hub.options.routing.default_capacity)}
 
 
 @router.post("/assign", summary="Reassign or transfer one or many conversations")

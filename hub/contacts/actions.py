@@ -101,18 +101,6 @@ def find_by_identity(session: Session, kind: str, address: str) -> Contact | Non
     return session.execute(stmt).scalars().first()
 
 
-def do_resolve_contact(session: Session, ref: ContactRef, *, ref_scope: str | None = None) -> tuple[Contact, bool]:
-    """The contact owning the first known identity, else a new one (its identities are pending in
-    the session until its next flush). A known contact's new identities join it only when verified
-    (`_resolve`).
-
-    An identity that already belongs to another contact is left there: merging people is a
-    deliberate act, never a side effect of a message.
-    """
-    idents = identities_of(ref, ref_scope)
-    return _resolve(session, ref, idents, _known(session, idents))
-
-
 def _known(session: Session, idents: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """(kind, address) -> contact id of the identities that exist, in one query."""
     return {
@@ -144,9 +132,11 @@ def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetim
 
 def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,
                        known: dict[tuple[str, str], int] | None = None) -> tuple[int, bool]:
-    """`do_resolve_contact` for a caller that needs only the id (ingest): a new contact and its
-    identities are written without entities (through the ORM they cost a flush and slow entity
-    construction each), the same rows `do_resolve_contact` writes. `known`: the identities of `ref`
+    """The contact owning the first known identity, else a new one; its id, and whether it is new.
+    A known contact's new identities join it only when verified (`_resolve`); an identity that
+    already belongs to another contact is left there (merging people is a deliberate act, never a
+    side effect of a message). A new contact and its identities are written without entities
+    (through the ORM they cost a flush and slow entity construction each). `known`: the identities of `ref`
     that exist, if the caller has just read them in this transaction (else they are read here)."""
     idents = identities_of(ref, ref_scope)
     if known is None:

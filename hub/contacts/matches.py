@@ -4,21 +4,18 @@ A message that arrives with a known customer's address and a new one does not pr
 one is theirs (anyone can type a customer's email into a form next to their own phone number).
 Unless the channel proves both (`ContactRef.verified`), the new address becomes a contact of its
 own and a `contact.match_suggested` event on both timelines says which customer it came with. An
-agent who agrees merges them (`do_merge`): identities, conversations, messages and the timeline move
-into the other contact, with a `contact.merged` event on both timelines.
+agent who agrees merges them (hub.conversations.merge): identities, conversations, messages and the
+timeline move into the other contact, with a `contact.merged` event on both timelines.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
-from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
-from hub.conversations.models import Conversation, Message
-from hub.errors import Invalid, NotFound
 from hub.events import log
 from hub.events.models import Event
 
@@ -72,33 +69,3 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
     ).all())
     names = dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(found))).all())  # type: ignore[union-attr]
     return [{**item, "name": names.get(other)} for other, item in found.items() if live.get(other)]
-
-
-def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: int | None) -> Contact:
-    """Move everything of contact `source_id` into `into_id`: identities, conversations, their
-    messages and the timeline's events. The source stays, empty, with the merge on its timeline."""
-    if source_id == into_id:
-        raise Invalid("a contact cannot be merged into itself")
-    source, into = session.get(Contact, source_id), session.get(Contact, into_id)
-    if source is None or into is None:
-        raise NotFound(f"contact {source_id if source is None else into_id} does not exist")
-    identities = [{"kind": k, "address": a} for k, a in session.execute(
-        select(ContactIdentity.kind, ContactIdentity.address).where(ContactIdentity.contact_id == source_id)).all()]
-    conversations = list(session.execute(
-        select(Conversation.id).where(Conversation.contact_id == source_id)).scalars())
-    for table in (ContactIdentity, Conversation, Message, Event):
-        session.execute(update(table).where(table.contact_id == source_id).values(contact_id=into_id))  # type: ignore[attr-defined]
-    now = utcnow()
-    into.email = into.email or source.email
-    into.phone = into.phone or source.phone
-    # An opt-out stays with the number it was given for (the safe side: no text they refused).
-    if source.sms_opted_out and not into.sms_opted_out:
-        into.sms_opted_out, into.sms_opted_out_at = True, source.sms_opted_out_at
-    into.updated_at = source.updated_at = now
-    source.email = source.phone = None
-    session.flush()
-    payload = {"from_contact_id": source_id, "into_contact_id": into_id, "identities": identities,
-               "conversation_ids": conversations}
-    for on in (into_id, source_id):
-        log.append(session, MERGED, contact_id=on, actor_agent_id=actor_agent_id, payload=payload, private=True)
-    return into

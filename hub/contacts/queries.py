@@ -1,16 +1,12 @@
-"""Reads on contacts: lookup, search, and the one timeline across every conversation and channel."""
+"""Reads on contacts alone (search and the timeline read conversations: hub.conversations.customers)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from hub.contacts.models import Contact, ContactIdentity
-from hub.conversations.models import Conversation
 from hub.errors import NotFound
-from hub.events.models import Event
 
 
 def get_contact(session: Session, contact_id: int) -> Contact:
@@ -24,41 +20,3 @@ def identities(session: Session, contact_id: int) -> list[ContactIdentity]:
     return list(
         session.execute(select(ContactIdentity).where(ContactIdentity.contact_id == contact_id)).scalars().all()
     )
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def has_conversation_within(contact_id: Any, within: Any) -> Any:
-    """SQL: the contact has a conversation matching `within` (a filter on conversations)."""
-    return exists().where(Conversation.contact_id == contact_id, within)
-
-
-def search_contacts(session: Session, q: str | None, *, limit: int = 50, within: Any = None) -> list[Contact]:
-    """Contacts whose name, email or phone contains `q` (literally: `%` and `_` are no wildcards),
-    all of them when `q` is None; only those with a conversation matching `within` if given."""
-    stmt = select(Contact)
-    if q is not None:
-        like = f"%{_like_escaped(q.strip().lower())}%"
-        stmt = stmt.where(
-            or_(Contact.name.ilike(like, escape="\\"), Contact.email.ilike(like, escape="\\"),  # type: ignore[union-attr]
-                Contact.phone.ilike(like, escape="\\"))  # type: ignore[union-attr]
-        )
-    if within is not None:
-        stmt = stmt.where(has_conversation_within(Contact.id, within))
-    return list(session.execute(stmt.order_by(Contact.id.desc()).limit(limit)).scalars().all())  # type: ignore[union-attr]
-
-
-def timeline(session: Session, contact_id: int, *, before_id: int | None = None, limit: int = 50,
-             within: Any = None) -> list[Event]:
-    """The contact's events, newest first; page with before_id = the last id of the previous page.
-    `within`: a filter on conversations; events of other conversations are left out."""
-    stmt = select(Event).where(Event.contact_id == contact_id)
-    if within is not None:
-        shown = select(Conversation.id).where(Conversation.contact_id == contact_id, within)
-        stmt = stmt.where(or_(Event.conversation_id.is_(None), Event.conversation_id.in_(shown)))  # type: ignore[union-attr]
-    if before_id is not None:
-        stmt = stmt.where(Event.id < before_id)  # type: ignore[operator]
-    stmt = stmt.order_by(Event.id.desc()).limit(limit)  # type: ignore[union-attr]
-    return list(session.execute(stmt).scalars().all())

@@ -18,9 +18,9 @@ from hub.clock import utcnow
 from hub.contacts.models import Contact
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
 from hub.conversations.schemas import conversation_dict, message_dict
-from hub.delivery.actions import do_enqueue
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log, writes
+from hub.outbox.actions import do_enqueue
 from hub.plain_sql import PlainSql
 
 # Routing, called inside the transaction whenever a conversation becomes routable (reopened,

@@ -16,9 +16,10 @@ from hub.clock import utcnow
 from hub.conversations.models import Message
 from hub.conversations.schemas import message_dict
 from hub.db import OUTBOX_WRITTEN
-from hub.delivery.models import DeliveryReceipt, OutboxItem
+from hub.delivery.models import DeliveryReceipt
 from hub.errors import Conflict
 from hub.events import log
+from hub.outbox.models import OutboxItem
 
 STATUS_RANK = {
     "pending": 0,
@@ -30,20 +31,6 @@ STATUS_RANK = {
     "failed": 4,
     "read": 5,
 }
-
-
-def do_enqueue(
-    session: Session,
-    *,
-    channel: str,
-    payload: dict[str, Any],
-    message_id: int | None = None,
-    conversation_id: int | None = None,
-) -> OutboxItem:
-    item = OutboxItem(channel=channel, message_id=message_id, conversation_id=conversation_id, payload=payload)
-    session.add(item)
-    session.info[OUTBOX_WRITTEN] = True
-    return item
 
 
 def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:

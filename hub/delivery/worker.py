@@ -24,7 +24,7 @@ from sqlmodel import col
 from hub.clock import utcnow
 from hub.db import Database
 from hub.delivery import actions
-from hub.delivery.models import OutboxItem
+from hub.outbox.models import OutboxItem
 from hub.ports import Attachment, ChannelAdapter, OutboundMessage, PermanentError, TransientError
 from hub.tasks import cancel_and_wait
 

@@ -105,7 +105,7 @@ class EventView:
 
     @cached_property
     def wire_json(self) -> str:
-        """`to_wire()` as JSON text, made once however many sockets send it."""
+        """The event as consoles receive it, as JSON text, made once however many sockets send it."""
         head = jsontext.dumps({
             "id": self.id,
             "type": self.type,
@@ -116,8 +116,6 @@ class EventView:
         })
         return f'{head[:-1]},"data":{self.payload_json}}}'
 
-    def to_wire(self) -> dict[str, Any]:
-        return jsontext.loads(self.wire_json)  # type: ignore[no-any-return]
 
 
 # The tail reader runs this on every wake-up, for every node: plain SQL on the driver, without

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from hub.conversations.models import Message
 from hub.db import Database
-from hub.delivery.models import OutboxItem
 from hub.events.models import Event
+from hub.outbox.models import OutboxItem
 from tests.factories import api_key, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from hub.conversations import actions as conv_actions
 from hub.db import Database
-from hub.delivery.models import OutboxItem
 from hub.events.models import Event
+from hub.outbox.models import OutboxItem
 from hub.ports import ContactRef, InboundMessage
 from tests.factories import api_key, create_team, inbound, login
 

@@ -28,7 +28,7 @@ from hub.agents import actions as agent_actions
 from hub.conversations import actions as conv_actions
 from hub.conversations.models import Message
 from hub.db import Database
-from hub.delivery.models import OutboxItem
+from hub.outbox.models import OutboxItem
 from tests.conftest import make_settings
 from tests.factories import api_key, create_agent, create_team, inbound
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from config.app import create_app
 from config.settings import Settings
 from hub.db import Database
-from hub.delivery.models import OutboxItem
+from hub.outbox.models import OutboxItem
 from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, inbound, login
 from tests.services import free_port

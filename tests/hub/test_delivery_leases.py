@@ -13,9 +13,9 @@ from datetime import timedelta
 from config.app import build_hub
 from hub.clock import utcnow
 from hub.db import Database
-from hub.delivery.actions import do_enqueue
-from hub.delivery.models import OutboxItem
 from hub.delivery.worker import DeliveryWorker
+from hub.outbox.actions import do_enqueue
+from hub.outbox.models import OutboxItem
 from hub.ports import OutboundMessage, SendResult
 from tests.conftest import make_settings, wait_for
 

@@ -30,9 +30,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from hub.db import Database
+from hub.db import WRITE_LOCK_KEY, Database
 from hub.events import log
-from hub.events.log import EVENT_LOG_LOCK_KEY
 from hub.events.models import Event
 from tests.conftest import LiveServer, make_settings, wait_for
 from tests.factories import PASSWORD, api_key, create_agent
@@ -152,7 +151,7 @@ def _waiting_on_event_lock(db: Database) -> int:
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND classid = :hi AND objid = :lo AND objsubid = 1"
-        ), {"hi": EVENT_LOG_LOCK_KEY >> 32, "lo": EVENT_LOG_LOCK_KEY & 0xFFFFFFFF}).scalar_one())
+        ), {"hi": WRITE_LOCK_KEY >> 32, "lo": WRITE_LOCK_KEY & 0xFFFFFFFF}).scalar_one())
 
 
 class _HeldTransaction(threading.Thread):
@@ -241,7 +240,7 @@ def test_with_the_lock_a_later_writer_waits_and_draws_the_larger_id(postgres_url
 
 def _lock_free_for_others(db: Database) -> bool:
     with db.engine.connect() as conn:  # its own transaction; a lock it gets ends with it
-        got = bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY}).scalar_one())
+        got = bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}).scalar_one())
         conn.rollback()
         return got
 

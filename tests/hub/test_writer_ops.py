@@ -29,9 +29,9 @@ from hub.conversations.agent_messages import check_reply
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
 from hub.db import Database
-from hub.delivery.models import OutboxItem
 from hub.errors import Forbidden
 from hub.events.models import Event
+from hub.outbox.models import OutboxItem
 from hub.ports import InboundMessage, IngestResult
 from hub.runtime import Hub
 from tests.conftest import wait_for

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
-from hub.delivery.models import OutboxItem
+from hub.outbox.models import OutboxItem
 from tests.channels.sms.conftest import Poster
 from tests.channels.sms.test_inbound import conversation, sms_conversations
 from tests.channels.sms.twilio_side import CUSTOMER, NUMBER, SERVICE_SID, status_url
