@@ -47,7 +47,7 @@ class Conversation(SQLModel, table=True):
     # Agents who passed on it (declined or let an offer lapse, or handed it back) since it last
     # had an agent, each with when (epoch seconds, by agent id as text), and the latest of those
     # times: routing leaves each of them out for a while.
-    # (None is SQL NULL, not JSON null: as `_ingest_new` writes it, and as `IS NULL` finds it.)
+    # (None is SQL NULL, not JSON null: as hub.ingest writes it, and as `IS NULL` finds it.)
     passed_agent_ids: dict[str, float] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True),
                                                                                      nullable=True))
     passed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
