@@ -74,7 +74,9 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
             presence_grace=timedelta(seconds=settings.routing.presence_grace_seconds),
             sla_boost=settings.routing.sla_boost,
             release_on_offline=tuple(settings.routing.release_on_offline),
+            offer_channels=tuple(settings.routing.offer_channels),
         ),
+        raw_payload_max_bytes=settings.raw_payload_max_bytes,
     )
     hub = Hub(db, options)
     hub.register_adapter(

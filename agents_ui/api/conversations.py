@@ -9,13 +9,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
+from agents_ui.api.contacts import contact_view
 from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access
 from hub.agents.actions import get_agent, get_team
 from hub.clock import utcnow
 from hub.contacts.queries import get_contact
-from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, inbox, queries
 from hub.conversations.agent_messages import check_add_note, check_reply
 from hub.conversations.models import Message
@@ -110,7 +110,7 @@ def get_conversation(
                                          until=until)
         return {
             "conversation": conversation_dict(conv),
-            "contact": contact_dict(contact),
+            "contact": contact_view(s, contact),
             "messages": [message_dict(m) for m in messages],
             "next_before": messages[0].id if more and messages else None,
             # All of them: whoever may read the conversation may read its events (hub.access).

@@ -135,7 +135,7 @@ def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetim
     return {"name": (ref.name or "").strip() or (email or phone or ""), "email": email, "phone": phone,
             "tier": normalize_tier(ref.tier) if ref.tier is not None else NEW_CONTACT_TIER,
             "language": normalize_language(ref.language) if ref.language is not None else None,
-            "sms_opted_out": False, "sms_opted_out_at": None, "created_at": now, "updated_at": now}
+            "created_at": now, "updated_at": now}
 
 
 def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,

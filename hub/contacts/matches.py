@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
+from hub.contacts.opt_outs import do_merge_opt_outs
 from hub.conversations.models import Conversation, Message
 from hub.errors import Invalid, NotFound
 from hub.events import log
@@ -91,9 +92,7 @@ def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: 
     now = utcnow()
     into.email = into.email or source.email
     into.phone = into.phone or source.phone
-    # An opt-out stays with the number it was given for (the safe side: no text they refused).
-    if source.sms_opted_out and not into.sms_opted_out:
-        into.sms_opted_out, into.sms_opted_out_at = True, source.sms_opted_out_at
+    do_merge_opt_outs(session, source_id, into_id)
     into.updated_at = source.updated_at = now
     source.email = source.phone = None
     session.flush()

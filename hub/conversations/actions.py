@@ -14,14 +14,16 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from hub.channel_cursors import do_store_cursor
 from hub.clock import utcnow
 from hub.contacts.actions import identities_of, mark_created, new_contact_row, resolve_contact_id
-from hub.contacts.models import Contact
+from hub.contacts.opt_outs import check_may_message
 from hub.conversations.ingest_sql import ConversationRow, IngestSql, Lookup
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
 from hub.conversations.schemas import conversation_dict, inbound_message_dict, message_dict
+from hub.conversations.threads import find_threaded, record_keys
 from hub.delivery.actions import do_enqueue
-from hub.errors import Conflict, Invalid, NotFound
+from hub.errors import Invalid, NotFound
 from hub.events import log
 from hub.ports import InboundMessage, IngestResult
 
@@ -47,10 +49,6 @@ def find_ingested(session: Session, scope: str, external_id: str) -> Message | N
 def _find_open_conversation(
     session: Session, contact_id: int, msg: InboundMessage, reopen_window: timedelta
 ) -> Conversation | None:
-    if msg.thread_conversation_id is not None:
-        conv = session.get(Conversation, msg.thread_conversation_id)
-        if conv is not None and conv.contact_id == contact_id:
-            return conv
     conv = (
         session.execute(
             select(Conversation)
@@ -105,7 +103,9 @@ def do_ingest(
     sql = IngestSql.of(session)
     key = (msg.ingest_scope, msg.external_id)
     idents = identities_of(msg.contact, msg.ingest_scope)
-    first = None if msg.thread_conversation_id is not None else (msg.channel, msg.source)
+    if msg.cursor is not None:  # with the message, also when it is a redelivery (the read covered it)
+        do_store_cursor(session, msg.cursor)
+    first = None if msg.threaded else (msg.channel, msg.source)
     board_after = getattr(route, "board_after", None) if first is not None and not sql.sqlite else None
     after = board_after(session) if board_after is not None else None
     look = sql.lookup([key], idents, 1, first, after)
@@ -115,14 +115,8 @@ def do_ingest(
     if found is not None:
         return IngestResult(*found, created=False)
     contact_id = _known_contact(msg, idents, look.known)
-    if contact_id is not None:
-        conv = None
-        if msg.thread_conversation_id is not None:
-            conv = sql.conversation(msg.thread_conversation_id)
-            if conv is not None and conv.contact_id != contact_id:
-                conv = None
-        if conv is None:
-            conv = look.conversations.get((contact_id, msg.channel, msg.source))
+    if contact_id is not None and not msg.threaded:  # thread keys are resolved by the ORM path
+        conv = look.conversations.get((contact_id, msg.channel, msg.source))
         if _takes_plain_path(conv, routed=route is not None):
             assert conv is not None
             return _write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
@@ -148,7 +142,7 @@ def do_ingest_many(
     the batch is a redelivery of its first copy. A message whose contact is invalid gets its
     `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
     """
-    if len(msgs) == 1 or any(m.thread_conversation_id is not None for m in msgs):
+    if len(msgs) == 1 or any(m.threaded or m.cursor is not None for m in msgs):
         return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
     sql = IngestSql.of(session)
     keys = [(m.ingest_scope, m.external_id) for m in msgs]
@@ -215,7 +209,7 @@ def _starts_first_conversation(msg: InboundMessage, idents: list[tuple[str, str]
     """Whether `_ingest_new` writes this message: a new customer (no identity known), or a known
     one needing no change (`contact_id`) without any conversation on this channel and entry point
     (a resolved one might be reopened: the ORM path decides)."""
-    if msg.thread_conversation_id is not None:
+    if msg.threaded:
         return False
     if contact_id is None:
         return not any(i in look.known for i in idents)
@@ -326,8 +320,11 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     """
     contact_id, new_contact = resolve_contact_id(session, msg.contact, ref_scope=msg.ingest_scope, known=known)
     now = utcnow()
-    # A contact created just now has no conversation yet (nor one to thread into).
-    conv = None if new_contact else _find_open_conversation(session, contact_id, msg, reopen_window)
+    # A strong thread key names its conversation whoever writes; else a contact created just now
+    # has no conversation yet.
+    conv = find_threaded(session, msg, contact_id, reopen_window) if msg.threaded else None
+    if conv is None and not new_contact:
+        conv = _find_open_conversation(session, contact_id, msg, reopen_window)
     new_conversation = conv is None
     previous_status = None
     if conv is None:
@@ -357,6 +354,7 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     # The conversation (and a known contact's changes): the rows the plain SQL below refers to.
     session.flush()
     assert conv.id is not None
+    record_keys(session, msg.channel, msg.own_thread_keys, conv.id)
 
     sql = IngestSql.of(session)
     row = _message_row(msg, None, conv.id, contact_id, now)
@@ -400,14 +398,6 @@ def get_conversation(session: Session, conversation_id: int) -> Conversation:
     return conv
 
 
-def customer_address(contact: Contact, channel: str) -> str | None:
-    if channel == "sms" or channel == "voice":
-        return contact.phone
-    if channel == "email":
-        return contact.email
-    return None
-
-
 def do_reply(
     session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
     client_id: str | None = None,
@@ -416,10 +406,8 @@ def do_reply(
     cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is."""
     if not text.strip():
         raise Invalid("a reply needs text")
-    contact = session.get(Contact, conv.contact_id)
-    assert contact is not None and conv.id is not None
-    if conv.channel == "sms" and contact.sms_opted_out:
-        raise Conflict("this contact has opted out of SMS (they texted STOP); they must text START first")
+    assert conv.id is not None
+    check_may_message(session, conv.contact_id, conv.channel)
     now = utcnow()
     message = Message(
         conversation_id=conv.id,
@@ -442,9 +430,8 @@ def do_reply(
         message_id=message.id,
         conversation_id=conv.id,
         payload={
-            "source": conv.source,
-            "to": customer_address(contact, conv.channel),
-            "metadata": {"contact_id": contact.id},
+            "source": conv.source,  # the address `to` is the delivery worker's (hub.delivery.addressing)
+            "metadata": {"contact_id": conv.contact_id},
             "text": text,
             "html": message.html,
             "subject": conv.subject,

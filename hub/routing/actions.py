@@ -43,17 +43,21 @@ from hub.routing.settings import find_team, stored_settings
 @dataclass
 class RoutingConfig:
     rules: list[Rule] = field(default_factory=list)  # from config; database rules follow them
-    default_capacity: dict[str, int] = field(
-        default_factory=lambda: {"webchat": 3, "sms": 5, "email": 10, "voice": 1, "api": 5}
-    )
+    # Capacity per channel of agents who set none (setting routing.default_capacity); a channel
+    # missing here and from an agent's own capacities gets no work routed to that agent.
+    default_capacity: dict[str, int] = field(default_factory=dict)
     sticky_wait: timedelta = timedelta(seconds=30)
     # An agent who declined a chat, let its offer lapse or handed a conversation back is left out
     # of its routing this long (after that, even a lone agent gets it again).
     pass_cooldown: timedelta = timedelta(minutes=5)
     presence_grace: timedelta = timedelta(seconds=60)
     sla_boost: int = 10
-    # Channels whose conversations leave an agent who goes offline (email and SMS stay with them).
-    release_on_offline: tuple[str, ...] = ("webchat", "voice")
+    # Channels whose conversations leave an agent who goes offline (setting
+    # routing.release_on_offline; the others stay with them).
+    release_on_offline: tuple[str, ...] = ()
+    # Channels whose conversations are offered (the agent accepts within the team's
+    # offer_timeout_seconds) rather than assigned outright (setting routing.offer_channels).
+    offer_channels: tuple[str, ...] = ()
 
 
 def passed_on(conv: Conversation, agent_id: int, now: datetime) -> None:
@@ -279,7 +283,7 @@ class Router:
         else:
             IngestSql.of(session).touch_agent(agent_id, now)  # held back if the conversation is not written yet
         offer_timeout = view.team_settings(session, conv.team_id).get("offer_timeout_seconds")
-        if offer_timeout and conv.channel == "webchat":
+        if offer_timeout and conv.channel in self.config.offer_channels:
             conv.offered_to_id = agent_id
             conv.offer_expires_at = now + timedelta(seconds=float(offer_timeout))
             conv.updated_at = now
