@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, select
+from sqlalchemy import Column, Index, LargeBinary, select
 from sqlmodel import Field, Session, SQLModel
 
 from hub.clock import utcnow
@@ -22,6 +22,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 class KeptPayload(SQLModel, table=True):
     __tablename__ = "raw_payloads"
+    __table_args__ = (Index("ix_raw_payloads_created_at", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
@@ -32,8 +33,7 @@ class KeptPayload(SQLModel, table=True):
     size: int = Field(default=0)  # as received; the stored payload may be cut to the cap
     truncated: bool = Field(default=False)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False),
-                                 index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 def _cut(text: str | None, column: str) -> str | None:
