@@ -15,7 +15,18 @@ from sqlalchemy import text
 from starlette.types import Receive, Scope, Send
 
 from agents_ui import docs, nul_bytes, pages, ws
-from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
+from agents_ui.api import (
+    agents,
+    api_keys,
+    auth,
+    canned,
+    contacts,
+    conversations,
+    raw_payloads,
+    routing,
+    supervisor,
+    teams,
+)
 from agents_ui.api import delivery as delivery_api
 from agents_ui.api import message_html as message_html_api
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
@@ -176,7 +187,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
                    ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
                    canned.router, contacts.router, agents.router, teams.router, api_keys.router, routing.router,
-                   supervisor.router, pages.router, docs.router):
+                   supervisor.router, raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
