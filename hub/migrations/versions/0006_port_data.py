@@ -66,15 +66,15 @@ def upgrade() -> None:
         "INSERT INTO contact_opt_outs (contact_id, channel, reason, opted_out_at) "
         "SELECT id, 'sms', 'STOP', COALESCE(sms_opted_out_at, updated_at) FROM contacts WHERE sms_opted_out"
     )
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.drop_column("sms_opted_out_at")
-        batch_op.drop_column("sms_opted_out")
+    # Plain ALTER TABLE on both databases (SQLite >= 3.35): a batch copy of contacts would drop the
+    # table, which its referencing rows (identities, conversations, opt-outs) forbid.
+    op.drop_column("contacts", "sms_opted_out_at")
+    op.drop_column("contacts", "sms_opted_out")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("sms_opted_out", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column("sms_opted_out_at", UTCDateTime(timezone=True), nullable=True))
+    op.add_column("contacts", sa.Column("sms_opted_out", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("contacts", sa.Column("sms_opted_out_at", UTCDateTime(timezone=True), nullable=True))
     op.execute(
         "UPDATE contacts SET sms_opted_out = TRUE, sms_opted_out_at = (SELECT o.opted_out_at FROM contact_opt_outs o "
         "WHERE o.contact_id = contacts.id AND o.channel = 'sms') "
