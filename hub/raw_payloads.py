@@ -36,10 +36,8 @@ class KeptPayload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-def _cut(text: str | None, column: str) -> str | None:
+def _cut(text: str, column: str) -> str:
     """A text cut to its column (a payload is kept whatever its labels hold), without NULs."""
-    if text is None:
-        return None
     longest = KeptPayload.__table__.c[column].type.length  # type: ignore[attr-defined]
     return text.replace("\x00", "\ufffd")[:longest]
 
@@ -49,7 +47,8 @@ def do_keep_raw(session: Session, raw: RawPayload, *, max_bytes: int = DEFAULT_M
     is stored as application/octet-stream."""
     row = KeptPayload(
         channel=_cut(raw.channel, "channel"), source=_cut(raw.source, "source"),
-        external_id=_cut(raw.external_id, "external_id"), reason=_cut(raw.reason, "reason") or "",
+        external_id=_cut(raw.external_id, "external_id") if raw.external_id is not None else None,
+        reason=_cut(raw.reason, "reason"),
         content_type=raw.content_type if raw.content_type in CONTENT_TYPES else "application/octet-stream",
         size=len(raw.payload), truncated=len(raw.payload) > max_bytes, payload=raw.payload[:max_bytes],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.contacts.actions import find_by_identity, normalize_email, normalize_phone
 from hub.contacts.models import Contact, ContactIdentity
@@ -33,14 +33,14 @@ def addresses_of(session: Session, contact_ids: Iterable[int], kind: str) -> dic
     if not ids:
         return {}
     if kind in _NORMALIZE:
-        column = getattr(Contact, kind)
-        rows = session.execute(select(Contact.id, column).where(Contact.id.in_(ids), column.is_not(None)))  # type: ignore[union-attr]
-        return {contact_id: address for contact_id, address in rows}
+        column = col(Contact.phone) if kind == "phone" else col(Contact.email)
+        rows = session.execute(select(col(Contact.id), column).where(col(Contact.id).in_(ids), column.is_not(None)))
+        return {contact_id: address for contact_id, address in rows if contact_id is not None and address}
     out: dict[int, str] = {}
     for contact_id, address in session.execute(
-        select(ContactIdentity.contact_id, ContactIdentity.address)
-        .where(ContactIdentity.contact_id.in_(ids), ContactIdentity.kind == kind)  # type: ignore[attr-defined]
-        .order_by(ContactIdentity.id.desc())  # type: ignore[union-attr]
+        select(col(ContactIdentity.contact_id), col(ContactIdentity.address))
+        .where(col(ContactIdentity.contact_id).in_(ids), col(ContactIdentity.kind) == kind)
+        .order_by(col(ContactIdentity.id).desc())
     ):
         out[contact_id] = address  # the last assignment is the oldest
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactOptOut
@@ -42,8 +42,8 @@ def opted_out_channels(session: Session, contact_ids: Iterable[int]) -> dict[int
     ids = list(set(contact_ids))
     if ids:
         for contact_id, channel in session.execute(
-                select(ContactOptOut.contact_id, ContactOptOut.channel)
-                .where(ContactOptOut.contact_id.in_(ids))):  # type: ignore[attr-defined]
+                select(col(ContactOptOut.contact_id), col(ContactOptOut.channel))
+                .where(col(ContactOptOut.contact_id).in_(ids))):
             out.setdefault(contact_id, []).append(channel)
     return out
 
@@ -59,8 +59,8 @@ def do_merge_opt_outs(session: Session, source_id: int, into_id: int) -> None:
     """On a merge, an opt-out stays with the person who gave it (the safe side: no message they
     refused): the merged contact keeps every opt-out of either."""
     kept = {row.channel for row in session.execute(
-        select(ContactOptOut).where(ContactOptOut.contact_id == into_id)).scalars()}
-    for row in session.execute(select(ContactOptOut).where(ContactOptOut.contact_id == source_id)).scalars():
+        select(ContactOptOut).where(col(ContactOptOut.contact_id) == into_id)).scalars()}
+    for row in session.execute(select(ContactOptOut).where(col(ContactOptOut.contact_id) == source_id)).scalars():
         if row.channel not in kept:
             session.add(ContactOptOut(contact_id=into_id, channel=row.channel, reason=row.reason,
                                       opted_out_at=row.opted_out_at))

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.conversations.models import Conversation, ThreadKey
@@ -32,8 +32,8 @@ def _usable(keys: Iterable[str]) -> list[str]:
 def _known(session: Session, channel: str, keys: list[str]) -> dict[str, int]:
     if not keys:
         return {}
-    rows = session.execute(select(ThreadKey.key, ThreadKey.conversation_id)
-                           .where(ThreadKey.channel == channel, ThreadKey.key.in_(keys)))  # type: ignore[attr-defined]
+    rows = session.execute(select(col(ThreadKey.key), col(ThreadKey.conversation_id))
+                           .where(col(ThreadKey.channel) == channel, col(ThreadKey.key).in_(keys)))
     return {key: conversation_id for key, conversation_id in rows}
 
 
@@ -76,9 +76,9 @@ def keys_of(session: Session, conversation_ids: Iterable[int]) -> dict[int, tupl
     ids = list(set(conversation_ids))
     out: dict[int, list[str]] = {}
     if ids:
-        rows = session.execute(select(ThreadKey.conversation_id, ThreadKey.key)
-                               .where(ThreadKey.conversation_id.in_(ids))  # type: ignore[attr-defined]
-                               .order_by(ThreadKey.conversation_id, ThreadKey.id))  # type: ignore[arg-type]
+        rows = session.execute(select(col(ThreadKey.conversation_id), col(ThreadKey.key))
+                               .where(col(ThreadKey.conversation_id).in_(ids))
+                               .order_by(col(ThreadKey.conversation_id), col(ThreadKey.id)))
         for conversation_id, key in rows:
             out.setdefault(conversation_id, []).append(key)
     return {cid: tuple(keys) for cid, keys in out.items()}

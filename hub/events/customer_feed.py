@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import Text, cast, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.models import Agent
 from hub.conversations.models import Conversation
@@ -125,7 +125,8 @@ class CustomerFeed:
 
     def _owned(self) -> set[int]:
         with self.db.read() as s:
-            return set(s.execute(select(Conversation.id).where(Conversation.contact_id == self.contact_id)).scalars())
+            return set(s.execute(select(col(Conversation.id))
+                                 .where(col(Conversation.contact_id) == self.contact_id)).scalars())
 
     def _read_after(self, after_id: int) -> list[EventView]:
         if not self.conversations:
@@ -135,7 +136,8 @@ class CustomerFeed:
 
     def _names(self, agent_ids: set[int]) -> dict[int, str]:
         with self.db.read() as s:
-            return dict(s.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids))).all())  # type: ignore[union-attr, arg-type]
+            rows = s.execute(select(col(Agent.id), col(Agent.name)).where(col(Agent.id).in_(agent_ids))).all()
+            return {agent_id: name for agent_id, name in rows if agent_id is not None}
 
 
 def _events_of(session: Session, conversation_ids: list[int], after_id: int) -> list[EventView]:
@@ -145,5 +147,6 @@ def _events_of(session: Session, conversation_ids: list[int], after_id: int) -> 
                e.created_at)
         .where(e.conversation_id.in_(conversation_ids), e.id > after_id).order_by(e.id).limit(PAGE)
     )
-    return [EventView(*row, team_id=None, assignee_id=None) for row in rows]
+    return [EventView(id, type, cid, contact_id, actor, bool(private), payload, created_at, None, None)
+            for id, type, cid, contact_id, actor, private, payload, created_at in rows]
 

@@ -23,7 +23,8 @@ def test_stop_opts_out_refuses_replies_and_start_opts_back_in(
     assert view["messages"][-1]["text"] == "Stop"  # the agent sees the customer's own words too
     timeline = client.get(f"/api/v1/contacts/{view['contact']['id']}/timeline", headers=agent.headers).json()
     [opt_out] = [e for e in timeline["items"] if e["type"] == "contact.opt_out_changed"]
-    assert (opt_out["data"]["channel"], opt_out["data"]["opted_out"], opt_out["data"]["reason"]) == ("sms", True, "STOP")
+    data = opt_out["data"]
+    assert (data["channel"], data["opted_out"], data["reason"]) == ("sms", True, "STOP")
 
     resp = client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "Sorry!"}, headers=agent.headers)
     assert resp.status_code == 409
