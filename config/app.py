@@ -22,6 +22,7 @@ from agents_ui.api import (
     canned,
     contacts,
     conversations,
+    events,
     raw_payloads,
     routing,
     supervisor,
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
                    ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
                    canned.router, contacts.router, agents.router, teams.router, api_keys.router, routing.router,
-                   supervisor.router, raw_payloads.router, pages.router, docs.router):
+                   supervisor.router, events.router, raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

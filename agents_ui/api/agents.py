@@ -14,6 +14,7 @@ from hub.agents import actions
 from hub.agents.models import Agent
 from hub.errors import Conflict
 from hub.events import log
+from hub.events.types import AgentUpdated
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -90,7 +91,7 @@ def update_agent(agent_id: int, body: AgentPatch, caller: Caller = Depends(requi
             actions.do_set_password(s, agent, password)
         info = actions.agent_dict(agent, actions.team_ids_of(s, agent_id))
         # Capacity, skills or activity may have changed: routing looks at its queues again.
-        log.append(s, "agent.updated", actor_agent_id=caller.agent_id, payload={"agent_id": agent_id, "agent": info})
+        log.append(s, AgentUpdated(actor_agent_id=caller.agent_id, agent_id=agent_id, agent=info))
     # Role, activity, name or password (which ends every session) may have changed.
     forget_caller(hub, agent_id=agent_id)
     return info

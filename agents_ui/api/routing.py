@@ -15,6 +15,7 @@ from hub.conversations.actions import get_conversation
 from hub.conversations.schemas import conversation_dict
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
+from hub.events.types import RulesChanged
 from hub.routing.models import RoutingRule
 from hub.routing.settings import TeamRef, TeamSettings, do_set_team_settings, find_team
 from hub.runtime import Hub
@@ -82,7 +83,7 @@ def create_rule(body: RuleIn, caller: Caller = Depends(require_admin), hub: Hub 
         s.flush()
         out = rule_dict(rule)
         # Routing boards keep the rules until this event says they changed (hub/routing/board.py).
-        log.append(s, "routing.rules_changed", actor_agent_id=caller.agent_id, payload={"created": out})
+        log.append(s, RulesChanged(actor_agent_id=caller.agent_id, created=out))
         return out
 
 
@@ -93,7 +94,7 @@ def delete_rule(rule_id: int, caller: Caller = Depends(require_admin), hub: Hub 
         if rule is None:
             raise NotFound(f"routing rule {rule_id} does not exist")
         s.delete(rule)
-        log.append(s, "routing.rules_changed", actor_agent_id=caller.agent_id, payload={"deleted": rule_id})
+        log.append(s, RulesChanged(actor_agent_id=caller.agent_id, deleted=rule_id))
     return {"ok": True}
 
 

@@ -14,6 +14,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import normalize_email
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
+from hub.events.types import MemberAdded, MemberRemoved, PresenceChanged, SessionEnded
 
 MIN_PASSWORD = 8
 
@@ -170,7 +171,7 @@ def do_revoke_token(session: Session, token: str, *, agent_id: int) -> None:
     """End a session. `agent.session_ended` tells the agent's open sockets, on every node, to check
     their own token again (the event names no token: each socket learns only about its own)."""
     session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))  # type: ignore[arg-type]
-    log.append(session, "agent.session_ended", actor_agent_id=agent_id, payload={"agent_id": agent_id})
+    log.append(session, SessionEnded(agent_id=agent_id))
 
 
 def do_create_api_key(session: Session, *, name: str, created_by: int | None) -> tuple[ApiKey, str]:
@@ -224,14 +225,14 @@ def get_team_by_name(session: Session, name: str) -> Team:
 def do_add_member(session: Session, team: Team, agent: Agent) -> None:
     if session.get(TeamMember, (team.id, agent.id)) is None:
         session.add(TeamMember(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
-        log.append(session, "team.member_added", payload={"team_id": team.id, "agent_id": agent.id})
+        log.append(session, MemberAdded(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
 
 
 def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
     member = session.get(TeamMember, (team.id, agent.id))
     if member is not None:
         session.delete(member)
-        log.append(session, "team.member_removed", payload={"team_id": team.id, "agent_id": agent.id})
+        log.append(session, MemberRemoved(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
 
 
 def memberships(session: Session) -> list[tuple[int, int]]:
@@ -252,10 +253,5 @@ def do_set_presence(session: Session, agent: Agent, presence: str) -> bool:
     previous = agent.presence
     agent.presence = presence
     agent.presence_changed_at = utcnow()
-    log.append(
-        session,
-        "presence.changed",
-        actor_agent_id=agent.id,
-        payload={"agent_id": agent.id, "from": previous, "presence": presence},
-    )
+    log.append(session, PresenceChanged(agent_id=agent.id, from_=previous, presence=presence))  # type: ignore[arg-type]
     return True

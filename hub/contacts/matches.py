@@ -22,9 +22,10 @@ from hub.conversations.models import Conversation, Message
 from hub.errors import Invalid, NotFound
 from hub.events import log
 from hub.events.models import Event
+from hub.events.types import MatchSuggested, Merged
 
-SUGGESTED = "contact.match_suggested"
-MERGED = "contact.merged"
+SUGGESTED = MatchSuggested.TYPE
+MERGED = Merged.TYPE
 
 _INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
 _INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
@@ -39,11 +40,11 @@ def hold_apart(session: Session, row: dict[str, Any], held: list[tuple[str, str]
     # fails on the unique key and its retry finds it known (Hub.ingest), as for a new contact.
     session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
                                         "created_at": now} for kind, address in held])
-    payload = {"contact_id": contact_id, "candidate_id": candidate_id,
-               "identities": [{"kind": k, "address": a} for k, a in held],
-               "reason": "arrived in one message with the other contact's address, unverified"}
+    identities = [{"kind": k, "address": a} for k, a in held]
+    reason = "arrived in one message with the other contact's address, unverified"
     for on in (contact_id, candidate_id):
-        log.append(session, SUGGESTED, contact_id=on, payload=payload, private=True)
+        log.append(session, MatchSuggested(timeline=on, contact_id=contact_id, candidate_id=candidate_id,
+                                           identities=identities, reason=reason))
     return contact_id
 
 
@@ -96,8 +97,7 @@ def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: 
     into.updated_at = source.updated_at = now
     source.email = source.phone = None
     session.flush()
-    payload = {"from_contact_id": source_id, "into_contact_id": into_id, "identities": identities,
-               "conversation_ids": conversations}
     for on in (into_id, source_id):
-        log.append(session, MERGED, contact_id=on, actor_agent_id=actor_agent_id, payload=payload, private=True)
+        log.append(session, Merged(timeline=on, actor_agent_id=actor_agent_id, from_contact_id=source_id,
+                                   into_contact_id=into_id, identities=identities, conversation_ids=conversations))
     return into
