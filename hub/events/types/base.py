@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar, cast, dataclass_transform
 
 Audience = Literal["public", "agents"]
-# "public": may reach the customer's own feed (their messages, what became of them, their
-# conversation opening and closing). "agents": never leaves the agents' side (DESIGN.md contract 7).
+# "public": may reach the customer's own feed, through the feed's own choice of what to show of it
+# (their messages, who took the conversation, its closing). "agents": never leaves the agents' side
+# (DESIGN.md contract 7). Stored as the row's `private` (agents only).
 AUDIENCES: tuple[Audience, ...] = ("public", "agents")
 COLUMNS = ("conversation_id", "contact_id", "actor_agent_id")
 

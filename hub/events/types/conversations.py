@@ -80,12 +80,14 @@ class _Assignment(_OfConversation):
     conversation: dict[str, Any]
 
 
-@event("conversation.assigned", "agents")
+# Public: the customer's feed (hub.events.customer_feed) tells them who took the conversation,
+# the agent's display name and nothing else of the payload.
+@event("conversation.assigned", "public")
 class Assigned(_Assignment):
     """Given to an agent (or unassigned, `assignee_id` null) within its team."""
 
 
-@event("conversation.transferred", "agents")
+@event("conversation.transferred", "public")
 class Transferred(_Assignment):
     """Moved to another team by a supervisor."""
 
