@@ -25,6 +25,8 @@ from hub.conversations.threads import find_threaded, record_keys
 from hub.delivery.actions import do_enqueue
 from hub.errors import Invalid, NotFound
 from hub.events import log
+from hub.events.types import ConversationCreated, MessageCreated, NoteCreated, StatusChanged
+from hub.events.types.conversations import ASSIGNMENTS
 from hub.ports import InboundMessage, IngestResult
 
 
@@ -236,15 +238,13 @@ def _message_row(msg: InboundMessage, message_id: int | None, conversation_id: i
 
 def _message_created(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The `message.created` event consoles get for a `_message_row` (its `id` set)."""
-    return {
-        "type": "message.created", "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
-        "actor_agent_id": None, "private": False, "created_at": now,
-        "payload": {"message": inbound_message_dict(
-            row["id"], conversation_id=row["conversation_id"], contact_id=row["contact_id"],
-            channel=row["channel"], text=row["text"], html=row["html"], subject=row["subject"],
-            attachments=row["attachments"], created_at=row["created_at"],
-        )},
-    }
+    message = inbound_message_dict(
+        row["id"], conversation_id=row["conversation_id"], contact_id=row["contact_id"], channel=row["channel"],
+        text=row["text"], html=row["html"], subject=row["subject"], attachments=row["attachments"],
+        created_at=row["created_at"],
+    )
+    event = MessageCreated(conversation_id=row["conversation_id"], contact_id=row["contact_id"], message=message)
+    return event.row(now)
 
 
 def _write_known(session: Session, sql: IngestSql, batch: list[tuple[InboundMessage, int, int]],
@@ -290,9 +290,8 @@ def _ingest_new(session: Session, sql: IngestSql, msg: InboundMessage, idents: l
     message = _message_row(msg, message_id, conversation_id, contact_id, now)
     with sql.deferring() as pending:
         pending.events += [
-            {"type": "conversation.created", "conversation_id": conversation_id, "contact_id": contact_id,
-             "actor_agent_id": None, "private": False, "created_at": now,
-             "payload": {"conversation": conversation_dict(conv)}},
+            ConversationCreated(conversation_id=conversation_id, contact_id=contact_id,
+                                conversation=conversation_dict(conv)).row(now),
             _message_created(message, now),
         ]
         if route is not None:  # a new conversation always needs routing (`_needs_routing`)
@@ -367,15 +366,13 @@ def _ingest_orm(session: Session, msg: InboundMessage, *, reopen_window: timedel
     # Events in the order a console should see them: the conversation, its message, then routing
     # (the route hook's events are flushed after these, so their ids follow).
     log.lock(session)
-    common: dict[str, Any] = {"conversation_id": conv.id, "contact_id": contact_id, "created_at": now}
     events: list[dict[str, Any]] = []
     if new_conversation:
-        events.append({"type": "conversation.created", "payload": {"conversation": conversation_dict(conv)}, **common})
+        events.append(ConversationCreated(conversation_id=conv.id, contact_id=contact_id,
+                                          conversation=conversation_dict(conv)).row(now))
     elif previous_status is not None:
-        events.append({"type": "conversation.status_changed", **common, "payload": {
-            "from": previous_status, "to": "open", "reason": "customer_message",
-            "conversation": conversation_dict(conv),
-        }})
+        events.append(StatusChanged(conversation_id=conv.id, contact_id=contact_id, from_=previous_status, to="open",
+                                    reason="customer_message", conversation=conversation_dict(conv)).row(now))
     events.append(_message_created(row, now))
     sql.insert_events(events)
     log.mark_appended(session)
@@ -442,14 +439,8 @@ def do_reply(
     conv.next_response_due_at = None  # answered: the next-response clock stops
     conv.last_agent_id = agent_id
     conv.updated_at = now
-    log.append(
-        session,
-        "message.created",
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        actor_agent_id=agent_id,
-        payload={"message": message_dict(message)},
-    )
+    log.append(session, MessageCreated(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                                       message=message_dict(message)))
     return message
 
 
@@ -470,15 +461,8 @@ def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: st
     session.add(note)
     session.flush()
     conv.updated_at = utcnow()
-    log.append(
-        session,
-        "note.created",
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        actor_agent_id=agent_id,
-        private=True,
-        payload={"message": message_dict(note), "mentions": mentions or []},
-    )
+    log.append(session, NoteCreated(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                                    message=message_dict(note), mentions=mentions or []))
     _record_mentions(session, conv.id, note, mentions or [])
     return note
 
@@ -531,19 +515,17 @@ def do_set_status(
         conv.waiting_since = now
         if route is not None:
             route(session, conv)
-    payload = {"from": previous, "to": status, "conversation": conversation_dict(conv)}
+    assert conv.id is not None
+    event = StatusChanged(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                          from_=previous, to=status, conversation=conversation_dict(conv))
     if plain:
         # Pending, snoozed or resolved (an agent's most frequent write): the row and its event in
         # one statement, without the ORM's flush (a round trip and more CPU than the rest of it).
         log.lock(session)
-        sql.update_with_event("conversations", conv.id, values, {  # type: ignore[arg-type]
-            "type": "conversation.status_changed", "conversation_id": conv.id, "contact_id": conv.contact_id,
-            "actor_agent_id": agent_id, "private": False, "created_at": now, "payload": payload,
-        })
+        sql.update_with_event("conversations", conv.id, values, event.row(now))
         log.mark_appended(session)
         return
-    log.append(session, "conversation.status_changed", conversation_id=conv.id, contact_id=conv.contact_id,
-               actor_agent_id=agent_id, payload=payload)
+    log.append(session, event)
 
 
 def do_assign(
@@ -567,22 +549,10 @@ def do_assign(
         conv.last_agent_id = assignee_id
         conv.passed_agent_ids = conv.passed_at = None  # someone has it: a fresh start next time
     conv.updated_at = now
-    log.append(
-        session,
-        event_type,
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        actor_agent_id=actor_agent_id,
-        payload={
-            "assignee_id": assignee_id,
-            "team_id": team_id,
-            "from_assignee_id": from_assignee,
-            "from_team_id": from_team,
-            "reason": reason,
-            "note": note,
-            "conversation": conversation_dict(conv),
-        },
-    )
+    log.append(session, ASSIGNMENTS[event_type](
+        conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=actor_agent_id,  # type: ignore[arg-type]
+        assignee_id=assignee_id, team_id=team_id, from_assignee_id=from_assignee, from_team_id=from_team,
+        reason=reason, note=note, conversation=conversation_dict(conv)))
 
 
 def do_wake_snoozed(session: Session, *, route: RouteHook | None = None, limit: int = 200) -> int:

@@ -32,7 +32,7 @@ from hub.conversations.ingest_sql import IngestSql
 from hub.conversations.models import Conversation
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, WRITE_LOCK_KEY
 from hub.events.models import Event
-from hub.events.types import CATALOGUE, TypedEvent
+from hub.events.types import TypedEvent
 
 EVENT_LOG_LOCK_KEY = WRITE_LOCK_KEY
 
@@ -49,27 +49,15 @@ def lock(session: Session) -> None:
         raise RuntimeError("events and routing need a transaction from Database.write() (serialized)")
 
 
-def append(session: Session, event: TypedEvent | str, **untyped: Any) -> int:
+def append(session: Session, event: TypedEvent) -> int:
     """Add an event (one of the catalogue's, hub.events.types) to the current write transaction,
     and return its id. Call it after the change it records (the event is what that change made).
 
     The row is written at once, in plain SQL on the session's connection (as ingest writes its
     events): as a SQLModel entity, its construction and its share of a flush cost several times
-    the INSERT itself, and through SQLAlchemy Core's execute still twice (bench/RESULTS.md).
-
-    `append(session, "type", conversation_id=..., payload=...)`: the untyped form, for call sites
-    not converted yet (hub.conversations, hub.routing); the type must be catalogued."""
+    the INSERT itself, and through SQLAlchemy Core's execute still twice (bench/RESULTS.md)."""
     lock(session)
-    if isinstance(event, str):
-        if event not in CATALOGUE:
-            raise ValueError(f"event type {event!r} is not in the catalogue (hub.events.types)")
-        row = {"conversation_id": None, "contact_id": None, "actor_agent_id": None, **untyped}
-        event_id = IngestSql.of(session).append_event(
-            event, row["conversation_id"], row["contact_id"], row["actor_agent_id"],
-            CATALOGUE[event].AUDIENCE == "agents", row.get("payload") or {}, utcnow())
-    else:
-        event_id = IngestSql.of(session).append_event(event.TYPE, *event.ids(), event.private, event.payload(),
-                                                      utcnow())
+    event_id = IngestSql.of(session).append_event(event.TYPE, *event.ids(), event.private, event.payload(), utcnow())
     mark_appended(session)
     return event_id
 

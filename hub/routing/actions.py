@@ -33,6 +33,7 @@ from hub.conversations.schemas import conversation_dict
 from hub.db import WRITE_LOCK_HELD
 from hub.errors import Conflict
 from hub.events import log
+from hub.events.types import Offered, OfferWithdrawn, Queued, SlaAtRisk, SlaBreached
 from hub.routing import policy, queries, sla
 from hub.routing.board import Board, View
 from hub.routing.models import RoutingRule
@@ -245,14 +246,9 @@ class Router:
         )
         conv.priority += rule.priority
         conv.routing_skill = rule.skill
-        log.append(
-            session,
-            "conversation.queued",
-            conversation_id=conv.id,
-            contact_id=conv.contact_id,
-            payload={"rule": rule.name, "team_id": conv.team_id, "priority": conv.priority,
-                     "skill": conv.routing_skill, "conversation": conversation_dict(conv)},
-        )
+        log.append(session, Queued(conversation_id=conv.id, contact_id=conv.contact_id, rule=rule.name,  # type: ignore[arg-type]
+                                   team_id=conv.team_id, priority=conv.priority, skill=conv.routing_skill,
+                                   conversation=conversation_dict(conv)))
 
     def _sticky_until(self, conv: Conversation) -> datetime | None:
         if conv.last_agent_id is None:
@@ -287,11 +283,9 @@ class Router:
             conv.offered_to_id = agent_id
             conv.offer_expires_at = now + timedelta(seconds=float(offer_timeout))
             conv.updated_at = now
-            log.append(
-                session, "conversation.offered", conversation_id=conv.id, contact_id=conv.contact_id,
-                payload={"agent_id": agent_id, "expires_at": conv.offer_expires_at.isoformat(),
-                         "conversation": conversation_dict(conv)},
-            )
+            log.append(session, Offered(conversation_id=conv.id, contact_id=conv.contact_id, agent_id=agent_id,
+                                        expires_at=conv.offer_expires_at.isoformat(),
+                                        conversation=conversation_dict(conv)))
             view.give(conv.id, agent_id, conv.channel, offer=True, at=now)
             return
         do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None, reason="auto")
@@ -388,11 +382,9 @@ class Router:
         conv.updated_at = utcnow()
         if agent_id is not None and reason in ("declined", "timeout"):
             passed_on(conv, agent_id, conv.updated_at)
-        log.append(
-            session, "conversation.offer_withdrawn", conversation_id=conv.id, contact_id=conv.contact_id,
-            payload={"agent_id": agent_id, "reason": reason, "from_assignee_id": agent_id,
-                     "conversation": conversation_dict(conv)},
-        )
+        log.append(session, OfferWithdrawn(conversation_id=conv.id, contact_id=conv.contact_id,  # type: ignore[arg-type]
+                                           agent_id=agent_id, reason=reason, from_assignee_id=agent_id,
+                                           conversation=conversation_dict(conv)))
 
     def expire_offers(self, session: Session) -> int:
         lock_router(session)
@@ -523,9 +515,9 @@ class Router:
                 conv.priority += self.config.sla_boost
             conv.sla_state = state
             conv.updated_at = now
-            log.append(
-                session, f"sla.{state}", conversation_id=conv.id, contact_id=conv.contact_id,
-                payload={"due_at": due.isoformat(), "priority": conv.priority, "conversation": conversation_dict(conv)},
-            )
+            sla_event = SlaBreached if state == "breached" else SlaAtRisk
+            log.append(session, sla_event(conversation_id=conv.id, contact_id=conv.contact_id,
+                                          due_at=due.isoformat(), priority=conv.priority,
+                                          conversation=conversation_dict(conv)))
             changed += 1
         return changed

@@ -33,6 +33,7 @@ from hub.conversations.sanitize import clean_inbound, sanitize_html
 from hub.db import Database
 from hub.events import log
 from hub.events.models import Event
+from hub.events.types import CATALOGUE, Queued
 from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
 from hub.routing.actions import Router as RoutingRouter
 from hub.routing.actions import RoutingConfig
@@ -381,7 +382,8 @@ def test_a_first_conversation_is_routed_then_written_whole_exactly_as_the_orm_pa
         "conversation.created", "message.created", "conversation.queued", "conversation.assigned"]
     for a, b in zip(*evs, strict=True):
         assert _normalized(a.payload) == _normalized(b.payload), a.type
-        assert (a.actor_agent_id, a.private, b.actor_agent_id, b.private) == (None, False, None, False)
+        agents_only = CATALOGUE[a.type].AUDIENCE == "agents"  # conversation.queued
+        assert (a.actor_agent_id, a.private, b.actor_agent_id, b.private) == (None, agents_only, None, agents_only)
     assert [e.contact_id for e in evs[0]] == [whole.contact_id] * 4
     assert evs[0][0].payload["conversation"]["id"] == whole.conversation_id
     assert evs[0][1].payload["message"]["id"] == whole.message_id
@@ -397,7 +399,8 @@ def test_a_route_hook_that_fails_leaves_nothing_held_back_in_the_transaction(dat
     """Events held back while a first conversation is routed belong to that conversation: if its
     routing fails, none of them may be written by whatever the transaction does next."""
     def refusing(session: Session, conv: Conversation, *, first_text: str | None = None) -> None:
-        log.append(session, "conversation.queued", conversation_id=conv.id, contact_id=conv.contact_id)
+        log.append(session, Queued(conversation_id=conv.id, contact_id=conv.contact_id, rule="r", team_id=None,  # type: ignore[arg-type]
+                                   priority=0, skill=None, conversation={}))
         raise _Refusing
 
     with database.write() as s:

@@ -117,3 +117,7 @@ class SlaAtRisk(_Sla):
 @event("sla.breached", "agents")
 class SlaBreached(_Sla):
     """The nearest deadline (`due_at`) passed."""
+
+
+# The four kinds of `do_assign`, by name (its callers say which the change is).
+ASSIGNMENTS: dict[str, type[_Assignment]] = {c.TYPE: c for c in (Assigned, Transferred, Requeued, Escalated)}
