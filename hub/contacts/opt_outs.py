@@ -14,8 +14,8 @@ from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactOptOut
 from hub.errors import Conflict
 from hub.events import log
+from hub.events.types import OptOutChanged
 
-OPT_OUT_CHANGED = "contact.opt_out_changed"
 _REASON = ContactOptOut.__table__.c.reason.type.length  # type: ignore[attr-defined]
 
 
@@ -31,8 +31,7 @@ def do_set_opt_out(session: Session, contact: Contact, channel: str, opted_out: 
     else:
         session.delete(row)
     session.flush()
-    log.append(session, OPT_OUT_CHANGED, contact_id=contact.id, payload={
-        "contact_id": contact.id, "channel": channel, "opted_out": opted_out, "reason": reason})
+    log.append(session, OptOutChanged(contact_id=contact.id, channel=channel, opted_out=opted_out, reason=reason))
     return True
 
 

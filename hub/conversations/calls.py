@@ -15,8 +15,7 @@ from hub.delivery.actions import do_enqueue
 from hub.delivery.models import OutboxItem
 from hub.delivery.outbound import CALL
 from hub.events import log
-
-CALL_REQUESTED = "call.requested"
+from hub.events.types import CallRequested
 
 
 def do_request_call(session: Session, conv: Conversation, *, agent_id: int | None,
@@ -29,7 +28,7 @@ def do_request_call(session: Session, conv: Conversation, *, agent_id: int | Non
         "kind": CALL, "source": conv.source, "metadata": {**(metadata or {}), "contact_id": conv.contact_id}})
     session.flush()
     conv.updated_at = utcnow()
-    log.append(session, CALL_REQUESTED, conversation_id=conv.id, contact_id=conv.contact_id,
-               actor_agent_id=agent_id, payload={"outbox_id": item.id, "channel": conv.channel,
-                                                 "conversation_id": conv.id})
+    assert item.id is not None
+    log.append(session, CallRequested(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                                      outbox_id=item.id, channel=conv.channel))
     return item

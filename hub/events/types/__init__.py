@@ -14,9 +14,10 @@ from hub.events.types.agents import (
     TeamUpdated,
 )
 from hub.events.types.base import CATALOGUE, Audience, TypedEvent
-from hub.events.types.contacts import ContactUpdated, MatchSuggested, Merged, SmsOptOutChanged
+from hub.events.types.contacts import ContactUpdated, MatchSuggested, Merged, OptOutChanged
 from hub.events.types.conversations import (
     Assigned,
+    CallRequested,
     ConversationCreated,
     Escalated,
     Offered,
@@ -37,9 +38,9 @@ from hub.events.types.messages import (
 )
 
 __all__ = [
-    "CATALOGUE", "AgentUpdated", "Assigned", "Audience", "ContactUpdated", "ConversationCreated", "DeliveryRetried",
-    "DeliveryRetryScheduled", "DeliveryStatusChanged", "Escalated", "MatchSuggested", "MemberAdded", "MemberRemoved",
-    "Merged", "MessageCreated", "NoteCreated", "OfferWithdrawn", "Offered", "PresenceChanged", "Queued", "Requeued",
-    "RulesChanged", "SessionEnded", "SlaAtRisk", "SlaBreached", "SmsOptOutChanged", "StatusChanged", "TeamUpdated",
-    "Transferred", "TypedEvent",
+    "CATALOGUE", "AgentUpdated", "Assigned", "Audience", "CallRequested", "ContactUpdated", "ConversationCreated",
+    "DeliveryRetried", "DeliveryRetryScheduled", "DeliveryStatusChanged", "Escalated", "MatchSuggested",
+    "MemberAdded", "MemberRemoved", "Merged", "MessageCreated", "NoteCreated", "OfferWithdrawn", "Offered",
+    "OptOutChanged", "PresenceChanged", "Queued", "Requeued", "RulesChanged", "SessionEnded", "SlaAtRisk",
+    "SlaBreached", "StatusChanged", "TeamUpdated", "Transferred", "TypedEvent",
 ]

@@ -16,13 +16,15 @@ class ContactUpdated(TypedEvent):
     changes: dict[str, list[Any]]
 
 
-@event("contact.sms_opt_out_changed", "agents")
-class SmsOptOutChanged(TypedEvent):
-    """The customer texted an opt-out or opt-in `keyword`."""
+@event("contact.opt_out_changed", "agents")
+class OptOutChanged(TypedEvent):
+    """The customer opted out of (or back into) messages on `channel`; `reason` in the channel's
+    words (the SMS keyword they texted, an unsubscribe)."""
 
     contact_id: int = column(payload=True)
+    channel: str
     opted_out: bool
-    keyword: str
+    reason: str
 
 
 @event("contact.match_suggested", "agents")

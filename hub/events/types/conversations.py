@@ -121,3 +121,12 @@ class SlaBreached(_Sla):
 
 # The four kinds of `do_assign`, by name (its callers say which the change is).
 ASSIGNMENTS: dict[str, type[_Assignment]] = {c.TYPE: c for c in (Assigned, Transferred, Requeued, Escalated)}
+
+
+@event("call.requested", "agents")
+class CallRequested(_OfConversation):
+    """An agent asked the conversation's channel to call the customer back (outbox item `outbox_id`)."""
+
+    actor_agent_id: int | None = column(default=None)
+    outbox_id: int
+    channel: str
