@@ -16,9 +16,8 @@ from hub.contacts.models import Contact, ContactIdentity
 from hub.contacts.opt_outs import opted_out_channels
 from hub.contacts.preferences import do_update_contact
 from hub.contacts.schemas import contact_dict, event_dict
-from hub.conversations.queries import list_conversations
+from hub.conversations.queries import contact_conversations
 from hub.conversations.schemas import conversation_dict
-from hub.errors import Forbidden
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
@@ -56,7 +55,7 @@ def get_contact(
 ) -> dict[str, Any]:
     with hub.db.read() as s:
         contact = access.check_contact(s, caller.scope, contact_id)
-        convs = list_conversations(s, caller.scope, contact_id=contact_id, limit=200)
+        convs = contact_conversations(s, caller.scope, contact_id)
         return {
             **contact_view(s, contact, queries.identities(s, contact_id)),
             "conversations": [conversation_dict(c) for c in convs],
@@ -81,8 +80,7 @@ def update_contact(contact_id: int, body: ContactPatchIn, caller: Caller = Depen
     """Fields left out stay as they are. Agents who may read the contact set its name and language;
     the tier (which raises routing priority) is for supervisors. Appends `contact.updated`."""
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    if "tier" in changes and not caller.scope.sees_everything:
-        raise Forbidden("only supervisors change a customer's tier")
+    access.check_contact_changes(caller.scope, changes)
     with hub.db.write() as s:
         contact = access.check_contact(s, caller.scope, contact_id)
         do_update_contact(s, contact, changes, actor_agent_id=caller.agent_id)

@@ -14,7 +14,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import normalize_email
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
-from hub.events.types import MemberAdded, MemberRemoved, PresenceChanged, SessionEnded
+from hub.events.types import AgentUpdated, MemberAdded, MemberRemoved, PresenceChanged, SessionEnded
 
 MIN_PASSWORD = 8
 
@@ -111,6 +111,39 @@ def do_set_active(session: Session, agent: Agent, active: bool) -> None:
         _end_sessions(session, agent)
 
 
+def check_keeps_an_admin(session: Session, agent: Agent, *, role: str | None, active: bool | None) -> None:
+    """Refuses (409) a change of role or activity that would leave no active admin."""
+    stays_admin = (role or agent.role) == "admin" and (active if active is not None else agent.active)
+    if agent.role == "admin" and agent.active and not stays_admin and active_admins(session) <= 1:
+        raise Conflict("this is the last active admin; make another admin first")
+
+
+def do_update_agent(
+    session: Session, agent: Agent, *, name: str | None = None, role: str | None = None, active: bool | None = None,
+    capacities: dict[str, int] | None = None, skills: list[str] | None = None, password: NewPassword | None = None,
+    actor_agent_id: int | None,
+) -> dict[str, object]:
+    """Changes what is given (None: unchanged) and appends `agent.updated`; returns the agent as
+    `agent_dict` has it. Callers ask `check_keeps_an_admin` first."""
+    if name is not None:
+        agent.name = name
+    if role is not None:
+        agent.role = role
+    if active is not None:
+        do_set_active(session, agent, active)
+    if capacities is not None:
+        agent.capacities = capacities
+    if skills is not None:
+        agent.skills = skills
+    if password is not None:
+        do_set_password(session, agent, password)
+    assert agent.id is not None
+    info = agent_dict(agent, team_ids_of(session, agent.id))
+    # Capacity, skills or activity may have changed: routing looks at its queues again.
+    log.append(session, AgentUpdated(actor_agent_id=actor_agent_id, agent_id=agent.id, agent=info))
+    return info
+
+
 def _end_sessions(session: Session, agent: Agent) -> None:
     session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))  # type: ignore[arg-type]
 
@@ -189,11 +222,12 @@ def api_key_for(session: Session, secret: str) -> ApiKey | None:
     return key if key is not None and key.revoked_at is None else None
 
 
-def do_revoke_api_key(session: Session, key_id: int) -> None:
+def do_revoke_api_key(session: Session, key_id: int) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id} does not exist")
     key.revoked_at = key.revoked_at or utcnow()
+    return key
 
 
 def do_create_team(session: Session, name: str) -> Team:

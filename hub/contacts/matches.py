@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from hub.clock import utcnow
@@ -68,12 +68,14 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
                             "suggested_at": at.isoformat()}
     if not found:
         return []
+    # Those with an identity left (merged away otherwise), in one statement.
     live = dict(session.execute(
-        select(ContactIdentity.contact_id, func.count()).where(ContactIdentity.contact_id.in_(found))  # type: ignore[attr-defined]
-        .group_by(ContactIdentity.contact_id)
+        select(Contact.id, Contact.name).where(  # type: ignore[call-overload]
+            Contact.id.in_(found),  # type: ignore[union-attr]
+            select(ContactIdentity.contact_id).where(ContactIdentity.contact_id == Contact.id).exists(),
+        )
     ).all())
-    names = dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(found))).all())  # type: ignore[union-attr]
-    return [{**item, "name": names.get(other)} for other, item in found.items() if live.get(other)]
+    return [{**item, "name": live[other]} for other, item in found.items() if other in live]
 
 
 def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: int | None) -> Contact:
