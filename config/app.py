@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents_ui import docs, nul_bytes, pages, ws
 from agents_ui.api import (
@@ -120,6 +120,12 @@ class HubApp(FastAPI):
             return
         await super().__call__(scope, receive, send)
 
+    def build_middleware_stack(self) -> ASGIApp:
+        """At startup (the first call): middleware added after `create_app` is checked too."""
+        if self.fast_lane is not None:
+            self.fast_lane.check_stack(self.user_middleware)
+        return super().build_middleware_stack()
+
 
 def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> FastAPI:
     """The hub's app. `freeze_heap` (the `serve` command): once started, everything alive so far
@@ -202,6 +208,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
         app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers, RAW_API_HEADERS)
         app.fast_lane.add_routes(app.router.routes)
+        app.fast_lane.check_stack(app.user_middleware)
     return app
 
 
