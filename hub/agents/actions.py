@@ -84,14 +84,13 @@ def do_create_agent(
     and the CLI pass a `new_password` made before it."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
-    if not isinstance(password, NewPassword):
-        check_password(password)
+    password_hash = _hash_of(password)  # a plain one is checked (and hashed) once, here
     email = normalize_email(email)
     if not name.strip():
         raise Invalid("an agent needs a name")
     if get_agent_by_email(session, email) is not None:
         raise Conflict(f"an agent with email {email} already exists")
-    agent = Agent(email=email, name=name.strip(), role=role, password_hash=_hash_of(password),
+    agent = Agent(email=email, name=name.strip(), role=role, password_hash=password_hash,
                   capacities=capacities or {}, skills=skills or [])
     session.add(agent)
     session.flush()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from hub.clock import utcnow
@@ -27,25 +27,14 @@ from hub.events.types import MatchSuggested, Merged
 SUGGESTED = MatchSuggested.TYPE
 MERGED = Merged.TYPE
 
-_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
-_INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
-
-
-def hold_apart(session: Session, row: dict[str, Any], held: list[tuple[str, str]], *, candidate_id: int) -> int:
-    """A new contact (`row`: `new_contact_row` of `held`) for addresses that arrived with contact
-    `candidate_id` unproven, and the suggestion on both timelines. Returns the new contact's id."""
-    now = row["created_at"]
-    contact_id = int(session.execute(_INSERT_CONTACT, row).scalar_one())
-    # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
-    # fails on the unique key and its retry finds it known (Hub.ingest), as for a new contact.
-    session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
-                                        "created_at": now} for kind, address in held])
+def suggest_match(session: Session, contact_id: int, held: list[tuple[str, str]], *, candidate_id: int) -> None:
+    """Contact `contact_id` was made for addresses (`held`) that arrived with contact `candidate_id`
+    unproven: the suggestion goes on both timelines."""
     identities = [{"kind": k, "address": a} for k, a in held]
     reason = "arrived in one message with the other contact's address, unverified"
     for on in (contact_id, candidate_id):
         log.append(session, MatchSuggested(timeline=on, contact_id=contact_id, candidate_id=candidate_id,
                                            identities=identities, reason=reason))
-    return contact_id
 
 
 def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]:
