@@ -16,7 +16,7 @@ from hub.events.types import TeamUpdated
 from hub.routing.actions import Router
 from tests.conftest import wait_for
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
-from tests.hub.test_routing_flow import assignee, conv, events_of, online
+from tests.hub.routing.test_flow import assignee, conv, events_of, online
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
