@@ -124,16 +124,11 @@ def do_update_agent(
 ) -> dict[str, object]:
     """Changes what is given (None: unchanged) and appends `agent.updated`; returns the agent as
     `agent_dict` has it. Callers ask `check_keeps_an_admin` first."""
-    if name is not None:
-        agent.name = name
-    if role is not None:
-        agent.role = role
+    for field, value in (("name", name), ("role", role), ("capacities", capacities), ("skills", skills)):
+        if value is not None:
+            setattr(agent, field, value)
     if active is not None:
         do_set_active(session, agent, active)
-    if capacities is not None:
-        agent.capacities = capacities
-    if skills is not None:
-        agent.skills = skills
     if password is not None:
         do_set_password(session, agent, password)
     assert agent.id is not None
