@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
@@ -58,12 +58,9 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
     if not found:
         return []
     # Those with an identity left (merged away otherwise), in one statement.
-    live = dict(session.execute(
-        select(Contact.id, Contact.name).where(  # type: ignore[call-overload]
-            Contact.id.in_(found),  # type: ignore[union-attr]
-            select(ContactIdentity.contact_id).where(ContactIdentity.contact_id == Contact.id).exists(),
-        )
-    ).all())
+    has_identity = select(col(ContactIdentity.contact_id)).where(col(ContactIdentity.contact_id) == col(Contact.id))
+    live: dict[int, str] = {id_: name for id_, name in session.execute(
+        select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(found), has_identity.exists()))}
     return [{**item, "name": live[other]} for other, item in found.items() if other in live]
 
 
