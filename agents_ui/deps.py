@@ -44,14 +44,6 @@ class Caller:
     scope: AgentScope
     token: str
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role in ("supervisor", "admin")
-
 
 def token_from(headers: dict[str, str] | object, cookies: dict[str, str]) -> str | None:
     auth = getattr(headers, "get", lambda _k: None)("authorization")

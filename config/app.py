@@ -12,10 +12,22 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents_ui import docs, nul_bytes, pages, ws
-from agents_ui.api import agents, api_keys, auth, canned, contacts, conversations, routing, supervisor, teams
+from agents_ui.api import (
+    agents,
+    api_keys,
+    auth,
+    canned,
+    contacts,
+    conversations,
+    events,
+    raw_payloads,
+    routing,
+    supervisor,
+    teams,
+)
 from agents_ui.api import delivery as delivery_api
 from agents_ui.api import message_html as message_html_api
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
@@ -74,7 +86,9 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
             presence_grace=timedelta(seconds=settings.routing.presence_grace_seconds),
             sla_boost=settings.routing.sla_boost,
             release_on_offline=tuple(settings.routing.release_on_offline),
+            offer_channels=tuple(settings.routing.offer_channels),
         ),
+        raw_payload_max_bytes=settings.raw_payload_max_bytes,
     )
     hub = Hub(db, options)
     hub.register_adapter(
@@ -105,6 +119,12 @@ class HubApp(FastAPI):
             await lane.serve(handler, scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """At startup (the first call): middleware added after `create_app` is checked too."""
+        if self.fast_lane is not None:
+            self.fast_lane.check_stack(self.user_middleware)
+        return super().build_middleware_stack()
 
 
 def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> FastAPI:
@@ -174,7 +194,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
                    ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
                    canned.router, contacts.router, agents.router, teams.router, api_keys.router, routing.router,
-                   supervisor.router, pages.router, docs.router):
+                   supervisor.router, events.router, raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -188,6 +208,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     if not settings.opentelemetry:  # with tracing on, every request goes through the traced stack
         app.fast_lane = FastLane(settings.max_body_bytes, app.exception_handlers, RAW_API_HEADERS)
         app.fast_lane.add_routes(app.router.routes)
+        app.fast_lane.check_stack(app.user_middleware)
     return app
 
 

@@ -16,19 +16,30 @@ done here too: `scope["app"]` is set, an exception is answered by the applicatio
 exception handlers (the JSON errors of agents_ui/errors.py), an unexpected one with its 500, and
 the headers the stack adds to every API answer (agents_ui/api_headers.py) are added.
 The routes stay FastAPI routes: the OpenAPI schema documents them as before.
+
+What the lane does not reproduce must not be in the stack: `check_stack` (run by `HubApp` when it
+builds its middleware, at startup) refuses any middleware but ours as configured in `create_app`
+(a `CORSMiddleware` added for the whole app would be missing from the lane's answers). A
+middleware that never changes a lean route's answer (one scoped to other paths, say web chat's
+CORS) says so with a class attribute `leaves_lean_routes_alone = True`.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders, is_api_path
+from agents_ui.limits import BodySizeLimit
+from agents_ui.origin import OriginCheck
 from channels.lean_routes import Handler, LeanRoute
 
 logger = logging.getLogger(__name__)
@@ -47,6 +58,30 @@ class FastLane:
         for route in routes:
             if isinstance(route, LeanRoute) and route.methods == {"POST"} and not route.param_convertors:
                 self.handlers[route.path] = route.get_route_handler()
+
+    def check_stack(self, middleware: Sequence[Middleware]) -> None:
+        """Raises RuntimeError naming each middleware whose effect on a lean route's answer the
+        lane does not reproduce (the lane would answer without it)."""
+        unsafe = [m for m in middleware if not self.reproduces(m)]
+        if unsafe:
+            raise RuntimeError(
+                f"the fast lane (config/fast_lane.py) does not reproduce {', '.join(map(repr, unsafe))}: "
+                f"{', '.join(sorted(self.handlers))} would answer without it. Scope it to the routes that "
+                "need it and mark its class `leaves_lean_routes_alone = True`, teach FastLane what it does "
+                "(with a lane-versus-stack test in tests/config/test_fast_lane.py), or set `app.fast_lane = None`")
+
+    def reproduces(self, entry: Middleware) -> bool:
+        cls, kwargs = entry.cls, entry.kwargs
+        if getattr(cls, "leaves_lean_routes_alone", False) is True:
+            return True
+        if cls is ApiHeaders:  # the lane adds the same headers to every answer
+            lean_scopes = ({"type": "http", "path": path} for path in self.handlers)
+            return set(RAW_API_HEADERS) <= set(self.headers) and all(map(is_api_path, lean_scopes))
+        if cls is BodySizeLimit:  # the lane serves only bodies the stack's limit lets through
+            return int(kwargs.get("max_bytes", 0)) >= self.max_body_bytes  # type: ignore[call-overload]
+        if cls is OriginCheck:  # lean routes take no cookie: exempt from the Origin check
+            return set(self.handlers) <= set(kwargs.get("exempt_paths", ()))  # type: ignore[call-overload]
+        return False
 
     def handler_for(self, scope: Scope) -> Handler | None:
         if scope["type"] != "http" or scope["method"] != "POST":

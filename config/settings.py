@@ -59,6 +59,9 @@ class RoutingSettings(BaseModel):
     sla_boost: int = 10
     # Channels whose conversations go back to the queue when their agent goes offline.
     release_on_offline: list[str] = Field(default_factory=lambda: ["webchat", "voice"])
+    # Channels whose conversations are offered to an agent, who accepts within their team's
+    # offer_timeout_seconds, instead of being assigned outright.
+    offer_channels: list[str] = Field(default_factory=lambda: ["webchat"])
 
 
 class Settings(BaseSettings):
@@ -93,6 +96,8 @@ class Settings(BaseSettings):
     login_verify_slots: int = 0
     login_verify_queue: int = 32
     reopen_window_days: int = 7
+    # Inbound items kept raw for admins (unparseable, or refused by ingest) are cut to this size.
+    raw_payload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     poll_interval_seconds: float = 1.0
     replay_limit: int = 10_000
     delivery_max_attempts: int = 8

@@ -7,6 +7,7 @@ the same way everywhere: a conversation the caller may not read is refused befor
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -58,6 +59,13 @@ def check_offer(scope: AgentScope, conv: Conversation) -> Conversation:
     if not scope.can_see_conversation(conv.team_id, conv.assignee_id):
         raise NotFound(f"conversation {conv.id} does not exist")
     return conv
+
+
+def check_contact_changes(scope: AgentScope, fields: Collection[str]) -> None:
+    """Who may read a contact may change its name and language; the tier, which raises routing
+    priority, is for supervisors."""
+    if "tier" in fields and not scope.sees_everything:
+        raise Forbidden("only supervisors change a customer's tier")
 
 
 def contact_search_text(scope: AgentScope, q: str | None) -> str | None:

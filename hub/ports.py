@@ -1,15 +1,18 @@
 """The hub's port: the only hub module channel adapters may import.
 
 Inbound, an adapter turns a provider payload into an `InboundMessage` (or a `DeliveryUpdate`) and
-hands it to the `HubPort` it was given. Outbound, the hub hands an adapter an `OutboundMessage`
-and the adapter returns a `SendResult`, or raises `TransientError` / `PermanentError`; vendor
-exceptions never cross this line.
+hands it to the `HubPort` it was given. Outbound, the hub hands an adapter an `Outbound` item (a
+text, `OutboundMessage`, or a call request, `OutboundCall`) and the adapter returns a
+`SendResult`, or raises `TransientError` / `PermanentError`; vendor exceptions never cross this
+line. Adapters never see conversation ids as something to act on: they thread by keys
+(`InboundMessage.thread_keys`), resume by cursors (`Cursor`) and follow one customer through
+`HubPort.customer_feed`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -67,6 +70,15 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """How far a channel has read a source (an IMAP mailbox's "UIDVALIDITY:UID"), by a name the
+    channel chooses (unique across channels: prefix it with the channel)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A customer message, normalized.
 
@@ -74,7 +86,20 @@ class InboundMessage:
     "api:crm" + the integrator's id); a redelivery with the same key is a no-op.
     `source` is the entry point (which API source, which of our numbers, which mailbox): replies
     leave from it, and routing rules can match on it.
-    `thread_key`, when set, names the conversation this message continues (email threading).
+
+    Threading (keys are per channel, at most THREAD_KEY_MAX characters; longer ones are ignored):
+    `thread_keys`, best first (email: the reply token, In-Reply-To, each References id): the first
+    one the hub knows names the conversation this message continues, whoever sent it.
+    `weak_thread_keys` (email: a subject token) are tried next, and count only when that
+    conversation's customer is the sender. `own_thread_keys` (its own Message-ID) are recorded for
+    the conversation it lands in. A resolved conversation is reopened within the hub's reopen
+    window, as for any message; after it, the message starts a new conversation. Without a known
+    key the message joins the sender's latest conversation on this channel and entry point.
+
+    `cursor` is stored in the same transaction as the message (a redelivery stores it too).
+    `raw` (the provider's bytes, e.g. the whole email) is kept for admins if ingest rejects the
+    message (`RejectedMessage`); `raw_content_type` is its type ("message/rfc822", or
+    "application/octet-stream", the default).
     """
 
     channel: str
@@ -86,9 +111,23 @@ class InboundMessage:
     html: str | None = None
     subject: str | None = None
     attachments: tuple[Attachment, ...] = ()
-    thread_conversation_id: int | None = None
+    thread_keys: tuple[str, ...] = ()
+    weak_thread_keys: tuple[str, ...] = ()
+    own_thread_keys: tuple[str, ...] = ()
+    cursor: Cursor | None = None
     received_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    raw: bytes | None = field(default=None, repr=False)
+    raw_content_type: str = "application/octet-stream"
+
+    @property
+    def threaded(self) -> bool:
+        """Whether ingest has keys to resolve or record (such messages take the ORM path)."""
+        return bool(self.thread_keys or self.weak_thread_keys or self.own_thread_keys)
+
+
+# The longest thread key the hub stores (a Message-ID is rarely over 250 characters).
+THREAD_KEY_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -112,12 +151,64 @@ class OutboundMessage:
     subject: str | None = None
     attachments: tuple[Attachment, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The conversation's known thread keys, oldest first (email: In-Reply-To and References).
+    thread_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """A request to call the customer back (voice): the adapter places the call."""
+
+    outbox_id: int
+    conversation_id: int | None
+    channel: str
+    source: str  # the entry point (our number) to call from
+    to: str  # the customer's address on this channel
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+Outbound = OutboundMessage | OutboundCall
 
 
 @dataclass(frozen=True)
 class SendResult:
     provider_id: str | None
     status: str = "sent"  # the provider's first status, in the hub's words (queued, sent, ...)
+    # Keys the adapter minted for this item (the Message-ID it set, the reply token it used): the
+    # hub records them for the conversation, so answers carrying them thread there.
+    thread_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """An inbound item kept as received because it could not be parsed or ingested: admins list
+    and download it (GET /api/v1/admin/raw-payloads). Payloads over the hub's size cap are kept
+    truncated (and marked so). `content_type`: "message/rfc822" or "application/octet-stream"."""
+
+    channel: str
+    source: str
+    reason: str
+    payload: bytes = field(repr=False)
+    content_type: str = "application/octet-stream"
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    """An event a customer may see, as a public socket sends it.
+
+    Types: "message.created" (`data`: the message: id, direction "in" or "out", text, html,
+    subject, attachments, created_at, and `agent_name` on an agent's reply), "conversation.assigned"
+    (`data`: {"agent_name": the agent's display name, or None when handed back to the queue}),
+    "conversation.resolved", "conversation.reopened" (`data`: {}). Never notes, mentions, routing
+    internals, other customers' events, or agents' ids.
+    """
+
+    id: int  # the event log's id: resume with it (`customer_feed(contact_id, after_event_id=id)`)
+    type: str
+    conversation_id: int
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,8 +237,12 @@ class PermanentError(Exception):
 
 class ChannelAdapter(Protocol):
     channel: str
+    # The contact identity kind this channel addresses customers by ("phone", "email"), or None
+    # when the adapter finds its recipients itself (from the item's source or metadata). The hub
+    # fills `Outbound.to` from it, and finds the contact of `HubPort.set_opt_out_async` by it.
+    address_kind: str | None
 
-    async def send(self, message: OutboundMessage) -> SendResult: ...
+    async def send(self, item: Outbound) -> SendResult: ...
 
 
 class HubPort(Protocol):
@@ -164,9 +259,31 @@ class HubPort(Protocol):
 
     def apply_delivery_update(self, update: DeliveryUpdate) -> bool: ...
 
-    def set_sms_opt_out(self, phone: str, opted_out: bool, *, keyword: str) -> None: ...
+    async def set_opt_out_async(self, channel: str, address: str, opted_out: bool, reason: str) -> None:
+        """The customer at `address` (of the channel's `address_kind`) opted out of (or back in to)
+        messages on `channel`: replies there are refused until they opt in. No-op for an unknown
+        address or an unchanged state."""
+        ...
 
     def check_api_key(self, secret: str) -> bool: ...
+
+    async def cursor_async(self, name: str) -> str | None:
+        """The value stored for cursor `name` (with a message, or by `set_cursor_async`), or None."""
+        ...
+
+    async def set_cursor_async(self, cursor: Cursor) -> None:
+        """Store a cursor on its own: for a fetch that covered nothing to ingest."""
+        ...
+
+    async def keep_raw_async(self, raw: RawPayload) -> None:
+        """Keep an item that failed to parse, for admins. Never raises: a failure is logged."""
+        ...
+
+    def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
+        """The events of this customer's conversations a customer may see (`PublicEvent`), from
+        after `after_event_id` on, then live, in log order, each once. Ends only when the consumer
+        stops iterating (or the hub stops)."""
+        ...
 
 
 class TrustedProxies:

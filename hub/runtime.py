@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -15,23 +15,35 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub.agents.actions import agent_dict, api_key_for, do_set_presence, get_agent, team_ids_of
+from hub.channel_cursors import do_store_cursor, get_cursor
 from hub.clock import utcnow
-from hub.contacts.actions import find_by_identity, normalize_phone
-from hub.contacts.models import Contact
+from hub.contacts.addresses import find_by_address, normalize_address
+from hub.contacts.opt_outs import do_set_opt_out
 from hub.conversations import actions as conv_actions
+from hub.conversations.customer_feed import CustomerFeed
 from hub.conversations.sanitize import clean_inbound, clean_inbound_async
 from hub.conversations.storable import check_storable
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
 from hub.delivery.worker import DeliveryWorker
 from hub.errors import Invalid
-from hub.events import log
 from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
 from hub.events.visibility import Visibility
 from hub.group_commit import GroupCommit
 from hub.ingest.entry import do_ingest_many, find_ingested
-from hub.ports import ChannelAdapter, DeliveryUpdate, HubPort, InboundMessage, IngestResult, RejectedMessage
+from hub.ports import (
+    ChannelAdapter,
+    Cursor,
+    DeliveryUpdate,
+    HubPort,
+    InboundMessage,
+    IngestResult,
+    PublicEvent,
+    RawPayload,
+    RejectedMessage,
+)
+from hub.raw_payloads import DEFAULT_MAX_BYTES, do_keep_raw
 from hub.routing.actions import Router, RoutingConfig
 from hub.routing.service import RoutingService
 from hub.tasks import cancel_and_wait
@@ -70,6 +82,14 @@ class HubOptions:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     # Who reads what (hub.events.visibility): "company" (everyone reads every customer) or "team".
     visibility: Visibility = "company"
+    # Raw payloads kept for admins (hub.raw_payloads) are cut to this size.
+    raw_payload_max_bytes: int = DEFAULT_MAX_BYTES
+
+
+def _raw_of(message: InboundMessage, exc: RejectedMessage) -> RawPayload:
+    assert message.raw is not None
+    return RawPayload(channel=message.channel, source=message.source, reason=f"rejected: {exc}",
+                      payload=message.raw, content_type=message.raw_content_type, external_id=message.external_id)
 
 
 def _rejected(exc: Exception) -> RejectedMessage:
@@ -184,7 +204,9 @@ class Hub(HubPort):
             message = clean_inbound(message)  # before the writer: see hub.conversations.sanitize
             return self.writer.submit(message).result()  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
-            raise _rejected(exc) from exc
+            rejected = _rejected(exc)
+            self._keep_rejected(message, rejected)
+            raise rejected from exc
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
         """`ingest` for the event loop: waits for the commit without holding a thread."""
@@ -193,7 +215,10 @@ class Hub(HubPort):
             message = await clean_inbound_async(message)
             return await self.writer.submit_async(message)  # type: ignore[no-any-return]
         except (Invalid, DataError) as exc:
-            raise _rejected(exc) from exc
+            rejected = _rejected(exc)
+            if message.raw is not None:
+                await asyncio.to_thread(self._keep_rejected, message, rejected)
+            raise rejected from exc
 
     async def write_async(self, op: WriteOp[R], *, rerun_safe: bool = False) -> R:
         """Run `op(session)` in the writer's next transaction and return what it returns, after the
@@ -308,17 +333,45 @@ class Hub(HubPort):
         """After a revocation: this node stops accepting the key at once (others within seconds)."""
         self._api_keys.clear()
 
-    def set_sms_opt_out(self, phone: str, opted_out: bool, *, keyword: str) -> None:
-        phone = normalize_phone(phone)
-        with self.db.write() as s:
-            contact: Contact | None = find_by_identity(s, "phone", phone)
-            if contact is None or contact.sms_opted_out == opted_out:
-                return
-            contact.sms_opted_out = opted_out
-            contact.sms_opted_out_at = utcnow() if opted_out else None
-            log.append(
-                s,
-                "contact.sms_opt_out_changed",
-                contact_id=contact.id,
-                payload={"contact_id": contact.id, "opted_out": opted_out, "keyword": keyword},
-            )
+    async def set_opt_out_async(self, channel: str, address: str, opted_out: bool, reason: str) -> None:
+        adapter = self.adapters.get(channel)
+        if adapter is None or adapter.address_kind is None:
+            raise Invalid(f"channel {channel!r} addresses nobody: it has no opt-outs")
+        kind = adapter.address_kind
+        address = normalize_address(kind, address)  # here: an op that raises fails a shared batch
+
+        def op(s: Session) -> None:
+            contact = find_by_address(s, kind, address)
+            if contact is not None:
+                do_set_opt_out(s, contact, channel, opted_out, reason)
+
+        await self.write_async(op, rerun_safe=True)  # a second run finds it done: no second event
+
+    async def cursor_async(self, name: str) -> str | None:
+        def read() -> str | None:
+            with self.db.read() as s:
+                return get_cursor(s, name)
+        return await asyncio.to_thread(read)
+
+    async def set_cursor_async(self, cursor: Cursor) -> None:
+        await self.write_async(lambda s: do_store_cursor(s, cursor), rerun_safe=True)
+
+    async def keep_raw_async(self, raw: RawPayload) -> None:
+        try:
+            await asyncio.to_thread(self._keep_raw, raw)
+        except Exception:  # never blocks the channel's next item: the log says what was lost
+            logger.exception("could not keep a raw %s payload from %s (%s)", raw.channel, raw.source, raw.reason)
+
+    def _keep_raw(self, raw: RawPayload) -> None:
+        with self.db.write(serialize=False) as s:  # appends no event
+            do_keep_raw(s, raw, max_bytes=self.options.raw_payload_max_bytes)
+
+    def _keep_rejected(self, message: InboundMessage, exc: RejectedMessage) -> None:
+        if message.raw is not None:
+            try:
+                self._keep_raw(_raw_of(message, exc))
+            except Exception:
+                logger.exception("could not keep the raw payload of rejected message %s", message.external_id)
+
+    def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
+        return CustomerFeed(self.db, self.bus, contact_id).events(after_event_id)

@@ -12,8 +12,6 @@ from agents_ui.deps import Caller, current_caller, forget_caller, get_hub, requi
 from agents_ui.presence import presence_throttle
 from hub.agents import actions
 from hub.agents.models import Agent
-from hub.errors import Conflict
-from hub.events import log
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -72,25 +70,10 @@ def update_agent(agent_id: int, body: AgentPatch, caller: Caller = Depends(requi
     password = actions.new_password(body.password) if body.password is not None else None  # outside the lock
     with hub.db.write() as s:
         agent = actions.get_agent(s, agent_id)
-        active = body.active if body.active is not None else agent.active
-        stays_admin = (body.role or agent.role) == "admin" and active
-        if agent.role == "admin" and agent.active and not stays_admin and actions.active_admins(s) <= 1:
-            raise Conflict("this is the last active admin; make another admin first")
-        if body.name is not None:
-            agent.name = body.name
-        if body.role is not None:
-            agent.role = body.role
-        if body.active is not None:
-            actions.do_set_active(s, agent, body.active)
-        if body.capacities is not None:
-            agent.capacities = body.capacities
-        if body.skills is not None:
-            agent.skills = body.skills
-        if password is not None:
-            actions.do_set_password(s, agent, password)
-        info = actions.agent_dict(agent, actions.team_ids_of(s, agent_id))
-        # Capacity, skills or activity may have changed: routing looks at its queues again.
-        log.append(s, "agent.updated", actor_agent_id=caller.agent_id, payload={"agent_id": agent_id, "agent": info})
+        actions.check_keeps_an_admin(s, agent, role=body.role, active=body.active)
+        info = actions.do_update_agent(s, agent, name=body.name, role=body.role, active=body.active,
+                                       capacities=body.capacities, skills=body.skills, password=password,
+                                       actor_agent_id=caller.agent_id)
     # Role, activity, name or password (which ends every session) may have changed.
     forget_caller(hub, agent_id=agent_id)
     return info

@@ -42,9 +42,6 @@ def create_key(body: ApiKeyIn, caller: Caller = Depends(require_admin), hub: Hub
 @router.delete("/{key_id}", summary="Revoke an API key")
 def revoke_key(key_id: int, _: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
-        actions.do_revoke_api_key(s, key_id)
-        key = s.get(ApiKey, key_id)
-        assert key is not None
-        out = key_dict(key)
+        out = key_dict(actions.do_revoke_api_key(s, key_id))
     hub.forget_api_keys()
     return out

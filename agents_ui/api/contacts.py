@@ -6,21 +6,38 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import ConfigDict, Field
+from sqlmodel import Session
 
 from agents_ui.api.schemas import In
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access
 from hub.contacts import matches, queries
+from hub.contacts.models import Contact, ContactIdentity
+from hub.contacts.opt_outs import opted_out_channels
 from hub.contacts.preferences import do_update_contact
 from hub.contacts.schemas import contact_dict, event_dict
 from hub.conversations import customers
 from hub.conversations.merge import do_merge
-from hub.conversations.queries import list_conversations
+from hub.conversations.queries import contact_conversations
 from hub.conversations.schemas import conversation_dict
-from hub.errors import Forbidden
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
+
+
+def contact_views(s: Session, contacts: list[Contact],
+                  idents: list[ContactIdentity] | None = None) -> list[dict[str, Any]]:
+    """Contacts as the API shows them: `opted_out_channels`, and `sms_opted_out` for clients
+    written before opt-outs were per channel (deprecated: read `opted_out_channels`)."""
+    opted_out = opted_out_channels(s, [c.id for c in contacts if c.id is not None])
+    views = [contact_dict(c, idents, opted_out.get(c.id, ())) for c in contacts]  # type: ignore[arg-type]
+    for view in views:
+        view["sms_opted_out"] = "sms" in view["opted_out_channels"]
+    return views
+
+
+def contact_view(s: Session, contact: Contact, idents: list[ContactIdentity] | None = None) -> dict[str, Any]:
+    return contact_views(s, [contact], idents)[0]
 
 
 @router.get("", summary="Search contacts by name, email or phone")
@@ -31,7 +48,7 @@ def search(q: str | None = Query(None, max_length=200, description="at least 2 c
     text = access.contact_search_text(caller.scope, q)
     with hub.db.read() as s:
         found = customers.search_contacts(s, text, limit=limit, within=access.contact_within(caller.scope))
-        return {"items": [contact_dict(c) for c in found]}
+        return {"items": contact_views(s, list(found))}
 
 
 @router.get("/{contact_id}", summary="A contact, their identities and conversations")
@@ -40,9 +57,9 @@ def get_contact(
 ) -> dict[str, Any]:
     with hub.db.read() as s:
         contact = access.check_contact(s, caller.scope, contact_id)
-        convs = list_conversations(s, caller.scope, contact_id=contact_id, limit=200)
+        convs = contact_conversations(s, caller.scope, contact_id)
         return {
-            **contact_dict(contact, queries.identities(s, contact_id)),
+            **contact_view(s, contact, queries.identities(s, contact_id)),
             "conversations": [conversation_dict(c) for c in convs],
             # Contacts that may be the same customer (an address that arrived unproven with
             # theirs): confirm with POST /api/v1/contacts/{id}/merge.
@@ -65,12 +82,11 @@ def update_contact(contact_id: int, body: ContactPatchIn, caller: Caller = Depen
     """Fields left out stay as they are. Agents who may read the contact set its name and language;
     the tier (which raises routing priority) is for supervisors. Appends `contact.updated`."""
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    if "tier" in changes and not caller.scope.sees_everything:
-        raise Forbidden("only supervisors change a customer's tier")
+    access.check_contact_changes(caller.scope, changes)
     with hub.db.write() as s:
         contact = access.check_contact(s, caller.scope, contact_id)
         do_update_contact(s, contact, changes, actor_agent_id=caller.agent_id)
-        return contact_dict(contact, queries.identities(s, contact_id))
+        return contact_view(s, contact, queries.identities(s, contact_id))
 
 
 class MergeIn(In):
@@ -87,7 +103,7 @@ def merge(contact_id: int, body: MergeIn, caller: Caller = Depends(current_calle
         access.check_contact(s, caller.scope, contact_id)
         access.check_contact(s, caller.scope, body.into)
         into = do_merge(s, contact_id, body.into, actor_agent_id=caller.agent_id)
-        return contact_dict(into, queries.identities(s, body.into))
+        return contact_view(s, into, queries.identities(s, body.into))
 
 
 @router.get("/{contact_id}/timeline", summary="Everything that happened with this contact, newest first")

@@ -9,13 +9,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
+from agents_ui.api.contacts import contact_view
 from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access, jsontext
-from hub.agents.actions import get_agent, get_team
-from hub.clock import utcnow
 from hub.contacts.queries import get_contact
-from hub.contacts.schemas import contact_dict
 from hub.conversations import actions, inbox, queries
 from hub.conversations.agent_messages import check_add_note, check_reply
 from hub.conversations.models import Message
@@ -23,7 +21,7 @@ from hub.conversations.sanitize import sanitize_html_async
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Invalid
 from hub.events import log
-from hub.routing.actions import passed_on
+from hub.routing import assignments
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -110,7 +108,7 @@ def get_conversation(
                                          until=until)
         return {
             "conversation": conversation_dict(conv),
-            "contact": contact_dict(contact),
+            "contact": contact_view(s, contact),
             "messages": [message_dict(m) for m in messages],
             "next_before": messages[0].id if more and messages else None,
             # All of them: whoever may read the conversation may read its events (hub.access).
@@ -160,8 +158,6 @@ async def add_note(conversation_id: int, body: NoteIn, response: Response, calle
     """Notes are visible to agents only; they never reach the customer."""
     def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
         conv = access.check_note(caller.scope, actions.get_conversation(s, conversation_id))
-        for agent_id in body.mentions:
-            get_agent(s, agent_id)
         return check_add_note(s, conv, agent_id=caller.agent_id, text=body.text, mentions=body.mentions,
                               client_id=client_id)
 
@@ -190,19 +186,8 @@ async def assign(conversation_id: int, body: AssignIn, caller: Caller = Depends(
         conv = actions.get_conversation(s, conversation_id)
         team_id = body.team_id if body.team_id is not None else conv.team_id
         access.check_assign(caller.scope, conv, to=body.assignee_id, to_team=team_id)
-        hand_back = body.assignee_id is None and conv.assignee_id == caller.agent_id and team_id == conv.team_id
-        if body.assignee_id is not None:
-            get_agent(s, body.assignee_id)
-        if team_id is not None:
-            get_team(s, team_id)
-        if hand_back:
-            hub.router.hand_back(s, conv, caller.agent_id, note=body.note)
-        else:
-            if body.assignee_id is None and conv.assignee_id is not None:
-                # A supervisor takes it from its agent: routing must not hand it straight back.
-                passed_on(conv, conv.assignee_id, utcnow())
-            actions.do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id,
-                              actor_agent_id=caller.agent_id, reason="manual", note=body.note)
+        assignments.do_reassign(s, hub.router, conv, by=caller.agent_id, assignee_id=body.assignee_id,
+                                team_id=team_id, note=body.note)
         return conversation_dict(conv)
 
     return await hub.write_async(write)

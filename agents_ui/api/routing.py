@@ -6,17 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import ConfigDict, Field, model_validator
-from sqlalchemy import select
 
 from agents_ui.api.schemas import In
 from agents_ui.deps import Caller, current_caller, get_hub, require_admin, require_supervisor
 from hub import access
 from hub.conversations.actions import get_conversation
 from hub.conversations.schemas import conversation_dict
-from hub.errors import Conflict, Invalid, NotFound
-from hub.events import log
-from hub.routing.models import RoutingRule
-from hub.routing.settings import TeamRef, TeamSettings, do_set_team_settings, find_team
+from hub.routing import admin, assignments
+from hub.routing.settings import TeamRef, TeamSettings, do_set_team_settings
 from hub.runtime import Hub
 
 router = APIRouter(tags=["routing"])
@@ -54,46 +51,30 @@ class RuleIn(In):
         return self
 
 
-def rule_dict(r: RoutingRule) -> dict[str, Any]:
-    return {"id": r.id, "name": r.name, "position": r.position, "match": r.match, "team_id": r.team_id,
-            "priority": r.priority, "skill": r.skill}
-
-
 @router.get("/api/v1/routing/rules", summary="Routing rules (config rules first, then these)")
 def list_rules(_: Caller = Depends(require_supervisor), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.read() as s:
-        rows = s.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars()  # type: ignore[arg-type]
         return {
             "config": [r.__dict__ for r in hub.options.routing.rules],
-            "items": [rule_dict(r) for r in rows],
+            "items": [admin.rule_dict(r) for r in admin.list_rules(s)],
         }
 
 
 @router.post("/api/v1/routing/rules", status_code=201, summary="Add a routing rule (admins)")
 def create_rule(body: RuleIn, caller: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
-        ref = body.team if body.team is not None else body.team_id
-        team = find_team(s, ref) if ref is not None else None
-        if ref is not None and team is None:
-            raise Invalid(f"team: no team {ref!r}")
-        rule = RoutingRule(name=body.name, position=body.position, match=body.match.model_dump(exclude_defaults=True),
-                           team_id=team.id if team else None, priority=body.priority, skill=body.skill)
-        s.add(rule)
-        s.flush()
-        out = rule_dict(rule)
-        # Routing boards keep the rules until this event says they changed (hub/routing/board.py).
-        log.append(s, "routing.rules_changed", actor_agent_id=caller.agent_id, payload={"created": out})
-        return out
+        rule = admin.do_create_rule(
+            s, name=body.name, position=body.position, match=body.match.model_dump(exclude_defaults=True),
+            team=body.team if body.team is not None else body.team_id, priority=body.priority, skill=body.skill,
+            actor_agent_id=caller.agent_id,
+        )
+        return admin.rule_dict(rule)
 
 
 @router.delete("/api/v1/routing/rules/{rule_id}", summary="Delete a routing rule (admins)")
 def delete_rule(rule_id: int, caller: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.write() as s:
-        rule = s.get(RoutingRule, rule_id)
-        if rule is None:
-            raise NotFound(f"routing rule {rule_id} does not exist")
-        s.delete(rule)
-        log.append(s, "routing.rules_changed", actor_agent_id=caller.agent_id, payload={"deleted": rule_id})
+        admin.do_delete_rule(s, rule_id, actor_agent_id=caller.agent_id)
     return {"ok": True}
 
 
@@ -124,7 +105,5 @@ def decline(
     """The chat goes back to the queue and is offered to the next agent."""
     with hub.db.write() as s:
         conv = access.check_offer(caller.scope, get_conversation(s, conversation_id))
-        if conv.offered_to_id != caller.agent_id:
-            raise Conflict("this conversation is not offered to you")
-        hub.router.withdraw_offer(s, conv, reason="declined")
+        assignments.do_decline_offer(s, hub.router, conv, caller.agent_id)
         return conversation_dict(conv)

@@ -9,11 +9,9 @@ from pydantic import Field
 
 from agents_ui.api.schemas import In
 from agents_ui.deps import Caller, get_hub, require_supervisor
-from hub.agents.actions import get_agent, get_team
-from hub.conversations.actions import do_assign, get_conversation
 from hub.conversations.schemas import conversation_dict
 from hub.errors import Invalid
-from hub.routing import supervisor_views
+from hub.routing import assignments, supervisor_views
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/supervisor", tags=["supervision"])
@@ -47,22 +45,6 @@ def bulk_assign(body: BulkAssignIn, caller: Caller = Depends(require_supervisor)
     if body.assignee_id is None and body.team_id is None:
         raise Invalid("name an assignee_id, a team_id, or both")
     with hub.db.write() as s:
-        if body.assignee_id is not None:
-            get_agent(s, body.assignee_id)
-        if body.team_id is not None:
-            get_team(s, body.team_id)
-        out = []
-        for conv_id in dict.fromkeys(body.conversation_ids):
-            conv = get_conversation(s, conv_id)
-            team_id = body.team_id if body.team_id is not None else conv.team_id
-            kind = "conversation.transferred" if team_id != conv.team_id else "conversation.assigned"
-            if body.assignee_id is None:
-                conv.offered_to_id = None
-                conv.offer_expires_at = None
-                conv.queued_at = None
-            do_assign(s, conv, assignee_id=body.assignee_id, team_id=team_id, actor_agent_id=caller.agent_id,
-                      reason="supervisor", note=body.note, event_type=kind)
-            if body.assignee_id is None and conv.status == "open":
-                hub.router.on_routable(s, conv)
-            out.append(conversation_dict(conv))
-    return {"items": out}
+        convs = assignments.do_transfer(s, hub.router, body.conversation_ids, assignee_id=body.assignee_id,
+                                        team_id=body.team_id, actor_agent_id=caller.agent_id, note=body.note)
+        return {"items": [conversation_dict(c) for c in convs]}

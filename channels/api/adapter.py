@@ -8,11 +8,12 @@ import json
 
 import httpx
 
-from hub.ports import OutboundMessage, PermanentError, SendResult, TransientError
+from hub.ports import Outbound, OutboundMessage, PermanentError, SendResult, TransientError
 
 
 class ApiCallbackAdapter:
     channel = "api"
+    address_kind = None  # replies go to the source's callback URL, with the contact id
 
     def __init__(self, callbacks: dict[str, str], *, secret: str | None, timeout: float = 10.0,
                  client: httpx.AsyncClient | None = None) -> None:
@@ -20,7 +21,9 @@ class ApiCallbackAdapter:
         self.secret = secret
         self.client = client or httpx.AsyncClient(timeout=timeout)
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: Outbound) -> SendResult:
+        if not isinstance(message, OutboundMessage):
+            raise PermanentError("the API channel sends text replies only")
         url = self.callbacks.get(message.source)
         if not url:
             raise PermanentError(f"no callback URL is configured for API source {message.source!r}")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from hub.ports import ContactRef, HubPort, InboundMessage, OutboundMessage, PermanentError, SendResult
+from hub.ports import ContactRef, HubPort, InboundMessage, Outbound, OutboundMessage, PermanentError, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,13 @@ CUSTOMER_LINES = (
 )
 
 
+def _thread_key(outbox_id: int) -> str:
+    return f"reply-{outbox_id}"
+
+
 class DemoChannel:
     channel = CHANNEL
+    address_kind = None  # the customer comes from `customer_of`
 
     def __init__(self, hub: HubPort, customer_of: Callable[[int], ContactRef | None], *,
                  answer_after: float = 1.5) -> None:
@@ -37,7 +42,9 @@ class DemoChannel:
         self.answer_after = answer_after
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: Outbound) -> SendResult:
+        if not isinstance(message, OutboundMessage):
+            raise PermanentError("the demo customer takes no calls")
         contact_id = message.metadata.get("contact_id")
         customer = await asyncio.to_thread(self.customer_of, contact_id) if isinstance(contact_id, int) else None
         if customer is None:
@@ -46,7 +53,11 @@ class DemoChannel:
         task = asyncio.create_task(self._answer(message, customer), name=f"demo-answer-{message.outbox_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return SendResult(provider_id=f"demo-{message.outbox_id}", status="delivered")
+        # The key the answer carries: the hub records it with the conversation once the send is
+        # recorded, so the answer threads there (an answer faster than that joins the customer's
+        # latest demo conversation, the same one in practice).
+        return SendResult(provider_id=f"demo-{message.outbox_id}", status="delivered",
+                          thread_keys=(_thread_key(message.outbox_id),))
 
     async def _answer(self, message: OutboundMessage, customer: ContactRef) -> None:
         await asyncio.sleep(self.answer_after)
@@ -55,7 +66,7 @@ class DemoChannel:
                 channel=CHANNEL, source=message.source, ingest_scope=f"{CHANNEL}:{message.source}",
                 external_id=f"answer-{message.outbox_id}", contact=customer,
                 text=CUSTOMER_LINES[message.outbox_id % len(CUSTOMER_LINES)],
-                thread_conversation_id=message.conversation_id))
+                thread_keys=(_thread_key(message.outbox_id),)))
         except Exception:  # a demo nicety: never worth more than a line in the log
             logger.exception("the demo customer could not answer reply %s", message.outbox_id)
 

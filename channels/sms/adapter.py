@@ -18,7 +18,7 @@ from channels.sms import error_codes
 from channels.sms.client import CreatedMessage, TwilioMessages
 from channels.sms.settings import SmsSettings
 from channels.sms.statuses import hub_status
-from hub.ports import HubPort, OutboundMessage, PermanentError, SendResult, TransientError
+from hub.ports import HubPort, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def _reason(status: int, code: int | None, message: str | None) -> str:
 
 class TwilioSmsAdapter:
     channel = "sms"
+    address_kind = "phone"
 
     def __init__(self, settings: SmsSettings, port: HubPort, *, messages: TwilioMessages | None = None) -> None:
         self.settings = settings
@@ -65,7 +66,9 @@ class TwilioSmsAdapter:
             return {"from_": self.settings.numbers[0]}
         raise PermanentError("no Twilio number or Messaging Service to send from (set HUB_TWILIO__NUMBERS)")
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: Outbound) -> SendResult:
+        if not isinstance(message, OutboundMessage):
+            raise PermanentError("SMS cannot place calls")
         if not message.to:
             raise PermanentError("the contact has no phone number to text")
         sender = self.sender_for(message.source)
@@ -101,6 +104,6 @@ class TwilioSmsAdapter:
     async def _mark_opted_out(self, phone: str) -> None:
         try:
             keyword = f"twilio:{error_codes.UNSUBSCRIBED}"
-            await asyncio.to_thread(self.port.set_sms_opt_out, phone, True, keyword=keyword)
+            await self.port.set_opt_out_async(self.channel, phone, True, keyword)
         except Exception:
             logger.exception("could not record the opt-out of %s reported by Twilio", phone)

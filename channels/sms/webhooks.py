@@ -13,7 +13,6 @@ Twilio's retry (or ours, after an outage) brings the same MessageSid again: the 
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import anyio.to_thread
@@ -141,8 +140,8 @@ class TwilioWebhooks:
                 # After the message itself, so the agent sees the STOP text and then the opt-out;
                 # if this fails, the retry finds the message stored and sets the opt-out again.
                 word = (sms.message.text.strip().upper() or sms.keyword.upper())[:32]
-                await anyio.to_thread.run_sync(functools.partial(
-                    port.set_sms_opt_out, sms.message.contact.phone or "", sms.keyword == "stop", keyword=word))
+                await port.set_opt_out_async(sms.message.channel, sms.message.contact.phone or "",
+                                             sms.keyword == "stop", word)
         except RejectedMessage as exc:
             logger.warning("refused Twilio message %s for good: %s", sms.message.external_id, exc)
             return _error(400, "invalid", f"this message cannot be stored: {exc}")
@@ -165,8 +164,8 @@ class TwilioWebhooks:
         try:
             await anyio.to_thread.run_sync(port.apply_delivery_update, update)
             if update.error_code == str(error_codes.UNSUBSCRIBED) and params.get("To"):
-                await anyio.to_thread.run_sync(functools.partial(
-                    port.set_sms_opt_out, params.get("To") or "", True, keyword=f"twilio:{update.error_code}"))
+                await port.set_opt_out_async(update.channel, params.get("To") or "", True,
+                                             f"twilio:{update.error_code}")
         except Exception:
             logger.exception("could not record Twilio status %s for %s", update.status, update.provider_id)
             return _error(500, "internal", "the hub could not record this status; retry")

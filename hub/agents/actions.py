@@ -14,6 +14,7 @@ from hub.clock import utcnow
 from hub.contacts.actions import normalize_email
 from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log
+from hub.events.types import AgentUpdated, MemberAdded, MemberRemoved, PresenceChanged, SessionEnded
 
 MIN_PASSWORD = 8
 
@@ -83,14 +84,13 @@ def do_create_agent(
     and the CLI pass a `new_password` made before it."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
-    if not isinstance(password, NewPassword):
-        check_password(password)
+    password_hash = _hash_of(password)  # a plain one is checked (and hashed) once, here
     email = normalize_email(email)
     if not name.strip():
         raise Invalid("an agent needs a name")
     if get_agent_by_email(session, email) is not None:
         raise Conflict(f"an agent with email {email} already exists")
-    agent = Agent(email=email, name=name.strip(), role=role, password_hash=_hash_of(password),
+    agent = Agent(email=email, name=name.strip(), role=role, password_hash=password_hash,
                   capacities=capacities or {}, skills=skills or [])
     session.add(agent)
     session.flush()
@@ -108,6 +108,34 @@ def do_set_active(session: Session, agent: Agent, active: bool) -> None:
     agent.active = active
     if not active:
         _end_sessions(session, agent)
+
+
+def check_keeps_an_admin(session: Session, agent: Agent, *, role: str | None, active: bool | None) -> None:
+    """Refuses (409) a change of role or activity that would leave no active admin."""
+    stays_admin = (role or agent.role) == "admin" and (active if active is not None else agent.active)
+    if agent.role == "admin" and agent.active and not stays_admin and active_admins(session) <= 1:
+        raise Conflict("this is the last active admin; make another admin first")
+
+
+def do_update_agent(
+    session: Session, agent: Agent, *, name: str | None = None, role: str | None = None, active: bool | None = None,
+    capacities: dict[str, int] | None = None, skills: list[str] | None = None, password: NewPassword | None = None,
+    actor_agent_id: int | None,
+) -> dict[str, object]:
+    """Changes what is given (None: unchanged) and appends `agent.updated`; returns the agent as
+    `agent_dict` has it. Callers ask `check_keeps_an_admin` first."""
+    for field, value in (("name", name), ("role", role), ("capacities", capacities), ("skills", skills)):
+        if value is not None:
+            setattr(agent, field, value)
+    if active is not None:
+        do_set_active(session, agent, active)
+    if password is not None:
+        do_set_password(session, agent, password)
+    assert agent.id is not None
+    info = agent_dict(agent, team_ids_of(session, agent.id))
+    # Capacity, skills or activity may have changed: routing looks at its queues again.
+    log.append(session, AgentUpdated(actor_agent_id=actor_agent_id, agent_id=agent.id, agent=info))
+    return info
 
 
 def _end_sessions(session: Session, agent: Agent) -> None:
@@ -170,7 +198,7 @@ def do_revoke_token(session: Session, token: str, *, agent_id: int) -> None:
     """End a session. `agent.session_ended` tells the agent's open sockets, on every node, to check
     their own token again (the event names no token: each socket learns only about its own)."""
     session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))  # type: ignore[arg-type]
-    log.append(session, "agent.session_ended", actor_agent_id=agent_id, payload={"agent_id": agent_id})
+    log.append(session, SessionEnded(agent_id=agent_id))
 
 
 def do_create_api_key(session: Session, *, name: str, created_by: int | None) -> tuple[ApiKey, str]:
@@ -188,11 +216,12 @@ def api_key_for(session: Session, secret: str) -> ApiKey | None:
     return key if key is not None and key.revoked_at is None else None
 
 
-def do_revoke_api_key(session: Session, key_id: int) -> None:
+def do_revoke_api_key(session: Session, key_id: int) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id} does not exist")
     key.revoked_at = key.revoked_at or utcnow()
+    return key
 
 
 def do_create_team(session: Session, name: str) -> Team:
@@ -224,14 +253,14 @@ def get_team_by_name(session: Session, name: str) -> Team:
 def do_add_member(session: Session, team: Team, agent: Agent) -> None:
     if session.get(TeamMember, (team.id, agent.id)) is None:
         session.add(TeamMember(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
-        log.append(session, "team.member_added", payload={"team_id": team.id, "agent_id": agent.id})
+        log.append(session, MemberAdded(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
 
 
 def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
     member = session.get(TeamMember, (team.id, agent.id))
     if member is not None:
         session.delete(member)
-        log.append(session, "team.member_removed", payload={"team_id": team.id, "agent_id": agent.id})
+        log.append(session, MemberRemoved(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
 
 
 def memberships(session: Session) -> list[tuple[int, int]]:
@@ -252,10 +281,5 @@ def do_set_presence(session: Session, agent: Agent, presence: str) -> bool:
     previous = agent.presence
     agent.presence = presence
     agent.presence_changed_at = utcnow()
-    log.append(
-        session,
-        "presence.changed",
-        actor_agent_id=agent.id,
-        payload={"agent_id": agent.id, "from": previous, "presence": presence},
-    )
+    log.append(session, PresenceChanged(agent_id=agent.id, from_=previous, presence=presence))  # type: ignore[arg-type]
     return True

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from hub.clock import utcnow
 from hub.contacts.emails import valid_email
-from hub.contacts.matches import hold_apart
+from hub.contacts.matches import suggest_match
 from hub.contacts.models import Contact, ContactIdentity
 from hub.contacts.preferences import NEW_CONTACT_TIER, normalize_language, normalize_tier
 from hub.errors import Invalid
@@ -114,7 +114,7 @@ def _known(session: Session, idents: list[tuple[str, str]]) -> dict[tuple[str, s
 
 
 _CONTACTS = Contact.__table__  # type: ignore[attr-defined]
-_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
+_INSERT_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
 _INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
 
 
@@ -130,28 +130,32 @@ def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetim
     return row
 
 
+def insert_contact(session: Session, row: dict[str, Any], idents: list[tuple[str, str]]) -> int:
+    """Writes a new contact (`row`: `new_contact_row`) and its identities, without entities (through
+    the ORM they cost a flush and slow entity construction each); returns its id. No savepoint: if
+    a concurrent writer took one of these addresses first, the whole transaction fails on the unique
+    key and its retry finds their contact (Hub.ingest)."""
+    contact_id = int(session.execute(_INSERT_CONTACT, row).scalar_one())
+    session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
+                                        "created_at": row["created_at"]} for kind, address in idents])
+    return contact_id
+
+
 def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | None = None,
                        known: dict[tuple[str, str], int] | None = None) -> tuple[int, bool]:
-    """The contact owning the first known identity, else a new one; its id, and whether it is new.
-    A known contact's new identities join it only when verified (`_resolve`); an identity that
-    already belongs to another contact is left there (merging people is a deliberate act, never a
-    side effect of a message). A new contact and its identities are written without entities
-    (through the ORM they cost a flush and slow entity construction each). `known`: the identities of `ref`
-    that exist, if the caller has just read them in this transaction (else they are read here)."""
+    """The contact owning the first known identity of `ref`, else a new one with all of them: (its
+    id, whether it is new). An identity that already belongs to another contact is left there:
+    merging people is a deliberate act, never a side effect of a message. `known`: the identities
+    of `ref` that exist, if the caller has just read them in this transaction (else read here)."""
     idents = identities_of(ref, ref_scope)
     if known is None:
         known = _known(session, idents)
-    if any(i in known for i in idents):
-        contact, created = _resolve(session, ref, idents, known)
-        assert contact.id is not None
-        return contact.id, created
-    now = utcnow()
-    row = new_contact_row(ref, idents, now)
-    contact_id = int(session.execute(_INSERT_CONTACT, row).scalar_one())
-    # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
-    # fails on the unique key and its retry finds their contact (Hub.ingest).
-    session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
-                                        "created_at": now} for kind, address in idents])
+    owner = next((known[i] for i in idents if i in known), None)
+    if owner is not None:
+        _update_known(session, ref, idents, known, owner)
+        return owner, False
+    row = new_contact_row(ref, idents, utcnow())
+    contact_id = insert_contact(session, row, idents)
     mark_created(session, contact_id, row["tier"], row["language"])
     return contact_id, True
 
@@ -164,44 +168,29 @@ def verified_identities(ref: ContactRef, idents: list[tuple[str, str]]) -> set[t
             if ("external_ref" if kind.startswith("ref:") else kind) in ref.verified}
 
 
-def _resolve(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
-             known: dict[tuple[str, str], int]) -> tuple[Contact, bool]:
-    """The contact of the first known identity (else a new one with all of them). A new address
-    joins that known contact only if the channel proves it and the contact was recognised by a
-    proven address too; otherwise it is held apart in a contact of its own, suggested as a match
-    (hub.contacts.matches)."""
-    owner = next((known[i] for i in idents if i in known), None)
-    contact = session.get(Contact, owner) if owner is not None else None
-    created = contact is None
-    if contact is None:
-        row = new_contact_row(ref, idents, utcnow())
-        contact = Contact(**{k: row[k] for k in ("name", "email", "phone", "tier", "language")})
-        session.add(contact)
-        session.flush()
-        assert contact.id is not None
-        mark_created(session, contact.id, contact.tier, contact.language)
-    elif ref.name and not contact.name:
+def _update_known(session: Session, ref: ContactRef, idents: list[tuple[str, str]],
+                  known: dict[tuple[str, str], int], owner: int) -> None:
+    """A known contact (`owner`, of the first known identity) wrote: fills in a missing name. A new
+    address joins them only if the channel proves it and they were recognised by a proven address
+    too; otherwise it is held apart in a contact of its own, suggested as a match (hub.contacts.matches)."""
+    contact = session.get(Contact, owner)
+    assert contact is not None and contact.id is not None
+    if ref.name and not contact.name:
         contact.name = ref.name.strip()
         contact.updated_at = utcnow()
-    verified = verified_identities(ref, idents) if not created else set()
+    verified = verified_identities(ref, idents)
     proven_owner = any(known.get(i) == owner for i in verified)
     held: list[tuple[str, str]] = []
     for kind, address in idents:
         if (kind, address) in known:
             continue
-        if created:
-            # Written with the caller's next flush, without a savepoint: if a concurrent writer
-            # took this address first, the whole transaction fails on the unique key and its retry
-            # finds their contact (Hub.ingest), instead of keeping a second one without it.
-            session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))  # type: ignore[arg-type]
-        elif proven_owner and (kind, address) in verified:
+        if proven_owner and (kind, address) in verified:
             _attach_identity(session, contact, kind, address)
         else:
             held.append((kind, address))
     if held:
-        assert contact.id is not None
-        hold_apart(session, new_contact_row(ContactRef(), held, utcnow()), held, candidate_id=contact.id)
-    return contact, created
+        apart = insert_contact(session, new_contact_row(ContactRef(), held, utcnow()), held)
+        suggest_match(session, apart, held, candidate_id=contact.id)
 
 
 def _attach_identity(session: Session, contact: Contact, kind: str, address: str) -> None:

@@ -12,35 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from hub.contacts.models import Contact, ContactIdentity
 from hub.events import log
 from hub.events.models import Event
+from hub.events.types import MatchSuggested, Merged
 
-SUGGESTED = "contact.match_suggested"
-MERGED = "contact.merged"
-
-_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)  # type: ignore[attr-defined]
-_INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
+SUGGESTED = MatchSuggested.TYPE
+MERGED = Merged.TYPE
 
 
-def hold_apart(session: Session, row: dict[str, Any], held: list[tuple[str, str]], *, candidate_id: int) -> int:
-    """A new contact (`row`: `new_contact_row` of `held`) for addresses that arrived with contact
-    `candidate_id` unproven, and the suggestion on both timelines. Returns the new contact's id."""
-    now = row["created_at"]
-    contact_id = int(session.execute(_INSERT_CONTACT, row).scalar_one())
-    # No savepoint: if a concurrent writer took one of these addresses first, the whole transaction
-    # fails on the unique key and its retry finds it known (Hub.ingest), as for a new contact.
-    session.execute(_INSERT_IDENTITY, [{"contact_id": contact_id, "kind": kind, "address": address,
-                                        "created_at": now} for kind, address in held])
-    payload = {"contact_id": contact_id, "candidate_id": candidate_id,
-               "identities": [{"kind": k, "address": a} for k, a in held],
-               "reason": "arrived in one message with the other contact's address, unverified"}
+def suggest_match(session: Session, contact_id: int, held: list[tuple[str, str]], *, candidate_id: int) -> None:
+    """Contact `contact_id` was made for addresses (`held`) that arrived with contact `candidate_id`
+    unproven: the suggestion goes on both timelines."""
+    identities = [{"kind": k, "address": a} for k, a in held]
+    reason = "arrived in one message with the other contact's address, unverified"
     for on in (contact_id, candidate_id):
-        log.append(session, SUGGESTED, contact_id=on, payload=payload, private=True)
-    return contact_id
+        log.append(session, MatchSuggested(timeline=on, contact_id=contact_id, candidate_id=candidate_id,
+                                           identities=identities, reason=reason))
 
 
 def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]:
@@ -63,9 +54,9 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
                             "suggested_at": at.isoformat()}
     if not found:
         return []
-    live = dict(session.execute(
-        select(ContactIdentity.contact_id, func.count()).where(ContactIdentity.contact_id.in_(found))  # type: ignore[attr-defined]
-        .group_by(ContactIdentity.contact_id)
-    ).all())
-    names = dict(session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(found))).all())  # type: ignore[union-attr]
-    return [{**item, "name": names.get(other)} for other, item in found.items() if live.get(other)]
+    # Those with an identity left (merged away otherwise), in one statement.
+    has_identity = select(col(ContactIdentity.contact_id)).where(col(ContactIdentity.contact_id) == col(Contact.id))
+    live: dict[int, str] = {id_: name for id_, name in session.execute(
+        select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(found), has_identity.exists()))}
+    return [{**item, "name": live[other]} for other, item in found.items() if other in live]
+

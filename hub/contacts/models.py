@@ -20,8 +20,6 @@ class Contact(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32, index=True)
     tier: str = Field(default="standard", max_length=32)
     language: str | None = Field(default=None, max_length=16)
-    sms_opted_out: bool = Field(default=False)
-    sms_opted_out_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -40,3 +38,15 @@ class ContactIdentity(SQLModel, table=True):
     kind: str = Field(max_length=64)
     address: str = Field(max_length=320)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ContactOptOut(SQLModel, table=True):
+    """A customer who asked for no more messages on one channel (an SMS STOP, an unsubscribe):
+    replies there are refused until they opt back in, which deletes the row."""
+
+    __tablename__ = "contact_opt_outs"
+
+    contact_id: int = Field(foreign_key="contacts.id", primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    reason: str = Field(default="", max_length=64)  # the channel's word for it: "STOP", "twilio:21610"
+    opted_out_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

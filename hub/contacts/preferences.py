@@ -12,6 +12,7 @@ from hub.clock import utcnow
 from hub.contacts.models import Contact
 from hub.errors import Invalid
 from hub.events import log
+from hub.events.types import ContactUpdated
 
 NEW_CONTACT_TIER = "standard"
 # Free short text, so a company can name its own tiers; routing rules match it as is, and "vip"
@@ -63,6 +64,6 @@ def do_update_contact(session: Session, contact: Contact, changes: dict[str, Any
         setattr(contact, key, value)
     contact.updated_at = utcnow()
     session.flush()
-    log.append(session, "contact.updated", contact_id=contact.id, actor_agent_id=actor_agent_id,
-               payload={"contact_id": contact.id, "changes": changed}, private=True)
+    log.append(session, ContactUpdated(contact_id=contact.id, actor_agent_id=actor_agent_id,  # type: ignore[arg-type]
+                                       changes=changed))
     return changed

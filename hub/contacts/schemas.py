@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hub.contacts.models import Contact, ContactIdentity
 from hub.events.models import Event
 
 
-def contact_dict(c: Contact, idents: list[ContactIdentity] | None = None) -> dict[str, Any]:
+def contact_dict(c: Contact, idents: list[ContactIdentity] | None = None,
+                 opted_out: Iterable[str] = ()) -> dict[str, Any]:
+    """`opted_out`: the channels the contact opted out of (hub.contacts.opt_outs)."""
     out: dict[str, Any] = {
         "id": c.id,
         "name": c.name,
@@ -16,7 +19,7 @@ def contact_dict(c: Contact, idents: list[ContactIdentity] | None = None) -> dic
         "phone": c.phone,
         "tier": c.tier,
         "language": c.language,
-        "sms_opted_out": c.sms_opted_out,
+        "opted_out_channels": sorted(opted_out),
         "created_at": c.created_at.isoformat(),
     }
     if idents is not None:

@@ -15,11 +15,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from hub.clock import utcnow
-from hub.contacts.models import Contact
+from hub.contacts.opt_outs import check_may_message
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
 from hub.conversations.schemas import conversation_dict, message_dict
-from hub.errors import Conflict, Invalid, NotFound
+from hub.errors import Invalid, NotFound
 from hub.events import log, writes
+from hub.events.types import MessageCreated, NoteCreated, StatusChanged, TypedEvent
+from hub.events.types.conversations import ASSIGNMENTS
 from hub.outbox.actions import do_enqueue
 from hub.plain_sql import PlainSql
 
@@ -35,14 +37,6 @@ def get_conversation(session: Session, conversation_id: int) -> Conversation:
     return conv
 
 
-def customer_address(contact: Contact, channel: str) -> str | None:
-    if channel == "sms" or channel == "voice":
-        return contact.phone
-    if channel == "email":
-        return contact.email
-    return None
-
-
 def do_reply(
     session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
     client_id: str | None = None,
@@ -51,10 +45,8 @@ def do_reply(
     cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is."""
     if not text.strip():
         raise Invalid("a reply needs text")
-    contact = session.get(Contact, conv.contact_id)
-    assert contact is not None and conv.id is not None
-    if conv.channel == "sms" and contact.sms_opted_out:
-        raise Conflict("this contact has opted out of SMS (they texted STOP); they must text START first")
+    assert conv.id is not None
+    check_may_message(session, conv.contact_id, conv.channel)
     now = utcnow()
     message = Message(
         conversation_id=conv.id,
@@ -77,9 +69,8 @@ def do_reply(
         message_id=message.id,
         conversation_id=conv.id,
         payload={
-            "source": conv.source,
-            "to": customer_address(contact, conv.channel),
-            "metadata": {"contact_id": contact.id},
+            "source": conv.source,  # the address `to` is the delivery worker's (hub.delivery.addressing)
+            "metadata": {"contact_id": conv.contact_id},
             "text": text,
             "html": message.html,
             "subject": conv.subject,
@@ -90,14 +81,8 @@ def do_reply(
     conv.next_response_due_at = None  # answered: the next-response clock stops
     conv.last_agent_id = agent_id
     conv.updated_at = now
-    log.append(
-        session,
-        "message.created",
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        actor_agent_id=agent_id,
-        payload={"message": message_dict(message)},
-    )
+    log.append(session, MessageCreated(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                                       message=message_dict(message)))
     return message
 
 
@@ -118,15 +103,8 @@ def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: st
     session.add(note)
     session.flush()
     conv.updated_at = utcnow()
-    log.append(
-        session,
-        "note.created",
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        actor_agent_id=agent_id,
-        private=True,
-        payload={"message": message_dict(note), "mentions": mentions or []},
-    )
+    log.append(session, NoteCreated(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                                    message=message_dict(note), mentions=mentions or []))
     _record_mentions(session, conv.id, note, mentions or [])
     return note
 
@@ -178,16 +156,17 @@ def do_set_status(
         conv.waiting_since = now
         if route is not None:
             route(session, conv)
-    payload = {"from": previous, "to": status, "conversation": conversation_dict(conv)}
-    event = writes.NewEvent("conversation.status_changed", conv.id, conv.contact_id, payload, now, agent_id)
+    assert conv.id is not None
+    event = StatusChanged(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                          from_=previous, to=status, conversation=conversation_dict(conv))
     if plain:
         # Pending, snoozed or resolved (an agent's most frequent write): the row and its event in
         # one statement, without the ORM's flush (a round trip and more CPU than the rest of it).
         log.lock(session)
-        writes.update_with_event(PlainSql.of(session), "conversations", conv.id, values, event)  # type: ignore[arg-type]
+        writes.update_with_event(PlainSql.of(session), "conversations", conv.id, values, event, now)
         log.mark_appended(session)
         return
-    log.append_all(session, [event])
+    log.append(session, event)
 
 
 def do_assign(
@@ -202,9 +181,8 @@ def do_assign(
     event_type: str = "conversation.assigned",
 ) -> None:
     """Set who owns a conversation and in which queue it is; records where it came from."""
-    log.append_all(session, [assignment(conv, assignee_id=assignee_id, team_id=team_id,
-                                        actor_agent_id=actor_agent_id, reason=reason, note=note,
-                                        event_type=event_type)])
+    log.append(session, assignment(conv, assignee_id=assignee_id, team_id=team_id, actor_agent_id=actor_agent_id,
+                                   reason=reason, note=note, event_type=event_type))
 
 
 def assignment(
@@ -216,7 +194,7 @@ def assignment(
     reason: str,
     note: str | None = None,
     event_type: str = "conversation.assigned",
-) -> writes.NewEvent:
+) -> TypedEvent:
     """`do_assign`'s change to the entity, and its event for the caller to write (routing writes
     it with a first conversation's rows, hub.routing.decision)."""
     from_assignee, from_team = conv.assignee_id, conv.team_id
@@ -228,15 +206,10 @@ def assignment(
         conv.last_agent_id = assignee_id
         conv.passed_agent_ids = conv.passed_at = None  # someone has it: a fresh start next time
     conv.updated_at = now
-    return writes.NewEvent(event_type, conv.id, conv.contact_id, {
-        "assignee_id": assignee_id,
-        "team_id": team_id,
-        "from_assignee_id": from_assignee,
-        "from_team_id": from_team,
-        "reason": reason,
-        "note": note,
-        "conversation": conversation_dict(conv),
-    }, now, actor_agent_id)
+    return ASSIGNMENTS[event_type](
+        conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=actor_agent_id,  # type: ignore[arg-type]
+        assignee_id=assignee_id, team_id=team_id, from_assignee_id=from_assignee, from_team_id=from_team,
+        reason=reason, note=note, conversation=conversation_dict(conv))
 
 
 def do_wake_snoozed(session: Session, *, route: RouteHook | None = None, limit: int = 200) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
+from hub.agents.actions import get_agent
 from hub.conversations.actions import do_add_note, do_reply
 from hub.conversations.models import Conversation, Message
 from hub.errors import Conflict
@@ -42,7 +43,10 @@ def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: st
 
 def check_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,
                    mentions: list[int] | None = None, client_id: str | None = None) -> tuple[Message, bool]:
-    """`do_add_note`, or the first copy of a retried one: (the note, whether it is new)."""
+    """`do_add_note`, or the first copy of a retried one: (the note, whether it is new). Every agent
+    mentioned must exist (404)."""
+    for mentioned in mentions or ():
+        get_agent(session, mentioned)
     found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="note")
     if found is not None:
         return found, False

@@ -6,12 +6,13 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from hub.clock import utcnow
-from hub.contacts.matches import MERGED
 from hub.contacts.models import Contact, ContactIdentity
+from hub.contacts.opt_outs import do_merge_opt_outs
 from hub.conversations.models import Conversation, Message
 from hub.errors import Invalid, NotFound
 from hub.events import log
 from hub.events.models import Event
+from hub.events.types import Merged
 
 
 def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: int | None) -> Contact:
@@ -31,14 +32,11 @@ def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: 
     now = utcnow()
     into.email = into.email or source.email
     into.phone = into.phone or source.phone
-    # An opt-out stays with the number it was given for (the safe side: no text they refused).
-    if source.sms_opted_out and not into.sms_opted_out:
-        into.sms_opted_out, into.sms_opted_out_at = True, source.sms_opted_out_at
+    do_merge_opt_outs(session, source_id, into_id)
     into.updated_at = source.updated_at = now
     source.email = source.phone = None
     session.flush()
-    payload = {"from_contact_id": source_id, "into_contact_id": into_id, "identities": identities,
-               "conversation_ids": conversations}
     for on in (into_id, source_id):
-        log.append(session, MERGED, contact_id=on, actor_agent_id=actor_agent_id, payload=payload, private=True)
+        log.append(session, Merged(timeline=on, actor_agent_id=actor_agent_id, from_contact_id=source_id,
+                                   into_contact_id=into_id, identities=identities, conversation_ids=conversations))
     return into

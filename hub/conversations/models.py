@@ -122,3 +122,20 @@ class ConversationMention(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
     last_message_id: int = Field(default=0)  # the latest note that mentions them
     mentioned_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ThreadKey(SQLModel, table=True):
+    """A key a channel threads by (an email's Message-ID, a reply token), unique per channel, and
+    the conversation it belongs to (hub.conversations.threads)."""
+
+    __tablename__ = "thread_keys"
+    __table_args__ = (
+        UniqueConstraint("channel", "key", name="uq_thread_keys_channel_key"),
+        Index("ix_thread_keys_conversation", "conversation_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=500)  # hub.ports.THREAD_KEY_MAX
+    conversation_id: int = Field(foreign_key="conversations.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -30,36 +30,16 @@ def visible_filter(scope: AgentScope) -> Any:
     return work_filter(scope) if scope.isolated else true()
 
 
-def list_conversations(
-    session: Session,
-    scope: AgentScope,
-    *,
-    status: str | None = None,
-    assignee: int | str | None = None,
-    team_id: int | None = None,
-    channel: str | None = None,
-    contact_id: int | None = None,
-    before_id: int | None = None,
-    limit: int = 50,
-) -> list[Conversation]:
-    # A contact's conversations: all the caller may read. Otherwise (an inbox): their scope of work
-    # only, even where they may read more (company mode), or every list would be the company's.
-    stmt = select(Conversation).where(work_filter(scope) if contact_id is None else visible_filter(scope))
-    if status is not None:
-        stmt = stmt.where(Conversation.status == status)
-    if assignee == "none":
-        stmt = stmt.where(Conversation.assignee_id.is_(None))  # type: ignore[union-attr]
-    elif assignee is not None:
-        stmt = stmt.where(Conversation.assignee_id == int(assignee))
-    if team_id is not None:
-        stmt = stmt.where(Conversation.team_id == team_id)
-    if channel is not None:
-        stmt = stmt.where(Conversation.channel == channel)
-    if contact_id is not None:
-        stmt = stmt.where(Conversation.contact_id == contact_id)
-    if before_id is not None:
-        stmt = stmt.where(Conversation.id < before_id)  # type: ignore[operator]
-    stmt = stmt.order_by(Conversation.id.desc()).limit(limit)  # type: ignore[union-attr]
+def contact_conversations(session: Session, scope: AgentScope, contact_id: int, *,
+                          limit: int = 200) -> list[Conversation]:
+    """A contact's conversations, newest first: all the caller may read (not only their scope of
+    work, as inbox lists are: hub/conversations/inbox.py)."""
+    stmt = (
+        select(Conversation)
+        .where(visible_filter(scope), Conversation.contact_id == contact_id)
+        .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+    )
     return list(session.execute(stmt).scalars().all())
 
 

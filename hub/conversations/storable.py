@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Column
 
+from hub.channel_cursors import ChannelCursor
 from hub.contacts.emails import valid_email
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations.models import Conversation, Message
@@ -32,6 +33,8 @@ _NAME = _length(Contact.__table__.c.name)  # type: ignore[attr-defined]
 _EMAIL = _length(Contact.__table__.c.email)  # type: ignore[attr-defined]
 _PHONE = _length(Contact.__table__.c.phone)  # type: ignore[attr-defined]
 _ADDRESS = _length(ContactIdentity.__table__.c.address)  # type: ignore[attr-defined]
+_CURSOR_NAME = _length(ChannelCursor.__table__.c.name)  # type: ignore[attr-defined]
+_CURSOR_VALUE = _length(ChannelCursor.__table__.c.value)  # type: ignore[attr-defined]
 # An attachment's size is stored in JSON, which holds integers of 64 bits at most (orjson).
 MAX_SIZE = 2**63 - 1
 
@@ -44,6 +47,11 @@ def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]
                 ("text", msg.text, None), ("html", msg.html, None), ("contact.name", c.name, _NAME),
                 ("contact.email", c.email, _EMAIL), ("contact.phone", c.phone, _PHONE),
                 ("contact.external_ref", c.external_ref, _ADDRESS))
+    if msg.cursor is not None:
+        yield from (("cursor.name", msg.cursor.name, _CURSOR_NAME), ("cursor.value", msg.cursor.value, _CURSOR_VALUE))
+    for field in ("thread_keys", "weak_thread_keys", "own_thread_keys"):
+        # No length: a key too long to store is ignored (hub.conversations.threads), not refused.
+        yield from ((f"{field}.{i}", key, None) for i, key in enumerate(getattr(msg, field)))
     for i, a in enumerate(msg.attachments):
         yield from ((f"attachments.{i}.url", a.url, None), (f"attachments.{i}.content_type", a.content_type, None),
                     (f"attachments.{i}.filename", a.filename, None))

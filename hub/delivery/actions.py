@@ -19,6 +19,7 @@ from hub.db import OUTBOX_WRITTEN
 from hub.delivery.models import DeliveryReceipt
 from hub.errors import Conflict
 from hub.events import log
+from hub.events.types import DeliveryRetried, DeliveryRetryScheduled, DeliveryStatusChanged
 from hub.outbox.models import OutboxItem
 
 STATUS_RANK = {
@@ -48,14 +49,9 @@ def _set_message_status(
     message.delivery_status = status
     if error is not None:
         message.delivery_error = error
-    log.append(
-        session,
-        "delivery.status_changed",
-        conversation_id=message.conversation_id,
-        contact_id=message.contact_id,
-        payload={"message_id": message.id, "status": status, "error": message.delivery_error,
-                 "message": message_dict(message)},
-    )
+    log.append(session, DeliveryStatusChanged(
+        conversation_id=message.conversation_id, contact_id=message.contact_id, message_id=message.id,  # type: ignore[arg-type]
+        status=status, error=message.delivery_error, message=message_dict(message)))
     return True
 
 
@@ -103,14 +99,10 @@ def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attem
         message = session.get(Message, item.message_id)
         if message is not None and message.delivery_error != f"retrying: {error}":
             message.delivery_error = f"retrying: {error}"
-            log.append(
-                session,
-                "delivery.retry_scheduled",
-                conversation_id=message.conversation_id,
-                contact_id=message.contact_id,
-                payload={"message_id": message.id, "attempts": item.attempts, "error": error,
-                         "next_attempt_at": item.next_attempt_at.isoformat()},
-            )
+            log.append(session, DeliveryRetryScheduled(
+                conversation_id=message.conversation_id, contact_id=message.contact_id,
+                message_id=message.id, attempts=item.attempts, error=error,  # type: ignore[arg-type]
+                next_attempt_at=item.next_attempt_at.isoformat()))
     return True
 
 
@@ -155,15 +147,10 @@ def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int
     previous_error = message.delivery_error
     message.delivery_status = "pending"
     message.delivery_error = None
-    log.append(
-        session,
-        "delivery.retried",
-        conversation_id=message.conversation_id,
-        contact_id=message.contact_id,
-        actor_agent_id=actor_agent_id,
-        payload={"message_id": message.id, "status": "pending", "previous_error": previous_error,
-                 "message": message_dict(message)},
-    )
+    log.append(session, DeliveryRetried(
+        conversation_id=message.conversation_id, contact_id=message.contact_id, actor_agent_id=actor_agent_id,
+        message_id=message.id, status="pending", previous_error=previous_error,  # type: ignore[arg-type]
+        message=message_dict(message)))
     return item
 
 

@@ -22,10 +22,12 @@ from sqlalchemy import or_, select, tuple_, update
 from sqlmodel import col
 
 from hub.clock import utcnow
+from hub.conversations.threads import record_keys
 from hub.db import Database
 from hub.delivery import actions
+from hub.delivery.outbound import outbound_items
 from hub.outbox.models import OutboxItem
-from hub.ports import Attachment, ChannelAdapter, OutboundMessage, PermanentError, TransientError
+from hub.ports import ChannelAdapter, Outbound, PermanentError, SendResult, TransientError
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim and send one batch; returns how many rows were handled."""
-        claimed = await asyncio.to_thread(self._claim)
+        claimed, outbound = await asyncio.to_thread(self._claim)
         if not claimed:
             return 0
         # Each claim is its row and the attempt number it took: a row another worker claimed
@@ -92,7 +94,7 @@ class DeliveryWorker:
         held = {item.id: item.attempts for item in claimed}
         heartbeat = asyncio.create_task(self._keep_leases(held), name="delivery-leases")
         try:
-            await asyncio.gather(*(self._deliver(item, held) for item in claimed))
+            await asyncio.gather(*(self._deliver(item, out, held) for item, out in zip(claimed, outbound, strict=True)))
         finally:
             await cancel_and_wait(heartbeat)
         return len(claimed)
@@ -118,7 +120,7 @@ class DeliveryWorker:
             )
         self.renewals += 1
 
-    def _claim(self) -> list[OutboxItem]:
+    def _claim(self) -> tuple[list[OutboxItem], list[Outbound]]:
         now = utcnow()
         # Claiming appends no events: no need to queue behind the write lock (SKIP LOCKED suffices).
         with self.db.write(serialize=False) as s:
@@ -142,50 +144,38 @@ class DeliveryWorker:
                 item.attempts += 1
                 item.lease_until = now + self.lease
                 item.updated_at = now
-            return items
+            return items, outbound_items(s, items, self.adapters)
 
-    async def _deliver(self, item: OutboxItem, held: dict[int | None, int]) -> None:
+    async def _deliver(self, item: OutboxItem, out: Outbound, held: dict[int | None, int]) -> None:
         try:
-            await self._send(item)
+            await self._send(item, out)
         finally:
             held.pop(item.id, None)
 
-    async def _send(self, item: OutboxItem) -> None:
+    async def _send(self, item: OutboxItem, out: Outbound) -> None:
         adapter = self.adapters[item.channel]
-        p = item.payload
-        out = OutboundMessage(
-            outbox_id=item.id,  # type: ignore[arg-type]
-            message_id=item.message_id,
-            conversation_id=item.conversation_id,
-            channel=item.channel,
-            source=p.get("source") or "",
-            to=p.get("to") or "",
-            text=p.get("text") or "",
-            html=p.get("html"),
-            subject=p.get("subject"),
-            attachments=tuple(Attachment.from_dict(a) for a in p.get("attachments", [])),
-            metadata=p.get("metadata", {}),
-        )
         try:
             result = await adapter.send(out)
         except PermanentError as exc:
-            await asyncio.to_thread(self._finish, item.id, "failed", str(exc), None, None)
+            await asyncio.to_thread(self._finish, item.id, "failed", str(exc), None)
         except TransientError as exc:
-            await asyncio.to_thread(self._finish, item.id, "retry", str(exc), None, None)
+            await asyncio.to_thread(self._finish, item.id, "retry", str(exc), None)
         except Exception as exc:  # an adapter bug must not lose the message: retry, and say why
             logger.exception("adapter %s raised unexpectedly", item.channel)
-            await asyncio.to_thread(self._finish, item.id, "retry", f"internal error: {exc!r}", None, None)
+            await asyncio.to_thread(self._finish, item.id, "retry", f"internal error: {exc!r}", None)
         else:
-            await asyncio.to_thread(self._finish, item.id, "sent", None, result.provider_id, result.status)
+            await asyncio.to_thread(self._finish, item.id, "sent", None, result)
 
-    def _finish(self, item_id: int | None, outcome: str, error: str | None, provider_id: str | None,
-                status: str | None) -> None:
+    def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None) -> None:
         with self.db.write() as s:
             item = s.get(OutboxItem, item_id)
             if item is None or item.status != "in_flight":
                 return
             if outcome == "sent":
-                actions.do_record_sent(s, item, provider_id, status or "sent")
+                assert result is not None
+                actions.do_record_sent(s, item, result.provider_id, result.status or "sent")
+                if item.conversation_id is not None:  # keys the adapter minted: answers thread here
+                    record_keys(s, item.channel, result.thread_keys, item.conversation_id)
             elif outcome == "failed":
                 actions.do_record_failed(s, item, error or "failed")
             else:

@@ -18,6 +18,7 @@ lock, which gives the same order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -31,6 +32,7 @@ from hub.clock import utcnow
 from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD
 from hub.events import writes
 from hub.events.models import Event
+from hub.events.types import TypedEvent
 from hub.plain_sql import PlainSql
 
 
@@ -46,31 +48,21 @@ def lock(session: Session) -> None:
         raise RuntimeError("events and routing need a transaction from Database.write() (serialized)")
 
 
-def append(
-    session: Session,
-    type: str,
-    *,
-    conversation_id: int | None = None,
-    contact_id: int | None = None,
-    actor_agent_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-    private: bool = False,
-) -> int:
-    """Add an event to the current write transaction, and return its id. Call it after the change
-    it records (the payload is what that change made it).
+def append(session: Session, event: TypedEvent) -> int:
+    """Add an event (one of the catalogue's, hub.events.types) to the current write transaction,
+    and return its id. Call it after the change it records (the event is what that change made).
 
     The row is written at once, in plain SQL on the session's connection (hub.events.writes, as
     ingest writes its events): as a SQLModel entity, its construction and its share of a flush cost
     several times the INSERT itself, and through SQLAlchemy Core's execute still twice
     (bench/RESULTS.md)."""
-    return append_all(session, [writes.NewEvent(type, conversation_id, contact_id, payload or {}, utcnow(),
-                                                actor_agent_id, private)])[0]
+    return append_all(session, [event])[0]
 
 
-def append_all(session: Session, events: list[writes.NewEvent]) -> list[int]:
+def append_all(session: Session, events: Sequence[TypedEvent]) -> list[int]:
     """Add these events to the current write transaction, in order; their ids."""
     lock(session)
-    ids = writes.write(PlainSql.of(session), events)
+    ids = writes.write(PlainSql.of(session), events, utcnow())
     mark_appended(session)
     return ids
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from hub.channel_cursors import do_store_cursor
 from hub.contacts.actions import identities_of
 from hub.conversations.models import Message
 from hub.errors import Invalid
 from hub.ingest.first import ingest_first
 from hub.ingest.known import write_known
-from hub.ingest.lookup import ConversationRow, Lookup, conversation, lookup
+from hub.ingest.lookup import ConversationRow, Lookup, lookup
 from hub.ingest.orm import ingest_orm
 from hub.ingest.routing_port import IngestRouting, needs_routing
 from hub.plain_sql import PlainSql
@@ -31,7 +32,7 @@ from hub.ports import InboundMessage, IngestResult
 
 def find_ingested(session: Session, scope: str, external_id: str) -> Message | None:
     return session.execute(
-        select(Message).where(Message.ingest_scope == scope, Message.external_id == external_id)
+        select(Message).where(col(Message.ingest_scope) == scope, col(Message.external_id) == external_id)
     ).scalar_one_or_none()
 
 
@@ -45,21 +46,17 @@ def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta
     sql = PlainSql.of(session)
     key = (msg.ingest_scope, msg.external_id)
     idents = identities_of(msg.contact, msg.ingest_scope)
-    first = None if msg.thread_conversation_id is not None else (msg.channel, msg.source)
+    if msg.cursor is not None:  # with the message, also when it is a redelivery (the read covered it)
+        do_store_cursor(session, msg.cursor)
+    first = None if msg.threaded else (msg.channel, msg.source)
     board = route.board_prefetch(session) if route is not None and first is not None and not sql.sqlite else None
     look = lookup(sql, [key], idents, 1, first, board)
     found = look.stored.get(key)
     if found is not None:
         return IngestResult(*found, created=False)
     contact_id = _known_contact(msg, idents, look.known)
-    if contact_id is not None:
-        conv = None
-        if msg.thread_conversation_id is not None:
-            conv = conversation(sql, msg.thread_conversation_id)
-            if conv is not None and conv.contact_id != contact_id:
-                conv = None
-        if conv is None:
-            conv = look.conversations.get((contact_id, msg.channel, msg.source))
+    if contact_id is not None and not msg.threaded:  # thread keys are resolved by the ORM path
+        conv = look.conversations.get((contact_id, msg.channel, msg.source))
         if _takes_plain_path(conv, routed=route is not None):
             assert conv is not None
             return write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
@@ -81,7 +78,7 @@ def do_ingest_many(session: Session, msgs: list[InboundMessage], *, reopen_windo
     the batch is a redelivery of its first copy. A message whose contact is invalid gets its
     `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
     """
-    if len(msgs) == 1 or any(m.thread_conversation_id is not None for m in msgs):
+    if len(msgs) == 1 or any(m.threaded or m.cursor is not None for m in msgs):
         return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
     sql = PlainSql.of(session)
     keys = [(m.ingest_scope, m.external_id) for m in msgs]
@@ -148,7 +145,7 @@ def _starts_first_conversation(msg: InboundMessage, idents: list[tuple[str, str]
     """Whether path 2 writes this message: a new customer (no identity known), or a known one
     needing no change (`contact_id`) without any conversation on this channel and entry point (a
     resolved one might be reopened: the ORM path decides)."""
-    if msg.thread_conversation_id is not None:
+    if msg.threaded:
         return False
     if contact_id is None:
         return not any(i in look.known for i in idents)

@@ -20,6 +20,7 @@ from hub.contacts.actions import mark_created, new_contact_row
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
 from hub.events import log, writes
+from hub.events.types import ConversationCreated, TypedEvent
 from hub.ingest.lookup import next_ids
 from hub.ingest.rows import (
     CONVERSATIONS,
@@ -57,9 +58,11 @@ def ingest_first(session: Session, sql: PlainSql, msg: InboundMessage, idents: l
         status="open", waiting_since=now, last_agent_id=None, last_message_at=now, created_at=now, updated_at=now,
     )
     message = message_row(msg, message_id, conversation_id, contact_id, now)
-    events = [writes.NewEvent("conversation.created", conversation_id, contact_id,
-                              {"conversation": conversation_dict(conv)}, now),
-              message_created(message, now)]
+    events: list[TypedEvent] = [
+        ConversationCreated(conversation_id=conversation_id, contact_id=contact_id,
+                            conversation=conversation_dict(conv)),
+        message_created(message),
+    ]
     # A new conversation always needs routing (hub.ingest.routing_port.needs_routing).
     decision = route.decide(session, conv, first_text=msg.text) if route is not None else Decision()
 
@@ -73,7 +76,7 @@ def ingest_first(session: Session, sql: PlainSql, msg: InboundMessage, idents: l
     parts.append((insert_text(CONVERSATIONS.name, tuple(row)), sql.values(row)))
     parts.append(insert_messages(sql, [message]))
     parts += decision.touch_parts(sql)
-    parts.append(writes.part(sql, events + decision.events))
+    parts.append(writes.part(sql, events + decision.events, now))
     sql.together(parts)
     log.mark_appended(session)
     # In the session as if just loaded: later work in this transaction finds it there.

@@ -33,7 +33,7 @@ def write_known(session: Session, sql: PlainSql, batch: list[tuple[InboundMessag
     parts: list[tuple[str, list[Any]]] = [
         insert_messages(sql, rows),
         (rows_text(_TOUCH_CONVERSATIONS, "?", len(conversation_ids)), [when, when, *conversation_ids]),
-        writes.part(sql, [message_created(row, now) for row in rows]),
+        writes.part(sql, [message_created(row) for row in rows], now),
     ]
     sql.together(parts)
     log.mark_appended(session)

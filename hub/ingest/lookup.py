@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 _CONVERSATION_COLUMNS = ("id, contact_id, status, assignee_id, queued_at, first_response_at, "
                          "next_response_due_at, channel, source")
-_CONVERSATION_BY_ID = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
 # SQLite: each a statement around {rows} (one row's placeholders, repeated), parameters positional.
 # Joined to a VALUES list, not `(a, b) IN (VALUES ...)`: SQLite answers the latter with a scan of
 # the whole table, the join with one unique-index lookup per row (both databases name the VALUES
@@ -154,8 +153,8 @@ def _pg(sql: PlainSql, keys: list[tuple[str, str]], idents: list[tuple[str, str]
         params += board.params
     sql.execute_raw(_pg_lookup(len(keys), len(idents), board.sql if board is not None else None), params)
     found, identities, conversations, ids, new_ids, board_rows = sql.fetchone()
-    look = _lookup_of(*(jsontext.loads(col) if col else [] for col in (found, identities, conversations)),
-                      sorted(jsontext.loads(ids)) if ids else [])
+    found, identities, conversations = (jsontext.loads(c) if c else [] for c in (found, identities, conversations))
+    look = _lookup_of(found, identities, conversations, sorted(jsontext.loads(ids)) if ids else [])
     if new_ids:
         drawn = jsontext.loads(new_ids)
         look.new_ids = (int(drawn[0]), None if drawn[1] is None else int(drawn[1]))
@@ -169,9 +168,3 @@ def next_ids(sql: PlainSql, *, contact: bool) -> tuple[int, int | None]:
     sql.execute_raw(_NEXT_IDS[(sql.sqlite, contact)], ())
     conversation_id, contact_id = sql.fetchone()
     return int(conversation_id), None if contact_id is None else int(contact_id)
-
-
-def conversation(sql: PlainSql, conversation_id: int) -> ConversationRow | None:
-    sql.execute(_CONVERSATION_BY_ID, (conversation_id,))
-    row = sql.fetchone()
-    return None if row is None else _conversation(row)

@@ -12,13 +12,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.actions import resolve_contact_id
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
+from hub.conversations.threads import find_threaded, record_keys
 from hub.events import log, writes
+from hub.events.types import ConversationCreated, StatusChanged, TypedEvent
 from hub.ingest.routing_port import needs_routing
 from hub.ingest.rows import insert_messages, message_created, message_row
 from hub.plain_sql import PlainSql
@@ -31,15 +33,11 @@ if TYPE_CHECKING:
 def _find_open_conversation(
     session: Session, contact_id: int, msg: InboundMessage, reopen_window: timedelta
 ) -> Conversation | None:
-    if msg.thread_conversation_id is not None:
-        conv = session.get(Conversation, msg.thread_conversation_id)
-        if conv is not None and conv.contact_id == contact_id:
-            return conv
     conv = session.execute(
         select(Conversation)
-        .where(Conversation.contact_id == contact_id, Conversation.channel == msg.channel,
-               Conversation.source == msg.source)
-        .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+        .where(col(Conversation.contact_id) == contact_id, col(Conversation.channel) == msg.channel,
+               col(Conversation.source) == msg.source)
+        .order_by(col(Conversation.id).desc())
         .limit(1)
     ).scalars().first()
     if conv is None:
@@ -56,8 +54,11 @@ def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id:
     `conversation_id`: an id the lookup drew for a new conversation (PostgreSQL), if it did."""
     contact_id, new_contact = resolve_contact_id(session, msg.contact, ref_scope=msg.ingest_scope, known=known)
     now = utcnow()
-    # A contact created just now has no conversation yet (nor one to thread into).
-    conv = None if new_contact else _find_open_conversation(session, contact_id, msg, reopen_window)
+    # A strong thread key names its conversation whoever writes; else a contact created just now
+    # has no conversation yet.
+    conv = find_threaded(session, msg, contact_id, reopen_window) if msg.threaded else None
+    if conv is None and not new_contact:
+        conv = _find_open_conversation(session, contact_id, msg, reopen_window)
     new_conversation = conv is None
     previous_status = None
     if conv is None:
@@ -80,20 +81,20 @@ def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id:
     # The conversation (and a known contact's changes): the rows the plain SQL below refers to.
     session.flush()
     assert conv.id is not None
+    record_keys(session, msg.channel, msg.own_thread_keys, conv.id)
 
     # Events in the order a console should see them: the conversation, its message, then routing's.
     log.lock(session)
-    events: list[writes.NewEvent] = []
+    events: list[TypedEvent] = []
     if new_conversation:
-        events.append(writes.NewEvent("conversation.created", conv.id, contact_id,
-                                      {"conversation": conversation_dict(conv)}, now))
+        events.append(ConversationCreated(conversation_id=conv.id, contact_id=contact_id,
+                                          conversation=conversation_dict(conv)))
     elif previous_status is not None:
-        events.append(writes.NewEvent("conversation.status_changed", conv.id, contact_id, {
-            "from": previous_status, "to": "open", "reason": "customer_message",
-            "conversation": conversation_dict(conv)}, now))
+        events.append(StatusChanged(conversation_id=conv.id, contact_id=contact_id, from_=previous_status, to="open",
+                                    reason="customer_message", conversation=conversation_dict(conv)))
     row = message_row(msg, message_id, conv.id, contact_id, now)
-    events.append(message_created(row, now))
-    sql.together([insert_messages(sql, [row]), writes.part(sql, events)])
+    events.append(message_created(row))
+    sql.together([insert_messages(sql, [row]), writes.part(sql, events, now)])
     log.mark_appended(session)
     if route is not None and needs_routing(
         new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,

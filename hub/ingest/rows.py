@@ -15,7 +15,7 @@ from typing import Any
 from hub.contacts.models import ContactIdentity
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import message_row_dict
-from hub.events.writes import NewEvent
+from hub.events.types import MessageCreated
 from hub.plain_sql import PlainSql, insert_text, new_row
 from hub.ports import InboundMessage
 
@@ -37,10 +37,10 @@ def message_row(msg: InboundMessage, message_id: int, conversation_id: int, cont
     )
 
 
-def message_created(row: dict[str, Any], now: datetime) -> NewEvent:
+def message_created(row: dict[str, Any]) -> MessageCreated:
     """The `message.created` event consoles get for a `message_row`."""
-    return NewEvent("message.created", row["conversation_id"], row["contact_id"],
-                    {"message": message_row_dict(row)}, now)
+    return MessageCreated(conversation_id=row["conversation_id"], contact_id=row["contact_id"],
+                          message=message_row_dict(row))
 
 
 def conversation_row(conv: Conversation) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from hub.dbtypes import UTCDateTime
 
 # pending -> (claimed with a lease) -> sent | failed; a transient failure goes back to pending later.
 OUTBOX_STATUSES = ("pending", "sent", "failed")
+# `payload["kind"]` of a call request (hub.conversations.calls); other rows are messages.
+CALL = "call"
 
 
 class OutboxItem(SQLModel, table=True):

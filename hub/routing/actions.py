@@ -32,7 +32,7 @@ from hub.conversations.schemas import conversation_dict
 from hub.db import WRITE_LOCK_HELD
 from hub.errors import Conflict
 from hub.events import log
-from hub.events.writes import NewEvent
+from hub.events.types import Offered, OfferWithdrawn, Queued, SlaAtRisk, SlaBreached
 from hub.routing import policy, queries, sla
 from hub.routing.board import Board, BoardPrefetch, View
 from hub.routing.decision import Decision, write
@@ -44,17 +44,21 @@ from hub.routing.settings import find_team, stored_settings
 @dataclass
 class RoutingConfig:
     rules: list[Rule] = field(default_factory=list)  # from config; database rules follow them
-    default_capacity: dict[str, int] = field(
-        default_factory=lambda: {"webchat": 3, "sms": 5, "email": 10, "voice": 1, "api": 5}
-    )
+    # Capacity per channel of agents who set none (setting routing.default_capacity); a channel
+    # missing here and from an agent's own capacities gets no work routed to that agent.
+    default_capacity: dict[str, int] = field(default_factory=dict)
     sticky_wait: timedelta = timedelta(seconds=30)
     # An agent who declined a chat, let its offer lapse or handed a conversation back is left out
     # of its routing this long (after that, even a lone agent gets it again).
     pass_cooldown: timedelta = timedelta(minutes=5)
     presence_grace: timedelta = timedelta(seconds=60)
     sla_boost: int = 10
-    # Channels whose conversations leave an agent who goes offline (email and SMS stay with them).
-    release_on_offline: tuple[str, ...] = ("webchat", "voice")
+    # Channels whose conversations leave an agent who goes offline (setting
+    # routing.release_on_offline; the others stay with them).
+    release_on_offline: tuple[str, ...] = ()
+    # Channels whose conversations are offered (the agent accepts within the team's
+    # offer_timeout_seconds) rather than assigned outright (setting routing.offer_channels).
+    offer_channels: tuple[str, ...] = ()
 
 
 def passed_on(conv: Conversation, agent_id: int, now: datetime) -> None:
@@ -188,7 +192,7 @@ class Router:
         with session.no_autoflush:
             now = utcnow()
             if conv.queued_at is None and conv.team_id is None:
-                self._apply_rules(session, view, conv, now, decision, first_text)
+                self._apply_rules(session, view, conv, decision, first_text)
             if conv.queued_at is None:
                 conv.queued_at = now
             settings = view.team_settings(session, conv.team_id)
@@ -204,7 +208,7 @@ class Router:
             self._try_assign(session, view, conv, now, decision)
         return decision
 
-    def _apply_rules(self, session: Session, view: View, conv: Conversation, now: datetime, decision: Decision,
+    def _apply_rules(self, session: Session, view: View, conv: Conversation, decision: Decision,
                      first_text: str | None = None) -> None:
         created = created_facts(session, conv.contact_id)
         if created is not None:  # a new contact's, perhaps not written yet: no need to load it
@@ -240,9 +244,9 @@ class Router:
         )
         conv.priority += rule.priority
         conv.routing_skill = rule.skill
-        decision.events.append(NewEvent("conversation.queued", conv.id, conv.contact_id, {
-            "rule": rule.name, "team_id": conv.team_id, "priority": conv.priority, "skill": conv.routing_skill,
-            "conversation": conversation_dict(conv)}, now))
+        decision.events.append(Queued(conversation_id=conv.id, contact_id=conv.contact_id,  # type: ignore[arg-type]
+                                      rule=rule.name, team_id=conv.team_id, priority=conv.priority,
+                                      skill=conv.routing_skill, conversation=conversation_dict(conv)))
 
     def _sticky_until(self, conv: Conversation) -> datetime | None:
         if conv.last_agent_id is None:
@@ -269,14 +273,14 @@ class Router:
             decision.touched[agent_id] = now
         decision.assignee_id = agent_id
         offer_timeout = view.team_settings(session, conv.team_id).get("offer_timeout_seconds")
-        if offer_timeout and conv.channel == "webchat":
+        if offer_timeout and conv.channel in self.config.offer_channels:
             conv.offered_to_id = agent_id
             conv.offer_expires_at = now + timedelta(seconds=float(offer_timeout))
             conv.updated_at = now
             decision.offer = True
-            decision.events.append(NewEvent("conversation.offered", conv.id, conv.contact_id, {
-                "agent_id": agent_id, "expires_at": conv.offer_expires_at.isoformat(),
-                "conversation": conversation_dict(conv)}, now))
+            decision.events.append(Offered(conversation_id=conv.id, contact_id=conv.contact_id, agent_id=agent_id,
+                                           expires_at=conv.offer_expires_at.isoformat(),
+                                           conversation=conversation_dict(conv)))
             view.give(conv.id, agent_id, conv.channel, offer=True, at=now)
             return
         decision.events.append(assignment(conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=None,
@@ -376,11 +380,9 @@ class Router:
         conv.updated_at = utcnow()
         if agent_id is not None and reason in ("declined", "timeout"):
             passed_on(conv, agent_id, conv.updated_at)
-        log.append(
-            session, "conversation.offer_withdrawn", conversation_id=conv.id, contact_id=conv.contact_id,
-            payload={"agent_id": agent_id, "reason": reason, "from_assignee_id": agent_id,
-                     "conversation": conversation_dict(conv)},
-        )
+        log.append(session, OfferWithdrawn(conversation_id=conv.id, contact_id=conv.contact_id,  # type: ignore[arg-type]
+                                           agent_id=agent_id, reason=reason, from_assignee_id=agent_id,
+                                           conversation=conversation_dict(conv)))
 
     def expire_offers(self, session: Session) -> int:
         log.lock(session)
@@ -511,9 +513,9 @@ class Router:
                 conv.priority += self.config.sla_boost
             conv.sla_state = state
             conv.updated_at = now
-            log.append(
-                session, f"sla.{state}", conversation_id=conv.id, contact_id=conv.contact_id,
-                payload={"due_at": due.isoformat(), "priority": conv.priority, "conversation": conversation_dict(conv)},
-            )
+            sla_event = SlaBreached if state == "breached" else SlaAtRisk
+            log.append(session, sla_event(conversation_id=conv.id, contact_id=conv.contact_id,
+                                          due_at=due.isoformat(), priority=conv.priority,
+                                          conversation=conversation_dict(conv)))
             changed += 1
         return changed

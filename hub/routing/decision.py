@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from hub.events import log
-from hub.events.writes import NewEvent
+from hub.events.types import TypedEvent
 from hub.plain_sql import PlainSql
 
 _TOUCH_AGENT = "UPDATE agents SET last_assigned_at = ? WHERE id = ?"
@@ -23,7 +23,8 @@ _TOUCH_AGENT = "UPDATE agents SET last_assigned_at = ? WHERE id = ?"
 
 @dataclass
 class Decision:
-    events: list[NewEvent] = field(default_factory=list)  # in the order consoles must see them
+    # catalogued events (hub.events.types), in the order consoles must see them
+    events: list[TypedEvent] = field(default_factory=list)
     assignee_id: int | None = None  # the agent it was given or offered to, if any
     offer: bool = False
     # agent id -> their new `last_assigned_at`, for agents not loaded in the session (a loaded one's

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from hub.agents.models import Team
 from hub.errors import Invalid, NotFound
 from hub.events import log
+from hub.events.types import TeamUpdated
 from hub.routing import sla
 
 logger = logging.getLogger(__name__)
@@ -142,8 +143,7 @@ def do_set_team_settings(session: Session, team_id: int, settings: TeamSettings,
         if target.id == team.id:
             raise Invalid("overflow_team: a team cannot overflow into itself")
     team.settings = settings.stored()
-    log.append(session, "team.updated", actor_agent_id=actor_agent_id,
-               payload={"team_id": team_id, "settings": team.settings})
+    log.append(session, TeamUpdated(actor_agent_id=actor_agent_id, team_id=team_id, settings=team.settings))
     return team
 
 

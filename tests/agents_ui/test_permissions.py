@@ -29,6 +29,8 @@ from hub.conversations import actions as conv_actions
 from hub.conversations.models import Message
 from hub.db import Database
 from hub.outbox.models import OutboxItem
+from hub.ports import RawPayload
+from hub.raw_payloads import do_keep_raw
 from tests.conftest import make_settings
 from tests.factories import api_key, create_agent, create_team, inbound
 
@@ -104,6 +106,12 @@ class World:
             s.flush()
             assert msg.id is not None
             return msg.id
+
+    def new_raw_payload_id(self) -> int:
+        with self.db.write() as s:
+            row = do_keep_raw(s, RawPayload("api", "crm", "unparseable", b"\x00raw"))
+            assert row.id is not None
+            return row.id
 
     def new_rule_id(self) -> int:
         resp = self.client.post("/api/v1/routing/rules", json={"name": f"r{next(_seq)}"}, headers=self.headers(ADMIN))
@@ -231,6 +239,10 @@ TABLE: list[Row] = [
     Row("POST", "/api/v1/api-keys", admins(201), body={"name": "integration"}),
     Row("DELETE", "/api/v1/api-keys/{key_id}", admins(200),
         url=lambda w, a: f"/api/v1/api-keys/{w.new_api_key_id()}"),
+    # Inbound items kept raw (hub/raw_payloads.py)
+    Row("GET", "/api/v1/admin/raw-payloads", admins(200)),
+    Row("GET", "/api/v1/admin/raw-payloads/{raw_id}/raw", admins(200),
+        url=lambda w, a: f"/api/v1/admin/raw-payloads/{w.new_raw_payload_id()}/raw"),
     # Routing and supervision
     Row("GET", "/api/v1/routing/rules", supervisors(200)),
     Row("POST", "/api/v1/routing/rules", admins(201), body={"name": "vip first", "priority": 5}),
@@ -240,6 +252,7 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/supervisor/agents", supervisors(200)),
     Row("POST", "/api/v1/supervisor/assign", supervisors(200),
         body=lambda w, a: {"conversation_ids": [w.conversation_id], "team_id": w.team_a}),
+    Row("GET", "/api/v1/events/catalogue", logged_in(200), why="the schema of what every console receives"),
     # Channels: their own credentials, never an agent's session
     Row("POST", "/api/v1/inbound/messages", everyone(401),
         body=lambda w, a: {"source": "crm", "external_id": f"x{next(_seq)}", "contact": {"email": "p@example.com"},

@@ -32,6 +32,7 @@ from hub.conversations.sanitize import clean_inbound, sanitize_html
 from hub.db import Database
 from hub.errors import Invalid
 from hub.events.models import Event
+from hub.events.types import CATALOGUE
 from hub.ingest import entry
 from hub.ingest.entry import do_ingest
 from hub.ingest.lookup import Lookup
@@ -394,7 +395,8 @@ def test_a_first_conversation_is_routed_then_written_whole_exactly_as_the_orm_pa
         "conversation.created", "message.created", "conversation.queued", "conversation.assigned"]
     for a, b in zip(*evs, strict=True):
         assert _normalized(a.payload) == _normalized(b.payload), a.type
-        assert (a.actor_agent_id, a.private, b.actor_agent_id, b.private) == (None, False, None, False)
+        agents_only = CATALOGUE[a.type].AUDIENCE == "agents"  # conversation.queued
+        assert (a.actor_agent_id, a.private, b.actor_agent_id, b.private) == (None, agents_only, None, agents_only)
     assert [e.contact_id for e in evs[0]] == [whole.contact_id] * 4
     assert evs[0][0].payload["conversation"]["id"] == whole.conversation_id
     assert evs[0][1].payload["message"]["id"] == whole.message_id
@@ -444,7 +446,7 @@ def test_conversation_and_contact_ids_are_drawn_only_for_first_conversations(dat
     for m in again:
         ingest(database, m)
     ingest(database, again[0])  # a redelivery
-    ingest(database, message("gus@example.com", thread_conversation_id=first.conversation_id))
+    ingest(database, message("gus@example.com", thread_keys=("<unknown@example.com>",)))
     second = ingest(database, message("hal@example.com"))
     assert paths.of(again[0].external_id) == "sql"
     assert (second.conversation_id, second.contact_id) == (first.conversation_id + 1, first.contact_id + 1)
@@ -659,28 +661,6 @@ def test_a_nameless_contact_gets_a_name_through_the_orm(database: Database, path
     with database.read() as s:
         contact = s.get(Contact, first.contact_id)
         assert contact is not None and contact.name == "Carla Diaz"  # a name, once given, is kept
-
-
-def test_a_thread_id_of_another_contacts_conversation_is_ignored(database: Database, paths: Paths) -> None:
-    gil = ingest(database, message("gil@example.com"))
-    hal = ingest(database, message("hal@example.com"))
-    hal_shop = ingest(database, message("hal@example.com", source="shop"))
-    assert hal_shop.conversation_id != hal.conversation_id
-    gil_head = last_event_id(database)
-
-    sneaky = message("hal@example.com", thread_conversation_id=gil.conversation_id, text="sneaky")
-    result = ingest(database, sneaky)
-    assert (result.contact_id, result.conversation_id) == (hal.contact_id, hal.conversation_id)
-    assert events(database, gil.conversation_id, gil_head) == []  # gil's console sees nothing
-
-    # A thread id of one's own conversation is followed, even into another source's.
-    threaded = message("hal@example.com", thread_conversation_id=hal_shop.conversation_id, text="re: shop")
-    assert ingest(database, threaded).conversation_id == hal_shop.conversation_id
-    missing = message("hal@example.com", thread_conversation_id=10**9, text="lost thread")
-    assert ingest(database, missing).conversation_id == hal.conversation_id
-    # All three stay on the plain-SQL path: it ignores a thread id that is not the contact's own
-    # (or does not exist) exactly as the ORM path does, and follows one that is.
-    assert [paths.of(m.external_id) for m in (sneaky, threaded, missing)] == ["sql", "sql", "sql"]
 
 
 # -- the route hook --------------------------------------------------------------------------------

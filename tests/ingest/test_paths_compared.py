@@ -1,7 +1,7 @@
 """Every ingest path writes what the ORM path writes: random batches, every column, both databases.
 
 A seeded random scenario (new customers, known ones writing again, a new entry point, a reopen, a
-name given late, a thread followed, batches of one to five) runs twice in one database: once as
+name given late, a thread key followed, batches of one to five) runs twice in one database: once as
 the hub runs it (the plain-SQL path, the first conversation written whole, the ORM), once with
 every message forced through the ORM path. Then every column of every row the two runs wrote in
 `contacts`, `contact_identities`, `conversations`, `messages` and `events` (payloads included)
@@ -67,6 +67,7 @@ class Run:
         self.tag = tag
         self.seq = 0
         self.conversations: dict[tuple[int, str], int] = {}  # (customer, source) -> latest conversation
+        self.keys: dict[int, str] = {}  # conversation -> a thread key a message recorded for it
 
     def email(self, who: int) -> str:
         return f"c{who}@{self.tag}.example"
@@ -86,11 +87,12 @@ class Run:
             ref = ContactRef(email=self.email(who), name=f"  Late Name {who} ")
         elif kind in ("source", "again", "reopen"):
             source = step[2] if kind != "again" else "crm"
-        thread = None
-        if kind == "thread":
-            thread = self.conversations.get((who, step[2]))
+        if kind == "thread":  # names its own key, and the key of a conversation on either source, if any
+            thread = self.keys.get(self.conversations.get((who, step[2]), 0))
+            fields.update(own_thread_keys=(f"<{self.tag}-{self.seq}@example>",),
+                          thread_keys=(thread,) if thread else ())
         msg = InboundMessage(channel="api", source=source, ingest_scope="api:crm", external_id=f"{self.tag}-{self.seq}",
-                             contact=ref, thread_conversation_id=thread, **fields)
+                             contact=ref, **fields)
         return msg, source if kind == "reopen" else None
 
     def run(self, db: Database, batches: list[list[tuple[Any, ...]]], router: Router) -> None:
@@ -108,6 +110,8 @@ class Run:
             for (step, msg), result in zip(msgs, results, strict=True):
                 assert isinstance(result, IngestResult), result
                 self.conversations[(step[1], msg.source)] = result.conversation_id
+                if msg.own_thread_keys:
+                    self.keys.setdefault(result.conversation_id, msg.own_thread_keys[0])
 
 
 def _plain(value: Any, tag: str) -> Any:

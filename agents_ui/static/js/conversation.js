@@ -208,11 +208,23 @@ export class ConversationPane {
   }
 
   apply(event) {
-    if (this.id == null || event.conversation_id !== this.id || !this.conv) return;
+    if (this.id == null || !this.conv) return;
     const d = event.data || {};
+    // A merge moved this conversation to another customer: read it again (header, thread, sidebar).
+    if (event.type === 'contact.merged' && (d.conversation_ids || []).includes(this.id)) {
+      this.reload();
+      return;
+    }
+    if (event.type === 'contact.updated' && this.contact && d.contact_id === this.contact.id) {
+      for (const [key, [, value]] of Object.entries(d.changes || {})) this.contact[key] = value;
+      this.renderHeader();
+      return;
+    }
+    if (event.conversation_id !== this.id) return;
     if ((event.type === 'message.created' || event.type === 'note.created') && d.message) {
       const fresh = !this.thread.messages.has(d.message.id);
       this.thread.addMessage(d.message);
+      if (d.message.direction === 'in') this.conv.last_message_at = d.message.created_at;  // as the inbox row
       if (fresh && d.message.direction === 'in') {
         this.ctx.announce(this.t('conv.new_message', {name: this.thread.author(d.message)}));
         if (!document.hidden) this.markRead();

@@ -9,6 +9,13 @@ const VIEWS = ['mine', 'teams', 'unassigned', 'mentions', 'all'];
 const STATUSES = ['open', 'pending', 'snoozed', 'resolved'];
 const POINTING_MS = 2500;
 const REFRESH_DELAY_MS = 120;
+const PREVIEW_CHARS = 160;
+
+// A row's preview as the server makes it (hub/conversations/inbox.py `_preview`).
+function preview(text) {
+  const folded = (text || '').split(/\s+/).filter(Boolean).join(' ');
+  return folded.length <= PREVIEW_CHARS ? folded : `${folded.slice(0, PREVIEW_CHARS - 1)}…`;
+}
 
 export class Inbox {
   constructor(el, ctx) {
@@ -321,18 +328,29 @@ export class Inbox {
       this.applied += 1;
       if (d.conversation) Object.assign(item, d.conversation);
       if (event.type === 'message.created' && d.message) {
-        item.preview = (d.message.text || '').slice(0, 160);
+        item.preview = preview(d.message.text);
         item.last_direction = d.message.direction;
-        item.last_message_at = d.message.created_at;
-        if (d.message.direction === 'in' && id !== this.openId) item.unread = true;
+        // The server's last_message_at (and the views' order) is the customer's last message.
+        if (d.message.direction === 'in') item.last_message_at = d.message.created_at;
+        // Unread as the server counts it: the last message, unless it is my own reply.
+        if (id !== this.openId) item.unread = d.message.author_agent_id !== this.ctx.me.id;
       }
       const el = this.rowEls.get(id);
       if (el) this.renderRow(el, item);
     }
+    if (event.type === 'contact.updated' && d.changes && d.changes.name) {
+      for (const [rowId, row] of this.items) {
+        if (row.contact_id !== event.contact_id) continue;
+        row.contact_name = d.changes.name[1];
+        const el = this.rowEls.get(rowId);
+        if (el) this.renderRow(el, row);
+      }
+    }
     // Only what may change which conversations a view holds (or its counts) costs a request; a
-    // message in a row already listed just moves that row up.
+    // message in a row already listed just moves that row up. A merge moves rows to another customer.
     const mentionsMe = event.type === 'note.created' && (d.mentions || []).includes(this.ctx.me.id);
-    if (event.type.startsWith('conversation.') || mentionsMe || (event.type === 'message.created' && !item)) {
+    if (event.type.startsWith('conversation.') || event.type === 'contact.merged' || mentionsMe
+        || (event.type === 'message.created' && !item)) {
       this.refresh();
     } else if (item && event.type === 'message.created') {
       this.reorderLocally();

@@ -71,6 +71,9 @@ export class Sidebar {
       return `${what}: ${(m.text || '').slice(0, 80)}`;
     }
     if (e.type === 'delivery.status_changed') return t('timeline.delivery', {status: t(`delivery.${e.data.status}`)});
+    if (e.type === 'contact.opt_out_changed') {
+      return t(e.data.opted_out ? 'timeline.opted_out' : 'timeline.opted_in', {channel: t(`channel.${e.data.channel}`)});
+    }
     const key = `timeline.${e.type}`;
     const text = t(key);
     return text === key ? e.type : text;

@@ -80,7 +80,8 @@ def test_the_adapter_sends_a_threaded_reply_and_reports_the_keys_it_minted() -> 
     adapter = EmailAdapter(settings)
     item = OutboundMessage(outbox_id=7, message_id=70, conversation_id=3, channel="email", source="support@example.com",
                            to="ana@example.org", text="Restart it, please.", subject="Router",
-                           metadata={"agent_name": "Ben", "thread_keys": ["token:abcdefghij", "<c1@example.org>"],
+                           thread_keys=("token:abcdefghij", "<c1@example.org>"),
+                           metadata={"agent_name": "Ben",
                                      "quoted": {"at": "2025-06-08T16:20:00+00:00", "name": "Ana", "text": "It drops."}})
     with smtp_server(port) as server:
         first = asyncio.run(adapter.send(item))

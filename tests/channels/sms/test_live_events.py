@@ -51,6 +51,6 @@ def test_the_agent_sees_the_text_its_reply_status_and_an_opt_out_live(
         assert delivered["data"]["message"]["delivery_status"] == "delivered"
 
         twilio_posts(INBOUND_PATH, inbound_url(), inbound_params(body="STOP"))
-        opt_out = ws.wait_for_frame(lambda f: f.get("type") == "contact.sms_opt_out_changed", what="the opt-out")
+        opt_out = ws.wait_for_frame(lambda f: f.get("type") == "contact.opt_out_changed", what="the opt-out")
         assert opt_out["data"]["opted_out"] is True
     http.close()

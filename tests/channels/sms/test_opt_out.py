@@ -18,16 +18,17 @@ def test_stop_opts_out_refuses_replies_and_start_opts_back_in(
     assert text_in(body="Stop").status_code == 200
 
     view = conversation(client, agent, conv_id)
-    assert view["contact"]["sms_opted_out"] is True
+    assert view["contact"]["opted_out_channels"] == ["sms"]
+    assert view["contact"]["sms_opted_out"] is True  # the field clients read before opt-outs were per channel
     assert view["messages"][-1]["text"] == "Stop"  # the agent sees the customer's own words too
     timeline = client.get(f"/api/v1/contacts/{view['contact']['id']}/timeline", headers=agent.headers).json()
-    [opt_out] = [e for e in timeline["items"] if e["type"] == "contact.sms_opt_out_changed"]
-    assert opt_out["data"]["opted_out"] is True
-    assert opt_out["data"]["keyword"] == "STOP"
+    [opt_out] = [e for e in timeline["items"] if e["type"] == "contact.opt_out_changed"]
+    data = opt_out["data"]
+    assert (data["channel"], data["opted_out"], data["reason"]) == ("sms", True, "STOP")
 
     resp = client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "Sorry!"}, headers=agent.headers)
     assert resp.status_code == 409
-    assert "opted out" in resp.json()["message"] and "START" in resp.json()["message"]
+    assert "opted out of messages on this channel" in resp.json()["message"]
     assert twilio_api.attempts == 0
 
     assert text_in(body="start").status_code == 200
@@ -64,14 +65,14 @@ def test_twilios_advanced_opt_out_verdict_is_honoured(client: TestClient, db: Da
 def test_a_failure_after_the_stop_was_stored_is_retried_and_still_opts_out(
         client: TestClient, db: Database, text_in: Poster, monkeypatch: pytest.MonkeyPatch) -> None:
     hub = client.app.state.hub  # type: ignore[attr-defined]
-    real = hub.set_sms_opt_out
+    real = hub.set_opt_out_async
 
-    def broken(*_: object, **__: object) -> None:
+    async def broken(*_: object, **__: object) -> None:
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(hub, "set_sms_opt_out", broken)
+    monkeypatch.setattr(hub, "set_opt_out_async", broken)
     assert text_in(sid="SM" + "5" * 32, body="STOP").status_code == 500  # Twilio will retry
-    monkeypatch.setattr(hub, "set_sms_opt_out", real)
+    monkeypatch.setattr(hub, "set_opt_out_async", real)
     assert text_in(sid="SM" + "5" * 32, body="STOP").status_code == 200
     agent, conv_id = start_conversation(client, db, text_in, body="one more")
     view = conversation(client, agent, conv_id)

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from config.app import create_app
 from hub.db import Database
-from tests.agents_ui.test_conversations_api import ingest, move
+from tests.agents_ui.api.test_conversations import ingest, move
 from tests.conftest import make_settings
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
 

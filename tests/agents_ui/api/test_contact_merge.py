@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from config.app import create_app
 from hub.db import Database
 from hub.ports import ContactRef, InboundMessage
-from tests.agents_ui.test_conversations_api import move
+from tests.agents_ui.api.test_conversations import move
 from tests.conftest import make_settings
 from tests.factories import api_key, create_team, inbound, login
 

@@ -33,9 +33,27 @@ from sqlalchemy import text
 from hub.db import WRITE_LOCK_KEY, Database
 from hub.events import log
 from hub.events.models import Event
+from hub.events.types.base import TypedEvent, event
 from tests.conftest import LiveServer, make_settings, wait_for
 from tests.factories import PASSWORD, api_key, create_agent
 from tests.wsclient import AgentSocket, is_event
+
+
+@event("test.tick", "agents")
+class Tick(TypedEvent):
+    """One of a test writer's events."""
+
+    writer: int
+    n: int
+    k: int
+
+
+@event("test.marker", "agents")
+class Marker(TypedEvent):
+    """A test's named event."""
+
+    name: str
+
 
 
 class _Rollback(Exception):
@@ -100,7 +118,7 @@ def _writer(db: Database, seed: int, transactions: int, failures: list[str]) -> 
                         s.execute(text("SELECT count(*) FROM events"))
                         time.sleep(rng.uniform(0, 0.002))
                     for k in range(rng.randint(1, 3)):
-                        log.append(s, "test.tick", payload={"writer": seed, "n": n, "k": k})
+                        log.append(s, Tick(writer=seed, n=n, k=k))
                     s.flush()  # draw the ids now, then hold the transaction open a random while
                     time.sleep(rng.choice([0, 0, 0.001, 0.003, 0.008]))
                     if rng.random() < 0.1:
@@ -169,7 +187,7 @@ class _HeldTransaction(threading.Thread):
         try:
             with self.db.write(serialize=self.use_lock) as s:
                 if self.use_lock:
-                    self.event_id = log.append(s, "test.slow")
+                    self.event_id = log.append(s, Marker(name="slow"))
                 else:
                     ev = Event(type="test.slow", payload={})
                     s.add(ev)
@@ -251,12 +269,12 @@ def test_an_append_after_a_rolled_back_savepoint_still_holds_the_lock(postgres_u
         with db.write() as s:
             try:
                 with s.begin_nested():  # e.g. an optional step that may hit a unique constraint
-                    log.append(s, "test.undone")
+                    log.append(s, Marker(name="undone"))
                     s.flush()
                     raise _Rollback
             except _Rollback:
                 pass
-            log.append(s, "test.kept")
+            log.append(s, Marker(name="kept"))
             s.flush()  # an id is drawn now: no other writer may draw one until we commit
             assert not _lock_free_for_others(db)
     finally:

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.db import Database
-from tests.agents_ui.test_conversations_api import move
+from tests.agents_ui.api.test_conversations import move
 from tests.factories import api_key, create_team, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from config.settings import Settings
 from hub.db import Database
 from hub.outbox.models import OutboxItem
-from tests.channels.test_api_callbacks import Receiver, message, receiver, reply, settled
+from tests.channels.api.test_callbacks import Receiver, message, receiver, reply, settled
 from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, inbound, login
 

@@ -12,7 +12,7 @@ from config.app import create_app
 from hub.contacts.models import Contact
 from hub.conversations.canned import CannedResponses, language_of
 from hub.db import Database
-from tests.agents_ui.test_conversations_api import move
+from tests.agents_ui.api.test_conversations import move
 from tests.conftest import make_settings
 from tests.factories import api_key, create_team, inbound, login
 

@@ -77,7 +77,7 @@ def test_the_demo_customer_answers_once_in_the_same_conversation_and_a_stranger_
         channel = DemoChannel(hub, lambda cid: ContactRef(email="c@x.example") if cid == 7 else None,  # type: ignore[arg-type]
                               answer_after=0)
         result = await channel.send(outbound(5))
-        assert (result.provider_id, result.status) == ("demo-5", "delivered")
+        assert (result.provider_id, result.status, result.thread_keys) == ("demo-5", "delivered", ("reply-5",))
         with pytest.raises(PermanentError):
             await channel.send(outbound(6, contact_id=8))
         with pytest.raises(PermanentError):
@@ -88,8 +88,8 @@ def test_the_demo_customer_answers_once_in_the_same_conversation_and_a_stranger_
 
     hub = asyncio.run(run())
     [msg] = hub.ingested
-    assert (msg.channel, msg.thread_conversation_id, msg.contact.email, msg.external_id) == (
-        "demo", 3, "c@x.example", "answer-5")
+    assert (msg.channel, msg.thread_keys, msg.contact.email, msg.external_id) == (
+        "demo", ("reply-5",), "c@x.example", "answer-5")
 
 
 def test_closing_the_channel_drops_answers_not_yet_given() -> None:

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from hub.agents.actions import get_team
 from hub.db import Database
 from hub.events import log
+from hub.events.types import TeamUpdated
 from hub.routing.actions import Router
 from tests.conftest import wait_for
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
-from tests.hub.test_routing_flow import assignee, conv, events_of, online
+from tests.hub.routing.test_flow import assignee, conv, events_of, online
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -94,7 +95,7 @@ def write_raw_settings(db: Database, team_id: int, settings: dict[str, Any]) -> 
     with db.write() as s:
         team = get_team(s, team_id)
         team.settings = settings
-        log.append(s, "team.updated", payload={"team_id": team_id, "settings": settings})
+        log.append(s, TeamUpdated(actor_agent_id=None, team_id=team_id, settings=settings))
 
 
 def test_unusable_stored_settings_fail_neither_inbound_messages_nor_other_teams_queues(

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.db import Database
-from tests.agents_ui.test_inbox_api import statements
+from tests.agents_ui.api.test_inbox import statements
 from tests.factories import create_agent, create_team, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")

@@ -48,7 +48,7 @@ from hub.runtime import Hub, HubOptions
 from tests.conftest import wait_for
 from tests.services import REDIS_URL, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _HUB_SCRIPT = Path(sys.executable).with_name("hub")
 HUB_SERVE = [str(_HUB_SCRIPT), "serve"] if _HUB_SCRIPT.exists() else [sys.executable, "-m", "config.cli", "serve"]
 CAPACITY = 2

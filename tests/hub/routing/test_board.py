@@ -22,6 +22,7 @@ from hub.conversations.actions import do_assign, do_set_status
 from hub.conversations.models import Conversation
 from hub.db import Database
 from hub.events import log
+from hub.events.types import AgentUpdated, TeamUpdated
 from hub.ingest.entry import do_ingest
 from hub.ports import ContactRef, InboundMessage
 from hub.routing import queries
@@ -123,7 +124,7 @@ def test_board_agrees_with_the_database_through_a_random_day(database_url: str, 
                     assert agent is not None
                     agent.capacities = {"api": rng.randint(0, 3)}
                     agent.skills = rng.choice([[], ["billing"]])
-                    log.append(s, "agent.updated", payload={"agent_id": agent.id, "agent": {}})
+                    log.append(s, AgentUpdated(actor_agent_id=None, agent_id=agent.id, agent={}))  # type: ignore[arg-type]
             elif op == "member":
                 with db.write() as s:
                     team = agents.get_team(s, rng.choice(team_ids))
@@ -137,7 +138,7 @@ def test_board_agrees_with_the_database_through_a_random_day(database_url: str, 
                 with db.write() as s:
                     team = agents.get_team(s, rng.choice(team_ids))
                     team.settings = {"offer_timeout_seconds": 60} if rng.random() < 0.7 else {}
-                    log.append(s, "team.updated", payload={"team_id": team.id, "settings": team.settings})
+                    log.append(s, TeamUpdated(actor_agent_id=None, team_id=team.id, settings=team.settings))  # type: ignore[arg-type]
             elif op in ("accept", "decline"):
                 with db.write() as s:
                     conv = some_conversation(s, offered_to_id__not=True)

@@ -16,7 +16,7 @@ from hub.db import Database
 from hub.delivery.worker import DeliveryWorker
 from hub.outbox.actions import do_enqueue
 from hub.outbox.models import OutboxItem
-from hub.ports import OutboundMessage, SendResult
+from hub.ports import Outbound, SendResult
 from tests.conftest import make_settings, wait_for
 
 
@@ -24,13 +24,14 @@ class SlowAdapter:
     """Records each send; a send waits until `release` is set (a provider taking its time)."""
 
     channel = "api"
+    address_kind = None
 
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.started = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: Outbound) -> SendResult:
         self.started.set()
         await self.release.wait()
         self.sent.append(message.outbox_id)
@@ -58,7 +59,7 @@ def test_a_dead_workers_claim_is_sent_by_another_after_its_short_lease(database_
         lease = timedelta(seconds=1)
         item_id = _queue_one(db)
         dead = DeliveryWorker(db, {"api": SlowAdapter()}, lease=lease)
-        [claimed] = dead._claim()  # claimed, then the process died: nothing renews it
+        [claimed], _ = dead._claim()  # claimed, then the process died: nothing renews it
         assert claimed.id == item_id
 
         async def scenario() -> SlowAdapter:
