@@ -155,10 +155,10 @@ def test_a_queue_whose_routing_fails_does_not_keep_the_others_waiting(
                     json={"name": f"to {team}", "team_id": team, "match": {"source": [f"s{team}"]}})
     give = Router._give
 
-    def fail_for_one(self: Router, session: Any, view: Any, conversation: Any, agent_id: int, now: Any) -> None:
+    def fail_for_one(self: Router, session: Any, view: Any, conversation: Any, *rest: Any) -> None:
         if conversation.team_id == failing:
             raise RuntimeError("this queue's routing broke")
-        give(self, session, view, conversation, agent_id, now)
+        give(self, session, view, conversation, *rest)
 
     monkeypatch.setattr(Router, "_give", fail_for_one)
     key = api_key(db)
