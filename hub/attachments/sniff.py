@@ -62,7 +62,7 @@ def _recognised(head: bytes, filename: str | None) -> list[str]:
 
 
 def _looks_like_text(head: bytes) -> bool:
-    if b"\x00" in head:
+    if not head or b"\x00" in head:
         return False
     try:
         head.decode("utf-8")
