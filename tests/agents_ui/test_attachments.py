@@ -16,11 +16,11 @@ from hub.delivery.models import OutboxItem
 from hub.ports import Attachment, AttachmentTooLarge, ContactRef, InboundMessage
 from hub.runtime import Hub
 from tests.conftest import make_settings
+from tests.factories import TINY_PNG as PNG
 from tests.factories import api_key, create_team, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 
 
