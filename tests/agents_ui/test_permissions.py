@@ -118,9 +118,10 @@ class World:
         """A file carried by a customer's message in the conversation."""
         files = self.client.app.state.hub.options.files  # type: ignore[attr-defined]
         key = files.store.put(b"%PDF-1.7\n")
+        message_id = self.new_html_message_id()  # (its own write: never inside another one)
         with self.db.write() as s:
             row = StoredAttachment(blob_key=key, content_type="application/pdf", filename="offer.pdf", size=9,
-                                   message_id=self.new_html_message_id())
+                                   message_id=message_id)
             s.add(row)
             s.flush()
             assert row.id is not None
