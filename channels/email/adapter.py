@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from channels.email import smtp_out
-from channels.email.compat import outbound_keys, send_result
 from channels.email.inbound import EmailPort
 from channels.email.render import BadAddress, Quoted, Reply, render_reply
 from channels.email.settings import EmailSettings, Mailbox
@@ -21,6 +20,7 @@ from hub.ports import OutboundMessage, PermanentError, SendResult
 
 class EmailAdapter:
     channel = "email"
+    address_kind = "email"  # the hub fills `Outbound.to` with the contact's email address
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
@@ -55,7 +55,7 @@ class EmailAdapter:
         except BadAddress as exc:
             raise PermanentError(str(exc)) from exc
         await smtp_out.send(box.smtp, rendered.message, sender=box.address, recipients=rendered.recipients)
-        return send_result(rendered.message_id, rendered.thread_keys)
+        return SendResult(provider_id=rendered.message_id, status="sent", thread_keys=rendered.thread_keys)
 
 
 def reply_of(item: OutboundMessage) -> Reply:
@@ -72,8 +72,8 @@ def reply_of(item: OutboundMessage) -> Reply:
         html=item.html,
         agent_name=meta.get("agent_name"),
         cc=tuple(str(c) for c in meta.get("cc") or ()),
-        thread_keys=outbound_keys(item),
+        thread_keys=item.thread_keys,
         quoted=quoted,
-        new_conversation=not outbound_keys(item),
+        new_conversation=not item.thread_keys,
         seed=str(item.outbox_id),
     )
