@@ -1,21 +1,29 @@
 """The email channel: the SMTP listener in, replies out through each mailbox's SMTP server.
 
-Lifecycle as agreed for ports v2: `start(port, tasks)` opens the listener when enabled (the IMAP
-fetchers will be spawned on `tasks` too), `stop()` closes it, `send()` renders and sends a reply.
+Lifecycle as agreed for ports v2: `start(port, tasks)` opens the listener when enabled and spawns
+one task per IMAP mailbox on `tasks` (the hub restarts a failed one with backoff; it resumes from its
+cursor), `stop()` closes the listener, `send()` renders and sends a reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from channels.email import smtp_out
+from channels.email.imap import MailboxWatcher, cursor_name
 from channels.email.inbound import EmailPort
 from channels.email.render import BadAddress, Quoted, Reply, render_reply
 from channels.email.settings import EmailSettings, Mailbox
 from channels.email.smtp_in import Listener
 from hub.ports import OutboundMessage, PermanentError, SendResult
+
+
+class TaskRunner(Protocol):
+    """What `start` is given to run inbound work on (ports v2: `hub.ports.TaskRunner`)."""
+
+    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None: ...
 
 
 class EmailAdapter:
@@ -25,16 +33,24 @@ class EmailAdapter:
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
         self.listener: Listener | None = None
+        self.watchers: dict[str, MailboxWatcher] = {}
 
     def routes(self) -> Sequence[Any]:
         return []
 
-    async def start(self, port: EmailPort, tasks: Any = None) -> None:
+    async def start(self, port: EmailPort, tasks: TaskRunner) -> None:
         if self.settings.listener.enabled and self.listener is None:
             self.listener = Listener(self.settings, port)
             await self.listener.start()
+        ours = tuple(box.address for box in self.settings.mailboxes)
+        for box in self.settings.mailboxes:
+            name = cursor_name(box)
+            if box.imap is not None and name not in self.watchers:
+                self.watchers[name] = watcher = MailboxWatcher(box, port, our_addresses=ours)
+                tasks.spawn(name, watcher.run)
 
     async def stop(self) -> None:
+        self.watchers.clear()  # their tasks belong to the hub's TaskRunner, which stops them
         if self.listener is not None:
             listener, self.listener = self.listener, None
             await listener.stop()

@@ -9,7 +9,7 @@ from channels.email.classify import Classification
 from channels.email.folding import fold
 from channels.email.parsing import ParsedEmail
 from channels.email.settings import Mailbox
-from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult, RawPayload
+from hub.ports import Attachment, ContactRef, Cursor, InboundMessage, IngestResult, RawPayload
 
 CHANNEL = "email"
 CONTENT_TYPE = "message/rfc822"
@@ -21,6 +21,10 @@ class EmailPort(Protocol):
     async def ingest_async(self, message: InboundMessage) -> IngestResult: ...
 
     async def keep_raw_async(self, payload: RawPayload) -> Any: ...
+
+    async def cursor_async(self, name: str) -> str | None: ...
+
+    async def set_cursor_async(self, cursor: Cursor) -> None: ...
 
 
 def ingest_scope(mailbox: Mailbox) -> str:
@@ -44,7 +48,8 @@ def thread_keys(parsed: ParsedEmail) -> tuple[tuple[str, ...], tuple[str, ...], 
     return tuple(strong), weak, own
 
 
-def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mailbox, raw: bytes) -> InboundMessage:
+def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mailbox, raw: bytes, *,
+               cursor: Cursor | None = None) -> InboundMessage:
     assert parsed.sender is not None and parsed.failure is None
     strong, weak, own = thread_keys(parsed)
     folded = fold(parsed.text, (mailbox.language, "en"))
@@ -78,6 +83,7 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         thread_keys=strong,
         weak_thread_keys=weak,
         own_thread_keys=own,
+        cursor=cursor,
         metadata={"email": {k: v for k, v in meta.items() if v not in (None, [], {})}},
         raw=raw,
         raw_content_type=CONTENT_TYPE,
