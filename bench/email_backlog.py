@@ -34,8 +34,8 @@ from hub.channel_cursors import get_cursor
 from hub.conversations.models import Conversation, Message
 from hub.db import Database
 from hub.migrate import upgrade
-from hub.ports import InboundMessage, IngestResult
 from hub.runtime import Hub, HubOptions
+from tests.channels.email.imap_side import Counting
 from tests.dovecot import PASSWORD, USER, Dovecot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,36 +62,13 @@ def backlog(mails: int, customers: int) -> list[bytes]:
     return out
 
 
-class Counting:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.created = 0
-        self.again = 0
-        self.done = asyncio.Event()
-        self.expected = 0
-
-    async def ingest_async(self, message: InboundMessage) -> IngestResult:
-        result = await self.hub.ingest_async(message)
-        if result.created:
-            self.created += 1
-        else:
-            self.again += 1
-        if self.created >= self.expected:
-            self.done.set()
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.hub, name)
-
-
 async def measure(server: Dovecot, db_url: str, mails: int, batch: int) -> dict[str, Any]:
     db = Database(db_url)
     hub = Hub(db, HubOptions(run_workers=True))
     await hub.start()
     box = Mailbox("support@example.com", imap=ImapServer(host="127.0.0.1", port=server.port, tls=False,
                                                           username=USER, password=PASSWORD, batch=batch))
-    port = Counting(hub)
-    port.expected = mails
+    port = Counting(hub, expected=mails)
     watcher = MailboxWatcher(box, port)
     cpu0, t0 = time.process_time(), time.monotonic()
     task = asyncio.create_task(watcher.run())

@@ -7,9 +7,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from channels.email.settings import ImapServer, Mailbox
-from hub.ports import Cursor, InboundMessage, IngestResult, RawPayload, RejectedMessage
+from hub.ports import Cursor, HubPort, InboundMessage, IngestResult, RawPayload, RejectedMessage
 from tests.dovecot import PASSWORD, USER, Dovecot
 
 
@@ -57,6 +58,33 @@ class FakePort:
     @property
     def subjects(self) -> list[str | None]:
         return [m.subject for m in self.committed]
+
+
+class Counting:
+    """A real port (the hub), counting what was handed over: `again` counts redeliveries
+    (created=False), i.e. mail fetched twice. `done` is set once `expected` were created."""
+
+    def __init__(self, hub: HubPort, expected: int = 0) -> None:
+        self.hub = hub
+        self.created = self.again = 0
+        self.expected = expected
+        self.done = asyncio.Event()
+        self.after_ingest: Callable[[int], None] | None = None  # called with `created`
+
+    async def ingest_async(self, message: InboundMessage) -> IngestResult:
+        result = await self.hub.ingest_async(message)
+        if result.created:
+            self.created += 1
+        else:
+            self.again += 1
+        if self.expected and self.created >= self.expected:
+            self.done.set()
+        if self.after_ingest is not None:
+            self.after_ingest(self.created)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.hub, name)
 
 
 class Runner:

@@ -15,10 +15,9 @@ from channels.email.imap import MailboxWatcher, cursor_name
 from hub.channel_cursors import get_cursor
 from hub.conversations.models import Conversation, Message
 from hub.db import Database
-from hub.ports import InboundMessage, IngestResult
 from hub.raw_payloads import KeptPayload
 from hub.runtime import Hub, HubOptions
-from tests.channels.email.imap_side import BROKEN, Runner, mail, mailbox, until
+from tests.channels.email.imap_side import BROKEN, Counting, Runner, mail, mailbox, until
 from tests.dovecot import Dovecot, dovecot
 
 
@@ -35,28 +34,6 @@ def hub(sqlite_url: str) -> Iterator[Hub]:
     yield h
     h.writer.close()
     db.dispose()
-
-
-class Counting:
-    """The hub's port, counting what was handed over twice (a redelivery: created=False)."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.created = self.again = 0
-        self.after_ingest: Any = None
-
-    async def ingest_async(self, message: InboundMessage) -> IngestResult:
-        result = await self.hub.ingest_async(message)
-        if result.created:
-            self.created += 1
-        else:
-            self.again += 1
-        if self.after_ingest is not None:
-            self.after_ingest(self.created)
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.hub, name)
 
 
 def stored(hub: Hub) -> tuple[list[str | None], int, int, str | None]:
