@@ -96,6 +96,8 @@ class MailboxWatcher:
             logger.warning("mailbox %s: folder %s has a new UIDVALIDITY (%s, was %s): reading it again from the "
                            "start; mail already stored is recognised and not stored twice",
                            self.mailbox.address, self.server.folder, uidvalidity, stored[0])
+            # Said once: an empty recreated folder would otherwise look new at every reconnection.
+            await self.port.set_cursor_async(Cursor(self.cursor_name, f"{uidvalidity}:0"))
         if self.floor is not None and self.floor[0] == uidvalidity:
             last = min(last, self.floor[1])
         return last

@@ -12,6 +12,7 @@ import pytest
 
 from channels.email.adapter import EmailAdapter
 from channels.email.imap import MailboxWatcher, cursor_name
+from channels.email.imap_client import ImapSession
 from channels.email.settings import EmailSettings
 from tests.channels.email.imap_side import BROKEN, FakePort, Runner, mail, mailbox, until
 from tests.dovecot import Dovecot, dovecot
@@ -55,6 +56,32 @@ def test_the_adapter_watches_each_imap_mailbox_and_idle_brings_new_mail_without_
         assert port.cursors == {"email:support@example.com:imap": f"{validity}:2"}
         await runner.stop()
         await adapter.stop()
+
+    asyncio.run(scenario())
+
+
+class WithoutIdle(ImapSession):
+    """A server that does not offer IDLE (as some hosted mailboxes)."""
+
+    @property
+    def idle(self) -> bool:
+        return False
+
+
+def test_without_idle_the_folder_is_polled(server: Dovecot) -> None:
+    box = mailbox(server, poll_seconds=0.2)
+
+    async def scenario() -> None:
+        port = FakePort()
+        watcher = MailboxWatcher(box, port, session=WithoutIdle)
+        runner = watch(port, watcher)
+        await until(lambda: watcher.session is not None and watcher.session.client is not None, what="connected")
+        await asyncio.to_thread(server.append, mail(1))
+        await until(lambda: len(port.committed) == 1, within=5, what="the polled mail")
+        assert watcher.session is not None and watcher.session.client is not None
+        assert not watcher.session.client.has_pending_idle()
+        await runner.stop()
+        assert runner.errors == []
 
     asyncio.run(scenario())
 
