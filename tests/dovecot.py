@@ -33,8 +33,8 @@ first_valid_uid = 1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
+ssl = {ssl}
+{ssl_files}disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
 mail_fsync = never
@@ -53,7 +53,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -66,7 +67,9 @@ class Dovecot:
     """One Dovecot instance. `start()` waits until it accepts connections; `stop()` waits until
     it no longer does (doveadm stop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
+        """`tls`: with a certificate for 127.0.0.1 from a CA of its own (`ca_file`), implicit TLS
+        on `tls_port` and STARTTLS on `port`; else plain IMAP only."""
         if not os.path.exists(DOVECOT):
             service_missing("Dovecot (Debian package dovecot-imapd; `make dovecot` as root installs it)",
                             FileNotFoundError(DOVECOT))
@@ -82,9 +85,27 @@ class Dovecot:
             (self.root / name).mkdir()
         os.chown(self.root / "mail", account.pw_uid, account.pw_gid)
         (self.root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        self.tls_port = free_port() if tls else 0
+        self.ca_file = str(self.root / "ca.pem") if tls else None
+        ssl_files = self._certificates() if tls else ""
         self.conf = self.root / "dovecot.conf"
-        self.conf.write_text(_CONF.format(root=self.root, uid=account.pw_uid, gid=account.pw_gid, port=self.port))
+        self.conf.write_text(_CONF.format(root=self.root, uid=account.pw_uid, gid=account.pw_gid, port=self.port,
+                                          tls_port=self.tls_port, ssl="yes" if tls else "no", ssl_files=ssl_files))
         self.uid, self.gid = account.pw_uid, account.pw_gid
+
+    def _certificates(self) -> str:
+        """A CA and a server certificate for 127.0.0.1 it signed (openssl)."""
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=self.root)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hub test CA",
+                "-keyout", "ca.key", "-out", "ca.pem")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+                "-out", "server.csr")
+        (self.root / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+        return f"ssl_cert = <{self.root}/server.pem\nssl_key = <{self.root}/server.key\n"
 
     def start(self) -> Dovecot:
         # The master daemonizes and keeps inherited pipes open: no capture, its log is the file.
@@ -182,8 +203,8 @@ class Dovecot:
 
 
 @contextmanager
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot().start()
+def dovecot(*, tls: bool = False) -> Iterator[Dovecot]:
+    server = Dovecot(tls=tls).start()
     try:
         yield server
     finally:

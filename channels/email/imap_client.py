@@ -94,7 +94,11 @@ class ImapSession:
         server = self.server
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
-        context = ssl.create_default_context() if server.tls or server.starttls else None
+        context = None
+        if server.tls or server.starttls:
+            context = ssl.create_default_context()
+            if server.ca_file:
+                context.load_verify_locations(server.ca_file)
         try:
             self.client = aioimaplib.IMAP4(
                 host=server.host, port=server.port, timeout=server.timeout_seconds,

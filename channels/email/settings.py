@@ -41,6 +41,8 @@ class ImapServer:
     batch: int = 100  # messages per UID FETCH (and per shared ingest transaction)
     timeout_seconds: float = 30.0
     max_bytes: int = DEFAULT_MAX_BYTES  # a bigger mail is kept raw for an admin, not ingested
+    # A PEM file of certificates to trust besides the system's (a server with its own CA).
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)

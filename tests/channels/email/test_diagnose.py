@@ -70,6 +70,17 @@ def test_an_imap_port_where_nothing_listens_is_unreachable(imap: ImapServer) -> 
     assert check.key == "check.unreachable" and "Could not reach 127.0.0.1 on port" in check.text("en")
 
 
+def test_tls_and_starttls_work_with_a_trusted_certificate_and_an_untrusted_one_is_named() -> None:
+    with dovecot(tls=True) as server:
+        box = mailbox(server)
+        assert box.imap is not None
+        tls = replace(box.imap, port=server.tls_port, tls=True, ca_file=server.ca_file)
+        assert imap_check(tls).key == "check.ok.imap"
+        assert imap_check(box.imap, starttls=True, ca_file=server.ca_file).key == "check.ok.imap"
+        untrusted = imap_check(tls, ca_file=None)
+        assert untrusted.key == "check.tls_certificate" and "does not trust" in untrusted.text("en")
+
+
 class Passwords:
     def __call__(self, server: object, session: object, envelope: object, mechanism: str,
                  auth_data: object) -> AuthResult:
