@@ -59,6 +59,9 @@ class Prepared:
 class MailboxWatcher:
     """Follows one mailbox's IMAP folder (`Mailbox.imap`) into the hub."""
 
+    # With the TaskRunner's backoff (1 s, 2 s, 4 s, ...) that is about half a minute of retries.
+    give_up_after = 5
+
     def __init__(self, mailbox: Mailbox, port: EmailPort, *, our_addresses: Sequence[str] = (),
                  session: Callable[[ImapServer], ImapSession] = ImapSession) -> None:
         assert mailbox.imap is not None
@@ -74,6 +77,7 @@ class MailboxWatcher:
         self.floor: tuple[int, int] | None = None
         self.fetched = 0  # messages fetched since start (for tests and the log)
         self.session: ImapSession | None = None  # the current connection, while `run` runs
+        self.failures: dict[tuple[int, int], int] = {}  # (UIDVALIDITY, UID) -> failed ingests in a row
 
     async def run(self) -> None:
         session = self.session = self.session_factory(self.server)
@@ -146,6 +150,8 @@ class MailboxWatcher:
                 logger.warning("mailbox %s: UID %s (%s) refused by the hub: %s", self.mailbox.address, uid,
                                message.external_id, result)
             elif isinstance(result, BaseException):
+                if await self._given_up(uidvalidity, uid, message, result):
+                    continue
                 await self._rewind(uidvalidity, uid - 1)
                 raise IngestFailed(f"mailbox {self.mailbox.address}: UID {uid} not stored: {result}") from result
         stored_with_last = bool(messages) and isinstance(results[-1], IngestResult) and messages[-1][0] == through
@@ -153,6 +159,22 @@ class MailboxWatcher:
             await self.port.set_cursor_async(Cursor(self.cursor_name, f"{uidvalidity}:{through}"))
         self.floor = None
         return through
+
+    async def _given_up(self, uidvalidity: int, uid: int, message: InboundMessage, error: BaseException) -> bool:
+        """A message the hub failed to store `give_up_after` times in a row is kept raw for an
+        admin and passed, so one message the hub cannot digest never stops the mailbox. (A
+        database that is down fails `keep_raw_async` and the cursor write after it too: then
+        nothing is passed.)"""
+        key = (uidvalidity, uid)
+        self.failures[key] = self.failures.get(key, 0) + 1
+        if self.failures[key] < self.give_up_after:
+            return False
+        reason = f"the hub failed to store it {self.failures[key]} times: {type(error).__name__}: {error}"
+        logger.error("mailbox %s: UID %s (%s) passed: %s", self.mailbox.address, uid, message.external_id, reason)
+        assert message.raw is not None
+        await self.port.keep_raw_async(to_raw(self.mailbox, message.raw, reason, message.external_id))
+        del self.failures[key]
+        return True
 
     async def _rewind(self, uidvalidity: int, last_good: int) -> None:
         """After message N failed, resume at N even if later ones were committed."""

@@ -26,12 +26,15 @@ class FakePort:
     after_ingest: Callable[[int], None] | None = None  # called with len(committed)
     refuse: set[str] = field(default_factory=set)  # external ids the "hub" rejects
     fail_once: set[str] = field(default_factory=set)  # external ids whose first ingest fails
+    fail_always: set[str] = field(default_factory=set)  # external ids the "hub" can never store
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
         self.calls += 1
         if message.external_id in self.fail_once:
             self.fail_once.discard(message.external_id)
             raise RuntimeError("the database went away")
+        if message.external_id in self.fail_always:
+            raise RuntimeError("a bug in the hub")
         if message.external_id in self.refuse:
             assert message.raw is not None
             self.kept.append(RawPayload(message.channel, message.source, "rejected", message.raw,

@@ -199,3 +199,25 @@ def test_a_message_the_hub_fails_to_store_is_fetched_again_and_nothing_after_it_
         assert port.calls == 10 + 1 + 6
 
     asyncio.run(scenario())
+
+
+def test_a_message_the_hub_can_never_store_is_kept_raw_after_a_few_tries_and_the_mailbox_goes_on(
+        server: Dovecot) -> None:
+    server.append(*(mail(n) for n in range(1, 6)))
+    box = mailbox(server)
+
+    async def scenario() -> None:
+        port = FakePort(fail_always={"<order-2@example.net>"})
+        watcher = MailboxWatcher(box, port)
+        watcher.give_up_after = 3
+        runner = watch(port, watcher)
+        validity = await asyncio.to_thread(server.uidvalidity)
+        await until(lambda: port.cursors.get(cursor_name(box)) == f"{validity}:5" and not runner.errors[2:]
+                    and len(port.kept) == 1, what="the mailbox passing UID 2")
+        await asyncio.to_thread(server.append, mail(6))
+        await until(lambda: len(port.committed) == 5, what="the next mail")
+        await runner.stop()
+        assert len(runner.errors) == 2  # the third failure was the last: kept raw, not raised
+        assert port.subjects == ["Order 1", "Order 3", "Order 4", "Order 5", "Order 6"]
+        assert port.kept[0].external_id == "<order-2@example.net>" and port.kept[0].payload == mail(2)
+        assert port.kept[0].reason.startswith("the hub failed to store it 3 times: RuntimeError: a bug in the hub")
