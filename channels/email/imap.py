@@ -145,29 +145,35 @@ class MailboxWatcher:
         results: list[IngestResult | BaseException] = []
         if ingests:
             results = await asyncio.shield(asyncio.gather(*ingests, return_exceptions=True))
+        gave_up = False
         for (uid, message), result in zip(messages, results, strict=True):
             if isinstance(result, RejectedMessage):  # kept raw by the hub (the message carries it)
                 logger.warning("mailbox %s: UID %s (%s) refused by the hub: %s", self.mailbox.address, uid,
                                message.external_id, result)
             elif isinstance(result, BaseException):
                 if await self._given_up(uidvalidity, uid, message, result):
+                    gave_up = True
                     continue
                 await self._rewind(uidvalidity, uid - 1)
                 raise IngestFailed(f"mailbox {self.mailbox.address}: UID {uid} not stored: {result}") from result
         stored_with_last = bool(messages) and isinstance(results[-1], IngestResult) and messages[-1][0] == through
-        if not stored_with_last:  # the batch ended with unreadable, refused or vanished mail
+        if not stored_with_last or gave_up:  # the batch ended with mail not ingested, or passed one
             await self.port.set_cursor_async(Cursor(self.cursor_name, f"{uidvalidity}:{through}"))
         self.floor = None
         return through
 
     async def _given_up(self, uidvalidity: int, uid: int, message: InboundMessage, error: BaseException) -> bool:
         """A message the hub failed to store `give_up_after` times in a row is kept raw for an
-        admin and passed, so one message the hub cannot digest never stops the mailbox. (A
-        database that is down fails `keep_raw_async` and the cursor write after it too: then
-        nothing is passed.)"""
+        admin and passed, so one message the hub cannot digest never stops the mailbox. Only
+        when the hub can write at all: a database that is down fails every message, and then
+        nothing may be passed."""
         key = (uidvalidity, uid)
         self.failures[key] = self.failures.get(key, 0) + 1
         if self.failures[key] < self.give_up_after:
+            return False
+        try:  # proof that the hub writes at all (the end of the batch moves the cursor on again)
+            await self.port.set_cursor_async(Cursor(self.cursor_name, f"{uidvalidity}:{uid - 1}"))
+        except Exception:
             return False
         reason = f"the hub failed to store it {self.failures[key]} times: {type(error).__name__}: {error}"
         logger.error("mailbox %s: UID %s (%s) passed: %s", self.mailbox.address, uid, message.external_id, reason)

@@ -14,6 +14,7 @@ from channels.email.adapter import EmailAdapter
 from channels.email.imap import MailboxWatcher, cursor_name
 from channels.email.imap_client import ImapSession
 from channels.email.settings import EmailSettings
+from hub.ports import Cursor
 from tests.channels.email.imap_side import BROKEN, FakePort, Runner, mail, mailbox, until
 from tests.dovecot import Dovecot, dovecot
 
@@ -221,3 +222,25 @@ def test_a_message_the_hub_can_never_store_is_kept_raw_after_a_few_tries_and_the
         assert port.subjects == ["Order 1", "Order 3", "Order 4", "Order 5", "Order 6"]
         assert port.kept[0].external_id == "<order-2@example.net>" and port.kept[0].payload == mail(2)
         assert port.kept[0].reason.startswith("the hub failed to store it 3 times: RuntimeError: a bug in the hub")
+
+
+class DatabaseDown(FakePort):
+    async def set_cursor_async(self, cursor: Cursor) -> None:
+        raise RuntimeError("the database is down")
+
+
+def test_while_the_database_is_down_no_mail_is_ever_passed(server: Dovecot) -> None:
+    server.append(mail(1), mail(2))
+    box = mailbox(server)
+
+    async def scenario() -> None:
+        port = DatabaseDown(fail_always={"<order-1@example.net>", "<order-2@example.net>"})
+        watcher = MailboxWatcher(box, port)
+        watcher.give_up_after = 2
+        runner = watch(port, watcher)
+        await until(lambda: len(runner.errors) >= 6, what="six failed rounds")
+        await runner.stop()
+        assert port.kept == [] and port.cursors == {} and watcher.floor == (await asyncio.to_thread(
+            server.uidvalidity), 0)
+
+    asyncio.run(scenario())
