@@ -18,6 +18,7 @@ from agents_ui import docs, nul_bytes, pages, ws
 from agents_ui.api import (
     agents,
     api_keys,
+    attachments,
     auth,
     canned,
     contacts,
@@ -49,6 +50,8 @@ from config.openapi import install_openapi
 from config.settings import Settings, load_settings
 from hub.agents.login import Logins, PasswordChecks
 from hub.agents.throttle import LoginThrottle
+from hub.attachments.files import AttachmentFiles
+from hub.blobs import DiskBlobStore
 from hub.db import Database
 from hub.routing.actions import RoutingConfig
 from hub.routing.rules import rule_from_dict
@@ -78,6 +81,7 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
         delivery_lease=timedelta(seconds=settings.delivery_lease_seconds),
         run_workers=settings.workers_in_web if run_workers is None else run_workers,
         visibility=settings.visibility,
+        files=AttachmentFiles(DiskBlobStore(settings.attachments_dir), settings.attachment_max_bytes),
         routing=RoutingConfig(
             rules=[rule_from_dict(r) for r in settings.routing.rules],
             default_capacity=settings.routing.default_capacity,
@@ -193,11 +197,12 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # every agent route before them was a tenth of the CPU of an inbound message).
     for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
                    ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
-                   canned.router, contacts.router, agents.router, teams.router, api_keys.router, routing.router,
-                   supervisor.router, events.router, raw_payloads.router, pages.router, docs.router):
+                   attachments.router, canned.router, contacts.router, agents.router, teams.router, api_keys.router,
+                   routing.router, supervisor.router, events.router, raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       per_path={attachments.UPLOAD_PATH: attachments.upload_body_limit(settings.attachment_max_bytes)})
     # Added last, so it runs first: a cross-site request is refused before its body is read. The
     # lean routes (the inbound API, Twilio's webhooks) take their own credentials and never the
     # session cookie; exempt, they answer the same whether the fast lane or the stack serves them.

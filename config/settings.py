@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # by a process that died is sent by another within about this long.
     delivery_lease_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
     max_body_bytes: int = 1_000_000
+    # Attachments (email parts, widget and agent uploads): their bytes on disk here (hub/blobs.py),
+    # each at most this large (a bigger one is refused, with the limit in the words).
+    attachments_dir: str = str(ROOT / "var" / "attachments")
+    attachment_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     # "company": every agent reads every customer's whole history (and adds notes there), and
     # replies or changes status on their own work; "team": teams are isolated completely
     # (hub/events/visibility.py).

@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from hub.attachments.actions import get_attachment
+from hub.attachments.models import StoredAttachment
 from hub.contacts.models import Contact
 from hub.contacts.queries import get_contact
 from hub.conversations.customers import has_conversation_within
-from hub.conversations.models import Conversation
+from hub.conversations.models import Conversation, Message
 from hub.conversations.queries import work_filter
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.events.visibility import AgentScope
@@ -92,3 +94,18 @@ def check_contact(session: Session, scope: AgentScope, contact_id: int) -> Conta
     if within is not None and not session.execute(select(has_conversation_within(contact_id, within))).scalar():
         raise Forbidden("this customer has no conversation in your teams")
     return contact
+
+
+def check_attachment(session: Session, scope: AgentScope, attachment_id: int) -> StoredAttachment:
+    """A file the caller may download: one carried by a message of a conversation they may read,
+    or their own upload not sent yet. Anything else does not exist for them (404, as a forged id)."""
+    row = get_attachment(session, attachment_id)
+    if row.message_id is None:
+        if row.uploaded_by == scope.agent_id:
+            return row
+    else:
+        message = session.get(Message, row.message_id)
+        conv = session.get(Conversation, message.conversation_id) if message is not None else None
+        if conv is not None and scope.can_see_conversation(conv.team_id, conv.assignee_id):
+            return row
+    raise NotFound(f"attachment {attachment_id} does not exist")

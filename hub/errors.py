@@ -59,3 +59,10 @@ class Busy(HubError):
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooLarge(HubError):
+    """A file or body over a configured limit (the same code as agents_ui.limits' refusals)."""
+
+    status = 413
+    code = "too_large"

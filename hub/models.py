@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
 from hub.agents.models import Agent, ApiKey, AuthToken, Team, TeamMember
+from hub.attachments.models import StoredAttachment
 from hub.channel_cursors import ChannelCursor
 from hub.contacts.models import Contact, ContactIdentity, ContactOptOut
 from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message, ThreadKey
@@ -27,6 +28,7 @@ __all__ = [
     "Message",
     "OutboxItem",
     "RoutingRule",
+    "StoredAttachment",
     "Team",
     "TeamMember",
     "ThreadKey",

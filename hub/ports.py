@@ -47,10 +47,16 @@ INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/w
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file a message carries. One the hub stores (`HubPort.store_attachment_async`) has an `id`
+    and its `url` is the hub's own download route (agents only); others link elsewhere (http(s)).
+    `cid`: an email part's Content-ID (no brackets), which `cid:` URLs in the HTML name."""
+
     url: str | None
     content_type: str | None = None
     filename: str | None = None
     size: int | None = None
+    cid: str | None = None
+    id: int | None = None
 
     @property
     def kind(self) -> str:
@@ -60,7 +66,8 @@ class Attachment:
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> Attachment:
-        return cls(stored.get("url"), stored.get("content_type"), stored.get("filename"), stored.get("size"))
+        return cls(stored.get("url"), stored.get("content_type"), stored.get("filename"), stored.get("size"),
+                   stored.get("cid"), stored.get("id"))
 
     def as_dict(self) -> dict[str, Any]:
         """As stored with the message: the fields given, and `kind`."""
@@ -227,6 +234,14 @@ class RejectedMessage(ValueError):
     cannot store such as a NUL character). Sending it again will not help: answer 4xx."""
 
 
+class AttachmentTooLarge(RejectedMessage):
+    """`HubPort.store_attachment_async` refused a file over the hub's limit (`max_bytes`)."""
+
+    def __init__(self, message: str, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
 class TransientError(Exception):
     """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
 
@@ -283,6 +298,19 @@ class HubPort(Protocol):
         """The events of this customer's conversations a customer may see (`PublicEvent`), from
         after `after_event_id` on, then live, in log order, each once. Ends only when the consumer
         stops iterating (or the hub stops)."""
+        ...
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        """Keep a file for a message the adapter is about to ingest, and return the `Attachment` to
+        put on its `InboundMessage` (with its id and the hub's URL). The type is read from the
+        content (a declared one that does not fit is corrected); a missing filename gets one.
+        Raises AttachmentTooLarge over the hub's limit (setting `attachment_max_bytes`)."""
+        ...
+
+    async def open_attachment_async(self, attachment: Attachment) -> bytes:
+        """The bytes of a file the hub stored (an agent's upload on an `OutboundMessage`). Raises
+        PermanentError when the hub has no such file."""
         ...
 
 

@@ -9,12 +9,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from hub.agents.actions import agent_dict, api_key_for, do_set_presence, get_agent, team_ids_of
+from hub.attachments import actions as attachment_actions
+from hub.attachments.files import AttachmentFiles
+from hub.attachments.models import StoredAttachment
+from hub.blobs import BlobNotFound
 from hub.channel_cursors import do_store_cursor, get_cursor
 from hub.clock import utcnow
 from hub.contacts.addresses import find_by_address, normalize_address
@@ -33,12 +37,14 @@ from hub.events.visibility import Visibility
 from hub.group_commit import GroupCommit
 from hub.ingest.entry import do_ingest_many, find_ingested
 from hub.ports import (
+    Attachment,
     ChannelAdapter,
     Cursor,
     DeliveryUpdate,
     HubPort,
     InboundMessage,
     IngestResult,
+    PermanentError,
     PublicEvent,
     RawPayload,
     RejectedMessage,
@@ -82,6 +88,8 @@ class HubOptions:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     # Who reads what (hub.events.visibility): "company" (everyone reads every customer) or "team".
     visibility: Visibility = "company"
+    # Where attachments' bytes go (hub.blobs), and their size limit; None: files are refused.
+    files: AttachmentFiles | None = None
     # Raw payloads kept for admins (hub.raw_payloads) are cut to this size.
     raw_payload_max_bytes: int = DEFAULT_MAX_BYTES
 
@@ -375,3 +383,38 @@ class Hub(HubPort):
 
     def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
         return CustomerFeed(self.db, self.bus, contact_id).events(after_event_id)
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        return await self.store_file_async(content, content_type, filename, cid=cid)
+
+    async def store_file_async(self, content: bytes | BinaryIO, content_type: str | None, filename: str | None, *,
+                               cid: str | None = None, uploaded_by: int | None = None) -> Attachment:
+        """`store_attachment_async`, also for a stream (an agent's upload, spooled to disk) and
+        with the uploading agent, whose file it is until a reply of theirs carries it."""
+        if self.options.files is None:
+            raise RejectedMessage("this hub keeps no files: no attachment store is configured")
+        kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename)
+        cid = (cid or "").strip().strip("<>") or None
+        if cid is not None and (len(cid) > 255 or not cid.isprintable()):
+            cid = None  # not one an HTML part could name anyway
+        return await self.write_async(lambda s: attachment_actions.do_add(
+            s, blob_key=kept.blob_key, content_type=kept.content_type, filename=kept.filename, size=kept.size,
+            cid=cid, uploaded_by=uploaded_by))
+
+    async def open_attachment_async(self, attachment: Attachment) -> bytes:
+        return await asyncio.to_thread(self.read_attachment, attachment)
+
+    def read_attachment(self, attachment: Attachment) -> bytes:
+        files = self.options.files
+        if attachment.id is None or files is None:
+            raise PermanentError(f"the hub has no file {attachment.filename or attachment.url!r}")
+        with self.db.read() as s:
+            row = s.get(StoredAttachment, attachment.id)
+            key = row.blob_key if row is not None else None
+        try:
+            if key is None:
+                raise BlobNotFound(attachment.id)
+            return files.read(key)
+        except BlobNotFound:
+            raise PermanentError(f"the file {attachment.filename or attachment.id!r} is no longer kept") from None

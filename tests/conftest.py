@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -91,6 +92,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "poll_interval_seconds": 0.2,
         "public_url": "http://testserver",
         "admin_password": None,
+        # Content-addressed, so tests could share one; a folder each keeps them apart anyway.
+        "attachments_dir": tempfile.mkdtemp(prefix="hub-attachments-"),
     }
     base.update(overrides)
     return Settings(**base)

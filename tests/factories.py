@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 from dataclasses import dataclass
 
@@ -81,3 +82,8 @@ def api_message(external_id: str, email: str, text: str = "hi") -> InboundMessag
     """An inbound message through the API channel (source "crm") from the customer with this email."""
     return InboundMessage(channel="api", source="crm", ingest_scope="api:crm", external_id=external_id,
                           contact=ContactRef(email=email), text=text)
+
+
+# A 1x1 PNG: the smallest real picture, for attachment tests.
+TINY_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")

@@ -47,6 +47,9 @@ class ReplyIn(In):
     text: str = Field(min_length=1, max_length=50_000)
     html: str | None = Field(default=None, max_length=500_000)
     client_id: UUID | None = Field(default=None, description=_CLIENT_ID)
+    attachments: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20,
+        description="files to send with it: ids (or URLs) of the caller's uploads (POST /api/v1/attachments)")
 
 
 class NoteIn(In):

@@ -1,17 +1,18 @@
 """The email channel: the SMTP listener in, replies out through each mailbox's SMTP server.
 
-Lifecycle as agreed for ports v2: `start(port, tasks)` opens the listener when enabled (the IMAP
-fetchers will be spawned on `tasks` too), `stop()` closes it, `send()` renders and sends a reply.
+Lifecycle as agreed for ports v2: `start(port, tasks)` opens the listener when enabled and spawns
+one task per IMAP mailbox on `tasks` (the hub restarts a failed one with backoff; it resumes from its
+cursor), `stop()` closes the listener, `send()` renders and sends a reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from channels.email import smtp_out
-from channels.email.compat import outbound_keys, send_result
+from channels.email.imap import MailboxWatcher, cursor_name
 from channels.email.inbound import EmailPort
 from channels.email.render import BadAddress, Quoted, Reply, render_reply
 from channels.email.settings import EmailSettings, Mailbox
@@ -19,22 +20,37 @@ from channels.email.smtp_in import Listener
 from hub.ports import OutboundMessage, PermanentError, SendResult
 
 
+class TaskRunner(Protocol):
+    """What `start` is given to run inbound work on (ports v2: `hub.ports.TaskRunner`)."""
+
+    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None: ...
+
+
 class EmailAdapter:
     channel = "email"
+    address_kind = "email"  # the hub fills `Outbound.to` with the contact's email address
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
         self.listener: Listener | None = None
+        self.watchers: dict[str, MailboxWatcher] = {}
 
     def routes(self) -> Sequence[Any]:
         return []
 
-    async def start(self, port: EmailPort, tasks: Any = None) -> None:
+    async def start(self, port: EmailPort, tasks: TaskRunner) -> None:
         if self.settings.listener.enabled and self.listener is None:
             self.listener = Listener(self.settings, port)
             await self.listener.start()
+        ours = tuple(box.address for box in self.settings.mailboxes)
+        for box in self.settings.mailboxes:
+            name = cursor_name(box)
+            if box.imap is not None and name not in self.watchers:
+                self.watchers[name] = watcher = MailboxWatcher(box, port, our_addresses=ours)
+                tasks.spawn(name, watcher.run)
 
     async def stop(self) -> None:
+        self.watchers.clear()  # their tasks belong to the hub's TaskRunner, which stops them
         if self.listener is not None:
             listener, self.listener = self.listener, None
             await listener.stop()
@@ -55,7 +71,7 @@ class EmailAdapter:
         except BadAddress as exc:
             raise PermanentError(str(exc)) from exc
         await smtp_out.send(box.smtp, rendered.message, sender=box.address, recipients=rendered.recipients)
-        return send_result(rendered.message_id, rendered.thread_keys)
+        return SendResult(provider_id=rendered.message_id, status="sent", thread_keys=rendered.thread_keys)
 
 
 def reply_of(item: OutboundMessage) -> Reply:
@@ -72,8 +88,8 @@ def reply_of(item: OutboundMessage) -> Reply:
         html=item.html,
         agent_name=meta.get("agent_name"),
         cc=tuple(str(c) for c in meta.get("cc") or ()),
-        thread_keys=outbound_keys(item),
+        thread_keys=item.thread_keys,
         quoted=quoted,
-        new_conversation=not outbound_keys(item),
+        new_conversation=not item.thread_keys,
         seed=str(item.outbox_id),
     )

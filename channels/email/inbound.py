@@ -6,11 +6,10 @@ from typing import Any, Protocol
 
 from channels.email import tokens
 from channels.email.classify import Classification
-from channels.email.compat import RawPayload, inbound_fields
 from channels.email.folding import fold
 from channels.email.parsing import ParsedEmail
 from channels.email.settings import Mailbox
-from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
+from hub.ports import Attachment, ContactRef, Cursor, InboundMessage, IngestResult, RawPayload
 
 CHANNEL = "email"
 CONTENT_TYPE = "message/rfc822"
@@ -22,6 +21,10 @@ class EmailPort(Protocol):
     async def ingest_async(self, message: InboundMessage) -> IngestResult: ...
 
     async def keep_raw_async(self, payload: RawPayload) -> Any: ...
+
+    async def cursor_async(self, name: str) -> str | None: ...
+
+    async def set_cursor_async(self, cursor: Cursor) -> None: ...
 
 
 def ingest_scope(mailbox: Mailbox) -> str:
@@ -45,7 +48,8 @@ def thread_keys(parsed: ParsedEmail) -> tuple[tuple[str, ...], tuple[str, ...], 
     return tuple(strong), weak, own
 
 
-def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mailbox, raw: bytes) -> InboundMessage:
+def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mailbox, raw: bytes, *,
+               cursor: Cursor | None = None) -> InboundMessage:
     assert parsed.sender is not None and parsed.failure is None
     strong, weak, own = thread_keys(parsed)
     folded = fold(parsed.text, (mailbox.language, "en"))
@@ -64,7 +68,6 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         "repairs": list(parsed.repairs),
         "inline": {p.content_id: p.filename for p in parsed.parts if p.content_id},
     }
-    fields = inbound_fields(strong, weak, own, raw, meta)
     return InboundMessage(
         channel=CHANNEL,
         source=mailbox.address,
@@ -77,8 +80,13 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         # Files get a URL once the attachment store exists (issue 15); until then their facts.
         attachments=tuple(Attachment(None, p.content_type, p.filename, p.size) for p in parsed.parts),
         received_at=None,
+        thread_keys=strong,
+        weak_thread_keys=weak,
+        own_thread_keys=own,
+        cursor=cursor,
         metadata={"email": {k: v for k, v in meta.items() if v not in (None, [], {})}},
-        **fields,
+        raw=raw,
+        raw_content_type=CONTENT_TYPE,
     )
 
 

@@ -23,6 +23,29 @@ class SmtpServer:
 
 
 @dataclass(frozen=True)
+class ImapServer:
+    """A mailbox's IMAP account, watched continuously. `tls`: implicit TLS (port 993);
+    `starttls`: upgrade a plain connection (port 143); neither: plain (a local server, or tests)."""
+
+    host: str = "127.0.0.1"
+    port: int = 993
+    tls: bool = True
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    folder: str = "INBOX"
+    # IDLE is renewed this often: RFC 2177 lets a server drop a client idle for 30 minutes.
+    idle_seconds: float = 25 * 60
+    # Without IDLE (or when a server's IDLE goes quiet) the folder is read again this often.
+    poll_seconds: float = 60.0
+    batch: int = 100  # messages per UID FETCH (and per shared ingest transaction)
+    timeout_seconds: float = 30.0
+    max_bytes: int = DEFAULT_MAX_BYTES  # a bigger mail is kept raw for an admin, not ingested
+    # A PEM file of certificates to trust besides the system's (a server with its own CA).
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
 class Mailbox:
     """One support address. Replies leave from it; `address` is also the conversation's source."""
 
@@ -32,6 +55,7 @@ class Mailbox:
     language: str = "en"  # of the words a customer reads in our mail ("On <date>, <name> wrote:")
     subject_token: bool = True  # "[#token]" in the subject: a weak thread key for clients that drop Reply-To
     smtp: SmtpServer = SmtpServer()
+    imap: ImapServer | None = None  # None: mail arrives only through the listener (a relay)
 
     @property
     def local_part(self) -> str:

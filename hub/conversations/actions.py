@@ -6,7 +6,7 @@ the events that record what they changed. Publishing happens after commit (hub.d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from hub.attachments.actions import as_port, do_link
+from hub.attachments.models import StoredAttachment
 from hub.clock import utcnow
 from hub.contacts.opt_outs import check_may_message
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
@@ -39,10 +41,11 @@ def get_conversation(session: Session, conversation_id: int) -> Conversation:
 
 def do_reply(
     session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
-    client_id: str | None = None,
+    client_id: str | None = None, attachments: Sequence[StoredAttachment] = (),
 ) -> Message:
     """An agent's answer: stored, logged, and put in the outbox in one transaction. `html` must be
-    cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is."""
+    cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is.
+    `attachments`: the agent's uploads it carries (hub.attachments.actions.check_uploads)."""
     if not text.strip():
         raise Invalid("a reply needs text")
     assert conv.id is not None
@@ -60,9 +63,12 @@ def do_reply(
         client_id=client_id,
         delivery_status="pending",
         created_at=now,
+        attachments=[as_port(a).as_dict() for a in attachments],
     )
     session.add(message)
     session.flush()
+    assert message.id is not None
+    do_link(session, attachments, message.id)
     do_enqueue(
         session,
         channel=conv.channel,
@@ -74,6 +80,7 @@ def do_reply(
             "text": text,
             "html": message.html,
             "subject": conv.subject,
+            "attachments": message.attachments,
         },
     )
     if conv.first_response_at is None:

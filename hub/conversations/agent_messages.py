@@ -9,10 +9,13 @@ request is a new message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlmodel import Session
 
 from hub.agents.actions import get_agent
+from hub.attachments.actions import check_uploads
 from hub.conversations.actions import do_add_note, do_reply
 from hub.conversations.models import Conversation, Message
 from hub.errors import Conflict
@@ -33,12 +36,15 @@ def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id
 
 
 def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
-                client_id: str | None = None) -> tuple[Message, bool]:
-    """`do_reply`, or the first copy of a retried one: (the message, whether it is new)."""
+                client_id: str | None = None, attachments: Sequence[int | str] = ()) -> tuple[Message, bool]:
+    """`do_reply`, or the first copy of a retried one: (the message, whether it is new).
+    `attachments`: ids or URLs of the agent's uploads, not yet sent (the first copy carries them)."""
     found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="out")
     if found is not None:
         return found, False
-    return do_reply(session, conv, agent_id=agent_id, text=text, html=html, client_id=client_id), True
+    files = check_uploads(session, agent_id, attachments)
+    return do_reply(session, conv, agent_id=agent_id, text=text, html=html, client_id=client_id,
+                    attachments=files), True
 
 
 def check_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,

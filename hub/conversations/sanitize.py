@@ -17,7 +17,9 @@ leaves as an email body) is cleaned without this marking.
 from __future__ import annotations
 
 import asyncio
+import html as htmllib
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 
 import nh3
@@ -58,6 +60,23 @@ def show_remote_images(html: str) -> str:
     """Stored HTML with its remote images loadable again (`data-remote-src` back to `src`), for
     when the agent asks to see them. Only http(s) URLs were ever marked."""
     return _MARKED_IMG.sub(r'<img\1 src="\2"', html) if "data-remote-src" in html else html
+
+
+_CID_IMG = re.compile(r'(<img(?:\s+[\w:-]+="[^"]*")*?\s+src=")cid:([^"]*)"', re.IGNORECASE)
+
+
+def inline_part_ids(html: str) -> set[str]:
+    """The Content-IDs the stored HTML's images name (`src="cid:..."`)."""
+    return {htmllib.unescape(m.group(2)) for m in _CID_IMG.finditer(html)} if "cid:" in html else set()
+
+
+def show_inline_parts(html: str, sources: Mapping[str, str]) -> str:
+    """Stored HTML with its `cid:` images pointed at `sources` (Content-ID -> URL); others as they were."""
+    def point(m: re.Match[str]) -> str:
+        source = sources.get(htmllib.unescape(m.group(2)))
+        return f'{m.group(1)}{htmllib.escape(source)}"' if source else m.group(0)
+
+    return _CID_IMG.sub(point, html) if sources else html
 
 
 async def sanitize_html_async(raw: str | None, *, block_remote_images: bool = False) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Column
 
+from hub.attachments.actions import own_attachment
 from hub.channel_cursors import ChannelCursor
 from hub.contacts.emails import valid_email
 from hub.contacts.models import Contact, ContactIdentity
@@ -54,12 +55,13 @@ def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]
         yield from ((f"{field}.{i}", key, None) for i, key in enumerate(getattr(msg, field)))
     for i, a in enumerate(msg.attachments):
         yield from ((f"attachments.{i}.url", a.url, None), (f"attachments.{i}.content_type", a.content_type, None),
-                    (f"attachments.{i}.filename", a.filename, None))
+                    (f"attachments.{i}.filename", a.filename, None), (f"attachments.{i}.cid", a.cid, None))
 
 
 def check_storable(msg: InboundMessage) -> None:
     """Raises Invalid, naming the field, for a NUL character or a text longer than its column, an
-    email address that is not one, an attachment URL that is not http(s) (`javascript:`...) or an
+    email address that is not one, an attachment URL that is not http(s) (`javascript:`...) nor a
+    file the hub stored, or an
     attachment size that is negative or beyond 64 bits."""
     for name, value, longest in _fields(msg):
         if value is None:
@@ -74,7 +76,7 @@ def check_storable(msg: InboundMessage) -> None:
         except Invalid as exc:
             raise Invalid(f"contact.email: {exc.message}") from exc
     for i, a in enumerate(msg.attachments):
-        if a.url is not None and not web_url(a.url):
+        if a.url is not None and not web_url(a.url) and not own_attachment(a):
             raise Invalid(f"attachments.{i}.url: must be an http or https URL")
         if a.size is not None and not 0 <= a.size <= MAX_SIZE:
             raise Invalid(f"attachments.{i}.size: must be a number of bytes from 0 to {MAX_SIZE}")

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from hub.attachments.actions import do_link_inbound
 from hub.channel_cursors import do_store_cursor
 from hub.contacts.actions import identities_of
 from hub.conversations.models import Message
@@ -70,7 +71,17 @@ def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta
 def do_ingest_many(session: Session, msgs: list[InboundMessage], *, reopen_window: timedelta = timedelta(days=7),
                    route: IngestRouting | None = None) -> list[IngestResult | Exception]:
     """`do_ingest` for a batch (group commit), with a few statements per batch, not per message:
-    what `Hub` calls.
+    what `Hub` calls. Files the channel stored first (`HubPort.store_attachment_async`) are tied to
+    the messages written now."""
+    results = _ingest_batch(session, msgs, reopen_window=reopen_window, route=route)
+    if any(m.attachments for m in msgs):
+        do_link_inbound(session, zip(msgs, results, strict=True))
+    return results
+
+
+def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window: timedelta,
+                  route: IngestRouting | None) -> list[IngestResult | Exception]:
+    """`do_ingest_many` without the attachments.
 
     Messages on the plain-SQL path up to the first one that is not are looked up and written
     together; from that one on, each goes through `do_ingest` in order (what it changes, a new

@@ -163,7 +163,7 @@ def test_the_session_cookie_from_the_hubs_origin_answers_as_the_bearer_does(worl
             cookie_session(world, actor)
             url = _value(row.url, world, actor) or _fill(row.route, world)
             resp = world.client.request(row.method, url, json=_value(row.body, world, actor),
-                                        headers={"Origin": "http://testserver"})
+                                        headers={"Origin": "http://testserver"}, **row.extra)
             if resp.status_code != row.expect[actor]:
                 wrong.append(f"{row.method} {row.route} [{row.why or '-'}] as {actor} by cookie: "
                              f"{resp.status_code}, expected {row.expect[actor]}: {resp.text[:160]}")
@@ -184,7 +184,8 @@ def test_every_write_refuses_a_cross_site_cookie(world: World) -> None:
             cookie_session(world, actor)
             url = _value(row.url, world, actor) or _fill(row.route, world)
             headers = {"Origin": EVIL, **(row.auth(world, actor) if row.auth else {})}
-            resp = world.client.request(row.method, url, json=_value(row.body, world, actor), headers=headers)
+            resp = world.client.request(row.method, url, json=_value(row.body, world, actor), headers=headers,
+                                        **row.extra)
             if row.route in lean:
                 refused = resp.status_code != row.expect[actor]
             else:

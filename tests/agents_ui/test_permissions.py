@@ -25,6 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from config.settings import Settings
 from hub.agents import actions as agent_actions
+from hub.attachments.models import StoredAttachment
 from hub.conversations import actions as conv_actions
 from hub.conversations.models import Message
 from hub.db import Database
@@ -110,6 +111,19 @@ class World:
     def new_raw_payload_id(self) -> int:
         with self.db.write() as s:
             row = do_keep_raw(s, RawPayload("api", "crm", "unparseable", b"\x00raw"))
+            assert row.id is not None
+            return row.id
+
+    def new_attachment_id(self) -> int:
+        """A file carried by a customer's message in the conversation."""
+        files = self.client.app.state.hub.options.files  # type: ignore[attr-defined]
+        key = files.store.put(b"%PDF-1.7\n")
+        message_id = self.new_html_message_id()  # (its own write: never inside another one)
+        with self.db.write() as s:
+            row = StoredAttachment(blob_key=key, content_type="application/pdf", filename="offer.pdf", size=9,
+                                   message_id=message_id)
+            s.add(row)
+            s.flush()
             assert row.id is not None
             return row.id
 
@@ -268,6 +282,13 @@ TABLE: list[Row] = [
         why="only requests signed by Twilio (X-Twilio-Signature)"),
     Row("POST", "/api/v1/sms/segments", everyone(200), body={"text": "hello"},
         why="public by design: a pure computation on the posted text (channels/sms/api.py)"),
+    # Attachments (the supervisors' bulk assign above gave the conversation back to team A)
+    Row("POST", "/api/v1/attachments", logged_in(201), extra={"files": {"file": ("a.png", b"\x89PNG\r\n\x1a\n",
+                                                                                  "image/png")}},
+        why="any agent uploads a file of their own, for a reply"),
+    Row("GET", "/api/v1/attachments/{attachment_id}", logged_in(200), team=logged_in(200, other_team=404),
+        url=lambda w, a: f"/api/v1/attachments/{w.new_attachment_id()}",
+        why="whoever may read a conversation where a message carries it; 404 to anyone else"),
 ]
 
 
@@ -304,7 +325,7 @@ def test_every_route_answers_each_caller_as_the_table_says(world: World, visibil
             headers = row.auth(world, actor) if row.auth else world.headers(actor)
             body = _value(row.body, world, actor)
             client.cookies.clear()
-            resp = client.request(row.method, url, json=body, headers=headers)
+            resp = client.request(row.method, url, json=body, headers=headers, **row.extra)
             expected = row.expected(visibility)[actor]
             if resp.status_code != expected:
                 wrong.append(f"{row.method} {row.route} [{row.why or '-'}] as {actor}: {resp.status_code}, "

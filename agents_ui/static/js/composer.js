@@ -1,8 +1,10 @@
 // The reply box: Reply | Note tabs, @mentions on notes (a picker of agents), canned responses
 // inserted by typing "/" (GET /api/v1/canned), drafts kept per conversation in localStorage (the
 // text only; the session never leaves its HttpOnly cookie), and a client_id per send so a retry
-// after a lost answer is stored once.
+// after a lost answer is stored once. Files are uploaded as soon as they are picked (POST
+// /api/v1/attachments) and go with the next reply as chips the agent can remove.
 import {h, fill} from './dom.js';
+import {fmtSize} from './i18n.js';
 import {smsSegments} from './sms.js';
 
 const ENTER_SENDS = new Set(['webchat', 'sms', 'api', 'voice']);
@@ -17,6 +19,7 @@ export class Composer {
     this.canned = null;
     this.pending = null;
     this.picker = null;
+    this.files = [];
   }
 
   draftKey(mode = this.mode) {
@@ -36,12 +39,18 @@ export class Composer {
     this.hint = h('span', {class: 'composer-hint muted'});
     this.error = h('p', {class: 'error', role: 'alert', hidden: true});
     this.popup = h('ul', {class: 'popup', role: 'listbox', hidden: true, id: 'composer-popup', 'aria-label': t('composer.suggestions')});
+    this.files = [];
+    this.fileInput = h('input', {type: 'file', multiple: true, hidden: true, id: 'composer-file',
+      onChange: () => this.attach([...this.fileInput.files])});
+    this.attachButton = h('button', {type: 'button', class: 'attach', onClick: () => this.fileInput.click()}, t('composer.attach'));
+    this.chips = h('ul', {class: 'chips', 'aria-label': t('composer.attachments'), hidden: true});
     this.sendButton = h('button', {type: 'submit', class: 'primary'}, t('composer.send'));
     this.sendResolve = h('button', {type: 'button', onClick: () => this.send(true)}, t('composer.send_resolve'));
     this.form = h('form', {class: 'composer', 'aria-label': t('composer.label'), onSubmit: (e) => { e.preventDefault(); this.send(false); }},
       h('div', {class: 'tabs', role: 'tablist', 'aria-label': t('composer.label')}, this.tabs),
-      this.label, this.popup, this.text, this.error,
-      h('div', {class: 'composer-bar'}, this.hint, h('span', {class: 'spacer'}), this.sendResolve, this.sendButton));
+      this.label, this.popup, this.text, this.chips, this.error,
+      h('div', {class: 'composer-bar'}, this.attachButton, this.fileInput, this.hint, h('span', {class: 'spacer'}),
+        this.sendResolve, this.sendButton));
     this.setMode(localStorage.getItem(this.draftKey('note')) && !localStorage.getItem(this.draftKey('reply')) ? 'note' : 'reply');
     return this.form;
   }
@@ -61,6 +70,8 @@ export class Composer {
     this.text.placeholder = this.t(mode === 'note' ? 'composer.note_placeholder' : 'composer.reply_placeholder');
     this.text.value = localStorage.getItem(this.draftKey()) || '';
     this.sendResolve.hidden = mode === 'note';
+    this.attachButton.hidden = mode === 'note';
+    this.chips.hidden = mode === 'note' || !this.files.length;
     this.closePopup();
     this.updateHint();
   }
@@ -209,17 +220,54 @@ export class Composer {
     this.text.removeAttribute('aria-activedescendant');
   }
 
+  // -- attachments ---------------------------------------------------------------------------
+  async attach(picked) {
+    this.fileInput.value = '';
+    for (const file of picked) {
+      const entry = {name: file.name, size: file.size, stored: null};
+      this.files.push(entry);
+      this.renderChips();
+      const form = new FormData();
+      form.append('file', file, file.name);
+      try {
+        entry.stored = await this.ctx.api('POST', '/api/v1/attachments', form);
+      } catch (err) {
+        this.files = this.files.filter((f) => f !== entry);
+        this.error.textContent = this.t('composer.attach_failed', {name: file.name, message: err.message});
+        this.error.hidden = false;
+      }
+      this.renderChips();
+    }
+  }
+
+  renderChips() {
+    const t = this.t;
+    fill(this.chips, this.files.map((f) => h('li', {class: 'chip', dataset: {state: f.stored ? 'ready' : 'uploading'}},
+      h('span', {}, f.stored ? f.stored.filename : t('composer.uploading', {name: f.name})),
+      h('span', {class: 'muted'}, ` ${fmtSize(f.size)} `),
+      h('button', {type: 'button', class: 'chip-remove', 'aria-label': t('composer.attach_remove', {name: f.name}),
+        onClick: () => { this.files = this.files.filter((x) => x !== f); this.renderChips(); }}, '×'))));
+    this.chips.hidden = !this.files.length;
+  }
+
   // -- sending -------------------------------------------------------------------------------
   async send(thenResolve) {
     const text = this.text.value.trim();
     if (!text || this.sending) return;
     const mode = this.mode;
+    if (mode === 'reply' && this.files.some((f) => !f.stored)) {
+      this.error.textContent = this.t('composer.still_uploading');
+      this.error.hidden = false;
+      return;
+    }
     const conv = this.conv;
     // The same text sent again after a failure keeps its client_id: the hub stores it once.
     if (!this.pending || this.pending.text !== text || this.pending.mode !== mode || this.pending.conv !== conv.id) {
       this.pending = {text, mode, conv: conv.id, client_id: crypto.randomUUID()};
     }
     const body = {text, client_id: this.pending.client_id};
+    const sentFiles = mode === 'reply' ? [...this.files] : [];
+    if (sentFiles.length) body.attachments = sentFiles.map((f) => f.stored.id);
     if (mode === 'note') {
       body.mentions = [...this.mentions].filter(([, name]) => text.includes(`@${name}`)).map(([id]) => id);
     }
@@ -230,6 +278,8 @@ export class Composer {
       const message = await this.ctx.api('POST', path, body);
       this.pending = null;
       this.mentions.clear();
+      this.files = this.files.filter((f) => !sentFiles.includes(f));
+      this.renderChips();
       if (this.conv && this.conv.id === conv.id) {
         this.text.value = '';
         localStorage.removeItem(this.draftKey(mode));

@@ -45,6 +45,13 @@ export function fmtTime(iso) {
   return new Intl.DateTimeFormat(current, opts).format(d);
 }
 
+// A file's size ("820 B", "14 kB", "2.5 MB"), in the language's own number format.
+export function fmtSize(bytes) {
+  const [unit, size] = bytes >= 1048576 ? ['megabyte', 1048576] : bytes >= 1024 ? ['kilobyte', 1024] : ['byte', 1];
+  const fmt = new Intl.NumberFormat(current, {style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1});
+  return fmt.format(bytes / size);
+}
+
 const UNITS = [['year', 31536000], ['month', 2592000], ['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
 
 export function fmtRelative(iso, now = Date.now()) {

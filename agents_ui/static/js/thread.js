@@ -3,7 +3,7 @@
 // sandboxed frame without scripts or same-origin rights.
 import {h, fill, linkify, safeUrl} from './dom.js';
 import {icon} from './icons.js';
-import {fmtDateTime, fmtTime} from './i18n.js';
+import {fmtDateTime, fmtSize, fmtTime} from './i18n.js';
 import {smsSegments} from './sms.js';
 
 const EVENT_TYPES = new Set([
@@ -112,7 +112,12 @@ export class Thread {
       body.push(h('ul', {class: 'attachments', 'aria-label': t('conv.attachments')}, m.attachments.map((a) => {
         const url = safeUrl(a.url);
         const label = a.filename || a.url || t('conv.attachment');
-        return h('li', {}, url ? h('a', {href: url, target: '_blank', rel: 'noopener noreferrer nofollow'}, label) : label);
+        if (!url) return h('li', {}, label);
+        // The hub's own files download (never open as a page); pictures show as thumbnails.
+        const own = url.startsWith(`${window.location.origin}/api/v1/attachments/`);
+        const link = {href: url, rel: 'noopener noreferrer nofollow', ...(own ? {download: a.filename || ''} : {target: '_blank'})};
+        const thumb = own && a.kind === 'image' ? h('img', {class: 'thumb', src: url, alt: label, loading: 'lazy'}) : null;
+        return h('li', {}, h('a', link, thumb, h('span', {}, label)), a.size ? h('span', {class: 'muted'}, ` ${fmtSize(a.size)}`) : null);
       })));
     }
     return h('li', {class: `msg msg-${kind}`, dataset: {id: m.id}},

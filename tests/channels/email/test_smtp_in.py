@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from channels.email import smtp_in
-from channels.email.compat import RawPayload
 from channels.email.parsing import ParsedEmail, parse_email
 from channels.email.settings import EmailSettings, Mailbox, SmtpListener
 from channels.email.smtp_in import Listener
-from hub.ports import InboundMessage, IngestResult, RejectedMessage
+from hub.ports import InboundMessage, IngestResult, RawPayload, RejectedMessage
 from tests.services import free_port
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -1,0 +1,110 @@
+"""Named reads and writes of stored attachments: keep a file's row, tie it to the message that
+carries it, check an agent's uploads before a reply takes them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, update
+from sqlmodel import Session, col, select
+
+from hub.attachments.models import StoredAttachment
+from hub.errors import Invalid, NotFound
+from hub.ports import Attachment, InboundMessage, IngestResult
+
+# The agents' download route (agents_ui/api/attachments.py): a stored attachment's `url`.
+URL_PREFIX = "/api/v1/attachments/"
+_OWN_URL = re.compile(re.escape(URL_PREFIX) + r"([1-9][0-9]{0,17})")
+MAX_PER_REPLY = 20
+
+
+def attachment_url(attachment_id: int) -> str:
+    return f"{URL_PREFIX}{attachment_id}"
+
+
+def own_attachment(a: Attachment) -> bool:
+    """Whether `a` is one the hub stored (its id and the URL of that id)."""
+    return a.id is not None and a.url == attachment_url(a.id)
+
+
+def id_of(ref: int | str) -> int:
+    """An attachment named by its id or by its URL (as the upload answered it)."""
+    if isinstance(ref, int):
+        return ref
+    if ref.isdigit() and len(ref) < 19:
+        return int(ref)
+    found = _OWN_URL.fullmatch(ref.strip())
+    if found is None:
+        raise Invalid(f"attachments: {ref[:200]!r} is neither an attachment id nor {URL_PREFIX}<id>")
+    return int(found.group(1))
+
+
+def as_port(row: StoredAttachment) -> Attachment:
+    assert row.id is not None
+    return Attachment(attachment_url(row.id), row.content_type, row.filename, row.size, row.cid, row.id)
+
+
+def get_attachment(session: Session, attachment_id: int) -> StoredAttachment:
+    row = session.get(StoredAttachment, attachment_id)
+    if row is None:
+        raise NotFound(f"attachment {attachment_id} does not exist")
+    return row
+
+
+def parts_of(session: Session, message_id: int, cids: Iterable[str]) -> list[StoredAttachment]:
+    """The files a message carries under these Content-IDs (its inline pictures)."""
+    wanted = list(cids)
+    if not wanted:
+        return []
+    return list(session.execute(select(StoredAttachment).where(
+        StoredAttachment.message_id == message_id, col(StoredAttachment.cid).in_(wanted))).scalars())
+
+
+def do_add(session: Session, *, blob_key: str, content_type: str, filename: str, size: int,
+           cid: str | None = None, uploaded_by: int | None = None) -> Attachment:
+    """A kept file's row (its bytes already in the store), not yet carried by any message."""
+    row = StoredAttachment(blob_key=blob_key, content_type=content_type, filename=filename, size=size,
+                           cid=cid, uploaded_by=uploaded_by)
+    session.add(row)
+    session.flush()
+    return as_port(row)
+
+
+def do_link_inbound(session: Session, ingested: Iterable[tuple[InboundMessage, IngestResult | Exception]]) -> None:
+    """Tie the files a channel stored to the customer message just written with them (in its
+    transaction). Only files no message carries yet and no agent uploaded: a message naming
+    someone else's attachment id gains no access to it. A redelivery links nothing (its first copy
+    did)."""
+    for msg, result in ingested:
+        if not isinstance(result, IngestResult) or not result.created:
+            continue
+        ids = [a.id for a in msg.attachments if a.id is not None]
+        if ids:
+            session.execute(update(StoredAttachment).where(and_(
+                col(StoredAttachment.id).in_(ids), col(StoredAttachment.message_id).is_(None),
+                col(StoredAttachment.uploaded_by).is_(None),
+            )).values(message_id=result.message_id))
+
+
+def check_uploads(session: Session, agent_id: int, refs: Sequence[int | str]) -> list[StoredAttachment]:
+    """The files an agent's reply may carry: their own uploads, not sent with another message."""
+    ids = list(dict.fromkeys(id_of(r) for r in refs))
+    if len(ids) > MAX_PER_REPLY:
+        raise Invalid(f"a reply carries at most {MAX_PER_REPLY} attachments")
+    if not ids:
+        return []
+    rows = {r.id: r for r in session.execute(
+        select(StoredAttachment).where(col(StoredAttachment.id).in_(ids))).scalars()}
+    for i in ids:
+        row = rows.get(i)
+        if row is None or row.uploaded_by != agent_id:
+            raise Invalid(f"attachment {i} is not a file you uploaded")
+        if row.message_id is not None:
+            raise Invalid(f"attachment {i} was sent with another message already: upload it again")
+    return [rows[i] for i in ids]
+
+
+def do_link(session: Session, rows: Sequence[StoredAttachment], message_id: int) -> None:
+    for row in rows:
+        row.message_id = message_id

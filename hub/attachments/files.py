@@ -1,0 +1,70 @@
+"""Files into and out of the blob store, with the checks every way in shares: the size limit, the
+type read from the content, a filename that is only a name. Blocking (disk or network I/O): the
+hub calls it on a thread."""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from hub.attachments.sniff import HEAD_BYTES, sniff
+from hub.blobs import BlobStore, BlobTooLarge, describe_size
+from hub.ports import AttachmentTooLarge
+
+DEFAULT_MAX_BYTES = 25 * 1024 * 1024
+MAX_FILENAME = 200
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/]')
+
+
+@dataclass(frozen=True)
+class Kept:
+    blob_key: str
+    content_type: str
+    filename: str
+    size: int
+
+
+def safe_filename(name: str | None, content_type: str) -> str:
+    """Only the last part of a path, without control characters or quotes (it goes into a
+    Content-Disposition header), at most MAX_FILENAME characters; "attachment.<ext>" when empty."""
+    base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    base = _UNSAFE.sub("", base).strip().strip(".")
+    if len(base) > MAX_FILENAME:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[:MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else base[:MAX_FILENAME]
+    return base or "attachment" + (mimetypes.guess_extension(content_type) or "")
+
+
+class AttachmentFiles:
+    def __init__(self, store: BlobStore, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+
+    def too_large(self) -> AttachmentTooLarge:
+        return AttachmentTooLarge(f"the file is over the limit of {describe_size(self.max_bytes)}", self.max_bytes)
+
+    def keep(self, content: bytes | BinaryIO, declared: str | None, filename: str | None) -> Kept:
+        """Store the file; raises AttachmentTooLarge (nothing kept) over `max_bytes`."""
+        if isinstance(content, bytes | bytearray):
+            if len(content) > self.max_bytes:
+                raise self.too_large()
+            head = bytes(content[:HEAD_BYTES])
+            stream: BinaryIO = io.BytesIO(content)
+        else:
+            stream = content
+            head = stream.read(HEAD_BYTES)
+            stream.seek(0)
+        content_type = sniff(head, declared, filename)
+        try:
+            key = self.store.put(stream, content_type=content_type, filename=filename, max_bytes=self.max_bytes)
+        except BlobTooLarge:
+            raise self.too_large() from None
+        return Kept(key, content_type, safe_filename(filename, content_type), self.store.size(key))
+
+    def read(self, blob_key: str) -> bytes:
+        with self.store.open(blob_key) as f:
+            return f.read()
