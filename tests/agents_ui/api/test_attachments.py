@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from config.settings import Settings
 from hub.attachments.models import StoredAttachment
 from hub.db import Database
-from hub.delivery.models import OutboxItem
+from hub.outbox.models import OutboxItem
 from hub.ports import Attachment, AttachmentTooLarge, ContactRef, InboundMessage
 from hub.runtime import Hub
 from tests.conftest import make_settings
