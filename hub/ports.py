@@ -288,7 +288,10 @@ class ChannelAdapter(Protocol):
         spawned; idempotent (a second call, or one without `start`, does nothing)."""
         ...
 
-    async def send(self, item: Outbound) -> SendResult: ...
+    async def send(self, item: Outbound) -> SendResult:
+        """May be called before `start` and after `stop` (the delivery worker runs from the hub's
+        start to its stop): answer, or raise `TransientError` to be tried again later."""
+        ...
 
 
 class BaseAdapter:
