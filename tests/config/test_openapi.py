@@ -19,7 +19,8 @@ def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The schema does not depend on the database: read once, from an app that is not started (with
     SMS on, so that its channel's routes are served)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'hub.db'}"
-    settings = make_settings(url, twilio={"account_sid": "AC" + "0" * 32, "auth_token": "t", "numbers": ["+15550001111"]})
+    settings = make_settings(url, twilio={"account_sid": "AC" + "0" * 32, "auth_token": "t",
+                                          "numbers": ["+15550001111"]})
     resp = TestClient(create_app(settings)).get("/openapi.json")
     assert resp.status_code == 200
     return resp.json()  # type: ignore[no-any-return]

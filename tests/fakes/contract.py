@@ -161,12 +161,12 @@ def acknowledged(resp: httpx.Response) -> bool:
     return resp.status_code < 300
 
 
-async def until(check: Any, what: str, *, timeout: float = 10.0) -> Any:
-    """Wait (yielding to the loop) until `check()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (result := check()):
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
+async def until(check: Any, what: str) -> Any:
+    """Wait (yielding to the loop) until `check()` holds, for at most 10 s."""
+    try:
+        async with asyncio.timeout(10):
+            while not (result := check()):  # noqa: ASYNC110 (a condition of any shape, polled)
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
     return result
