@@ -46,6 +46,10 @@ async def until(check: Callable[[], Any], what: str) -> Any:
     raise AssertionError(f"never happened: {what}")
 
 
+async def forever() -> None:
+    await asyncio.Event().wait()
+
+
 def only_task(tasks: ChannelTasks) -> TaskState:
     [channel] = tasks.states()
     [state] = channel.tasks
@@ -156,9 +160,8 @@ def test_stopping_cancels_running_and_waiting_tasks_and_nothing_starts_after() -
         clock = Clock()
         clock.hold = True
         tasks = supervisor(clock)
-        forever = asyncio.Event()
         runner = tasks.runner("email")
-        runner.spawn("idle", forever.wait)
+        runner.spawn("idle", forever)
         run, _ = failing(None)
         runner.spawn("flaky", run)
         tasks.runner("sms")  # a channel with no tasks is listed too
@@ -170,7 +173,7 @@ def test_stopping_cancels_running_and_waiting_tasks_and_nothing_starts_after() -
             ("email", ["stopped", "stopped"]), ("sms", [])]
         assert len(asyncio.all_tasks()) == before - 2
         with pytest.raises(RuntimeError, match="stopped"):
-            runner.spawn("late", forever.wait)
+            runner.spawn("late", forever)
 
     asyncio.run(scenario())
 
@@ -178,11 +181,10 @@ def test_stopping_cancels_running_and_waiting_tasks_and_nothing_starts_after() -
 def test_a_task_name_is_unique_within_its_channel() -> None:
     async def scenario() -> None:
         tasks = supervisor(Clock())
-        forever = asyncio.Event()
-        tasks.runner("email").spawn("imap", forever.wait)
-        tasks.runner("webchat").spawn("imap", forever.wait)  # another channel's is another task
+        tasks.runner("email").spawn("imap", forever)
+        tasks.runner("webchat").spawn("imap", forever)  # another channel's is another task
         with pytest.raises(ValueError, match="already runs"):
-            tasks.runner("email").spawn("imap", forever.wait)
+            tasks.runner("email").spawn("imap", forever)
         await tasks.stop()
 
     asyncio.run(scenario())
