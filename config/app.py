@@ -22,7 +22,6 @@ from agents_ui.api import (
     attachments,
     auth,
     canned,
-    channels as channels_api,
     contacts,
     conversations,
     events,
@@ -30,6 +29,9 @@ from agents_ui.api import (
     routing,
     supervisor,
     teams,
+)
+from agents_ui.api import (
+    channels as channels_api,
 )
 from agents_ui.api import delivery as delivery_api
 from agents_ui.api import message_html as message_html_api

@@ -6,6 +6,10 @@ hooks; pytest then runs every `test_*` below for it:
 - it starts and stops cleanly, and stopping twice (or without starting) is fine, leaving no task;
 - `routes()` gives ASGI routes, and a request arriving before `start` is answered (not crashed,
   not ingested);
+- it declares `address_kind` ("phone", "email" or None), the one its contract expects: the
+  delivery worker fills `Outbound.to` from it;
+- a call request (`OutboundCall`) is placed (a `SendResult`) by a channel that `places_calls`, and
+  refused by any other with `PermanentError` (retrying would not help);
 - `send()` returns a `SendResult`, or raises only `TransientError` / `PermanentError`, whatever the
   vendor does (each of the adapter's `failure_modes`), and also after `stop`;
 - inbound work survives a failure: with the port's ingest failing once, the item is either
@@ -24,13 +28,17 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
 
-from hub.ports import ChannelAdapter, OutboundMessage, PermanentError, SendResult, TransientError
+from hub.ports import ChannelAdapter, OutboundCall, OutboundMessage, PermanentError, SendResult, TransientError
 from tests.fakes.port import FakeHubPort, FakeTaskRunner
 
 
 class AdapterContract:
     # The ways the adapter's vendor can fail; `broken(mode)` builds an adapter facing each.
     failure_modes: Sequence[str] = ()
+    # The identity kind the adapter addresses customers by (`ChannelAdapter.address_kind`).
+    address_kind: str | None = None
+    # Whether it places call requests (voice); every other adapter refuses them for good.
+    places_calls: bool = False
 
     def make(self) -> ChannelAdapter:
         """A fresh adapter whose vendor works."""
@@ -43,6 +51,12 @@ class AdapterContract:
     def outbound(self) -> OutboundMessage:
         """A reply this adapter can send."""
         raise NotImplementedError
+
+    def call(self) -> OutboundCall:
+        """A call request to the customer of `outbound()`."""
+        text = self.outbound()
+        return OutboundCall(outbox_id=text.outbox_id + 100, conversation_id=text.conversation_id,
+                            channel=text.channel, source=text.source, to=text.to, metadata=text.metadata)
 
     def port(self) -> FakeHubPort:
         return FakeHubPort()
@@ -94,6 +108,27 @@ class AdapterContract:
             await adapter.stop()
 
         asyncio.run(scenario())
+
+    def test_it_declares_how_it_addresses_customers(self) -> None:
+        adapter = self.make()
+        assert adapter.address_kind in ("phone", "email", None)
+        assert adapter.address_kind == self.address_kind
+
+    def test_a_call_request_is_placed_or_refused_for_good(self) -> None:
+        async def scenario() -> Any:
+            adapter, port, runner = self.make(), self.port(), FakeTaskRunner()
+            await adapter.start(port, runner)
+            try:
+                return await port.send(adapter, self.call())
+            finally:
+                await runner.stop()
+                await adapter.stop()
+
+        sent = asyncio.run(scenario())
+        if self.places_calls:
+            assert sent.error is None and sent.result is not None
+        else:
+            assert isinstance(sent.error, PermanentError) and str(sent.error), sent
 
     def test_a_failing_vendor_gives_only_the_ports_errors(self) -> None:
         async def scenario(mode: str) -> Any:

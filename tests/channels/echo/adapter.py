@@ -17,7 +17,17 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from hub.ports import BaseAdapter, ContactRef, HubPort, InboundMessage, OutboundMessage, SendResult, TaskRunner
+from hub.ports import (
+    BaseAdapter,
+    ContactRef,
+    HubPort,
+    InboundMessage,
+    Outbound,
+    OutboundMessage,
+    PermanentError,
+    SendResult,
+    TaskRunner,
+)
 
 CHANNEL = "echo"
 
@@ -30,6 +40,7 @@ class EchoIn(BaseModel):
 
 class EchoChannel(BaseAdapter):
     channel = CHANNEL
+    address_kind = "email"  # the hub fills a reply's `to` with the customer's address
 
     def __init__(self) -> None:
         self.mailbox: list[EchoIn] = []  # what the "provider" holds for us
@@ -67,7 +78,9 @@ class EchoChannel(BaseAdapter):
         result = await self.port.ingest_async(message(body))
         return JSONResponse({"conversation_id": result.conversation_id}, status_code=201 if result.created else 200)
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: Outbound) -> SendResult:
+        if not isinstance(message, OutboundMessage):
+            raise PermanentError("the echo channel places no calls")
         self.sent.append(message)
         return SendResult(provider_id=f"echo-{message.outbox_id}", status="delivered")
 

@@ -10,6 +10,8 @@ from tests.fakes.port import FakeHubPort
 
 
 class TestEchoChannelContract(AdapterContract):
+    address_kind = "email"
+
     def make(self) -> ChannelAdapter:
         return EchoChannel()
 

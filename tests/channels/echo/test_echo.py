@@ -38,7 +38,7 @@ def test_a_message_comes_in_and_the_agents_reply_goes_out_through_the_echo_chann
     reply = client.post(f"/api/v1/conversations/{conv_id}/messages", json={"text": "pong"}, headers=agent.headers)
     assert reply.status_code == 201, reply.text
     [sent] = wait_for(lambda: echo.sent, what="the reply to leave through the echo channel")
-    assert (sent.text, sent.conversation_id) == ("pong", conv_id)
+    assert (sent.text, sent.conversation_id, sent.to) == ("pong", conv_id, "ada@example.com")  # by address_kind
     wait_for(lambda: client.get(f"/api/v1/conversations/{conv_id}", headers=agent.headers).json()["messages"][-1][
         "delivery_status"] == "delivered", what="the reply's delivery status")
 

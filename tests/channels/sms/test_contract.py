@@ -30,6 +30,7 @@ REFUSALS = {"server error": (500, None), "rate limited": (429, 20429), "invalid 
 
 class TestTwilioSmsContract(AdapterContract):
     failure_modes = (*REFUSALS, "unreachable")
+    address_kind = "phone"
 
     def setup_method(self) -> None:
         self.twilio = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
