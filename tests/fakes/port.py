@@ -98,8 +98,9 @@ class FakeHubPort(HubPort):
             return IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
         contact_id = self._contact(message.contact)
         conversation_id = self._thread(message, contact_id)
-        self._owner[conversation_id] = contact_id
-        self._latest[(message.channel, message.source, contact_id)] = conversation_id
+        self._owner.setdefault(conversation_id, contact_id)  # the customer who started it
+        if self._owner[conversation_id] == contact_id:
+            self._latest[(message.channel, message.source, contact_id)] = conversation_id
         self._record_keys(message.channel, message.own_thread_keys, conversation_id)
         result = self._results[key] = IngestResult(next(self._ids), conversation_id, contact_id, created=True)
         self.ingested.append(message)
