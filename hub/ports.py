@@ -268,10 +268,13 @@ class ChannelAdapter(Protocol):
     """A channel, as the registry (config/channels.py) sets it up and the delivery worker uses it."""
 
     channel: str  # "sms", "email", "webchat", "voice", "api", ...
-    # The contact identity kind this channel addresses customers by ("phone", "email"), or None
-    # when the adapter finds its recipients itself (from the item's source or metadata). The hub
-    # fills `Outbound.to` from it, and finds the contact of `HubPort.set_opt_out_async` by it.
-    address_kind: str | None
+    @property
+    def address_kind(self) -> str | None:
+        """The contact identity kind this channel addresses customers by ("phone", "email"), or
+        None when the adapter finds its recipients itself (from the item's source or metadata).
+        The hub fills `Outbound.to` from it, and finds the contact of `HubPort.set_opt_out_async`
+        by it. (Read only: a plain class attribute satisfies it.)"""
+        ...
 
     def routes(self) -> Sequence[Any]:
         """The ASGI routes the app mounts (`APIRouter(...).routes`); [] if none. Called before
