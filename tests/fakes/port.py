@@ -5,7 +5,8 @@ The whole port, as the hub keeps it (hub/ports.py): ingest with redelivery as a 
 (strong ones whoever writes, weak ones only for the conversation's own customer, own keys recorded;
 otherwise the sender's latest conversation on the channel and entry point), cursors stored with a
 message or alone, raw payloads kept (also a rejected message's `raw`), per-channel opt-outs of known
-addresses, and a customer's feed of the public events (their messages and the replies sent).
+addresses, files kept and read back (attachments), and a customer's feed of the public events
+(their messages and the replies sent).
 
 What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
 `opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
@@ -24,6 +25,8 @@ from datetime import UTC, datetime
 from hub.channel_tasks import Backoff, ChannelTasks, TaskState
 from hub.ports import (
     THREAD_KEY_MAX,
+    Attachment,
+    AttachmentTooLarge,
     ChannelAdapter,
     ContactRef,
     Cursor,
@@ -58,8 +61,10 @@ def _addresses(contact: ContactRef) -> dict[str, str]:
 
 
 class FakeHubPort(HubPort):
-    def __init__(self, *, api_keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, api_keys: tuple[str, ...] = (), attachment_max_bytes: int = 25 * 1024 * 1024) -> None:
         self.api_keys = set(api_keys)
+        self.attachment_max_bytes = attachment_max_bytes
+        self.files: dict[int, bytes] = {}  # attachment id -> its bytes
         self.ingested: list[InboundMessage] = []
         self.delivery_updates: list[DeliveryUpdate] = []
         self.opt_outs: dict[tuple[str, str], tuple[bool, str]] = {}  # (channel, address) -> (opted out, reason)
@@ -147,6 +152,20 @@ class FakeHubPort(HubPort):
                 seen = event.id
                 if self._owner.get(event.conversation_id) == contact_id:
                     yield event
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        if len(content) > self.attachment_max_bytes:
+            raise AttachmentTooLarge(f"a file over {self.attachment_max_bytes} bytes", self.attachment_max_bytes)
+        file_id = len(self.files) + 1
+        self.files[file_id] = content  # the type is taken as declared: the fake reads no bytes' magic
+        return Attachment(f"/api/v1/attachments/{file_id}", content_type or "application/octet-stream",
+                          filename or f"attachment-{file_id}", len(content), (cid or "").strip("<>") or None, file_id)
+
+    async def open_attachment_async(self, attachment: Attachment) -> bytes:
+        if attachment.id is None or attachment.id not in self.files:
+            raise PermanentError(f"the hub has no file {attachment.filename or attachment.url!r}")
+        return self.files[attachment.id]
 
     # -- the delivery worker's side ------------------------------------------------------------
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.ports import ContactRef, Cursor, InboundMessage, OutboundMessage, RejectedMessage, SendResult
+from hub.ports import (
+    AttachmentTooLarge,
+    ContactRef,
+    Cursor,
+    InboundMessage,
+    OutboundMessage,
+    RejectedMessage,
+    SendResult,
+)
 from tests.fakes.port import FakeHubPort
 
 ADA, BOB = ContactRef(email="ada@example.com"), ContactRef(email="bob@example.com")
@@ -63,3 +71,15 @@ def test_a_customers_feed_has_their_messages_and_the_replies_sent_and_nobody_els
         return [(e.data["direction"], e.data["text"]) for e in seen]
 
     assert asyncio.run(scenario()) == [("in", "1"), ("out", "hi Ada"), ("in", "3")]
+
+
+def test_a_file_kept_for_a_message_is_read_back_and_one_over_the_limit_is_refused() -> None:
+    port = FakeHubPort(attachment_max_bytes=10)
+    kept = asyncio.run(port.store_attachment_async(b"a picture", "image/png", None, cid="<logo@mail>"))
+    assert (kept.filename, kept.cid, kept.size) == ("attachment-1", "logo@mail", 9)
+    assert asyncio.run(port.open_attachment_async(kept)) == b"a picture"
+    try:
+        asyncio.run(port.store_attachment_async(b"x" * 11, None, "big.bin"))
+        raise AssertionError("a file over the limit was kept")
+    except AttachmentTooLarge as exc:
+        assert exc.max_bytes == 10
