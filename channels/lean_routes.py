@@ -24,10 +24,17 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def not_running(channel: str) -> JSONResponse:
+    """The answer to a request that arrives before its channel started, or after it stopped."""
+    return JSONResponse({"error": "unavailable", "message": f"the {channel} channel is not running (the hub is "
+                                                             "starting or stopping): retry"}, status_code=503)
 
 
 class LeanRoute(APIRoute):

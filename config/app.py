@@ -7,10 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,22 +30,19 @@ from agents_ui.api import (
     supervisor,
     teams,
 )
+from agents_ui.api import (
+    channels as channels_api,
+)
 from agents_ui.api import delivery as delivery_api
 from agents_ui.api import message_html as message_html_api
+from agents_ui.api.channels import ChannelOut, channels_out
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
 from agents_ui.clients import ClientAddresses
 from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from agents_ui.origin import OriginCheck
-from channels.api.adapter import ApiCallbackAdapter
-from channels.api.webhooks import router as api_inbound_router
-from channels.demo.adapter import DemoChannel
 from channels.lean_routes import LeanRoute
-from channels.sms import api as sms_api
-from channels.sms import webhooks as sms_webhooks
-from channels.sms.adapter import TwilioSmsAdapter
-from channels.sms.settings import SmsSettings
-from config.demo import customer_lookup
+from config.channels import build_channels
 from config.fast_lane import FastLane
 from config.openapi import install_openapi
 from config.settings import Settings, load_settings
@@ -58,15 +56,6 @@ from hub.routing.rules import rule_from_dict
 from hub.runtime import Hub, HubOptions
 
 logger = logging.getLogger(__name__)
-
-
-def sms_settings(settings: Settings) -> SmsSettings:
-    t = settings.twilio
-    return SmsSettings(account_sid=t.account_sid, auth_token=t.auth_token, numbers=tuple(t.numbers),
-                       messaging_service_sid=t.messaging_service_sid, api_base_url=t.api_base_url,
-                       public_url=settings.public_url, validate_signatures=t.validate_signatures,
-                       webhook_max_bytes=t.webhook_max_bytes, webhook_max_fields=t.webhook_max_fields,
-                       trusted_proxies=tuple(settings.trusted_proxies))
 
 
 def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
@@ -94,17 +83,7 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
         ),
         raw_payload_max_bytes=settings.raw_payload_max_bytes,
     )
-    hub = Hub(db, options)
-    hub.register_adapter(
-        ApiCallbackAdapter(settings.api_channel.callbacks, secret=settings.api_channel.callback_secret,
-                           timeout=settings.api_channel.timeout_seconds)
-    )
-    sms = sms_settings(settings)
-    if sms.configured:
-        hub.register_adapter(TwilioSmsAdapter(sms, hub))
-    # Inert unless `hub demo` made conversations on it (nothing else writes on channel "demo").
-    hub.register_adapter(DemoChannel(hub, customer_lookup(db)))
-    return hub
+    return Hub(db, options)
 
 
 class HubApp(FastAPI):
@@ -138,20 +117,20 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     which were the tail of routing's latency (bench/RESULTS.md)."""
     settings = settings or load_settings()
     hub = build_hub(settings)
+    channels = build_channels(settings, hub)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await hub.start()
-        if freeze_heap:
-            gc.collect()
-            gc.freeze()
         try:
+            await channels.start(hub)
+            if freeze_heap:
+                gc.collect()
+                gc.freeze()
             yield
         finally:
+            await channels.stop()
             await hub.stop()
-            demo = hub.adapters.get(DemoChannel.channel)
-            if isinstance(demo, DemoChannel):
-                await demo.aclose()  # the demo customer's pending answers
             logins.close()
             hub.db.dispose()
 
@@ -169,6 +148,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     )
     app.state.hub = hub
     app.state.settings = settings
+    app.state.channel_tasks = channels.tasks  # agents_ui.api.channels lists them
     app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     app.state.logins = logins = Logins(
         hub,
@@ -183,22 +163,27 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     def healthz() -> dict[str, Any]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: the database answers")
-    def readyz() -> JSONResponse:
+    @app.get("/readyz", tags=["ops"], response_model=Readiness,
+             summary="Readiness: the database answers (503 only when it does not); each channel's inbound tasks "
+                     "are listed, and one restarting does not make the hub unready")
+    def readyz() -> JSONResponse | Readiness:
         try:
             with hub.db.read() as s:
                 s.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "message": f"database: {exc.__class__.__name__}"},
                                 status_code=503)
-        return JSONResponse({"status": "ok", "database": hub.db.dialect})
+        # A channel restarting is shown, not fatal: a load balancer taking every node out of service
+        # because a mailbox is down would stop SMS and the console too.
+        return Readiness(status="ok", database=hub.db.dialect, channels=channels_out(channels.states()))
 
-    # Routes are matched in order: the high-volume inbound ones first (measured: matching through
-    # every agent route before them was a tenth of the CPU of an inbound message).
-    for router in (api_inbound_router, sms_webhooks.create_router(sms_settings(settings)), sms_api.router,
-                   ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
+    # Routes are matched in order: the channels' (the high-volume inbound ones) first (measured:
+    # matching through every agent route before them was a tenth of the CPU of an inbound message).
+    app.router.routes.extend(channels.routes())
+    for router in (ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
                    attachments.router, canned.router, contacts.router, agents.router, teams.router, api_keys.router,
-                   routing.router, supervisor.router, events.router, raw_payloads.router, pages.router, docs.router):
+                   routing.router, supervisor.router, channels_api.router, events.router, raw_payloads.router,
+                   pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
@@ -215,6 +200,12 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         app.fast_lane.add_routes(app.router.routes)
         app.fast_lane.check_stack(app.user_middleware)
     return app
+
+
+class Readiness(BaseModel):
+    status: Literal["ok"]
+    database: str = Field(description="sqlite or postgresql")
+    channels: list[ChannelOut] = Field(description="the channels that are on, with their inbound tasks' states")
 
 
 def add_routes(app: FastAPI, router: APIRouter) -> None:

@@ -57,13 +57,17 @@ def cmd_worker(settings: Settings, _: argparse.Namespace) -> int:
     import asyncio
 
     from config.app import build_hub
+    from config.channels import build_channels
 
     async def run() -> None:
         hub = build_hub(settings, run_workers=True)
+        channels = build_channels(settings, hub)  # the delivery worker sends through them
         await hub.start()
         try:
+            await channels.start(hub)
             await asyncio.Event().wait()
         finally:
+            await channels.stop()
             await hub.stop()
 
     upgrade(settings.database_url)

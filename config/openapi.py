@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from agents_ui.deps import SESSION_COOKIE, current_caller, require_role
 from agents_ui.origin import UNSAFE_METHODS
 from channels.api.webhooks import ApiKeyJsonRoute
+from channels.lean_routes import LeanRoute
 from channels.sms.settings import INBOUND_PATH, STATUS_PATH
 
 ERROR_SCHEMA = {
@@ -54,7 +55,8 @@ WHY = {
     415: "the body is not of the type this route takes",
     422: "invalid input: the message names each problem",
     429: "too many attempts: wait as many seconds as Retry-After says",
-    503: "not available: the channel is not configured",
+    503: "not available: the database does not answer (readyz), or the channel is not running (the hub is "
+         "starting or stopping) or not configured",
 }
 # What only a route's own code knows (method, path) -> statuses.
 EXTRA: dict[tuple[str, str], set[int]] = {
@@ -143,8 +145,10 @@ def _statuses_and_security(route: APIRoute, method: str) -> tuple[set[int], list
         statuses.add(422)
     if route.dependant.path_params or route.dependant.query_params:
         statuses.add(422)
+    if isinstance(route, LeanRoute):
+        statuses.add(503)  # channels.lean_routes.not_running: before its channel starts, after it stops
     if route.path in _TWILIO:
-        statuses |= {400, 403, 413, 415, 503}
+        statuses |= {400, 403, 413, 415}
     statuses |= EXTRA.get((method, route.path), set())
     return statuses, security
 

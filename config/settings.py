@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # inbound message (bench/RESULTS.md).
     opentelemetry: bool = False
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    # Channels beyond the built-in ones (config/channels.py): "module:factory" paths, each
+    # `factory(settings)` returning a ChannelAdapter (hub/ports.py).
+    extra_channels: list[str] = Field(default_factory=list)
     api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
@@ -137,6 +140,15 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("extra_channels")
+    @classmethod
+    def _factories(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            module, colon, attr = entry.partition(":")
+            if not (colon and module and attr.isidentifier()):
+                raise ValueError(f"extra_channels: {entry!r} is not a path like package.module:factory")
         return value
 
     @field_validator("allowed_origins")

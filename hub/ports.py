@@ -1,8 +1,11 @@
 """The hub's port: the only hub module channel adapters may import.
 
-Inbound, an adapter turns a provider payload into an `InboundMessage` (or a `DeliveryUpdate`) and
-hands it to the `HubPort` it was given. Outbound, the hub hands an adapter an `Outbound` item (a
-text, `OutboundMessage`, or a call request, `OutboundCall`) and the adapter returns a
+An adapter (`ChannelAdapter`) is built from settings by the registry (config/channels.py), which
+mounts its `routes()`, then calls `start(port, tasks)` once the hub runs and `stop()` before it
+stops. Inbound, it turns a provider payload into an `InboundMessage` (or a `DeliveryUpdate`) and
+hands it to the `HubPort` it was given at start; long-running inbound work (a poller, a socket) runs
+as tasks given to the `TaskRunner`, which restarts them when they fail. Outbound, the hub hands it
+an `Outbound` item (a text, `OutboundMessage`, or a call request, `OutboundCall`) and it returns a
 `SendResult`, or raises `TransientError` / `PermanentError`; vendor exceptions never cross this
 line. Adapters never see conversation ids as something to act on: they thread by keys
 (`InboundMessage.thread_keys`), resume by cursors (`Cursor`) and follow one customer through
@@ -12,7 +15,7 @@ line. Adapters never see conversation ids as something to act on: they thread by
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -250,14 +253,69 @@ class PermanentError(Exception):
     """The send will never succeed as is (invalid number, 4xx): marked failed with this reason."""
 
 
-class ChannelAdapter(Protocol):
-    channel: str
-    # The contact identity kind this channel addresses customers by ("phone", "email"), or None
-    # when the adapter finds its recipients itself (from the item's source or metadata). The hub
-    # fills `Outbound.to` from it, and finds the contact of `HubPort.set_opt_out_async` by it.
-    address_kind: str | None
+class TaskRunner(Protocol):
+    """Runs an adapter's inbound work (given to `ChannelAdapter.start`; hub.channel_tasks)."""
 
-    async def send(self, item: Outbound) -> SendResult: ...
+    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run `run()` until the channel stops. When it raises (or returns), it is started again
+        after a backoff (1 s, doubling up to 60 s; back to 1 s once it ran a minute), and its state
+        (running, restarting, stopped; restarts; last error) is shown to admins. `name` is unique
+        within the channel."""
+        ...
+
+
+class ChannelAdapter(Protocol):
+    """A channel, as the registry (config/channels.py) sets it up and the delivery worker uses it."""
+
+    channel: str  # "sms", "email", "webchat", "voice", "api", ...
+    @property
+    def address_kind(self) -> str | None:
+        """The contact identity kind this channel addresses customers by ("phone", "email"), or
+        None when the adapter finds its recipients itself (from the item's source or metadata).
+        The hub fills `Outbound.to` from it, and finds the contact of `HubPort.set_opt_out_async`
+        by it. (Read only: a plain class attribute satisfies it.)"""
+        ...
+
+    def routes(self) -> Sequence[Any]:
+        """The ASGI routes the app mounts (`APIRouter(...).routes`); [] if none. Called before
+        `start`: a request arriving before it (or after `stop`) must be answered, not crash."""
+        ...
+
+    async def start(self, port: HubPort, tasks: TaskRunner) -> None:
+        """Begin inbound work: keep `port`, spawn long-running work through `tasks`. Called once,
+        after the hub started."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop inbound work and close clients. Called after the runner cancelled the tasks it
+        spawned; idempotent (a second call, or one without `start`, does nothing)."""
+        ...
+
+    async def send(self, item: Outbound) -> SendResult:
+        """May be called before `start` and after `stop` (the delivery worker runs from the hub's
+        start to its stop): answer, or raise `TransientError` to be tried again later."""
+        ...
+
+
+class BaseAdapter:
+    """No routes, no inbound work: a channel overrides what it has (and `send`). `port` is the
+    `HubPort` once started, None before."""
+
+    channel: str
+    address_kind: str | None = None
+    port: HubPort | None = None
+
+    def routes(self) -> Sequence[Any]:
+        return []
+
+    async def start(self, port: HubPort, tasks: TaskRunner) -> None:
+        self.port = port
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, item: Outbound) -> SendResult:
+        raise PermanentError(f"the {self.channel} channel sends nothing")
 
 
 class HubPort(Protocol):

@@ -1,17 +1,21 @@
-"""The API channel's outbound side: replies are POSTed as JSON to the source's callback URL."""
+"""The API channel: other systems post customer messages in (webhooks.py), and replies are POSTed
+as JSON to the source's callback URL."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
-from hub.ports import Outbound, OutboundMessage, PermanentError, SendResult, TransientError
+from channels.api.webhooks import create_router
+from hub.ports import BaseAdapter, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
 
 
-class ApiCallbackAdapter:
+class ApiChannel(BaseAdapter):
     channel = "api"
     address_kind = None  # replies go to the source's callback URL, with the contact id
 
@@ -21,7 +25,15 @@ class ApiCallbackAdapter:
         self.secret = secret
         self.client = client or httpx.AsyncClient(timeout=timeout)
 
+    def routes(self) -> Sequence[Any]:
+        return create_router(self).routes
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+
     async def send(self, message: Outbound) -> SendResult:
+        if self.client.is_closed:  # stopped while the delivery worker still runs: another node, or later
+            raise TransientError("the API channel is stopping")
         if not isinstance(message, OutboundMessage):
             raise PermanentError("the API channel sends text replies only")
         url = self.callbacks.get(message.source)
@@ -51,6 +63,3 @@ class ApiCallbackAdapter:
             raise PermanentError(f"callback refused the reply with {resp.status_code}: {resp.text[:200]}")
         provider_id = resp.headers.get("X-Delivery-Id") or f"api-{message.outbox_id}"
         return SendResult(provider_id=provider_id, status="delivered")
-
-    async def aclose(self) -> None:
-        await self.client.aclose()

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
-from channels.lean_routes import JsonBodyRoute
-from hub.ports import Attachment, ContactRef, HubPort, InboundMessage
+from channels.lean_routes import JsonBodyRoute, not_running
+from hub.ports import Attachment, BaseAdapter, ContactRef, InboundMessage
 
 
 class InboundContact(BaseModel):
@@ -62,8 +62,12 @@ def _api_key(request: Request) -> str | None:
 class ApiKeyJsonRoute(JsonBodyRoute):
     """The key is checked before the body is read: without one, no 422 describes the body."""
 
+    channel: BaseAdapter  # set by create_router's subclass: whose port checks the key
+
     async def guard(self, request: Request) -> Response | None:
-        port: HubPort = request.app.state.hub
+        port = self.channel.port
+        if port is None:
+            return not_running(self.channel.channel)
         key = _api_key(request)
         if not key or not await port.check_api_key_async(key):
             return JSONResponse({"error": "unauthorized", "message": "send a valid API key in X-Api-Key"},
@@ -71,37 +75,47 @@ class ApiKeyJsonRoute(JsonBodyRoute):
         return None
 
 
-router = APIRouter(tags=["inbound (API channel)"], route_class=ApiKeyJsonRoute)
+class InboundApi:
+    def __init__(self, channel: BaseAdapter) -> None:
+        self.channel = channel
+
+    async def post_inbound(self, body: InboundIn, request: Request) -> JSONResponse:
+        """Answers only after the message is committed. Posting the same `external_id` again for the
+        same `source` is a no-op that returns the first result (200 instead of 201)."""
+        port = self.channel.port
+        if port is None:  # stopped since the guard let it in
+            return not_running(self.channel.channel)
+        msg = InboundMessage(
+            channel="api",
+            source=body.source,
+            ingest_scope=f"api:{body.source}",
+            external_id=body.external_id,
+            contact=ContactRef(email=body.contact.email, phone=body.contact.phone,
+                               external_ref=body.contact.external_ref, name=body.contact.name,
+                               tier=body.contact.tier, language=body.contact.language),
+            text=body.text,
+            html=body.html,
+            subject=body.subject,
+            attachments=tuple(Attachment(a.url, a.content_type, a.filename, a.size) for a in body.attachments),
+        )
+        result = await port.ingest_async(msg)
+        payload: dict[str, Any] = {
+            "message_id": result.message_id,
+            "conversation_id": result.conversation_id,
+            "contact_id": result.contact_id,
+            "duplicate": not result.created,
+        }
+        return JSONResponse(payload, status_code=201 if result.created else 200)
 
 
-@router.post(
-    "/api/v1/inbound/messages",
-    summary="Post a customer message into the hub (API key)",
-    responses={200: {"description": "already received (same source and external_id)"},
-               201: {"description": "stored"}, 401: {"description": "missing or wrong API key"}},
-)
-async def post_inbound(body: InboundIn, request: Request) -> JSONResponse:
-    """Answers only after the message is committed. Posting the same `external_id` again for the
-    same `source` is a no-op that returns the first result (200 instead of 201)."""
-    port: HubPort = request.app.state.hub  # the API key was checked first (ApiKeyJsonRoute)
-    msg = InboundMessage(
-        channel="api",
-        source=body.source,
-        ingest_scope=f"api:{body.source}",
-        external_id=body.external_id,
-        contact=ContactRef(email=body.contact.email, phone=body.contact.phone,
-                           external_ref=body.contact.external_ref, name=body.contact.name,
-                           tier=body.contact.tier, language=body.contact.language),
-        text=body.text,
-        html=body.html,
-        subject=body.subject,
-        attachments=tuple(Attachment(a.url, a.content_type, a.filename, a.size) for a in body.attachments),
+def create_router(channel: BaseAdapter) -> APIRouter:
+    """The inbound route, answered through `channel`'s port (once started)."""
+    route_class = type("ApiKeyJsonRoute", (ApiKeyJsonRoute,), {"channel": channel})
+    router = APIRouter(tags=["inbound (API channel)"], route_class=route_class)
+    router.add_api_route(
+        "/api/v1/inbound/messages", InboundApi(channel).post_inbound, methods=["POST"],
+        summary="Post a customer message into the hub (API key)",
+        responses={200: {"description": "already received (same source and external_id)"},
+                   201: {"description": "stored"}, 401: {"description": "missing or wrong API key"}},
     )
-    result = await port.ingest_async(msg)
-    payload: dict[str, Any] = {
-        "message_id": result.message_id,
-        "conversation_id": result.conversation_id,
-        "contact_id": result.contact_id,
-        "duplicate": not result.created,
-    }
-    return JSONResponse(payload, status_code=201 if result.created else 200)
+    return router

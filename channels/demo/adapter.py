@@ -3,7 +3,7 @@ written to the log, where a person running `make run` sees them), and the demo c
 each one a moment later, through ingest like any customer, so the console shows a live exchange.
 
 It knows the hub only through `hub.ports`; who the customer of a conversation is comes from a
-function the composition root passes in (`customer_of(contact_id)`).
+function the registry passes in (`customer_of(contact_id)`). Stopping it drops answers not yet given.
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from hub.ports import ContactRef, HubPort, InboundMessage, Outbound, OutboundMessage, PermanentError, SendResult
+from hub.ports import (
+    BaseAdapter,
+    ContactRef,
+    InboundMessage,
+    Outbound,
+    OutboundMessage,
+    PermanentError,
+    SendResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +39,11 @@ def _thread_key(outbox_id: int) -> str:
     return f"reply-{outbox_id}"
 
 
-class DemoChannel:
+class DemoChannel(BaseAdapter):
     channel = CHANNEL
     address_kind = None  # the customer comes from `customer_of`
 
-    def __init__(self, hub: HubPort, customer_of: Callable[[int], ContactRef | None], *,
-                 answer_after: float = 1.5) -> None:
-        self.hub = hub
+    def __init__(self, customer_of: Callable[[int], ContactRef | None], *, answer_after: float = 1.5) -> None:
         self.customer_of = customer_of
         self.answer_after = answer_after
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,8 +67,11 @@ class DemoChannel:
 
     async def _answer(self, message: OutboundMessage, customer: ContactRef) -> None:
         await asyncio.sleep(self.answer_after)
+        port = self.port
+        if port is None:  # stopped (or not started yet): the customer stays silent
+            return
         try:
-            await self.hub.ingest_async(InboundMessage(
+            await port.ingest_async(InboundMessage(
                 channel=CHANNEL, source=message.source, ingest_scope=f"{CHANNEL}:{message.source}",
                 external_id=f"answer-{message.outbox_id}", contact=customer,
                 text=CUSTOMER_LINES[message.outbox_id % len(CUSTOMER_LINES)],
@@ -70,7 +79,8 @@ class DemoChannel:
         except Exception:  # a demo nicety: never worth more than a line in the log
             logger.exception("the demo customer could not answer reply %s", message.outbox_id)
 
-    async def aclose(self) -> None:
+    async def stop(self) -> None:
+        self.port = None
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
-from channels.sms import error_codes
+from channels.sms import api, error_codes, webhooks
 from channels.sms.client import CreatedMessage, TwilioMessages
 from channels.sms.settings import SmsSettings
 from channels.sms.statuses import hub_status
-from hub.ports import HubPort, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
+from hub.ports import BaseAdapter, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +47,17 @@ def _reason(status: int, code: int | None, message: str | None) -> str:
     return error_codes.describe(code, message)
 
 
-class TwilioSmsAdapter:
+class TwilioSmsAdapter(BaseAdapter):
     channel = "sms"
     address_kind = "phone"
 
-    def __init__(self, settings: SmsSettings, port: HubPort, *, messages: TwilioMessages | None = None) -> None:
+    def __init__(self, settings: SmsSettings, *, messages: TwilioMessages | None = None) -> None:
         self.settings = settings
-        self.port = port
         self.messages = messages or TwilioMessages(settings)
+
+    def routes(self) -> Sequence[Any]:
+        """Twilio's webhooks (served ahead of the console's routes) and the segment counter."""
+        return [*webhooks.create_router(self.settings, self).routes, *api.router.routes]
 
     def sender_for(self, source: str) -> dict[str, str]:
         if source and is_messaging_service(source):
@@ -102,6 +107,9 @@ class TwilioSmsAdapter:
         return PermanentError(reason)
 
     async def _mark_opted_out(self, phone: str) -> None:
+        if self.port is None:
+            logger.warning("the SMS channel is stopped: Twilio's opt-out of %s is not recorded", phone)
+            return
         try:
             keyword = f"twilio:{error_codes.UNSUBSCRIBED}"
             await self.port.set_opt_out_async(self.channel, phone, True, keyword)

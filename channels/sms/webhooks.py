@@ -19,7 +19,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from channels.lean_routes import RequestRoute
+from channels.lean_routes import RequestRoute, not_running
 from channels.sms import error_codes, parsing
 from channels.sms.settings import INBOUND_PATH, STATUS_PATH, SmsSettings
 from channels.sms.signatures import (
@@ -32,7 +32,7 @@ from channels.sms.signatures import (
     public_route_url,
     webhook_headers,
 )
-from hub.ports import HubPort, RejectedMessage
+from hub.ports import BaseAdapter, RejectedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ def _twiml() -> Response:
 
 
 class TwilioWebhooks:
-    def __init__(self, settings: SmsSettings) -> None:
+    def __init__(self, settings: SmsSettings, channel: BaseAdapter) -> None:
         self.settings = settings
+        self.channel = channel  # whose port, once started, takes what Twilio posts
         self.checker = SignatureChecker(settings.auth_token) if settings.auth_token else None
         self.trusted = TrustedProxies(settings.trusted_proxies)
         self._limiter = anyio.CapacityLimiter(2)
@@ -133,7 +134,9 @@ class TwilioWebhooks:
             sms = parsing.inbound_sms(params)
         except parsing.BadWebhook as exc:
             return _error(400, "invalid", str(exc))
-        port: HubPort = request.app.state.hub
+        port = self.channel.port
+        if port is None:
+            return not_running(self.channel.channel)
         try:
             await port.ingest_async(sms.message)
             if sms.keyword in ("stop", "start"):
@@ -160,7 +163,9 @@ class TwilioWebhooks:
             return _error(400, "invalid", str(exc))
         if update is None:
             return _twiml()
-        port: HubPort = request.app.state.hub
+        port = self.channel.port
+        if port is None:
+            return not_running(self.channel.channel)
         try:
             await anyio.to_thread.run_sync(port.apply_delivery_update, update)
             if update.error_code == str(error_codes.UNSUBSCRIBED) and params.get("To"):
@@ -172,10 +177,10 @@ class TwilioWebhooks:
         return _twiml()
 
 
-def create_router(settings: SmsSettings) -> APIRouter:
-    """Twilio's webhook routes. Always mounted: without Twilio settings they answer 503.
+def create_router(settings: SmsSettings, channel: BaseAdapter) -> APIRouter:
+    """Twilio's webhook routes, answered through `channel`'s port (once started).
     (The agents' SMS routes are `channels.sms.api.router`.)"""
-    hooks = TwilioWebhooks(settings)
+    hooks = TwilioWebhooks(settings, channel)
     router = APIRouter(tags=["SMS (Twilio)"])
     router.add_api_route(INBOUND_PATH, hooks.inbound, methods=["POST"], route_class_override=RequestRoute,
                          summary="Twilio webhook: a customer's SMS/MMS (signed)")

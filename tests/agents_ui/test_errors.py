@@ -220,4 +220,5 @@ def test_readyz_names_the_database_when_it_answers(api: TestClient, settings: Se
     resp = api.get("/readyz")
     assert resp.status_code == 200
     assert resp.json() == {"status": "ok", "database": "sqlite" if settings.database_url.startswith("sqlite")
-                           else "postgresql"}
+                           else "postgresql", "channels": [{"channel": "api", "tasks": []},
+                                                           {"channel": "demo", "tasks": []}]}

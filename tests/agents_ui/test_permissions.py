@@ -262,6 +262,7 @@ TABLE: list[Row] = [
     Row("POST", "/api/v1/routing/rules", admins(201), body={"name": "vip first", "priority": 5}),
     Row("DELETE", "/api/v1/routing/rules/{rule_id}", admins(200),
         url=lambda w, a: f"/api/v1/routing/rules/{w.new_rule_id()}"),
+    Row("GET", "/api/v1/admin/channels", admins(200), why="the channels that are on and their tasks' states"),
     Row("GET", "/api/v1/supervisor/queues", supervisors(200)),
     Row("GET", "/api/v1/supervisor/agents", supervisors(200)),
     Row("POST", "/api/v1/supervisor/assign", supervisors(200),

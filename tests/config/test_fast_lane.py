@@ -34,7 +34,8 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """With Twilio configured (its REST API is never called here: nothing is sent)."""
+    """With Twilio configured (the SMS webhooks are lane routes only then; its REST API is never
+    called here: nothing is sent)."""
     return make_settings(database_url, twilio=twilio_settings("http://127.0.0.1:9"))
 
 

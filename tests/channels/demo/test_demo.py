@@ -13,8 +13,9 @@ from config.demo import DEMO_PASSWORD, load_demo
 from hub.contacts.models import Contact
 from hub.conversations.models import Conversation, Message
 from hub.db import Database
-from hub.ports import ContactRef, InboundMessage, IngestResult, OutboundMessage, PermanentError
+from hub.ports import ContactRef, OutboundMessage, PermanentError
 from tests.conftest import wait_for
+from tests.fakes.port import FakeHubPort, FakeTaskRunner
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -57,25 +58,16 @@ def test_a_reply_to_a_demo_customer_is_delivered_and_answered(client: TestClient
                     what="Alice's answer")
 
 
-class FakeHub:
-    def __init__(self) -> None:
-        self.ingested: list[InboundMessage] = []
-
-    async def ingest_async(self, message: InboundMessage) -> IngestResult:
-        self.ingested.append(message)
-        return IngestResult(1, 1, 1, True)
-
-
 def outbound(outbox_id: int, contact_id: object = 7) -> OutboundMessage:
     return OutboundMessage(outbox_id=outbox_id, message_id=1, conversation_id=3, channel="demo", source="demo",
                            to="", text="hello", metadata={"contact_id": contact_id})
 
 
 def test_the_demo_customer_answers_once_in_the_same_conversation_and_a_stranger_is_refused() -> None:
-    async def run() -> FakeHub:
-        hub = FakeHub()
-        channel = DemoChannel(hub, lambda cid: ContactRef(email="c@x.example") if cid == 7 else None,  # type: ignore[arg-type]
-                              answer_after=0)
+    async def run() -> FakeHubPort:
+        hub = FakeHubPort()
+        channel = DemoChannel(lambda cid: ContactRef(email="c@x.example") if cid == 7 else None, answer_after=0)
+        await channel.start(hub, FakeTaskRunner())
         result = await channel.send(outbound(5))
         assert (result.provider_id, result.status, result.thread_keys) == ("demo-5", "delivered", ("reply-5",))
         with pytest.raises(PermanentError):
@@ -92,12 +84,13 @@ def test_the_demo_customer_answers_once_in_the_same_conversation_and_a_stranger_
         "demo", ("reply-5",), "c@x.example", "answer-5")
 
 
-def test_closing_the_channel_drops_answers_not_yet_given() -> None:
-    async def run() -> FakeHub:
-        hub = FakeHub()
-        channel = DemoChannel(hub, lambda cid: ContactRef(email="c@x.example"), answer_after=60)  # type: ignore[arg-type]
+def test_stopping_the_channel_drops_answers_not_yet_given() -> None:
+    async def run() -> FakeHubPort:
+        hub = FakeHubPort()
+        channel = DemoChannel(lambda cid: ContactRef(email="c@x.example"), answer_after=60)
+        await channel.start(hub, FakeTaskRunner())
         await channel.send(outbound(9))
-        await channel.aclose()
+        await channel.stop()
         return hub
 
     assert asyncio.run(run()).ingested == []

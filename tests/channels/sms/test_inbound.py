@@ -154,10 +154,12 @@ def test_a_text_the_database_cannot_store_is_a_400_not_a_retry(
     assert texts == ["a normal text"]
 
 
-def test_without_twilio_settings_the_webhooks_answer_503(database_url: str) -> None:
+def test_without_twilio_settings_the_sms_channel_is_off(database_url: str) -> None:
+    """The registry (config/channels.py) enables SMS only with Twilio's credentials: its webhooks
+    are not served, and /readyz does not list it."""
     with TestClient(create_app(make_settings(database_url))) as client:
         params = inbound_params()
         resp = client.post(inbound_url(), data=params, headers=sign(inbound_url(), params))
-        assert resp.status_code == 503
-        assert "SMS channel is not configured" in resp.json()["message"]
-        assert client.post("/channels/sms/twilio/status", data={}).status_code == 503
+        assert resp.status_code == 404
+        assert client.post("/channels/sms/twilio/status", data={}).status_code == 404
+        assert "sms" not in {c["channel"] for c in client.get("/readyz").json()["channels"]}

@@ -1,0 +1,107 @@
+"""The channel registry: every enabled channel, built from settings, then mounted, started, stopped.
+
+Built in: the API channel (always), SMS (when Twilio is configured), the demo channel (always:
+inert unless `hub demo` made conversations on it). Then each `extra_channels` entry, a
+"module:factory" path whose `factory(settings)` returns a `ChannelAdapter`: a channel that lives
+outside this repository's `channels/` is added by settings alone. The app mounts their routes
+ahead of the console's, starts them after the hub (each with its own `TaskRunner`) and stops them
+before it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from channels.api.adapter import ApiChannel
+from channels.demo.adapter import DemoChannel
+from channels.sms.adapter import TwilioSmsAdapter
+from channels.sms.settings import SmsSettings
+from config.demo import customer_lookup
+from config.settings import Settings
+from hub.channel_tasks import ChannelState, ChannelTasks
+from hub.ports import ChannelAdapter, HubPort, TaskRunner
+from hub.runtime import Hub
+
+logger = logging.getLogger(__name__)
+
+Factory = Callable[[Settings], ChannelAdapter]
+
+
+def sms_settings(settings: Settings) -> SmsSettings:
+    t = settings.twilio
+    return SmsSettings(account_sid=t.account_sid, auth_token=t.auth_token, numbers=tuple(t.numbers),
+                       messaging_service_sid=t.messaging_service_sid, api_base_url=t.api_base_url,
+                       public_url=settings.public_url, validate_signatures=t.validate_signatures,
+                       webhook_max_bytes=t.webhook_max_bytes, webhook_max_fields=t.webhook_max_fields,
+                       trusted_proxies=tuple(settings.trusted_proxies))
+
+
+def built_in(settings: Settings, hub: Hub) -> list[ChannelAdapter]:
+    api = settings.api_channel
+    adapters: list[ChannelAdapter] = [
+        ApiChannel(api.callbacks, secret=api.callback_secret, timeout=api.timeout_seconds)]
+    sms = sms_settings(settings)
+    if sms.configured:
+        adapters.append(TwilioSmsAdapter(sms))
+    adapters.append(DemoChannel(customer_lookup(hub.db)))
+    return adapters
+
+
+def load_factory(path: str) -> Factory:
+    """The callable a "module:factory" path names."""
+    module_name, _, attr = path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"extra_channels: {path!r} names nothing to import ({exc})") from exc
+    if not callable(factory):
+        raise ValueError(f"extra_channels: {path!r} is not callable")
+    return factory  # type: ignore[no-any-return]
+
+
+class Channels:
+    """The enabled channels of one process, and the supervisor of their inbound tasks."""
+
+    def __init__(self, adapters: Sequence[ChannelAdapter], tasks: ChannelTasks | None = None) -> None:
+        names = [a.channel for a in adapters]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"two channels are named {', '.join(dupes)}")
+        self.adapters = tuple(adapters)
+        self.tasks = tasks or ChannelTasks()
+        # Listed now, so /readyz and the admin list name every channel before they start.
+        self._runners: dict[str, TaskRunner] = {a.channel: self.tasks.runner(a.channel) for a in adapters}
+        self._started: list[ChannelAdapter] = []
+
+    def routes(self) -> list[Any]:
+        return [route for adapter in self.adapters for route in adapter.routes()]
+
+    async def start(self, port: HubPort) -> None:
+        for adapter in self.adapters:
+            self._started.append(adapter)
+            await adapter.start(port, self._runners[adapter.channel])
+
+    async def stop(self) -> None:
+        """In reverse order: each channel's tasks are cancelled, then the adapter stops. One that
+        fails to stop is logged; the others still stop."""
+        while self._started:
+            adapter = self._started.pop()
+            await self.tasks.stop_channel(adapter.channel)
+            try:
+                await adapter.stop()
+            except Exception:
+                logger.exception("the %s channel did not stop cleanly", adapter.channel)
+
+    def states(self) -> list[ChannelState]:
+        return self.tasks.states()
+
+
+def build_channels(settings: Settings, hub: Hub) -> Channels:
+    """Every enabled channel, registered with the hub for delivery."""
+    adapters = built_in(settings, hub) + [load_factory(path)(settings) for path in settings.extra_channels]
+    channels = Channels(adapters)
+    for adapter in channels.adapters:
+        hub.register_adapter(adapter)
+    return channels

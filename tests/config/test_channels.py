@@ -1,0 +1,128 @@
+"""The channel registry (config/channels.py): which channels a hub runs, in what order they start
+and stop, and what a wrong `extra_channels` entry says."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from channels.lean_routes import LeanRoute
+from config.app import create_app
+from config.channels import Channels, load_factory
+from hub.ports import BaseAdapter, HubPort, TaskRunner
+from tests.conftest import make_settings, wait_for
+from tests.factories import login
+from tests.fakes.port import FakeHubPort
+
+TWILIO = {"account_sid": "AC" + "0" * 32, "auth_token": "twilio-secret", "numbers": ["+15550001111"]}
+
+
+def test_sms_is_on_only_with_twilios_credentials(sqlite_url: str) -> None:
+    for twilio, expected in (({}, ["api", "demo"]), (TWILIO, ["api", "sms", "demo"])):
+        with TestClient(create_app(make_settings(sqlite_url, twilio=twilio))) as client:
+            assert [c["channel"] for c in client.get("/readyz").json()["channels"]] == expected
+
+
+def test_the_channels_inbound_routes_come_before_the_consoles(sqlite_url: str) -> None:
+    app = create_app(make_settings(sqlite_url, twilio=TWILIO))
+    paths = [getattr(route, "path", "") for route in app.router.routes]
+    lean = [i for i, route in enumerate(app.router.routes) if isinstance(route, LeanRoute)]
+    assert [paths[i] for i in lean] == ["/api/v1/inbound/messages", "/channels/sms/twilio/inbound",
+                                        "/channels/sms/twilio/status"]
+    assert max(lean) < paths.index("/api/v1/auth/login")
+
+
+@pytest.mark.parametrize("entry", ["tests.channels.echo.adapter", "tests.channels.echo.adapter:", ":make",
+                                   "tests.channels.echo.adapter:make()"])
+def test_an_extra_channel_is_named_module_colon_factory(entry: str) -> None:
+    with pytest.raises(ValidationError, match="package.module:factory"):
+        make_settings("sqlite://", extra_channels=[entry])
+
+
+@pytest.mark.parametrize(("entry", "says"), [("tests.channels.nowhere:make", "names nothing to import"),
+                                             ("tests.channels.echo.adapter:missing", "names nothing to import"),
+                                             ("tests.channels.echo.adapter:CHANNEL", "is not callable")])
+def test_an_extra_channel_that_names_nothing_is_refused_before_the_hub_starts(entry: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        load_factory(entry)
+
+
+class Recorder(BaseAdapter):
+    def __init__(self, channel: str, log: list[str], *, fail_stop: bool = False) -> None:
+        self.channel = channel
+        self.log = log
+        self.fail_stop = fail_stop
+
+    async def start(self, port: HubPort, tasks: TaskRunner) -> None:
+        self.log.append(f"start {self.channel}")
+
+        async def forever() -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.log.append(f"task of {self.channel} cancelled")
+
+        tasks.spawn("loop", forever)
+
+    async def stop(self) -> None:
+        self.log.append(f"stop {self.channel}")
+        if self.fail_stop:
+            raise RuntimeError("socket already closed")
+
+
+def test_channels_start_in_order_and_stop_in_reverse_each_after_its_tasks_even_when_one_fails() -> None:
+    log: list[str] = []
+    channels = Channels([Recorder("a", log, fail_stop=True), Recorder("b", log)])
+
+    async def scenario() -> None:
+        await channels.start(FakeHubPort())
+        await asyncio.sleep(0)  # the tasks begin
+        await channels.stop()
+        await channels.stop()  # twice is fine
+
+    asyncio.run(scenario())
+    assert log == ["start a", "start b", "task of b cancelled", "stop b", "task of a cancelled", "stop a"]
+    assert [[t.state for t in c.tasks] for c in channels.states()] == [["stopped"], ["stopped"]]
+
+
+def test_two_channels_of_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two channels are named a"):
+        Channels([Recorder("a", []), Recorder("a", [])])
+
+
+class Flaky(BaseAdapter):
+    """A channel whose mailbox is down: its task fails at every try."""
+
+    channel = "flaky"
+
+    async def start(self, port: HubPort, tasks: TaskRunner) -> None:
+        async def poll() -> None:
+            raise ConnectionRefusedError("imap.example.com:993 refused the connection")
+
+        tasks.spawn("imap", poll)
+
+
+def flaky(settings: object) -> Flaky:
+    return Flaky()
+
+
+@pytest.mark.usefixtures("cheap_password_hashing")
+def test_a_channel_restarting_is_shown_but_leaves_the_hub_ready(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url, extra_channels=["tests.config.test_channels:flaky"])
+    with TestClient(create_app(settings)) as client:
+        def flaky_tasks() -> list[dict[str, object]]:
+            resp = client.get("/readyz")
+            assert resp.status_code == 200
+            [channel] = [c for c in resp.json()["channels"] if c["channel"] == "flaky"]
+            return channel["tasks"]  # type: ignore[no-any-return]
+
+        [task] = wait_for(lambda: [t for t in flaky_tasks() if t["state"] == "restarting"], what="a restart")
+        assert task["last_error"] == "ConnectionRefusedError: imap.example.com:993 refused the connection"
+        assert task["restart_at"]
+        admin = login(client, client.app.state.hub.db, "admin")  # type: ignore[attr-defined]
+        items = client.get("/api/v1/admin/channels", headers=admin.headers).json()["items"]
+        [listed] = [c for c in items if c["channel"] == "flaky"]
+        assert listed["tasks"][0]["name"] == "imap" and listed["tasks"][0]["last_error"] == task["last_error"]

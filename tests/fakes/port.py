@@ -1,0 +1,236 @@
+"""An in-memory `HubPort` (no database) and a `TaskRunner` that restarts at once: a channel is
+written and tested against these first (tests/fakes/contract.py), then against the real hub.
+
+The whole port, as the hub keeps it (hub/ports.py): ingest with redelivery as a no-op, thread keys
+(strong ones whoever writes, weak ones only for the conversation's own customer, own keys recorded;
+otherwise the sender's latest conversation on the channel and entry point), cursors stored with a
+message or alone, raw payloads kept (also a rejected message's `raw`), per-channel opt-outs of known
+addresses, files kept and read back (attachments), and a customer's feed of the public events
+(their messages and the replies sent).
+
+What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
+`opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
+thread keys, as the delivery worker would. `fail_next` makes the next ingests fail the way a
+database restart does (or as `RejectedMessage`, whose `raw` is then kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hub.channel_tasks import Backoff, ChannelTasks, TaskState
+from hub.ports import (
+    THREAD_KEY_MAX,
+    Attachment,
+    AttachmentTooLarge,
+    ChannelAdapter,
+    ContactRef,
+    Cursor,
+    DeliveryUpdate,
+    HubPort,
+    InboundMessage,
+    IngestResult,
+    Outbound,
+    OutboundMessage,
+    PermanentError,
+    PublicEvent,
+    RawPayload,
+    RejectedMessage,
+    SendResult,
+    TransientError,
+)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What an adapter made of an outgoing item: its result, or the port error it raised."""
+
+    item: Outbound
+    result: SendResult | None
+    error: TransientError | PermanentError | None
+
+
+def _addresses(contact: ContactRef) -> dict[str, str]:
+    """The contact's addresses by identity kind ("email", "phone", "external_ref")."""
+    found = {"email": contact.email, "phone": contact.phone, "external_ref": contact.external_ref}
+    return {kind: value for kind, value in found.items() if value}
+
+
+class FakeHubPort(HubPort):
+    def __init__(self, *, api_keys: tuple[str, ...] = (), attachment_max_bytes: int = 25 * 1024 * 1024) -> None:
+        self.api_keys = set(api_keys)
+        self.attachment_max_bytes = attachment_max_bytes
+        self.files: dict[int, bytes] = {}  # attachment id -> its bytes
+        self.ingested: list[InboundMessage] = []
+        self.delivery_updates: list[DeliveryUpdate] = []
+        self.opt_outs: dict[tuple[str, str], tuple[bool, str]] = {}  # (channel, address) -> (opted out, reason)
+        self.cursors: dict[str, str] = {}
+        self.raws: list[RawPayload] = []
+        self.sent: list[Sent] = []
+        self.thread_keys: dict[tuple[str, str], int] = {}  # (channel, key) -> conversation id
+        self._results: dict[tuple[str, str], IngestResult] = {}
+        self._latest: dict[tuple[str, str, int], int] = {}  # (channel, source, contact) -> conversation
+        self._contacts: dict[tuple[str, str], int] = {}  # (kind, address) -> contact id
+        self._owner: dict[int, int] = {}  # conversation id -> contact id
+        self._events: list[PublicEvent] = []
+        self._moved = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._conversation_ids = itertools.count(1)
+        self._contact_ids = itertools.count(1)
+        self._failures: list[Exception] = []
+
+    def fail_next(self, times: int = 1, error: Exception | None = None) -> None:
+        """The next `times` ingests raise `error` (default: the database is restarting)."""
+        self._failures.extend([error or ConnectionError("the database is restarting")] * times)
+
+    # -- HubPort -------------------------------------------------------------------------------
+
+    def ingest(self, message: InboundMessage) -> IngestResult:
+        if self._failures:
+            error = self._failures.pop(0)
+            if isinstance(error, RejectedMessage) and message.raw is not None:
+                self.raws.append(RawPayload(message.channel, message.source, str(error), message.raw,
+                                            message.raw_content_type, message.external_id))
+            raise error
+        if message.cursor is not None:  # with the message, a redelivery too
+            self.cursors[message.cursor.name] = message.cursor.value
+        key = (message.ingest_scope, message.external_id)
+        if (first := self._results.get(key)) is not None:
+            return IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
+        contact_id = self._contact(message.contact)
+        conversation_id = self._thread(message, contact_id)
+        self._owner.setdefault(conversation_id, contact_id)  # the customer who started it
+        if self._owner[conversation_id] == contact_id:
+            self._latest[(message.channel, message.source, contact_id)] = conversation_id
+        self._record_keys(message.channel, message.own_thread_keys, conversation_id)
+        result = self._results[key] = IngestResult(next(self._ids), conversation_id, contact_id, created=True)
+        self.ingested.append(message)
+        self._publish("message.created", conversation_id, {
+            "id": result.message_id, "direction": "in", "text": message.text, "html": message.html,
+            "subject": message.subject})
+        return result
+
+    async def ingest_async(self, message: InboundMessage) -> IngestResult:
+        await asyncio.sleep(0)  # a hand-off, as the real writer's
+        return self.ingest(message)
+
+    def check_api_key(self, secret: str) -> bool:
+        return secret in self.api_keys
+
+    async def check_api_key_async(self, secret: str) -> bool:
+        return self.check_api_key(secret)
+
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
+        self.delivery_updates.append(update)
+        return True
+
+    async def set_opt_out_async(self, channel: str, address: str, opted_out: bool, reason: str) -> None:
+        if any(known == address for _, known in self._contacts):  # an unknown address: no-op, as the hub
+            self.opt_outs[(channel, address)] = (opted_out, reason)
+
+    async def cursor_async(self, name: str) -> str | None:
+        return self.cursors.get(name)
+
+    async def set_cursor_async(self, cursor: Cursor) -> None:
+        self.cursors[cursor.name] = cursor.value
+
+    async def keep_raw_async(self, raw: RawPayload) -> None:
+        self.raws.append(raw)
+
+    async def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
+        seen = after_event_id
+        while True:
+            if not (new := [e for e in self._events if e.id > seen]):
+                self._moved.clear()  # nothing awaited since the read: no event slips between
+                await self._moved.wait()
+                continue
+            for event in new:
+                seen = event.id
+                if self._owner.get(event.conversation_id) == contact_id:
+                    yield event
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        if len(content) > self.attachment_max_bytes:
+            raise AttachmentTooLarge(f"a file over {self.attachment_max_bytes} bytes", self.attachment_max_bytes)
+        file_id = len(self.files) + 1
+        self.files[file_id] = content  # the type is taken as declared: the fake reads no bytes' magic
+        return Attachment(f"/api/v1/attachments/{file_id}", content_type or "application/octet-stream",
+                          filename or f"attachment-{file_id}", len(content), (cid or "").strip("<>") or None, file_id)
+
+    async def open_attachment_async(self, attachment: Attachment) -> bytes:
+        if attachment.id is None or attachment.id not in self.files:
+            raise PermanentError(f"the hub has no file {attachment.filename or attachment.url!r}")
+        return self.files[attachment.id]
+
+    # -- the delivery worker's side ------------------------------------------------------------
+
+    async def send(self, adapter: ChannelAdapter, item: Outbound) -> Sent:
+        """`adapter.send(item)`, recorded, with the thread keys of its result and, for a text
+        reply, its public event. Anything but a `SendResult` or a port error raises."""
+        try:
+            sent = Sent(item, await adapter.send(item), None)
+        except (TransientError, PermanentError) as exc:
+            sent = Sent(item, None, exc)
+        self.sent.append(sent)
+        if sent.result is not None and item.conversation_id is not None:
+            self._record_keys(adapter.channel, sent.result.thread_keys, item.conversation_id)
+            if isinstance(item, OutboundMessage):
+                self._publish("message.created", item.conversation_id, {
+                    "id": item.message_id, "direction": "out", "text": item.text, "html": item.html,
+                    "subject": item.subject})
+        return sent
+
+    # -- inside --------------------------------------------------------------------------------
+
+    def _contact(self, contact: ContactRef) -> int:
+        addresses = _addresses(contact).items()
+        known = next((self._contacts[a] for a in addresses if a in self._contacts), None)
+        contact_id = known or next(self._contact_ids)
+        for address in addresses:
+            self._contacts.setdefault(address, contact_id)
+        return contact_id
+
+    def _thread(self, message: InboundMessage, contact_id: int) -> int:
+        for key in message.thread_keys:
+            if (found := self.thread_keys.get((message.channel, key))) is not None:
+                return found
+        for key in message.weak_thread_keys:
+            found = self.thread_keys.get((message.channel, key))
+            if found is not None and self._owner.get(found) == contact_id:
+                return found
+        latest = self._latest.get((message.channel, message.source, contact_id))
+        return latest if latest is not None else next(self._conversation_ids)
+
+    def _record_keys(self, channel: str, keys: tuple[str, ...], conversation_id: int) -> None:
+        for key in keys:
+            if len(key) <= THREAD_KEY_MAX:
+                self.thread_keys.setdefault((channel, key), conversation_id)
+
+    def _publish(self, type_: str, conversation_id: int, data: dict[str, object]) -> None:
+        self._events.append(PublicEvent(len(self._events) + 1, type_, conversation_id, datetime.now(UTC), data))
+        self._moved.set()
+
+
+class FakeTaskRunner:
+    """Runs what an adapter spawns the way the hub does (hub.channel_tasks), restarting a failed
+    task at once instead of after a backoff."""
+
+    def __init__(self, channel: str = "fake") -> None:
+        self.tasks = ChannelTasks(backoff=Backoff(first=0.0, longest=0.0))
+        self.channel = channel
+        self._runner = self.tasks.runner(channel)
+
+    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        self._runner.spawn(name, run)
+
+    def states(self) -> tuple[TaskState, ...]:
+        [channel] = self.tasks.states()
+        return channel.tasks
+
+    async def stop(self) -> None:
+        await self.tasks.stop()

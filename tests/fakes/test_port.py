@@ -1,0 +1,85 @@
+"""The fake port keeps the hub's promises (hub/ports.py) that adapters rely on, so a channel that
+passes against it behaves the same on the real hub (tests/hub/test_thread_keys.py and
+test_customer_feed.py hold the hub to the same ones)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hub.ports import (
+    AttachmentTooLarge,
+    ContactRef,
+    Cursor,
+    InboundMessage,
+    OutboundMessage,
+    RejectedMessage,
+    SendResult,
+)
+from tests.fakes.port import FakeHubPort
+
+ADA, BOB = ContactRef(email="ada@example.com"), ContactRef(email="bob@example.com")
+
+
+def msg(external_id: str, contact: ContactRef = ADA, **fields: object) -> InboundMessage:
+    return InboundMessage(channel="echo", source="box", ingest_scope="echo", external_id=external_id,
+                          contact=contact, text=external_id, **fields)  # type: ignore[arg-type]
+
+
+def test_strong_keys_thread_for_anyone_weak_keys_only_for_the_conversations_customer() -> None:
+    port = FakeHubPort()
+    first = port.ingest(msg("1", own_thread_keys=("<m1>",), weak_thread_keys=("#t1",)))
+    port.ingest(msg("w", own_thread_keys=("#t1",)))  # records the weak key for Ada's conversation
+    assert port.ingest(msg("2", BOB, thread_keys=("<m1>",))).conversation_id == first.conversation_id
+    assert port.ingest(msg("3", BOB, weak_thread_keys=("#t1",))).conversation_id != first.conversation_id
+    assert port.ingest(msg("4", weak_thread_keys=("#t1",))).conversation_id == first.conversation_id
+
+
+def test_a_cursor_moves_with_its_message_a_rejected_message_is_kept_raw_opt_outs_need_a_known_address() -> None:
+    port = FakeHubPort()
+    port.ingest(msg("1", cursor=Cursor("box", "7")))
+    assert port.ingest(msg("1", cursor=Cursor("box", "8"))).created is False
+    assert asyncio.run(port.cursor_async("box")) == "8"
+    port.fail_next(1, RejectedMessage("a NUL"))
+    try:
+        port.ingest(msg("2", raw=b"raw mail"))
+    except RejectedMessage:
+        pass
+    assert [(r.reason, r.payload) for r in port.raws] == [("a NUL", b"raw mail")]
+    asyncio.run(port.set_opt_out_async("echo", "nobody@example.com", True, "STOP"))
+    asyncio.run(port.set_opt_out_async("echo", "ada@example.com", True, "STOP"))
+    assert port.opt_outs == {("echo", "ada@example.com"): (True, "STOP")}
+
+
+def test_a_customers_feed_has_their_messages_and_the_replies_sent_and_nobody_elses() -> None:
+    class Echo:
+        channel, address_kind = "echo", "email"
+
+        async def send(self, item: OutboundMessage) -> SendResult:
+            return SendResult("p-1", thread_keys=("<r1>",))
+
+    async def scenario() -> list[tuple[str, object]]:
+        port = FakeHubPort()
+        ada = port.ingest(msg("1"))
+        port.ingest(msg("2", BOB))
+        reply = OutboundMessage(outbox_id=1, message_id=9, conversation_id=ada.conversation_id, channel="echo",
+                                source="box", to="ada@example.com", text="hi Ada")
+        await port.send(Echo(), reply)  # type: ignore[arg-type]
+        feed = port.customer_feed(ada.contact_id, 0)
+        seen = [await anext(feed), await anext(feed)]
+        port.ingest(msg("3", thread_keys=("<r1>",)))  # answers the reply: live, in Ada's conversation
+        seen.append(await anext(feed))
+        return [(e.data["direction"], e.data["text"]) for e in seen]
+
+    assert asyncio.run(scenario()) == [("in", "1"), ("out", "hi Ada"), ("in", "3")]
+
+
+def test_a_file_kept_for_a_message_is_read_back_and_one_over_the_limit_is_refused() -> None:
+    port = FakeHubPort(attachment_max_bytes=10)
+    kept = asyncio.run(port.store_attachment_async(b"a picture", "image/png", None, cid="<logo@mail>"))
+    assert (kept.filename, kept.cid, kept.size) == ("attachment-1", "logo@mail", 9)
+    assert asyncio.run(port.open_attachment_async(kept)) == b"a picture"
+    try:
+        asyncio.run(port.store_attachment_async(b"x" * 11, None, "big.bin"))
+        raise AssertionError("a file over the limit was kept")
+    except AttachmentTooLarge as exc:
+        assert exc.max_bytes == 10
