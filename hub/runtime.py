@@ -113,8 +113,10 @@ class Hub(HubPort):
         self.options = options
         self.bus = EventBus(db, poll_interval=options.poll_interval)
         self.adapters = dict(options.adapters)
+        # Outcomes are recorded through the writer (`write_async`), beside inbound messages.
         self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,
-                                     poll_interval=options.poll_interval, lease=options.delivery_lease)
+                                     poll_interval=options.poll_interval, lease=options.delivery_lease,
+                                     write=lambda op: self.write_async(op, rerun_safe=True))
         self.redis: RedisWaker | None = None
         if options.redis_url:
             self.redis = RedisWaker(options.redis_url, options.redis_prefix, self.bus)
@@ -157,8 +159,8 @@ class Hub(HubPort):
             await cancel_and_wait(task)
         self._tasks.clear()
         await self.routing.stop()
+        await self.worker.stop()  # before the writer: it records outcomes through it
         await asyncio.to_thread(self.writer.close)
-        await self.worker.stop()
         if self.redis is not None:
             await self.redis.stop()
         await self.bus.stop()

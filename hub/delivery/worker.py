@@ -9,6 +9,14 @@ mid-send, nobody renews: the lease runs out within seconds and another worker se
 accept an idempotency key). With a fixed 60 s lease, replies claimed by a killed process waited
 most of a minute. Leases compare each process's clock with the stored time: hosts must keep their
 clocks within a fraction of the lease of each other.
+
+Recording the outcome appends an event, so it needs the write lock. In a running hub it goes
+through the hub's writer (`write`, i.e. `Hub.write_async`), in the transaction the writer shares
+with inbound messages, instead of one transaction of its own per reply: with agents replying at
+15 a second, those transactions queued for the lock between the writer's batches (on PostgreSQL
+each with its own BEGIN, lock and COMMIT) and cost inbound messages a share of their throughput
+(bench/RESULTS.md, "Mixed load"). Recording is safe to run twice (it only moves a row that is
+still in flight), so the writer may rerun it after an uncertain COMMIT.
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, tuple_, update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.conversations.threads import record_keys
@@ -31,6 +41,8 @@ from hub.ports import ChannelAdapter, Outbound, PermanentError, SendResult, Tran
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
+# Runs `op(session)` in a write transaction holding the write lock, and returns what it returns.
+Write = Callable[[Callable[[Session], Any]], Awaitable[Any]]
 
 
 class DeliveryWorker:
@@ -44,9 +56,12 @@ class DeliveryWorker:
         renew_every: float | None = None,
         max_attempts: int = 8,
         batch_size: int = 20,
+        write: Write | None = None,
     ) -> None:
         """`renew_every`: how often claims in flight are renewed (seconds; a third of the lease by
-        default, so two renewals in a row may fail before another worker takes over)."""
+        default, so two renewals in a row may fail before another worker takes over). `write`:
+        where outcomes are recorded (see the module's notes); by default a transaction of their
+        own on a worker thread."""
         self.db = db
         self.adapters = adapters
         self.poll_interval = poll_interval
@@ -55,6 +70,7 @@ class DeliveryWorker:
         self.renewals = 0  # transactions that renewed leases, for tests and the curious
         self.max_attempts = max_attempts
         self.batch_size = batch_size
+        self.write = write or self._write_alone
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -76,7 +92,10 @@ class DeliveryWorker:
         assert self._wake is not None
         while True:
             try:
-                while await self.run_once():
+                # Another pass at once only after a full batch: fewer rows means nothing else was
+                # due, and what is queued later wakes the worker (an empty claim is a write
+                # transaction, on SQLite behind the one write lock).
+                while await self.run_once() >= self.batch_size:
                     pass
             except Exception:
                 logger.exception("delivery pass failed")
@@ -157,20 +176,20 @@ class DeliveryWorker:
         try:
             result = await adapter.send(out)
         except PermanentError as exc:
-            await asyncio.to_thread(self._finish, item.id, "failed", str(exc), None)
+            await self._finish(item.id, "failed", str(exc), None)
         except TransientError as exc:
-            await asyncio.to_thread(self._finish, item.id, "retry", str(exc), None)
+            await self._finish(item.id, "retry", str(exc), None)
         except Exception as exc:  # an adapter bug must not lose the message: retry, and say why
             logger.exception("adapter %s raised unexpectedly", item.channel)
-            await asyncio.to_thread(self._finish, item.id, "retry", f"internal error: {exc!r}", None)
+            await self._finish(item.id, "retry", f"internal error: {exc!r}", None)
         else:
-            await asyncio.to_thread(self._finish, item.id, "sent", None, result)
+            await self._finish(item.id, "sent", None, result)
 
-    def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None) -> None:
-        with self.db.write() as s:
+    async def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None) -> None:
+        def record(s: Session) -> None:
             item = s.get(OutboxItem, item_id)
             if item is None or item.status != "in_flight":
-                return
+                return  # recorded already (a rerun), or no longer ours
             if outcome == "sent":
                 assert result is not None
                 actions.do_record_sent(s, item, result.provider_id, result.status or "sent")
@@ -180,3 +199,12 @@ class DeliveryWorker:
                 actions.do_record_failed(s, item, error or "failed")
             else:
                 actions.do_record_retry(s, item, error or "transient error", max_attempts=self.max_attempts)
+
+        await self.write(record)
+
+    async def _write_alone(self, op: Callable[[Session], Any]) -> Any:
+        def run() -> Any:
+            with self.db.write() as s:
+                return op(s)
+
+        return await asyncio.to_thread(run)
