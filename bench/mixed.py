@@ -61,8 +61,8 @@ from bench.inbound_api import (
     extract_marker,
     fresh_database,
     hub_server,
-    postgres_version,
     poster,
+    postgres_version,
     settle,
 )
 
@@ -111,6 +111,7 @@ class Receiver:
         self.posts = 0  # every delivery, repeats included
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._arrived = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -126,6 +127,12 @@ class Receiver:
         for writer in self._writers:  # the hub's keep-alive connections: their readers end
             writer.close()
 
+    async def wait_for(self, markers: set[str]) -> None:
+        """Return once every marker has arrived (bound it with asyncio.timeout)."""
+        while not markers <= self.arrivals.keys():
+            self._arrived.clear()
+            await self._arrived.wait()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
@@ -136,6 +143,7 @@ class Receiver:
                 body = await reader.readexactly(length)
                 self.posts += 1
                 self.arrivals.setdefault(marker_of(json.loads(body)["text"]), time.perf_counter())
+                self._arrived.set()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -218,9 +226,9 @@ async def reply_phase(server: ServerProcess, receiver: Receiver, agents: list[Ag
             tasks.append(asyncio.create_task(one(i, at)))
             i += 1
         await asyncio.gather(*tasks)
-    deadline = time.perf_counter() + drain
-    while not acked.keys() <= receiver.arrivals.keys() and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(drain):
+            await receiver.wait_for(set(acked))
     arrived = {m: receiver.arrivals[m] for m in acked if m in receiver.arrivals}
     acks = sorted((acked[m] - due[m]) * 1000 for m in acked)
     deliveries = sorted((arrived[m] - due[m]) * 1000 for m in arrived)
@@ -245,7 +253,8 @@ def profiled(server: ServerProcess, args: argparse.Namespace, name: str) -> Any:
     assert server.proc is not None
     spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
                             "--format", "raw", "--rate", "100", "--threads", "--nonblocking",
-                            "--duration", str(int(args.seconds)), "--output", str(args.profile / f"{name}.txt")],
+                            "--duration", str(int(args.seconds)), "--output", str(args.profile / f"{name}.txt"),
+                            *(["--gil"] if args.profile_gil else [])],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
@@ -290,6 +299,15 @@ async def _phases(kind: str, server: ServerProcess, receiver: Receiver, tokens: 
                 raise RuntimeError("routing gave no agent a conversation during the warm-up")
             print(f"  {len(agents)} agents reply on {sum(len(a.conversations) for a in agents)} conversations",
                   file=sys.stderr)
+            # Replies alone: what one costs the server (HTTP, the writer, fan-out, delivery), in CPU.
+            cpu0 = server.cpu_seconds()
+            with profiled(server, args, f"{kind}-replies"):
+                alone = await reply_phase(server, receiver, agents, args.reply_rate, args.seconds, 10.0,
+                                          f"{kind}-replies")
+            per_reply = (server.cpu_seconds() - cpu0) * 1000 / max(1, alone.delivered)
+            out.append({"round": 0, "mode": "replies", "cpu_ms_per_reply": per_reply, "replies": asdict(alone)})
+            print(f"  replies only: {alone.accepted_per_s:.1f}/s accepted, {alone.delivered}/{alone.accepted} "
+                  f"delivered, server CPU {per_reply:.1f} ms per reply (the drain included)", file=sys.stderr)
             for r in range(args.rounds):
                 for mode in ("alone", "mixed"):
                     name = f"{kind}-{mode}-{r + 1}"
@@ -322,6 +340,8 @@ def _print_phase(name: str, inbound: PhaseResult, replies: ReplyResult | None) -
 
 
 def verdict(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    only = next((p for p in phases if p["mode"] == "replies"), None)
+    phases = [p for p in phases if p["mode"] != "replies"]
     alone = [p["inbound"]["throughput"] for p in phases if p["mode"] == "alone"]
     mixed = [p["inbound"]["throughput"] for p in phases if p["mode"] == "mixed"]
     replies = [p["replies"] for p in phases if p["replies"]]
@@ -337,6 +357,7 @@ def verdict(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "reply_delivery_p99_ms": max((r["delivery_p99_ms"] or 0.0) for r in replies),
         "replies_lost": sum(r["accepted"] - r["delivered"] for r in replies),
         "errors": sum(p["inbound"]["errors"] for p in phases) + sum(r["errors"] for r in replies),
+        "cpu_ms_per_reply": round(only["cpu_ms_per_reply"], 2) if only else None,
         "met": ratio >= TARGET_RATIO,
     }
 
@@ -347,6 +368,8 @@ def table(every: dict[str, list[dict[str, Any]]]) -> str:
              "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for kind, phases in every.items():
         for p in phases:
+            if p["mode"] == "replies":
+                continue
             i, r = p["inbound"], p["replies"]
             lines.append(
                 f"| {kind} | {p['round']} | {p['mode']} | {fmt(i['throughput'], 0)} "
@@ -369,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=4, help="agents with a console, who reply (default 4)")
     p.add_argument("--reply-rate", type=float, default=15.0, help="replies per second, all agents (default 15)")
     p.add_argument("--profile", type=Path, help="record each phase with py-spy (raw) into this folder")
+    p.add_argument("--profile-gil", action="store_true",
+                   help="profile only threads holding the GIL (where the CPU goes, not where threads wait)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     add_run_arguments(p)
     args = p.parse_args(argv)
@@ -386,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(f'{r:.0%}' for r in v['round_ratios'])}; target >= {TARGET_RATIO:.0%}: "
               f"{'met' if v['met'] else 'MISSED'}); replies {v['replies_accepted_per_s']}/s accepted, "
               f"{v['replies_delivered_per_s']}/s delivered, answer p99 {fmt(v['reply_ack_p99_ms'])} ms, "
-              f"delivery p99 {fmt(v['reply_delivery_p99_ms'])} ms, {v['replies_lost']} undelivered")
+              f"delivery p99 {fmt(v['reply_delivery_p99_ms'])} ms, {v['replies_lost']} undelivered; "
+              f"replies alone: {fmt(v['cpu_ms_per_reply'])} ms of server CPU each")
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"mixed-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({
