@@ -113,7 +113,7 @@ class Hub(HubPort):
         self.options = options
         self.bus = EventBus(db, poll_interval=options.poll_interval)
         self.adapters = dict(options.adapters)
-        # Outcomes are recorded through the writer (`write_async`), beside inbound messages.
+        # Claims and outcomes go through the writer (`write_async`), beside inbound messages.
         self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,
                                      poll_interval=options.poll_interval, lease=options.delivery_lease,
                                      write=lambda op: self.write_async(op, rerun_safe=True))

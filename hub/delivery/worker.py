@@ -10,13 +10,16 @@ accept an idempotency key). With a fixed 60 s lease, replies claimed by a killed
 most of a minute. Leases compare each process's clock with the stored time: hosts must keep their
 clocks within a fraction of the lease of each other.
 
-Recording the outcome appends an event, so it needs the write lock. In a running hub it goes
-through the hub's writer (`write`, i.e. `Hub.write_async`), in the transaction the writer shares
-with inbound messages, instead of one transaction of its own per reply: with agents replying at
-15 a second, those transactions queued for the lock between the writer's batches (on PostgreSQL
-each with its own BEGIN, lock and COMMIT) and cost inbound messages a share of their throughput
-(bench/RESULTS.md, "Mixed load"). Recording is safe to run twice (it only moves a row that is
-still in flight), so the writer may rerun it after an uncertain COMMIT.
+In a running hub, claims and outcomes go through the hub's writer (`write`, i.e.
+`Hub.write_async`), in the transactions it shares with inbound messages, instead of two
+transactions of their own per reply: with agents replying at 15 a second those queued for the
+write lock between the writer's batches (on SQLite the claim too: one writer at a time), each
+with its own BEGIN and COMMIT and a thread hop, and cost inbound messages a share of their
+throughput (bench/RESULTS.md, "Mixed load"). Both are safe to run twice after an uncertain
+COMMIT: recording only moves a row still in flight; a second claim finds the rows the first took
+leased, so nobody sends them until the lease runs out (then once). Without `write` (a worker on
+its own), each runs in a transaction of its own on a worker thread, the claim without the write
+lock (it appends no event).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class DeliveryWorker:
         self.renewals = 0  # transactions that renewed leases, for tests and the curious
         self.max_attempts = max_attempts
         self.batch_size = batch_size
-        self.write = write or self._write_alone
+        self._write = write
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -105,7 +108,10 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim and send one batch; returns how many rows were handled."""
-        claimed, outbound = await asyncio.to_thread(self._claim)
+        if self._write is not None:
+            claimed, outbound = await self._write(self._claim_in)
+        else:
+            claimed, outbound = await asyncio.to_thread(self._claim)
         if not claimed:
             return 0
         # Each claim is its row and the attempt number it took: a row another worker claimed
@@ -140,30 +146,33 @@ class DeliveryWorker:
         self.renewals += 1
 
     def _claim(self) -> tuple[list[OutboxItem], list[Outbound]]:
-        now = utcnow()
         # Claiming appends no events: no need to queue behind the write lock (SKIP LOCKED suffices).
         with self.db.write(serialize=False) as s:
-            stmt = (
-                select(OutboxItem)
-                .where(
-                    OutboxItem.channel.in_(list(self.adapters)),  # type: ignore[attr-defined]
-                    or_(
-                        actions.due_filter(now),
-                        (col(OutboxItem.status) == "in_flight") & (col(OutboxItem.lease_until) < now),
-                    ),
-                )
-                .order_by(OutboxItem.next_attempt_at)  # type: ignore[arg-type]
-                .limit(self.batch_size)
+            return self._claim_in(s)
+
+    def _claim_in(self, s: Session) -> tuple[list[OutboxItem], list[Outbound]]:
+        now = utcnow()
+        stmt = (
+            select(OutboxItem)
+            .where(
+                OutboxItem.channel.in_(list(self.adapters)),  # type: ignore[attr-defined]
+                or_(
+                    actions.due_filter(now),
+                    (col(OutboxItem.status) == "in_flight") & (col(OutboxItem.lease_until) < now),
+                ),
             )
-            if self.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            items = list(s.execute(stmt).scalars().all())
-            for item in items:
-                item.status = "in_flight"
-                item.attempts += 1
-                item.lease_until = now + self.lease
-                item.updated_at = now
-            return items, outbound_items(s, items, self.adapters)
+            .order_by(OutboxItem.next_attempt_at)  # type: ignore[arg-type]
+            .limit(self.batch_size)
+        )
+        if self.db.is_postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        items = list(s.execute(stmt).scalars().all())
+        for item in items:
+            item.status = "in_flight"
+            item.attempts += 1
+            item.lease_until = now + self.lease
+            item.updated_at = now
+        return items, outbound_items(s, items, self.adapters)
 
     async def _deliver(self, item: OutboxItem, out: Outbound, held: dict[int | None, int]) -> None:
         try:
@@ -200,11 +209,11 @@ class DeliveryWorker:
             else:
                 actions.do_record_retry(s, item, error or "transient error", max_attempts=self.max_attempts)
 
-        await self.write(record)
+        if self._write is not None:
+            await self._write(record)
+        else:
+            await asyncio.to_thread(self._record_alone, record)
 
-    async def _write_alone(self, op: Callable[[Session], Any]) -> Any:
-        def run() -> Any:
-            with self.db.write() as s:
-                return op(s)
-
-        return await asyncio.to_thread(run)
+    def _record_alone(self, record: Callable[[Session], None]) -> None:
+        with self.db.write() as s:
+            record(s)
