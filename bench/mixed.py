@@ -252,7 +252,7 @@ def profiled(server: ServerProcess, args: argparse.Namespace, name: str) -> Any:
     args.profile.mkdir(parents=True, exist_ok=True)
     assert server.proc is not None
     spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
-                            "--format", "raw", "--rate", "100", "--threads", "--nonblocking",
+                            "--format", "raw", "--rate", "250", "--threads", "--nonblocking",
                             "--duration", str(int(args.seconds)), "--output", str(args.profile / f"{name}.txt"),
                             *(["--gil"] if args.profile_gil else [])],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -274,7 +274,11 @@ def run_db(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                                  json={"email": f"agent{i}@bench.example", "password": PASSWORD}).json()["token"]
                       for i in range(args.agents)]
             settle(args)
-            return run_async(_phases(kind, server, receiver, tokens, key, args))  # type: ignore[no-any-return]
+            try:
+                return run_async(_phases(kind, server, receiver, tokens, key, args))  # type: ignore[no-any-return]
+            except Exception:
+                print(f"the hub's output:\n{server.log_tail()}", file=sys.stderr)
+                raise
 
 
 async def _phases(kind: str, server: ServerProcess, receiver: Receiver, tokens: list[str], key: str,
