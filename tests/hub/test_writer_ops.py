@@ -17,6 +17,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from hub.db import Database
 from hub.errors import Forbidden
 from hub.events.models import Event
 from hub.outbox.models import OutboxItem
-from hub.ports import InboundMessage, IngestResult
+from hub.ports import InboundMessage, IngestResult, OutboundMessage, SendResult
 from hub.runtime import Hub
 from tests.conftest import wait_for
 from tests.factories import api_message, create_agent
@@ -332,3 +333,100 @@ def test_the_database_refuses_a_second_message_with_an_authors_client_id(databas
         actions.do_add_note(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="five")
     assert [n.text for n in _messages(database, conversation_id=conv_id, direction="note")] == [
         "one", "three", "four", "five"]
+
+
+
+async def _hold_writer(hub: Hub, until_queued: int) -> asyncio.Future[Any]:
+    """Hold the writer in a gated op until `until_queued` items wait in its queue, then let it go:
+    it takes them as one batch. The gated op's future."""
+    gate, at_gate = threading.Event(), threading.Event()
+
+    def held(session: Session) -> str:
+        at_gate.set()
+        assert gate.wait(timeout=20), "the items never arrived"
+        return "gate"
+
+    first = asyncio.ensure_future(hub.write_async(held))
+    assert await asyncio.to_thread(at_gate.wait, 10), "the writer never reached the gate"
+
+    def release() -> None:
+        try:
+            wait_for(lambda: hub.writer._queue.qsize() >= until_queued, what="the items to be queued")
+        finally:
+            gate.set()
+
+    threading.Thread(target=release, daemon=True).start()
+    return first
+
+
+def test_a_reply_whose_claim_and_outcome_commits_were_unsure_is_sent_once_with_one_status_event(
+    database: Database, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub's delivery worker claims and records through the writer, in batches shared with
+    customers' messages. The connection is lost as the claim's shared COMMIT completes, and again
+    as the outcome's: the claim, run again, takes the row once its lease lapsed (here at once); the
+    outcome, run again, finds it recorded. The customer gets the reply once; its status changes once."""
+    conv_id = _conversation_of(hub, "delivered@example.com")
+    agent_id, _ = create_agent(database)
+    beside: list[asyncio.Future[Any]] = []  # the gates and the customers' messages sharing the batches
+
+    async def a_customer_beside() -> None:
+        beside.append(await _hold_writer(hub, 2))  # this customer's message, and the worker's op
+        beside.append(asyncio.ensure_future(hub.ingest_async(api_message(f"beside-{next(_seq)}", "b@example.com"))))
+
+    class Provider:
+        channel = "api"
+
+        def __init__(self) -> None:
+            self.sent: list[int] = []
+
+        async def send(self, message: OutboundMessage) -> SendResult:
+            self.sent.append(message.outbox_id)
+            await a_customer_beside()  # for the outcome's batch
+            return SendResult(provider_id=f"p-{message.outbox_id}", status="delivered")
+
+    def op(s: Session) -> int:
+        msg, _ = check_reply(s, actions.get_conversation(s, conv_id), agent_id=agent_id, text="on its way")
+        assert msg.id is not None
+        return msg.id
+
+    real_commit = Session.commit
+    shared: list[Session] = []
+    lost: list[Session] = []
+    run_many = hub.writer.run_many
+    assert run_many is not None
+
+    def watched_many(session: Session, items: list[Item]) -> list[Any]:
+        shared.append(session)
+        return run_many(session, items)
+
+    def commit_then_lose_the_connection(self: Session) -> None:
+        real_commit(self)
+        if self in shared and self not in lost:
+            lost.append(self)
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    provider = Provider()
+    hub.worker.adapters["api"] = provider
+    hub.worker.lease = timedelta(0)
+
+    async def scenario() -> int:
+        message_id: int = await hub.write_async(op)
+        hub.writer.run_many = watched_many
+        monkeypatch.setattr(Session, "commit", commit_then_lose_the_connection)
+        await a_customer_beside()  # for the claim's batch
+        assert await hub.worker.run_once() == 1
+        for done in await asyncio.gather(*beside, return_exceptions=True):
+            assert not isinstance(done, BaseException)
+        return message_id
+
+    message_id = asyncio.run(scenario())
+
+    assert len(lost) == 2, "the claim's and the outcome's shared commits were not both interrupted"
+    with database.read() as s:
+        [item] = s.execute(select(OutboxItem).where(OutboxItem.message_id == message_id)).scalars()
+        message = s.get(Message, message_id)
+        assert message is not None
+        assert (item.status, message.delivery_status) == ("sent", "delivered")
+    assert provider.sent == [item.id]
+    assert len(_events(database, conv_id, "delivery.status_changed")) == 1
