@@ -350,11 +350,16 @@ def verdict(phases: list[dict[str, Any]]) -> dict[str, Any]:
     mixed = [p["inbound"]["throughput"] for p in phases if p["mode"] == "mixed"]
     replies = [p["replies"] for p in phases if p["replies"]]
     ratio = statistics.mean(mixed) / statistics.mean(alone) if statistics.mean(alone) else 0.0
+    # The same per server CPU second: what is left of inbound capacity when the hub is CPU-bound,
+    # whatever share of the machine its neighbours leave it in each phase.
+    cost = {mode: statistics.mean(p["inbound"]["server_cpu_ms_per_msg"] or 0.0 for p in phases if p["mode"] == mode)
+            for mode in ("alone", "mixed")}
     return {
         "inbound_alone": round(statistics.mean(alone), 1),
         "inbound_mixed": round(statistics.mean(mixed), 1),
         "ratio": round(ratio, 3),
         "round_ratios": [round(m / a, 3) if a else 0.0 for a, m in zip(alone, mixed, strict=True)],
+        "cpu_ratio": round(cost["alone"] / cost["mixed"], 3) if cost["mixed"] else 0.0,
         "replies_accepted_per_s": round(statistics.mean(r["accepted_per_s"] for r in replies), 1),
         "replies_delivered_per_s": round(statistics.mean(r["delivered_per_s"] for r in replies), 1),
         "reply_ack_p99_ms": max((r["ack_p99_ms"] or 0.0) for r in replies),
@@ -413,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     for kind, v in verdicts.items():
         print(f"{kind}: inbound with replies / alone {v['ratio']:.0%} (rounds: "
               f"{', '.join(f'{r:.0%}' for r in v['round_ratios'])}; target >= {TARGET_RATIO:.0%}: "
-              f"{'met' if v['met'] else 'MISSED'}); replies {v['replies_accepted_per_s']}/s accepted, "
+              f"{'met' if v['met'] else 'MISSED'}; per server CPU second {v['cpu_ratio']:.0%}); "
+              f"replies {v['replies_accepted_per_s']}/s accepted, "
               f"{v['replies_delivered_per_s']}/s delivered, answer p99 {fmt(v['reply_ack_p99_ms'])} ms, "
               f"delivery p99 {fmt(v['reply_delivery_p99_ms'])} ms, {v['replies_lost']} undelivered; "
               f"replies alone: {fmt(v['cpu_ms_per_reply'])} ms of server CPU each")
