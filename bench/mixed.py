@@ -303,15 +303,22 @@ async def _phases(kind: str, server: ServerProcess, receiver: Receiver, tokens: 
                 raise RuntimeError("routing gave no agent a conversation during the warm-up")
             print(f"  {len(agents)} agents reply on {sum(len(a.conversations) for a in agents)} conversations",
                   file=sys.stderr)
-            # Replies alone: what one costs the server (HTTP, the writer, fan-out, delivery), in CPU.
-            cpu0 = server.cpu_seconds()
+            # Replies alone: what one costs the server (HTTP, the writer, fan-out, delivery), in CPU,
+            # less what the idle hub spends meanwhile (timers, consoles' pings).
+            cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+            await asyncio.sleep(5.0)
+            idle = (server.cpu_seconds() - cpu0) / (time.perf_counter() - t0)
+            cpu0, t0 = server.cpu_seconds(), time.perf_counter()
             with profiled(server, args, f"{kind}-replies"):
                 alone = await reply_phase(server, receiver, agents, args.reply_rate, args.seconds, 10.0,
                                           f"{kind}-replies")
-            per_reply = (server.cpu_seconds() - cpu0) * 1000 / max(1, alone.delivered)
-            out.append({"round": 0, "mode": "replies", "cpu_ms_per_reply": per_reply, "replies": asdict(alone)})
+            used = server.cpu_seconds() - cpu0 - idle * (time.perf_counter() - t0)
+            per_reply = used * 1000 / max(1, alone.delivered)
+            out.append({"round": 0, "mode": "replies", "cpu_ms_per_reply": per_reply, "idle_cpu": idle,
+                        "replies": asdict(alone)})
             print(f"  replies only: {alone.accepted_per_s:.1f}/s accepted, {alone.delivered}/{alone.accepted} "
-                  f"delivered, server CPU {per_reply:.1f} ms per reply (the drain included)", file=sys.stderr)
+                  f"delivered, server CPU {per_reply:.1f} ms per reply (idle hub: {idle:.1%} of a core)",
+                  file=sys.stderr)
             for r in range(args.rounds):
                 for mode in ("alone", "mixed"):
                     name = f"{kind}-{mode}-{r + 1}"
