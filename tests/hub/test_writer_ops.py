@@ -376,6 +376,7 @@ def test_a_reply_whose_claim_and_outcome_commits_were_unsure_is_sent_once_with_o
 
     class Provider:
         channel = "api"
+        address_kind = None
 
         def __init__(self) -> None:
             self.sent: list[int] = []
