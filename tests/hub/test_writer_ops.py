@@ -76,28 +76,37 @@ class Recorder:
         return run
 
 
-async def _run_batch(hub: Hub, items: list[Item], *, rerun_safe: frozenset[int] | set[int] = frozenset()) -> list[Any]:
-    """Submit `items` (ops through `write_async`, those at `rerun_safe` positions as safe to rerun;
-    messages through `ingest_async`) while the writer is held in a gated op, so the writer takes
-    them as one batch. Each caller's result or exception."""
+async def _hold_writer(hub: Hub, until_queued: int) -> asyncio.Future[Any]:
+    """Hold the writer in a gated op until `until_queued` items wait in its queue, then let it go:
+    it takes them as one batch. The gated op's future."""
     gate, at_gate = threading.Event(), threading.Event()
 
     def held(session: Session) -> str:
         at_gate.set()
-        assert gate.wait(timeout=20), "the test never opened the gate"
+        assert gate.wait(timeout=20), "the items never arrived"
         return "gate"
 
     first = asyncio.ensure_future(hub.write_async(held))
-    try:
-        assert await asyncio.to_thread(at_gate.wait, 10), "the writer never reached the gate"
-        tasks = [asyncio.ensure_future(hub.ingest_async(item) if isinstance(item, InboundMessage)
-                                       else hub.write_async(item, rerun_safe=i in rerun_safe))
-                 for i, item in enumerate(items)]
-        # The writer is stuck in the gate op: everything submitted now waits in its queue.
-        await asyncio.to_thread(wait_for, lambda: hub.writer._queue.qsize() == len(items),
-                                what="every item to be queued")
-    finally:
-        gate.set()
+    assert await asyncio.to_thread(at_gate.wait, 10), "the writer never reached the gate"
+
+    def release() -> None:
+        try:
+            wait_for(lambda: hub.writer._queue.qsize() >= until_queued, what="the items to be queued")
+        finally:
+            gate.set()
+
+    threading.Thread(target=release, daemon=True).start()
+    return first
+
+
+async def _run_batch(hub: Hub, items: list[Item], *, rerun_safe: frozenset[int] | set[int] = frozenset()) -> list[Any]:
+    """Submit `items` (ops through `write_async`, those at `rerun_safe` positions as safe to rerun;
+    messages through `ingest_async`) while the writer is held in a gated op, so the writer takes
+    them as one batch. Each caller's result or exception."""
+    first = await _hold_writer(hub, len(items))
+    tasks = [asyncio.ensure_future(hub.ingest_async(item) if isinstance(item, InboundMessage)
+                                   else hub.write_async(item, rerun_safe=i in rerun_safe))
+             for i, item in enumerate(items)]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert await first == "gate"
     return list(results)
@@ -266,6 +275,30 @@ def test_a_message_into_a_conversation_resolved_in_the_same_batch_reopens_it(
 # -- a shared COMMIT that may have gone through ----------------------------------------------------
 
 
+def _lose_shared_commits(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> list[Session]:
+    """From now on the connection is lost as each shared COMMIT completes (it did commit): the
+    transactions that were, in order."""
+    real_commit = Session.commit
+    shared: list[Session] = []
+    lost: list[Session] = []
+    run_many = hub.writer.run_many
+    assert run_many is not None
+
+    def watched_many(session: Session, items: list[Item]) -> list[Any]:
+        shared.append(session)
+        return run_many(session, items)
+
+    def commit_then_lose_the_connection(self: Session) -> None:
+        real_commit(self)
+        if self in shared and self not in lost:
+            lost.append(self)
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    hub.writer.run_many = watched_many
+    monkeypatch.setattr(Session, "commit", commit_then_lose_the_connection)
+    return lost
+
+
 def test_after_an_unsure_commit_a_reply_with_a_client_id_answers_its_first_copy_and_one_without_fails(
     database: Database, hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -287,25 +320,7 @@ def test_after_an_unsure_commit_a_reply_with_a_client_id_answers_its_first_copy_
         assert msg.id is not None
         return msg.id
 
-    real_commit = Session.commit
-    shared: list[Session] = []
-    lost: list[Session] = []
-    run_many = hub.writer.run_many
-    assert run_many is not None
-
-    def watched_many(session: Session, items: list[Item]) -> list[Any]:
-        shared.append(session)
-        return run_many(session, items)
-
-    hub.writer.run_many = watched_many
-
-    def commit_then_lose_the_connection(self: Session) -> None:
-        real_commit(self)
-        if not lost and self in shared:
-            lost.append(self)
-            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
-
-    monkeypatch.setattr(Session, "commit", commit_then_lose_the_connection)
+    lost = _lose_shared_commits(hub, monkeypatch)
     results = asyncio.run(_run_batch(hub, [reply, note], rerun_safe={0}))
 
     assert lost, "the shared commit was never interrupted"
@@ -334,29 +349,6 @@ def test_the_database_refuses_a_second_message_with_an_authors_client_id(databas
     assert [n.text for n in _messages(database, conversation_id=conv_id, direction="note")] == [
         "one", "three", "four", "five"]
 
-
-
-async def _hold_writer(hub: Hub, until_queued: int) -> asyncio.Future[Any]:
-    """Hold the writer in a gated op until `until_queued` items wait in its queue, then let it go:
-    it takes them as one batch. The gated op's future."""
-    gate, at_gate = threading.Event(), threading.Event()
-
-    def held(session: Session) -> str:
-        at_gate.set()
-        assert gate.wait(timeout=20), "the items never arrived"
-        return "gate"
-
-    first = asyncio.ensure_future(hub.write_async(held))
-    assert await asyncio.to_thread(at_gate.wait, 10), "the writer never reached the gate"
-
-    def release() -> None:
-        try:
-            wait_for(lambda: hub.writer._queue.qsize() >= until_queued, what="the items to be queued")
-        finally:
-            gate.set()
-
-    threading.Thread(target=release, daemon=True).start()
-    return first
 
 
 def test_a_reply_whose_claim_and_outcome_commits_were_unsure_is_sent_once_with_one_status_event(
@@ -391,36 +383,19 @@ def test_a_reply_whose_claim_and_outcome_commits_were_unsure_is_sent_once_with_o
         assert msg.id is not None
         return msg.id
 
-    real_commit = Session.commit
-    shared: list[Session] = []
-    lost: list[Session] = []
-    run_many = hub.writer.run_many
-    assert run_many is not None
-
-    def watched_many(session: Session, items: list[Item]) -> list[Any]:
-        shared.append(session)
-        return run_many(session, items)
-
-    def commit_then_lose_the_connection(self: Session) -> None:
-        real_commit(self)
-        if self in shared and self not in lost:
-            lost.append(self)
-            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
-
     provider = Provider()
     hub.worker.adapters["api"] = provider
     hub.worker.lease = timedelta(0)
 
     async def scenario() -> int:
-        message_id: int = await hub.write_async(op)
-        hub.writer.run_many = watched_many
-        monkeypatch.setattr(Session, "commit", commit_then_lose_the_connection)
+        message_id: int = await hub.write_async(op)  # alone, not shared: its commit goes through
         await a_customer_beside()  # for the claim's batch
         assert await hub.worker.run_once() == 1
         for done in await asyncio.gather(*beside, return_exceptions=True):
             assert not isinstance(done, BaseException)
         return message_id
 
+    lost = _lose_shared_commits(hub, monkeypatch)
     message_id = asyncio.run(scenario())
 
     assert len(lost) == 2, "the claim's and the outcome's shared commits were not both interrupted"
