@@ -63,8 +63,8 @@ class DeliveryWorker:
     ) -> None:
         """`renew_every`: how often claims in flight are renewed (seconds; a third of the lease by
         default, so two renewals in a row may fail before another worker takes over). `write`:
-        where outcomes are recorded (see the module's notes); by default a transaction of their
-        own on a worker thread."""
+        where claims and outcomes run (the hub's writer: see the module's notes); by default each
+        in a transaction of its own on a worker thread."""
         self.db = db
         self.adapters = adapters
         self.poll_interval = poll_interval
