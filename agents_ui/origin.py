@@ -19,7 +19,6 @@ middleware, ahead of everything else, so a refused request costs a header scan a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
@@ -28,26 +27,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from agents_ui.api_headers import app_path
 from agents_ui.deps import SESSION_COOKIE
 from agents_ui.errors import API_HEADERS, error_body
+from hub.ports import origin_of
 
+__all__ = ["OriginCheck", "origin_of"]
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WS_REASON = "cross-site socket refused: the session cookie works only from the hub's own pages"
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
-def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` as a browser writes it in `Origin` (lower case, default port left
-    out), or None when `url` has no scheme and host (e.g. the `null` origin of a sandboxed page)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    if not scheme or not host:
-        return None
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
 class OriginCheck:

@@ -1,6 +1,7 @@
 """The channel registry: every enabled channel, built from settings, then mounted, started, stopped.
 
-Built in: the API channel (always), SMS (when Twilio is configured), the demo channel (always:
+Built in: the API channel (always), SMS (when Twilio is configured), web chat (unless
+`webchat.enabled` is false; a demo widget by default), the demo channel (always:
 inert unless `hub demo` made conversations on it). Then each `extra_channels` entry, a
 "module:factory" path whose `factory(settings)` returns a `ChannelAdapter`: a channel that lives
 outside this repository's `channels/` is added by settings alone. The app mounts their routes
@@ -19,6 +20,7 @@ from channels.api.adapter import ApiChannel
 from channels.demo.adapter import DemoChannel
 from channels.sms.adapter import TwilioSmsAdapter
 from channels.sms.settings import SmsSettings
+from channels.webchat.adapter import WebchatChannel
 from config.demo import customer_lookup
 from config.settings import Settings
 from hub.channel_tasks import ChannelState, ChannelTasks
@@ -46,6 +48,9 @@ def built_in(settings: Settings, hub: Hub) -> list[ChannelAdapter]:
     sms = sms_settings(settings)
     if sms.configured:
         adapters.append(TwilioSmsAdapter(sms))
+    if settings.webchat.enabled:
+        adapters.append(WebchatChannel(settings.webchat, public_url=settings.public_url,
+                                       token_key=settings.secret_key, trusted_proxies=settings.trusted_proxies))
     adapters.append(DemoChannel(customer_lookup(hub.db)))
     return adapters
 

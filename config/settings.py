@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from channels.webchat.settings import WebchatSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOML = Path(__file__).resolve().parent / "hub.toml"
 
@@ -122,6 +124,10 @@ class Settings(BaseSettings):
     # `factory(settings)` returning a ChannelAdapter (hub/ports.py).
     extra_channels: list[str] = Field(default_factory=list)
     api_channel: ApiChannelSettings = Field(default_factory=ApiChannelSettings)
+    # The web chat's widgets ([[webchat.widgets]]: id, name, colour, greeting, source, pre-chat
+    # fields, allowed_origins, identity_secret, require_identity) and limits; on by default with a
+    # demo widget (GET /widget/demo).
+    webchat: WebchatSettings = Field(default_factory=WebchatSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @property

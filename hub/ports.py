@@ -15,10 +15,11 @@ line. Adapters never see conversation ids as something to act on: they thread by
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,12 @@ class HubPort(Protocol):
         """Keep an item that failed to parse, for admins. Never raises: a failure is logged."""
         ...
 
+    async def find_contact_async(self, scope: str, external_ref: str) -> int | None:
+        """The contact that the external reference `external_ref`, given with `ingest_scope` `scope`
+        (`ContactRef.external_ref`), belongs to now (merges followed), or None if it never wrote:
+        for a public socket that follows one customer (`customer_feed`)."""
+        ...
+
     def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
         """The events of this customer's conversations a customer may see (`PublicEvent`), from
         after `after_event_id` on, then live, in log order, each once. Ends only when the consumer
@@ -389,3 +396,71 @@ class TrustedProxies:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         return any(address in network for network in self.networks)
+
+
+# A forwarded entry that is not an address is kept as a throttle key, cut to this length.
+_MAX_NAME = 64
+
+
+def _address(value: str) -> str | None:
+    """The IP address in a peer or X-Forwarded-For entry ("1.2.3.4", "1.2.3.4:5", "[::1]:5"),
+    normalized; None when it is not one."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1:value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+class ClientAddresses:
+    """Who is on the other end of a request: the connecting peer, or, when that peer is one of the
+    `trusted_proxies`, the client its X-Forwarded-For names (the console's throttles, the web
+    chat's rate limits). Decided here rather than by uvicorn's proxy headers (which `hub serve`
+    turns off): the Twilio webhooks must see the real peer to decide whether to believe
+    X-Forwarded-Proto/Host, and the same answer comes whatever server runs the app."""
+
+    def __init__(self, trusted_proxies: Iterable[str]) -> None:
+        self.trusted = TrustedProxies(trusted_proxies)
+
+    def of(self, scope: Mapping[str, Any]) -> str:
+        """The client's address: behind trusted proxies, the nearest X-Forwarded-For entry that is
+        not itself a trusted proxy (each proxy appends the peer it saw, so only the entries our own
+        proxies added are believed, not what the client wrote there)."""
+        peer = scope.get("client")
+        host = str(peer[0]) if peer else "?"
+        if not self.trusted.networks or _address(host) not in self.trusted:
+            return host
+        hops = [hop for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
+                for hop in value.decode("latin-1").split(",") if hop.strip()]
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address not in self.trusted:
+                return address or hop.strip()[:_MAX_NAME]
+        return (_address(hops[0]) or host) if hops else host  # every hop is ours
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` as a browser writes it in `Origin` (lower case, default port left
+    out), or None when `url` has no scheme and host (e.g. the `null` origin of a sandboxed page).
+    The console's cross-site check and the web chat's allowed origins compare these."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else "")

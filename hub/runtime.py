@@ -21,6 +21,7 @@ from hub.attachments.models import StoredAttachment
 from hub.blobs import BlobNotFound
 from hub.channel_cursors import do_store_cursor, get_cursor
 from hub.clock import utcnow
+from hub.contacts.actions import find_by_identity, ref_kind
 from hub.contacts.addresses import find_by_address, normalize_address
 from hub.contacts.opt_outs import do_set_opt_out
 from hub.conversations import actions as conv_actions
@@ -382,6 +383,13 @@ class Hub(HubPort):
                 self._keep_raw(_raw_of(message, exc))
             except Exception:
                 logger.exception("could not keep the raw payload of rejected message %s", message.external_id)
+
+    async def find_contact_async(self, scope: str, external_ref: str) -> int | None:
+        def read() -> int | None:
+            with self.db.read() as s:
+                contact = find_by_identity(s, ref_kind(scope), external_ref.strip())
+                return contact.id if contact is not None else None
+        return await asyncio.to_thread(read)
 
     def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
         return CustomerFeed(self.db, self.bus, contact_id).events(after_event_id)

@@ -74,10 +74,15 @@ def _normalize_phone(raw: str, default_region: str | None) -> str | Invalid:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def ref_kind(ref_scope: str | None) -> str:
+    """The identity kind of an external reference given with this ingest scope."""
+    return f"ref:{ref_scope or 'api'}"
+
+
 def identities_of(ref: ContactRef, ref_scope: str | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if ref.external_ref:
-        out.append((f"ref:{ref_scope or 'api'}", ref.external_ref.strip()))
+        out.append((ref_kind(ref_scope), ref.external_ref.strip()))
     if ref.email:
         out.append(("email", normalize_email(ref.email)))
     if ref.phone:
@@ -151,13 +156,24 @@ def resolve_contact_id(session: Session, ref: ContactRef, *, ref_scope: str | No
     if known is None:
         known = _known(session, idents)
     owner = next((known[i] for i in idents if i in known), None)
-    if owner is not None:
+    if owner is not None and not _claims_only(ref, idents, known):
         _update_known(session, ref, idents, known, owner)
         return owner, False
-    row = new_contact_row(ref, idents, utcnow())
-    contact_id = insert_contact(session, row, idents)
+    new = [i for i in idents if i not in known]
+    row = new_contact_row(ref, new, utcnow())
+    contact_id = insert_contact(session, row, new)
     mark_created(session, contact_id, row["tier"], row["language"])
+    if owner is not None:
+        suggest_match(session, contact_id, new, candidate_id=owner)
     return contact_id, True
+
+
+def _claims_only(ref: ContactRef, idents: list[tuple[str, str]], known: dict[tuple[str, str], int]) -> bool:
+    """Whether the sender proves addresses nobody has and is recognised only by one they merely
+    claim (a web chat visitor typing a known customer's email into the pre-chat form): their
+    message is not that customer's. They get a contact of their own, suggested as a match."""
+    verified = verified_identities(ref, idents)
+    return bool(verified) and not any(i in known for i in verified)
 
 
 def verified_identities(ref: ContactRef, idents: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -1,0 +1,90 @@
+"""The web chat channel: widgets on customers' sites, a visitor socket each, replies shown live.
+
+Inbound, a visitor's socket (channels/webchat/socket.py) ingests their messages through the port
+and follows their contact's `customer_feed`: the replay after the last event the widget saw, then
+live events. Outbound there is nothing to carry: an agent's reply is in the event log already and
+reaches every socket of that customer through their feed, so `send` only reports whether one is
+open ("delivered") or not ("sent": the widget shows it when the visitor comes back).
+
+Per process it keeps the sockets open per contact (for `send`) and the rate limits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from channels.webchat.identity import VisitorTokens
+from channels.webchat.limits import RateLimit
+from channels.webchat.routes import router_for
+from channels.webchat.settings import WebchatSettings, WidgetSettings
+from hub.ports import (
+    BaseAdapter,
+    ClientAddresses,
+    HubPort,
+    Outbound,
+    OutboundMessage,
+    PermanentError,
+    SendResult,
+    TaskRunner,
+    origin_of,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+
+
+class WebchatChannel(BaseAdapter):
+    channel = CHANNEL
+    address_kind = None  # nothing to address: the reply travels through the customer's feed
+
+    def __init__(self, settings: WebchatSettings, *, public_url: str, token_key: str | None = None,
+                 trusted_proxies: Sequence[str] = ()) -> None:
+        self.settings = settings
+        self.widgets = {w.id: w for w in settings.widgets}
+        self.public_origin = origin_of(public_url)
+        if token_key is None:
+            logger.warning("HUB_SECRET_KEY is not set: web chat visitors are forgotten when the hub restarts")
+        self.tokens = VisitorTokens((token_key or secrets.token_hex(32)).encode())
+        self.addresses = ClientAddresses(trusted_proxies)
+        s = settings
+        self.visitor_messages = RateLimit(s.visitor_messages_per_10s, 10.0)
+        self.address_messages = RateLimit(s.address_messages_per_10s, 10.0)
+        self.typing_limit = RateLimit(s.typing_per_10s, 10.0)
+        self.connections = RateLimit(s.address_connections_per_minute, 60.0)
+        self.open_sockets: Counter[int] = Counter()  # contact id -> sockets following them here
+
+    def routes(self) -> Sequence[Any]:
+        return router_for(self).routes
+
+    async def start(self, port: HubPort, tasks: TaskRunner) -> None:
+        self.port = port
+
+    async def stop(self) -> None:
+        self.port = None
+
+    async def send(self, item: Outbound) -> SendResult:
+        if not isinstance(item, OutboundMessage):
+            raise PermanentError("a web chat visitor cannot be called")
+        contact_id = item.metadata.get("contact_id")
+        live = isinstance(contact_id, int) and self.open_sockets[contact_id] > 0
+        return SendResult(provider_id=f"webchat-{item.outbox_id}", status="delivered" if live else "sent")
+
+    def allowed_origin(self, widget: WidgetSettings, origin: str | None, host: str | None) -> str | None:
+        """The request's origin if this widget may be used from it, else None: one of the widget's
+        allowed origins, the hub's public URL's or the hub's own Host's (its demo page)."""
+        seen = origin_of(origin) if origin else None
+        if seen is None:
+            return None
+        own = {self.public_origin} | ({origin_of(f"http://{host}"), origin_of(f"https://{host}")} if host else set())
+        allowed = own | {origin_of(o) for o in widget.allowed_origins}
+        return seen if seen in allowed else None
+
+    def following(self, contact_id: int, delta: int) -> None:
+        self.open_sockets[contact_id] += delta
+        if self.open_sockets[contact_id] <= 0:
+            del self.open_sockets[contact_id]

@@ -1,0 +1,266 @@
+"""The visitor socket: `/ws/widget?widget=<id>`.
+
+The handshake is refused (close 1008 before accepting) unless `Origin` is one of the widget's
+allowed origins (or the hub's own): a visitor token stolen from one site is useless elsewhere.
+
+Protocol (JSON text frames, at most MAX_FRAME_CHARS):
+- client → `{"type": "hello", "token": T|null, "last_event_id": N, "identity": {...}|null,
+  "prechat": {"name", "email"}|null}` first (within HELLO_TIMEOUT). T is the token this widget
+  was given before (localStorage); N the last event id it showed (0: everything).
+- server → `{"type": "welcome", "token": T'}` (a new token when T was none or not ours), then
+  each event of the visitor's conversations after N, `{"type": "event", "id", "event",
+  "conversation_id", "at", "data"}` (hub.ports.PublicEvent: their messages, agents' replies with the
+  agent's name, who took the chat, resolved, reopened; never notes), replay first, then live.
+- client → `{"type": "message", "client_id": C, "text"}`: stored once per C (a resend after a
+  lost ack is a no-op), then `{"type": "ack", "client_id", "message_id"}`; the message also
+  comes back as an event. Anything else the frame carries (a conversation id...) is ignored: a
+  visitor writes only into their own conversation.
+- client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "typing"}`;
+  `{"type": "ping"}` → `{"type": "pong"}`.
+- server → `{"type": "error", "code", "message", "client_id"?, "retry_after"?}`: codes
+  `rate_limited` (wait retry_after seconds), `invalid` (with `field`), `rejected` (the hub refused
+  the message for good), `unavailable` (try again), `bad_frame`.
+Close codes: 1008 origin or widget refused, 4403 identity refused, 1003 bad first frame, 1009 frame
+too large, 4429 too many sockets from this address.
+
+Typing from the visitor is accepted and rate-limited but not yet shown to agents (the hub has no
+ephemeral hint channel to agents yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from channels.webchat.identity import Identity, IdentityRefused, check_identity
+from channels.webchat.settings import WidgetSettings
+from hub.ports import ContactRef, HubPort, InboundMessage, PublicEvent, RejectedMessage
+
+if TYPE_CHECKING:
+    from channels.webchat.adapter import WebchatChannel
+
+logger = logging.getLogger(__name__)
+
+HELLO_TIMEOUT = 30.0
+MAX_FRAME_CHARS = 16_384
+MAX_EVENT_ID = 2**63 - 1
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MAX_NAME = 200
+CLOSE_IDENTITY = 4403
+CLOSE_TOO_MANY = 4429
+
+
+class Invalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _text_field(value: object, field: str, longest: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > longest or "\x00" in value:
+        raise Invalid(field, f"{field}: at most {longest} characters of text")
+    return value.strip()
+
+
+def check_prechat(widget: WidgetSettings, given: object) -> dict[str, str]:
+    """The pre-chat form's fields, validated: only those the widget asks, the required ones present."""
+    if not isinstance(given, dict):
+        raise Invalid("form", "the pre-chat form is an object")
+    out: dict[str, str] = {}
+    for field in widget.prechat_fields:
+        value = _text_field(given.get(field), field, 320 if field == "email" else MAX_NAME)
+        if field == "email" and value and not EMAIL.match(value):
+            raise Invalid("email", "email: not an email address")
+        if not value and field in widget.prechat_required:
+            raise Invalid(field, f"{field}: required")
+        if value:
+            out[field] = value
+    return out
+
+
+class VisitorSocket:
+    def __init__(self, channel: WebchatChannel, ws: WebSocket, widget: WidgetSettings, port: HubPort,
+                 address: str) -> None:
+        self.channel, self.ws, self.widget, self.port, self.address = channel, ws, widget, port, address
+        self.scope = f"webchat:{widget.id}"
+        self.ref = ""
+        self.identity: Identity | None = None
+        self.prechat: dict[str, str] = {}
+        self.contact_id: int | None = None
+        self.last_sent = 0
+        self.feed: asyncio.Task[None] | None = None
+        self.send_lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        try:
+            hello = await asyncio.wait_for(self._receive(), HELLO_TIMEOUT)
+        except (TimeoutError, ValueError):
+            await self.ws.close(1003, "send a hello frame first")
+            return
+        if hello.get("type") != "hello":
+            await self.ws.close(1003, "send a hello frame first")
+            return
+        if not await self._hello(hello):
+            return
+        try:
+            while True:
+                try:
+                    frame = await self._receive()
+                except ValueError as exc:
+                    await self._error("bad_frame", str(exc))
+                    continue
+                await self._handle(frame)
+        finally:
+            await self._unfollow()
+
+    async def _hello(self, hello: dict[str, Any]) -> bool:
+        try:
+            self.identity = check_identity(self.widget, hello.get("identity"))
+        except IdentityRefused as exc:
+            await self.ws.close(CLOSE_IDENTITY, str(exc))
+            return False
+        token = hello.get("token")
+        visitor_id = self.channel.tokens.visitor_of(self.widget.id, token)
+        if visitor_id is None:
+            visitor_id, token = self.channel.tokens.mint(self.widget.id)
+        # A signed user is the same customer on every device; an anonymous visitor is their browser.
+        self.ref = f"user:{self.identity.identifier}" if self.identity else f"visitor:{visitor_id}"
+        if hello.get("prechat"):
+            with contextlib.suppress(Invalid):  # a stale stored form: asked again by the widget
+                self.prechat = check_prechat(self.widget, hello["prechat"])
+        last = hello.get("last_event_id")
+        self.last_sent = last if isinstance(last, int) and 0 <= last <= MAX_EVENT_ID else 0
+        await self._send({"type": "welcome", "token": token})
+        await self._follow(await self.port.find_contact_async(self.scope, self.ref))
+        return True
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "message":
+            await self._message(frame)
+        elif kind == "prechat":
+            try:
+                self.prechat = check_prechat(self.widget, frame)
+            except Invalid as exc:
+                await self._error("invalid", str(exc), field=exc.field)
+                return
+            await self._send({"type": "prechat_ok"})
+        elif kind == "typing":
+            self.channel.typing_limit.take((self.scope, self.ref))  # shown to agents later (module doc)
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        else:
+            await self._error("bad_frame", "unknown frame type")
+
+    async def _message(self, frame: dict[str, Any]) -> None:
+        client_id = frame.get("client_id")
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            await self._error("invalid", "client_id: 8 to 64 letters, digits, - or _", field="client_id")
+            return
+        try:
+            text = _text_field(frame.get("text"), "text", self.channel.settings.max_text_chars)
+        except Invalid as exc:
+            await self._error("invalid", str(exc), field="text", client_id=client_id)
+            return
+        if not text:
+            await self._error("invalid", "text: empty", field="text", client_id=client_id)
+            return
+        wait = max(self.channel.visitor_messages.take((self.scope, self.ref)),
+                   self.channel.address_messages.take(self.address))
+        if wait > 0:
+            await self._error("rate_limited", "too many messages: wait a moment", client_id=client_id,
+                              retry_after=round(wait, 1))
+            return
+        try:
+            result = await self.port.ingest_async(self._inbound(client_id, text))
+        except RejectedMessage as exc:
+            await self._error("rejected", str(exc), client_id=client_id)
+            return
+        except Exception:
+            logger.exception("web chat message %s of widget %s not stored", client_id, self.widget.id)
+            await self._error("unavailable", "not stored: try again", client_id=client_id)
+            return
+        await self._send({"type": "ack", "client_id": client_id, "message_id": result.message_id})
+        if result.contact_id != self.contact_id:  # their first message, or merged since
+            await self._follow(result.contact_id)
+
+    def _inbound(self, client_id: str, text: str) -> InboundMessage:
+        identity, form = self.identity, self.prechat
+        if identity is not None:
+            # The site signed the user (and the email): both proven, so they join the known customer.
+            contact = ContactRef(external_ref=self.ref, email=identity.email or form.get("email"),
+                                 name=form.get("name"),
+                                 verified=frozenset({"external_ref", "email"} if identity.email else {"external_ref"}))
+        else:
+            # The token proves the visitor is this browser; a typed email proves nothing: never a
+            # reason to join a known customer (they are suggested to agents instead).
+            contact = ContactRef(external_ref=self.ref, email=form.get("email"), name=form.get("name"),
+                                 verified=frozenset({"external_ref"}))
+        return InboundMessage(channel="webchat", source=self.widget.source, ingest_scope=self.scope,
+                              external_id=f"{self.ref}:{client_id}", contact=contact, text=text,
+                              metadata={"webchat": {"widget": self.widget.id}})
+
+    async def _follow(self, contact_id: int | None) -> None:
+        await self._unfollow()
+        if contact_id is None:
+            return
+        self.contact_id = contact_id
+        self.channel.following(contact_id, +1)
+        self.feed = asyncio.create_task(self._pump(contact_id, self.last_sent), name=f"webchat-feed-{contact_id}")
+
+    async def _unfollow(self) -> None:
+        if self.feed is not None:
+            self.feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.feed
+            self.feed = None
+        if self.contact_id is not None:
+            self.channel.following(self.contact_id, -1)
+            self.contact_id = None
+
+    async def _pump(self, contact_id: int, after: int) -> None:
+        try:
+            async for event in self.port.customer_feed(contact_id, after):
+                if event.id > self.last_sent:
+                    await self._send(frame_of(event))
+                    self.last_sent = event.id
+        except (WebSocketDisconnect, RuntimeError):
+            return  # the socket closed under us: the receive loop ends too
+        except Exception:
+            logger.exception("web chat feed of contact %s failed", contact_id)
+            with contextlib.suppress(Exception):
+                await self.ws.close(1011, "feed failed: reconnect")
+
+    async def _receive(self) -> dict[str, Any]:
+        raw = await self.ws.receive_text()
+        if len(raw) > MAX_FRAME_CHARS:
+            await self.ws.close(1009, "frame too large")
+            raise WebSocketDisconnect(1009)
+        try:
+            frame = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError("not JSON") from None
+        if not isinstance(frame, dict):
+            raise ValueError("not a JSON object")
+        return frame
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        async with self.send_lock:  # the feed and the receive loop both send
+            await self.ws.send_text(json.dumps(frame, separators=(",", ":"), default=str))
+
+    async def _error(self, code: str, message: str, **extra: Any) -> None:
+        await self._send({"type": "error", "code": code, "message": message, **extra})
+
+
+def frame_of(event: PublicEvent) -> dict[str, Any]:
+    return {"type": "event", "id": event.id, "event": event.type, "conversation_id": event.conversation_id,
+            "at": event.at.isoformat(), "data": event.data}
