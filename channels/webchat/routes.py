@@ -70,8 +70,7 @@ def router_for(channel: WebchatChannel) -> APIRouter:
             headers["Access-Control-Allow-Origin"] = origin
         return JSONResponse(body, headers=headers)
 
-    @router.get("/widget/{name}", summary="The widget's scripts (loader.js, widget.js), or its demo page (demo)",
-                responses={404: {"description": "No such file"}})
+    @router.get("/widget/{name}", include_in_schema=False)  # files and a page, not an API
     def widget_file(name: str, request: Request, lang: str | None = None) -> Response:
         if name == "demo" and channel.settings.demo_page and channel.widgets:
             language = pick_language(lang or request.headers.get("accept-language"))

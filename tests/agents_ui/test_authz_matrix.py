@@ -76,6 +76,10 @@ OTHER_ROUTES = [
     Entry("GET", "/openapi.json", everyone(200)),
     Entry("MOUNT", "/static", everyone(200), url="/static/css/base.css"),
     Entry("WS", "/ws/agent", {ANON: 1008} | dict.fromkeys(SIGNED_IN, 101), why="events each caller may see"),
+    Entry("GET", "/widget/{name}", everyone(200), url="/widget/loader.js",
+          why="the widget's scripts and demo page: public, for any visitor"),
+    Entry("WS", "/ws/widget", everyone(1008), url="/ws/widget?widget=demo",
+          why="visitors, not agents: refused without an Origin the widget allows, whoever asks"),
 ]
 
 

@@ -290,6 +290,9 @@ TABLE: list[Row] = [
     Row("GET", "/api/v1/attachments/{attachment_id}", logged_in(200), team=logged_in(200, other_team=404),
         url=lambda w, a: f"/api/v1/attachments/{w.new_attachment_id()}",
         why="whoever may read a conversation where a message carries it; 404 to anyone else"),
+    Row("GET", "/widget/config/{widget_id}", everyone(200), url="/widget/config/demo",
+        why="a web chat widget's public settings and words, for visitors (no secret)"),
+    Row("GET", "/widget/config/{widget_id}", everyone(404), url="/widget/config/nope", why="no such widget"),
 ]
 
 

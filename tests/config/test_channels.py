@@ -20,9 +20,11 @@ from tests.fakes.port import FakeHubPort
 TWILIO = {"account_sid": "AC" + "0" * 32, "auth_token": "twilio-secret", "numbers": ["+15550001111"]}
 
 
-def test_sms_is_on_only_with_twilios_credentials(sqlite_url: str) -> None:
-    for twilio, expected in (({}, ["api", "demo"]), (TWILIO, ["api", "sms", "demo"])):
-        with TestClient(create_app(make_settings(sqlite_url, twilio=twilio))) as client:
+def test_sms_is_on_only_with_twilios_credentials_and_web_chat_unless_switched_off(sqlite_url: str) -> None:
+    for twilio, webchat, expected in (({}, {}, ["api", "webchat", "demo"]),
+                                      (TWILIO, {}, ["api", "sms", "webchat", "demo"]),
+                                      ({}, {"enabled": False}, ["api", "demo"])):
+        with TestClient(create_app(make_settings(sqlite_url, twilio=twilio, webchat=webchat))) as client:
             assert [c["channel"] for c in client.get("/readyz").json()["channels"]] == expected
 
 

@@ -41,7 +41,7 @@ def test_the_three_ways_to_authenticate_are_declared(schema: dict[str, Any]) -> 
 def test_each_operation_says_how_it_authenticates(schema: dict[str, Any]) -> None:
     public = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/login"),
               ("POST", "/api/v1/sms/segments"), ("POST", "/channels/sms/twilio/inbound"),
-              ("POST", "/channels/sms/twilio/status")}
+              ("POST", "/channels/sms/twilio/status"), ("GET", "/widget/config/{widget_id}")}
     for method, path, op in operations(schema):
         assert "security" in op, (method, path)
         if (method, path) in public:
