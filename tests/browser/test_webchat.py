@@ -1,0 +1,186 @@
+"""The web chat widget as customers use it, on a shop's own site (another origin), with an agent
+answering in the console: a conversation both ways with a reload, the widget in Spanish, and a
+host page whose stylesheet tries to break it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from tests.browser.conftest import VIEWPORT, Hub, running_hub
+from tests.conftest import wait_for
+from tests.services import free_port
+
+HOSTILE_CSS = """
+* { font-size: 48px !important; color: transparent !important; letter-spacing: 20px !important; }
+body * { display: none !important; }
+hub-webchat, div, section, button { display: none !important; visibility: hidden !important;
+  opacity: 0 !important; transform: scale(0) !important; }
+"""
+
+
+class Shop:
+    """The customer's site: a page embedding the widget with the one-line snippet."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.hub_url = ""
+        shop = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                if self.path == "/hostile.css":
+                    return self._answer("text/css", HOSTILE_CSS)
+                hostile = '<link rel="stylesheet" href="/hostile.css">' if "hostile" in self.path else ""
+                lang = ' data-lang="es"' if "lang=es" in self.path else ""
+                self._answer("text/html", f"""<!doctype html><html><head><title>Shop</title>{hostile}</head>
+<body><h1>Our shop</h1><p>Products</p>
+<script src="{shop.hub_url}/widget/loader.js" data-widget="shop"{lang} async></script></body></html>""")
+
+            def _answer(self, kind: str, body: str) -> None:
+                raw = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[Shop]:
+    site = Shop()
+    yield site
+    site.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_hashing: None,
+        shop: Shop) -> Iterator[Hub]:
+    widget = {"id": "shop", "name": "Shop help", "colour": "#0a7d4f", "allowed_origins": [shop.origin],
+              "prechat_fields": ["name", "email"], "prechat_required": ["name"]}
+    for server in running_hub(tmp_path_factory, sqlite_template, secret_key="browser-test-key",
+                              webchat={"widgets": [widget]}):
+        shop.hub_url = server.url
+        yield server
+
+
+@pytest.fixture
+def customer(browser: Any, shop: Shop) -> Iterator[Any]:
+    contexts: list[Any] = []
+
+    def open_shop(path: str = "/", *, locale: str = "en-US") -> Any:
+        context = browser.new_context(viewport=VIEWPORT, locale=locale)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []  # type: ignore[attr-defined]
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))  # type: ignore[attr-defined]
+        page.goto(shop.origin + path)
+        return page
+
+    yield open_shop
+    for context in contexts:
+        context.close()
+
+
+def _conversation_with(hub: Hub, said: str) -> int:
+    def find() -> int | None:
+        with hub.db.read() as s:
+            return s.execute(text("SELECT conversation_id FROM messages WHERE text = :t"), {"t": said}).scalar()
+    return int(wait_for(find, what=f"the message {said!r} stored"))
+
+
+def _widget(page: Any) -> Any:
+    return page.locator("hub-webchat")
+
+
+def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, customer: Any, new_page: Any) -> None:
+    page = customer()
+    widget = _widget(page)
+    widget.get_by_role("button", name="Chat with us").click()
+    expect(widget.get_by_text("Before we start, tell us who you are.")).to_be_visible()
+    widget.get_by_role("button", name="Start chatting").click()
+    expect(widget.get_by_text("Please fill this in.")).to_be_visible()  # the name is required
+    widget.get_by_label("Name").fill("Lucía <b>Bold</b>")
+    widget.get_by_label("Email (optional)").fill("not-an-email")
+    widget.get_by_role("button", name="Start chatting").click()
+    expect(widget.get_by_text("This is not an email address.")).to_be_visible()
+    widget.get_by_label("Email (optional)").fill("lucia@example.com")
+    widget.get_by_role("button", name="Start chatting").click()
+    box = widget.get_by_placeholder("Write a message…")
+    box.fill("Hi! <img src=x onerror=alert(1)> Where is my order?")
+    box.press("Enter")
+    said = "Hi! <img src=x onerror=alert(1)> Where is my order?"
+    expect(widget.locator(".msg.in")).to_contain_text(said)  # as text, not markup
+    expect(widget.locator(".msg.in.pending")).to_have_count(0)  # acknowledged
+
+    conversation = _conversation_with(hub, said)
+    ana = hub.agent(name="Ana Chat")
+    boss = hub.agent("supervisor")
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", boss,
+                   json={"assignee_id": ana.id}).status_code == 200
+    console = new_page(ana, path=f"/#/c/{conversation}")
+    expect(console.locator(".msg-in")).to_contain_text("Where is my order?")
+    expect(widget.get_by_text("Ana Chat joined the chat")).to_be_visible()
+    console.locator("#composer-text").fill("Hello Lucía, it ships tomorrow.")
+    console.keyboard.press("Enter")
+    answer = widget.locator(".msg.out")
+    expect(answer).to_contain_text("Hello Lucía, it ships tomorrow.")
+    expect(answer.locator(".who")).to_have_text("Ana Chat")
+
+    page.reload()  # the token and the open panel are remembered; the history comes back once
+    widget = _widget(page)
+    expect(widget.locator(".msg")).to_have_count(2)
+    expect(widget.locator(".msg.out")).to_contain_text("it ships tomorrow")
+    widget.get_by_placeholder("Write a message…").fill("Great, thanks!")
+    widget.get_by_role("button", name="Send").click()
+    expect(console.locator(".msg-in").last).to_contain_text("Great, thanks!")
+    expect(widget.locator(".msg")).to_have_count(3)
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.errors == [] and console.errors == []
+
+
+def test_the_widget_speaks_spanish_from_the_browser_or_the_site(hub: Hub, customer: Any) -> None:
+    for page in (customer(locale="es-ES"), customer("/?lang=es")):
+        widget = _widget(page)
+        widget.get_by_role("button", name="Chatea con nosotros").click()
+        expect(widget.get_by_text("Antes de empezar, dinos quién eres.")).to_be_visible()
+        widget.get_by_label("Nombre").fill("Pablo")
+        widget.get_by_role("button", name="Empezar a chatear").click()
+        expect(widget.get_by_placeholder("Escribe un mensaje…")).to_be_visible()
+        expect(widget.get_by_role("button", name="Enviar")).to_be_visible()
+        assert page.errors == []
+
+
+def test_a_hostile_host_stylesheet_does_not_break_the_widget(hub: Hub, customer: Any) -> None:
+    page = customer("/?hostile=1")
+    expect(page.locator("h1")).to_be_hidden()  # the page's own stylesheet did apply to the page
+    widget = _widget(page)
+    launcher = widget.get_by_role("button", name="Chat with us")
+    expect(launcher).to_be_visible()
+    launcher.click()
+    panel = widget.locator(".panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None and 300 <= box["width"] <= 360 and box["height"] > 300
+    size = widget.get_by_role("button", name="Start chatting").evaluate("b => getComputedStyle(b).fontSize")
+    assert size == "14px"
+    colour = widget.locator("header h2").evaluate("h => getComputedStyle(h).color")
+    assert colour == "rgb(255, 255, 255)"
+    assert page.errors == []
