@@ -8,10 +8,13 @@ Protocol (JSON text frames):
 - server → `{"type": "resync_required", "head_event_id": H}` when N is unknown or too far behind
   to replay: reload state through the API, then resume from H.
 - client → `{"type": "presence", "presence": "online"|"away"|"offline"}` (at most a few a second
-  per agent, REST and socket together: `agents_ui/presence.py`), `{"type": "ping"}`; anything
+  per agent, REST and socket together: `agents_ui/presence.py`), `{"type": "ping"}`,
+  `{"type": "typing", "conversation_id": C}` (typing a reply: the customer's widget shows it, if the
+  agent may reply there; at most one every TYPING_EVERY seconds counts); anything
   else, or a frame that is not a JSON object, gets `{"type": "error", "message"}` and the socket goes on.
 Events are sent exactly once per connection and in order: ids at or below the last one sent are
-dropped.
+dropped. Not events: `{"type": "typing", "conversation_id", "who": "customer"}`, a hint (hub/hints.py)
+for a conversation the agent may read; never replayed.
 
 Close codes: 1008 not logged in (or no resume in time), 1003 a bad first frame, 1009 a frame over
 `MAX_FRAME_CHARS`, 4401 the session ended (logout, password change, deactivation, expiry),
@@ -29,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -38,11 +42,13 @@ from agents_ui.deps import Caller, read_caller, token_from
 from agents_ui.presence import PresenceThrottle, presence_throttle
 from agents_ui.ws_frames import MAX_FRAME_CHARS, FrameTooLarge, receive_frame
 from hub.clock import utcnow
+from hub.conversations.models import Conversation
 from hub.errors import HubError
 from hub.events import log
 from hub.events.fanout import Subscription
 from hub.events.log import EventView
 from hub.events.visibility import can_see
+from hub.hints import CustomerTyping
 from hub.runtime import Hub
 
 router = APIRouter()
@@ -54,6 +60,7 @@ CLOSE_SESSION_ENDED = 4401
 # Event ids are 64-bit in the database; a larger one cannot be compared there.
 MAX_EVENT_ID = 2**63 - 1
 # Events about an agent after which their sockets read their caller again.
+TYPING_EVERY = 2.0
 SESSION_EVENTS = frozenset({"agent.updated", "agent.session_ended", "team.member_added", "team.member_removed"})
 
 
@@ -71,6 +78,35 @@ class AgentSocket:
         self.throttle: PresenceThrottle = presence_throttle(hub)
         # Subscribe before reading the log, so nothing committed in between is missed.
         self.sub: Subscription = hub.bus.subscribe()
+        self.stop_hints = hub.hints.on_customer_typing(self.customer_typing)
+        self.hint_sends: set[asyncio.Task[None]] = set()
+        self.typed_at: dict[int, float] = {}
+
+    def customer_typing(self, hint: CustomerTyping) -> None:
+        if len(self.hint_sends) > 8 or not self.caller.scope.can_see_conversation(hint.team_id, hint.assignee_id):
+            return  # a console that is not reading its socket gets no more hints
+        frame = json.dumps({"type": "typing", "conversation_id": hint.conversation_id, "who": "customer"})
+        task = asyncio.get_running_loop().create_task(self.ws.send_text(frame))
+        self.hint_sends.add(task)
+        task.add_done_callback(self.hint_sends.discard)
+
+    async def agent_typing(self, conversation_id: object) -> None:
+        if type(conversation_id) is not int or not 0 < conversation_id <= MAX_EVENT_ID:
+            await self.error("typing: conversation_id must be a conversation's id")
+            return
+        now = time.monotonic()
+        if now - self.typed_at.get(conversation_id, 0.0) < TYPING_EVERY:
+            return
+        self.typed_at = {c: at for c, at in self.typed_at.items() if now - at < TYPING_EVERY}
+        self.typed_at[conversation_id] = now
+        found = await asyncio.to_thread(self._work_of, conversation_id)
+        if found is not None and self.caller.scope.can_act(*found):
+            self.hub.hints.agent_typing(conversation_id, self.caller.name)
+
+    def _work_of(self, conversation_id: int) -> tuple[int | None, int | None] | None:
+        with self.hub.db.read() as s:
+            conv = s.get(Conversation, conversation_id)
+            return None if conv is None else (conv.team_id, conv.assignee_id)
 
     async def send_events(self, events: list[EventView]) -> None:
         for ev in events:
@@ -149,6 +185,8 @@ class AgentSocket:
         kind = frame.get("type")
         if kind == "ping":
             await self.ws.send_text(json.dumps({"type": "pong"}))
+        elif kind == "typing":
+            await self.agent_typing(frame.get("conversation_id"))
         elif kind == "presence":
             try:
                 self.throttle.spend(self.caller.agent_id)  # the same budget as the REST route's
@@ -229,3 +267,4 @@ async def agent_socket(ws: WebSocket) -> None:
             await ws.close(code=1011, reason="the hub hit an internal error; reconnect")
     finally:
         hub.bus.unsubscribe(sock.sub)
+        sock.stop_hints()

@@ -353,6 +353,16 @@ class HubPort(Protocol):
         """Keep an item that failed to parse, for admins. Never raises: a failure is logged."""
         ...
 
+    async def customer_typing_async(self, conversation_id: int) -> None:
+        """The customer of this conversation (one the channel saw in their `customer_feed`) is
+        typing: the agents who may read it are told. Ephemeral (hub.hints): no event, no replay."""
+        ...
+
+    def on_agent_typing(self, listener: Callable[[int, str], None]) -> Callable[[], None]:
+        """`listener(conversation_id, agent_name)` runs (on the event loop: it must not block) when
+        an agent types a reply there; call what this returns to stop listening."""
+        ...
+
     async def find_contact_async(self, scope: str, external_ref: str) -> int | None:
         """The contact that the external reference `external_ref`, given with `ingest_scope` `scope`
         (`ContactRef.external_ref`), belongs to now (merges followed), or None if it never wrote:

@@ -26,6 +26,7 @@ from hub.contacts.addresses import find_by_address, normalize_address
 from hub.contacts.opt_outs import do_set_opt_out
 from hub.conversations import actions as conv_actions
 from hub.conversations.customer_feed import CustomerFeed
+from hub.conversations.models import Conversation
 from hub.conversations.sanitize import clean_inbound, clean_inbound_async
 from hub.conversations.storable import check_storable
 from hub.db import Database
@@ -36,6 +37,7 @@ from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
 from hub.events.visibility import Visibility
 from hub.group_commit import GroupCommit
+from hub.hints import CustomerTyping, TypingHints
 from hub.ingest.entry import do_ingest_many, find_ingested
 from hub.ports import (
     Attachment,
@@ -113,6 +115,7 @@ class Hub(HubPort):
         self.db = db
         self.options = options
         self.bus = EventBus(db, poll_interval=options.poll_interval)
+        self.hints = TypingHints()
         self.adapters = dict(options.adapters)
         # Claims and outcomes go through the writer (`write_async`), beside inbound messages.
         self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,
@@ -383,6 +386,18 @@ class Hub(HubPort):
                 self._keep_raw(_raw_of(message, exc))
             except Exception:
                 logger.exception("could not keep the raw payload of rejected message %s", message.external_id)
+
+    async def customer_typing_async(self, conversation_id: int) -> None:
+        def read() -> CustomerTyping | None:
+            with self.db.read() as s:
+                conv = s.get(Conversation, conversation_id)
+                return None if conv is None else CustomerTyping(conversation_id, conv.team_id, conv.assignee_id)
+        hint = await asyncio.to_thread(read)
+        if hint is not None:
+            self.hints.customer_typing(hint)
+
+    def on_agent_typing(self, listener: Callable[[int, str], None]) -> Callable[[], None]:
+        return self.hints.on_agent_typing(listener)
 
     async def find_contact_async(self, scope: str, external_ref: str) -> int | None:
         def read() -> int | None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from channels.webchat.identity import VisitorTokens
 from channels.webchat.limits import RateLimit
@@ -32,6 +32,9 @@ from hub.ports import (
     TaskRunner,
     origin_of,
 )
+
+if TYPE_CHECKING:
+    from channels.webchat.socket import VisitorSocket
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +60,37 @@ class WebchatChannel(BaseAdapter):
         self.typing_limit = RateLimit(s.typing_per_10s, 10.0)
         self.connections = RateLimit(s.address_connections_per_minute, 60.0)
         self.open_sockets: Counter[int] = Counter()  # contact id -> sockets following them here
+        # conversation id -> the sockets whose feed showed it: where an agent's typing is shown
+        self.watchers: dict[int, set[VisitorSocket]] = {}
+        self._stop_typing: Callable[[], None] | None = None
 
     def routes(self) -> Sequence[Any]:
         return router_for(self).routes
 
     async def start(self, port: HubPort, tasks: TaskRunner) -> None:
         self.port = port
+        self._stop_typing = port.on_agent_typing(self.agent_typing)
 
     async def stop(self) -> None:
         self.port = None
+        if self._stop_typing is not None:
+            self._stop_typing()
+            self._stop_typing = None
+
+    def agent_typing(self, conversation_id: int, agent_name: str) -> None:
+        for sock in list(self.watchers.get(conversation_id, ())):
+            sock.agent_typing(agent_name)
+
+    def watch(self, conversation_id: int, sock: VisitorSocket) -> None:
+        self.watchers.setdefault(conversation_id, set()).add(sock)
+
+    def unwatch(self, conversation_ids: Iterable[int], sock: VisitorSocket) -> None:
+        for conversation_id in conversation_ids:
+            watching = self.watchers.get(conversation_id)
+            if watching is not None:
+                watching.discard(sock)
+                if not watching:
+                    del self.watchers[conversation_id]
 
     async def send(self, item: Outbound) -> SendResult:
         if not isinstance(item, OutboundMessage):

@@ -15,16 +15,16 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
   lost ack is a no-op), then `{"type": "ack", "client_id", "message_id"}`; the message also
   comes back as an event. Anything else the frame carries (a conversation id...) is ignored: a
   visitor writes only into their own conversation.
-- client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "typing"}`;
-  `{"type": "ping"}` → `{"type": "pong"}`.
+- client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "ping"}` →
+  `{"type": "pong"}`; `{"type": "typing"}` (at most every few seconds): the agents who may read
+  the visitor's latest conversation see it.
+- server → `{"type": "typing", "who": "agent", "name"}`: an agent is typing a reply (hints are
+  ephemeral, hub/hints.py: never replayed).
 - server → `{"type": "error", "code", "message", "client_id"?, "retry_after"?}`: codes
   `rate_limited` (wait retry_after seconds), `invalid` (with `field`), `rejected` (the hub refused
   the message for good), `unavailable` (try again), `bad_frame`.
 Close codes: 1008 origin or widget refused, 4403 identity refused, 1003 bad first frame, 1009 frame
 too large, 4429 too many sockets from this address.
-
-Typing from the visitor is accepted and rate-limited but not yet shown to agents (the hub has no
-ephemeral hint channel to agents yet).
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ class VisitorSocket:
         self.last_sent = 0
         self.feed: asyncio.Task[None] | None = None
         self.send_lock = asyncio.Lock()
+        self.conversations: set[int] = set()  # seen in their feed: theirs
+        self.latest: int | None = None  # the conversation their typing is about
+        self.hint_send: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         try:
@@ -121,6 +124,7 @@ class VisitorSocket:
                 await self._handle(frame)
         finally:
             await self._unfollow()
+            self.channel.unwatch(self.conversations, self)
 
     async def _hello(self, hello: dict[str, Any]) -> bool:
         try:
@@ -155,7 +159,8 @@ class VisitorSocket:
                 return
             await self._send({"type": "prechat_ok"})
         elif kind == "typing":
-            self.channel.typing_limit.take((self.scope, self.ref))  # shown to agents later (module doc)
+            if self.latest is not None and self.channel.typing_limit.take((self.scope, self.ref)) == 0:
+                await self.port.customer_typing_async(self.latest)
         elif kind == "ping":
             await self._send({"type": "pong"})
         else:
@@ -233,12 +238,26 @@ class VisitorSocket:
                 if event.id > self.last_sent:
                     await self._send(frame_of(event))
                     self.last_sent = event.id
+                if event.conversation_id not in self.conversations:
+                    self.conversations.add(event.conversation_id)
+                    self.channel.watch(event.conversation_id, self)
+                if event.type == "message.created":
+                    self.latest = event.conversation_id
         except (WebSocketDisconnect, RuntimeError):
             return  # the socket closed under us: the receive loop ends too
         except Exception:
             logger.exception("web chat feed of contact %s failed", contact_id)
             with contextlib.suppress(Exception):
                 await self.ws.close(1011, "feed failed: reconnect")
+
+    def agent_typing(self, agent_name: str) -> None:
+        """An agent types in one of this visitor's conversations (hub/hints.py): told if not busy."""
+        if self.hint_send is None or self.hint_send.done():
+            self.hint_send = asyncio.get_running_loop().create_task(self._hint(agent_name))
+
+    async def _hint(self, agent_name: str) -> None:
+        with contextlib.suppress(Exception):  # a socket closing: the hint did not matter
+            await self._send({"type": "typing", "who": "agent", "name": agent_name})
 
     async def _receive(self) -> dict[str, Any]:
         raw = await self.ws.receive_text()

@@ -138,7 +138,10 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     console = new_page(ana, path=f"/#/c/{conversation}")
     expect(console.locator(".msg-in")).to_contain_text("Where is my order?")
     expect(widget.get_by_text("Ana Chat joined the chat")).to_be_visible()
-    console.locator("#composer-text").fill("Hello Lucía, it ships tomorrow.")
+    widget.get_by_placeholder("Write a message…").press_sequentially("Also")  # typing, both ways
+    expect(console.get_by_text("Lucía <b>Bold</b> is typing…")).to_be_visible()
+    console.locator("#composer-text").press_sequentially("Hello Lucía, it ships tomorrow.")
+    expect(widget.get_by_text("Ana Chat is typing…")).to_be_visible()
     console.keyboard.press("Enter")
     answer = widget.locator(".msg.out")
     expect(answer).to_contain_text("Hello Lucía, it ships tomorrow.")

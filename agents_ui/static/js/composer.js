@@ -55,6 +55,14 @@ export class Composer {
     return this.form;
   }
 
+  // Tells the customer's widget a reply is being typed (a note never is): one hint every 2.5 s.
+  typing() {
+    const now = Date.now();
+    if (this.mode !== 'reply' || !this.conv || !this.text.value.trim() || now - (this.typedAt || 0) < 2500) return;
+    this.typedAt = now;
+    this.ctx.socket.send({type: 'typing', conversation_id: this.conv.id});
+  }
+
   setConversation(conv) { this.conv = conv; this.updateHint(); }
 
   setMode(mode) {
@@ -90,6 +98,7 @@ export class Composer {
   }
 
   changed() {
+    this.typing();
     clearTimeout(this.draftTimer);
     this.draftTimer = setTimeout(() => this.saveDraft(), 300);
     this.error.hidden = true;

@@ -15,7 +15,16 @@ export class ConversationPane {
     this.id = null;
     this.thread = new Thread(ctx);
     this.composer = new Composer(ctx, this);
+    this.typingNote = h('p', {class: 'typing muted', 'aria-live': 'polite'});
+    ctx.socket.on('typing', (hint) => this.customerTyping(hint));
     this.empty();
+  }
+
+  customerTyping(hint) {
+    if (hint.conversation_id !== this.id || !this.conv) return;
+    this.typingNote.textContent = this.t('conv.customer_typing', {name: this.thread.author({direction: 'in'})});
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => { this.typingNote.textContent = ''; }, 5000);
   }
 
   get supervisor() { return ['supervisor', 'admin'].includes(this.ctx.me.role); }
@@ -58,7 +67,8 @@ export class ConversationPane {
       onClick: () => this.loadEarlier()}, this.t('conv.earlier'));
     this.nextBefore = data.next_before || null;
     this.scroller = h('div', {class: 'thread-scroll'}, this.earlier, this.thread.el);
-    fill(this.el, this.header, this.scroller, this.composer.mount(this.conv));
+    this.typingNote.textContent = '';
+    fill(this.el, this.header, this.scroller, this.typingNote, this.composer.mount(this.conv));
     this.renderHeader();
     for (const m of data.messages) this.thread.addMessage(m);
     const events = data.events || await this.pastEvents(id, this.contact.id);
@@ -222,6 +232,7 @@ export class ConversationPane {
     }
     if (event.conversation_id !== this.id) return;
     if ((event.type === 'message.created' || event.type === 'note.created') && d.message) {
+      if (d.message.direction === 'in') this.typingNote.textContent = '';
       const fresh = !this.thread.messages.has(d.message.id);
       this.thread.addMessage(d.message);
       if (d.message.direction === 'in') this.conv.last_message_at = d.message.created_at;  // as the inbox row

@@ -33,6 +33,11 @@ export class HubSocket {
     window.addEventListener('offline', () => this.drop());
   }
 
+  // A frame for the hub if connected (hints: losing one while offline does not matter).
+  send(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);
@@ -41,7 +46,7 @@ export class HubSocket {
 
   emit(type, value) {
     for (const key of [type, '*']) {
-      if (key === '*' && (type === 'state' || type === 'ready' || type === 'resync')) continue;
+      if (key === '*' && (type === 'state' || type === 'ready' || type === 'resync' || type === 'typing')) continue;
       for (const fn of this.listeners.get(key) || []) {
         try { fn(value); } catch (err) { console.error('hub socket listener', err); }
       }
@@ -89,6 +94,8 @@ export class HubSocket {
       this.resyncHead = frame.head_event_id;
     } else if (frame.type === 'pong') {
       clearTimeout(this.pongTimer);
+    } else if (frame.type === 'typing') {
+      this.emit('typing', frame); // a hint (hub/hints.py): no id, never replayed
     }
   }
 

@@ -27,6 +27,8 @@
     ".who{display:block;font-size:12px;font-weight:600;margin-bottom:2px;opacity:.8}",
     ".msg.pending{opacity:.6}",
     ".note{align-self:center;font-size:12px;color:#5b6475;text-align:center}",
+    ".typing{padding:0 12px;font-size:12px;font-style:italic;color:#5b6475;background:#f5f6f8}",
+    ".typing:empty{display:none}",
     ".status{padding:4px 12px;font-size:12px;color:#8a1f11;background:#fff4e5}",
     ".status:empty{display:none}",
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #dde1e8;background:#fff}",
@@ -95,7 +97,9 @@
     this.log = h("div", { "class": "log", role: "log", "aria-live": "polite" },
       h("p", { "class": "note greeting", text: this.cfg.greeting }));
     this.status = h("div", { "class": "status", role: "status" });
+    this.typingNote = h("div", { "class": "typing", "aria-live": "polite" });
     this.text = h("textarea", { rows: "2", placeholder: t.placeholder, "aria-label": t.placeholder,
+      oninput: function () { self.typing(); },
       onkeydown: function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); } } });
     this.composer = h("form", { "class": "composer", onsubmit: function (e) { e.preventDefault(); self.submit(); } },
       this.text, h("button", { type: "submit", text: t.send }));
@@ -103,7 +107,7 @@
       h("header", {}, h("h2", { text: this.cfg.name }),
         h("button", { "class": "x", type: "button", "aria-label": t.close, text: "×",
           onclick: function () { self.toggle(false); } })),
-      this.log, this.status, this.needsPrechat() ? this.prechatForm() : this.composer);
+      this.log, this.typingNote, this.status, this.needsPrechat() ? this.prechatForm() : this.composer);
     this.launcher = h("button", { "class": "launcher", type: "button", "aria-expanded": "false", text: t.open,
       onclick: function () { self.toggle(self.panel.hidden); } });
     this.root.appendChild(this.panel);
@@ -195,12 +199,25 @@
     } else if (f.type === "event") {
       if (f.id <= this.lastEventId) return;
       this.lastEventId = f.id;
+      if (f.event === "message.created" && f.data.direction === "out") this.typingNote.textContent = "";
       this.event(f);
     } else if (f.type === "ack") {
       this.acked(f.client_id, f.message_id);
     } else if (f.type === "error") {
       this.failed(f);
+    } else if (f.type === "typing") {
+      this.typingNote.textContent = this.t.typing.replace("{name}", f.name || this.t.agent);
+      clearTimeout(this.typingTimer);
+      this.typingTimer = setTimeout(function () { self.typingNote.textContent = ""; }, 5000);
     }
+  };
+
+  // At most one hint every 3 s while the visitor types (the hub throttles too).
+  Widget.prototype.typing = function () {
+    var now = Date.now();
+    if (now - (this.typedAt || 0) < 3000) return;
+    this.typedAt = now;
+    this.send({ type: "typing" });
   };
 
   Widget.prototype.event = function (f) {
@@ -235,6 +252,7 @@
     if (!text) return;
     var p = { client_id: randomId(), text: text };
     this.text.value = "";
+    this.typedAt = 0;  // the next keystroke starts a new hint
     this.state.pending.push(p);
     this.save();
     var el = this.bubble("in", this.t.you, text);

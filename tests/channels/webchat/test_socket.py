@@ -287,3 +287,42 @@ def test_the_config_answers_cors_for_the_widgets_sites_only(client: TestClient) 
     evil = client.get("/widget/config/shop", headers={"origin": "https://evil.example"})
     assert "access-control-allow-origin" not in evil.headers
     assert client.get("/widget/config/nope").status_code == 404
+
+
+def test_typing_reaches_the_other_side_and_never_the_log(
+        client: TestClient, db: Database, visit: Any, admin: AgentLogin) -> None:
+    visitor = visit()
+    ack = visitor.say("hello", "typing-both-1")
+    conversation_id, _ = conversation_of(db, ack["message_id"])
+    visitor.event_where(lambda f: f["data"].get("id") == ack["message_id"])
+    with db.read() as s:
+        events_before = s.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
+    with client.websocket_connect("/ws/agent", headers=admin.headers) as agent:
+        agent.send_json({"type": "resume", "last_event_id": 0})
+        assert agent.receive_json()["type"] == "ready"
+        visitor.ws.send_json({"type": "typing"})
+        while (hint := agent.receive_json())["type"] != "typing":
+            pass
+        assert hint == {"type": "typing", "conversation_id": conversation_id, "who": "customer"}
+        agent.send_json({"type": "typing", "conversation_id": conversation_id})
+        hint = visitor.next("typing")
+        assert hint["who"] == "agent" and hint["name"].startswith("Admin ")
+    with db.read() as s:
+        assert s.execute(text("SELECT COUNT(*) FROM events")).scalar_one() == events_before
+
+
+def test_an_agent_typing_elsewhere_is_not_shown_to_this_visitor(
+        client: TestClient, db: Database, visit: Any, admin: AgentLogin) -> None:
+    other = inbound(client, api_key(db), email="other-typing@example.com", text="not yours")
+    visitor = visit()
+    ack = visitor.say("hello", "typing-elsewhere-1")
+    visitor.event_where(lambda f: f["data"].get("id") == ack["message_id"])
+    with client.websocket_connect("/ws/agent", headers=admin.headers) as agent:
+        agent.send_json({"type": "resume", "last_event_id": 0})
+        agent.receive_json()
+        agent.send_json({"type": "typing", "conversation_id": other["conversation_id"]})
+        agent.send_json({"type": "ping"})
+        while agent.receive_json()["type"] != "pong":
+            pass
+    visitor.ws.send_json({"type": "ping"})
+    assert visitor.next("pong", "typing")["type"] == "pong"
