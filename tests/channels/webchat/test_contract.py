@@ -1,0 +1,50 @@
+"""The web chat passes the adapter contract (tests/fakes/contract.py) against the fake port. Its
+inbound side is a websocket, tested against a real hub in test_socket.py (a message is acked only
+after its commit; a resend is stored once)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from channels.webchat.adapter import WebchatChannel
+from channels.webchat.settings import WebchatSettings
+from hub.ports import ChannelAdapter, OutboundCall, OutboundMessage, PermanentError
+from tests.fakes.contract import AdapterContract
+from tests.fakes.port import FakeHubPort, FakeTaskRunner
+
+
+def channel() -> WebchatChannel:
+    return WebchatChannel(WebchatSettings(), public_url="http://testserver", token_key="k")
+
+
+class TestWebchatContract(AdapterContract):
+    def make(self) -> ChannelAdapter:
+        return channel()
+
+    def outbound(self) -> OutboundMessage:
+        return OutboundMessage(outbox_id=1, message_id=2, conversation_id=3, channel="webchat", source="website",
+                               to="", text="hello", metadata={"contact_id": 7})
+
+
+def test_a_reply_is_delivered_while_the_visitor_is_connected_and_sent_otherwise() -> None:
+    async def scenario() -> list[str]:
+        adapter, port = channel(), FakeHubPort()
+        await adapter.start(port, FakeTaskRunner())
+        reply = TestWebchatContract().outbound()
+        statuses = [(await adapter.send(reply)).status]
+        adapter.following(7, +1)
+        statuses.append((await adapter.send(reply)).status)
+        adapter.following(7, -1)
+        statuses.append((await adapter.send(reply)).status)
+        await adapter.stop()
+        return statuses
+
+    assert asyncio.run(scenario()) == ["sent", "delivered", "sent"]
+
+
+def test_a_call_request_is_refused_for_good() -> None:
+    call = OutboundCall(outbox_id=1, conversation_id=3, channel="webchat", source="website", to="")
+    with pytest.raises(PermanentError, match="cannot be called"):
+        asyncio.run(channel().send(call))
