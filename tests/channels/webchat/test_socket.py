@@ -4,7 +4,6 @@ signed identities joining the known customer while typed emails do not."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from channels.webchat.identity import identity_hash
 from config.app import create_app
 from config.settings import Settings
 from hub.db import Database
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -105,6 +104,13 @@ def refused(client: TestClient, path: str, origin: str | None, hello: dict[str, 
     except WebSocketDisconnect as closed:
         return closed.code
     raise AssertionError("the socket stayed open")
+
+
+def first_words(visitor: Visitor, db: Database, text: str, client_id: str) -> int:
+    """The visitor writes and sees their message come back; its conversation's id."""
+    ack = visitor.say(text, client_id)
+    visitor.event_where(lambda f: f["data"].get("id") == ack["message_id"])
+    return conversation_of(db, ack["message_id"])[0]
 
 
 def conversation_of(db: Database, message_id: int) -> tuple[int, int]:
@@ -262,21 +268,15 @@ def test_a_signed_email_joins_the_known_customer_and_a_typed_one_does_not(
 def test_an_agents_reply_is_delivered_when_the_visitor_is_on_the_page(
         client: TestClient, db: Database, visit: Any, admin: AgentLogin) -> None:
     visitor = visit()
-    ack = visitor.say("are you there?", "delivery-status-1")
-    conversation_id, _ = conversation_of(db, ack["message_id"])
-    visitor.event_where(lambda f: f["data"].get("id") == ack["message_id"])
+    conversation_id = first_words(visitor, db, "are you there?", "delivery-status-1")
     reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=admin.headers,
                         json={"text": "yes"}).json()
-    deadline = time.monotonic() + 10
-    while True:
+
+    def status() -> str:
         with db.read() as s:
-            status = s.execute(text("SELECT delivery_status FROM messages WHERE id = :m"),
-                               {"m": reply["id"]}).scalar_one()
-        if status == "delivered" or time.monotonic() > deadline:
-            break
-        visitor.ws.send_json({"type": "ping"})
-        visitor.next("pong")
-    assert status == "delivered"
+            return str(s.execute(text("SELECT delivery_status FROM messages WHERE id = :m"),
+                                 {"m": reply["id"]}).scalar_one())
+    wait_for(lambda: status() == "delivered", what="the reply marked delivered")
 
 
 def test_the_config_answers_cors_for_the_widgets_sites_only(client: TestClient) -> None:
@@ -292,9 +292,7 @@ def test_the_config_answers_cors_for_the_widgets_sites_only(client: TestClient) 
 def test_typing_reaches_the_other_side_and_never_the_log(
         client: TestClient, db: Database, visit: Any, admin: AgentLogin) -> None:
     visitor = visit()
-    ack = visitor.say("hello", "typing-both-1")
-    conversation_id, _ = conversation_of(db, ack["message_id"])
-    visitor.event_where(lambda f: f["data"].get("id") == ack["message_id"])
+    conversation_id = first_words(visitor, db, "hello", "typing-both-1")
     with db.read() as s:
         events_before = s.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
     with client.websocket_connect("/ws/agent", headers=admin.headers) as agent:
