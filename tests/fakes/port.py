@@ -5,8 +5,9 @@ The whole port, as the hub keeps it (hub/ports.py): ingest with redelivery as a 
 (strong ones whoever writes, weak ones only for the conversation's own customer, own keys recorded;
 otherwise the sender's latest conversation on the channel and entry point), cursors stored with a
 message or alone, raw payloads kept (also a rejected message's `raw`), per-channel opt-outs of known
-addresses, files kept and read back (attachments), and a customer's feed of the public events
-(their messages and the replies sent).
+addresses, files kept and read back (attachments), a customer's feed of the public events
+(their messages and the replies sent), the contact an external reference names, and typing hints
+(`customer_typing` records the customer's; `agent_types` plays an agent's to the listeners).
 
 What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
 `opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
@@ -82,6 +83,8 @@ class FakeHubPort(HubPort):
         self._conversation_ids = itertools.count(1)
         self._contact_ids = itertools.count(1)
         self._failures: list[Exception] = []
+        self.customer_typing: list[int] = []  # conversation ids, in order
+        self._typing_listeners: set[Callable[[int, str], None]] = set()
 
     def fail_next(self, times: int = 1, error: Exception | None = None) -> None:
         """The next `times` ingests raise `error` (default: the database is restarting)."""
@@ -152,6 +155,21 @@ class FakeHubPort(HubPort):
                 seen = event.id
                 if self._owner.get(event.conversation_id) == contact_id:
                     yield event
+
+    async def find_contact_async(self, scope: str, external_ref: str) -> int | None:
+        return self._contacts.get(("external_ref", external_ref.strip()))  # one scope: the fake's refs are global
+
+    async def customer_typing_async(self, conversation_id: int) -> None:
+        self.customer_typing.append(conversation_id)
+
+    def on_agent_typing(self, listener: Callable[[int, str], None]) -> Callable[[], None]:
+        self._typing_listeners.add(listener)
+        return lambda: self._typing_listeners.discard(listener)
+
+    def agent_types(self, conversation_id: int, agent_name: str) -> None:
+        """An agent types a reply in this conversation (the hub's typing hint)."""
+        for listener in list(self._typing_listeners):
+            listener(conversation_id, agent_name)
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None) -> Attachment:

@@ -46,10 +46,10 @@ def test_a_message_comes_in_and_the_agents_reply_goes_out_through_the_echo_chann
 def test_the_echo_channel_and_its_task_are_listed_for_admins(client: TestClient) -> None:
     admin = login(client, client.app.state.hub.db, "admin")  # type: ignore[attr-defined]
     items = client.get("/api/v1/admin/channels", headers=admin.headers).json()["items"]
-    assert [c["channel"] for c in items] == ["api", "demo", "echo"]
+    assert [c["channel"] for c in items] == ["api", "webchat", "demo", "echo"]
     [echo] = [c for c in items if c["channel"] == "echo"]
     assert [(t["name"], t["state"], t["restarts"], t["last_error"]) for t in echo["tasks"]] == [
         ("mailbox", "running", 0, None)]
     ready = client.get("/readyz").json()
     assert {c["channel"]: [t["state"] for t in c["tasks"]] for c in ready["channels"]} == {
-        "api": [], "demo": [], "echo": ["running"]}
+        "api": [], "webchat": [], "demo": [], "echo": ["running"]}

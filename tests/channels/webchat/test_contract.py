@@ -48,3 +48,14 @@ def test_a_call_request_is_refused_for_good() -> None:
     call = OutboundCall(outbox_id=1, conversation_id=3, channel="webchat", source="website", to="")
     with pytest.raises(PermanentError, match="cannot be called"):
         asyncio.run(channel().send(call))
+
+
+def test_it_listens_to_agents_typing_only_while_started() -> None:
+    async def scenario() -> tuple[int, int]:
+        adapter, port = channel(), FakeHubPort()
+        await adapter.start(port, FakeTaskRunner())
+        listening = len(port._typing_listeners)
+        await adapter.stop()
+        return listening, len(port._typing_listeners)
+
+    assert asyncio.run(scenario()) == (1, 0)
