@@ -221,4 +221,5 @@ def test_readyz_names_the_database_when_it_answers(api: TestClient, settings: Se
     assert resp.status_code == 200
     assert resp.json() == {"status": "ok", "database": "sqlite" if settings.database_url.startswith("sqlite")
                            else "postgresql", "channels": [{"channel": "api", "tasks": []},
+                                                           {"channel": "webchat", "tasks": []},
                                                            {"channel": "demo", "tasks": []}]}
