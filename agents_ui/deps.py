@@ -32,7 +32,7 @@ CALLER_CACHE_SIZE = 10_000
 # thread pool, and those hops (two per request, before the endpoint's own) were a tenth of the
 # CPU of an agent's status change (bench/RESULTS.md).
 async def get_hub(request: Request) -> Hub:
-    return request.app.state.hub  # type: ignore[no-any-return]
+    return request.app.state.hub
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def pick_language(request: Request) -> str:
     """The agent's choice (cookie `hub_lang`), else the browser's best supported language."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
-        return chosen  # type: ignore[return-value]
+        return chosen
     ranked: list[tuple[float, int, str]] = []
     for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
         tag, _, params = part.strip().partition(";")

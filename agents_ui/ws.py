@@ -221,7 +221,7 @@ class AgentSocket:
                     await task
         for task in done:
             if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+                raise task.exception()
 
     async def run(self) -> None:
         try:

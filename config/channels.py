@@ -64,7 +64,7 @@ def load_factory(path: str) -> Factory:
         raise ValueError(f"extra_channels: {path!r} names nothing to import ({exc})") from exc
     if not callable(factory):
         raise ValueError(f"extra_channels: {path!r} is not callable")
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 class Channels:

@@ -106,8 +106,8 @@ def cmd_agents_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_agents_list(settings: Settings, args: argparse.Namespace) -> int:
     with _db(settings).read() as s:
-        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()  # type: ignore[arg-type]
-        rows = [agent_actions.agent_dict(a, agent_actions.team_ids_of(s, a.id)) for a in agents]  # type: ignore[arg-type]
+        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()
+        rows = [agent_actions.agent_dict(a, agent_actions.team_ids_of(s, a.id)) for a in agents]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -136,8 +136,8 @@ def cmd_teams_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_teams_list(settings: Settings, _: argparse.Namespace) -> int:
     with _db(settings).read() as s:
-        for team in s.execute(select(Team).order_by(Team.id)).scalars():  # type: ignore[arg-type]
-            members = agent_actions.team_members(s, team.id)  # type: ignore[arg-type]
+        for team in s.execute(select(Team).order_by(Team.id)).scalars():
+            members = agent_actions.team_members(s, team.id)
             print(f"{team.id:>4}  {team.name:<24} members: {', '.join(map(str, members)) or '-'}")
     return 0
 

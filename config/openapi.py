@@ -86,9 +86,9 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             complete(build(), app.routes)
-        return app.openapi_schema  # type: ignore[return-value]
+        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi
 
 
 def complete(schema: dict[str, Any], routes: Iterable[Any]) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from hub.clock import utcnow
+from hub.db import table_of
 from hub.dbtypes import UTCDateTime
 from hub.ports import Cursor
 
@@ -23,7 +24,7 @@ class ChannelCursor(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-_TABLE = ChannelCursor.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(ChannelCursor)
 
 
 def do_store_cursor(session: Session, cursor: Cursor) -> None:

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from hub import jsontext
 
@@ -34,6 +34,12 @@ OUTBOX_WRITTEN = "hub_outbox_written"
 # lock while it waits for this one.
 WRITE_LOCK_KEY = 7_283_001
 WRITE_LOCK_HELD = "hub_write_lock_held"
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table of a `table=True` model (SQLModel's metaclass sets `__table__`, which mypy cannot see)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -101,7 +107,7 @@ def _begin_locked(session: Session) -> None:
     usual statement, which raises as SQLAlchemy raises."""
     import psycopg  # only on PostgreSQL, which is reached through psycopg only (make_engine)
 
-    driver = session.connection().connection.driver_connection
+    driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
     if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         with driver.lock:
             try:

@@ -144,7 +144,7 @@ class GroupCommit(Generic[T, R]):
             first = inbox.get()
             if first is _STOP:
                 return
-            batch: list[_Entry] = [first]  # type: ignore[list-item]
+            batch: list[_Entry] = [first]
             stop = False
             lingered = not busy or self.linger <= 0  # linger only under load
             while len(batch) < self.max_batch:
@@ -159,7 +159,7 @@ class GroupCommit(Generic[T, R]):
                 if more is _STOP:
                     stop = True
                     break
-                batch.append(more)  # type: ignore[arg-type]
+                batch.append(more)
             # A caller that gave up before its turn (a cancelled future) is not written at all.
             busy = len(batch) > 1
             live = [entry for entry in batch if _still_wanted(entry)]

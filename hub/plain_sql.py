@@ -92,7 +92,7 @@ class PlainSql:
             assert driver is not None
             cursor = driver.cursor() if conn.dialect.name == "sqlite" else psycopg.RawCursor(driver)
             cached = session.info[_CURSOR] = cls(cursor, conn.dialect.name, conn.dialect.dbapi)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def when(self, value: datetime | None) -> Any:
         """A UTC datetime as the column stores it (SQLite: SQLAlchemy's naive text with microseconds).

@@ -11,6 +11,7 @@ from sqlalchemy import Column, Index, LargeBinary, select
 from sqlmodel import Field, Session, SQLModel
 
 from hub.clock import utcnow
+from hub.db import table_of
 from hub.dbtypes import UTCDateTime
 from hub.errors import NotFound
 from hub.ports import RawPayload
@@ -38,7 +39,7 @@ class KeptPayload(SQLModel, table=True):
 
 def _cut(text: str, column: str) -> str:
     """A text cut to its column (a payload is kept whatever its labels hold), without NULs."""
-    longest = KeptPayload.__table__.c[column].type.length  # type: ignore[attr-defined]
+    longest = table_of(KeptPayload).c[column].type.length
     return text.replace("\x00", "\ufffd")[:longest]
 
 
@@ -66,7 +67,7 @@ def raw_dict(row: KeptPayload) -> dict[str, Any]:
 
 def list_raw(session: Session, *, before_id: int | None, limit: int) -> list[dict[str, Any]]:
     """Newest first, `limit` of them with an id below `before_id` (the previous page's last)."""
-    c = KeptPayload.__table__.c  # type: ignore[attr-defined]
+    c = table_of(KeptPayload).c
     stmt = select(*(col for col in c if col.name != "payload")).order_by(c.id.desc()).limit(limit)
     if before_id is not None:
         stmt = stmt.where(c.id < before_id)

@@ -216,7 +216,7 @@ class Hub(HubPort):
         try:
             check_storable(message)
             message = clean_inbound(message)  # before the writer: see hub.conversations.sanitize
-            return self.writer.submit(message).result()  # type: ignore[no-any-return]
+            return self.writer.submit(message).result()
         except (Invalid, DataError) as exc:
             rejected = _rejected(exc)
             self._keep_rejected(message, rejected)
@@ -227,7 +227,7 @@ class Hub(HubPort):
         try:
             check_storable(message)  # both databases refuse the same messages, before the writer
             message = await clean_inbound_async(message)
-            return await self.writer.submit_async(message)  # type: ignore[no-any-return]
+            return await self.writer.submit_async(message)
         except (Invalid, DataError) as exc:
             rejected = _rejected(exc)
             if message.raw is not None:
@@ -244,7 +244,7 @@ class Hub(HubPort):
         raises fails its shared transaction; the other items are then run alone, and the caller
         gets the exception."""
         item: WriteOp[R] = _RerunnableOp(op) if rerun_safe else op
-        return await self.writer.submit_async(item)  # type: ignore[no-any-return]
+        return await self.writer.submit_async(item)
 
     def _write_in(self, session: Session, item: InboundMessage | WriteOp[Any]) -> Any:
         if isinstance(item, InboundMessage):
@@ -300,7 +300,7 @@ class Hub(HubPort):
                 with self.db.read() as s:
                     found = find_ingested(s, message.ingest_scope, message.external_id)
                 if found is not None:
-                    return IngestResult(found.id, found.conversation_id, found.contact_id, created=False)  # type: ignore[arg-type]
+                    return IngestResult(found.id, found.conversation_id, found.contact_id, created=False)
             except OperationalError as exc:
                 # Deadlocks, serialization failures and a connection the database closed (a
                 # restart; the pool is then renewed) are safe to retry; anything else is not.

@@ -46,11 +46,11 @@ def list_agents(_: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
     """Every agent (id, name, role, presence, teams...; never a password hash or a token): the
     console's @mention picker and "assign to a colleague" read this. Two statements in all."""
     with hub.db.read() as s:
-        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()  # type: ignore[arg-type]
+        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()
         teams_of: dict[int, list[int]] = {}
         for team_id, agent_id in actions.memberships(s):
             teams_of.setdefault(agent_id, []).append(team_id)
-        return {"items": [actions.agent_dict(a, teams_of.get(a.id, [])) for a in agents]}  # type: ignore[arg-type]
+        return {"items": [actions.agent_dict(a, teams_of.get(a.id, [])) for a in agents]}
 
 
 @router.post("", status_code=201, summary="Create an agent (admins)")

@@ -23,11 +23,11 @@ def team_dict(team: Team, members: list[int]) -> dict[str, Any]:
 @router.get("", summary="List teams")
 def list_teams(_: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.read() as s:
-        teams = s.execute(select(Team).order_by(Team.id)).scalars().all()  # type: ignore[arg-type]
+        teams = s.execute(select(Team).order_by(Team.id)).scalars().all()
         members: dict[int, list[int]] = {}
         for team_id, agent_id in actions.memberships(s):
             members.setdefault(team_id, []).append(agent_id)
-        return {"items": [team_dict(t, members.get(t.id, [])) for t in teams]}  # type: ignore[arg-type]
+        return {"items": [team_dict(t, members.get(t.id, [])) for t in teams]}
 
 
 @router.post("", status_code=201, summary="Create a team (admins)")

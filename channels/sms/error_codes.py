@@ -37,7 +37,7 @@ def meaning(code: int | str | None) -> str | None:
     if code in (None, ""):
         return None
     try:
-        number = int(code)  # type: ignore[arg-type]
+        number = int(code)
     except ValueError:
         return None
     return MEANINGS.get(number, f"see https://www.twilio.com/docs/api/errors/{number}")

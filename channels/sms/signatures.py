@@ -50,7 +50,7 @@ class FormParams:
         for key, value in pairs:
             self._values.setdefault(key, []).append(value)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._values)
 
     def getlist(self, key: str) -> list[str]:

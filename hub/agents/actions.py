@@ -51,7 +51,7 @@ def get_agent(session: Session, agent_id: int) -> Agent:
 
 
 def active_admins(session: Session) -> int:
-    return len(session.execute(select(Agent.id).where(Agent.role == "admin", Agent.active.is_(True))).all())  # type: ignore[attr-defined]
+    return len(session.execute(select(Agent.id).where(Agent.role == "admin", Agent.active.is_(True))).all())
 
 
 def team_ids_of(session: Session, agent_id: int) -> list[int]:
@@ -139,12 +139,12 @@ def do_update_agent(
 
 
 def _end_sessions(session: Session, agent: Agent) -> None:
-    session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))  # type: ignore[arg-type]
+    session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))
 
 
 def do_create_token(session: Session, agent: Agent, ttl: timedelta) -> str:
     token = new_secret("hub")
-    session.add(AuthToken(agent_id=agent.id, token_hash=digest(token), expires_at=utcnow() + ttl))  # type: ignore[arg-type]
+    session.add(AuthToken(agent_id=agent.id, token_hash=digest(token), expires_at=utcnow() + ttl))
     return token
 
 
@@ -154,7 +154,7 @@ def do_open_session(session: Session, *, agent_id: int, password_hash: str, toke
     was checked outside the transaction; either may have changed since). A writer op (`Hub.write_async`):
     nothing but this one statement."""
     row = session.execute(
-        select(Agent.active, Agent.password_hash).where(Agent.id == agent_id)  # type: ignore[call-overload]
+        select(Agent.active, Agent.password_hash).where(Agent.id == agent_id)
     ).first()
     if row is None or not row.active or row.password_hash != password_hash:
         return False
@@ -176,12 +176,12 @@ class TokenOwner:
 
 
 _TOKEN_OWNER = (
-    select(Agent.id, Agent.email, Agent.name, Agent.role, AuthToken.expires_at)  # type: ignore[call-overload]
+    select(Agent.id, Agent.email, Agent.name, Agent.role, AuthToken.expires_at)
     .select_from(AuthToken)
-    .join(Agent, Agent.id == AuthToken.agent_id)  # type: ignore[arg-type]
-    .where(AuthToken.token_hash == bindparam("hash"), Agent.active.is_(True))  # type: ignore[attr-defined]
+    .join(Agent, Agent.id == AuthToken.agent_id)
+    .where(AuthToken.token_hash == bindparam("hash"), Agent.active.is_(True))
 )
-_TEAM_IDS = select(TeamMember.team_id).where(TeamMember.agent_id == bindparam("agent"))  # type: ignore[arg-type]
+_TEAM_IDS = select(TeamMember.team_id).where(TeamMember.agent_id == bindparam("agent"))
 
 
 def token_owner(session: Session, token: str) -> TokenOwner | None:
@@ -197,7 +197,7 @@ def token_owner(session: Session, token: str) -> TokenOwner | None:
 def do_revoke_token(session: Session, token: str, *, agent_id: int) -> None:
     """End a session. `agent.session_ended` tells the agent's open sockets, on every node, to check
     their own token again (the event names no token: each socket learns only about its own)."""
-    session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))  # type: ignore[arg-type]
+    session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))
     log.append(session, SessionEnded(agent_id=agent_id))
 
 
@@ -252,15 +252,15 @@ def get_team_by_name(session: Session, name: str) -> Team:
 
 def do_add_member(session: Session, team: Team, agent: Agent) -> None:
     if session.get(TeamMember, (team.id, agent.id)) is None:
-        session.add(TeamMember(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
-        log.append(session, MemberAdded(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
+        session.add(TeamMember(team_id=team.id, agent_id=agent.id))
+        log.append(session, MemberAdded(team_id=team.id, agent_id=agent.id))
 
 
 def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
     member = session.get(TeamMember, (team.id, agent.id))
     if member is not None:
         session.delete(member)
-        log.append(session, MemberRemoved(team_id=team.id, agent_id=agent.id))  # type: ignore[arg-type]
+        log.append(session, MemberRemoved(team_id=team.id, agent_id=agent.id))
 
 
 def memberships(session: Session) -> list[tuple[int, int]]:
@@ -281,5 +281,5 @@ def do_set_presence(session: Session, agent: Agent, presence: str) -> bool:
     previous = agent.presence
     agent.presence = presence
     agent.presence_changed_at = utcnow()
-    log.append(session, PresenceChanged(agent_id=agent.id, from_=previous, presence=presence))  # type: ignore[arg-type]
+    log.append(session, PresenceChanged(agent_id=agent.id, from_=previous, presence=presence))
     return True

@@ -16,6 +16,7 @@ from hub.contacts.emails import valid_email
 from hub.contacts.matches import suggest_match
 from hub.contacts.models import Contact, ContactIdentity
 from hub.contacts.preferences import NEW_CONTACT_TIER, normalize_language, normalize_tier
+from hub.db import table_of
 from hub.errors import Invalid
 from hub.plain_sql import new_row
 from hub.ports import ContactRef
@@ -32,7 +33,7 @@ def created_facts(session: Session, contact_id: int | None) -> tuple[str, str | 
     mark = session.info.get(_NEW_CONTACTS)
     if mark is None or mark[0] is not session.get_transaction():
         return None
-    return mark[1].get(contact_id)  # type: ignore[no-any-return]
+    return mark[1].get(contact_id)
 
 
 def created_in_transaction(session: Session, contact_id: int | None) -> bool:
@@ -100,7 +101,7 @@ def identities_of(ref: ContactRef, ref_scope: str | None) -> list[tuple[str, str
 def find_by_identity(session: Session, kind: str, address: str) -> Contact | None:
     stmt = (
         select(Contact)
-        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)  # type: ignore[arg-type]
+        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
         .where(ContactIdentity.kind == kind, ContactIdentity.address == address)
     )
     return session.execute(stmt).scalars().first()
@@ -118,9 +119,9 @@ def _known(session: Session, idents: list[tuple[str, str]]) -> dict[tuple[str, s
     }
 
 
-_CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+_CONTACTS = table_of(Contact)
 _INSERT_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
-_INSERT_IDENTITY = insert(ContactIdentity.__table__)  # type: ignore[attr-defined]
+_INSERT_IDENTITY = insert(table_of(ContactIdentity))
 
 
 def new_contact_row(ref: ContactRef, idents: list[tuple[str, str]], now: datetime) -> dict[str, Any]:
@@ -212,7 +213,7 @@ def _update_known(session: Session, ref: ContactRef, idents: list[tuple[str, str
 def _attach_identity(session: Session, contact: Contact, kind: str, address: str) -> None:
     try:
         with session.begin_nested():
-            session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))  # type: ignore[arg-type]
+            session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))
     except IntegrityError:
         return  # a concurrent writer attached it first; it belongs to whoever won
     if kind == "email" and not contact.email:

@@ -39,8 +39,8 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
     (no identity left) or merged into each other are left out."""
     rows = session.execute(
         select(Event.id, Event.type, Event.payload, Event.created_at)
-        .where(Event.contact_id == contact_id, Event.type.in_((SUGGESTED, MERGED)))  # type: ignore[attr-defined]
-        .order_by(Event.id)  # type: ignore[arg-type]
+        .where(Event.contact_id == contact_id, Event.type.in_((SUGGESTED, MERGED)))
+        .order_by(Event.id)
     ).all()
     merged = {p.get("from_contact_id") for _, t, p, _ in rows if t == MERGED} | {
         p.get("into_contact_id") for _, t, p, _ in rows if t == MERGED}

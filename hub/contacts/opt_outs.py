@@ -12,11 +12,12 @@ from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactOptOut
+from hub.db import table_of
 from hub.errors import Conflict
 from hub.events import log
 from hub.events.types import OptOutChanged
 
-_REASON = ContactOptOut.__table__.c.reason.type.length  # type: ignore[attr-defined]
+_REASON = table_of(ContactOptOut).c.reason.type.length
 
 
 def do_set_opt_out(session: Session, contact: Contact, channel: str, opted_out: bool, reason: str) -> bool:

@@ -64,6 +64,6 @@ def do_update_contact(session: Session, contact: Contact, changes: dict[str, Any
         setattr(contact, key, value)
     contact.updated_at = utcnow()
     session.flush()
-    log.append(session, ContactUpdated(contact_id=contact.id, actor_agent_id=actor_agent_id,  # type: ignore[arg-type]
+    log.append(session, ContactUpdated(contact_id=contact.id, actor_agent_id=actor_agent_id,
                                        changes=changed))
     return changed

@@ -214,7 +214,7 @@ def assignment(
         conv.passed_agent_ids = conv.passed_at = None  # someone has it: a fresh start next time
     conv.updated_at = now
     return ASSIGNMENTS[event_type](
-        conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=actor_agent_id,  # type: ignore[arg-type]
+        conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=actor_agent_id,
         assignee_id=assignee_id, team_id=team_id, from_assignee_id=from_assignee, from_team_id=from_team,
         reason=reason, note=note, conversation=conversation_dict(conv))
 
@@ -223,7 +223,7 @@ def do_wake_snoozed(session: Session, *, route: RouteHook | None = None, limit: 
     due = (
         session.execute(
             select(Conversation)
-            .where(Conversation.status == "snoozed", Conversation.snoozed_until <= utcnow())  # type: ignore[operator]
+            .where(Conversation.status == "snoozed", Conversation.snoozed_until <= utcnow())
             .limit(limit)
         )
         .scalars()

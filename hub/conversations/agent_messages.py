@@ -28,7 +28,7 @@ def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id
     if client_id is None:
         return None
     found = session.execute(
-        select(Message).where(Message.author_agent_id == agent_id, Message.client_id == client_id)  # type: ignore[arg-type]
+        select(Message).where(Message.author_agent_id == agent_id, Message.client_id == client_id)
     ).scalars().first()
     if found is not None and (found.conversation_id != conv.id or found.direction != direction):
         raise Conflict(f"client_id {client_id} was already used for another message")

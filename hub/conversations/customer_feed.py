@@ -23,7 +23,7 @@ from sqlmodel import Session, col
 
 from hub.agents.models import Agent
 from hub.conversations.models import Conversation
-from hub.db import Database
+from hub.db import Database, table_of
 from hub.events.fanout import EventBus
 from hub.events.log import EventView
 from hub.events.models import Event
@@ -48,7 +48,7 @@ def public_event(ev: EventView, agent_names: dict[int, str]) -> PublicEvent | No
             return None
         data = {k: message.get(k) for k in _MESSAGE_FIELDS}
         if message.get("direction") == "out":
-            data["agent_name"] = agent_names.get(message.get("author_agent_id"))  # type: ignore[arg-type]
+            data["agent_name"] = agent_names.get(message.get("author_agent_id"))
         return PublicEvent(ev.id, "message.created", ev.conversation_id, ev.created_at, data)
     if ev.type in _ASSIGNED:
         assignee = ev.payload.get("assignee_id")
@@ -141,7 +141,7 @@ class CustomerFeed:
 
 
 def _events_of(session: Session, conversation_ids: list[int], after_id: int) -> list[EventView]:
-    e = Event.__table__.c  # type: ignore[attr-defined]
+    e = table_of(Event).c
     rows = session.execute(
         select(e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, cast(e.payload, Text),
                e.created_at)

@@ -29,12 +29,12 @@ def search_contacts(session: Session, q: str | None, *, limit: int = 50, within:
     if q is not None:
         like = f"%{_like_escaped(q.strip().lower())}%"
         stmt = stmt.where(
-            or_(Contact.name.ilike(like, escape="\\"), Contact.email.ilike(like, escape="\\"),  # type: ignore[union-attr]
-                Contact.phone.ilike(like, escape="\\"))  # type: ignore[union-attr]
+            or_(Contact.name.ilike(like, escape="\\"), Contact.email.ilike(like, escape="\\"),
+                Contact.phone.ilike(like, escape="\\"))
         )
     if within is not None:
         stmt = stmt.where(has_conversation_within(Contact.id, within))
-    return list(session.execute(stmt.order_by(Contact.id.desc()).limit(limit)).scalars().all())  # type: ignore[union-attr]
+    return list(session.execute(stmt.order_by(Contact.id.desc()).limit(limit)).scalars().all())
 
 
 def timeline(session: Session, contact_id: int, *, before_id: int | None = None, limit: int = 50,
@@ -44,8 +44,8 @@ def timeline(session: Session, contact_id: int, *, before_id: int | None = None,
     stmt = select(Event).where(Event.contact_id == contact_id)
     if within is not None:
         shown = select(Conversation.id).where(Conversation.contact_id == contact_id, within)
-        stmt = stmt.where(or_(Event.conversation_id.is_(None), Event.conversation_id.in_(shown)))  # type: ignore[union-attr]
+        stmt = stmt.where(or_(Event.conversation_id.is_(None), Event.conversation_id.in_(shown)))
     if before_id is not None:
-        stmt = stmt.where(Event.id < before_id)  # type: ignore[operator]
-    stmt = stmt.order_by(Event.id.desc()).limit(limit)  # type: ignore[union-attr]
+        stmt = stmt.where(Event.id < before_id)
+    stmt = stmt.order_by(Event.id.desc()).limit(limit)
     return list(session.execute(stmt).scalars().all())

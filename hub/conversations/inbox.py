@@ -21,6 +21,7 @@ from hub.contacts.models import Contact
 from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message
 from hub.conversations.queries import visible_filter, work_filter
 from hub.conversations.schemas import CONVERSATION_COLUMNS, conversation_dict
+from hub.db import table_of
 from hub.events.visibility import AgentScope
 
 View = Literal["mine", "teams", "unassigned", "mentions", "all"]
@@ -48,9 +49,9 @@ def _view_clause(scope: AgentScope, view: View) -> Any:
     if view == "mine":
         return c.assignee_id == scope.agent_id
     if view == "teams":
-        return c.team_id.in_(sorted(scope.team_ids)) if scope.team_ids else false()  # type: ignore[union-attr]
+        return c.team_id.in_(sorted(scope.team_ids)) if scope.team_ids else false()
     if view == "unassigned":
-        return c.assignee_id.is_(None)  # type: ignore[union-attr]
+        return c.assignee_id.is_(None)
     if view == "mentions":
         return _mentioned(scope.agent_id)
     return True
@@ -74,27 +75,27 @@ def _filters(scope: AgentScope, f: InboxFilter) -> list[Any]:
     if f.status is not None:
         out.append(c.status == f.status)
     elif f.view is not None:
-        out.append(c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+        out.append(c.status.in_(ACTIVE_STATUSES))
     if f.channel is not None:
         out.append(c.channel == f.channel)
     if f.team_id is not None:
         out.append(c.team_id == f.team_id)
     if f.assignee == "none":
-        out.append(c.assignee_id.is_(None))  # type: ignore[union-attr]
+        out.append(c.assignee_id.is_(None))
     elif f.assignee is not None:
         out.append(c.assignee_id == f.assignee)
     if f.contact_id is not None:
         out.append(c.contact_id == f.contact_id)
     if f.before_id is not None:
-        out.append(c.id < f.before_id)  # type: ignore[operator]
+        out.append(c.id < f.before_id)
     return out
 
 
 def _order(view: View | None) -> list[Any]:
     c = Conversation
     if view is None:
-        return [c.id.desc()]  # type: ignore[union-attr]
-    return [c.last_message_at.desc().nulls_last(), c.id.desc()]  # type: ignore[union-attr]
+        return [c.id.desc()]
+    return [c.last_message_at.desc().nulls_last(), c.id.desc()]
 
 
 def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[str, Any]]:
@@ -107,8 +108,8 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
     page = select(c.id).where(*_filters(scope, f)).order_by(*order).limit(min(f.limit, MAX_ROWS))
     last_id = (
         select(Message.id)
-        .where(Message.conversation_id == c.id, Message.direction.in_(("in", "out")))  # type: ignore[attr-defined]
-        .order_by(Message.id.desc())  # type: ignore[union-attr]
+        .where(Message.conversation_id == c.id, Message.direction.in_(("in", "out")))
+        .order_by(Message.id.desc())
         .limit(1)
         .correlate(c)
         .scalar_subquery()
@@ -117,11 +118,11 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
     # Columns rather than entities: building 500 ORM objects cost more than the statement itself.
     columns = [getattr(c, name) for name in CONVERSATION_COLUMNS]
     stmt = (
-        select(*columns, c.offered_to_id, Contact.name.label("contact_name"),  # type: ignore[attr-defined]
+        select(*columns, c.offered_to_id, Contact.name.label("contact_name"),
                ConversationRead.last_read_message_id, last_id.label("last_message_id"))
-        .join(Contact, Contact.id == c.contact_id)  # type: ignore[arg-type]
-        .outerjoin(ConversationRead, read)  # type: ignore[arg-type]
-        .where(c.id.in_(page))  # type: ignore[union-attr]
+        .join(Contact, Contact.id == c.contact_id)
+        .outerjoin(ConversationRead, read)
+        .where(c.id.in_(page))
         .order_by(*order)
     )
     rows = session.execute(stmt).all()
@@ -147,7 +148,7 @@ def _last_messages(session: Session, ids: Sequence[int]) -> dict[int, tuple[str,
         return {}
     head = func.substr(Message.text, 1, PREVIEW_CHARS * 2)
     stmt = select(Message.id, Message.direction, Message.author_agent_id, head).where(
-        Message.id.in_(ids))  # type: ignore[union-attr]
+        Message.id.in_(ids))
     return {mid: (direction, author, _preview(text)) for mid, direction, author, text in session.execute(stmt)}
 
 
@@ -170,13 +171,13 @@ def counts(session: Session, scope: AgentScope) -> dict[str, int | None]:
     mention = and_(ConversationMention.agent_id == scope.agent_id, ConversationMention.conversation_id == c.id)
     work = work_filter(scope)
     clauses = {v: and_(work, _view_clause(scope, v)) for v in VIEWS if v != "mentions"}
-    clauses["mentions"] = ConversationMention.conversation_id.is_not(None)  # type: ignore[attr-defined]
+    clauses["mentions"] = ConversationMention.conversation_id.is_not(None)
     views = list(clauses)
     stmt = (
         select(*[n(clauses[v]) for v in views])
         .select_from(c)
-        .outerjoin(ConversationMention, mention)  # type: ignore[arg-type]
-        .where(visible_filter(scope), c.status.in_(ACTIVE_STATUSES))  # type: ignore[attr-defined]
+        .outerjoin(ConversationMention, mention)
+        .where(visible_filter(scope), c.status.in_(ACTIVE_STATUSES))
     )
     values = session.execute(stmt).one()
     out: dict[str, int | None] = {v: int(values[i]) for i, v in enumerate(views)}
@@ -199,7 +200,7 @@ def do_mark_read(session: Session, agent_id: int, conversation_id: int) -> int:
     if dialect not in ("postgresql", "sqlite"):
         raise RuntimeError(f"no upsert for {dialect}")
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(ConversationRead).values(**values)
-    t = ConversationRead.__table__  # type: ignore[attr-defined]
+    t = table_of(ConversationRead)
     session.execute(ins.on_conflict_do_update(
         index_elements=["agent_id", "conversation_id"],
         set_={"last_read_message_id": ins.excluded.last_read_message_id, "read_at": ins.excluded.read_at},

@@ -19,9 +19,9 @@ def work_filter(scope: AgentScope) -> Any:
     """`AgentScope.works_on` in SQL: the caller's own conversations, their teams', the shared inbox."""
     if scope.sees_everything:
         return true()
-    clauses = [Conversation.team_id.is_(None), Conversation.assignee_id == scope.agent_id]  # type: ignore[union-attr]
+    clauses = [Conversation.team_id.is_(None), Conversation.assignee_id == scope.agent_id]
     if scope.team_ids:
-        clauses.append(Conversation.team_id.in_(sorted(scope.team_ids)))  # type: ignore[union-attr]
+        clauses.append(Conversation.team_id.in_(sorted(scope.team_ids)))
     return or_(*clauses)
 
 
@@ -37,7 +37,7 @@ def contact_conversations(session: Session, scope: AgentScope, contact_id: int, 
     stmt = (
         select(Conversation)
         .where(visible_filter(scope), Conversation.contact_id == contact_id)
-        .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+        .order_by(Conversation.id.desc())
         .limit(limit)
     )
     return list(session.execute(stmt).scalars().all())
@@ -50,7 +50,7 @@ def page_of_messages(session: Session, conversation_id: int, *, before_id: int |
     conversation costs one page, not its whole history."""
     stmt = select(Message).where(Message.conversation_id == conversation_id)
     if before_id is not None:
-        stmt = stmt.where(Message.id < before_id)  # type: ignore[operator]
-    stmt = stmt.order_by(Message.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+        stmt = stmt.where(Message.id < before_id)
+    stmt = stmt.order_by(Message.id.desc()).limit(limit + 1)
     newest_first = list(session.execute(stmt).scalars().all())
     return newest_first[:limit][::-1], len(newest_first) > limit

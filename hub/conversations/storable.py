@@ -18,6 +18,7 @@ from hub.channel_cursors import ChannelCursor
 from hub.contacts.emails import valid_email
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations.models import Conversation, Message
+from hub.db import table_of
 from hub.errors import Invalid
 from hub.ports import InboundMessage
 
@@ -26,16 +27,16 @@ def _length(column: Column[object]) -> int | None:
     return getattr(column.type, "length", None)
 
 
-_SOURCE = _length(Conversation.__table__.c.source)  # type: ignore[attr-defined]
-_SCOPE = _length(Message.__table__.c.ingest_scope)  # type: ignore[attr-defined]
-_EXTERNAL_ID = _length(Message.__table__.c.external_id)  # type: ignore[attr-defined]
-_SUBJECT = _length(Message.__table__.c.subject)  # type: ignore[attr-defined]
-_NAME = _length(Contact.__table__.c.name)  # type: ignore[attr-defined]
-_EMAIL = _length(Contact.__table__.c.email)  # type: ignore[attr-defined]
-_PHONE = _length(Contact.__table__.c.phone)  # type: ignore[attr-defined]
-_ADDRESS = _length(ContactIdentity.__table__.c.address)  # type: ignore[attr-defined]
-_CURSOR_NAME = _length(ChannelCursor.__table__.c.name)  # type: ignore[attr-defined]
-_CURSOR_VALUE = _length(ChannelCursor.__table__.c.value)  # type: ignore[attr-defined]
+_SOURCE = _length(table_of(Conversation).c.source)
+_SCOPE = _length(table_of(Message).c.ingest_scope)
+_EXTERNAL_ID = _length(table_of(Message).c.external_id)
+_SUBJECT = _length(table_of(Message).c.subject)
+_NAME = _length(table_of(Contact).c.name)
+_EMAIL = _length(table_of(Contact).c.email)
+_PHONE = _length(table_of(Contact).c.phone)
+_ADDRESS = _length(table_of(ContactIdentity).c.address)
+_CURSOR_NAME = _length(table_of(ChannelCursor).c.name)
+_CURSOR_VALUE = _length(table_of(ChannelCursor).c.value)
 # An attachment's size is stored in JSON, which holds integers of 64 bits at most (orjson).
 MAX_SIZE = 2**63 - 1
 

@@ -18,9 +18,10 @@ from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.conversations.models import Conversation, ThreadKey
+from hub.db import table_of
 from hub.ports import THREAD_KEY_MAX, InboundMessage
 
-_TABLE = ThreadKey.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(ThreadKey)
 
 
 def _usable(keys: Iterable[str]) -> list[str]:

@@ -50,7 +50,7 @@ def _set_message_status(
     if error is not None:
         message.delivery_error = error
     log.append(session, DeliveryStatusChanged(
-        conversation_id=message.conversation_id, contact_id=message.contact_id, message_id=message.id,  # type: ignore[arg-type]
+        conversation_id=message.conversation_id, contact_id=message.contact_id, message_id=message.id,
         status=status, error=message.delivery_error, message=message_dict(message)))
     return True
 
@@ -76,7 +76,7 @@ def do_record_sent(session: Session, item: OutboxItem, provider_id: str | None, 
         early = session.execute(
             select(DeliveryReceipt)
             .where(DeliveryReceipt.channel == message.channel, DeliveryReceipt.provider_id == provider_id)
-            .order_by(DeliveryReceipt.id)  # type: ignore[arg-type]
+            .order_by(DeliveryReceipt.id)
         ).scalars().all()
         for receipt in early:
             error = _error_text(receipt.error_code, receipt.error_message)
@@ -101,7 +101,7 @@ def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attem
             message.delivery_error = f"retrying: {error}"
             log.append(session, DeliveryRetryScheduled(
                 conversation_id=message.conversation_id, contact_id=message.contact_id,
-                message_id=message.id, attempts=item.attempts, error=error,  # type: ignore[arg-type]
+                message_id=message.id, attempts=item.attempts, error=error,
                 next_attempt_at=item.next_attempt_at.isoformat()))
     return True
 
@@ -149,7 +149,7 @@ def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int
     message.delivery_error = None
     log.append(session, DeliveryRetried(
         conversation_id=message.conversation_id, contact_id=message.contact_id, actor_agent_id=actor_agent_id,
-        message_id=message.id, status="pending", previous_error=previous_error,  # type: ignore[arg-type]
+        message_id=message.id, status="pending", previous_error=previous_error,
         message=message_dict(message)))
     return item
 
@@ -176,4 +176,4 @@ def do_apply_delivery_update(
 
 
 def due_filter(now: datetime) -> Any:
-    return (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now)  # type: ignore[operator]
+    return (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now)

@@ -38,7 +38,7 @@ def json_schema(annotation: Any) -> dict[str, Any]:
 
 def describe(cls: type[TypedEvent]) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
-    by_attr = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    by_attr = {f.name: f for f in dataclasses.fields(cls)}
     properties = {key: json_schema(hints[attr]) for key, attr, _ in cls._PAYLOAD_FIELDS}
     required = [key for key, attr, omit_none in cls._PAYLOAD_FIELDS
                 if not omit_none or by_attr[attr].default is dataclasses.MISSING]

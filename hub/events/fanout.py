@@ -128,7 +128,7 @@ class EventBus:
                     while not self._stopping.is_set():
                         if conn is None:
                             conn = self.db.autocommit_connection()
-                            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                            cursor = conn.connection.driver_connection.cursor()
                         batch = log.read_after_cursor(cursor, paramstyle, self.cursor, self.batch_size)
                         if not batch:
                             break

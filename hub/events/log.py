@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from hub import jsontext
 from hub.clock import utcnow
-from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD
+from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, table_of
 from hub.events import writes
 from hub.events.models import Event
 from hub.events.types import TypedEvent
@@ -93,7 +93,7 @@ class EventView:
 
     @cached_property
     def payload(self) -> dict[str, Any]:
-        return jsontext.loads(self.payload_json)  # type: ignore[no-any-return]
+        return jsontext.loads(self.payload_json)
 
     @cached_property
     def wire_json(self) -> str:
@@ -126,7 +126,7 @@ _READ_AFTER_BY_PARAMSTYLE = {"qmark": _READ_AFTER.format(p="?"), "format": _READ
 def _utc(value: Any) -> datetime:
     if isinstance(value, str):  # SQLite stores SQLAlchemy's naive-UTC text
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def read_after(session: Session, after_id: int, limit: int = 500) -> list[EventView]:
@@ -154,7 +154,7 @@ def head_id(session: Session) -> int:
 
 
 def count_after(session: Session, after_id: int) -> int:
-    return int(session.execute(select(func.count()).where(Event.id > after_id)).scalar_one())  # type: ignore[operator]
+    return int(session.execute(select(func.count()).where(Event.id > after_id)).scalar_one())
 
 
 # What readers need of an event's conversation (for access), named here rather than imported: the
@@ -167,7 +167,7 @@ def conversation_events(session: Session, conversation_id: int, *, leave_out: tu
                         limit: int = 1000) -> list[EventView]:
     """One conversation's events in id order, created in [since, until), without the types in
     `leave_out` (the console's thread: its messages come from the messages table)."""
-    e = Event.__table__.c  # type: ignore[attr-defined]
+    e = table_of(Event).c
     c = _CONVERSATIONS.c
     stmt = (
         select(e.id, e.type, e.conversation_id, e.contact_id, e.actor_agent_id, e.private, cast(e.payload, Text),

@@ -136,7 +136,7 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
     for i in range(rest, len(msgs)):
         if results[i] is None:
             results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
-    return results  # type: ignore[return-value]
+    return results
 
 
 def _known_contact(msg: InboundMessage, idents: list[tuple[str, str]],

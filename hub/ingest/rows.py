@@ -15,13 +15,14 @@ from typing import Any
 from hub.contacts.models import ContactIdentity
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import message_row_dict
+from hub.db import table_of
 from hub.events.types import MessageCreated
 from hub.plain_sql import PlainSql, insert_text, new_row
 from hub.ports import InboundMessage
 
-MESSAGES = Message.__table__  # type: ignore[attr-defined]
-CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
-IDENTITIES = ContactIdentity.__table__  # type: ignore[attr-defined]
+MESSAGES = table_of(Message)
+CONVERSATIONS = table_of(Conversation)
+IDENTITIES = table_of(ContactIdentity)
 CONVERSATION_COLUMNS = tuple(c.name for c in CONVERSATIONS.columns)
 _MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.columns)
 

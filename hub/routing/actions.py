@@ -77,21 +77,21 @@ def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
 
 
 _DB_RULES = select(
-    RoutingRule.name, RoutingRule.match, RoutingRule.team_id, RoutingRule.priority, RoutingRule.skill  # type: ignore[call-overload]
+    RoutingRule.name, RoutingRule.match, RoutingRule.team_id, RoutingRule.priority, RoutingRule.skill
 ).order_by(RoutingRule.position, RoutingRule.id)
-_TEAM_SETTINGS = select(Team.id, Team.settings).order_by(Team.id)  # type: ignore[call-overload]
+_TEAM_SETTINGS = select(Team.id, Team.settings).order_by(Team.id)
 _FIRST_TEXT = (
-    select(Message.text).where(Message.conversation_id == bindparam("conv")).order_by(Message.id).limit(1)  # type: ignore[arg-type]
+    select(Message.text).where(Message.conversation_id == bindparam("conv")).order_by(Message.id).limit(1)
 )
 _LAST_AGENT = (
     select(Conversation.last_agent_id)
     .where(Conversation.contact_id == bindparam("contact"), Conversation.id != bindparam("conv"),
-           Conversation.last_agent_id.is_not(None))  # type: ignore[union-attr]
-    .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+           Conversation.last_agent_id.is_not(None))
+    .order_by(Conversation.id.desc())
     .limit(1)
 )
 _WAITING_COLUMNS = (
-    Conversation.id, Conversation.channel, Conversation.team_id, Conversation.priority,  # type: ignore[call-overload]
+    Conversation.id, Conversation.channel, Conversation.team_id, Conversation.priority,
     Conversation.waiting_since, Conversation.created_at, Conversation.last_agent_id, Conversation.routing_skill,
     Conversation.passed_agent_ids, Conversation.passed_at,
 )
@@ -101,8 +101,8 @@ _WAITING_COLUMNS = (
 def _waiting_heads(where: Any) -> Any:
     return (
         select(*_WAITING_COLUMNS)
-        .where(queries.waiting_filter(), where)  # type: ignore[arg-type]
-        .order_by(Conversation.priority.desc(), Conversation.waiting_since, Conversation.id)  # type: ignore[attr-defined]
+        .where(queries.waiting_filter(), where)
+        .order_by(Conversation.priority.desc(), Conversation.waiting_since, Conversation.id)
         .limit(bindparam("limit"))
     )
 
@@ -110,8 +110,8 @@ def _waiting_heads(where: Any) -> Any:
 # The heads of some teams' queues, and of the shared inbox: two statements, because with
 # `team_id IS NULL OR team_id IN (...)` SQLite walks every waiting conversation (a backlog nobody
 # serves too) instead of searching the queue index.
-_WAITING_IN_TEAMS = _waiting_heads(Conversation.team_id.in_(bindparam("teams", expanding=True)))  # type: ignore[union-attr]
-_WAITING_TEAMLESS = _waiting_heads(Conversation.team_id.is_(None))  # type: ignore[union-attr]
+_WAITING_IN_TEAMS = _waiting_heads(Conversation.team_id.in_(bindparam("teams", expanding=True)))
+_WAITING_TEAMLESS = _waiting_heads(Conversation.team_id.is_(None))
 
 
 def set_sla_deadlines(session: Session, conv: Conversation, now: datetime,
@@ -153,7 +153,7 @@ class Router:
         (agents_ui/api/routing.py), after which the board reads them again. Parsed again only when
         they changed."""
         if view.rules is not None:
-            return view.rules  # type: ignore[no-any-return]
+            return view.rules
         rows = list(session.execute(_DB_RULES).all())
         if rows != self._rule_rows:
             parsed = [
@@ -244,7 +244,7 @@ class Router:
         )
         conv.priority += rule.priority
         conv.routing_skill = rule.skill
-        decision.events.append(Queued(conversation_id=conv.id, contact_id=conv.contact_id,  # type: ignore[arg-type]
+        decision.events.append(Queued(conversation_id=conv.id, contact_id=conv.contact_id,
                                       rule=rule.name, team_id=conv.team_id, priority=conv.priority,
                                       skill=conv.routing_skill, conversation=conversation_dict(conv)))
 
@@ -268,7 +268,7 @@ class Router:
         assert conv.id is not None
         agent = session.identity_map.get(identity_key(Agent, agent_id))
         if agent is not None:
-            agent.last_assigned_at = now  # type: ignore[attr-defined]
+            agent.last_assigned_at = now
         else:
             decision.touched[agent_id] = now
         decision.assignee_id = agent_id
@@ -334,7 +334,7 @@ class Router:
         if placements:
             convs = {
                 c.id: c for c in session.execute(
-                    select(Conversation).where(Conversation.id.in_([c for c, _ in placements]))  # type: ignore[union-attr]
+                    select(Conversation).where(Conversation.id.in_([c for c, _ in placements]))
                 ).scalars()
             }
             placed = Decision()
@@ -380,7 +380,7 @@ class Router:
         conv.updated_at = utcnow()
         if agent_id is not None and reason in ("declined", "timeout"):
             passed_on(conv, agent_id, conv.updated_at)
-        log.append(session, OfferWithdrawn(conversation_id=conv.id, contact_id=conv.contact_id,  # type: ignore[arg-type]
+        log.append(session, OfferWithdrawn(conversation_id=conv.id, contact_id=conv.contact_id,
                                            agent_id=agent_id, reason=reason, from_assignee_id=agent_id,
                                            conversation=conversation_dict(conv)))
 
@@ -390,8 +390,8 @@ class Router:
             return 0  # nothing is on offer (no need to look through the conversations)
         due = session.execute(
             select(Conversation).where(
-                Conversation.offered_to_id.is_not(None),  # type: ignore[union-attr]
-                Conversation.offer_expires_at <= utcnow(),  # type: ignore[operator]
+                Conversation.offered_to_id.is_not(None),
+                Conversation.offer_expires_at <= utcnow(),
             ).limit(200)
         ).scalars().all()
         for conv in due:
@@ -407,7 +407,7 @@ class Router:
             select(Conversation).where(
                 Conversation.assignee_id == agent_id,
                 Conversation.status == "open",
-                Conversation.channel.in_(self.config.release_on_offline),  # type: ignore[attr-defined]
+                Conversation.channel.in_(self.config.release_on_offline),
             )
         ).scalars().all()
         now = utcnow()
@@ -427,17 +427,17 @@ class Router:
         cutoff = utcnow() - self.config.presence_grace
         silent = session.execute(
             select(Agent).where(
-                Agent.console_connected.is_(True),  # type: ignore[attr-defined]
+                Agent.console_connected.is_(True),
                 Agent.presence != "offline",
-                Agent.last_seen_at < cutoff,  # type: ignore[operator]
+                Agent.last_seen_at < cutoff,
             )
         ).scalars().all()
         out = []
         for agent in silent:
             agent.console_connected = False
             do_set_presence(session, agent, "offline")
-            self.release_agent(session, agent.id, reason="console_disconnected")  # type: ignore[arg-type]
-            out.append(agent.id)  # type: ignore[arg-type]
+            self.release_agent(session, agent.id, reason="console_disconnected")
+            out.append(agent.id)
         return out
 
     def escalate_due(self, session: Session) -> int:
@@ -466,9 +466,9 @@ class Router:
         now = utcnow()
         due = session.execute(
             select(Conversation).where(
-                queries.waiting_filter(),  # type: ignore[arg-type]
+                queries.waiting_filter(),
                 Conversation.team_id == team.id,
-                Conversation.queued_at <= now - timedelta(seconds=float(after)),  # type: ignore[operator]
+                Conversation.queued_at <= now - timedelta(seconds=float(after)),
             ).limit(200)
         ).scalars().all()
         for conv in due:
@@ -486,11 +486,11 @@ class Router:
         changed = 0
         rows = session.execute(
             select(Conversation).where(
-                Conversation.status.in_(("open", "pending")),  # type: ignore[attr-defined]
+                Conversation.status.in_(("open", "pending")),
                 Conversation.sla_state != "breached",
-                (Conversation.first_response_due_at.is_not(None))  # type: ignore[union-attr]
-                | (Conversation.next_response_due_at.is_not(None))  # type: ignore[union-attr]
-                | (Conversation.resolution_due_at.is_not(None)),  # type: ignore[union-attr]
+                (Conversation.first_response_due_at.is_not(None))
+                | (Conversation.next_response_due_at.is_not(None))
+                | (Conversation.resolution_due_at.is_not(None)),
             ).limit(1000)
         ).scalars().all()
         warn_cache: dict[int | None, timedelta] = {}

@@ -20,7 +20,7 @@ def rule_dict(r: RoutingRule) -> dict[str, Any]:
 
 
 def list_rules(session: Session) -> list[RoutingRule]:
-    return list(session.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars())
 
 
 def do_create_rule(session: Session, *, name: str, position: int, match: dict[str, Any], team: int | str | None,

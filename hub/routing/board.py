@@ -120,20 +120,20 @@ _EVENTS_AFTER = text(
 _EVENTS_AFTER_JSON = (f"SELECT json_agg(json_build_array({_EVENTS_AFTER_COLUMNS}) ORDER BY e.id) "
                       f"{_EVENTS_AFTER_FROM.format(after='?::bigint', limit='?')}")
 _LAST_EVENT = select(func.max(Event.id))
-_ASSIGNED = select(Conversation.id, Conversation.assignee_id, Conversation.channel).where(  # type: ignore[call-overload]
-    Conversation.assignee_id.is_not(None), Conversation.status == "open"  # type: ignore[union-attr]
+_ASSIGNED = select(Conversation.id, Conversation.assignee_id, Conversation.channel).where(
+    Conversation.assignee_id.is_not(None), Conversation.status == "open"
 )
-_OFFERED = select(Conversation.id, Conversation.offered_to_id, Conversation.channel).where(  # type: ignore[call-overload]
-    Conversation.offered_to_id.is_not(None), Conversation.assignee_id.is_(None)  # type: ignore[union-attr]
+_OFFERED = select(Conversation.id, Conversation.offered_to_id, Conversation.channel).where(
+    Conversation.offered_to_id.is_not(None), Conversation.assignee_id.is_(None)
 )
 _AGENT_COLUMNS = (Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at)
-_ONLINE_AGENTS = select(*_AGENT_COLUMNS).where(  # type: ignore[call-overload]
-    Agent.active.is_(True), Agent.presence == "online"  # type: ignore[attr-defined]
+_ONLINE_AGENTS = select(*_AGENT_COLUMNS).where(
+    Agent.active.is_(True), Agent.presence == "online"
 )
-_SOME_AGENTS = _ONLINE_AGENTS.where(Agent.id.in_(bindparam("ids", expanding=True)))  # type: ignore[union-attr]
-_MEMBERS = select(TeamMember.team_id, TeamMember.agent_id)  # type: ignore[call-overload]
-_SOME_MEMBERS = _MEMBERS.where(TeamMember.agent_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-_TEAMS = select(Team.id, Team.name, Team.settings)  # type: ignore[call-overload]
+_SOME_AGENTS = _ONLINE_AGENTS.where(Agent.id.in_(bindparam("ids", expanding=True)))
+_MEMBERS = select(TeamMember.team_id, TeamMember.agent_id)
+_SOME_MEMBERS = _MEMBERS.where(TeamMember.agent_id.in_(bindparam("ids", expanding=True)))
+_TEAMS = select(Team.id, Team.name, Team.settings)
 
 
 @dataclass(frozen=True)

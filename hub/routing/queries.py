@@ -20,12 +20,12 @@ def loads(session: Session, agent_ids: list[int]) -> dict[int, dict[str, int]]:
         return out
     assigned = session.execute(
         select(Conversation.assignee_id, Conversation.channel, func.count())
-        .where(Conversation.status == "open", Conversation.assignee_id.in_(agent_ids))  # type: ignore[union-attr]
+        .where(Conversation.status == "open", Conversation.assignee_id.in_(agent_ids))
         .group_by(Conversation.assignee_id, Conversation.channel)
     ).all()
     offered = session.execute(
         select(Conversation.offered_to_id, Conversation.channel, func.count())
-        .where(Conversation.offered_to_id.in_(agent_ids), Conversation.assignee_id.is_(None))  # type: ignore[union-attr]
+        .where(Conversation.offered_to_id.in_(agent_ids), Conversation.assignee_id.is_(None))
         .group_by(Conversation.offered_to_id, Conversation.channel)
     ).all()
     for agent_id, channel, n in [*assigned, *offered]:
@@ -40,20 +40,20 @@ def agent_states(
     # Plain rows, not ORM entities: this runs for every routed conversation and every drain pass,
     # over every online agent, and entity loading was most of its cost.
     stmt = select(
-        Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at  # type: ignore[call-overload]
-    ).where(Agent.active.is_(True))  # type: ignore[attr-defined]
+        Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at
+    ).where(Agent.active.is_(True))
     if online_only:
         stmt = stmt.where(Agent.presence == "online")
     if team_id is not None:
-        stmt = stmt.where(Agent.id.in_(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))  # type: ignore[union-attr]
+        stmt = stmt.where(Agent.id.in_(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))
     if agent_ids is not None:
-        stmt = stmt.where(Agent.id.in_(agent_ids))  # type: ignore[union-attr]
+        stmt = stmt.where(Agent.id.in_(agent_ids))
     rows = session.execute(stmt).all()
     ids = [r.id for r in rows]
     teams: dict[int, set[int]] = defaultdict(set)
     if ids:
         for tid, aid in session.execute(
-            select(TeamMember.team_id, TeamMember.agent_id).where(TeamMember.agent_id.in_(ids))  # type: ignore[attr-defined]
+            select(TeamMember.team_id, TeamMember.agent_id).where(TeamMember.agent_id.in_(ids))
         ).all():
             teams[aid].add(tid)
     current = loads(session, ids)
@@ -74,26 +74,26 @@ def agent_states(
 def waiting_filter() -> object:
     return (
         (Conversation.status == "open")
-        & Conversation.assignee_id.is_(None)  # type: ignore[union-attr]
-        & Conversation.offered_to_id.is_(None)  # type: ignore[union-attr]
+        & Conversation.assignee_id.is_(None)
+        & Conversation.offered_to_id.is_(None)
     )
 
 
 def waiting(session: Session, *, team_ids: list[int | None] | None = None, limit: int = 200) -> list[Conversation]:
     """The head of the queue(s), in queue order."""
-    stmt = select(Conversation).where(waiting_filter())  # type: ignore[arg-type]
+    stmt = select(Conversation).where(waiting_filter())
     if team_ids is not None:
         real = [t for t in team_ids if t is not None]
         clauses = []
         if real:
-            clauses.append(Conversation.team_id.in_(real))  # type: ignore[union-attr]
+            clauses.append(Conversation.team_id.in_(real))
         if None in team_ids:
-            clauses.append(Conversation.team_id.is_(None))  # type: ignore[union-attr]
+            clauses.append(Conversation.team_id.is_(None))
         if not clauses:
             return []
         stmt = stmt.where(or_(*clauses))
     stmt = stmt.order_by(
-        Conversation.priority.desc(),  # type: ignore[attr-defined]
+        Conversation.priority.desc(),
         Conversation.waiting_since,
         Conversation.id,
     ).limit(limit)

@@ -22,7 +22,7 @@ from hub.routing.actions import Router
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
-_TEAM_IDS = select(Team.id).order_by(Team.id)  # type: ignore[arg-type]
+_TEAM_IDS = select(Team.id).order_by(Team.id)
 
 # Events after which someone may have room, or a waiting conversation may now fit somewhere.
 # (New conversations are routed inside their own ingest transaction: no drain needed for them.)

@@ -124,7 +124,7 @@ class TeamSettings(_Strict):
 def find_team(session: Session, ref: int | str) -> Team | None:
     """A team by id (a number) or by name (text; text of digits that names no team: as an id)."""
     if isinstance(ref, str):
-        team = session.execute(select(Team).where(Team.name == ref)).scalar_one_or_none()  # type: ignore[arg-type]
+        team = session.execute(select(Team).where(Team.name == ref)).scalar_one_or_none()
         if team is not None or not ref.isdigit() or len(ref) > 18:
             return team
         ref = int(ref)

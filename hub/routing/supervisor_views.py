@@ -23,15 +23,15 @@ def queue_overview(session: Session) -> list[dict[str, Any]]:
             func.min(Conversation.waiting_since),
             func.sum(case((Conversation.sla_state != "ok", 1), else_=0)),
         )
-        .where(queries.waiting_filter())  # type: ignore[arg-type]
+        .where(queries.waiting_filter())
         .group_by(Conversation.team_id)
     ).all()
     stats = {team_id: (int(n), oldest, int(at_risk or 0)) for team_id, n, oldest, at_risk in rows}
-    teams = session.execute(select(Team).order_by(Team.id)).scalars().all()  # type: ignore[arg-type]
+    teams = session.execute(select(Team).order_by(Team.id)).scalars().all()
     online = dict(
         session.execute(
             select(TeamMember.team_id, func.count())
-            .join(Agent, Agent.id == TeamMember.agent_id)  # type: ignore[arg-type]
+            .join(Agent, Agent.id == TeamMember.agent_id)
             .where(Agent.presence == "online")
             .group_by(TeamMember.team_id)
         ).all()
@@ -57,10 +57,10 @@ def queue_overview(session: Session) -> list[dict[str, Any]]:
 def agent_overview(session: Session, default_capacity: dict[str, int]) -> list[dict[str, Any]]:
     now = utcnow()
     states = {a.id: a for a in queries.agent_states(session, default_capacity, online_only=False)}
-    agents = session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)).scalars().all()  # type: ignore[attr-defined, arg-type]
+    agents = session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)).scalars().all()
     out = []
     for a in agents:
-        st = states.get(a.id)  # type: ignore[arg-type]
+        st = states.get(a.id)
         idle_from = a.last_assigned_at or a.presence_changed_at
         out.append({
             "id": a.id,

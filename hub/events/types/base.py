@@ -86,7 +86,7 @@ def event(name: str, audience: Audience) -> Callable[[E], E]:
         made = shared(cls)
         columns: list[tuple[str, str]] = []
         payload: list[tuple[str, str, bool]] = []
-        for f in dataclasses.fields(made):  # type: ignore[arg-type]
+        for f in dataclasses.fields(made):
             if _COLUMN in f.metadata:
                 col = f.metadata[_COLUMN] or f.name
                 if col not in COLUMNS:
