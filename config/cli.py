@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import col
 
 from config.settings import Settings, load_settings
 from hub.agents import actions as agent_actions
@@ -106,7 +107,7 @@ def cmd_agents_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_agents_list(settings: Settings, args: argparse.Namespace) -> int:
     with _db(settings).read() as s:
-        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()
+        agents = s.execute(select(Agent).order_by(col(Agent.id))).scalars().all()
         rows = [agent_actions.agent_dict(a, agent_actions.team_ids_of(s, a.id)) for a in agents]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -136,7 +137,7 @@ def cmd_teams_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_teams_list(settings: Settings, _: argparse.Namespace) -> int:
     with _db(settings).read() as s:
-        for team in s.execute(select(Team).order_by(Team.id)).scalars():
+        for team in s.execute(select(Team).order_by(col(Team.id))).scalars():
             members = agent_actions.team_members(s, team.id)
             print(f"{team.id:>4}  {team.name:<24} members: {', '.join(map(str, members)) or '-'}")
     return 0
@@ -180,7 +181,7 @@ def cmd_admin_ensure(settings: Settings, _: argparse.Namespace) -> int:
     """Create the first admin if there is no admin yet; print the password once if we made it up."""
     upgrade(settings.database_url)
     with _db(settings).write() as s:
-        if s.execute(select(Agent).where(Agent.role == "admin")).scalars().first() is not None:
+        if s.execute(select(Agent).where(col(Agent.role) == "admin")).scalars().first() is not None:
             print("an admin account exists already (hub agents list)")
             return 0
         password = settings.admin_password or secrets.token_urlsafe(12)

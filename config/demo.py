@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from hub.agents import actions as agent_actions
 from hub.agents.models import Agent
@@ -44,7 +45,7 @@ _CONVERSATIONS = [
 
 def load_demo(db: Database) -> str:
     with db.write() as s:
-        if s.execute(select(Agent).where(Agent.email == _AGENTS[0][0])).scalars().first() is not None:
+        if s.execute(select(Agent).where(col(Agent.email) == _AGENTS[0][0])).scalars().first() is not None:
             return "demo data is already loaded"
         teams = {name: agent_actions.do_create_team(s, name) for name in ("Support", "Sales")}
         agents = {}

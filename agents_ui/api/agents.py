@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
+from sqlmodel import col
 
 from agents_ui.api.schemas import AgentIn, AgentPatch, PresenceIn
 from agents_ui.deps import Caller, current_caller, forget_caller, get_hub, require_admin
@@ -46,7 +47,7 @@ def list_agents(_: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
     """Every agent (id, name, role, presence, teams...; never a password hash or a token): the
     console's @mention picker and "assign to a colleague" read this. Two statements in all."""
     with hub.db.read() as s:
-        agents = s.execute(select(Agent).order_by(Agent.id)).scalars().all()
+        agents = s.execute(select(Agent).order_by(col(Agent.id))).scalars().all()
         teams_of: dict[int, list[int]] = {}
         for team_id, agent_id in actions.memberships(s):
             teams_of.setdefault(agent_id, []).append(team_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
+from sqlmodel import col
 
 from agents_ui.api.schemas import ApiKeyIn
 from agents_ui.deps import Caller, get_hub, require_admin
@@ -29,7 +30,7 @@ def key_dict(k: ApiKey) -> dict[str, Any]:
 @router.get("", summary="List API keys")
 def list_keys(_: Caller = Depends(require_admin), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.read() as s:
-        return {"items": [key_dict(k) for k in s.execute(select(ApiKey).order_by(ApiKey.id)).scalars()]}
+        return {"items": [key_dict(k) for k in s.execute(select(ApiKey).order_by(col(ApiKey.id))).scalars()]}
 
 
 @router.post("", status_code=201, summary="Create an API key; the secret is returned only now")

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
+from sqlmodel import col
 
 from agents_ui.api.schemas import MemberIn, TeamIn
 from agents_ui.deps import Caller, current_caller, forget_caller, get_hub, require_admin
@@ -23,7 +24,7 @@ def team_dict(team: Team, members: list[int]) -> dict[str, Any]:
 @router.get("", summary="List teams")
 def list_teams(_: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     with hub.db.read() as s:
-        teams = s.execute(select(Team).order_by(Team.id)).scalars().all()
+        teams = s.execute(select(Team).order_by(col(Team.id))).scalars().all()
         members: dict[int, list[int]] = {}
         for team_id, agent_id in actions.memberships(s):
             members.setdefault(team_id, []).append(agent_id)

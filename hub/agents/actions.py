@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.models import PRESENCES, ROLES, Agent, ApiKey, AuthToken, Team, TeamMember
 from hub.agents.passwords import digest, hash_password, new_secret
@@ -40,7 +40,7 @@ def check_password(password: str) -> None:
 
 
 def get_agent_by_email(session: Session, email: str) -> Agent | None:
-    return session.execute(select(Agent).where(Agent.email == email.strip().lower())).scalar_one_or_none()
+    return session.execute(select(Agent).where(col(Agent.email) == email.strip().lower())).scalar_one_or_none()
 
 
 def get_agent(session: Session, agent_id: int) -> Agent:
@@ -51,11 +51,12 @@ def get_agent(session: Session, agent_id: int) -> Agent:
 
 
 def active_admins(session: Session) -> int:
-    return len(session.execute(select(Agent.id).where(Agent.role == "admin", Agent.active.is_(True))).all())
+    admins = select(col(Agent.id)).where(col(Agent.role) == "admin", col(Agent.active).is_(True))
+    return len(session.execute(admins).all())
 
 
 def team_ids_of(session: Session, agent_id: int) -> list[int]:
-    return list(session.execute(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)).scalars())
+    return list(session.execute(select(col(TeamMember.team_id)).where(col(TeamMember.agent_id) == agent_id)).scalars())
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def do_update_agent(
 
 
 def _end_sessions(session: Session, agent: Agent) -> None:
-    session.execute(delete(AuthToken).where(AuthToken.agent_id == agent.id))
+    session.execute(delete(AuthToken).where(col(AuthToken.agent_id) == agent.id))
 
 
 def do_create_token(session: Session, agent: Agent, ttl: timedelta) -> str:
@@ -154,7 +155,7 @@ def do_open_session(session: Session, *, agent_id: int, password_hash: str, toke
     was checked outside the transaction; either may have changed since). A writer op (`Hub.write_async`):
     nothing but this one statement."""
     row = session.execute(
-        select(Agent.active, Agent.password_hash).where(Agent.id == agent_id)
+        select(col(Agent.active), col(Agent.password_hash)).where(col(Agent.id) == agent_id)
     ).first()
     if row is None or not row.active or row.password_hash != password_hash:
         return False
@@ -176,12 +177,12 @@ class TokenOwner:
 
 
 _TOKEN_OWNER = (
-    select(Agent.id, Agent.email, Agent.name, Agent.role, AuthToken.expires_at)
+    select(col(Agent.id), col(Agent.email), col(Agent.name), col(Agent.role), col(AuthToken.expires_at))
     .select_from(AuthToken)
-    .join(Agent, Agent.id == AuthToken.agent_id)
-    .where(AuthToken.token_hash == bindparam("hash"), Agent.active.is_(True))
+    .join(Agent, col(Agent.id) == col(AuthToken.agent_id))
+    .where(col(AuthToken.token_hash) == bindparam("hash"), col(Agent.active).is_(True))
 )
-_TEAM_IDS = select(TeamMember.team_id).where(TeamMember.agent_id == bindparam("agent"))
+_TEAM_IDS = select(col(TeamMember.team_id)).where(col(TeamMember.agent_id) == bindparam("agent"))
 
 
 def token_owner(session: Session, token: str) -> TokenOwner | None:
@@ -197,7 +198,7 @@ def token_owner(session: Session, token: str) -> TokenOwner | None:
 def do_revoke_token(session: Session, token: str, *, agent_id: int) -> None:
     """End a session. `agent.session_ended` tells the agent's open sockets, on every node, to check
     their own token again (the event names no token: each socket learns only about its own)."""
-    session.execute(delete(AuthToken).where(AuthToken.token_hash == digest(token)))
+    session.execute(delete(AuthToken).where(col(AuthToken.token_hash) == digest(token)))
     log.append(session, SessionEnded(agent_id=agent_id))
 
 
@@ -212,7 +213,7 @@ def do_create_api_key(session: Session, *, name: str, created_by: int | None) ->
 
 
 def api_key_for(session: Session, secret: str) -> ApiKey | None:
-    key = session.execute(select(ApiKey).where(ApiKey.key_hash == digest(secret))).scalar_one_or_none()
+    key = session.execute(select(ApiKey).where(col(ApiKey.key_hash) == digest(secret))).scalar_one_or_none()
     return key if key is not None and key.revoked_at is None else None
 
 
@@ -228,7 +229,7 @@ def do_create_team(session: Session, name: str) -> Team:
     name = name.strip()
     if not name:
         raise Invalid("a team needs a name")
-    if session.execute(select(Team).where(Team.name == name)).scalar_one_or_none() is not None:
+    if session.execute(select(Team).where(col(Team.name) == name)).scalar_one_or_none() is not None:
         raise Conflict(f"a team named {name!r} already exists")
     team = Team(name=name)
     session.add(team)
@@ -244,7 +245,7 @@ def get_team(session: Session, team_id: int) -> Team:
 
 
 def get_team_by_name(session: Session, name: str) -> Team:
-    team = session.execute(select(Team).where(Team.name == name)).scalar_one_or_none()
+    team = session.execute(select(Team).where(col(Team.name) == name)).scalar_one_or_none()
     if team is None:
         raise NotFound(f"team {name!r} does not exist")
     return team
@@ -265,12 +266,13 @@ def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
 
 def memberships(session: Session) -> list[tuple[int, int]]:
     """Every (team id, agent id) pair, in one statement (lists of all agents or all teams)."""
-    stmt = select(TeamMember.team_id, TeamMember.agent_id).order_by(TeamMember.team_id, TeamMember.agent_id)
+    pair = (col(TeamMember.team_id), col(TeamMember.agent_id))
+    stmt = select(*pair).order_by(*pair)
     return [(t, a) for t, a in session.execute(stmt)]
 
 
 def team_members(session: Session, team_id: int) -> list[int]:
-    return list(session.execute(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)).scalars())
+    return list(session.execute(select(col(TeamMember.agent_id)).where(col(TeamMember.team_id) == team_id)).scalars())
 
 
 def do_set_presence(session: Session, agent: Agent, presence: str) -> bool:

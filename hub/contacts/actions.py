@@ -9,7 +9,7 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.emails import valid_email
@@ -101,8 +101,8 @@ def identities_of(ref: ContactRef, ref_scope: str | None) -> list[tuple[str, str
 def find_by_identity(session: Session, kind: str, address: str) -> Contact | None:
     stmt = (
         select(Contact)
-        .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
-        .where(ContactIdentity.kind == kind, ContactIdentity.address == address)
+        .join(ContactIdentity, col(ContactIdentity.contact_id) == col(Contact.id))
+        .where(col(ContactIdentity.kind) == kind, col(ContactIdentity.address) == address)
     )
     return session.execute(stmt).scalars().first()
 
@@ -112,8 +112,8 @@ def _known(session: Session, idents: list[tuple[str, str]]) -> dict[tuple[str, s
     return {
         (kind, address): contact_id
         for kind, address, contact_id in session.execute(
-            select(ContactIdentity.kind, ContactIdentity.address, ContactIdentity.contact_id).where(
-                or_(*(and_(ContactIdentity.kind == k, ContactIdentity.address == a) for k, a in idents))
+            select(col(ContactIdentity.kind), col(ContactIdentity.address), col(ContactIdentity.contact_id)).where(
+                or_(*(and_(col(ContactIdentity.kind) == k, col(ContactIdentity.address) == a) for k, a in idents))
             )
         ).all()
     }

@@ -38,9 +38,9 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
     """The contacts suggested as this one's, oldest suggestion first, each once; those merged since
     (no identity left) or merged into each other are left out."""
     rows = session.execute(
-        select(Event.id, Event.type, Event.payload, Event.created_at)
-        .where(Event.contact_id == contact_id, Event.type.in_((SUGGESTED, MERGED)))
-        .order_by(Event.id)
+        select(col(Event.id), col(Event.type), col(Event.payload), col(Event.created_at))
+        .where(col(Event.contact_id) == contact_id, col(Event.type).in_((SUGGESTED, MERGED)))
+        .order_by(col(Event.id))
     ).all()
     merged = {p.get("from_contact_id") for _, t, p, _ in rows if t == MERGED} | {
         p.get("into_contact_id") for _, t, p, _ in rows if t == MERGED}

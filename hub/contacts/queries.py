@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.contacts.models import Contact, ContactIdentity
 from hub.errors import NotFound
@@ -18,5 +18,5 @@ def get_contact(session: Session, contact_id: int) -> Contact:
 
 def identities(session: Session, contact_id: int) -> list[ContactIdentity]:
     return list(
-        session.execute(select(ContactIdentity).where(ContactIdentity.contact_id == contact_id)).scalars().all()
+        session.execute(select(ContactIdentity).where(col(ContactIdentity.contact_id) == contact_id)).scalars().all()
     )

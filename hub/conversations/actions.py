@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.attachments.actions import as_port, do_link
 from hub.attachments.models import StoredAttachment
@@ -223,7 +223,7 @@ def do_wake_snoozed(session: Session, *, route: RouteHook | None = None, limit: 
     due = (
         session.execute(
             select(Conversation)
-            .where(Conversation.status == "snoozed", Conversation.snoozed_until <= utcnow())
+            .where(col(Conversation.status) == "snoozed", col(Conversation.snoozed_until) <= utcnow())
             .limit(limit)
         )
         .scalars()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.actions import get_agent
 from hub.attachments.actions import check_uploads
@@ -28,7 +28,7 @@ def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id
     if client_id is None:
         return None
     found = session.execute(
-        select(Message).where(Message.author_agent_id == agent_id, Message.client_id == client_id)
+        select(Message).where(col(Message.author_agent_id) == agent_id, col(Message.client_id) == client_id)
     ).scalars().first()
     if found is not None and (found.conversation_id != conv.id or found.direction != direction):
         raise Conflict(f"client_id {client_id} was already used for another message")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, exists, false, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.models import Contact
@@ -47,19 +47,19 @@ class InboxFilter:
 def _view_clause(scope: AgentScope, view: View) -> Any:
     c = Conversation
     if view == "mine":
-        return c.assignee_id == scope.agent_id
+        return col(c.assignee_id) == scope.agent_id
     if view == "teams":
-        return c.team_id.in_(sorted(scope.team_ids)) if scope.team_ids else false()
+        return col(c.team_id).in_(sorted(scope.team_ids)) if scope.team_ids else false()
     if view == "unassigned":
-        return c.assignee_id.is_(None)
+        return col(c.assignee_id).is_(None)
     if view == "mentions":
         return _mentioned(scope.agent_id)
     return True
 
 
 def _mentioned(agent_id: int) -> Any:
-    return exists().where(ConversationMention.agent_id == agent_id,
-                          ConversationMention.conversation_id == Conversation.id)
+    return exists().where(col(ConversationMention.agent_id) == agent_id,
+                          col(ConversationMention.conversation_id) == col(Conversation.id))
 
 
 def _filters(scope: AgentScope, f: InboxFilter) -> list[Any]:
@@ -73,29 +73,29 @@ def _filters(scope: AgentScope, f: InboxFilter) -> list[Any]:
     if f.view is not None:
         out.append(_view_clause(scope, f.view))
     if f.status is not None:
-        out.append(c.status == f.status)
+        out.append(col(c.status) == f.status)
     elif f.view is not None:
-        out.append(c.status.in_(ACTIVE_STATUSES))
+        out.append(col(c.status).in_(ACTIVE_STATUSES))
     if f.channel is not None:
-        out.append(c.channel == f.channel)
+        out.append(col(c.channel) == f.channel)
     if f.team_id is not None:
-        out.append(c.team_id == f.team_id)
+        out.append(col(c.team_id) == f.team_id)
     if f.assignee == "none":
-        out.append(c.assignee_id.is_(None))
+        out.append(col(c.assignee_id).is_(None))
     elif f.assignee is not None:
-        out.append(c.assignee_id == f.assignee)
+        out.append(col(c.assignee_id) == f.assignee)
     if f.contact_id is not None:
-        out.append(c.contact_id == f.contact_id)
+        out.append(col(c.contact_id) == f.contact_id)
     if f.before_id is not None:
-        out.append(c.id < f.before_id)
+        out.append(col(c.id) < f.before_id)
     return out
 
 
 def _order(view: View | None) -> list[Any]:
     c = Conversation
     if view is None:
-        return [c.id.desc()]
-    return [c.last_message_at.desc().nulls_last(), c.id.desc()]
+        return [col(c.id).desc()]
+    return [col(c.last_message_at).desc().nulls_last(), col(c.id).desc()]
 
 
 def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[str, Any]]:
@@ -105,24 +105,24 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
     order = _order(f.view)
     # The page's ids first, so the per-row subquery below runs for the page only, not for every
     # conversation the filters match before sorting.
-    page = select(c.id).where(*_filters(scope, f)).order_by(*order).limit(min(f.limit, MAX_ROWS))
+    page = select(col(c.id)).where(*_filters(scope, f)).order_by(*order).limit(min(f.limit, MAX_ROWS))
     last_id = (
-        select(Message.id)
-        .where(Message.conversation_id == c.id, Message.direction.in_(("in", "out")))
-        .order_by(Message.id.desc())
+        select(col(Message.id))
+        .where(col(Message.conversation_id) == col(c.id), col(Message.direction).in_(("in", "out")))
+        .order_by(col(Message.id).desc())
         .limit(1)
         .correlate(c)
         .scalar_subquery()
     )
-    read = and_(ConversationRead.conversation_id == c.id, ConversationRead.agent_id == scope.agent_id)
+    read = and_(col(ConversationRead.conversation_id) == col(c.id), col(ConversationRead.agent_id) == scope.agent_id)
     # Columns rather than entities: building 500 ORM objects cost more than the statement itself.
     columns = [getattr(c, name) for name in CONVERSATION_COLUMNS]
     stmt = (
-        select(*columns, c.offered_to_id, Contact.name.label("contact_name"),
-               ConversationRead.last_read_message_id, last_id.label("last_message_id"))
-        .join(Contact, Contact.id == c.contact_id)
+        select(*columns, col(c.offered_to_id), col(Contact.name).label("contact_name"),
+               col(ConversationRead.last_read_message_id), last_id.label("last_message_id"))
+        .join(Contact, col(Contact.id) == col(c.contact_id))
         .outerjoin(ConversationRead, read)
-        .where(c.id.in_(page))
+        .where(col(c.id).in_(page))
         .order_by(*order)
     )
     rows = session.execute(stmt).all()
@@ -147,8 +147,8 @@ def _last_messages(session: Session, ids: Sequence[int]) -> dict[int, tuple[str,
     if not ids:
         return {}
     head = func.substr(Message.text, 1, PREVIEW_CHARS * 2)
-    stmt = select(Message.id, Message.direction, Message.author_agent_id, head).where(
-        Message.id.in_(ids))
+    stmt = select(col(Message.id), col(Message.direction), col(Message.author_agent_id), head).where(
+        col(Message.id).in_(ids))
     return {mid: (direction, author, _preview(text)) for mid, direction, author, text in session.execute(stmt)}
 
 
@@ -168,16 +168,17 @@ def counts(session: Session, scope: AgentScope) -> dict[str, int | None]:
     # PostgreSQL ran that subquery once per conversation (150 ms for 2,000 of them).
     # Over what the caller may read (as the mentions view lists), each other view within their
     # scope of work (as `_filters`).
-    mention = and_(ConversationMention.agent_id == scope.agent_id, ConversationMention.conversation_id == c.id)
+    mention = and_(col(ConversationMention.agent_id) == scope.agent_id,
+                   col(ConversationMention.conversation_id) == col(c.id))
     work = work_filter(scope)
-    clauses = {v: and_(work, _view_clause(scope, v)) for v in VIEWS if v != "mentions"}
-    clauses["mentions"] = ConversationMention.conversation_id.is_not(None)
+    clauses: dict[View, Any] = {v: and_(work, _view_clause(scope, v)) for v in VIEWS if v != "mentions"}
+    clauses["mentions"] = col(ConversationMention.conversation_id).is_not(None)
     views = list(clauses)
     stmt = (
         select(*[n(clauses[v]) for v in views])
         .select_from(c)
         .outerjoin(ConversationMention, mention)
-        .where(visible_filter(scope), c.status.in_(ACTIVE_STATUSES))
+        .where(visible_filter(scope), col(c.status).in_(ACTIVE_STATUSES))
     )
     values = session.execute(stmt).one()
     out: dict[str, int | None] = {v: int(values[i]) for i, v in enumerate(views)}
@@ -192,7 +193,7 @@ def do_mark_read(session: Session, agent_id: int, conversation_id: int) -> int:
 
     Appends no event and routes nothing: it may run in `Database.write(serialize=False)`."""
     latest = session.execute(
-        select(func.coalesce(func.max(Message.id), 0)).where(Message.conversation_id == conversation_id)
+        select(func.coalesce(func.max(col(Message.id)), 0)).where(col(Message.conversation_id) == conversation_id)
     ).scalar_one()
     values = {"agent_id": agent_id, "conversation_id": conversation_id, "last_read_message_id": int(latest),
               "read_at": utcnow()}

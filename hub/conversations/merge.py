@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
@@ -24,9 +24,10 @@ def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: 
     if source is None or into is None:
         raise NotFound(f"contact {source_id if source is None else into_id} does not exist")
     identities = [{"kind": k, "address": a} for k, a in session.execute(
-        select(ContactIdentity.kind, ContactIdentity.address).where(ContactIdentity.contact_id == source_id)).all()]
+        select(col(ContactIdentity.kind), col(ContactIdentity.address))
+        .where(col(ContactIdentity.contact_id) == source_id)).all()]
     conversations = list(session.execute(
-        select(Conversation.id).where(Conversation.contact_id == source_id)).scalars())
+        select(col(Conversation.id)).where(col(Conversation.contact_id) == source_id)).scalars())
     for table in (ContactIdentity, Conversation, Message, Event):
         session.execute(update(table).where(table.contact_id == source_id).values(contact_id=into_id))
     now = utcnow()

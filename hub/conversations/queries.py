@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import or_, select, true
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.conversations.models import Conversation, Message
 from hub.events.visibility import AgentScope
@@ -19,9 +19,9 @@ def work_filter(scope: AgentScope) -> Any:
     """`AgentScope.works_on` in SQL: the caller's own conversations, their teams', the shared inbox."""
     if scope.sees_everything:
         return true()
-    clauses = [Conversation.team_id.is_(None), Conversation.assignee_id == scope.agent_id]
+    clauses = [col(Conversation.team_id).is_(None), col(Conversation.assignee_id) == scope.agent_id]
     if scope.team_ids:
-        clauses.append(Conversation.team_id.in_(sorted(scope.team_ids)))
+        clauses.append(col(Conversation.team_id).in_(sorted(scope.team_ids)))
     return or_(*clauses)
 
 
@@ -36,8 +36,8 @@ def contact_conversations(session: Session, scope: AgentScope, contact_id: int, 
     work, as inbox lists are: hub/conversations/inbox.py)."""
     stmt = (
         select(Conversation)
-        .where(visible_filter(scope), Conversation.contact_id == contact_id)
-        .order_by(Conversation.id.desc())
+        .where(visible_filter(scope), col(Conversation.contact_id) == contact_id)
+        .order_by(col(Conversation.id).desc())
         .limit(limit)
     )
     return list(session.execute(stmt).scalars().all())
@@ -48,9 +48,9 @@ def page_of_messages(session: Session, conversation_id: int, *, before_id: int |
     """The latest `limit` messages (notes included) before `before_id`, oldest first, and whether
     older ones remain. Reads backwards along ix_messages_conversation: opening a long
     conversation costs one page, not its whole history."""
-    stmt = select(Message).where(Message.conversation_id == conversation_id)
+    stmt = select(Message).where(col(Message.conversation_id) == conversation_id)
     if before_id is not None:
-        stmt = stmt.where(Message.id < before_id)
-    stmt = stmt.order_by(Message.id.desc()).limit(limit + 1)
+        stmt = stmt.where(col(Message.id) < before_id)
+    stmt = stmt.order_by(col(Message.id).desc()).limit(limit + 1)
     newest_first = list(session.execute(stmt).scalars().all())
     return newest_first[:limit][::-1], len(newest_first) > limit

@@ -75,8 +75,8 @@ def do_record_sent(session: Session, item: OutboxItem, provider_id: str | None, 
         # Status callbacks can overtake the send's own answer: apply any that were waiting.
         early = session.execute(
             select(DeliveryReceipt)
-            .where(DeliveryReceipt.channel == message.channel, DeliveryReceipt.provider_id == provider_id)
-            .order_by(DeliveryReceipt.id)
+            .where(col(DeliveryReceipt.channel) == message.channel, col(DeliveryReceipt.provider_id) == provider_id)
+            .order_by(col(DeliveryReceipt.id))
         ).scalars().all()
         for receipt in early:
             error = _error_text(receipt.error_code, receipt.error_message)
@@ -166,7 +166,7 @@ def do_apply_delivery_update(
 ) -> bool:
     """Apply a provider status callback. Unknown provider ids are kept until the message appears."""
     message = session.execute(
-        select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
+        select(Message).where(col(Message.channel) == channel, col(Message.provider_id) == provider_id)
     ).scalars().first()
     if message is None:
         session.add(DeliveryReceipt(channel=channel, provider_id=provider_id, status=status,

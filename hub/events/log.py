@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Text, cast, column, func, select, table
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub import jsontext
 from hub.clock import utcnow
@@ -154,7 +154,7 @@ def head_id(session: Session) -> int:
 
 
 def count_after(session: Session, after_id: int) -> int:
-    return int(session.execute(select(func.count()).where(Event.id > after_id)).scalar_one())
+    return int(session.execute(select(func.count()).where(col(Event.id) > after_id)).scalar_one())
 
 
 # What readers need of an event's conversation (for access), named here rather than imported: the

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.actions import do_set_presence
 from hub.agents.models import Agent, Team
@@ -77,17 +77,19 @@ def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
 
 
 _DB_RULES = select(
-    RoutingRule.name, RoutingRule.match, RoutingRule.team_id, RoutingRule.priority, RoutingRule.skill
-).order_by(RoutingRule.position, RoutingRule.id)
-_TEAM_SETTINGS = select(Team.id, Team.settings).order_by(Team.id)
+    col(RoutingRule.name), col(RoutingRule.match), col(RoutingRule.team_id), col(RoutingRule.priority),
+    col(RoutingRule.skill),
+).order_by(col(RoutingRule.position), col(RoutingRule.id))
+_TEAM_SETTINGS = select(col(Team.id), col(Team.settings)).order_by(col(Team.id))
 _FIRST_TEXT = (
-    select(Message.text).where(Message.conversation_id == bindparam("conv")).order_by(Message.id).limit(1)
+    select(col(Message.text)).where(col(Message.conversation_id) == bindparam("conv"))
+    .order_by(col(Message.id)).limit(1)
 )
 _LAST_AGENT = (
-    select(Conversation.last_agent_id)
-    .where(Conversation.contact_id == bindparam("contact"), Conversation.id != bindparam("conv"),
-           Conversation.last_agent_id.is_not(None))
-    .order_by(Conversation.id.desc())
+    select(col(Conversation.last_agent_id))
+    .where(col(Conversation.contact_id) == bindparam("contact"), col(Conversation.id) != bindparam("conv"),
+           col(Conversation.last_agent_id).is_not(None))
+    .order_by(col(Conversation.id).desc())
     .limit(1)
 )
 _WAITING_COLUMNS = (
@@ -102,7 +104,7 @@ def _waiting_heads(where: Any) -> Any:
     return (
         select(*_WAITING_COLUMNS)
         .where(queries.waiting_filter(), where)
-        .order_by(Conversation.priority.desc(), Conversation.waiting_since, Conversation.id)
+        .order_by(col(Conversation.priority).desc(), col(Conversation.waiting_since), col(Conversation.id))
         .limit(bindparam("limit"))
     )
 
@@ -110,8 +112,8 @@ def _waiting_heads(where: Any) -> Any:
 # The heads of some teams' queues, and of the shared inbox: two statements, because with
 # `team_id IS NULL OR team_id IN (...)` SQLite walks every waiting conversation (a backlog nobody
 # serves too) instead of searching the queue index.
-_WAITING_IN_TEAMS = _waiting_heads(Conversation.team_id.in_(bindparam("teams", expanding=True)))
-_WAITING_TEAMLESS = _waiting_heads(Conversation.team_id.is_(None))
+_WAITING_IN_TEAMS = _waiting_heads(col(Conversation.team_id).in_(bindparam("teams", expanding=True)))
+_WAITING_TEAMLESS = _waiting_heads(col(Conversation.team_id).is_(None))
 
 
 def set_sla_deadlines(session: Session, conv: Conversation, now: datetime,
@@ -334,7 +336,7 @@ class Router:
         if placements:
             convs = {
                 c.id: c for c in session.execute(
-                    select(Conversation).where(Conversation.id.in_([c for c, _ in placements]))
+                    select(Conversation).where(col(Conversation.id).in_([c for c, _ in placements]))
                 ).scalars()
             }
             placed = Decision()
@@ -390,8 +392,8 @@ class Router:
             return 0  # nothing is on offer (no need to look through the conversations)
         due = session.execute(
             select(Conversation).where(
-                Conversation.offered_to_id.is_not(None),
-                Conversation.offer_expires_at <= utcnow(),
+                col(Conversation.offered_to_id).is_not(None),
+                col(Conversation.offer_expires_at) <= utcnow(),
             ).limit(200)
         ).scalars().all()
         for conv in due:
@@ -405,9 +407,9 @@ class Router:
         log.lock(session)
         convs = session.execute(
             select(Conversation).where(
-                Conversation.assignee_id == agent_id,
-                Conversation.status == "open",
-                Conversation.channel.in_(self.config.release_on_offline),
+                col(Conversation.assignee_id) == agent_id,
+                col(Conversation.status) == "open",
+                col(Conversation.channel).in_(self.config.release_on_offline),
             )
         ).scalars().all()
         now = utcnow()
@@ -416,7 +418,7 @@ class Router:
             do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
                       reason=reason, event_type="conversation.requeued")
         offered = session.execute(
-            select(Conversation).where(Conversation.offered_to_id == agent_id)
+            select(Conversation).where(col(Conversation.offered_to_id) == agent_id)
         ).scalars().all()
         for conv in offered:
             self.withdraw_offer(session, conv, reason=reason)
@@ -427,9 +429,9 @@ class Router:
         cutoff = utcnow() - self.config.presence_grace
         silent = session.execute(
             select(Agent).where(
-                Agent.console_connected.is_(True),
-                Agent.presence != "offline",
-                Agent.last_seen_at < cutoff,
+                col(Agent.console_connected).is_(True),
+                col(Agent.presence) != "offline",
+                col(Agent.last_seen_at) < cutoff,
             )
         ).scalars().all()
         out = []
@@ -467,8 +469,8 @@ class Router:
         due = session.execute(
             select(Conversation).where(
                 queries.waiting_filter(),
-                Conversation.team_id == team.id,
-                Conversation.queued_at <= now - timedelta(seconds=float(after)),
+                col(Conversation.team_id) == team.id,
+                col(Conversation.queued_at) <= now - timedelta(seconds=float(after)),
             ).limit(200)
         ).scalars().all()
         for conv in due:
@@ -486,11 +488,11 @@ class Router:
         changed = 0
         rows = session.execute(
             select(Conversation).where(
-                Conversation.status.in_(("open", "pending")),
-                Conversation.sla_state != "breached",
-                (Conversation.first_response_due_at.is_not(None))
-                | (Conversation.next_response_due_at.is_not(None))
-                | (Conversation.resolution_due_at.is_not(None)),
+                col(Conversation.status).in_(("open", "pending")),
+                col(Conversation.sla_state) != "breached",
+                (col(Conversation.first_response_due_at).is_not(None))
+                | (col(Conversation.next_response_due_at).is_not(None))
+                | (col(Conversation.resolution_due_at).is_not(None)),
             ).limit(1000)
         ).scalars().all()
         warn_cache: dict[int | None, timedelta] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.errors import Invalid, NotFound
 from hub.events import log
@@ -20,7 +20,7 @@ def rule_dict(r: RoutingRule) -> dict[str, Any]:
 
 
 def list_rules(session: Session) -> list[RoutingRule]:
-    return list(session.execute(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).scalars())
+    return list(session.execute(select(RoutingRule).order_by(col(RoutingRule.position), col(RoutingRule.id))).scalars())
 
 
 def do_create_rule(session: Session, *, name: str, position: int, match: dict[str, Any], team: int | str | None,

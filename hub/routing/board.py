@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import JSON, bindparam, column, event, func, select, text
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.models import Agent, Team, TeamMember
 from hub.conversations.models import Conversation
@@ -120,20 +120,20 @@ _EVENTS_AFTER = text(
 _EVENTS_AFTER_JSON = (f"SELECT json_agg(json_build_array({_EVENTS_AFTER_COLUMNS}) ORDER BY e.id) "
                       f"{_EVENTS_AFTER_FROM.format(after='?::bigint', limit='?')}")
 _LAST_EVENT = select(func.max(Event.id))
-_ASSIGNED = select(Conversation.id, Conversation.assignee_id, Conversation.channel).where(
-    Conversation.assignee_id.is_not(None), Conversation.status == "open"
+_ASSIGNED = select(col(Conversation.id), col(Conversation.assignee_id), col(Conversation.channel)).where(
+    col(Conversation.assignee_id).is_not(None), col(Conversation.status) == "open"
 )
-_OFFERED = select(Conversation.id, Conversation.offered_to_id, Conversation.channel).where(
-    Conversation.offered_to_id.is_not(None), Conversation.assignee_id.is_(None)
+_OFFERED = select(col(Conversation.id), col(Conversation.offered_to_id), col(Conversation.channel)).where(
+    col(Conversation.offered_to_id).is_not(None), col(Conversation.assignee_id).is_(None)
 )
 _AGENT_COLUMNS = (Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at)
 _ONLINE_AGENTS = select(*_AGENT_COLUMNS).where(
-    Agent.active.is_(True), Agent.presence == "online"
+    col(Agent.active).is_(True), col(Agent.presence) == "online"
 )
-_SOME_AGENTS = _ONLINE_AGENTS.where(Agent.id.in_(bindparam("ids", expanding=True)))
-_MEMBERS = select(TeamMember.team_id, TeamMember.agent_id)
-_SOME_MEMBERS = _MEMBERS.where(TeamMember.agent_id.in_(bindparam("ids", expanding=True)))
-_TEAMS = select(Team.id, Team.name, Team.settings)
+_SOME_AGENTS = _ONLINE_AGENTS.where(col(Agent.id).in_(bindparam("ids", expanding=True)))
+_MEMBERS = select(col(TeamMember.team_id), col(TeamMember.agent_id))
+_SOME_MEMBERS = _MEMBERS.where(col(TeamMember.agent_id).in_(bindparam("ids", expanding=True)))
+_TEAMS = select(col(Team.id), col(Team.name), col(Team.settings))
 
 
 @dataclass(frozen=True)

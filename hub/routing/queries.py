@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.models import Agent, TeamMember
 from hub.conversations.models import Conversation
@@ -19,14 +19,14 @@ def loads(session: Session, agent_ids: list[int]) -> dict[int, dict[str, int]]:
     if not agent_ids:
         return out
     assigned = session.execute(
-        select(Conversation.assignee_id, Conversation.channel, func.count())
-        .where(Conversation.status == "open", Conversation.assignee_id.in_(agent_ids))
-        .group_by(Conversation.assignee_id, Conversation.channel)
+        select(col(Conversation.assignee_id), col(Conversation.channel), func.count())
+        .where(col(Conversation.status) == "open", col(Conversation.assignee_id).in_(agent_ids))
+        .group_by(col(Conversation.assignee_id), col(Conversation.channel))
     ).all()
     offered = session.execute(
-        select(Conversation.offered_to_id, Conversation.channel, func.count())
-        .where(Conversation.offered_to_id.in_(agent_ids), Conversation.assignee_id.is_(None))
-        .group_by(Conversation.offered_to_id, Conversation.channel)
+        select(col(Conversation.offered_to_id), col(Conversation.channel), func.count())
+        .where(col(Conversation.offered_to_id).in_(agent_ids), col(Conversation.assignee_id).is_(None))
+        .group_by(col(Conversation.offered_to_id), col(Conversation.channel))
     ).all()
     for agent_id, channel, n in [*assigned, *offered]:
         out[agent_id][channel] = out[agent_id].get(channel, 0) + int(n)
@@ -40,20 +40,20 @@ def agent_states(
     # Plain rows, not ORM entities: this runs for every routed conversation and every drain pass,
     # over every online agent, and entity loading was most of its cost.
     stmt = select(
-        Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at
-    ).where(Agent.active.is_(True))
+        col(Agent.id), col(Agent.presence), col(Agent.skills), col(Agent.capacities), col(Agent.last_assigned_at)
+    ).where(col(Agent.active).is_(True))
     if online_only:
-        stmt = stmt.where(Agent.presence == "online")
+        stmt = stmt.where(col(Agent.presence) == "online")
     if team_id is not None:
-        stmt = stmt.where(Agent.id.in_(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))
+        stmt = stmt.where(col(Agent.id).in_(select(col(TeamMember.agent_id)).where(col(TeamMember.team_id) == team_id)))
     if agent_ids is not None:
-        stmt = stmt.where(Agent.id.in_(agent_ids))
+        stmt = stmt.where(col(Agent.id).in_(agent_ids))
     rows = session.execute(stmt).all()
     ids = [r.id for r in rows]
     teams: dict[int, set[int]] = defaultdict(set)
     if ids:
         for tid, aid in session.execute(
-            select(TeamMember.team_id, TeamMember.agent_id).where(TeamMember.agent_id.in_(ids))
+            select(col(TeamMember.team_id), col(TeamMember.agent_id)).where(col(TeamMember.agent_id).in_(ids))
         ).all():
             teams[aid].add(tid)
     current = loads(session, ids)
@@ -73,9 +73,9 @@ def agent_states(
 
 def waiting_filter() -> object:
     return (
-        (Conversation.status == "open")
-        & Conversation.assignee_id.is_(None)
-        & Conversation.offered_to_id.is_(None)
+        (col(Conversation.status) == "open")
+        & col(Conversation.assignee_id).is_(None)
+        & col(Conversation.offered_to_id).is_(None)
     )
 
 
@@ -86,16 +86,16 @@ def waiting(session: Session, *, team_ids: list[int | None] | None = None, limit
         real = [t for t in team_ids if t is not None]
         clauses = []
         if real:
-            clauses.append(Conversation.team_id.in_(real))
+            clauses.append(col(Conversation.team_id).in_(real))
         if None in team_ids:
-            clauses.append(Conversation.team_id.is_(None))
+            clauses.append(col(Conversation.team_id).is_(None))
         if not clauses:
             return []
         stmt = stmt.where(or_(*clauses))
     stmt = stmt.order_by(
-        Conversation.priority.desc(),
-        Conversation.waiting_since,
-        Conversation.id,
+        col(Conversation.priority).desc(),
+        col(Conversation.waiting_since),
+        col(Conversation.id),
     ).limit(limit)
     return list(session.execute(stmt).scalars().all())
 

@@ -13,6 +13,7 @@ import logging
 from functools import partial
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from hub.agents.models import Team
 from hub.db import Database
@@ -22,7 +23,7 @@ from hub.routing.actions import Router
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
-_TEAM_IDS = select(Team.id).order_by(Team.id)
+_TEAM_IDS = select(col(Team.id)).order_by(col(Team.id))
 
 # Events after which someone may have room, or a waiting conversation may now fit somewhere.
 # (New conversations are routed inside their own ingest transaction: no drain needed for them.)

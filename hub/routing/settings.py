@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.models import Team
 from hub.errors import Invalid, NotFound
@@ -124,7 +124,7 @@ class TeamSettings(_Strict):
 def find_team(session: Session, ref: int | str) -> Team | None:
     """A team by id (a number) or by name (text; text of digits that names no team: as an id)."""
     if isinstance(ref, str):
-        team = session.execute(select(Team).where(Team.name == ref)).scalar_one_or_none()
+        team = session.execute(select(Team).where(col(Team.name) == ref)).scalar_one_or_none()
         if team is not None or not ref.isdigit() or len(ref) > 18:
             return team
         ref = int(ref)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.agents.models import Agent, Team, TeamMember
 from hub.clock import utcnow
@@ -18,22 +18,22 @@ def queue_overview(session: Session) -> list[dict[str, Any]]:
     now = utcnow()
     rows = session.execute(
         select(
-            Conversation.team_id,
+            col(Conversation.team_id),
             func.count(),
-            func.min(Conversation.waiting_since),
-            func.sum(case((Conversation.sla_state != "ok", 1), else_=0)),
+            func.min(col(Conversation.waiting_since)),
+            func.sum(case((col(Conversation.sla_state) != "ok", 1), else_=0)),
         )
         .where(queries.waiting_filter())
-        .group_by(Conversation.team_id)
+        .group_by(col(Conversation.team_id))
     ).all()
     stats = {team_id: (int(n), oldest, int(at_risk or 0)) for team_id, n, oldest, at_risk in rows}
-    teams = session.execute(select(Team).order_by(Team.id)).scalars().all()
+    teams = session.execute(select(Team).order_by(col(Team.id))).scalars().all()
     online = dict(
         session.execute(
-            select(TeamMember.team_id, func.count())
-            .join(Agent, Agent.id == TeamMember.agent_id)
-            .where(Agent.presence == "online")
-            .group_by(TeamMember.team_id)
+            select(col(TeamMember.team_id), func.count())
+            .join(Agent, col(Agent.id) == col(TeamMember.agent_id))
+            .where(col(Agent.presence) == "online")
+            .group_by(col(TeamMember.team_id))
         ).all()
     )
     out = []
@@ -57,7 +57,7 @@ def queue_overview(session: Session) -> list[dict[str, Any]]:
 def agent_overview(session: Session, default_capacity: dict[str, int]) -> list[dict[str, Any]]:
     now = utcnow()
     states = {a.id: a for a in queries.agent_states(session, default_capacity, online_only=False)}
-    agents = session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.id)).scalars().all()
+    agents = session.execute(select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.id))).scalars().all()
     out = []
     for a in agents:
         st = states.get(a.id)
