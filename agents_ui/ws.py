@@ -220,8 +220,8 @@ class AgentSocket:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         for task in done:
-            if task.exception() is not None:
-                raise task.exception()
+            if (exc := task.exception()) is not None:
+                raise exc
 
     async def run(self) -> None:
         try:

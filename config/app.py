@@ -144,7 +144,8 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         # Served by agents_ui/docs.py from the hub's own copies of the assets (FastAPI's load a CDN's).
         docs_url=None,
         redoc_url=None,
-        telemetry=dict.fromkeys(("tracing", "metrics", "logs"), settings.opentelemetry),
+        telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry,
+                   "logs": settings.opentelemetry},
     )
     app.state.hub = hub
     app.state.settings = settings

@@ -29,7 +29,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -71,7 +71,7 @@ class FastLane:
                 "(with a lane-versus-stack test in tests/config/test_fast_lane.py), or set `app.fast_lane = None`")
 
     def reproduces(self, entry: Middleware) -> bool:
-        cls, kwargs = entry.cls, entry.kwargs
+        cls, kwargs = entry.cls, cast(dict[str, Any], entry.kwargs)  # typed `object` by Starlette
         if getattr(cls, "leaves_lean_routes_alone", False) is True:
             return True
         if cls is ApiHeaders:  # the lane adds the same headers to every answer

@@ -85,10 +85,12 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            complete(build(), app.routes)
+            schema = build()  # FastAPI keeps it as app.openapi_schema
+            complete(schema, app.routes)
+            return schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to serve a custom schema
 
 
 def complete(schema: dict[str, Any], routes: Iterable[Any]) -> None:

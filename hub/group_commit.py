@@ -26,6 +26,7 @@ not one per item: under load that hop was a noticeable share of the hub's CPU.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import queue
 import threading
@@ -42,7 +43,15 @@ from hub.db import Database
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-_STOP = object()
+
+
+class _Stop(enum.Enum):
+    """What `close` puts in the queue after the last entry (an enum member, so mypy narrows on `is`)."""
+
+    STOP = enum.auto()
+
+
+_STOP = _Stop.STOP
 # (item, future, the loop of an asyncio future or None for a concurrent.futures one)
 _Entry = tuple[Any, Any, asyncio.AbstractEventLoop | None]
 
@@ -94,7 +103,7 @@ class GroupCommit(Generic[T, R]):
         self.name = name
         self.linger = linger
         self.rerun_if_unsure = rerun_if_unsure
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Entry | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.batches = 0  # counters, for tests and the curious
@@ -134,11 +143,11 @@ class GroupCommit(Generic[T, R]):
                 self._thread.start()
             self._queue.put(entry)
 
-    def _loop(self, inbox: queue.SimpleQueue[object]) -> None:
+    def _loop(self, inbox: queue.SimpleQueue[_Entry | _Stop]) -> None:
         with self.db.pinned():
             self._serve(inbox)
 
-    def _serve(self, inbox: queue.SimpleQueue[object]) -> None:
+    def _serve(self, inbox: queue.SimpleQueue[_Entry | _Stop]) -> None:
         busy = False
         while True:
             first = inbox.get()

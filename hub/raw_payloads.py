@@ -5,9 +5,9 @@ blocks what follows: the channel goes on with its next item."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, Index, LargeBinary, select
+from sqlalchemy import Column, Index, LargeBinary, String, select
 from sqlmodel import Field, Session, SQLModel
 
 from hub.clock import utcnow
@@ -39,7 +39,7 @@ class KeptPayload(SQLModel, table=True):
 
 def _cut(text: str, column: str) -> str:
     """A text cut to its column (a payload is kept whatever its labels hold), without NULs."""
-    longest = table_of(KeptPayload).c[column].type.length
+    longest = cast(String, table_of(KeptPayload).c[column].type).length
     return text.replace("\x00", "\ufffd")[:longest]
 
 

@@ -300,6 +300,7 @@ class Hub(HubPort):
                 with self.db.read() as s:
                     found = find_ingested(s, message.ingest_scope, message.external_id)
                 if found is not None:
+                    assert found.id is not None
                     return IngestResult(found.id, found.conversation_id, found.contact_id, created=False)
             except OperationalError as exc:
                 # Deadlocks, serialization failures and a connection the database closed (a

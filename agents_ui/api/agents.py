@@ -25,7 +25,7 @@ def me(caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)) ->
         return actions.agent_dict(agent, actions.team_ids_of(s, caller.agent_id))
 
 
-_THROTTLED = {429: {
+_THROTTLED: dict[int | str, dict[str, Any]] = {429: {
     "description": "too many presence changes (a few a second per agent, socket included): wait as many "
                    "seconds as Retry-After says",
     "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},

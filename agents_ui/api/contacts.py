@@ -30,7 +30,7 @@ def contact_views(s: Session, contacts: list[Contact],
     """Contacts as the API shows them: `opted_out_channels`, and `sms_opted_out` for clients
     written before opt-outs were per channel (deprecated: read `opted_out_channels`)."""
     opted_out = opted_out_channels(s, [c.id for c in contacts if c.id is not None])
-    views = [contact_dict(c, idents, opted_out.get(c.id, ())) for c in contacts]
+    views = [contact_dict(c, idents, opted_out.get(c.id, ()) if c.id is not None else ()) for c in contacts]
     for view in views:
         view["sms_opted_out"] = "sms" in view["opted_out_channels"]
     return views

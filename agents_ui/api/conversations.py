@@ -136,7 +136,8 @@ async def _send(hub: Hub, response: Response, client_id: UUID | None,
 
 
 # A write sent again with the same client_id answers 200 with what the first one stored.
-_AGAIN = {200: {"description": "already stored: this client_id was sent before (the first copy)"}}
+_AGAIN: dict[int | str, dict[str, Any]] = {
+    200: {"description": "already stored: this client_id was sent before (the first copy)"}}
 
 
 @router.post("/{conversation_id}/messages", status_code=201, summary="Reply to the customer", responses=_AGAIN)

@@ -144,6 +144,7 @@ def _end_sessions(session: Session, agent: Agent) -> None:
 
 
 def do_create_token(session: Session, agent: Agent, ttl: timedelta) -> str:
+    assert agent.id is not None
     token = new_secret("hub")
     session.add(AuthToken(agent_id=agent.id, token_hash=digest(token), expires_at=utcnow() + ttl))
     return token
@@ -252,12 +253,14 @@ def get_team_by_name(session: Session, name: str) -> Team:
 
 
 def do_add_member(session: Session, team: Team, agent: Agent) -> None:
+    assert team.id is not None and agent.id is not None
     if session.get(TeamMember, (team.id, agent.id)) is None:
         session.add(TeamMember(team_id=team.id, agent_id=agent.id))
         log.append(session, MemberAdded(team_id=team.id, agent_id=agent.id))
 
 
 def do_remove_member(session: Session, team: Team, agent: Agent) -> None:
+    assert team.id is not None and agent.id is not None
     member = session.get(TeamMember, (team.id, agent.id))
     if member is not None:
         session.delete(member)
@@ -280,6 +283,7 @@ def do_set_presence(session: Session, agent: Agent, presence: str) -> bool:
         raise Invalid(f"presence must be one of {', '.join(PRESENCES)}")
     if agent.presence == presence:
         return False
+    assert agent.id is not None
     previous = agent.presence
     agent.presence = presence
     agent.presence_changed_at = utcnow()

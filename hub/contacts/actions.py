@@ -42,7 +42,7 @@ def created_in_transaction(session: Session, contact_id: int | None) -> bool:
 
 def mark_created(session: Session, contact_id: int, tier: str = NEW_CONTACT_TIER, language: str | None = None) -> None:
     """Record that this transaction created this contact (`created_facts`)."""
-    mark = session.info.get(_NEW_CONTACTS)
+    mark: tuple[Any, dict[int, tuple[str, str | None]]] | None = session.info.get(_NEW_CONTACTS)
     if mark is None or mark[0] is not session.get_transaction():
         mark = session.info[_NEW_CONTACTS] = (session.get_transaction(), {})
     mark[1][contact_id] = (tier, language)
@@ -211,6 +211,7 @@ def _update_known(session: Session, ref: ContactRef, idents: list[tuple[str, str
 
 
 def _attach_identity(session: Session, contact: Contact, kind: str, address: str) -> None:
+    assert contact.id is not None
     try:
         with session.begin_nested():
             session.add(ContactIdentity(contact_id=contact.id, kind=kind, address=address))

@@ -6,8 +6,9 @@ timeline."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlmodel import Session, col
 
 from hub.clock import utcnow
@@ -17,7 +18,7 @@ from hub.errors import Conflict
 from hub.events import log
 from hub.events.types import OptOutChanged
 
-_REASON = table_of(ContactOptOut).c.reason.type.length
+_REASON = cast(String, table_of(ContactOptOut).c.reason.type).length
 
 
 def do_set_opt_out(session: Session, contact: Contact, channel: str, opted_out: bool, reason: str) -> bool:

@@ -64,6 +64,7 @@ def do_update_contact(session: Session, contact: Contact, changes: dict[str, Any
         setattr(contact, key, value)
     contact.updated_at = utcnow()
     session.flush()
+    assert contact.id is not None
     log.append(session, ContactUpdated(contact_id=contact.id, actor_agent_id=actor_agent_id,
                                        changes=changed))
     return changed

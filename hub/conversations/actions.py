@@ -213,6 +213,7 @@ def assignment(
         conv.last_agent_id = assignee_id
         conv.passed_agent_ids = conv.passed_at = None  # someone has it: a fresh start next time
     conv.updated_at = now
+    assert conv.id is not None
     return ASSIGNMENTS[event_type](
         conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=actor_agent_id,
         assignee_id=assignee_id, team_id=team_id, from_assignee_id=from_assignee, from_team_id=from_team,

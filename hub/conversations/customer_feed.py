@@ -48,7 +48,8 @@ def public_event(ev: EventView, agent_names: dict[int, str]) -> PublicEvent | No
             return None
         data = {k: message.get(k) for k in _MESSAGE_FIELDS}
         if message.get("direction") == "out":
-            data["agent_name"] = agent_names.get(message.get("author_agent_id"))
+            author = message.get("author_agent_id")
+            data["agent_name"] = agent_names.get(author) if author is not None else None
         return PublicEvent(ev.id, "message.created", ev.conversation_id, ev.created_at, data)
     if ev.type in _ASSIGNED:
         assignee = ev.payload.get("assignee_id")

@@ -29,7 +29,7 @@ def do_merge(session: Session, source_id: int, into_id: int, *, actor_agent_id: 
     conversations = list(session.execute(
         select(col(Conversation.id)).where(col(Conversation.contact_id) == source_id)).scalars())
     for table in (ContactIdentity, Conversation, Message, Event):
-        session.execute(update(table).where(table.contact_id == source_id).values(contact_id=into_id))
+        session.execute(update(table).where(col(table.contact_id) == source_id).values(contact_id=into_id))
     now = utcnow()
     into.email = into.email or source.email
     into.phone = into.phone or source.phone

@@ -49,6 +49,7 @@ def _set_message_status(
     message.delivery_status = status
     if error is not None:
         message.delivery_error = error
+    assert message.id is not None
     log.append(session, DeliveryStatusChanged(
         conversation_id=message.conversation_id, contact_id=message.contact_id, message_id=message.id,
         status=status, error=message.delivery_error, message=message_dict(message)))
@@ -99,6 +100,7 @@ def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attem
         message = session.get(Message, item.message_id)
         if message is not None and message.delivery_error != f"retrying: {error}":
             message.delivery_error = f"retrying: {error}"
+            assert message.id is not None
             log.append(session, DeliveryRetryScheduled(
                 conversation_id=message.conversation_id, contact_id=message.contact_id,
                 message_id=message.id, attempts=item.attempts, error=error,
@@ -147,6 +149,7 @@ def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int
     previous_error = message.delivery_error
     message.delivery_status = "pending"
     message.delivery_error = None
+    assert message.id is not None
     log.append(session, DeliveryRetried(
         conversation_id=message.conversation_id, contact_id=message.contact_id, actor_agent_id=actor_agent_id,
         message_id=message.id, status="pending", previous_error=previous_error,

@@ -128,7 +128,9 @@ class EventBus:
                     while not self._stopping.is_set():
                         if conn is None:
                             conn = self.db.autocommit_connection()
-                            cursor = conn.connection.driver_connection.cursor()
+                            driver = conn.connection.driver_connection
+                            assert driver is not None  # a connection just checked out has one
+                            cursor = driver.cursor()
                         batch = log.read_after_cursor(cursor, paramstyle, self.cursor, self.batch_size)
                         if not batch:
                             break

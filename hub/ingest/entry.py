@@ -13,6 +13,7 @@ them column by column on both databases.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -136,7 +137,7 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
     for i in range(rest, len(msgs)):
         if results[i] is None:
             results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
-    return results
+    return cast("list[IngestResult | Exception]", results)  # every slot is filled by now
 
 
 def _known_contact(msg: InboundMessage, idents: list[tuple[str, str]],

@@ -93,9 +93,9 @@ _LAST_AGENT = (
     .limit(1)
 )
 _WAITING_COLUMNS = (
-    Conversation.id, Conversation.channel, Conversation.team_id, Conversation.priority,
-    Conversation.waiting_since, Conversation.created_at, Conversation.last_agent_id, Conversation.routing_skill,
-    Conversation.passed_agent_ids, Conversation.passed_at,
+    col(Conversation.id), col(Conversation.channel), col(Conversation.team_id), col(Conversation.priority),
+    col(Conversation.waiting_since), col(Conversation.created_at), col(Conversation.last_agent_id),
+    col(Conversation.routing_skill), col(Conversation.passed_agent_ids), col(Conversation.passed_at),
 )
 
 
@@ -246,6 +246,7 @@ class Router:
         )
         conv.priority += rule.priority
         conv.routing_skill = rule.skill
+        assert conv.id is not None
         decision.events.append(Queued(conversation_id=conv.id, contact_id=conv.contact_id,
                                       rule=rule.name, team_id=conv.team_id, priority=conv.priority,
                                       skill=conv.routing_skill, conversation=conversation_dict(conv)))
@@ -382,6 +383,7 @@ class Router:
         conv.updated_at = utcnow()
         if agent_id is not None and reason in ("declined", "timeout"):
             passed_on(conv, agent_id, conv.updated_at)
+        assert conv.id is not None
         log.append(session, OfferWithdrawn(conversation_id=conv.id, contact_id=conv.contact_id,
                                            agent_id=agent_id, reason=reason, from_assignee_id=agent_id,
                                            conversation=conversation_dict(conv)))

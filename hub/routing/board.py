@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, bindparam, column, event, func, select, text
 from sqlalchemy.orm import Session as OrmSession
@@ -126,7 +126,9 @@ _ASSIGNED = select(col(Conversation.id), col(Conversation.assignee_id), col(Conv
 _OFFERED = select(col(Conversation.id), col(Conversation.offered_to_id), col(Conversation.channel)).where(
     col(Conversation.offered_to_id).is_not(None), col(Conversation.assignee_id).is_(None)
 )
-_AGENT_COLUMNS = (Agent.id, Agent.presence, Agent.skills, Agent.capacities, Agent.last_assigned_at)
+_AGENT_COLUMNS = (
+    col(Agent.id), col(Agent.presence), col(Agent.skills), col(Agent.capacities), col(Agent.last_assigned_at)
+)
 _ONLINE_AGENTS = select(*_AGENT_COLUMNS).where(
     col(Agent.active).is_(True), col(Agent.presence) == "online"
 )
@@ -167,7 +169,7 @@ class View:
         self.teams: dict[int, TeamInfo] = {}
         self.rules: Any = None
         self._agents: list[AgentState] | None = None
-        self._servable: set[int | None] | None | bool = False  # False: not worked out yet
+        self._servable: set[int | None] | None | Literal[False] = False  # False: not worked out yet
         self.writes_seen: int | None = None  # `PlainSql.event_writes` when last brought up to date
         if base is not None:
             self.bind, self.event_id, self.loaded_at = base.bind, base.event_id, base.loaded_at

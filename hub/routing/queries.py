@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlmodel import Session, col
 
 from hub.agents.models import Agent, TeamMember
@@ -71,7 +71,7 @@ def agent_states(
     ]
 
 
-def waiting_filter() -> object:
+def waiting_filter() -> ColumnElement[bool]:
     return (
         (col(Conversation.status) == "open")
         & col(Conversation.assignee_id).is_(None)

@@ -45,6 +45,8 @@ class TypedEvent:
     # (column, field) pairs; (payload key, field, omit when None) triples. Set by `@event`.
     _COLUMN_FIELDS: ClassVar[tuple[tuple[str, str], ...]]
     _PAYLOAD_FIELDS: ClassVar[tuple[tuple[str, str, bool], ...]]
+    # Set on every subclass by `@shared` (declared here so mypy knows event types are dataclasses).
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     @property
     def private(self) -> bool:
