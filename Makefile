@@ -19,9 +19,12 @@ run: setup
 	$(BIN)/hub admin ensure
 	$(BIN)/hub serve
 
+MYPY_PATHS := hub channels agents_ui config
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy $(MYPY_PATHS)
 
 # The console's browser tests drive Debian's Chromium (no browser download). As root it is installed
 # when missing; elsewhere the tests skip with a message, and in CI (CI=true) they fail instead.
@@ -42,6 +45,7 @@ dovecot:
 test: setup browser dovecot
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy $(MYPY_PATHS)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # Schemathesis over the served OpenAPI schema, on SQLite and PostgreSQL (minutes; not in `make test`).

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import functools
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
 
 from starlette.datastructures import URL
 from twilio.request_validator import RequestValidator, add_port, remove_port
-
-from hub.ports import TrustedProxies  # noqa: F401  (the webhooks take it from here)
 
 SIGNATURE_HEADER = "x-twilio-signature"
 # The request headers a webhook reads: the body's type, the signature, and what the URL Twilio
@@ -50,7 +48,7 @@ class FormParams:
         for key, value in pairs:
             self._values.setdefault(key, []).append(value)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def getlist(self, key: str) -> list[str]:

@@ -26,13 +26,12 @@ from channels.sms.signatures import (
     SIGNATURE_HEADER,
     FormParams,
     SignatureChecker,
-    TrustedProxies,
     forwarded_url,
     parse_form,
     public_route_url,
     webhook_headers,
 )
-from hub.ports import BaseAdapter, RejectedMessage
+from hub.ports import BaseAdapter, RejectedMessage, TrustedProxies
 
 logger = logging.getLogger(__name__)
 
