@@ -138,7 +138,7 @@ class DeliveryWorker:
         with self.db.write(serialize=False) as s:  # appends no event, as claiming
             s.execute(
                 update(OutboxItem)
-                .where(tuple_(OutboxItem.id, OutboxItem.attempts).in_(list(held.items())),  # type: ignore[arg-type]
+                .where(tuple_(OutboxItem.id, OutboxItem.attempts).in_(list(held.items())),
                        col(OutboxItem.status) == "in_flight")
                 .values(lease_until=utcnow() + self.lease)
                 .execution_options(synchronize_session=False)
@@ -155,13 +155,13 @@ class DeliveryWorker:
         stmt = (
             select(OutboxItem)
             .where(
-                OutboxItem.channel.in_(list(self.adapters)),  # type: ignore[attr-defined]
+                col(OutboxItem.channel).in_(list(self.adapters)),
                 or_(
                     actions.due_filter(now),
                     (col(OutboxItem.status) == "in_flight") & (col(OutboxItem.lease_until) < now),
                 ),
             )
-            .order_by(OutboxItem.next_attempt_at)  # type: ignore[arg-type]
+            .order_by(col(OutboxItem.next_attempt_at))
             .limit(self.batch_size)
         )
         if self.db.is_postgres:
