@@ -45,11 +45,13 @@ from channels.lean_routes import LeanRoute
 from config.channels import build_channels
 from config.fast_lane import FastLane
 from config.openapi import install_openapi
+from config.secrets import derive_key, hub_secret
 from config.settings import Settings, load_settings
 from hub.agents.login import Logins, PasswordChecks
 from hub.agents.throttle import LoginThrottle
 from hub.attachments.files import AttachmentFiles
 from hub.blobs import DiskBlobStore
+from hub.channel_accounts.crypto import SecretBox
 from hub.db import Database
 from hub.routing.actions import RoutingConfig
 from hub.routing.rules import rule_from_dict
@@ -82,6 +84,7 @@ def build_hub(settings: Settings, *, run_workers: bool | None = None) -> Hub:
             offer_channels=tuple(settings.routing.offer_channels),
         ),
         raw_payload_max_bytes=settings.raw_payload_max_bytes,
+        secret_box=SecretBox(derive_key(hub_secret(settings), "channel-secrets")),
     )
     return Hub(db, options)
 

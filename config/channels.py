@@ -1,8 +1,10 @@
 """The channel registry: every enabled channel, built from settings, then mounted, started, stopped.
 
 Built in: the API channel (always), SMS (when Twilio is configured), web chat (unless
-`webchat.enabled` is false; a demo widget by default), the demo channel (always:
-inert unless `hub demo` made conversations on it). Then each `extra_channels` entry, a
+`webchat.enabled` is false; a demo widget by default), email (when a mailbox is in the settings or
+stored by an admin, or the SMTP listener is on; otherwise dormant until the first one is stored),
+the demo channel (always: inert unless `hub demo` made conversations on it). Then each
+`extra_channels` entry, a
 "module:factory" path whose `factory(settings)` returns a `ChannelAdapter`: a channel that lives
 outside this repository's `channels/` is added by settings alone. The app mounts their routes
 ahead of the console's, starts them after the hub (each with its own `TaskRunner`) and stops them
@@ -18,11 +20,15 @@ from typing import Any
 
 from channels.api.adapter import ApiChannel
 from channels.demo.adapter import DemoChannel
+from channels.email.adapter import EmailAdapter
+from channels.email.settings import EmailSettings, ImapServer, Mailbox, SmtpListener, SmtpServer
 from channels.sms.adapter import TwilioSmsAdapter
 from channels.sms.settings import SmsSettings
 from channels.webchat.adapter import WebchatChannel
 from config.demo import customer_lookup
-from config.settings import Settings
+from config.secrets import derive_key, hub_secret
+from config.settings import EmailMailboxSettings, Settings
+from hub.channel_accounts.actions import list_accounts
 from hub.channel_tasks import ChannelState, ChannelTasks
 from hub.ports import ChannelAdapter, HubPort, TaskRunner
 from hub.runtime import Hub
@@ -41,6 +47,41 @@ def sms_settings(settings: Settings) -> SmsSettings:
                        trusted_proxies=tuple(settings.trusted_proxies))
 
 
+def email_settings(settings: Settings) -> EmailSettings:
+    e = settings.email
+    return EmailSettings(
+        mailboxes=tuple(mailbox(m, e.max_bytes) for m in e.mailboxes),
+        listener=SmtpListener(enabled=e.listener_enabled, host=e.listener_host, port=e.listener_port,
+                              max_bytes=e.max_bytes),
+        secret=derive_key(hub_secret(settings), "email-ids"))
+
+
+def mailbox(m: EmailMailboxSettings, max_bytes: int) -> Mailbox:
+    imap = None
+    if m.imap is not None:
+        imap = ImapServer(host=m.imap.host, port=m.imap.port, tls=m.imap.tls, starttls=m.imap.starttls,
+                          username=m.imap.username, password=m.imap.password, folder=m.imap.folder,
+                          poll_seconds=m.imap.poll_seconds, ca_file=m.imap.ca_file, max_bytes=max_bytes)
+    s = m.smtp
+    return Mailbox(address=m.address, display_name=m.display_name, signature=m.signature, language=m.language,
+                   subject_token=m.subject_token, imap=imap,
+                   smtp=SmtpServer(host=s.host, port=s.port, tls=s.tls, starttls=s.starttls, username=s.username,
+                                   password=s.password, timeout_seconds=s.timeout_seconds))
+
+
+def email_wanted(settings: Settings, hub: Hub) -> bool:
+    """Email is on with a mailbox in the settings or stored (or the listener on). Before the
+    database has its tables (a first `hub db upgrade`), only the settings count."""
+    if settings.email.mailboxes or settings.email.listener_enabled:
+        return True
+    try:
+        with hub.db.read() as s:
+            return bool(list_accounts(s, "email"))
+    except Exception:  # noqa: BLE001  (no table yet: nothing stored)
+        logger.warning("stored email mailboxes could not be read: the email channel starts only if configured")
+        return False
+
+
 def built_in(settings: Settings, hub: Hub) -> list[ChannelAdapter]:
     api = settings.api_channel
     adapters: list[ChannelAdapter] = [
@@ -51,6 +92,8 @@ def built_in(settings: Settings, hub: Hub) -> list[ChannelAdapter]:
     if settings.webchat.enabled:
         adapters.append(WebchatChannel(settings.webchat, public_url=settings.public_url,
                                        token_key=settings.secret_key, trusted_proxies=settings.trusted_proxies))
+    if email_wanted(settings, hub):
+        adapters.append(EmailAdapter(email_settings(settings)))
     adapters.append(DemoChannel(customer_lookup(hub.db)))
     return adapters
 

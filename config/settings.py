@@ -48,6 +48,61 @@ class ApiChannelSettings(BaseModel):
     timeout_seconds: float = 10.0
 
 
+class EmailSmtpSettings(BaseModel):
+    """A mailbox's outgoing server. `tls`: implicit TLS (465); `starttls`: upgrade (587)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=587, gt=0, lt=65536)
+    tls: bool = False
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class EmailImapSettings(BaseModel):
+    """A mailbox's IMAP account, watched with IDLE (polled without it)."""
+
+    host: str
+    port: int = Field(default=993, gt=0, lt=65536)
+    tls: bool = True
+    starttls: bool = False
+    username: str
+    password: str = ""
+    folder: str = "INBOX"
+    poll_seconds: float = Field(default=60.0, gt=0)
+    ca_file: str | None = None
+
+
+class EmailMailboxSettings(BaseModel):
+    address: str  # support@example.com: replies leave from it, mail to it (and to support+token@) comes in
+    display_name: str = ""
+    signature: str = ""
+    language: str = "en"  # of the words customers read in our mail ("On <date>, <name> wrote:")
+    subject_token: bool = True  # "[#token]" in subjects, for mail clients that drop Reply-To
+    smtp: EmailSmtpSettings = Field(default_factory=EmailSmtpSettings)
+    imap: EmailImapSettings | None = None  # None: mail arrives through the SMTP listener only
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        local, at, domain = value.strip().lower().rpartition("@")
+        if not (at and local and "." in domain) or any(c in value for c in " \r\n,<>"):
+            raise ValueError(f"email.mailboxes: {value!r} is not an address like support@example.com")
+        return f"{local}@{domain}"
+
+
+class EmailChannelSettings(BaseModel):
+    # Mailboxes from this file; admins add more in the console (stored, passwords encrypted).
+    mailboxes: list[EmailMailboxSettings] = Field(default_factory=list)
+    # The hub's own SMTP server for mail a relay forwards (off by default: it listens on a port).
+    listener_enabled: bool = False
+    listener_host: str = "127.0.0.1"
+    listener_port: int = Field(default=2525, gt=0, lt=65536)
+    # A mail larger than this is refused (552) by the listener, kept raw (not ingested) from IMAP.
+    max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+
+
 class RoutingSettings(BaseModel):
     # [[routing.rules]] tables: name, team (name), priority, skill, and match conditions
     # channel / tier / language / source / keywords (each a list: any of).
@@ -80,6 +135,8 @@ class Settings(BaseSettings):
     # hub may write or open the agent socket with its session cookie. The public URL's is always.
     allowed_origins: list[str] = Field(default_factory=list)
     secret_key: str | None = None
+    # Where a random secret is kept when secret_key is unset (config/secrets.py): one process only.
+    secret_key_file: str = str(ROOT / "var" / "secret_key")
     host: str = "127.0.0.1"
     port: int = 8000
     workers_in_web: bool = True  # run the delivery worker and timers inside `hub serve`
@@ -128,6 +185,7 @@ class Settings(BaseSettings):
     # fields, allowed_origins, identity_secret, require_identity) and limits; on by default with a
     # demo widget (GET /widget/demo).
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)
+    email: EmailChannelSettings = Field(default_factory=EmailChannelSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @property

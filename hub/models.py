@@ -2,6 +2,7 @@
 
 from hub.agents.models import Agent, ApiKey, AuthToken, Team, TeamMember
 from hub.attachments.models import StoredAttachment
+from hub.channel_accounts.models import StoredAccount
 from hub.channel_cursors import ChannelCursor
 from hub.contacts.models import Contact, ContactIdentity, ContactOptOut
 from hub.conversations.models import Conversation, ConversationMention, ConversationRead, Message, ThreadKey
@@ -28,6 +29,7 @@ __all__ = [
     "Message",
     "OutboxItem",
     "RoutingRule",
+    "StoredAccount",
     "StoredAttachment",
     "Team",
     "TeamMember",

@@ -233,6 +233,30 @@ class DeliveryUpdate:
     error_message: str | None = None
 
 
+@dataclass(frozen=True)
+class ChannelAccount:
+    """An account of a channel that admins keep in the hub from the console (an email mailbox):
+    `name` is unique within the channel (a mailbox's address); `settings` as the channel's admin
+    form stored them; `secrets` (passwords), decrypted for the adapter: encrypted at rest, never
+    logged (hidden from repr), never returned by the API."""
+
+    id: int
+    channel: str
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """One finding of `ChannelAdapter.check_account` ("test connection"), in an admin's words."""
+
+    ok: bool
+    key: str  # what was found, as a stable key ("check.login_refused")
+    text: str  # the words for the admin, in the language asked for
+    detail: str = ""  # the server's own words
+
+
 class RejectedMessage(ValueError):
     """Ingest refused this message for good: bad input (an invalid address, a value the database
     cannot store such as a NUL character). Sending it again will not help: answer 4xx."""
@@ -297,6 +321,15 @@ class ChannelAdapter(Protocol):
         start to its stop): answer, or raise `TransientError` to be tried again later."""
         ...
 
+    async def accounts_changed(self) -> None:
+        """Admins changed this channel's stored accounts (`HubPort.channel_accounts_async`): take
+        them up (restart what changed). Called in the process that wrote them, after the commit."""
+        ...
+
+    async def check_account(self, account: ChannelAccount, lang: str) -> list[AccountCheck]:
+        """Try an account's servers without sending or reading anything ("test connection")."""
+        ...
+
 
 class BaseAdapter:
     """No routes, no inbound work: a channel overrides what it has (and `send`). `port` is the
@@ -317,6 +350,12 @@ class BaseAdapter:
 
     async def send(self, item: Outbound) -> SendResult:
         raise PermanentError(f"the {self.channel} channel sends nothing")
+
+    async def accounts_changed(self) -> None:
+        return None
+
+    async def check_account(self, account: ChannelAccount, lang: str) -> list[AccountCheck]:
+        return []
 
 
 class HubPort(Protocol):
@@ -386,6 +425,10 @@ class HubPort(Protocol):
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         """The bytes of a file the hub stored (an agent's upload on an `OutboundMessage`). Raises
         PermanentError when the hub has no such file."""
+        ...
+
+    async def channel_accounts_async(self, channel: str) -> tuple[ChannelAccount, ...]:
+        """The accounts admins stored for `channel` (secrets decrypted), by name."""
         ...
 
 

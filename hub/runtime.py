@@ -19,6 +19,8 @@ from hub.attachments import actions as attachment_actions
 from hub.attachments.files import AttachmentFiles
 from hub.attachments.models import StoredAttachment
 from hub.blobs import BlobNotFound
+from hub.channel_accounts.actions import port_accounts
+from hub.channel_accounts.crypto import SecretBox
 from hub.channel_cursors import do_store_cursor, get_cursor
 from hub.clock import utcnow
 from hub.contacts.actions import find_by_identity, ref_kind
@@ -32,7 +34,7 @@ from hub.conversations.storable import check_storable
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
 from hub.delivery.worker import DeliveryWorker
-from hub.errors import Invalid
+from hub.errors import Conflict, Invalid
 from hub.events.fanout import EventBus
 from hub.events.redis_fanout import RedisWaker
 from hub.events.visibility import Visibility
@@ -41,6 +43,7 @@ from hub.hints import CustomerTyping, TypingHints
 from hub.ingest.entry import do_ingest_many, find_ingested
 from hub.ports import (
     Attachment,
+    ChannelAccount,
     ChannelAdapter,
     Cursor,
     DeliveryUpdate,
@@ -95,6 +98,8 @@ class HubOptions:
     files: AttachmentFiles | None = None
     # Raw payloads kept for admins (hub.raw_payloads) are cut to this size.
     raw_payload_max_bytes: int = DEFAULT_MAX_BYTES
+    # Seals channel accounts' secrets (mailbox passwords) at rest; None: none can be stored.
+    secret_box: SecretBox | None = None
 
 
 def _raw_of(message: InboundMessage, exc: RejectedMessage) -> RawPayload:
@@ -430,6 +435,18 @@ class Hub(HubPort):
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         return await asyncio.to_thread(self.read_attachment, attachment)
+
+    @property
+    def secret_box(self) -> SecretBox:
+        if self.options.secret_box is None:
+            raise Conflict("this hub has no key to keep secrets with (HubOptions.secret_box)")
+        return self.options.secret_box
+
+    async def channel_accounts_async(self, channel: str) -> tuple[ChannelAccount, ...]:
+        def read() -> tuple[ChannelAccount, ...]:
+            with self.db.read() as s:
+                return port_accounts(s, channel, self.secret_box)
+        return await asyncio.to_thread(read)
 
     def read_attachment(self, attachment: Attachment) -> bytes:
         files = self.options.files

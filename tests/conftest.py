@@ -94,6 +94,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "admin_password": None,
         # Content-addressed, so tests could share one; a folder each keeps them apart anyway.
         "attachments_dir": tempfile.mkdtemp(prefix="hub-attachments-"),
+        # Keys for sealed secrets and email ids derive from it (config/secrets.py): no file in var/.
+        "secret_key": "test-secret-key",
     }
     base.update(overrides)
     return Settings(**base)

@@ -1,59 +1,140 @@
-"""The email channel: the SMTP listener in, replies out through each mailbox's SMTP server.
+"""The email channel: the SMTP listener and IMAP mailboxes in, replies out through each mailbox's
+SMTP server.
 
-Lifecycle as agreed for ports v2: `start(port, tasks)` opens the listener when enabled and spawns
-one task per IMAP mailbox on `tasks` (the hub restarts a failed one with backoff; it resumes from its
-cursor), `stop()` closes the listener, `send()` renders and sends a reply.
+Mailboxes come from settings (config/hub.toml) and from the hub (admins add them in the console:
+`HubPort.channel_accounts_async`); an address in both is the file's. `start(port, tasks)` opens
+the listener when enabled and spawns one task per IMAP mailbox; `accounts_changed()` (the console
+saved a mailbox, or every `refresh_seconds` for changes made through another process) restarts
+the task of each mailbox whose settings changed and hands the listener the new set. `send()`
+renders a reply from templates/email, with the agent's uploads attached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import logging
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
 
 from channels.email import smtp_out
+from channels.email.accounts import mailbox_of
+from channels.email.diagnose import check_imap, check_smtp
 from channels.email.imap import MailboxWatcher, cursor_name
-from channels.email.inbound import EmailPort
-from channels.email.render import BadAddress, Quoted, Reply, render_reply
+from channels.email.render import BadAddress, File, Quoted, Reply, render_reply
 from channels.email.settings import EmailSettings, Mailbox
 from channels.email.smtp_in import Listener
-from hub.ports import OutboundMessage, PermanentError, SendResult
+from hub.ports import (
+    AccountCheck,
+    BaseAdapter,
+    ChannelAccount,
+    HubPort,
+    Outbound,
+    OutboundMessage,
+    PermanentError,
+    SendResult,
+    TaskRunner,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
 
 
-class TaskRunner(Protocol):
-    """What `start` is given to run inbound work on (ports v2: `hub.ports.TaskRunner`)."""
-
-    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None: ...
-
-
-class EmailAdapter:
+class EmailAdapter(BaseAdapter):
     channel = "email"
     address_kind = "email"  # the hub fills `Outbound.to` with the contact's email address
+    # Another process's edits of the stored mailboxes are taken up within this long.
+    refresh_seconds = 60.0
 
     def __init__(self, settings: EmailSettings) -> None:
+        self.configured = settings.mailboxes  # from the settings file: these win over stored ones
         self.settings = settings
         self.listener: Listener | None = None
-        self.watchers: dict[str, MailboxWatcher] = {}
+        self.watchers: dict[str, MailboxWatcher] = {}  # task name -> its watcher (kept across restarts)
+        self._changed: dict[str, asyncio.Event] = {}  # task name -> set when its mailbox changed
+        self._tasks: TaskRunner | None = None
+        self._reload = asyncio.Lock()
 
-    def routes(self) -> Sequence[Any]:
-        return []
-
-    async def start(self, port: EmailPort, tasks: TaskRunner) -> None:
+    async def start(self, port: HubPort, tasks: TaskRunner) -> None:
+        self.port, self._tasks = port, tasks
+        await self._take(await self._stored())
         if self.settings.listener.enabled and self.listener is None:
             self.listener = Listener(self.settings, port)
             await self.listener.start()
-        ours = tuple(box.address for box in self.settings.mailboxes)
-        for box in self.settings.mailboxes:
-            name = cursor_name(box)
-            if box.imap is not None and name not in self.watchers:
-                self.watchers[name] = watcher = MailboxWatcher(box, port, our_addresses=ours)
-                tasks.spawn(name, watcher.run)
+        tasks.spawn("mailboxes", self._refresh_loop)
 
     async def stop(self) -> None:
         self.watchers.clear()  # their tasks belong to the hub's TaskRunner, which stops them
+        self._changed.clear()
+        self._tasks = None
         if self.listener is not None:
             listener, self.listener = self.listener, None
             await listener.stop()
+
+    async def accounts_changed(self) -> None:
+        if self.port is not None and self._tasks is not None:
+            await self._take(await self._stored())
+
+    async def check_account(self, account: ChannelAccount, lang: str) -> list[AccountCheck]:
+        box = mailbox_of(account)
+        checks = [await check_smtp(box.smtp)]
+        if box.imap is not None:
+            checks.append(await check_imap(box.imap))
+        return [AccountCheck(c.ok, c.key, c.text(lang), c.detail) for c in checks]
+
+    async def _stored(self) -> tuple[Mailbox, ...]:
+        assert self.port is not None
+        limit = self.settings.listener.max_bytes
+        return tuple(mailbox_of(a, max_bytes=limit) for a in await self.port.channel_accounts_async(self.channel))
+
+    async def _take(self, stored: tuple[Mailbox, ...]) -> None:
+        """Run with the file's mailboxes plus `stored`: restart watchers whose mailbox changed."""
+        async with self._reload:
+            mine = {box.address for box in self.configured}
+            boxes = self.configured + tuple(box for box in stored if box.address not in mine)
+            self.settings = replace(self.settings, mailboxes=boxes)
+            if self.listener is not None:
+                self.listener.handler.use(self.settings)
+            wanted = {cursor_name(box): box for box in boxes if box.imap is not None}
+            ours = tuple(box.address for box in boxes)
+            for name, watcher in list(self.watchers.items()):
+                if wanted.get(name) != watcher.mailbox or watcher.addresses != ours:
+                    del self.watchers[name]
+                    self._changed[name].set()
+            for name, box in wanted.items():
+                if name not in self.watchers:
+                    self.watchers[name] = MailboxWatcher(box, self.port, our_addresses=ours)  # type: ignore[arg-type]
+                if name not in self._changed and self._tasks is not None:
+                    self._changed[name] = asyncio.Event()
+                    self._tasks.spawn(name, lambda name=name: self._watch(name))  # type: ignore[misc]
+
+    async def _watch(self, name: str) -> None:
+        """One mailbox's task: its watcher until the mailbox changes, then the new one; idle
+        while the mailbox is gone (a task cannot be taken back from the runner)."""
+        while True:
+            changed = self._changed.get(name)
+            watcher = self.watchers.get(name)
+            if changed is None:
+                return
+            changed.clear()
+            if watcher is None:
+                await changed.wait()
+                continue
+            running = asyncio.ensure_future(watcher.run())
+            waiting = asyncio.ensure_future(changed.wait())
+            try:
+                await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (running, waiting):
+                    task.cancel()
+                await asyncio.gather(running, waiting, return_exceptions=True)
+            if running.done() and not running.cancelled() and running.exception() is not None:
+                raise running.exception()  # type: ignore[misc]
+            logger.info("email: mailbox task %s takes up its new settings", name)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            await self.accounts_changed()
 
     def mailbox(self, source: str) -> Mailbox:
         """The mailbox a reply leaves from: the one the customer wrote to, else the first."""
@@ -61,22 +142,34 @@ class EmailAdapter:
         if box is None and self.settings.mailboxes:
             box = self.settings.mailboxes[0]
         if box is None:
-            raise PermanentError("no mailbox to send from (configure email.mailboxes)")
+            raise PermanentError("no mailbox to send from (add one in the console's settings, or email.mailboxes)")
         return box
 
-    async def send(self, item: OutboundMessage) -> SendResult:
+    async def send(self, item: Outbound) -> SendResult:
+        if not isinstance(item, OutboundMessage):
+            raise PermanentError("the email channel places no calls")
         box = self.mailbox(item.source)
+        files = await self._files(item)
         try:
-            rendered = render_reply(reply_of(item), box, secret=self.settings.secret)
+            rendered = render_reply(reply_of(item, files), box, secret=self.settings.secret)
         except BadAddress as exc:
             raise PermanentError(str(exc)) from exc
         await smtp_out.send(box.smtp, rendered.message, sender=box.address, recipients=rendered.recipients)
         return SendResult(provider_id=rendered.message_id, status="sent", thread_keys=rendered.thread_keys)
 
+    async def _files(self, item: OutboundMessage) -> tuple[File, ...]:
+        stored = [a for a in item.attachments if a.id is not None]
+        if not stored:
+            return ()
+        if self.port is None:
+            raise TransientError("the email channel is not running yet: its files cannot be read")
+        return tuple(File(a.filename or "attachment", a.content_type or "application/octet-stream",
+                          await self.port.open_attachment_async(a)) for a in stored)
 
-def reply_of(item: OutboundMessage) -> Reply:
+
+def reply_of(item: OutboundMessage, files: tuple[File, ...] = ()) -> Reply:
     """The reply to render. The agent's name, CC and the message answered come in `metadata`
-    (`agent_name`, `cc`, `quoted: {at, name, text}`) until the port names them."""
+    (`agent_name`, `cc`, `quoted: {at, name, text}`)."""
     meta = item.metadata or {}
     q = meta.get("quoted")
     quoted = Quoted(datetime.fromisoformat(q["at"]), str(q.get("name") or ""), str(q.get("text") or "")) \
@@ -90,6 +183,7 @@ def reply_of(item: OutboundMessage) -> Reply:
         cc=tuple(str(c) for c in meta.get("cc") or ()),
         thread_keys=item.thread_keys,
         quoted=quoted,
+        files=files,
         new_conversation=not item.thread_keys,
         seed=str(item.outbox_id),
     )

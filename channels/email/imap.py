@@ -19,7 +19,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from channels.email.bodies import Part
 from channels.email.classify import classify
+from channels.email.files import with_files
 from channels.email.imap_client import ImapSession
 from channels.email.inbound import EmailPort, to_inbound, to_raw
 from channels.email.parsing import parse_email
@@ -54,6 +56,7 @@ class Prepared:
     uid: int
     message: InboundMessage | None  # to ingest (carrying its cursor), or
     raw: RawPayload | None  # to keep for an admin, with the reason
+    parts: tuple[Part, ...] = ()  # the message's files, stored just before it is ingested
 
 
 class MailboxWatcher:
@@ -138,7 +141,8 @@ class MailboxWatcher:
         for item in prepared:
             if item.raw is not None:
                 await self.port.keep_raw_async(item.raw)
-        messages = [(item.uid, item.message) for item in prepared if item.message is not None]
+        messages = [(item.uid, await with_files(self.port, item.message, item.parts))
+                    for item in prepared if item.message is not None]
         # Submitted together, so the hub commits them together (group commit), in this order;
         # shielded: a stop while they are queued lets them finish rather than leave a gap.
         ingests = [asyncio.ensure_future(self.port.ingest_async(m)) for _, m in messages]
@@ -202,5 +206,6 @@ class MailboxWatcher:
             if parsed.failure:
                 out.append(Prepared(uid, None, to_raw(self.mailbox, raw, parsed.failure, parsed.external_id)))
                 continue
-            out.append(Prepared(uid, to_inbound(parsed, classify(parsed), self.mailbox, raw, cursor=cursor), None))
+            out.append(Prepared(uid, to_inbound(parsed, classify(parsed), self.mailbox, raw, cursor=cursor), None,
+                                parsed.parts))
         return out

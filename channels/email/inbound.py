@@ -11,12 +11,9 @@ from channels.email.parsing import ParsedEmail
 from channels.email.settings import Mailbox
 from hub.ports import Attachment, ContactRef, Cursor, InboundMessage, IngestResult, RawPayload
 
-CHANNEL = "email"
-CONTENT_TYPE = "message/rfc822"
-
 
 class EmailPort(Protocol):
-    """What the email channel uses of `hub.ports.HubPort` (v2)."""
+    """What the email channel uses of `hub.ports.HubPort`."""
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult: ...
 
@@ -25,6 +22,12 @@ class EmailPort(Protocol):
     async def cursor_async(self, name: str) -> str | None: ...
 
     async def set_cursor_async(self, cursor: Cursor) -> None: ...
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment: ...
+
+CHANNEL = "email"
+CONTENT_TYPE = "message/rfc822"
 
 
 def ingest_scope(mailbox: Mailbox) -> str:
@@ -77,7 +80,7 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         text=parsed.text,
         html=parsed.html,
         subject=parsed.subject,
-        # Files get a URL once the attachment store exists (issue 15); until then their facts.
+        # Their facts; `files.with_files` stores them (and the raw message) before ingest.
         attachments=tuple(Attachment(None, p.content_type, p.filename, p.size) for p in parsed.parts),
         received_at=None,
         thread_keys=strong,

@@ -14,7 +14,9 @@ import logging
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from channels.email.bodies import Part
 from channels.email.classify import classify
+from channels.email.files import with_files
 from channels.email.inbound import EmailPort, to_inbound, to_raw
 from channels.email.parsing import parse_email
 from channels.email.settings import EmailSettings, Mailbox
@@ -53,13 +55,13 @@ class Handler:
         boxes = list(dict.fromkeys(b for b in (self.settings.mailbox_for(a) for a in envelope.rcpt_tos) if b))
         try:
             if len(raw) >= self.settings.listener.parse_inline_below:
-                external_id, prepared = await asyncio.to_thread(self._prepare, raw, envelope.rcpt_tos, boxes)
+                external_id, prepared, parts = await asyncio.to_thread(self._prepare, raw, envelope.rcpt_tos, boxes)
             else:
-                external_id, prepared = self._prepare(raw, envelope.rcpt_tos, boxes)
+                external_id, prepared, parts = self._prepare(raw, envelope.rcpt_tos, boxes)
             for box, message, reason in prepared:
                 if isinstance(message, InboundMessage):
                     try:
-                        await self.port.ingest_async(message)
+                        await self.port.ingest_async(await with_files(self.port, message, parts))
                         continue
                     except RejectedMessage as exc:  # bad for good (a value the hub cannot store)
                         reason = f"refused by the hub: {exc}"
@@ -69,13 +71,20 @@ class Handler:
             return TRY_LATER
         return OK if any(isinstance(m, InboundMessage) for _, m, _ in prepared) else KEPT
 
-    def _prepare(self, raw: bytes, rcpt_tos: list[str], boxes: list[Mailbox]) -> tuple[str, list[Prepared]]:
-        """Parse once, then one message (or a reason to keep it raw) per mailbox addressed."""
+    def use(self, settings: EmailSettings) -> None:
+        """The mailboxes changed (an admin edited them): mail to the new set is taken from now on."""
+        self.settings = settings
+        self.addresses = tuple(box.address for box in settings.mailboxes)
+
+    def _prepare(self, raw: bytes, rcpt_tos: list[str],
+                 boxes: list[Mailbox]) -> tuple[str, list[Prepared], tuple[Part, ...]]:
+        """Parse once, then one message (or a reason to keep it raw) per mailbox addressed, and
+        the files to store with each."""
         parsed = parse_email(raw, mailbox_addresses=self.addresses, envelope_recipients=rcpt_tos)
         if parsed.failure:
-            return parsed.external_id, [(box, None, parsed.failure) for box in boxes]
+            return parsed.external_id, [(box, None, parsed.failure) for box in boxes], ()
         kind = classify(parsed)
-        return parsed.external_id, [(box, to_inbound(parsed, kind, box, raw), "") for box in boxes]
+        return parsed.external_id, [(box, to_inbound(parsed, kind, box, raw), "") for box in boxes], parsed.parts
 
 
 class Listener:

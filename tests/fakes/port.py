@@ -28,6 +28,7 @@ from hub.ports import (
     THREAD_KEY_MAX,
     Attachment,
     AttachmentTooLarge,
+    ChannelAccount,
     ChannelAdapter,
     ContactRef,
     Cursor,
@@ -85,6 +86,7 @@ class FakeHubPort(HubPort):
         self._failures: list[Exception] = []
         self.customer_typing: list[int] = []  # conversation ids, in order
         self._typing_listeners: set[Callable[[int, str], None]] = set()
+        self.accounts: list[ChannelAccount] = []  # what admins stored, as the hub hands them over
 
     def fail_next(self, times: int = 1, error: Exception | None = None) -> None:
         """The next `times` ingests raise `error` (default: the database is restarting)."""
@@ -184,6 +186,9 @@ class FakeHubPort(HubPort):
         if attachment.id is None or attachment.id not in self.files:
             raise PermanentError(f"the hub has no file {attachment.filename or attachment.url!r}")
         return self.files[attachment.id]
+
+    async def channel_accounts_async(self, channel: str) -> tuple[ChannelAccount, ...]:
+        return tuple(sorted((a for a in self.accounts if a.channel == channel), key=lambda a: a.name))
 
     # -- the delivery worker's side ------------------------------------------------------------
 

@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.email.settings import ImapServer, Mailbox
-from hub.ports import Cursor, HubPort, InboundMessage, IngestResult, RawPayload, RejectedMessage
+from hub.ports import (
+    Attachment,
+    ChannelAccount,
+    Cursor,
+    HubPort,
+    InboundMessage,
+    IngestResult,
+    RawPayload,
+    RejectedMessage,
+)
 from tests.dovecot import PASSWORD, USER, Dovecot
 
 
@@ -21,6 +30,7 @@ class FakePort:
 
     committed: list[InboundMessage] = field(default_factory=list)
     kept: list[RawPayload] = field(default_factory=list)
+    files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
     cursors: dict[str, str] = field(default_factory=dict)
     calls: int = 0
     after_ingest: Callable[[int], None] | None = None  # called with len(committed)
@@ -51,6 +61,15 @@ class FakePort:
 
     async def keep_raw_async(self, payload: RawPayload) -> None:
         self.kept.append(payload)
+
+    async def channel_accounts_async(self, channel: str) -> tuple[ChannelAccount, ...]:
+        return ()
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        self.files.append(content)
+        n = len(self.files)
+        return Attachment(f"/api/v1/attachments/{n}", content_type, filename, len(content), cid, n)
 
     async def cursor_async(self, name: str) -> str | None:
         return self.cursors.get(name)

@@ -39,7 +39,7 @@ def test_the_adapter_watches_each_imap_mailbox_and_idle_brings_new_mail_without_
         port, runner = FakePort(), Runner()
         adapter = EmailAdapter(EmailSettings(mailboxes=(box,)))
         await adapter.start(port, runner)
-        assert list(runner.tasks) == [cursor_name(box)]
+        assert list(runner.tasks) == [cursor_name(box), "mailboxes"]  # one per IMAP mailbox, and the reloader
         watcher = adapter.watchers[cursor_name(box)]
         await until(lambda: len(port.committed) == 1, what="the waiting mail")
         session = watcher.session

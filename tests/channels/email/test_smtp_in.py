@@ -18,7 +18,7 @@ from channels.email import smtp_in
 from channels.email.parsing import ParsedEmail, parse_email
 from channels.email.settings import EmailSettings, Mailbox, SmtpListener
 from channels.email.smtp_in import Listener
-from hub.ports import InboundMessage, IngestResult, RawPayload, RejectedMessage
+from hub.ports import Attachment, InboundMessage, IngestResult, RawPayload, RejectedMessage
 from tests.services import free_port
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -32,6 +32,7 @@ class FakePort:
 
     committed: list[InboundMessage] = field(default_factory=list)
     kept: list[RawPayload] = field(default_factory=list)
+    files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
     fail: Exception | None = None
     loop_threads: set[str] = field(default_factory=set)
 
@@ -48,6 +49,12 @@ class FakePort:
         if isinstance(self.fail, OSError):
             raise self.fail
         self.kept.append(payload)
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        self.files.append(content)
+        n = len(self.files)
+        return Attachment(f"/api/v1/attachments/{n}", content_type, filename, len(content), cid, n)
 
 
 @contextmanager
