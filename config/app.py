@@ -34,6 +34,7 @@ from agents_ui.api import (
     channels as channels_api,
 )
 from agents_ui.api import delivery as delivery_api
+from agents_ui.api import mailboxes as mailboxes_api
 from agents_ui.api import message_html as message_html_api
 from agents_ui.api.channels import ChannelOut, channels_out
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     app.state.hub = hub
     app.state.settings = settings
     app.state.channel_tasks = channels.tasks  # agents_ui.api.channels lists them
+    app.state.accounts_changed = channels.accounts_changed  # agents_ui.api.mailboxes, after a change
     app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     app.state.logins = logins = Logins(
         hub,
@@ -186,8 +188,8 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     app.router.routes.extend(channels.routes())
     for router in (ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
                    attachments.router, canned.router, contacts.router, agents.router, teams.router, api_keys.router,
-                   routing.router, supervisor.router, channels_api.router, events.router, raw_payloads.router,
-                   pages.router, docs.router):
+                   routing.router, supervisor.router, channels_api.router, mailboxes_api.router, events.router,
+                   raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,

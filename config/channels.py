@@ -92,8 +92,6 @@ def built_in(settings: Settings, hub: Hub) -> list[ChannelAdapter]:
     if settings.webchat.enabled:
         adapters.append(WebchatChannel(settings.webchat, public_url=settings.public_url,
                                        token_key=settings.secret_key, trusted_proxies=settings.trusted_proxies))
-    if email_wanted(settings, hub):
-        adapters.append(EmailAdapter(email_settings(settings)))
     adapters.append(DemoChannel(customer_lookup(hub.db)))
     return adapters
 
@@ -111,10 +109,13 @@ def load_factory(path: str) -> Factory:
 
 
 class Channels:
-    """The enabled channels of one process, and the supervisor of their inbound tasks."""
+    """The enabled channels of one process, and the supervisor of their inbound tasks. A `dormant`
+    channel (email without a mailbox yet) is switched on when admins store its first account."""
 
-    def __init__(self, adapters: Sequence[ChannelAdapter], tasks: ChannelTasks | None = None) -> None:
-        names = [a.channel for a in adapters]
+    def __init__(self, adapters: Sequence[ChannelAdapter], tasks: ChannelTasks | None = None, *,
+                 dormant: Sequence[ChannelAdapter] = (),
+                 on_enable: Callable[[ChannelAdapter], None] | None = None) -> None:
+        names = [a.channel for a in (*adapters, *dormant)]
         if dupes := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"two channels are named {', '.join(dupes)}")
         self.adapters = tuple(adapters)
@@ -122,11 +123,15 @@ class Channels:
         # Listed now, so /readyz and the admin list name every channel before they start.
         self._runners: dict[str, TaskRunner] = {a.channel: self.tasks.runner(a.channel) for a in adapters}
         self._started: list[ChannelAdapter] = []
+        self._dormant = {a.channel: a for a in dormant}
+        self._on_enable = on_enable
+        self._port: HubPort | None = None
 
     def routes(self) -> list[Any]:
         return [route for adapter in self.adapters for route in adapter.routes()]
 
     async def start(self, port: HubPort) -> None:
+        self._port = port
         for adapter in self.adapters:
             self._started.append(adapter)
             await adapter.start(port, self._runners[adapter.channel])
@@ -142,6 +147,22 @@ class Channels:
             except Exception:
                 logger.exception("the %s channel did not stop cleanly", adapter.channel)
 
+    async def accounts_changed(self, channel: str) -> None:
+        """Admins changed `channel`'s stored accounts: a dormant channel starts, a running one
+        takes them up."""
+        if channel in self._dormant and self._port is not None:
+            adapter = self._dormant.pop(channel)
+            self.adapters += (adapter,)
+            self._runners[channel] = self.tasks.runner(channel)
+            if self._on_enable is not None:
+                self._on_enable(adapter)
+            self._started.append(adapter)
+            await adapter.start(self._port, self._runners[channel])
+            return
+        for adapter in self._started:
+            if adapter.channel == channel:
+                await adapter.accounts_changed()
+
     def states(self) -> list[ChannelState]:
         return self.tasks.states()
 
@@ -149,7 +170,10 @@ class Channels:
 def build_channels(settings: Settings, hub: Hub) -> Channels:
     """Every enabled channel, registered with the hub for delivery."""
     adapters = built_in(settings, hub) + [load_factory(path)(settings) for path in settings.extra_channels]
-    channels = Channels(adapters)
+    email = EmailAdapter(email_settings(settings))
+    on = email_wanted(settings, hub)
+    channels = Channels([*adapters, email] if on else adapters, dormant=() if on else [email],
+                        on_enable=hub.register_adapter)
     for adapter in channels.adapters:
         hub.register_adapter(adapter)
     return channels

@@ -2,8 +2,9 @@
 the whole message as received (`message/rfc822`), which agents can always download.
 
 Stored before ingest (the port's store, by content): a crash in between leaves a file nobody
-names, never a message without its source. A part over the hub's limit is left out with its
-facts (name, type, size) and a repair note; the raw message over it is noted the same way.
+names, never a message without its source. A part the hub refuses (over its limit, or a hub
+that keeps no files) is left out with its facts (name, type, size) and a repair note; so is the
+raw message. Any other failure (the database) raises: the mail is fetched or relayed again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import replace
 
 from channels.email.bodies import Part
 from channels.email.inbound import EmailPort
-from hub.ports import Attachment, AttachmentTooLarge, InboundMessage
+from hub.ports import Attachment, AttachmentTooLarge, InboundMessage, RejectedMessage
 
 RAW_FILENAME = "original.eml"
 RAW_CONTENT_TYPE = "message/rfc822"
@@ -29,16 +30,20 @@ async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[P
         try:
             files.append(await port.store_attachment_async(part.content, part.content_type, part.filename,
                                                            cid=part.content_id))
-        except AttachmentTooLarge as exc:
+        except RejectedMessage as exc:  # over the hub's limit, or a hub that keeps no files
             files.append(Attachment(None, part.content_type, part.filename, part.size, part.content_id))
-            repairs.append(f"{part.filename}: not kept, over the limit of {exc.max_bytes} bytes")
+            repairs.append(f"{part.filename}: not kept ({_why(exc)})")
     if message.raw is not None:
         try:
             original = await port.store_attachment_async(message.raw, RAW_CONTENT_TYPE, RAW_FILENAME)
             files.append(original)
             email["raw_attachment"] = original.id
-        except AttachmentTooLarge as exc:
-            repairs.append(f"the original message is not kept, over the limit of {exc.max_bytes} bytes")
+        except RejectedMessage as exc:
+            repairs.append(f"the original message is not kept ({_why(exc)})")
     if repairs:
         email["repairs"] = repairs
     return replace(message, attachments=tuple(files), metadata={**message.metadata, "email": email})
+
+
+def _why(exc: RejectedMessage) -> str:
+    return f"over the limit of {exc.max_bytes} bytes" if isinstance(exc, AttachmentTooLarge) else str(exc)

@@ -127,6 +127,11 @@ class World:
             assert row.id is not None
             return row.id
 
+    def new_mailbox_id(self) -> int:
+        resp = self.client.post("/api/v1/admin/mailboxes", json=mailbox_body(), headers=self.headers(ADMIN))
+        assert resp.status_code == 201, resp.text
+        return int(resp.json()["id"])
+
     def new_rule_id(self) -> int:
         resp = self.client.post("/api/v1/routing/rules", json={"name": f"r{next(_seq)}"}, headers=self.headers(ADMIN))
         assert resp.status_code == 201, resp.text
@@ -134,6 +139,11 @@ class World:
 
 
 Value = Any | Callable[[World, str], Any]
+
+
+def mailbox_body(w: World | None = None, actor: str = "") -> dict[str, Any]:
+    # SMTP where nothing listens: "test connection" answers quickly that it is unreachable.
+    return {"address": f"box{next(_seq)}@example.com", "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}
 
 
 @dataclass(frozen=True)
@@ -263,6 +273,14 @@ TABLE: list[Row] = [
     Row("DELETE", "/api/v1/routing/rules/{rule_id}", admins(200),
         url=lambda w, a: f"/api/v1/routing/rules/{w.new_rule_id()}"),
     Row("GET", "/api/v1/admin/channels", admins(200), why="the channels that are on and their tasks' states"),
+    Row("GET", "/api/v1/admin/mailboxes", admins(200), why="mail servers and who signs in there"),
+    Row("POST", "/api/v1/admin/mailboxes", admins(201), body=mailbox_body),
+    Row("PUT", "/api/v1/admin/mailboxes/{mailbox_id}", admins(200), body=mailbox_body,
+        url=lambda w, a: f"/api/v1/admin/mailboxes/{w.new_mailbox_id()}"),
+    Row("DELETE", "/api/v1/admin/mailboxes/{mailbox_id}", admins(204),
+        url=lambda w, a: f"/api/v1/admin/mailboxes/{w.new_mailbox_id()}"),
+    Row("POST", "/api/v1/admin/mailboxes/{mailbox_id}/check", admins(200),
+        url=lambda w, a: f"/api/v1/admin/mailboxes/{w.new_mailbox_id()}/check"),
     Row("GET", "/api/v1/supervisor/queues", supervisors(200)),
     Row("GET", "/api/v1/supervisor/agents", supervisors(200)),
     Row("POST", "/api/v1/supervisor/assign", supervisors(200),
