@@ -149,7 +149,7 @@ async def reply(conversation_id: int, body: ReplyIn, response: Response, caller:
     def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
         conv = access.check_act(caller.scope, actions.get_conversation(s, conversation_id))
         return check_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=html, client_id=client_id,
-                           attachments=body.attachments)
+                           attachments=body.attachments, cc=body.cc)
 
     return await _send(hub, response, body.client_id, write)
 

@@ -50,6 +50,16 @@ class ReplyIn(In):
     attachments: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=20,
         description="files to send with it: ids (or URLs) of the caller's uploads (POST /api/v1/attachments)")
+    cc: list[Annotated[str, Field(max_length=320)]] = Field(
+        default_factory=list, max_length=20, description="addresses to copy (email); other channels ignore them")
+
+    @field_validator("cc")
+    @classmethod
+    def _cc(cls, value: list[str]) -> list[str]:
+        try:
+            return list(dict.fromkeys(valid_email(v) for v in value))
+        except Invalid as exc:
+            raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
 
 
 class NoteIn(In):

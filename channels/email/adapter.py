@@ -163,8 +163,8 @@ class EmailAdapter(BaseAdapter):
             return ()
         if self.port is None:
             raise TransientError("the email channel is not running yet: its files cannot be read")
-        return tuple(File(a.filename or "attachment", a.content_type or "application/octet-stream",
-                          await self.port.open_attachment_async(a)) for a in stored)
+        return tuple([File(a.filename or "attachment", a.content_type or "application/octet-stream",
+                           await self.port.open_attachment_async(a)) for a in stored])
 
 
 def reply_of(item: OutboundMessage, files: tuple[File, ...] = ()) -> Reply:

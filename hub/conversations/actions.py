@@ -14,9 +14,11 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
+from hub.agents.models import Agent
 from hub.attachments.actions import as_port, do_link
 from hub.attachments.models import StoredAttachment
 from hub.clock import utcnow
+from hub.contacts.models import Contact
 from hub.contacts.opt_outs import check_may_message
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
 from hub.conversations.schemas import conversation_dict, message_dict
@@ -41,16 +43,21 @@ def get_conversation(session: Session, conversation_id: int) -> Conversation:
 
 def do_reply(
     session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
-    client_id: str | None = None, attachments: Sequence[StoredAttachment] = (),
+    client_id: str | None = None, attachments: Sequence[StoredAttachment] = (), cc: Sequence[str] = (),
 ) -> Message:
     """An agent's answer: stored, logged, and put in the outbox in one transaction. `html` must be
     cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is.
-    `attachments`: the agent's uploads it carries (hub.attachments.actions.check_uploads)."""
+    `attachments`: the agent's uploads it carries (hub.attachments.actions.check_uploads). `cc`:
+    valid addresses to copy (channels that have no copies ignore them). The outbox item tells the
+    adapter the agent's name and the customer's last message (to quote)."""
     if not text.strip():
         raise Invalid("a reply needs text")
     assert conv.id is not None
     check_may_message(session, conv.contact_id, conv.channel)
     now = utcnow()
+    outbox_meta: dict[str, Any] = {"contact_id": conv.contact_id, **_reply_context(session, conv.id, agent_id)}
+    if cc:
+        outbox_meta["cc"] = list(cc)
     message = Message(
         conversation_id=conv.id,
         contact_id=conv.contact_id,
@@ -64,6 +71,7 @@ def do_reply(
         delivery_status="pending",
         created_at=now,
         attachments=[as_port(a).as_dict() for a in attachments],
+        meta={"cc": list(cc)} if cc else {},
     )
     session.add(message)
     session.flush()
@@ -76,7 +84,7 @@ def do_reply(
         conversation_id=conv.id,
         payload={
             "source": conv.source,  # the address `to` is the delivery worker's (hub.delivery.addressing)
-            "metadata": {"contact_id": conv.contact_id},
+            "metadata": outbox_meta,
             "text": text,
             "html": message.html,
             "subject": conv.subject,
@@ -91,6 +99,23 @@ def do_reply(
     log.append(session, MessageCreated(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
                                        message=message_dict(message)))
     return message
+
+
+def _reply_context(session: Session, conversation_id: int, agent_id: int) -> dict[str, Any]:
+    """The agent's display name, and the customer's latest message ({at, name, text}) to quote."""
+    out: dict[str, Any] = {}
+    agent = session.get(Agent, agent_id)
+    if agent is not None:
+        out["agent_name"] = agent.name
+    last = session.execute(
+        select(Message.created_at, Message.text, Contact.name)
+        .join(Contact, Contact.id == Message.contact_id)  # type: ignore[arg-type]
+        .where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .order_by(Message.id.desc()).limit(1)  # type: ignore[union-attr]
+    ).first()
+    if last is not None:
+        out["quoted"] = {"at": last.created_at.isoformat(), "name": last.name or "", "text": last.text}
+    return out
 
 
 def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,

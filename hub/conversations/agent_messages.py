@@ -36,7 +36,8 @@ def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id
 
 
 def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
-                client_id: str | None = None, attachments: Sequence[int | str] = ()) -> tuple[Message, bool]:
+                client_id: str | None = None, attachments: Sequence[int | str] = (),
+                cc: Sequence[str] = ()) -> tuple[Message, bool]:
     """`do_reply`, or the first copy of a retried one: (the message, whether it is new).
     `attachments`: ids or URLs of the agent's uploads, not yet sent (the first copy carries them)."""
     found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="out")
@@ -44,7 +45,7 @@ def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: st
         return found, False
     files = check_uploads(session, agent_id, attachments)
     return do_reply(session, conv, agent_id=agent_id, text=text, html=html, client_id=client_id,
-                    attachments=files), True
+                    attachments=files, cc=cc), True
 
 
 def check_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from hub.clock import utcnow
@@ -99,6 +100,10 @@ class Message(SQLModel, table=True):
     delivery_status: str | None = Field(default=None, max_length=16)
     delivery_error: str | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # What a channel says of the message beyond the common fields (`InboundMessage.metadata`; an
+    # email's headers, folded text and original), and a reply's `cc`. Column "metadata".
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(
+        "metadata", JSON, nullable=False, server_default=sql_text("'{}'")))
 
 
 class ConversationRead(SQLModel, table=True):

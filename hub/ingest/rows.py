@@ -34,7 +34,7 @@ def message_row(msg: InboundMessage, message_id: int, conversation_id: int, cont
         MESSAGES, id=message_id, conversation_id=conversation_id, contact_id=contact_id, channel=msg.channel,
         direction="in", text=msg.text, html=msg.html, subject=msg.subject,
         attachments=[a.as_dict() for a in msg.attachments], ingest_scope=msg.ingest_scope,
-        external_id=msg.external_id, created_at=msg.received_at or now,
+        external_id=msg.external_id, created_at=msg.received_at or now, metadata=msg.metadata,
     )
 
 

@@ -1,0 +1,102 @@
+"""Email end to end through the real hub: a mail relayed to the hub's SMTP listener (smtplib)
+becomes a conversation with its files downloadable and its original kept; an agent's reply with a
+file and a CC reaches the customer's server (aiosmtpd) threaded; the customer's answer carrying
+only References lands in the same conversation."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from config.settings import Settings
+from hub.db import Database
+from tests.channels.email.smtp_side import Recorder, smtp_server
+from tests.conftest import make_settings, wait_for
+from tests.factories import login
+from tests.services import free_port
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def outgoing() -> Iterator[tuple[int, Recorder]]:
+    port = free_port()
+    with smtp_server(port) as recorder:
+        yield port, recorder
+
+
+@pytest.fixture
+def settings(database_url: str, outgoing: tuple[int, Recorder]) -> Settings:
+    return make_settings(database_url, email={
+        "listener_enabled": True, "listener_port": free_port(),
+        "mailboxes": [{"address": "support@example.com", "display_name": "Example Support",
+                       "signature": "The support team",
+                       "smtp": {"host": "127.0.0.1", "port": outgoing[0], "starttls": False}}]})
+
+
+def relay(settings: Settings, msg: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
+        smtp.send_message(msg, to_addrs=["support@example.com"])
+
+
+def thread(client: TestClient, headers: dict[str, str], conversation_id: int) -> list[dict[str, Any]]:
+    resp = client.get(f"/api/v1/conversations/{conversation_id}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    return [m for m in resp.json()["messages"] if m["direction"] in ("in", "out")]
+
+
+def test_a_mail_in_a_reply_out_threaded_and_the_answer_with_references_only_in_the_same_conversation(
+        client: TestClient, db: Database, settings: Settings, outgoing: tuple[int, Recorder]) -> None:
+    _, recorder = outgoing
+    admin = login(client, db, "admin")
+    first = EmailMessage()
+    first["From"], first["To"] = "Ada Lovelace <ada@example.net>", "support@example.com"
+    first["Subject"], first["Message-ID"] = "Invoice 42 is wrong", "<first@mail.example.net>"
+    first.set_content("The total on invoice 42 is wrong.")
+    first.add_attachment(PDF, maintype="application", subtype="pdf", filename="invoice-42.pdf")
+    relay(settings, first)
+
+    convs = wait_for(lambda: client.get("/api/v1/conversations?view=all", headers=admin.headers).json()["items"],
+                     what="the conversation")
+    conv = convs[0]
+    assert (conv["channel"], conv["source"], conv["subject"]) == ("email", "support@example.com", "Invoice 42 is wrong")
+    [mail] = thread(client, admin.headers, conv["id"])
+    files = {a["filename"]: a for a in mail["attachments"]}
+    assert set(files) == {"invoice-42.pdf", "original.eml"}
+    pdf = client.get(files["invoice-42.pdf"]["url"], headers=admin.headers)
+    assert pdf.status_code == 200 and pdf.content == PDF
+    original = client.get(files["original.eml"]["url"], headers=admin.headers)
+    assert b"Message-ID: <first@mail.example.net>" in original.content
+
+    upload = client.post("/api/v1/attachments", files={"file": ("screenshot.png", PNG, "image/png")},
+                         headers=admin.headers).json()
+    resp = client.post(f"/api/v1/conversations/{conv['id']}/messages", headers=admin.headers,
+                       json={"text": "Sorry, here is the corrected one.", "attachments": [upload["id"]],
+                             "cc": ["Billing@Example.net"]})
+    assert resp.status_code == 201, resp.text
+    wait_for(lambda: recorder.received, what="the reply at the customer's server")
+    sender, recipients, sent = recorder.received[0]
+    assert sender == "support@example.com" and sorted(recipients) == ["ada@example.net", "billing@example.net"]
+    assert sent["In-Reply-To"] == "<first@mail.example.net>" and "<first@mail.example.net>" in sent["References"]
+    assert sent["Subject"].startswith("Re: Invoice 42 is wrong") and sent["Cc"] == "billing@example.net"
+    assert "Sorry, here is the corrected one." in sent.get_body(("plain",)).get_content()
+    [attached] = list(sent.iter_attachments())
+    assert attached.get_filename() == "screenshot.png" and attached.get_content() == PNG
+    wait_for(lambda: thread(client, admin.headers, conv["id"])[-1]["delivery_status"] == "sent", what="sent")
+
+    answer = EmailMessage()  # a client that keeps References but drops In-Reply-To and Reply-To
+    answer["From"], answer["To"] = "ada@example.net", "support@example.com"
+    answer["Subject"], answer["Message-ID"] = "thanks (new subject)", "<second@mail.example.net>"
+    answer["References"] = f"<first@mail.example.net> {sent['Message-ID']}"
+    answer.set_content("Thanks, that one is right.")
+    relay(settings, answer)
+    wait_for(lambda: len(thread(client, admin.headers, conv["id"])) == 3, what="the answer in the same conversation")
+    assert thread(client, admin.headers, conv["id"])[-1]["text"].startswith("Thanks, that one is right.")
+    assert len(client.get("/api/v1/conversations?view=all", headers=admin.headers).json()["items"]) == 1
