@@ -36,6 +36,7 @@ from agents_ui.api import (
 from agents_ui.api import delivery as delivery_api
 from agents_ui.api import mailboxes as mailboxes_api
 from agents_ui.api import message_html as message_html_api
+from agents_ui.api import outreach as outreach_api
 from agents_ui.api.channels import ChannelOut, channels_out
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
 from agents_ui.clients import ClientAddresses
@@ -187,9 +188,9 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # matching through every agent route before them was a tenth of the CPU of an inbound message).
     app.router.routes.extend(channels.routes())
     for router in (ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
-                   attachments.router, canned.router, contacts.router, agents.router, teams.router, api_keys.router,
-                   routing.router, supervisor.router, channels_api.router, mailboxes_api.router, events.router,
-                   raw_payloads.router, pages.router, docs.router):
+                   attachments.router, canned.router, contacts.router, outreach_api.router, agents.router,
+                   teams.router, api_keys.router, routing.router, supervisor.router, channels_api.router,
+                   mailboxes_api.router, events.router, raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,

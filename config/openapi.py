@@ -75,6 +75,7 @@ EXTRA: dict[tuple[str, str], set[int]] = {
     ("POST", "/api/v1/supervisor/assign"): {404, 409},
     ("GET", "/api/v1/canned"): {403, 404},  # the conversation named in the query
     ("POST", "/api/v1/routing/rules"): {404},  # the team named in the body
+    ("POST", "/api/v1/contacts/{contact_id}/conversations"): {404, 409},  # a channel that is off; opted out
     ("POST", "/api/v1/admin/mailboxes"): {409},  # the address is taken
     ("PUT", "/api/v1/admin/mailboxes/{mailbox_id}"): {409},
     ("POST", "/api/v1/admin/mailboxes/{mailbox_id}/check"): {409},  # the email channel is not running here

@@ -311,6 +311,11 @@ TABLE: list[Row] = [
     Row("GET", "/widget/config/{widget_id}", everyone(200), url="/widget/config/demo",
         why="a web chat widget's public settings and words, for visitors (no secret)"),
     Row("GET", "/widget/config/{widget_id}", everyone(404), url="/widget/config/nope", why="no such widget"),
+    # Last: the conversation an agent starts puts the customer in their scope of work. (By now, in `team` mode,
+    # the customer has conversations in both teams; the refusal is GET /contacts/{id}'s check, hub.access.)
+    Row("POST", "/api/v1/contacts/{contact_id}/conversations", logged_in(201),
+        body={"channel": "api", "source": "crm", "text": "We have news about your order"},
+        why="an agent writes first to a customer they may read (email in practice; api here)"),
 ]
 
 

@@ -17,7 +17,7 @@ from config.settings import Settings
 from hub.db import Database
 from tests.channels.email.smtp_side import Recorder, smtp_server
 from tests.conftest import make_settings, wait_for
-from tests.factories import login
+from tests.factories import api_key, inbound, login
 from tests.services import free_port
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -100,3 +100,32 @@ def test_a_mail_in_a_reply_out_threaded_and_the_answer_with_references_only_in_t
     wait_for(lambda: len(thread(client, admin.headers, conv["id"])) == 3, what="the answer in the same conversation")
     assert thread(client, admin.headers, conv["id"])[-1]["text"].startswith("Thanks, that one is right.")
     assert len(client.get("/api/v1/conversations?view=all", headers=admin.headers).json()["items"]) == 1
+
+
+def test_an_agent_writes_first_to_a_contact_and_the_answer_joins_that_conversation(
+        client: TestClient, db: Database, settings: Settings, outgoing: tuple[int, Recorder]) -> None:
+    _, recorder = outgoing
+    agent = login(client, db, "agent")
+    key = api_key(db)
+    known = inbound(client, key, email="grace@example.net", name="Grace Hopper")
+    phone_only = inbound(client, key, email=None, phone="+15550002222")
+    url = f"/api/v1/contacts/{known['contact_id']}/conversations"
+    resp = client.post(url, headers=agent.headers, json={"subject": "Your new contract", "text": "It is ready.",
+                                                        "cc": ["legal@example.net"]})
+    assert resp.status_code == 201, resp.text
+    conv = resp.json()["conversation"]
+    assert (conv["channel"], conv["assignee_id"], conv["subject"]) == ("email", agent.id, "Your new contract")
+    wait_for(lambda: recorder.received, what="the first mail")
+    _, recipients, sent = recorder.received[0]
+    assert sorted(recipients) == ["grace@example.net", "legal@example.net"]
+    assert sent["Subject"].startswith("Your new contract") and sent["In-Reply-To"] is None
+
+    answer = EmailMessage()
+    answer["From"], answer["To"], answer["Subject"] = "grace@example.net", "support@example.com", "Re: contract"
+    answer["Message-ID"], answer["In-Reply-To"] = "<grace-1@example.net>", sent["Message-ID"]
+    answer.set_content("Signed.")
+    relay(settings, answer)
+    wait_for(lambda: len(thread(client, agent.headers, conv["id"])) == 2, what="the answer in that conversation")
+    refused = client.post(f"/api/v1/contacts/{phone_only['contact_id']}/conversations", headers=agent.headers,
+                          json={"text": "hello"})
+    assert refused.status_code == 422 and "email address" in refused.text
