@@ -44,12 +44,21 @@ export class Composer {
       onChange: () => this.attach([...this.fileInput.files])});
     this.attachButton = h('button', {type: 'button', class: 'attach', onClick: () => this.fileInput.click()}, t('composer.attach'));
     this.chips = h('ul', {class: 'chips', 'aria-label': t('composer.attachments'), hidden: true});
+    // Email: copies, and a plain-text preview of what the customer will read (the mailbox's
+    // signature and the quoted history are added by the hub's templates).
+    this.cc = h('input', {type: 'text', id: 'composer-cc', autocomplete: 'off', placeholder: t('composer.cc_placeholder'),
+      onInput: () => this.updatePreview()});
+    this.ccRow = h('div', {class: 'composer-cc'}, h('label', {for: 'composer-cc'}, t('composer.cc')), this.cc);
+    this.preview = h('pre', {class: 'composer-preview', id: 'composer-preview', hidden: true, 'aria-live': 'polite'});
+    this.previewButton = h('button', {type: 'button', 'aria-controls': 'composer-preview', 'aria-expanded': 'false',
+      onClick: () => { this.preview.hidden = !this.preview.hidden; this.updatePreview(); }}, t('composer.preview'));
     this.sendButton = h('button', {type: 'submit', class: 'primary'}, t('composer.send'));
     this.sendResolve = h('button', {type: 'button', onClick: () => this.send(true)}, t('composer.send_resolve'));
     this.form = h('form', {class: 'composer', 'aria-label': t('composer.label'), onSubmit: (e) => { e.preventDefault(); this.send(false); }},
       h('div', {class: 'tabs', role: 'tablist', 'aria-label': t('composer.label')}, this.tabs),
-      this.label, this.popup, this.text, this.chips, this.error,
-      h('div', {class: 'composer-bar'}, this.attachButton, this.fileInput, this.hint, h('span', {class: 'spacer'}),
+      this.label, this.ccRow, this.popup, this.text, this.chips, this.preview, this.error,
+      h('div', {class: 'composer-bar'}, this.attachButton, this.fileInput, this.previewButton, this.hint,
+        h('span', {class: 'spacer'}),
         this.sendResolve, this.sendButton));
     this.setMode(localStorage.getItem(this.draftKey('note')) && !localStorage.getItem(this.draftKey('reply')) ? 'note' : 'reply');
     return this.form;
@@ -63,7 +72,37 @@ export class Composer {
     this.ctx.socket.send({type: 'typing', conversation_id: this.conv.id});
   }
 
-  setConversation(conv) { this.conv = conv; this.updateHint(); }
+  setConversation(conv) { this.conv = conv; this.updateHint(); this.showEmail(); }
+
+  isEmailReply() { return Boolean(this.conv && this.conv.channel === 'email' && this.mode === 'reply'); }
+
+  showEmail() {
+    if (!this.ccRow) return;
+    const on = this.isEmailReply();
+    this.ccRow.hidden = !on;
+    this.previewButton.hidden = !on;
+    if (!on) this.preview.hidden = true;
+    this.updatePreview();
+  }
+
+  ccList() { return [...new Set(this.cc.value.split(/[,;\s]+/).map((s) => s.trim()).filter(Boolean))]; }
+
+  updatePreview() {
+    if (!this.preview || this.preview.hidden) {
+      if (this.previewButton) this.previewButton.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    this.previewButton.setAttribute('aria-expanded', 'true');
+    const t = this.t;
+    const subject = (this.conv && this.conv.subject) || t('composer.no_subject');
+    const lines = [`${t('email.subject')}: ${/^re:/i.test(subject) ? subject : `Re: ${subject}`}`];
+    const cc = this.ccList();
+    if (cc.length) lines.push(`${t('email.cc')}: ${cc.join(', ')}`);
+    const files = this.files.filter((f) => f.stored).map((f) => f.stored.filename);
+    if (files.length) lines.push(`${t('conv.attachments')}: ${files.join(', ')}`);
+    lines.push('', this.text.value.trim(), '', (this.ctx.me && this.ctx.me.name) || '');
+    this.preview.textContent = lines.join('\n');
+  }
 
   setMode(mode) {
     if (this.text && this.mode !== mode) this.saveDraft();
@@ -80,6 +119,7 @@ export class Composer {
     this.sendResolve.hidden = mode === 'note';
     this.attachButton.hidden = mode === 'note';
     this.chips.hidden = mode === 'note' || !this.files.length;
+    this.showEmail();
     this.closePopup();
     this.updateHint();
   }
@@ -103,6 +143,7 @@ export class Composer {
     this.draftTimer = setTimeout(() => this.saveDraft(), 300);
     this.error.hidden = true;
     this.updateHint();
+    this.updatePreview();
     this.suggest();
   }
 
@@ -277,6 +318,7 @@ export class Composer {
     const body = {text, client_id: this.pending.client_id};
     const sentFiles = mode === 'reply' ? [...this.files] : [];
     if (sentFiles.length) body.attachments = sentFiles.map((f) => f.stored.id);
+    if (this.isEmailReply() && this.ccList().length) body.cc = this.ccList();
     if (mode === 'note') {
       body.mentions = [...this.mentions].filter(([, name]) => text.includes(`@${name}`)).map(([id]) => id);
     }
@@ -291,6 +333,7 @@ export class Composer {
       this.renderChips();
       if (this.conv && this.conv.id === conv.id) {
         this.text.value = '';
+        if (mode === 'reply') this.cc.value = '';
         localStorage.removeItem(this.draftKey(mode));
         this.updateHint();
         // The socket may have brought it already, and its delivery status since (a quick failure).

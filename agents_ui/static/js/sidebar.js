@@ -46,6 +46,9 @@ export class Sidebar {
         h('dt', {}, t('customer.tier')), h('dd', {}, c.tier ? tierName(t, c.tier) : t('common.none')),
         h('dt', {}, t('customer.language')), h('dd', {}, c.language || t('common.none'))),
       h('button', {type: 'button', class: 'link', onClick: () => this.edit()}, t('customer.edit')),
+      idents.some((i) => i.kind === 'email')
+        ? h('button', {type: 'button', class: 'link', dataset: {action: 'new-email'}, onClick: () => this.newEmail()},
+          t('customer.new_email')) : null,
       this.formEl = h('div', {class: 'customer-form', hidden: true}),
       h('h3', {}, t('customer.identities')),
       h('ul', {class: 'identities'}, idents.map((i) => h('li', {}, h('span', {class: 'muted'}, identityKind(t, i.kind)), ' ', i.address))),
@@ -108,6 +111,40 @@ export class Sidebar {
     fill(this.formEl, form);
     this.formEl.hidden = false;
     name.focus();
+  }
+
+  // An agent writing first: a new email conversation with this customer, assigned to the agent.
+  newEmail() {
+    const t = this.t;
+    const c = this.contact;
+    const subject = h('input', {id: 'new-email-subject', maxlength: 500});
+    const cc = h('input', {id: 'new-email-cc', autocomplete: 'off'});
+    const text = h('textarea', {id: 'new-email-text', rows: 5});
+    const error = h('p', {class: 'error', role: 'alert', hidden: true});
+    const form = h('form', {onSubmit: async (e) => {
+      e.preventDefault();
+      if (!text.value.trim()) { error.textContent = t('customer.new_email_empty'); error.hidden = false; text.focus(); return; }
+      const body = {channel: 'email', subject: subject.value.trim() || null, text: text.value.trim(),
+        cc: cc.value.split(/[,;\s]+/).filter(Boolean)};
+      try {
+        const started = await this.ctx.api('POST', `/api/v1/contacts/${c.id}/conversations`, body);
+        this.formEl.hidden = true;
+        window.location.hash = `#/c/${started.conversation.id}`;
+      } catch (err) {
+        error.textContent = t('common.error', {message: err.message});
+        error.hidden = false;
+      }
+    }},
+    h('h3', {}, t('customer.new_email_title', {address: c.email || ''})),
+    h('label', {for: 'new-email-subject'}, t('email.subject')), subject,
+    h('label', {for: 'new-email-cc'}, t('email.cc')), cc,
+    h('label', {for: 'new-email-text'}, t('customer.new_email_text')), text,
+    error,
+    h('div', {class: 'form-bar'}, h('button', {type: 'submit', class: 'primary'}, t('composer.send')),
+      h('button', {type: 'button', onClick: () => { this.formEl.hidden = true; }}, t('common.cancel'))));
+    fill(this.formEl, form);
+    this.formEl.hidden = false;
+    subject.focus();
   }
 
   apply(event) {

@@ -105,11 +105,15 @@ export class Thread {
     if (kind === 'note') meta.push(h('span', {class: 'note-badge'}, icon('note'), t('conv.note_badge')));
     else meta.push(h('span', {class: 'channel'}, icon(m.channel), t(`channel.${m.channel}`)));
     const body = [];
+    const em = (m.metadata && m.metadata.email) || null;
+    if (em && em.kind && em.kind !== 'human') meta.push(h('span', {class: 'mail-kind'}, t(`email.kind.${em.kind}`)));
     if (m.subject) body.push(h('p', {class: 'subject'}, m.subject));
-    body.push(h('div', {class: 'text'}, linkify(m.text || '')));
+    if (m.channel === 'email' && kind !== 'note') body.push(this.emailHead(m, em));
+    body.push(this.textOf(m, em));
     if (m.html) body.push(this.htmlToggle(m));
-    if (m.attachments && m.attachments.length) {
-      body.push(h('ul', {class: 'attachments', 'aria-label': t('conv.attachments')}, m.attachments.map((a) => {
+    const files = (m.attachments || []).filter((a) => !em || a.id !== em.raw_attachment);
+    if (files.length) {
+      body.push(h('ul', {class: 'attachments', 'aria-label': t('conv.attachments')}, files.map((a) => {
         const url = safeUrl(a.url);
         const label = a.filename || a.url || t('conv.attachment');
         if (!url) return h('li', {}, label);
@@ -120,11 +124,44 @@ export class Thread {
         return h('li', {}, h('a', link, thumb, h('span', {}, label)), a.size ? h('span', {class: 'muted'}, ` ${fmtSize(a.size)}`) : null);
       })));
     }
+    const raw = em && em.raw_attachment && (m.attachments || []).find((a) => a.id === em.raw_attachment);
+    if (raw && safeUrl(raw.url)) {
+      body.push(h('p', {class: 'original'}, h('a', {href: safeUrl(raw.url), download: 'original.eml'}, t('email.original'))));
+    }
     return h('li', {class: `msg msg-${kind}`, dataset: {id: m.id}},
       h('div', {class: 'msg-head'}, h('span', {class: 'msg-author'}, this.author(m)), meta,
         h('time', {datetime: m.created_at, title: fmtDateTime(m.created_at)}, fmtTime(m.created_at))),
       h('div', {class: 'msg-body'}, body),
       kind === 'out' ? this.delivery(m) : null);
+  }
+
+  // From, To and CC as the mail said (inbound), or the copies an agent added (a reply).
+  emailHead(m, em) {
+    const t = this.t;
+    const who = (a) => (a.name ? `${a.name} <${a.email}>` : a.email);
+    const rows = [];
+    if (em && em.from) rows.push([t('email.from'), who(em.from)]);
+    if (em && em.to && em.to.length) rows.push([t('email.to'), em.to.map(who).join(', ')]);
+    const cc = (em && em.cc) || (m.metadata && m.metadata.cc) || [];
+    if (cc.length) rows.push([t('email.cc'), cc.map((a) => (typeof a === 'string' ? a : who(a))).join(', ')]);
+    return h('dl', {class: 'mail-head'}, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  }
+
+  // The new words of a reply, with the quoted history folded away behind a toggle.
+  textOf(m, em) {
+    const full = h('div', {class: 'text'}, linkify(m.text || ''));
+    if (!em || !em.visible_text) return full;
+    const t = this.t;
+    const short = h('div', {class: 'text'}, linkify(em.visible_text));
+    full.hidden = true;
+    const toggle = h('button', {type: 'button', class: 'link', 'aria-expanded': 'false', onClick: () => {
+      const open = full.hidden;
+      full.hidden = !open;
+      short.hidden = open;
+      toggle.setAttribute('aria-expanded', String(open));
+      toggle.textContent = t(open ? 'email.hide_quoted' : 'email.show_quoted');
+    }}, t('email.show_quoted'));
+    return h('div', {}, short, full, toggle);
   }
 
   delivery(m) {
