@@ -111,6 +111,11 @@ class InboundMessage:
     `raw` (the provider's bytes, e.g. the whole email) is kept for admins if ingest rejects the
     message (`RejectedMessage`); `raw_content_type` is its type ("message/rfc822", or
     "application/octet-stream", the default).
+
+    `needs_answer` False (an automatic reply, list mail, a delivery report: the channel knows) is
+    stored and shown like any message, but is never work: it reopens nothing, is never routed or
+    assigned, and when it threads nowhere its new conversation starts resolved.
+    `metadata` is stored with the message (the console reads a channel's own words there).
     """
 
     channel: str
@@ -130,6 +135,7 @@ class InboundMessage:
     metadata: dict[str, Any] = field(default_factory=dict)
     raw: bytes | None = field(default=None, repr=False)
     raw_content_type: str = "application/octet-stream"
+    needs_answer: bool = True
 
     @property
     def threaded(self) -> bool:

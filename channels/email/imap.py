@@ -23,7 +23,7 @@ from channels.email.bodies import Part
 from channels.email.classify import classify
 from channels.email.files import with_files
 from channels.email.imap_client import ImapSession
-from channels.email.inbound import EmailPort, to_inbound, to_raw
+from channels.email.inbound import EmailPort, report_bounce, to_inbound, to_raw
 from channels.email.parsing import parse_email
 from channels.email.settings import ImapServer, Mailbox
 from hub.ports import Cursor, InboundMessage, IngestResult, RawPayload, RejectedMessage
@@ -151,6 +151,8 @@ class MailboxWatcher:
             results = await asyncio.shield(asyncio.gather(*ingests, return_exceptions=True))
         gave_up = False
         for (uid, message), result in zip(messages, results, strict=True):
+            if isinstance(result, IngestResult) and result.created:
+                await report_bounce(self.port, message, self.addresses)
             if isinstance(result, RejectedMessage):  # kept raw by the hub (the message carries it)
                 logger.warning("mailbox %s: UID %s (%s) refused by the hub: %s", self.mailbox.address, uid,
                                message.external_id, result)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, Protocol
 
 from channels.email import tokens
-from channels.email.classify import Classification
+from channels.email.classify import HUMAN, Classification
 from channels.email.folding import fold
 from channels.email.parsing import ParsedEmail
 from channels.email.settings import Mailbox
-from hub.ports import Attachment, ContactRef, Cursor, InboundMessage, IngestResult, RawPayload
+from hub.ports import Attachment, ContactRef, Cursor, DeliveryUpdate, InboundMessage, IngestResult, RawPayload
 
 
 class EmailPort(Protocol):
@@ -26,6 +28,9 @@ class EmailPort(Protocol):
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None) -> Attachment: ...
 
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool: ...
+
+logger = logging.getLogger(__name__)
 CHANNEL = "email"
 CONTENT_TYPE = "message/rfc822"
 
@@ -55,6 +60,9 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
                cursor: Cursor | None = None) -> InboundMessage:
     assert parsed.sender is not None and parsed.failure is None
     strong, weak, own = thread_keys(parsed)
+    bounced = classification.bounce.original_message_id if classification.bounce else None
+    if bounced and bounced not in strong:  # a report names our mail only inside: shown where that mail is
+        strong = (*strong, bounced)
     folded = fold(parsed.text, (mailbox.language, "en"))
     meta: dict[str, Any] = {
         "message_id": parsed.message_id,
@@ -90,6 +98,8 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         metadata={"email": {k: v for k, v in meta.items() if v not in (None, [], {})}},
         raw=raw,
         raw_content_type=CONTENT_TYPE,
+        # Auto-replies, list mail and bounces are shown, never work (and never answered: no loops).
+        needs_answer=classification.kind == HUMAN,
     )
 
 
@@ -100,3 +110,21 @@ def to_raw(mailbox: Mailbox | None, raw: bytes, reason: str, external_id: str | 
 
 def _address(a: Any) -> dict[str, str]:
     return {"email": a.email, "name": a.name} if a.name else {"email": a.email}
+
+
+async def report_bounce(port: EmailPort, message: InboundMessage, ours: tuple[str, ...]) -> bool:
+    """A stored bounce of one of our mails (its Message-ID on one of our mailboxes' domains, the
+    provider id our send returned) marks that reply not delivered, with the receiving server's
+    words. A delay report ("still trying") changes nothing."""
+    bounce = message.metadata.get("email", {}).get("bounce") or {}
+    original = str(bounce.get("original_message_id") or "")
+    domain = original.rpartition("@")[2].rstrip(">").lower()
+    if not original or not bounce.get("permanent", True) or domain not in {a.rpartition("@")[2] for a in ours}:
+        return False
+    update = DeliveryUpdate(channel=CHANNEL, provider_id=original, status="undelivered",
+                            error_message=str(bounce.get("reason") or "the mail bounced"))
+    try:
+        return await asyncio.to_thread(port.apply_delivery_update, update)
+    except Exception:  # the bounce itself is stored; its mark is lost, not the mailbox's progress
+        logger.exception("could not mark %s as not delivered after its bounce", original)
+        return False

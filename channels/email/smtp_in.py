@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from channels.email.bodies import Part
 from channels.email.classify import classify
 from channels.email.files import with_files
-from channels.email.inbound import EmailPort, to_inbound, to_raw
+from channels.email.inbound import EmailPort, report_bounce, to_inbound, to_raw
 from channels.email.parsing import parse_email
 from channels.email.settings import EmailSettings, Mailbox
 from hub.ports import InboundMessage, RejectedMessage
@@ -62,6 +62,7 @@ class Handler:
                 if isinstance(message, InboundMessage):
                     try:
                         await self.port.ingest_async(await with_files(self.port, message, parts))
+                        await report_bounce(self.port, message, self.addresses)
                         continue
                     except RejectedMessage as exc:  # bad for good (a value the hub cannot store)
                         reason = f"refused by the hub: {exc}"

@@ -57,7 +57,8 @@ def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta
     if found is not None:
         return IngestResult(*found, created=False)
     contact_id = _known_contact(msg, idents, look.known)
-    if contact_id is not None and not msg.threaded:  # thread keys are resolved by the ORM path
+    # Thread keys, and messages that need no answer, are the ORM path's.
+    if contact_id is not None and not msg.threaded and msg.needs_answer:
         conv = look.conversations.get((contact_id, msg.channel, msg.source))
         if _takes_plain_path(conv, routed=route is not None):
             assert conv is not None
@@ -90,7 +91,7 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
     the batch is a redelivery of its first copy. A message whose contact is invalid gets its
     `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
     """
-    if len(msgs) == 1 or any(m.threaded or m.cursor is not None for m in msgs):
+    if len(msgs) == 1 or any(m.threaded or m.cursor is not None or not m.needs_answer for m in msgs):
         return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
     sql = PlainSql.of(session)
     keys = [(m.ingest_scope, m.external_id) for m in msgs]
@@ -156,8 +157,9 @@ def _starts_first_conversation(msg: InboundMessage, idents: list[tuple[str, str]
                                look: Lookup) -> bool:
     """Whether path 2 writes this message: a new customer (no identity known), or a known one
     needing no change (`contact_id`) without any conversation on this channel and entry point (a
-    resolved one might be reopened: the ORM path decides)."""
-    if msg.threaded:
+    resolved one might be reopened: the ORM path decides). Never for a message that needs no
+    answer: this path routes."""
+    if msg.threaded or not msg.needs_answer:
         return False
     if contact_id is None:
         return not any(i in look.known for i in idents)

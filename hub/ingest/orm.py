@@ -61,13 +61,23 @@ def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id:
         conv = _find_open_conversation(session, contact_id, msg, reopen_window)
     new_conversation = conv is None
     previous_status = None
-    if conv is None:
+    if conv is None and not msg.needs_answer:  # shown, never work: it starts resolved
+        conv = Conversation(
+            id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source,
+            subject=msg.subject, status="resolved", resolved_at=now, last_agent_id=None, last_message_at=now,
+            updated_at=now,
+        )
+        session.add(conv)
+    elif conv is None:
         conv = Conversation(
             id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source,
             subject=msg.subject, status="open", waiting_since=now, last_agent_id=None, last_message_at=now,
             updated_at=now,
         )
         session.add(conv)
+    elif not msg.needs_answer:  # joins its thread as it is: no reopen, no routing
+        conv.last_message_at = now
+        conv.updated_at = now
     else:
         if conv.status != "open":
             previous_status = conv.status
@@ -96,7 +106,7 @@ def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id:
     events.append(message_created(row))
     sql.together([insert_messages(sql, [row]), writes.part(sql, events, now)])
     log.mark_appended(session)
-    if route is not None and needs_routing(
+    if route is not None and msg.needs_answer and needs_routing(
         new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,
         queued=conv.queued_at is not None, first_response_at=conv.first_response_at,
         next_response_due_at=conv.next_response_due_at,

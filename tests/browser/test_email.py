@@ -4,7 +4,6 @@ server with the copy; an admin adds a mailbox in settings and tests its connecti
 
 from __future__ import annotations
 
-import json
 import smtplib
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import text
 
 from tests.browser.conftest import Hub, running_hub
 from tests.channels.email.smtp_side import Recorder, smtp_server
@@ -63,15 +61,7 @@ def test_an_email_shows_in_its_form_and_the_reply_goes_out_with_a_copy(
     [message] = [m for m in hub.api("GET", f"/api/v1/conversations/{conv['id']}", ana).json()["messages"]
                  if m["direction"] == "in"]
     original = next(a for a in message["attachments"] if a["filename"] == "original.eml")
-    if not message["metadata"]:
-        # Until ingest stores `InboundMessage.metadata` (after the hot-path rework lands), the
-        # channel's words are written here as the email channel hands them over.
-        meta = {"email": {"from": {"email": f"ada-{uid}@example.net", "name": "Ada Mail"},
-                          "to": [{"email": "support@example.com"}], "cc": [{"email": "billing@example.net"}],
-                          "kind": "human", "visible_text": "The total is wrong.", "raw_attachment": original["id"]}}
-        with hub.db.write() as s:
-            s.execute(text("UPDATE messages SET metadata = :m WHERE id = :id"),
-                      {"m": json.dumps(meta), "id": message["id"]})
+    assert message["metadata"]["email"]["raw_attachment"] == original["id"]
 
     page = new_page(ana, path=f"/#/c/{conv['id']}")
     head = page.locator(".msg-in .mail-head")

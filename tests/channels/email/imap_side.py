@@ -14,6 +14,7 @@ from hub.ports import (
     Attachment,
     ChannelAccount,
     Cursor,
+    DeliveryUpdate,
     HubPort,
     InboundMessage,
     IngestResult,
@@ -31,6 +32,7 @@ class FakePort:
     committed: list[InboundMessage] = field(default_factory=list)
     kept: list[RawPayload] = field(default_factory=list)
     files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
+    updates: list[DeliveryUpdate] = field(default_factory=list)  # bounces of our mail
     cursors: dict[str, str] = field(default_factory=dict)
     calls: int = 0
     after_ingest: Callable[[int], None] | None = None  # called with len(committed)
@@ -64,6 +66,10 @@ class FakePort:
 
     async def channel_accounts_async(self, channel: str) -> tuple[ChannelAccount, ...]:
         return ()
+
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
+        self.updates.append(update)
+        return True
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None) -> Attachment:

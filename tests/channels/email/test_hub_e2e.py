@@ -129,3 +129,64 @@ def test_an_agent_writes_first_to_a_contact_and_the_answer_joins_that_conversati
     refused = client.post(f"/api/v1/contacts/{phone_only['contact_id']}/conversations", headers=agent.headers,
                           json={"text": "hello"})
     assert refused.status_code == 422 and "email address" in refused.text
+
+
+def bounce_of(message_id: str, recipient: str) -> bytes:
+    """A delivery status report (RFC 3464) saying `message_id` could not be delivered."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce-1@mx.example.net>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: support@example.com\r\nTo: {recipient}\r\nMessage-ID: {message_id}\r\n"
+        "--B--\r\n").encode()
+
+
+def test_machine_mail_is_shown_but_never_work_and_a_bounce_marks_our_reply_not_delivered(
+        client: TestClient, db: Database, settings: Settings, outgoing: tuple[int, Recorder]) -> None:
+    _, recorder = outgoing
+    admin = login(client, db, "admin")
+    first = EmailMessage()
+    first["From"], first["To"], first["Subject"] = "bo@example.net", "support@example.com", "Where is my order?"
+    first["Message-ID"] = "<order@example.net>"
+    first.set_content("It has not arrived.")
+    relay(settings, first)
+    conv = wait_for(lambda: client.get("/api/v1/conversations?view=all", headers=admin.headers).json()["items"],
+                    what="the conversation")[0]
+    client.post(f"/api/v1/conversations/{conv['id']}/messages", headers=admin.headers, json={"text": "On its way."})
+    wait_for(lambda: recorder.received, what="our reply")
+    ours = recorder.received[0][2]["Message-ID"]
+    resolved = client.post(f"/api/v1/conversations/{conv['id']}/status", headers=admin.headers,
+                           json={"status": "resolved"})
+    assert resolved.status_code == 200, resolved.text
+
+    away = EmailMessage()  # an out-of-office answer to our reply
+    away["From"], away["To"], away["Subject"] = "bo@example.net", "support@example.com", "Out of office"
+    away["Message-ID"], away["In-Reply-To"], away["Auto-Submitted"] = "<away@example.net>", ours, "auto-replied"
+    away.set_content("I am away until Monday.")
+    relay(settings, away)
+    stray = EmailMessage()  # list mail from someone who never wrote: no conversation to join
+    stray["From"], stray["To"], stray["Subject"] = "news@shop.example", "support@example.com", "Our deals"
+    stray["Message-ID"], stray["List-Id"] = "<deals@shop.example>", "<deals.shop.example>"
+    stray.set_content("Deals!")
+    relay(settings, stray)
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
+        smtp.sendmail("", ["support@example.com"], bounce_of(ours, "bo@example.net"))
+
+    messages = wait_for(lambda: (m := thread(client, admin.headers, conv["id"])) and len(m) == 4 and m,
+                        what="the auto-reply and the bounce in the conversation")
+    kinds = [m["metadata"].get("email", {}).get("kind") for m in messages]
+    assert kinds == ["human", None, "auto_reply", "bounce"]  # (our reply has no email metadata)
+    assert messages[0]["metadata"]["email"]["from"] == {"email": "bo@example.net"}
+    after = client.get(f"/api/v1/conversations/{conv['id']}", headers=admin.headers).json()["conversation"]
+    assert (after["status"], after["assignee_id"]) == ("resolved", None)  # not reopened, not given to anyone
+    reply = messages[1]
+    assert reply["delivery_status"] == "undelivered" and "550 5.1.1" in reply["delivery_error"]
+    convs = client.get("/api/v1/conversations?view=all&status=resolved", headers=admin.headers).json()["items"]
+    assert [(c["subject"], c["assignee_id"]) for c in convs if c["id"] != conv["id"]] == [("Our deals", None)]

@@ -18,7 +18,7 @@ from channels.email import smtp_in
 from channels.email.parsing import ParsedEmail, parse_email
 from channels.email.settings import EmailSettings, Mailbox, SmtpListener
 from channels.email.smtp_in import Listener
-from hub.ports import Attachment, InboundMessage, IngestResult, RawPayload, RejectedMessage
+from hub.ports import Attachment, DeliveryUpdate, InboundMessage, IngestResult, RawPayload, RejectedMessage
 from tests.services import free_port
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -33,6 +33,7 @@ class FakePort:
     committed: list[InboundMessage] = field(default_factory=list)
     kept: list[RawPayload] = field(default_factory=list)
     files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
+    updates: list[DeliveryUpdate] = field(default_factory=list)  # bounces of our mail
     fail: Exception | None = None
     loop_threads: set[str] = field(default_factory=set)
 
@@ -49,6 +50,10 @@ class FakePort:
         if isinstance(self.fail, OSError):
             raise self.fail
         self.kept.append(payload)
+
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
+        self.updates.append(update)
+        return True
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None) -> Attachment:
