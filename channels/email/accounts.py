@@ -7,6 +7,7 @@ its `secrets` hold `smtp_password` and `imap_password`.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any
 
 from channels.email.settings import ImapServer, Mailbox, SmtpServer
@@ -24,13 +25,13 @@ def mailbox_of(account: ChannelAccount, *, max_bytes: int | None = None) -> Mail
     if imap is not None:
         imap_server = ImapServer(**_known(imap, ImapServer), password=account.secrets.get("imap_password", ""))
         if max_bytes is not None:
-            imap_server = ImapServer(**{**imap_server.__dict__, "max_bytes": max_bytes})
+            imap_server = replace(imap_server, max_bytes=max_bytes)
     return Mailbox(address=account.name.lower(), display_name=str(s.get("display_name") or ""),
                    signature=str(s.get("signature") or ""), language=str(s.get("language") or "en"),
                    subject_token=bool(s.get("subject_token", True)), smtp=smtp_server, imap=imap_server)
 
 
-def _known(values: dict[str, Any], kind: type) -> dict[str, Any]:
+def _known(values: dict[str, Any], kind: type[SmtpServer] | type[ImapServer]) -> dict[str, Any]:
     """The fields `kind` has, passwords aside (they come from the secrets)."""
-    fields = set(kind.__dataclass_fields__) - {"password"}
-    return {k: v for k, v in values.items() if k in fields and v is not None}
+    names = {f.name for f in fields(kind)} - {"password"}
+    return {k: v for k, v in values.items() if k in names and v is not None}

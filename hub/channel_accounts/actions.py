@@ -36,7 +36,8 @@ def secrets_set(row: StoredAccount, box: SecretBox) -> dict[str, bool]:
 def do_save_account(session: Session, box: SecretBox, *, channel: str, name: str, settings: dict[str, Any],
                     secrets: Mapping[str, str | None], account_id: int | None = None) -> StoredAccount:
     """Create (no `account_id`) or replace an account's settings; Conflict when `name` is taken."""
-    row = get_account(session, channel, account_id) if account_id is not None else StoredAccount(channel=channel)
+    row = get_account(session, channel, account_id) if account_id is not None \
+        else StoredAccount(channel=channel, name=name)
     kept = _opened(row, box) if row.secrets_sealed else {}
     for field, value in secrets.items():
         if value is None:

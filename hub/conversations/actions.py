@@ -108,10 +108,10 @@ def _reply_context(session: Session, conversation_id: int, agent_id: int) -> dic
     if agent is not None:
         out["agent_name"] = agent.name
     last = session.execute(
-        select(Message.created_at, Message.text, Contact.name)
-        .join(Contact, Contact.id == Message.contact_id)  # type: ignore[arg-type]
-        .where(Message.conversation_id == conversation_id, Message.direction == "in")
-        .order_by(Message.id.desc()).limit(1)  # type: ignore[union-attr]
+        select(col(Message.created_at), col(Message.text), col(Contact.name))
+        .join(Contact, col(Contact.id) == col(Message.contact_id))
+        .where(col(Message.conversation_id) == conversation_id, col(Message.direction) == "in")
+        .order_by(col(Message.id).desc()).limit(1)
     ).first()
     if last is not None:
         out["quoted"] = {"at": last.created_at.isoformat(), "name": last.name or "", "text": last.text}

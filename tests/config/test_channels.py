@@ -4,6 +4,7 @@ and stop, and what a wrong `extra_channels` entry says."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +12,8 @@ from pydantic import ValidationError
 
 from channels.lean_routes import LeanRoute
 from config.app import create_app
-from config.channels import Channels, load_factory
+from config.channels import Channels, email_settings, load_factory
+from config.secrets import hub_secret
 from hub.ports import BaseAdapter, HubPort, TaskRunner
 from tests.conftest import make_settings, wait_for
 from tests.factories import login
@@ -128,3 +130,38 @@ def test_a_channel_restarting_is_shown_but_leaves_the_hub_ready(sqlite_url: str)
         items = client.get("/api/v1/admin/channels", headers=admin.headers).json()["items"]
         [listed] = [c for c in items if c["channel"] == "flaky"]
         assert listed["tasks"][0]["name"] == "imap" and listed["tasks"][0]["last_error"] == task["last_error"]
+
+
+MAILBOX = {"address": "Support@Example.com", "display_name": "Support", "smtp": {"host": "smtp.example.com"}}
+
+
+def test_email_is_on_with_a_mailbox_in_the_settings_and_takes_their_values(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url, email={"mailboxes": [MAILBOX | {"imap": {
+        "host": "imap.example.com", "username": "support", "password": "p"}}]})
+    with TestClient(create_app(settings)) as client:
+        assert [c["channel"] for c in client.get("/readyz").json()["channels"]] == ["api", "demo", "email"]
+        adapter = client.app.state.hub.adapters["email"]  # type: ignore[attr-defined]
+    [box] = adapter.settings.mailboxes
+    assert (box.address, box.smtp.port, box.smtp.starttls, box.imap.port, box.imap.tls) == (
+        "support@example.com", 587, True, 993, True)
+    assert not adapter.settings.listener.enabled and len(adapter.settings.secret) == 32
+
+
+def test_email_sleeps_without_a_mailbox_and_its_ids_key_follows_the_hubs_secret(sqlite_url: str) -> None:
+    with TestClient(create_app(make_settings(sqlite_url))) as client:
+        assert "email" not in [c["channel"] for c in client.get("/readyz").json()["channels"]]
+    keys = {email_settings(make_settings(sqlite_url, secret_key=s, email={"mailboxes": [MAILBOX]})).secret
+            for s in ("one secret", "one secret", "another")}
+    assert len(keys) == 2
+
+
+def test_without_a_secret_key_one_is_made_once_and_kept_private(sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "var" / "secret_key"
+    settings = make_settings(sqlite_url, secret_key=None, secret_key_file=str(path))
+    first, again = hub_secret(settings), hub_secret(settings)
+    assert first == again and len(first) >= 32 and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_mailbox_address_that_could_reach_a_header_is_refused(sqlite_url: str) -> None:
+    with pytest.raises(ValidationError, match="is not an address"):
+        make_settings(sqlite_url, email={"mailboxes": [MAILBOX | {"address": "a@example.com\r\nBcc: x@evil.test"}]})

@@ -168,3 +168,14 @@ def test_the_session_cookie_is_secure_by_default_exactly_when_the_public_url_is_
     assert load_settings(public_url="http://127.0.0.1:8000").session_cookie_secure is False
     assert load_settings(public_url="https://support.example.com", cookie_secure=False).session_cookie_secure is False
     assert load_settings(public_url="http://127.0.0.1:8000", cookie_secure=True).session_cookie_secure is True
+
+
+def test_email_comes_from_the_file_and_the_environment(toml: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with toml.open("a") as f:
+        f.write('[email]\nlistener_port = 2600\n[[email.mailboxes]]\naddress = "help@example.com"\n'
+                'smtp = { host = "smtp.example.com", port = 465, tls = true, starttls = false }\n')
+    monkeypatch.setenv("HUB_EMAIL__LISTENER_ENABLED", "true")
+    s = load_settings()
+    assert (s.email.listener_enabled, s.email.listener_port) == (True, 2600)
+    [box] = s.email.mailboxes
+    assert (box.address, box.smtp.port, box.smtp.tls, box.imap) == ("help@example.com", 465, True, None)
