@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
 from sqlmodel import Session
 
-from agents_ui.api.schemas import In
+from agents_ui.api.schemas import Copies, In, Uploads
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access
 from hub.attachments.actions import check_uploads
-from hub.contacts.emails import valid_email
 from hub.conversations.outreach import check_start_conversation
 from hub.conversations.sanitize import sanitize_html_async
 from hub.conversations.schemas import conversation_dict, message_dict
-from hub.errors import Invalid, NotFound
+from hub.errors import NotFound
 from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
@@ -30,17 +28,9 @@ class StartIn(In):
     subject: str | None = Field(default=None, max_length=500)
     text: str = Field(min_length=1, max_length=50_000)
     html: str | None = Field(default=None, max_length=500_000)
-    cc: list[Annotated[str, Field(max_length=320)]] = Field(default_factory=list, max_length=20)
-    attachments: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=20, description="ids (or URLs) of the caller's uploads")
-
-    @field_validator("cc")
-    @classmethod
-    def _cc(cls, value: list[str]) -> list[str]:
-        try:
-            return list(dict.fromkeys(valid_email(v) for v in value))
-        except Invalid as exc:
-            raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
+    cc: Copies = Field(default_factory=list, max_length=20, description="addresses to copy")
+    attachments: Uploads = Field(default_factory=list, max_length=20,
+                                 description="ids (or URLs) of the caller's uploads")
 
     @field_validator("subject")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from hub.contacts.emails import valid_email
@@ -43,23 +43,28 @@ _CLIENT_ID = ("the console's id for this send (a UUID): a retry with the same id
               "copy (200) instead of storing and sending it again (201)")
 
 
+def _addresses(value: list[str]) -> list[str]:
+    try:
+        return list(dict.fromkeys(valid_email(v) for v in value))
+    except Invalid as exc:
+        raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
+
+
+# Addresses to copy on an email (validated: they become a header); other channels ignore them.
+Copies = Annotated[list[Annotated[str, Field(max_length=320)]], AfterValidator(_addresses)]
+# Files to send: ids (or URLs) of the caller's uploads (POST /api/v1/attachments).
+Uploads = list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=200)]]
+
+
 class ReplyIn(In):
     text: str = Field(min_length=1, max_length=50_000)
     html: str | None = Field(default=None, max_length=500_000)
     client_id: UUID | None = Field(default=None, description=_CLIENT_ID)
-    attachments: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=200)]] = Field(
+    attachments: Uploads = Field(
         default_factory=list, max_length=20,
         description="files to send with it: ids (or URLs) of the caller's uploads (POST /api/v1/attachments)")
-    cc: list[Annotated[str, Field(max_length=320)]] = Field(
-        default_factory=list, max_length=20, description="addresses to copy (email); other channels ignore them")
-
-    @field_validator("cc")
-    @classmethod
-    def _cc(cls, value: list[str]) -> list[str]:
-        try:
-            return list(dict.fromkeys(valid_email(v) for v in value))
-        except Invalid as exc:
-            raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
+    cc: Copies = Field(default_factory=list, max_length=20,
+                       description="addresses to copy (email); other channels ignore them")
 
 
 class NoteIn(In):

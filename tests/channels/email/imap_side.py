@@ -25,14 +25,30 @@ from tests.dovecot import PASSWORD, USER, Dovecot
 
 
 @dataclass
-class FakePort:
+class FilesKept:
+    """The port's file store and delivery updates, in memory (for the email tests' fake ports)."""
+
+    files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
+    updates: list[DeliveryUpdate] = field(default_factory=list)  # bounces of our mail
+
+    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
+        self.updates.append(update)
+        return True
+
+    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                                     cid: str | None = None) -> Attachment:
+        self.files.append(content)
+        n = len(self.files)
+        return Attachment(f"/api/v1/attachments/{n}", content_type, filename, len(content), cid, n)
+
+
+@dataclass
+class FakePort(FilesKept):
     """Ingest, cursors and the raw store in memory. A message and its cursor are stored together,
     as the hub does in one transaction; `calls` counts every ingest, redeliveries included."""
 
     committed: list[InboundMessage] = field(default_factory=list)
     kept: list[RawPayload] = field(default_factory=list)
-    files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
-    updates: list[DeliveryUpdate] = field(default_factory=list)  # bounces of our mail
     cursors: dict[str, str] = field(default_factory=dict)
     calls: int = 0
     after_ingest: Callable[[int], None] | None = None  # called with len(committed)
@@ -66,16 +82,6 @@ class FakePort:
 
     async def channel_accounts_async(self, channel: str) -> tuple[ChannelAccount, ...]:
         return ()
-
-    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
-        self.updates.append(update)
-        return True
-
-    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment:
-        self.files.append(content)
-        n = len(self.files)
-        return Attachment(f"/api/v1/attachments/{n}", content_type, filename, len(content), cid, n)
 
     async def cursor_async(self, name: str) -> str | None:
         return self.cursors.get(name)

@@ -18,7 +18,8 @@ from channels.email import smtp_in
 from channels.email.parsing import ParsedEmail, parse_email
 from channels.email.settings import EmailSettings, Mailbox, SmtpListener
 from channels.email.smtp_in import Listener
-from hub.ports import Attachment, DeliveryUpdate, InboundMessage, IngestResult, RawPayload, RejectedMessage
+from hub.ports import InboundMessage, IngestResult, RawPayload, RejectedMessage
+from tests.channels.email.imap_side import FilesKept
 from tests.services import free_port
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -27,13 +28,11 @@ SETTINGS = EmailSettings(mailboxes=(Mailbox("support@example.com"), Mailbox("sal
 
 
 @dataclass
-class FakePort:
+class FakePort(FilesKept):
     """The port's ingest and raw store, in memory. `fail` makes ingest raise (the database is down)."""
 
     committed: list[InboundMessage] = field(default_factory=list)
     kept: list[RawPayload] = field(default_factory=list)
-    files: list[bytes] = field(default_factory=list)  # what was stored (parts, raw messages)
-    updates: list[DeliveryUpdate] = field(default_factory=list)  # bounces of our mail
     fail: Exception | None = None
     loop_threads: set[str] = field(default_factory=set)
 
@@ -51,15 +50,6 @@ class FakePort:
             raise self.fail
         self.kept.append(payload)
 
-    def apply_delivery_update(self, update: DeliveryUpdate) -> bool:
-        self.updates.append(update)
-        return True
-
-    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment:
-        self.files.append(content)
-        n = len(self.files)
-        return Attachment(f"/api/v1/attachments/{n}", content_type, filename, len(content), cid, n)
 
 
 @contextmanager
