@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Hub, running_hub
+from tests.browser.test_settings import serious_violations
 from tests.channels.email.smtp_side import Recorder, smtp_server
 from tests.conftest import wait_for
 from tests.services import free_port
@@ -117,4 +118,5 @@ def test_an_admin_adds_a_mailbox_and_tests_its_connection(hub: Hub, new_page: An
     assert "do-not-show-me" not in page.content()
     card.get_by_role("button", name="Test connection").click()
     expect(card.locator(".st-checks")).to_contain_text(f"Works: Connected to 127.0.0.1:{OUTGOING}")
+    assert serious_violations(page) == []  # the list, the open form and the findings
     assert page.errors == []  # type: ignore[attr-defined]
