@@ -139,7 +139,7 @@ def test_email_is_on_with_a_mailbox_in_the_settings_and_takes_their_values(sqlit
     settings = make_settings(sqlite_url, email={"mailboxes": [MAILBOX | {"imap": {
         "host": "imap.example.com", "username": "support", "password": "p"}}]})
     with TestClient(create_app(settings)) as client:
-        assert [c["channel"] for c in client.get("/readyz").json()["channels"]] == ["api", "demo", "email"]
+        assert [c["channel"] for c in client.get("/readyz").json()["channels"]] == ["api", "webchat", "demo", "email"]
         adapter = client.app.state.hub.adapters["email"]  # type: ignore[attr-defined]
     [box] = adapter.settings.mailboxes
     assert (box.address, box.smtp.port, box.smtp.starttls, box.imap.port, box.imap.tls) == (
