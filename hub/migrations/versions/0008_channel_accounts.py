@@ -8,7 +8,7 @@ Revises: 0007
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 from hub.dbtypes import UTCDateTime
