@@ -60,7 +60,7 @@ def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta
     # Thread keys, and messages that need no answer, are the ORM path's.
     if contact_id is not None and not msg.threaded and msg.needs_answer:
         conv = look.conversations.get((contact_id, msg.channel, msg.source))
-        if _takes_plain_path(conv, routed=route is not None):
+        if _takes_plain_path(session, conv, route):
             assert conv is not None
             return write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
     if _starts_first_conversation(msg, idents, contact_id, look):
@@ -85,10 +85,13 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
                   route: IngestRouting | None) -> list[IngestResult | Exception]:
     """`do_ingest_many` without the attachments.
 
-    Messages on the plain-SQL path up to the first one that is not are looked up and written
-    together; from that one on, each goes through `do_ingest` in order (what it changes, a new
-    conversation say, could change how the next ones must be handled). A message repeated within
-    the batch is a redelivery of its first copy. A message whose contact is invalid gets its
+    Messages on the plain-SQL path are looked up and written together; the others then go through
+    `do_ingest` one by one, in order, and so does every later message of their contacts (or
+    sharing an identity with one: what it changes, a new conversation say, could change how the
+    next ones must be handled). So each conversation's events keep the order of its messages;
+    other customers' messages are not held up by one that needs the ORM (a message after every
+    reply did that: bench/RESULTS.md, "Mixed load"). A message repeated within the batch is a
+    redelivery of its first copy. A message whose contact is invalid gets its
     `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
     """
     if len(msgs) == 1 or any(m.threaded or m.cursor is not None or not m.needs_answer for m in msgs):
@@ -110,7 +113,11 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
 
     plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
     first_of: dict[tuple[str, str], int] = {}
-    rest = len(msgs)
+    alone: list[int] = []  # messages written one by one, in order, after the plain ones
+    # Contacts and identities with a message among `alone`: their later messages wait behind it
+    # (it may change their contact or conversation); everybody else's still go together.
+    behind_contacts: set[int] = set()
+    behind_idents: set[tuple[str, str]] = set()
     for i, (msg, key, contact_id) in enumerate(zip(msgs, keys, contacts, strict=True)):
         if results[i] is not None:
             continue  # invalid
@@ -120,9 +127,13 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
         if key in first_of:
             continue  # answered below, from its first copy
         conv = convs.get((contact_id, msg.channel, msg.source)) if contact_id is not None else None
-        if contact_id is None or not _takes_plain_path(conv, routed=route is not None):
-            rest = i
-            break
+        if (contact_id is None or contact_id in behind_contacts or not behind_idents.isdisjoint(idents[i])
+                or not _takes_plain_path(session, conv, route)):
+            alone.append(i)
+            if contact_id is not None:
+                behind_contacts.add(contact_id)
+            behind_idents.update(idents[i])
+            continue
         assert conv is not None
         first_of[key] = i
         plain.append((i, (msg, contact_id, conv.id)))
@@ -130,14 +141,13 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
         for (i, _), result in zip(plain, write_known(session, sql, [p for _, p in plain], look.message_ids),
                                   strict=True):
             results[i] = result
-    for i in range(rest):
+    for i in alone:
+        results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
+    for i, key in enumerate(keys):
         if results[i] is None:
-            first = results[first_of[keys[i]]]
+            first = results[first_of[key]]
             assert isinstance(first, IngestResult)
             results[i] = IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
-    for i in range(rest, len(msgs)):
-        if results[i] is None:
-            results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
     return cast("list[IngestResult | Exception]", results)  # every slot is filled by now
 
 
@@ -166,8 +176,9 @@ def _starts_first_conversation(msg: InboundMessage, idents: list[tuple[str, str]
     return (contact_id, msg.channel, msg.source) not in look.conversations
 
 
-def _takes_plain_path(conv: ConversationRow | None, *, routed: bool) -> bool:
-    return conv is not None and conv.status == "open" and not (routed and needs_routing(
-        new=False, reopened=False, assignee_id=conv.assignee_id, queued=conv.queued,
+def _takes_plain_path(session: Session, conv: ConversationRow | None, route: IngestRouting | None) -> bool:
+    return conv is not None and conv.status == "open" and not (route is not None and needs_routing(
+        route, session, new=False, reopened=False, assignee_id=conv.assignee_id, queued=conv.queued,
         first_response_at=conv.first_response_at, next_response_due_at=conv.next_response_due_at,
+        team_id=conv.team_id, priority=conv.priority,
     ))

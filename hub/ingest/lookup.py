@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hub.routing.board import BoardPrefetch
 
 _CONVERSATION_COLUMNS = ("id, contact_id, status, assignee_id, queued_at, first_response_at, "
-                         "next_response_due_at, channel, source")
+                         "next_response_due_at, channel, source, team_id, priority")
 # SQLite: each a statement around {rows} (one row's placeholders, repeated), parameters positional.
 # Joined to a VALUES list, not `(a, b) IN (VALUES ...)`: SQLite answers the latter with a scan of
 # the whole table, the join with one unique-index lookup per row (both databases name the VALUES
@@ -90,10 +90,12 @@ class ConversationRow:
     queued: bool
     first_response_at: object | None
     next_response_due_at: object | None
+    team_id: int | None  # with `priority`: whether a message restarts the next-response clock
+    priority: int
 
 
 def _conversation(row: Any) -> ConversationRow:
-    return ConversationRow(row[0], row[1], row[2], row[3], row[4] is not None, row[5], row[6])
+    return ConversationRow(row[0], row[1], row[2], row[3], row[4] is not None, row[5], row[6], row[9], row[10])
 
 
 @dataclass

@@ -107,9 +107,9 @@ def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id:
     sql.together([insert_messages(sql, [row]), writes.part(sql, events, now)])
     log.mark_appended(session)
     if route is not None and msg.needs_answer and needs_routing(
-        new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,
+        route, session, new=new_conversation, reopened=previous_status is not None, assignee_id=conv.assignee_id,
         queued=conv.queued_at is not None, first_response_at=conv.first_response_at,
-        next_response_due_at=conv.next_response_due_at,
+        next_response_due_at=conv.next_response_due_at, team_id=conv.team_id, priority=conv.priority,
     ):
         route.on_routable(session, conv)
     # Flushed now, so that a plain-SQL ingest later in the same transaction (group commit) appends

@@ -181,6 +181,16 @@ class Router:
             return None
         return self.board.prefetch(session)
 
+    def restarts_clock(self, session: Session, team_id: int | None, priority: int) -> bool:
+        """Whether `set_next_response_deadline` would set a deadline for a conversation of this team
+        and priority (ingest asks before routing a message that follows an agent's reply), from the
+        board's team settings. Holding the write lock."""
+        if team_id is None:
+            return False
+        log.lock(session)
+        settings = self.board.view(session).team_settings(session, team_id)
+        return "next_response" in sla.targets_for(settings.get("sla"), priority)
+
     def decide(self, session: Session, conv: Conversation, *, first_text: str | None = None) -> Decision:
         """Route a conversation: its team, priority and deadlines, and the agent it is given or
         offered to, set on the entity; the events and the agents' touches returned, for the caller

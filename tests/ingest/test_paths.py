@@ -41,6 +41,7 @@ from hub.routing.actions import Router as RoutingRouter
 from hub.routing.actions import RoutingConfig
 from hub.routing.decision import Decision
 from hub.routing.rules import rule_from_dict
+from hub.routing.settings import TeamSettings, do_set_team_settings
 from hub.runtime import Hub, HubOptions
 from tests.conftest import wait_for
 from tests.factories import create_agent, create_team
@@ -92,8 +93,9 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
 class Router:
     """Routing that queues what it is given (as the real one does with no agent free)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, next_response_target: bool = False) -> None:
         self.calls: list[int] = []
+        self.next_response_target = next_response_target  # whether every team has that SLA target
 
     def on_routable(self, session: Session, conv: Conversation) -> None:
         self.decide(session, conv)
@@ -107,6 +109,9 @@ class Router:
 
     def board_prefetch(self, session: Session) -> None:
         return None
+
+    def restarts_clock(self, session: Session, team_id: int | None, priority: int) -> bool:
+        return self.next_response_target
 
 
 def message(email: str | None = "ann@example.com", *, phone: str | None = None, ref: str | None = None,
@@ -696,10 +701,13 @@ def test_an_open_conversation_never_queued_is_routed_by_the_next_message(databas
     assert conversation(database, first.conversation_id).queued_at is not None
 
 
+@pytest.mark.parametrize("target", [True, False])
 def test_assigned_conversations_route_only_to_restart_the_next_response_clock(
-    database: Database, paths: Paths
+    database: Database, paths: Paths, target: bool
 ) -> None:
-    route = Router()
+    """After an agent's reply the customer's next message is routed (restarting the clock) only
+    when the team has a next-response target; without one it takes the plain path, every time."""
+    route = Router(next_response_target=target)
     first = ingest(database, message("lea@example.com"), route=route)
     agent_id, _ = create_agent(database)
     with database.write() as s:
@@ -712,10 +720,43 @@ def test_assigned_conversations_route_only_to_restart_the_next_response_clock(
 
     with database.write() as s:
         actions.do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Yes!")
-    after_reply = message("lea@example.com", text="thanks, one more thing")
-    ingest(database, after_reply, route=route)
-    assert paths.of(after_reply.external_id) == "orm"
-    assert route.calls == [first.conversation_id, first.conversation_id]
+    after_reply = [message("lea@example.com", text="thanks, one more thing"), message("lea@example.com", text="hi?")]
+    for msg in after_reply:
+        ingest(database, msg, route=route)
+    if target:  # the fake's clock never restarts, so both are routed
+        assert [paths.of(m.external_id) for m in after_reply] == ["orm", "orm"]
+        assert route.calls == [first.conversation_id] * 3
+    else:
+        assert [paths.of(m.external_id) for m in after_reply] == ["sql", "sql"]
+        assert route.calls == [first.conversation_id]
+
+
+@pytest.mark.parametrize("sla", [{"default": {"next_response": 600}}, {"default": {"first_response": 600}}, None])
+def test_the_real_router_restarts_the_next_response_clock_only_for_a_team_with_that_target(
+    database: Database, paths: Paths, sla: dict[str, Any] | None
+) -> None:
+    team_id = create_team(database, "Care")
+    route = RoutingRouter(RoutingConfig())
+    first = ingest(database, message("noa@example.com"), route=route)  # the board is read now
+    if sla is not None:  # reaches the board through its event
+        with database.write() as s:
+            do_set_team_settings(s, team_id, TeamSettings.model_validate({"sla": sla}), actor_agent_id=None)
+    agent_id, _ = create_agent(database, teams=[team_id])
+    with database.write() as s:
+        actions.do_assign(s, actions.get_conversation(s, first.conversation_id), assignee_id=agent_id,
+                          team_id=team_id, actor_agent_id=None, reason="test")
+        actions.do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Hello")
+    msg = message("noa@example.com", text="thanks")
+    ingest(database, msg, route=route)
+    due = conversation(database, first.conversation_id).next_response_due_at
+    if sla is not None and "next_response" in sla["default"]:
+        assert paths.of(msg.external_id) == "orm"
+        assert due is not None and timedelta(seconds=590) < due - utcnow() <= timedelta(seconds=600)
+        again = message("noa@example.com", text="and another")
+        ingest(database, again, route=route)  # the clock runs: nothing to restart
+        assert paths.of(again.external_id) == "sql"
+    else:
+        assert paths.of(msg.external_id) == "sql" and due is None
 
 
 def test_without_a_route_hook_an_unqueued_open_conversation_takes_the_sql_path(
@@ -734,9 +775,11 @@ def test_without_a_route_hook_an_unqueued_open_conversation_takes_the_sql_path(
 def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database: Database, paths: Paths) -> None:
     """do_ingest_many: known customers' messages are looked up and written together; a message in
     the batch twice is one message; an old one redelivered is a no-op; from the first message that
-    needs the ORM on, messages go one by one, in order, and land where they belong."""
+    needs another path, its customer's later messages go one by one, in order, behind it, while
+    other customers' messages are still written together."""
     ann1 = ingest(database, message("ann@example.com"))
     bob1 = ingest(database, message("bob@example.com"))
+    dan1 = ingest(database, message(None, ref="dan-1", text="d0"))  # nameless
     old = message("bob@example.com")
     old_result = ingest(database, old)
     first_ann, first_bob = message("ann@example.com", text="a1"), message("bob@example.com", text="b1")
@@ -745,14 +788,19 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
         first_bob,
         first_ann,  # the same message twice in one batch
         old,  # already stored
-        message("cy@example.com", text="c1"),  # a new customer: written whole, and one by one from here
-        message("ann@example.com", text="a2"),
-        message("cy@example.com", text="c2"),  # cy is known by now
+        message("cy@example.com", text="c1"),  # a new customer: written whole, alone
+        message("ann@example.com", text="a2"),  # not held up by cy: written with a1 and b1
+        message("cy@example.com", text="c2"),  # behind c1: cy is known by then
+        message(None, ref="dan-1", name="Dan", text="d1"),  # a name to fill in: the ORM
+        message(None, ref="dan-1", text="d2"),  # behind d1
     ]
     with database.write() as s:
         results = entry.do_ingest_many(s, batch)
 
-    assert [r.created for r in results] == [True, True, False, False, True, True, True]
+    assert [r.created for r in results] == [True, True, False, False, True, True, True, True, True]
+    assert [paths.of(batch[i].external_id) for i in (5, 7)] == ["sql", "orm"]
+    assert results[5].message_id < results[4].message_id  # written before cy's, with the batch
+    assert results[7].conversation_id == results[8].conversation_id == dan1.conversation_id
     assert results[2] == IngestResult(results[0].message_id, ann1.conversation_id, ann1.contact_id, created=False)
     assert results[3] == IngestResult(old_result.message_id, old_result.conversation_id, old_result.contact_id,
                                       created=False)
@@ -763,7 +811,8 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
     assert paths.of(batch[4].external_id) == "new"
     # Each conversation reads in the order its messages arrived, and consoles get one event each.
     with database.read() as s:
-        for conv_id, texts in ((ann1.conversation_id, ["", "a1", "a2"]), (results[4].conversation_id, ["c1", "c2"])):
+        for conv_id, texts in ((ann1.conversation_id, ["", "a1", "a2"]), (results[4].conversation_id, ["c1", "c2"]),
+                               (dan1.conversation_id, ["d0", "d1", "d2"])):
             rows = s.execute(select(Message.text).where(Message.conversation_id == conv_id)  # type: ignore[arg-type]
                              .order_by(Message.id)).scalars().all()  # type: ignore[arg-type]
             assert list(rows) == texts

@@ -1,11 +1,15 @@
 """Every ingest path writes what the ORM path writes: random batches, every column, both databases.
 
 A seeded random scenario (new customers, known ones writing again, a new entry point, a reopen, a
-name given late, a thread key followed, batches of one to five) runs twice in one database: once as
+name given late, a thread key followed, a message after an agent's reply, on the entry point whose
+team has a next-response target or on the other, batches of one to five) runs twice in one database: once as
 the hub runs it (the plain-SQL path, the first conversation written whole, the ORM), once with
 every message forced through the ORM path. Then every column of every row the two runs wrote in
 `contacts`, `contact_identities`, `conversations`, `messages` and `events` (payloads included)
-must be equal, ids taken as their order of appearance and times left out. The columns come from
+must be equal, ids taken as their order of appearance and times left out. Messages and events
+are compared conversation by conversation, each in its order: a batch writes the plain-SQL
+messages together before a message that needs another path (and its customer's later ones), so
+only the order within a conversation is the same in both runs. The columns come from
 the tables themselves (`SELECT *`), so a column added to a model is compared without a word here.
 """
 
@@ -19,11 +23,14 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, text
 
-from hub.conversations.actions import do_set_status, get_conversation
+from hub.conversations.actions import do_reply, do_set_status, get_conversation
 from hub.db import Database
 from hub.ingest import entry
 from hub.ports import ContactRef, InboundMessage, IngestResult
 from hub.routing.actions import Router, RoutingConfig
+from hub.routing.rules import rule_from_dict
+from hub.routing.settings import TeamSettings, do_set_team_settings
+from tests.factories import create_agent, create_team
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 TABLES = ("contacts", "contact_identities", "conversations", "messages", "events")
@@ -43,7 +50,7 @@ def scenario(seed: int, steps: int = 60) -> list[list[tuple[Any, ...]]]:
     while sum(len(b) for b in batches) < steps:
         batch: list[tuple[Any, ...]] = []
         for _ in range(rng.randint(1, 5)):
-            kind = rng.choice(["new", "again", "again", "again", "source", "reopen", "name", "thread"]
+            kind = rng.choice(["new", "again", "again", "again", "source", "reopen", "name", "thread", "reply"]
                               if customers else ["new"])
             if kind == "new":
                 customers += 1
@@ -85,7 +92,7 @@ class Run:
             ref = ContactRef(email=self.email(who), name=f"Customer {who}" if step[2] else None)
         elif kind == "name":
             ref = ContactRef(email=self.email(who), name=f"  Late Name {who} ")
-        elif kind in ("source", "again", "reopen"):
+        elif kind in ("source", "again", "reopen", "reply"):
             source = step[2] if kind != "again" else "crm"
         if kind == "thread":  # names its own key, and the key of a conversation on either source, if any
             thread = self.keys.get(self.conversations.get((who, step[2]), 0))
@@ -93,17 +100,21 @@ class Run:
                           thread_keys=(thread,) if thread else ())
         msg = InboundMessage(channel="api", source=source, ingest_scope="api:crm", external_id=f"{self.tag}-{self.seq}",
                              contact=ref, **fields)
-        return msg, source if kind == "reopen" else None
+        return msg, source if kind in ("reopen", "reply") else None
 
-    def run(self, db: Database, batches: list[list[tuple[Any, ...]]], router: Router) -> None:
+    def run(self, db: Database, batches: list[list[tuple[Any, ...]]], router: Router, agent_id: int) -> None:
         for batch in batches:
             msgs = []
             for step in batch:
-                msg, reopen = self.message(step)
-                conv_id = self.conversations.get((step[1], reopen)) if reopen else None
+                msg, before = self.message(step)
+                conv_id = self.conversations.get((step[1], before)) if before else None
                 if conv_id is not None:
                     with db.write() as s:
-                        do_set_status(s, get_conversation(s, conv_id), "resolved", agent_id=None)
+                        conv = get_conversation(s, conv_id)
+                        if step[0] == "reopen":
+                            do_set_status(s, conv, "resolved", agent_id=None)
+                        elif conv.status == "open":  # an agent's reply stops the next-response clock
+                            do_reply(s, conv, agent_id=agent_id, text=f"reply {self.seq}")
                 msgs.append((step, msg))
             with db.write() as s:
                 results = entry.do_ingest_many(s, [m for _, m in msgs], route=router)
@@ -166,7 +177,8 @@ def written(db: Database, tag: str) -> dict[str, list[dict[str, Any]]]:
         where = {"contacts": "id", "contact_identities": "contact_id", "conversations": "contact_id",
                  "messages": "contact_id", "events": "contact_id"}
         for table in TABLES:
-            rows = s.execute(text(f"SELECT * FROM {table} WHERE {where[table]} IN :ids ORDER BY id").bindparams(
+            order = "conversation_id, id" if table in ("messages", "events") else "id"
+            rows = s.execute(text(f"SELECT * FROM {table} WHERE {where[table]} IN :ids ORDER BY {order}").bindparams(
                 bindparam("ids", expanding=True)), {"ids": contacts}).mappings().all()
             out[table] = []
             for row in rows:
@@ -190,16 +202,25 @@ def test_random_batches_write_the_same_rows_on_every_path(database: Database, se
             return _real(*args, **kw)
 
         monkeypatch.setattr(entry, attr, counted)
-    Run("aa").run(database, batches, Router(RoutingConfig()))
+    # Conversations from the shop go to a team whose SLA has a next-response target: a message
+    # after a reply restarts the clock there; the crm's have none (no clock, the plain path).
+    team_id = create_team(database, "Shop")
+    with database.write() as s:
+        do_set_team_settings(s, team_id, TeamSettings.model_validate({"sla": {"default": {"next_response": 600}}}),
+                             actor_agent_id=None)
+    agent_id, _ = create_agent(database)
+    config = RoutingConfig(rules=[rule_from_dict({"name": "shop", "match": {"source": "shop"}, "team_id": team_id})])
+    Run("aa").run(database, batches, Router(config), agent_id)
     assert all(taken.values()), taken  # the scenario went down every path
     with monkeypatch.context() as m:
         m.setattr(entry, "_takes_plain_path", lambda *a, **k: False)
         m.setattr(entry, "_starts_first_conversation", lambda *a, **k: False)
         before = dict(taken)
-        Run("bb").run(database, batches, Router(RoutingConfig()))
+        Run("bb").run(database, batches, Router(config), agent_id)
         assert taken["sql"] == before["sql"] and taken["first"] == before["first"]  # the ORM only
 
     hub_way, orm_way = written(database, "aa"), written(database, "bb")
+    assert any(c["next_response_due_at"] for c in hub_way["conversations"])  # a clock restarted
     for table in TABLES:
         assert len(hub_way[table]) == len(orm_way[table]), table
         assert hub_way[table], table
