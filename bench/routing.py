@@ -520,7 +520,11 @@ def run_database(kind: str, args: argparse.Namespace) -> DbResult:
                 level = wait_until_quiet(args.quiet_cores, args.quiet_wait)
                 notes.append(f"other processes used {level:.2f} cores just before the run")
                 print(f"  {notes[-1]}", file=sys.stderr)
-            latency, drain = run_async(Run(server, url, prepared, args).run())
+            try:
+                latency, drain = run_async(Run(server, url, prepared, args).run())
+            except Exception:
+                print(f"[{kind}] the server's log ends:\n{server.log_tail(6_000)}", file=sys.stderr)
+                raise
             if "Traceback" in (tail := server.log_tail(20_000)):
                 notes.append("the server logged errors: " + tail[-1500:])
     return DbResult(kind, prepared.backlog_seconds, latency, drain, notes)
