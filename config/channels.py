@@ -90,8 +90,11 @@ def built_in(settings: Settings, hub: Hub) -> list[ChannelAdapter]:
     if sms.configured:
         adapters.append(TwilioSmsAdapter(sms))
     if settings.webchat.enabled:
+        # From the hub's kept secret (config/secrets.py): a returning visitor's token outlives a restart
+        # of a hub started without HUB_SECRET_KEY (`make run`).
+        token_key = derive_key(hub_secret(settings), "webchat-visitor-tokens").hex()
         adapters.append(WebchatChannel(settings.webchat, public_url=settings.public_url,
-                                       token_key=settings.secret_key, trusted_proxies=settings.trusted_proxies))
+                                       token_key=token_key, trusted_proxies=settings.trusted_proxies))
     adapters.append(DemoChannel(customer_lookup(hub.db)))
     return adapters
 

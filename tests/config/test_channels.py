@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -165,3 +166,18 @@ def test_without_a_secret_key_one_is_made_once_and_kept_private(sqlite_url: str,
 def test_a_mailbox_address_that_could_reach_a_header_is_refused(sqlite_url: str) -> None:
     with pytest.raises(ValidationError, match="is not an address"):
         make_settings(sqlite_url, email={"mailboxes": [MAILBOX | {"address": "a@example.com\r\nBcc: x@evil.test"}]})
+
+
+def test_a_web_chat_visitors_token_outlives_a_restart_of_a_hub_without_a_secret_key(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """`make run` sets no HUB_SECRET_KEY: the kept secret file signs visitor tokens, so a returning
+    visitor is still recognised after the hub restarts (their chat continues)."""
+    settings = make_settings(sqlite_url, secret_key=None, secret_key_file=str(tmp_path / "secret_key"))
+
+    def webchat_of(client: TestClient) -> Any:
+        return client.app.state.hub.adapters["webchat"]  # type: ignore[attr-defined]
+
+    with TestClient(create_app(settings)) as client:
+        visitor, token = webchat_of(client).tokens.mint("demo")
+    with TestClient(create_app(settings)) as client:
+        assert webchat_of(client).tokens.visitor_of("demo", token) == visitor
