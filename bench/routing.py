@@ -108,7 +108,8 @@ from hub.ingest.entry import do_ingest
 from hub.db import Database
 from hub.migrate import upgrade
 from hub.ports import ContactRef, InboundMessage
-from hub.routing.actions import Router, RoutingConfig
+from hub.routing.actions import Router
+from hub.routing.config import RoutingConfig
 from hub.routing.rules import rule_from_dict
 
 url, n_agents, capacity, backlog, rules = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]

@@ -55,7 +55,7 @@ from hub.attachments.files import AttachmentFiles
 from hub.blobs import DiskBlobStore
 from hub.channel_accounts.crypto import SecretBox
 from hub.db import Database
-from hub.routing.actions import RoutingConfig
+from hub.routing.config import RoutingConfig
 from hub.routing.rules import rule_from_dict
 from hub.runtime import Hub, HubOptions
 

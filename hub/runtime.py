@@ -56,7 +56,8 @@ from hub.ports import (
     RejectedMessage,
 )
 from hub.raw_payloads import DEFAULT_MAX_BYTES, do_keep_raw
-from hub.routing.actions import Router, RoutingConfig
+from hub.routing.actions import Router
+from hub.routing.config import RoutingConfig
 from hub.routing.service import RoutingService
 from hub.tasks import cancel_and_wait
 

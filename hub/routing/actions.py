@@ -1,5 +1,6 @@
-"""Routing writes: place a conversation in a queue, assign it atomically, drain the queues,
-offer/accept, requeue, escalate, and watch SLAs.
+"""Routing writes: place a conversation in a queue, assign it atomically, drain the queues. The
+Router also offers/accepts and requeues (hub.routing.offers), releases agents who leave, escalates
+and watches SLAs (hub.routing.upkeep); its settings are hub.routing.config.RoutingConfig.
 
 Atomicity (DESIGN.md contract 6). Every automatic routing decision runs inside one transaction
 that first takes the cluster-wide, transaction-scoped event-log lock (hub.events.log.lock) on
@@ -13,7 +14,6 @@ taken in opposite orders by presence changes and routing deadlocked PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,66 +21,29 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col
 
-from hub.agents.actions import do_set_presence
-from hub.agents.models import Agent, Team
+from hub.agents.models import Agent
 from hub.clock import utcnow
 from hub.contacts.actions import created_facts, created_in_transaction
 from hub.contacts.models import Contact
-from hub.conversations.actions import assignment, do_assign
+from hub.conversations.actions import assignment
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import conversation_dict
 from hub.db import WRITE_LOCK_HELD
-from hub.errors import Conflict
 from hub.events import log
-from hub.events.types import Offered, OfferWithdrawn, Queued, SlaAtRisk, SlaBreached
+from hub.events.types import Offered, Queued
 from hub.routing import policy, queries, sla
 from hub.routing.board import Board, BoardPrefetch, View
+from hub.routing.config import RoutingConfig
+from hub.routing.deadlines import set_next_response_deadline, set_sla_deadlines
 from hub.routing.decision import Decision, write
 from hub.routing.models import RoutingRule
 from hub.routing.rules import Facts, Rule, first_match, rule_from_dict
-from hub.routing.settings import find_team, stored_settings
-
-
-@dataclass
-class RoutingConfig:
-    rules: list[Rule] = field(default_factory=list)  # from config; database rules follow them
-    # Capacity per channel of agents who set none (setting routing.default_capacity); a channel
-    # missing here and from an agent's own capacities gets no work routed to that agent.
-    default_capacity: dict[str, int] = field(default_factory=dict)
-    sticky_wait: timedelta = timedelta(seconds=30)
-    # An agent who declined a chat, let its offer lapse or handed a conversation back is left out
-    # of its routing this long (after that, even a lone agent gets it again).
-    pass_cooldown: timedelta = timedelta(minutes=5)
-    presence_grace: timedelta = timedelta(seconds=60)
-    sla_boost: int = 10
-    # Channels whose conversations leave an agent who goes offline (setting
-    # routing.release_on_offline; the others stay with them).
-    release_on_offline: tuple[str, ...] = ()
-    # Channels whose conversations are offered (the agent accepts within the team's
-    # offer_timeout_seconds) rather than assigned outright (setting routing.offer_channels).
-    offer_channels: tuple[str, ...] = ()
-
-
-def passed_on(conv: Conversation, agent_id: int, now: datetime) -> None:
-    """Record that this agent passed on the conversation (routing leaves them out for a while)."""
-    passed = dict(conv.passed_agent_ids or {})  # a new dict: the JSON column sees the change
-    passed[str(agent_id)] = now.timestamp()
-    conv.passed_agent_ids = passed
-    conv.passed_at = now
-
-
-def team_settings(session: Session, team_id: int | None) -> dict[str, Any]:
-    if team_id is None:
-        return {}
-    team = session.get(Team, team_id)
-    return stored_settings(team_id, team.settings) if team is not None else {}
-
+from hub.routing.upkeep import UpkeepActions
 
 _DB_RULES = select(
     col(RoutingRule.name), col(RoutingRule.match), col(RoutingRule.team_id), col(RoutingRule.priority),
     col(RoutingRule.skill),
 ).order_by(col(RoutingRule.position), col(RoutingRule.id))
-_TEAM_SETTINGS = select(col(Team.id), col(Team.settings)).order_by(col(Team.id))
 _FIRST_TEXT = (
     select(col(Message.text)).where(col(Message.conversation_id) == bindparam("conv"))
     .order_by(col(Message.id)).limit(1)
@@ -99,7 +62,6 @@ _WAITING_COLUMNS = (
 )
 
 
-
 def _waiting_heads(where: Any) -> Any:
     return (
         select(*_WAITING_COLUMNS)
@@ -115,34 +77,7 @@ def _waiting_heads(where: Any) -> Any:
 _WAITING_IN_TEAMS = _waiting_heads(col(Conversation.team_id).in_(bindparam("teams", expanding=True)))
 _WAITING_TEAMLESS = _waiting_heads(col(Conversation.team_id).is_(None))
 
-
-def set_sla_deadlines(session: Session, conv: Conversation, now: datetime,
-                      settings: dict[str, Any] | None = None) -> None:
-    if settings is None:
-        settings = team_settings(session, conv.team_id)
-    targets = sla.targets_for(settings.get("sla"), conv.priority)
-    if not targets:
-        return
-    hours = sla.parse_business_hours(settings.get("business_hours"))
-    if conv.first_response_at is None and "first_response" in targets and conv.first_response_due_at is None:
-        conv.first_response_due_at = sla.add_business_seconds(now, targets["first_response"], hours)
-    if "resolution" in targets and conv.resolution_due_at is None:
-        conv.resolution_due_at = sla.add_business_seconds(now, targets["resolution"], hours)
-
-
-def set_next_response_deadline(session: Session, conv: Conversation, now: datetime,
-                               settings: dict[str, Any] | None = None) -> None:
-    if conv.first_response_at is None or conv.next_response_due_at is not None:
-        return
-    if settings is None:
-        settings = team_settings(session, conv.team_id)
-    targets = sla.targets_for(settings.get("sla"), conv.priority)
-    if "next_response" in targets:
-        hours = sla.parse_business_hours(settings.get("business_hours"))
-        conv.next_response_due_at = sla.add_business_seconds(now, targets["next_response"], hours)
-
-
-class Router:
+class Router(UpkeepActions):
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
         # Agent states and teams, kept up to date from the event log (hub.routing.board).
@@ -355,181 +290,3 @@ class Router:
                 self._give(session, view, convs[conv_id], agent_id, now, placed)
             write(session, placed)
         return len(placements), more
-
-    # -- offers ----------------------------------------------------------------------------
-
-    def accept_offer(self, session: Session, conv: Conversation, agent_id: int) -> None:
-        log.lock(session)
-        if conv.offered_to_id != agent_id:
-            raise Conflict("this conversation is not offered to you (the offer may have expired)")
-        conv.offered_to_id = None
-        conv.offer_expires_at = None
-        do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=agent_id,
-                  reason="offer_accepted")
-
-    def hand_back(self, session: Session, conv: Conversation, agent_id: int, *, note: str | None = None) -> None:
-        """The agent puts their conversation back in its queue; routing gives it to someone else
-        (the drain that follows the requeue event), not to them while the pass cooldown runs."""
-        log.lock(session)
-        now = utcnow()
-        passed_on(conv, agent_id, now)
-        conv.waiting_since = now
-        conv.queued_at = now  # back in the queue: escalation counts from now
-        do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=agent_id,
-                  reason="handed_back", note=note, event_type="conversation.requeued")
-
-    def _excluded(self, passed: dict[str, float] | None, passed_at: datetime | None,
-                  now: datetime) -> frozenset[int]:
-        """The agents whose own pass is more recent than the cooldown (each counts from theirs)."""
-        if not passed or passed_at is None or now >= passed_at + self.config.pass_cooldown:
-            return frozenset()
-        cutoff = (now - self.config.pass_cooldown).timestamp()
-        return frozenset(int(agent) for agent, at in passed.items() if at > cutoff)
-
-    def withdraw_offer(self, session: Session, conv: Conversation, *, reason: str) -> None:
-        agent_id = conv.offered_to_id
-        conv.offered_to_id = None
-        conv.offer_expires_at = None
-        conv.updated_at = utcnow()
-        if agent_id is not None and reason in ("declined", "timeout"):
-            passed_on(conv, agent_id, conv.updated_at)
-        assert conv.id is not None
-        log.append(session, OfferWithdrawn(conversation_id=conv.id, contact_id=conv.contact_id,
-                                           agent_id=agent_id, reason=reason, from_assignee_id=agent_id,
-                                           conversation=conversation_dict(conv)))
-
-    def expire_offers(self, session: Session) -> int:
-        log.lock(session)
-        if self.board.view(session).offers == 0:
-            return 0  # nothing is on offer (no need to look through the conversations)
-        due = session.execute(
-            select(Conversation).where(
-                col(Conversation.offered_to_id).is_not(None),
-                col(Conversation.offer_expires_at) <= utcnow(),
-            ).limit(200)
-        ).scalars().all()
-        for conv in due:
-            self.withdraw_offer(session, conv, reason="timeout")
-        return len(due)
-
-    # -- agents leaving, escalation, SLA ---------------------------------------------------
-
-    def release_agent(self, session: Session, agent_id: int, *, reason: str) -> int:
-        """An agent went offline: their chats (not email/SMS) go back to the queue for others."""
-        log.lock(session)
-        convs = session.execute(
-            select(Conversation).where(
-                col(Conversation.assignee_id) == agent_id,
-                col(Conversation.status) == "open",
-                col(Conversation.channel).in_(self.config.release_on_offline),
-            )
-        ).scalars().all()
-        now = utcnow()
-        for conv in convs:
-            conv.waiting_since = now
-            do_assign(session, conv, assignee_id=None, team_id=conv.team_id, actor_agent_id=None,
-                      reason=reason, event_type="conversation.requeued")
-        offered = session.execute(
-            select(Conversation).where(col(Conversation.offered_to_id) == agent_id)
-        ).scalars().all()
-        for conv in offered:
-            self.withdraw_offer(session, conv, reason=reason)
-        return len(convs)
-
-    def offline_silent_consoles(self, session: Session) -> list[int]:
-        """Agents whose console stopped its heartbeat longer than the grace period ago."""
-        cutoff = utcnow() - self.config.presence_grace
-        silent = session.execute(
-            select(Agent).where(
-                col(Agent.console_connected).is_(True),
-                col(Agent.presence) != "offline",
-                col(Agent.last_seen_at) < cutoff,
-            )
-        ).scalars().all()
-        out = []
-        for agent in silent:
-            agent.console_connected = False
-            do_set_presence(session, agent, "offline")
-            self.release_agent(session, agent.id, reason="console_disconnected")
-            out.append(agent.id)
-        return out
-
-    def escalate_due(self, session: Session) -> int:
-        """Escalate every team's conversations that waited too long (one transaction; the routing
-        service escalates team by team instead, `escalating_teams` then `escalate_team`)."""
-        return sum(self.escalate_team(session, team_id) for team_id in self.escalating_teams(session))
-
-    def escalating_teams(self, session: Session) -> list[int]:
-        return [tid for tid, settings in session.execute(_TEAM_SETTINGS)
-                if settings and settings.get("escalate_after_seconds")]
-
-    def escalate_team(self, session: Session, team_id: int) -> int:
-        log.lock(session)
-        team = session.get(Team, team_id)
-        if team is None:
-            return 0
-        s = stored_settings(team.id, team.settings)
-        after = s.get("escalate_after_seconds")
-        if not after:
-            return 0
-        target = find_team(session, s["overflow_team"]) if s.get("overflow_team") is not None else None
-        target_id = target.id if target is not None and target.id != team.id else None
-        skill = s.get("overflow_skill")
-        if target_id is None and not skill:
-            return 0
-        now = utcnow()
-        due = session.execute(
-            select(Conversation).where(
-                queries.waiting_filter(),
-                col(Conversation.team_id) == team.id,
-                col(Conversation.queued_at) <= now - timedelta(seconds=float(after)),
-            ).limit(200)
-        ).scalars().all()
-        for conv in due:
-            conv.escalation_level += 1
-            conv.queued_at = now
-            conv.routing_skill = skill or conv.routing_skill
-            do_assign(session, conv, assignee_id=None, team_id=target_id if target_id else None,
-                      actor_agent_id=None, reason=f"waited over {after}s in {team.name}",
-                      event_type="conversation.escalated")
-        return len(due)
-
-    def check_sla(self, session: Session) -> int:
-        """Raise the priority of conversations nearing a breach, and record breaches."""
-        now = utcnow()
-        changed = 0
-        rows = session.execute(
-            select(Conversation).where(
-                col(Conversation.status).in_(("open", "pending")),
-                col(Conversation.sla_state) != "breached",
-                (col(Conversation.first_response_due_at).is_not(None))
-                | (col(Conversation.next_response_due_at).is_not(None))
-                | (col(Conversation.resolution_due_at).is_not(None)),
-            ).limit(1000)
-        ).scalars().all()
-        warn_cache: dict[int | None, timedelta] = {}
-        for conv in rows:
-            deadlines = [d for d in (
-                conv.first_response_due_at if conv.first_response_at is None else None,
-                conv.next_response_due_at,
-                conv.resolution_due_at,
-            ) if d is not None]
-            if not deadlines:
-                continue
-            due = min(deadlines)
-            if conv.team_id not in warn_cache:
-                warn_cache[conv.team_id] = sla.warn_before(team_settings(session, conv.team_id).get("sla"))
-            state = "breached" if now >= due else "at_risk" if now >= due - warn_cache[conv.team_id] else "ok"
-            if state == conv.sla_state or state == "ok":
-                continue
-            log.lock(session)
-            if conv.sla_state == "ok":
-                conv.priority += self.config.sla_boost
-            conv.sla_state = state
-            conv.updated_at = now
-            sla_event = SlaBreached if state == "breached" else SlaAtRisk
-            log.append(session, sla_event(conversation_id=conv.id, contact_id=conv.contact_id,
-                                          due_at=due.isoformat(), priority=conv.priority,
-                                          conversation=conversation_dict(conv)))
-            changed += 1
-        return changed

@@ -11,7 +11,8 @@ from hub.clock import utcnow
 from hub.conversations.actions import do_assign, get_conversation
 from hub.conversations.models import Conversation
 from hub.errors import Conflict
-from hub.routing.actions import Router, passed_on
+from hub.routing.actions import Router
+from hub.routing.offers import passed_on
 
 
 def do_reassign(session: Session, router: Router, conv: Conversation, *, by: int, assignee_id: int | None,

@@ -38,7 +38,7 @@ from hub.ingest.entry import do_ingest
 from hub.ingest.lookup import Lookup
 from hub.ports import Attachment, ContactRef, InboundMessage, IngestResult
 from hub.routing.actions import Router as RoutingRouter
-from hub.routing.actions import RoutingConfig
+from hub.routing.config import RoutingConfig
 from hub.routing.decision import Decision
 from hub.routing.rules import rule_from_dict
 from hub.routing.settings import TeamSettings, do_set_team_settings

@@ -27,7 +27,8 @@ from hub.conversations.actions import do_reply, do_set_status, get_conversation
 from hub.db import Database
 from hub.ingest import entry
 from hub.ports import ContactRef, InboundMessage, IngestResult
-from hub.routing.actions import Router, RoutingConfig
+from hub.routing.actions import Router
+from hub.routing.config import RoutingConfig
 from hub.routing.rules import rule_from_dict
 from hub.routing.settings import TeamSettings, do_set_team_settings
 from tests.factories import create_agent, create_team

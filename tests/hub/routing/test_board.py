@@ -26,7 +26,8 @@ from hub.events.types import AgentUpdated, TeamUpdated
 from hub.ingest.entry import do_ingest
 from hub.ports import ContactRef, InboundMessage
 from hub.routing import queries
-from hub.routing.actions import Router, RoutingConfig
+from hub.routing.actions import Router
+from hub.routing.config import RoutingConfig
 from hub.routing.rules import rule_from_dict
 
 CAPACITY = {"api": 2, "webchat": 1}

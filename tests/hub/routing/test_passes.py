@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.conversations.models import Conversation
-from hub.routing.actions import Router, RoutingConfig, passed_on
+from hub.routing.actions import Router
+from hub.routing.config import RoutingConfig
+from hub.routing.offers import passed_on
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
