@@ -170,6 +170,10 @@ class OutboundMessage:
     metadata: dict[str, Any] = field(default_factory=dict)
     # The conversation's known thread keys, oldest first (email: In-Reply-To and References).
     thread_keys: tuple[str, ...] = ()
+    # The id this item is sent under on every attempt (email: its Message-ID), minted by the
+    # adapter's `send_key` before the first attempt and kept with the outbox row; None when the
+    # adapter mints none.
+    send_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -356,6 +360,14 @@ class BaseAdapter:
 
     async def send(self, item: Outbound) -> SendResult:
         raise PermanentError(f"the {self.channel} channel sends nothing")
+
+    def send_key(self, item: OutboundMessage) -> str | None:
+        """The id `item` will be sent under on every attempt (email: its Message-ID), or None.
+        Optional (the delivery worker asks only adapters that have it). Called once, in the
+        transaction that first claims the item, which stores it with the outbox row: it must be
+        quick and must not fail (None when it cannot tell). The worker then passes it as
+        `OutboundMessage.send_key`, and never sends again an item whose key it saw accepted."""
+        return None
 
     async def accounts_changed(self) -> None:
         return None

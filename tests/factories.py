@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from hub.agents import actions as agent_actions
 from hub.db import Database
+from hub.outbox.actions import do_enqueue
+from hub.outbox.models import OutboxItem
 from hub.ports import ContactRef, InboundMessage
 
 PASSWORD = "correct horse battery"
@@ -87,3 +90,19 @@ def api_message(external_id: str, email: str, text: str = "hi") -> InboundMessag
 # A 1x1 PNG: the smallest real picture, for attachment tests.
 TINY_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def queued(db: Database, channel: str, payload: dict[str, Any]) -> int:
+    """An outbox item, committed: its id."""
+    with db.write() as s:
+        item = do_enqueue(s, channel=channel, payload=payload)
+        s.flush()
+        assert item.id is not None
+        return item.id
+
+
+def outbox_row(db: Database, item_id: int) -> OutboxItem:
+    with db.read() as s:
+        item = s.get(OutboxItem, item_id)
+        assert item is not None
+        return item

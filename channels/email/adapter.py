@@ -16,7 +16,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from channels.email import smtp_out
+from channels.email import smtp_out, tokens
 from channels.email.accounts import mailbox_of
 from channels.email.diagnose import check_imap, check_smtp
 from channels.email.imap import MailboxWatcher, cursor_name
@@ -145,6 +145,15 @@ class EmailAdapter(BaseAdapter):
             raise PermanentError("no mailbox to send from (add one in the console's settings, or email.mailboxes)")
         return box
 
+    def send_key(self, item: OutboundMessage) -> str | None:
+        """The Message-ID `item` goes out with, on every attempt: the hub stores it before the
+        first one (`BaseAdapter.send_key`)."""
+        try:
+            box = self.mailbox(item.source)
+        except PermanentError:
+            return None  # the send will say why
+        return tokens.message_id(box.domain, self.settings.secret, str(item.outbox_id))
+
     async def send(self, item: Outbound) -> SendResult:
         if not isinstance(item, OutboundMessage):
             raise PermanentError("the email channel places no calls")
@@ -186,4 +195,5 @@ def reply_of(item: OutboundMessage, files: tuple[File, ...] = ()) -> Reply:
         files=files,
         new_conversation=not item.thread_keys,
         seed=str(item.outbox_id),
+        message_id=item.send_key,
     )

@@ -8,6 +8,7 @@ here, with the mailbox's domain; it and the reply token are what the hub records
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address as HeaderAddress
@@ -26,6 +27,7 @@ from channels.email.settings import Mailbox
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 MAX_REFERENCES = 20  # the thread's first id and the latest ones: what clients thread on
+_MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
                    keep_trailing_newline=True)
 
@@ -63,6 +65,7 @@ class Reply:
     files: tuple[File, ...] = ()
     new_conversation: bool = False  # an agent writing first: no "Re:"
     seed: str | None = None  # the outbox item: a retry renders the same Message-ID and token
+    message_id: str | None = None  # the one the hub stored before the first attempt, if any
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,9 @@ def render_reply(reply: Reply, mailbox: Mailbox, *, secret: bytes = b"", now: da
     cc = tuple(a for a in (_address(c, "cc") for c in reply.cc) if a.lower() != to.lower())
     token = tokens.token_of(reply.thread_keys) or tokens.mint(secret, reply.seed)
     ids = [k for k in reply.thread_keys if k.startswith("<") and k.endswith(">") and "\n" not in k and "\r" not in k]
-    message_id = tokens.message_id(mailbox.domain, secret, reply.seed)
+    stored = reply.message_id
+    message_id = stored if stored and _MESSAGE_ID.fullmatch(stored) else tokens.message_id(
+        mailbox.domain, secret, reply.seed)
 
     msg = EmailMessage()
     msg["From"] = HeaderAddress(one_line(mailbox.display_name), addr_spec=mailbox.address)

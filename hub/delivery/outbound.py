@@ -1,11 +1,15 @@
 """What the delivery worker hands an adapter for an outbox row: an `OutboundMessage`, or an
 `OutboundCall` for a row of kind "call" (`payload["kind"]`), with the customer's address on the
 channel (by the adapter's `address_kind`, unless the row names it) and the conversation's thread
-keys, oldest first. Built in the claiming transaction: one query each for a whole batch."""
+keys, oldest first. Built in the claiming transaction: one query each for a whole batch. That
+transaction also stores, at an item's first claim, the key its adapter will send it under on
+every attempt (`ChannelAdapter.send_key`: email's Message-ID), before anything is sent."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlmodel import Session
 
@@ -13,6 +17,8 @@ from hub.contacts.addresses import addresses_of
 from hub.conversations.threads import keys_of
 from hub.outbox.models import CALL, OutboxItem
 from hub.ports import Attachment, ChannelAdapter, Outbound, OutboundCall, OutboundMessage
+
+logger = logging.getLogger(__name__)
 
 
 def outbound_items(session: Session, items: list[OutboxItem],
@@ -35,11 +41,28 @@ def outbound_items(session: Session, items: list[OutboxItem],
             out.append(OutboundCall(outbox_id=item.id, conversation_id=item.conversation_id, channel=item.channel,
                                     source=p.get("source") or "", to=to, metadata=metadata))
             continue
-        out.append(OutboundMessage(
+        message = OutboundMessage(
             outbox_id=item.id, message_id=item.message_id, conversation_id=item.conversation_id,
             channel=item.channel, source=p.get("source") or "", to=to, text=p.get("text") or "",
             html=p.get("html"), subject=p.get("subject"),
             attachments=tuple(Attachment.from_dict(a) for a in p.get("attachments", [])), metadata=metadata,
             thread_keys=keys.get(item.conversation_id, ()) if item.conversation_id is not None else (),
-        ))
+            send_key=item.send_key,
+        )
+        if item.send_key is None:
+            item.send_key = _mint_key(adapters[item.channel], message)
+            message = replace(message, send_key=item.send_key)
+        out.append(message)
     return out
+
+
+def _mint_key(adapter: ChannelAdapter, message: OutboundMessage) -> str | None:
+    mint = getattr(adapter, "send_key", None)  # optional: adapters without it send under no key
+    if mint is None:
+        return None
+    try:
+        key = mint(message)
+    except Exception:  # a claim must not fail for one item: it is sent without a key
+        logger.exception("%s: minting the send key of outbox item %s failed", message.channel, message.outbox_id)
+        return None
+    return key if isinstance(key, str) and 0 < len(key) <= 200 else None  # the column's size

@@ -20,6 +20,15 @@ COMMIT: recording only moves a row still in flight; a second claim finds the row
 leased, so nobody sends them until the lease runs out (then once). Without `write` (a worker on
 its own), each runs in a transaction of its own on a worker thread, the claim without the write
 lock (it appends no event).
+
+Never sent twice after an acceptance this worker saw: an item whose adapter mints a send key
+(email's Message-ID, stored with the row by its first claim: hub.delivery.outbound) is sent
+under that key on every attempt. When the provider accepted it, the worker holds the key and the
+answer (`accepted`) until the outcome is committed; if recording the outcome fails (the
+database, the writer), the row stays in flight, its lease lapses, and the worker's next claim of
+it records the held answer instead of sending again. What this cannot cover is the process dying
+between the provider's acceptance and the commit: another worker sends again, under the same key
+(email: the same Message-ID, so the customer's client shows one mail).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -40,12 +50,14 @@ from hub.db import Database
 from hub.delivery import actions
 from hub.delivery.outbound import outbound_items
 from hub.outbox.models import OutboxItem
-from hub.ports import ChannelAdapter, Outbound, PermanentError, SendResult, TransientError
+from hub.ports import ChannelAdapter, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 # Runs `op(session)` in a write transaction holding the write lock, and returns what it returns.
 Write = Callable[[Callable[[Session], Any]], Awaitable[Any]]
+# Acceptances whose outcome is not committed yet, at most this many (the oldest are forgotten).
+MAX_HELD = 10_000
 
 
 class DeliveryWorker:
@@ -74,6 +86,8 @@ class DeliveryWorker:
         self.max_attempts = max_attempts
         self.batch_size = batch_size
         self._write = write
+        # (channel, send key) -> the provider's answer, until its outcome is committed.
+        self.accepted: OrderedDict[tuple[str, str], SendResult] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -181,6 +195,13 @@ class DeliveryWorker:
             held.pop(item.id, None)
 
     async def _send(self, item: OutboxItem, out: Outbound) -> None:
+        key = (item.channel, out.send_key) if isinstance(out, OutboundMessage) and out.send_key else None
+        if key is not None and key in self.accepted:  # accepted before, its outcome not recorded
+            logger.warning("%s: outbox item %s was accepted already as %s: recorded, not sent again",
+                           item.channel, item.id, key[1])
+            await self._finish(item.id, "sent", None, self.accepted[key])
+            self.accepted.pop(key, None)
+            return
         adapter = self.adapters[item.channel]
         try:
             result = await adapter.send(out)
@@ -192,7 +213,13 @@ class DeliveryWorker:
             logger.exception("adapter %s raised unexpectedly", item.channel)
             await self._finish(item.id, "retry", f"internal error: {exc!r}", None)
         else:
+            if key is not None:  # held until the outcome below is committed
+                self.accepted[key] = result
+                while len(self.accepted) > MAX_HELD:
+                    self.accepted.popitem(last=False)
             await self._finish(item.id, "sent", None, result)
+            if key is not None:
+                self.accepted.pop(key, None)
 
     async def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None) -> None:
         def record(s: Session) -> None:

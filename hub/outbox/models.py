@@ -34,5 +34,8 @@ class OutboxItem(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     last_error: str | None = Field(default=None)
     provider_id: str | None = Field(default=None, max_length=200)
+    # What the adapter sends the item under on every attempt (email: its Message-ID), stored by
+    # the first claim, before the first attempt (hub.delivery.outbound).
+    send_key: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

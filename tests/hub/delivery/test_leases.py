@@ -14,10 +14,9 @@ from config.app import build_hub
 from hub.clock import utcnow
 from hub.db import Database
 from hub.delivery.worker import DeliveryWorker
-from hub.outbox.actions import do_enqueue
-from hub.outbox.models import OutboxItem
 from hub.ports import Outbound, SendResult
 from tests.conftest import make_settings, wait_for
+from tests.factories import outbox_row, queued
 
 
 class SlowAdapter:
@@ -39,18 +38,7 @@ class SlowAdapter:
 
 
 def _queue_one(db: Database) -> int:
-    with db.write() as s:
-        item = do_enqueue(s, channel="api", payload={"source": "crm", "text": "hello"})
-        s.flush()
-        assert item.id is not None
-        return item.id
-
-
-def _row(db: Database, item_id: int) -> OutboxItem:
-    with db.read() as s:
-        item = s.get(OutboxItem, item_id)
-        assert item is not None
-        return item
+    return queued(db, "api", {"source": "crm", "text": "hello"})
 
 
 def test_a_dead_workers_claim_is_sent_by_another_after_its_short_lease(database_url: str) -> None:
@@ -75,7 +63,7 @@ def test_a_dead_workers_claim_is_sent_by_another_after_its_short_lease(database_
 
         adapter = asyncio.run(scenario())
         assert adapter.sent == [item_id]
-        row = _row(db, item_id)
+        row = outbox_row(db, item_id)
         assert (row.status, row.attempts, row.provider_id) == ("sent", 2, f"p-{item_id}")
     finally:
         db.dispose()
@@ -94,13 +82,13 @@ def test_a_live_workers_long_send_is_renewed_and_never_taken_by_another(database
             other = DeliveryWorker(db, {"api": other_adapter}, lease=lease)
             sending = asyncio.ensure_future(live.run_once())
             await asyncio.wait_for(slow.started.wait(), 10)
-            claimed_until = _row(db, item_id).lease_until
+            claimed_until = outbox_row(db, item_id).lease_until
             assert claimed_until is not None
             # Wait (polling) until the first lease would have run out twice over.
             await asyncio.to_thread(wait_for, lambda: utcnow() > claimed_until + lease, timeout=20,
                                     what="the first lease to lapse")
             assert live.renewals >= 2
-            assert _row(db, item_id).lease_until > utcnow()  # type: ignore[operator]
+            assert outbox_row(db, item_id).lease_until > utcnow()  # type: ignore[operator]
             assert await other.run_once() == 0  # still the live worker's
             slow.release.set()
             assert await sending == 1
@@ -109,7 +97,7 @@ def test_a_live_workers_long_send_is_renewed_and_never_taken_by_another(database
 
         slow, other_adapter = asyncio.run(scenario())
         assert slow.sent == [item_id] and other_adapter.sent == []
-        row = _row(db, item_id)
+        row = outbox_row(db, item_id)
         assert (row.status, row.attempts, row.lease_until) == ("sent", 1, None)
     finally:
         db.dispose()
