@@ -233,6 +233,22 @@ class PublicEvent:
 
 
 @dataclass(frozen=True)
+class QueueStatus:
+    """Where a customer's conversation waits for an agent (`HubPort.queue_status_async`).
+
+    `position`: 1 is next, counted in the order the router takes its team's queue (a conversation
+    being offered to an agent is first). `wait_seconds`: an estimate from how long the team's
+    customers waited in the last hour, scaled by the customers ahead per online agent; None when
+    there is nothing honest to say (no assignment in the last hour, or no agent of the team online).
+    """
+
+    conversation_id: int
+    position: int
+    wait_seconds: float | None
+    agents_online: int
+
+
+@dataclass(frozen=True)
 class DeliveryUpdate:
     """A provider's word on an outgoing message's fate (a status callback)."""
 
@@ -430,6 +446,12 @@ class HubPort(Protocol):
         """The events of this customer's conversations a customer may see (`PublicEvent`), from
         after `after_event_id` on, then live, in log order, each once. Ends only when the consumer
         stops iterating (or the hub stops)."""
+        ...
+
+    async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
+        """Where this conversation (one the channel saw in its customer's `customer_feed`) waits for
+        an agent, or None when it is not waiting (an agent has it, or it is not open). Cheap enough
+        to ask every few seconds per waiting customer, not on every frame."""
         ...
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,

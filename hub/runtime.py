@@ -52,6 +52,7 @@ from hub.ports import (
     IngestResult,
     PermanentError,
     PublicEvent,
+    QueueStatus,
     RawPayload,
     RejectedMessage,
 )
@@ -59,6 +60,7 @@ from hub.raw_payloads import DEFAULT_MAX_BYTES, do_keep_raw
 from hub.routing.actions import Router
 from hub.routing.config import RoutingConfig
 from hub.routing.service import RoutingService
+from hub.routing.waiting import AssignmentWaits, queue_status
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ class Hub(HubPort):
         self.options = options
         self.bus = EventBus(db, poll_interval=options.poll_interval)
         self.hints = TypingHints()
+        self.waits = AssignmentWaits()
         self.adapters = dict(options.adapters)
         # Claims and outcomes go through the writer (`write_async`), beside inbound messages.
         self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,
@@ -415,6 +418,12 @@ class Hub(HubPort):
 
     def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
         return CustomerFeed(self.db, self.bus, contact_id).events(after_event_id)
+
+    async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
+        def read() -> QueueStatus | None:
+            with self.db.read() as s:
+                return queue_status(s, conversation_id, self.waits)
+        return await asyncio.to_thread(read)
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None) -> Attachment:

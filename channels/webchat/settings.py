@@ -88,6 +88,8 @@ class WebchatSettings(BaseModel):
     typing_per_10s: int = Field(default=20, ge=1)
     address_connections_per_minute: int = Field(default=60, ge=1)
     max_text_chars: int = Field(default=5000, ge=1, le=100_000)
+    # How often a waiting visitor's place in the queue is asked again (besides after their messages).
+    queue_refresh_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
 
     @field_validator("widgets")
     @classmethod

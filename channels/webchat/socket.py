@@ -18,6 +18,9 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
 - client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "ping"}` →
   `{"type": "pong"}`; `{"type": "typing"}` (at most every few seconds): the agents who may read
   the visitor's latest conversation see it.
+- server → `{"type": "queue", "conversation_id", "position", "wait_minutes"}`: while the visitor's
+  conversation waits for an agent, their place (1: next) and an estimate (null: unknown); sent
+  when it changes, and with position null once an agent took it (channels/webchat/queue.py).
 - server → `{"type": "typing", "who": "agent", "name"}`: an agent is typing a reply (hints are
   ephemeral, hub/hints.py: never replayed).
 - server → `{"type": "error", "code", "message", "client_id"?, "retry_after"?}`: codes
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from channels.webchat.identity import Identity, IdentityRefused, check_identity
+from channels.webchat.queue import QueueWatch
 from channels.webchat.settings import WidgetSettings
 from hub.ports import ContactRef, HubPort, InboundMessage, PublicEvent, RejectedMessage
 
@@ -102,6 +106,7 @@ class VisitorSocket:
         self.conversations: set[int] = set()  # seen in their feed: theirs
         self.latest: int | None = None  # the conversation their typing is about
         self.hint_send: asyncio.Task[None] | None = None
+        self.queue = QueueWatch(port, self._send, channel.settings.queue_refresh_seconds)
 
     async def run(self) -> None:
         try:
@@ -123,6 +128,7 @@ class VisitorSocket:
                     continue
                 await self._handle(frame)
         finally:
+            await self.queue.close()
             await self._unfollow()
             self.channel.unwatch(self.conversations, self)
 
@@ -243,12 +249,21 @@ class VisitorSocket:
                     self.channel.watch(event.conversation_id, self)
                 if event.type == "message.created":
                     self.latest = event.conversation_id
+                await self._queue_after(event)
         except (WebSocketDisconnect, RuntimeError):
             return  # the socket closed under us: the receive loop ends too
         except Exception:
             logger.exception("web chat feed of contact %s failed", contact_id)
             with contextlib.suppress(Exception):
                 await self.ws.close(1011, "feed failed: reconnect")
+
+    async def _queue_after(self, event: PublicEvent) -> None:
+        """Keep the visitor's place in the queue current (channels/webchat/queue.py)."""
+        if event.type in ("conversation.assigned", "conversation.resolved"):
+            await self.queue.ended(event.conversation_id)
+        elif event.type == "conversation.reopened" or (
+                event.type == "message.created" and event.data.get("direction") == "in"):
+            self.queue.poke(event.conversation_id)
 
     def agent_typing(self, agent_name: str) -> None:
         """An agent types in one of this visitor's conversations (hub/hints.py): told if not busy."""

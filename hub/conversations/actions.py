@@ -230,6 +230,7 @@ def assignment(
     """`do_assign`'s change to the entity, and its event for the caller to write (routing writes
     it with a first conversation's rows, hub.routing.decision)."""
     from_assignee, from_team = conv.assignee_id, conv.team_id
+    waited_from = conv.waiting_since.isoformat() if assignee_id is not None and conv.waiting_since else None
     now = utcnow()
     conv.assignee_id = assignee_id
     conv.team_id = team_id
@@ -242,7 +243,7 @@ def assignment(
     return ASSIGNMENTS[event_type](
         conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=actor_agent_id,
         assignee_id=assignee_id, team_id=team_id, from_assignee_id=from_assignee, from_team_id=from_team,
-        reason=reason, note=note, conversation=conversation_dict(conv))
+        reason=reason, note=note, conversation=conversation_dict(conv), waited_from=waited_from)
 
 
 def do_wake_snoozed(session: Session, *, route: RouteHook | None = None, limit: int = 200) -> int:

@@ -129,6 +129,8 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     said = "Hi! <img src=x onerror=alert(1)> Where is my order?"
     expect(widget.locator(".msg.in")).to_contain_text(said)  # as text, not markup
     expect(widget.locator(".msg.in.pending")).to_have_count(0)  # acknowledged
+    # Nobody is online yet: the customer is first in line, and no wait is promised without data.
+    expect(widget.locator(".queue")).to_have_text("You are next in line")
 
     conversation = _conversation_with(hub, said)
     ana = hub.agent(name="Ana Chat")
@@ -138,6 +140,7 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     console = new_page(ana, path=f"/#/c/{conversation}")
     expect(console.locator(".msg-in")).to_contain_text("Where is my order?")
     expect(widget.get_by_text("Ana Chat joined the chat")).to_be_visible()
+    expect(widget.locator(".queue")).to_be_hidden()  # no longer waiting
     widget.get_by_placeholder("Write a message…").press_sequentially("Also")  # typing, both ways
     expect(console.get_by_text("Lucía <b>Bold</b> is typing…")).to_be_visible()
     console.locator("#composer-text").press_sequentially("Hello Lucía, it ships tomorrow.")
@@ -168,6 +171,9 @@ def test_the_widget_speaks_spanish_from_the_browser_or_the_site(hub: Hub, custom
         widget.get_by_role("button", name="Empezar a chatear").click()
         expect(widget.get_by_placeholder("Escribe un mensaje…")).to_be_visible()
         expect(widget.get_by_role("button", name="Enviar")).to_be_visible()
+        widget.get_by_placeholder("Escribe un mensaje…").fill("¿Hay alguien?")
+        widget.get_by_role("button", name="Enviar").click()
+        expect(widget.locator(".queue")).to_contain_text("en la cola")
         assert page.errors == []
 
 

@@ -4,6 +4,8 @@ A channel's test module subclasses `AdapterContract` as `Test<Name>Contract` and
 hooks; pytest then runs every `test_*` below for it:
 
 - it starts and stops cleanly, and stopping twice (or without starting) is fine, leaving no task;
+  with no customer talking, it asks the port for no queue places (`queue_status_async` is for a
+  waiting customer, at the server's pace, never a poll of everyone);
 - `routes()` gives ASGI routes, and a request arriving before `start` is answered (not crashed,
   not ingested);
 - it declares `address_kind` ("phone", "email" or None), the one its contract expects: the
@@ -76,10 +78,12 @@ class AdapterContract:
             before = set(asyncio.all_tasks())
             adapter, port, runner = self.make(), self.port(), FakeTaskRunner()
             await adapter.start(port, runner)
+            await asyncio.sleep(0)
             await runner.stop()
             await adapter.stop()
             await adapter.stop()
             await until(lambda: set(asyncio.all_tasks()) <= before, "the adapter's tasks to end")
+            assert port.queue_asked == [], "queue places are asked for waiting customers only, never polled"
 
         asyncio.run(scenario())
 

@@ -6,8 +6,9 @@ The whole port, as the hub keeps it (hub/ports.py): ingest with redelivery as a 
 otherwise the sender's latest conversation on the channel and entry point), cursors stored with a
 message or alone, raw payloads kept (also a rejected message's `raw`), per-channel opt-outs of known
 addresses, files kept and read back (attachments), a customer's feed of the public events
-(their messages and the replies sent), the contact an external reference names, and typing hints
-(`customer_typing` records the customer's; `agent_types` plays an agent's to the listeners).
+(their messages and the replies sent), the contact an external reference names, typing hints
+(`customer_typing` records the customer's; `agent_types` plays an agent's to the listeners), and
+queue places (`queue_for` sets one, `assign` ends it with the feed's "conversation.assigned").
 
 What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
 `opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
@@ -40,6 +41,7 @@ from hub.ports import (
     OutboundMessage,
     PermanentError,
     PublicEvent,
+    QueueStatus,
     RawPayload,
     RejectedMessage,
     SendResult,
@@ -87,6 +89,8 @@ class FakeHubPort(HubPort):
         self.customer_typing: list[int] = []  # conversation ids, in order
         self._typing_listeners: set[Callable[[int, str], None]] = set()
         self.accounts: list[ChannelAccount] = []  # what admins stored, as the hub hands them over
+        self.queue: dict[int, QueueStatus] = {}  # conversation id -> where it waits (`queue_for`)
+        self.queue_asked: list[int] = []  # conversation ids, each time `queue_status_async` was asked
 
     def fail_next(self, times: int = 1, error: Exception | None = None) -> None:
         """The next `times` ingests raise `error` (default: the database is restarting)."""
@@ -172,6 +176,20 @@ class FakeHubPort(HubPort):
         """An agent types a reply in this conversation (the hub's typing hint)."""
         for listener in list(self._typing_listeners):
             listener(conversation_id, agent_name)
+
+    async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
+        self.queue_asked.append(conversation_id)
+        return self.queue.get(conversation_id)
+
+    def queue_for(self, conversation_id: int, position: int, wait_seconds: float | None,
+                  agents_online: int = 1) -> None:
+        """The conversation waits at `position` (what the hub's routing would say)."""
+        self.queue[conversation_id] = QueueStatus(conversation_id, position, wait_seconds, agents_online)
+
+    def assign(self, conversation_id: int, agent_name: str) -> None:
+        """An agent takes the conversation: it no longer waits, and its customer's feed says who."""
+        self.queue.pop(conversation_id, None)
+        self._publish("conversation.assigned", conversation_id, {"agent_name": agent_name})
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None) -> Attachment:

@@ -83,3 +83,18 @@ def test_a_file_kept_for_a_message_is_read_back_and_one_over_the_limit_is_refuse
         raise AssertionError("a file over the limit was kept")
     except AttachmentTooLarge as exc:
         assert exc.max_bytes == 10
+
+
+def test_a_queue_place_is_asked_until_an_agent_takes_the_conversation_and_the_feed_says_who() -> None:
+    async def scenario() -> tuple[object, object, str, object]:
+        port = FakeHubPort()
+        ada = port.ingest(msg("1"))
+        port.queue_for(ada.conversation_id, 2, 240.0)
+        waiting = await port.queue_status_async(ada.conversation_id)
+        port.assign(ada.conversation_id, "Ana")
+        feed = port.customer_feed(ada.contact_id, 1)
+        joined = await anext(feed)
+        return (waiting.position if waiting else None, waiting.wait_seconds if waiting else None, joined.type,
+                await port.queue_status_async(ada.conversation_id))
+
+    assert asyncio.run(scenario()) == (2, 240.0, "conversation.assigned", None)

@@ -29,6 +29,8 @@
     ".note{align-self:center;font-size:12px;color:#5b6475;text-align:center}",
     ".typing{padding:0 12px;font-size:12px;font-style:italic;color:#5b6475;background:#f5f6f8}",
     ".typing:empty{display:none}",
+    ".queue{padding:6px 12px;font-size:12px;color:#1d2330;background:#e8eefb;border-top:1px solid #dde1e8}",
+    ".queue:empty{display:none}",
     ".status{padding:4px 12px;font-size:12px;color:#8a1f11;background:#fff4e5}",
     ".status:empty{display:none}",
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #dde1e8;background:#fff}",
@@ -98,6 +100,7 @@
       h("p", { "class": "note greeting", text: this.cfg.greeting }));
     this.status = h("div", { "class": "status", role: "status" });
     this.typingNote = h("div", { "class": "typing", "aria-live": "polite" });
+    this.queueLine = h("div", { "class": "queue", role: "status" });
     this.text = h("textarea", { rows: "2", placeholder: t.placeholder, "aria-label": t.placeholder,
       oninput: function () { self.typing(); },
       onkeydown: function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); } } });
@@ -107,7 +110,7 @@
       h("header", {}, h("h2", { text: this.cfg.name }),
         h("button", { "class": "x", type: "button", "aria-label": t.close, text: "×",
           onclick: function () { self.toggle(false); } })),
-      this.log, this.typingNote, this.status, this.needsPrechat() ? this.prechatForm() : this.composer);
+      this.log, this.queueLine, this.typingNote, this.status, this.needsPrechat() ? this.prechatForm() : this.composer);
     this.launcher = h("button", { "class": "launcher", type: "button", "aria-expanded": "false", text: t.open,
       onclick: function () { self.toggle(self.panel.hidden); } });
     this.root.appendChild(this.panel);
@@ -205,6 +208,8 @@
       this.acked(f.client_id, f.message_id);
     } else if (f.type === "error") {
       this.failed(f);
+    } else if (f.type === "queue") {
+      this.queued(f);
     } else if (f.type === "typing") {
       this.typingNote.textContent = this.t.typing.replace("{name}", f.name || this.t.agent);
       clearTimeout(this.typingTimer);
@@ -227,12 +232,25 @@
       var who = d.direction === "in" ? t.you : (d.agent_name || t.agent);
       this.shown[d.id] = this.bubble(d.direction, who, d.text || "");
     } else if (f.event === "conversation.assigned" && d.agent_name) {
+      this.queueLine.textContent = "";
       this.note(t.joined.replace("{name}", d.agent_name));
     } else if (f.event === "conversation.resolved") {
+      this.queueLine.textContent = "";
       this.note(t.resolved);
     } else if (f.event === "conversation.reopened") {
       this.note(t.reopened);
     }
+  };
+
+  // The visitor's place in the queue, as the hub pushes it (channels/webchat/queue.py): cleared
+  // when an agent takes the conversation (position null, or their "joined" event).
+  Widget.prototype.queued = function (f) {
+    var t = this.t, line = "";
+    if (f.position) {
+      line = f.position === 1 ? t.queue_next : t.queue_position.replace("{position}", f.position);
+      if (f.wait_minutes) line += " · " + t.queue_wait.replace("{minutes}", f.wait_minutes);
+    }
+    this.queueLine.textContent = line;
   };
 
   Widget.prototype.bubble = function (direction, who, text) {

@@ -78,6 +78,9 @@ class _Assignment(_OfConversation):
     reason: str
     note: str | None
     conversation: dict[str, Any]
+    # When an agent is given it: since when it had been waiting (ISO 8601), so queue waits can be
+    # measured from the log (hub.routing.waits). Left out when nobody was waiting for one.
+    waited_from: str | None = None
 
 
 # Public: the customer's feed (hub.conversations.customer_feed) tells them who took the conversation,

@@ -1,0 +1,124 @@
+"""What a waiting customer is told: their place in their queue and an honest estimate of the wait.
+
+The place is counted the way the router orders a queue (`hub.routing.policy.queue_order`: higher
+priority first, then the longest waiting, then the lowest id) among the open, unassigned
+conversations of the same team; conversations already being offered to an agent count as ahead.
+A conversation on offer is first.
+
+The estimate comes from the log: each `conversation.assigned` that gave a waiting conversation
+to an agent carries `waited_from` (hub.events.types.conversations), so the time each customer of
+a team waited is known. `AssignmentWaits` keeps the last hour of those per team, per process,
+reading only the events appended since its last look (at most every `REFRESH_SECONDS`). The
+estimate is that median wait, times the customers ahead per online agent of the team (never less
+than the median); None (unknown) when nobody of the team was assigned in the last hour or no agent
+of the team is online. The routing policy's skill rules are not taken into account.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlmodel import Session, col
+
+from hub.agents.models import Agent, TeamMember
+from hub.clock import utcnow
+from hub.conversations.models import Conversation
+from hub.db import table_of
+from hub.events.models import Event
+from hub.jsontext import loads
+from hub.ports import QueueStatus
+
+WINDOW = timedelta(hours=1)
+# A process's first look reads at most this many of the latest events (an hour of a busy hub's
+# assignments is far fewer; the log before them is not worth a scan).
+FIRST_LOOK_EVENTS = 200_000
+ASSIGNED = "conversation.assigned"
+
+
+class AssignmentWaits:
+    """Per team (None: the shared inbox), the waits of the last hour's assignments, oldest first."""
+
+    def __init__(self) -> None:
+        self._after: int | None = None  # the last event id looked at
+        self._waits: dict[int | None, deque[tuple[datetime, float]]] = {}
+        self._lock = threading.Lock()
+
+    def median(self, session: Session, team_id: int | None) -> float | None:
+        """The median wait (seconds) of the team's customers assigned in the last hour, or None."""
+        with self._lock:
+            self._look(session)
+            waits = self._waits.get(team_id)
+            cutoff = utcnow() - WINDOW
+            while waits and waits[0][0] < cutoff:
+                waits.popleft()
+            return statistics.median(w for _, w in waits) if waits else None
+
+    def _look(self, session: Session) -> None:
+        e = table_of(Event).c
+        after = self._after
+        if after is None:
+            last = session.execute(select(func.max(e.id))).scalar_one_or_none() or 0
+            after = max(0, int(last) - FIRST_LOOK_EVENTS)
+        rows = session.execute(
+            select(e.id, cast(e.payload, Text), e.created_at).where(e.id > after, e.type == ASSIGNED).order_by(e.id)
+        ).all()
+        cutoff = utcnow() - WINDOW
+        for event_id, payload, created_at in rows:
+            after = max(after, int(event_id))
+            at = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+            data = loads(payload) if isinstance(payload, str) else payload
+            since = data.get("waited_from")
+            if at < cutoff or not since or data.get("assignee_id") is None:
+                continue
+            waited = (at - datetime.fromisoformat(since).astimezone(UTC)).total_seconds()
+            self._waits.setdefault(data.get("team_id"), deque()).append((at, max(0.0, waited)))
+        if self._after is None or rows:
+            # Events commit in id order (hub.events.log), so nothing below the last id seen appears later.
+            self._after = after
+
+
+def agents_online(session: Session, team_id: int | None) -> int:
+    """Active agents online in the team (None: anywhere)."""
+    stmt = select(func.count()).select_from(Agent).where(col(Agent.active).is_(True), col(Agent.presence) == "online")
+    if team_id is not None:
+        stmt = stmt.where(col(Agent.id).in_(select(col(TeamMember.agent_id)).where(col(TeamMember.team_id) == team_id)))
+    return int(session.execute(stmt).scalar_one())
+
+
+def queue_status(session: Session, conversation_id: int, waits: AssignmentWaits) -> QueueStatus | None:
+    """Where this conversation waits for an agent, or None when it is not waiting (it has an agent,
+    or is not open)."""
+    c = Conversation
+    row = session.execute(
+        select(col(c.status), col(c.assignee_id), col(c.offered_to_id), col(c.team_id), col(c.priority),
+               func.coalesce(col(c.waiting_since), col(c.created_at)))
+        .where(col(c.id) == conversation_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    status, assignee_id, offered_to_id, team_id, priority, since = row
+    if status != "open" or assignee_id is not None:
+        return None
+    if offered_to_id is not None:
+        position = 1
+    else:
+        waiting = func.coalesce(col(c.waiting_since), col(c.created_at))
+        ahead = or_(
+            col(c.offered_to_id).is_not(None),
+            col(c.priority) > priority,
+            and_(col(c.priority) == priority,
+                 or_(waiting < since, and_(waiting == since, col(c.id) < conversation_id))),
+        )
+        same_team = col(c.team_id).is_(None) if team_id is None else col(c.team_id) == team_id
+        position = 1 + int(session.execute(
+            select(func.count()).select_from(c)
+            .where(col(c.status) == "open", col(c.assignee_id).is_(None), same_team, ahead)
+        ).scalar_one())
+    online = agents_online(session, team_id)
+    median = waits.median(session, team_id)
+    wait = None if median is None or online == 0 else median * max(1.0, position / online)
+    return QueueStatus(conversation_id=conversation_id, position=position, wait_seconds=wait, agents_online=online)
