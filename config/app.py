@@ -188,9 +188,10 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     # matching through every agent route before them was a tenth of the CPU of an inbound message).
     app.router.routes.extend(channels.routes())
     for router in (ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
-                   attachments.router, canned.router, contacts.router, outreach_api.router, agents.router,
-                   teams.router, api_keys.router, routing.router, supervisor.router, channels_api.router,
-                   mailboxes_api.router, events.router, raw_payloads.router, pages.router, docs.router):
+                   attachments.router, canned.router, contacts.router, outreach_api.router,
+                   outreach_api.sources_router, agents.router, teams.router, api_keys.router, routing.router,
+                   supervisor.router, channels_api.router, mailboxes_api.router, events.router, raw_payloads.router,
+                   pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,

@@ -177,6 +177,15 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True)
+class EntryPoint:
+    """Where agents may write from on a channel (email: a mailbox): `address` is what
+    `Outbound.source` names, `name` what people see (a display name; may be empty)."""
+
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class OutboundCall:
     """A request to call the customer back (voice): the adapter places the call."""
 
@@ -376,6 +385,11 @@ class BaseAdapter:
 
     async def send(self, item: Outbound) -> SendResult:
         raise PermanentError(f"the {self.channel} channel sends nothing")
+
+    def sources(self) -> tuple[EntryPoint, ...]:
+        """The entry points an agent may start a conversation from, the default first; () when
+        the channel lists none (any `source` then goes to `send` as given). Optional."""
+        return ()
 
     def send_key(self, item: OutboundMessage) -> str | None:
         """The id `item` will be sent under on every attempt (email: its Message-ID), or None.

@@ -27,6 +27,7 @@ from hub.ports import (
     AccountCheck,
     BaseAdapter,
     ChannelAccount,
+    EntryPoint,
     HubPort,
     Outbound,
     OutboundMessage,
@@ -144,6 +145,10 @@ class EmailAdapter(BaseAdapter):
         if box is None:
             raise PermanentError("no mailbox to send from (add one in the console's settings, or email.mailboxes)")
         return box
+
+    def sources(self) -> tuple[EntryPoint, ...]:
+        """The mailboxes a new email may leave from: the settings file's first, then stored ones."""
+        return tuple(EntryPoint(box.address, box.display_name) for box in self.settings.mailboxes)
 
     def send_key(self, item: OutboundMessage) -> str | None:
         """The Message-ID `item` goes out with, on every attempt: the hub stores it before the

@@ -286,6 +286,8 @@ TABLE: list[Row] = [
     Row("POST", "/api/v1/supervisor/assign", supervisors(200),
         body=lambda w, a: {"conversation_ids": [w.conversation_id], "team_id": w.team_a}),
     Row("GET", "/api/v1/events/catalogue", logged_in(200), why="the schema of what every console receives"),
+    Row("GET", "/api/v1/channels/{channel}/sources", logged_in(200), url="/api/v1/channels/api/sources",
+        why="where any agent may write from (email: the mailboxes' addresses and names, no secret)"),
     # Channels: their own credentials, never an agent's session
     Row("POST", "/api/v1/inbound/messages", everyone(401),
         body=lambda w, a: {"source": "crm", "external_id": f"x{next(_seq)}", "contact": {"email": "p@example.com"},

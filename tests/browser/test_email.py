@@ -1,6 +1,7 @@
 """Email in the console: a mail shows in its form (From, To, CC, the quoted history folded, the
 original downloadable), the reply box offers CC and a preview and the reply reaches the customer's
-server with the copy; an admin adds a mailbox in settings and tests its connection."""
+server with the copy; a new email leaves from the mailbox the agent picks; an admin adds a mailbox
+in settings and tests its connection."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_h
     yield from running_hub(tmp_path_factory, sqlite_template, email={
         "listener_enabled": True, "listener_port": LISTENER,
         "mailboxes": [{"address": "support@example.com", "display_name": "Example Support",
+                       "smtp": {"host": "127.0.0.1", "port": OUTGOING, "starttls": False}},
+                      {"address": "sales@example.com", "display_name": "Example Sales",
                        "smtp": {"host": "127.0.0.1", "port": OUTGOING, "starttls": False}}]})
 
 
@@ -93,6 +96,31 @@ def test_an_email_shows_in_its_form_and_the_reply_goes_out_with_a_copy(
     _, recipients, sent = next(r for r in outgoing.received if r[2]["Subject"].startswith(f"Re: Invoice {uid}"))
     assert sorted(recipients) == sorted([f"ada-{uid}@example.net", "boss@example.net"])
     assert sent["In-Reply-To"] == f"<{uid}@example.net>"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_new_email_leaves_from_the_mailbox_the_agent_picks(hub: Hub, new_page: Any, outgoing: Recorder) -> None:
+    uid = uuid.uuid4().hex[:8]
+    ana = hub.agent(name=f"Ana {uid}")
+    boss = hub.agent("supervisor")
+    said = hub.customer_says("Do you sell licences?", email=f"lin-{uid}@example.net", name=f"Lin {uid}")
+    assert hub.api("POST", f"/api/v1/conversations/{said['conversation_id']}/assign", boss,
+                   json={"assignee_id": ana.id}).status_code == 200
+    page = new_page(ana, locale="es-ES", path=f"/#/c/{said['conversation_id']}")
+    page.get_by_role("button", name="Nuevo correo").click()
+    form = page.locator(".customer-form")
+    mailbox = form.get_by_label("De", exact=True)
+    expect(mailbox.locator("option")).to_have_text(["Example Support <support@example.com>",
+                                                    "Example Sales <sales@example.com>"])
+    expect(mailbox).to_have_value("support@example.com")  # the first by default
+    mailbox.select_option("sales@example.com")
+    form.get_by_label("Asunto").fill(f"Licences {uid}")
+    form.get_by_label("Mensaje").fill("Yes: ten seats cost less.")
+    form.get_by_role("button", name="Enviar").click()
+    expect(page.locator(".msg-out")).to_contain_text("Yes: ten seats cost less.")
+    sent = wait_for(lambda: [m for _, _, m in outgoing.received if m["Subject"].startswith(f"Licences {uid}")],
+                    what="the new email at the customer's server")[0]
+    assert sent["From"] == "Example Sales <sales@example.com>" and sent["To"] == f"lin-{uid}@example.net"
     assert page.errors == []  # type: ignore[attr-defined]
 
 

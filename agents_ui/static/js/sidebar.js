@@ -113,10 +113,15 @@ export class Sidebar {
     name.focus();
   }
 
-  // An agent writing first: a new email conversation with this customer, assigned to the agent.
-  newEmail() {
+  // An agent writing first: a new email conversation with this customer, assigned to the agent,
+  // from the mailbox they pick when there is more than one (the first by default).
+  async newEmail() {
     const t = this.t;
     const c = this.contact;
+    const listed = await this.ctx.api('GET', '/api/v1/channels/email/sources').catch(() => null);
+    const boxes = listed ? listed.items : [];
+    const from = boxes.length > 1 ? h('select', {id: 'new-email-from'}, boxes.map((b, i) =>
+      h('option', {value: b.address, selected: i === 0}, b.name ? `${b.name} <${b.address}>` : b.address))) : null;
     const subject = h('input', {id: 'new-email-subject', maxlength: 500});
     const cc = h('input', {id: 'new-email-cc', autocomplete: 'off'});
     const text = h('textarea', {id: 'new-email-text', rows: 5});
@@ -125,7 +130,7 @@ export class Sidebar {
       e.preventDefault();
       if (!text.value.trim()) { error.textContent = t('customer.new_email_empty'); error.hidden = false; text.focus(); return; }
       const body = {channel: 'email', subject: subject.value.trim() || null, text: text.value.trim(),
-        cc: cc.value.split(/[,;\s]+/).filter(Boolean)};
+        cc: cc.value.split(/[,;\s]+/).filter(Boolean), ...(from ? {source: from.value} : {})};
       try {
         const started = await this.ctx.api('POST', `/api/v1/contacts/${c.id}/conversations`, body);
         this.formEl.hidden = true;
@@ -136,6 +141,7 @@ export class Sidebar {
       }
     }},
     h('h3', {}, t('customer.new_email_title', {address: c.email || ''})),
+    from ? h('label', {for: 'new-email-from'}, t('email.from')) : null, from,
     h('label', {for: 'new-email-subject'}, t('email.subject')), subject,
     h('label', {for: 'new-email-cc'}, t('email.cc')), cc,
     h('label', {for: 'new-email-text'}, t('customer.new_email_text')), text,

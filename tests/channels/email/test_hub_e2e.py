@@ -6,7 +6,6 @@ only References lands in the same conversation."""
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from hub.db import Database
-from tests.channels.email.smtp_side import Recorder, smtp_server
+from tests.channels.email.smtp_side import Recorder
 from tests.conftest import make_settings, wait_for
 from tests.factories import api_key, inbound, login
 from tests.services import free_port
@@ -23,13 +22,6 @@ from tests.services import free_port
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-
-
-@pytest.fixture
-def outgoing() -> Iterator[tuple[int, Recorder]]:
-    port = free_port()
-    with smtp_server(port) as recorder:
-        yield port, recorder
 
 
 @pytest.fixture
