@@ -32,7 +32,8 @@ from hub.db import WRITE_LOCK_HELD
 from hub.events import log
 from hub.events.types import Offered, Queued
 from hub.routing import policy, queries, sla
-from hub.routing.board import Board, BoardPrefetch, View
+from hub.routing.board import Board, BoardPrefetch
+from hub.routing.board_view import View
 from hub.routing.config import RoutingConfig
 from hub.routing.deadlines import set_next_response_deadline, set_sla_deadlines
 from hub.routing.decision import Decision, write

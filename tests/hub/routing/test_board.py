@@ -210,7 +210,7 @@ def test_a_pinned_connection_shares_the_board_without_a_full_reload(database_url
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The ingest writer's sessions are bound to its pinned connection, everyone else's to the
     engine: both are the same database, so alternating between them must not reread everything."""
-    from hub.routing.board import View
+    from hub.routing.board_view import View
 
     db = Database(database_url)
     router = _routers()[0]
