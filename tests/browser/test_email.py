@@ -34,16 +34,21 @@ def outgoing() -> Iterator[Recorder]:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_hashing: None,
         outgoing: Recorder) -> Iterator[Hub]:
-    yield from running_hub(tmp_path_factory, sqlite_template, email={
-        "listener_enabled": True, "listener_port": LISTENER,
-        "mailboxes": [{"address": "support@example.com", "display_name": "Example Support",
-                       "smtp": {"host": "127.0.0.1", "port": OUTGOING, "starttls": False}},
-                      {"address": "sales@example.com", "display_name": "Example Sales",
-                       "smtp": {"host": "127.0.0.1", "port": OUTGOING, "starttls": False}}]})
+    yield from running_hub(tmp_path_factory, sqlite_template, email=email_settings(
+        LISTENER, OUTGOING, ("support@example.com", "Example Support"), ("sales@example.com", "Example Sales")))
 
 
-def relay(msg: EmailMessage) -> None:
-    with smtplib.SMTP("127.0.0.1", LISTENER, timeout=10) as smtp:
+def email_settings(listener: int, outgoing: int, *mailboxes: tuple[str, str]) -> dict[str, Any]:
+    """A browser test hub's email: its SMTP listener, and mailboxes (address, display name)
+    sending through the server on `outgoing`."""
+    smtp = {"host": "127.0.0.1", "port": outgoing, "starttls": False}
+    return {"listener_enabled": True, "listener_port": listener,
+            "mailboxes": [{"address": address, "display_name": name, "smtp": smtp} for address, name in mailboxes]}
+
+
+def relay(msg: EmailMessage, listener: int = LISTENER) -> None:
+    """`msg` to the hub's SMTP listener, as a relay forwarding mail for support@example.com."""
+    with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
         smtp.send_message(msg, to_addrs=["support@example.com"])
 
 
