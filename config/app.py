@@ -44,6 +44,7 @@ from agents_ui.errors import install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from agents_ui.origin import OriginCheck
 from channels.lean_routes import LeanRoute
+from channels.webchat import files as webchat_files
 from config.channels import build_channels
 from config.fast_lane import FastLane
 from config.openapi import install_openapi
@@ -194,8 +195,11 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
                    pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       per_path={attachments.UPLOAD_PATH: attachments.upload_body_limit(settings.attachment_max_bytes)})
+    upload_limits = {attachments.UPLOAD_PATH: attachments.upload_body_limit(settings.attachment_max_bytes)}
+    if settings.webchat.enabled and settings.webchat.widgets:  # its route answers each widget's own limit
+        widest = max(w.max_file_bytes for w in settings.webchat.widgets)
+        upload_limits[webchat_files.UPLOAD_PATH] = (widest + 1, attachments.too_large_words(widest))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=upload_limits)
     # Added last, so it runs first: a cross-site request is refused before its body is read. The
     # lean routes (the inbound API, Twilio's webhooks) take their own credentials and never the
     # session cookie; exempt, they answer the same whether the fast lane or the stack serves them.

@@ -305,6 +305,15 @@ class AttachmentTooLarge(RejectedMessage):
         self.max_bytes = max_bytes
 
 
+class AttachmentRefused(RejectedMessage):
+    """`HubPort.store_attachment_async` refused a file whose type, read from its bytes
+    (`content_type`), is not one the caller accepts: nothing was kept."""
+
+    def __init__(self, message: str, content_type: str) -> None:
+        super().__init__(message)
+        self.content_type = content_type
+
+
 class TransientError(Exception):
     """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
 
@@ -469,11 +478,13 @@ class HubPort(Protocol):
         ...
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment:
+                                     cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
         """Keep a file for a message the adapter is about to ingest, and return the `Attachment` to
         put on its `InboundMessage` (with its id and the hub's URL). The type is read from the
         content (a declared one that does not fit is corrected); a missing filename gets one.
-        Raises AttachmentTooLarge over the hub's limit (setting `attachment_max_bytes`)."""
+        Raises AttachmentTooLarge over the hub's limit (setting `attachment_max_bytes`), and,
+        when `accept` names the types the channel takes, AttachmentRefused for any other (both
+        before anything is kept)."""
         ...
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:

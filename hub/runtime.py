@@ -426,16 +426,17 @@ class Hub(HubPort):
         return await asyncio.to_thread(read)
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment:
-        return await self.store_file_async(content, content_type, filename, cid=cid)
+                                     cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+        return await self.store_file_async(content, content_type, filename, cid=cid, accept=accept)
 
     async def store_file_async(self, content: bytes | BinaryIO, content_type: str | None, filename: str | None, *,
-                               cid: str | None = None, uploaded_by: int | None = None) -> Attachment:
+                               cid: str | None = None, uploaded_by: int | None = None,
+                               accept: frozenset[str] | None = None) -> Attachment:
         """`store_attachment_async`, also for a stream (an agent's upload, spooled to disk) and
         with the uploading agent, whose file it is until a reply of theirs carries it."""
         if self.options.files is None:
             raise RejectedMessage("this hub keeps no files: no attachment store is configured")
-        kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename)
+        kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename, accept)
         cid = (cid or "").strip().strip("<>") or None
         if cid is not None and (len(cid) > 255 or not cid.isprintable()):
             cid = None  # not one an HTML part could name anyway

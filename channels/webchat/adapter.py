@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from channels.webchat.files import FileRefs
 from channels.webchat.identity import VisitorTokens
 from channels.webchat.limits import RateLimit
 from channels.webchat.routes import router_for
@@ -52,13 +53,17 @@ class WebchatChannel(BaseAdapter):
         self.public_origin = origin_of(public_url)
         if token_key is None:
             logger.warning("HUB_SECRET_KEY is not set: web chat visitors are forgotten when the hub restarts")
-        self.tokens = VisitorTokens((token_key or secrets.token_hex(32)).encode())
+        key = (token_key or secrets.token_hex(32)).encode()
+        self.tokens = VisitorTokens(key)
+        self.files = FileRefs(key)  # signed apart from tokens: each names its purpose in what it signs
         self.addresses = ClientAddresses(trusted_proxies)
         s = settings
         self.visitor_messages = RateLimit(s.visitor_messages_per_10s, 10.0)
         self.address_messages = RateLimit(s.address_messages_per_10s, 10.0)
         self.typing_limit = RateLimit(s.typing_per_10s, 10.0)
         self.connections = RateLimit(s.address_connections_per_minute, 60.0)
+        self.visitor_uploads = RateLimit(s.visitor_uploads_per_minute, 60.0)
+        self.address_uploads = RateLimit(s.address_uploads_per_minute, 60.0)
         self.open_sockets: Counter[int] = Counter()  # contact id -> sockets following them here
         # conversation id -> the sockets whose feed showed it: where an agent's typing is shown
         self.watchers: dict[int, set[VisitorSocket]] = {}

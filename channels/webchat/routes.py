@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect
 
+from channels.webchat.files import ACCEPTED, add_file_routes
 from channels.webchat.socket import CLOSE_TOO_MANY, VisitorSocket
 
 if TYPE_CHECKING:
@@ -27,8 +28,9 @@ STATIC = HERE / "static"
 I18N = HERE / "i18n"
 LANGUAGES = ("en", "es")
 SCRIPTS = ("loader.js", "widget.js")
-# The demo page: the hub's own strict policy (no inline script or style).
-DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+# The demo page: the hub's own strict policy (no inline script or style); blob: for the pictures the
+# widget fetches with the visitor's token (channels/webchat/files.py).
+DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 NOT_FOUND = {"error": "not_found", "message": "no such widget"}
 
@@ -50,6 +52,7 @@ def pick_language(asked: str | None) -> str:
 
 def router_for(channel: WebchatChannel) -> APIRouter:
     router = APIRouter(tags=["web chat"])
+    add_file_routes(router, channel)
 
     @router.get("/widget/config/{widget_id}", summary="A widget's public settings and words (CORS: its allowed "
                 "origins)", responses={404: {"description": "No such widget"}})
@@ -63,6 +66,7 @@ def router_for(channel: WebchatChannel) -> APIRouter:
                 "greeting": widget.greeting.get(language) or words["greeting"],
                 "prechat_fields": widget.prechat_fields, "prechat_required": widget.prechat_required,
                 "identity": widget.identity_secret is not None, "require_identity": widget.require_identity,
+                "files": {"max_bytes": widget.max_file_bytes, "types": sorted(ACCEPTED)},
                 "texts": words}
         headers = {"Cache-Control": "no-cache", "Vary": "Origin", "X-Content-Type-Options": "nosniff"}
         origin = channel.allowed_origin(widget, request.headers.get("origin"), request.headers.get("host"))

@@ -33,6 +33,9 @@ class WidgetSettings(BaseModel):
     # HMAC-SHA256 key for signed identities of logged-in users (channels/webchat/identity.py).
     identity_secret: str | None = None
     require_identity: bool = False
+    # The largest picture or PDF a visitor may send (channels/webchat/files.py); the hub's own
+    # `attachment_max_bytes` caps it too.
+    max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
 
     @field_validator("id")
     @classmethod
@@ -87,6 +90,9 @@ class WebchatSettings(BaseModel):
     address_messages_per_10s: int = Field(default=60, ge=1)
     typing_per_10s: int = Field(default=20, ge=1)
     address_connections_per_minute: int = Field(default=60, ge=1)
+    # File uploads per visitor and per client address in any minute.
+    visitor_uploads_per_minute: int = Field(default=10, ge=1)
+    address_uploads_per_minute: int = Field(default=30, ge=1)
     max_text_chars: int = Field(default=5000, ge=1, le=100_000)
     # How often a waiting visitor's place in the queue is asked again (besides after their messages).
     queue_refresh_seconds: float = Field(default=15.0, ge=1.0, le=600.0)

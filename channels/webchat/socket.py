@@ -11,10 +11,12 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
   each event of the visitor's conversations after N, `{"type": "event", "id", "event",
   "conversation_id", "at", "data"}` (hub.ports.PublicEvent: their messages, agents' replies with the
   agent's name, who took the chat, resolved, reopened; never notes), replay first, then live.
-- client → `{"type": "message", "client_id": C, "text"}`: stored once per C (a resend after a
-  lost ack is a no-op), then `{"type": "ack", "client_id", "message_id"}`; the message also
-  comes back as an event. Anything else the frame carries (a conversation id...) is ignored: a
-  visitor writes only into their own conversation.
+- client → `{"type": "message", "client_id": C, "text", "files": [REF...]}`: stored once per C
+  (a resend after a lost ack is a no-op), then `{"type": "ack", "client_id", "message_id"}`; the
+  message also comes back as an event. `files` (optional, at most 5; the text may then be empty):
+  what POST /widget/upload answered this visitor (channels/webchat/files.py). A message event's
+  `attachments` carry each file's download URL, signed for this visitor. Anything else the frame
+  carries (a conversation id...) is ignored: a visitor writes only into their own conversation.
 - client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "ping"}` →
   `{"type": "pong"}`; `{"type": "typing"}` (at most every few seconds): the agents who may read
   the visitor's latest conversation see it.
@@ -41,10 +43,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from channels.webchat.files import MAX_FILES
 from channels.webchat.identity import Identity, IdentityRefused, check_identity
 from channels.webchat.queue import QueueWatch
 from channels.webchat.settings import WidgetSettings
-from hub.ports import ContactRef, HubPort, InboundMessage, PublicEvent, RejectedMessage
+from hub.ports import Attachment, ContactRef, HubPort, InboundMessage, PublicEvent, RejectedMessage
 
 if TYPE_CHECKING:
     from channels.webchat.adapter import WebchatChannel
@@ -97,6 +100,7 @@ class VisitorSocket:
         self.channel, self.ws, self.widget, self.port, self.address = channel, ws, widget, port, address
         self.scope = f"webchat:{widget.id}"
         self.ref = ""
+        self.visitor_id = ""
         self.identity: Identity | None = None
         self.prechat: dict[str, str] = {}
         self.contact_id: int | None = None
@@ -143,6 +147,7 @@ class VisitorSocket:
         if visitor_id is None:
             visitor_id, token = self.channel.tokens.mint(self.widget.id)
         # A signed user is the same customer on every device; an anonymous visitor is their browser.
+        self.visitor_id = visitor_id
         self.ref = f"user:{self.identity.identifier}" if self.identity else f"visitor:{visitor_id}"
         if hello.get("prechat"):
             with contextlib.suppress(Invalid):  # a stale stored form: asked again by the widget
@@ -182,7 +187,12 @@ class VisitorSocket:
         except Invalid as exc:
             await self._error("invalid", str(exc), field="text", client_id=client_id)
             return
-        if not text:
+        files = self._files(frame.get("files"))
+        if files is None:
+            await self._error("invalid", f"files: at most {MAX_FILES} of those uploaded here", field="files",
+                              client_id=client_id)
+            return
+        if not text and not files:
             await self._error("invalid", "text: empty", field="text", client_id=client_id)
             return
         wait = max(self.channel.visitor_messages.take((self.scope, self.ref)),
@@ -192,7 +202,7 @@ class VisitorSocket:
                               retry_after=round(wait, 1))
             return
         try:
-            result = await self.port.ingest_async(self._inbound(client_id, text))
+            result = await self.port.ingest_async(self._inbound(client_id, text, files))
         except RejectedMessage as exc:
             await self._error("rejected", str(exc), client_id=client_id)
             return
@@ -204,7 +214,16 @@ class VisitorSocket:
         if result.contact_id != self.contact_id:  # their first message, or merged since
             await self._follow(result.contact_id)
 
-    def _inbound(self, client_id: str, text: str) -> InboundMessage:
+    def _files(self, refs: object) -> tuple[Attachment, ...] | None:
+        """The files a message frame names, each uploaded by this visitor; None if any is not."""
+        if refs is None:
+            return ()
+        if not isinstance(refs, list) or len(refs) > MAX_FILES:
+            return None
+        found = [self.channel.files.attachment_of(self.widget.id, self.visitor_id, ref) for ref in refs]
+        return None if None in found else tuple(a for a in found if a is not None)
+
+    def _inbound(self, client_id: str, text: str, files: tuple[Attachment, ...] = ()) -> InboundMessage:
         identity, form = self.identity, self.prechat
         if identity is not None:
             # The site signed the user (and the email): both proven, so they join the known customer.
@@ -217,7 +236,7 @@ class VisitorSocket:
             contact = ContactRef(external_ref=self.ref, email=form.get("email"), name=form.get("name"),
                                  verified=frozenset({"external_ref"}))
         return InboundMessage(channel="webchat", source=self.widget.source, ingest_scope=self.scope,
-                              external_id=f"{self.ref}:{client_id}", contact=contact, text=text,
+                              external_id=f"{self.ref}:{client_id}", contact=contact, text=text, attachments=files,
                               metadata={"webchat": {"widget": self.widget.id}})
 
     async def _follow(self, contact_id: int | None) -> None:
@@ -242,7 +261,7 @@ class VisitorSocket:
         try:
             async for event in self.port.customer_feed(contact_id, after):
                 if event.id > self.last_sent:
-                    await self._send(frame_of(event))
+                    await self._send(self._frame_of(event))
                     self.last_sent = event.id
                 if event.conversation_id not in self.conversations:
                     self.conversations.add(event.conversation_id)
@@ -294,7 +313,10 @@ class VisitorSocket:
     async def _error(self, code: str, message: str, **extra: Any) -> None:
         await self._send({"type": "error", "code": code, "message": message, **extra})
 
-
-def frame_of(event: PublicEvent) -> dict[str, Any]:
-    return {"type": "event", "id": event.id, "event": event.type, "conversation_id": event.conversation_id,
-            "at": event.at.isoformat(), "data": event.data}
+    def _frame_of(self, event: PublicEvent) -> dict[str, Any]:
+        data = event.data
+        if data.get("attachments"):  # each with its download URL for this visitor (never the agents' one)
+            links = (self.channel.files.link(self.widget.id, self.visitor_id, a) for a in data["attachments"])
+            data = {**data, "attachments": [a for a in links if a is not None]}
+        return {"type": "event", "id": event.id, "event": event.type, "conversation_id": event.conversation_id,
+                "at": event.at.isoformat(), "data": data}

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from hub.attachments.sniff import HEAD_BYTES, sniff
 from hub.blobs import BlobStore, BlobTooLarge, describe_size
-from hub.ports import AttachmentTooLarge
+from hub.ports import AttachmentRefused, AttachmentTooLarge
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_FILENAME = 200
@@ -47,8 +47,10 @@ class AttachmentFiles:
     def too_large(self) -> AttachmentTooLarge:
         return AttachmentTooLarge(f"the file is over the limit of {describe_size(self.max_bytes)}", self.max_bytes)
 
-    def keep(self, content: bytes | BinaryIO, declared: str | None, filename: str | None) -> Kept:
-        """Store the file; raises AttachmentTooLarge (nothing kept) over `max_bytes`."""
+    def keep(self, content: bytes | BinaryIO, declared: str | None, filename: str | None,
+             accept: frozenset[str] | None = None) -> Kept:
+        """Store the file; raises AttachmentTooLarge over `max_bytes`, and AttachmentRefused when
+        `accept` is given and its type (read from the bytes) is not in it: nothing kept either way."""
         if isinstance(content, bytes | bytearray):
             if len(content) > self.max_bytes:
                 raise self.too_large()
@@ -59,6 +61,8 @@ class AttachmentFiles:
             head = stream.read(HEAD_BYTES)
             stream.seek(0)
         content_type = sniff(head, declared, filename)
+        if accept is not None and content_type not in accept:
+            raise AttachmentRefused(f"files of type {content_type} are not taken here", content_type)
         try:
             key = self.store.put(stream, content_type=content_type, filename=filename, max_bytes=self.max_bytes)
         except BlobTooLarge:

@@ -28,6 +28,7 @@ from hub.channel_tasks import Backoff, ChannelTasks, TaskState
 from hub.ports import (
     THREAD_KEY_MAX,
     Attachment,
+    AttachmentRefused,
     AttachmentTooLarge,
     ChannelAccount,
     ChannelAdapter,
@@ -120,7 +121,7 @@ class FakeHubPort(HubPort):
         self.ingested.append(message)
         self._publish("message.created", conversation_id, {
             "id": result.message_id, "direction": "in", "text": message.text, "html": message.html,
-            "subject": message.subject})
+            "subject": message.subject, "attachments": [a.as_dict() for a in message.attachments]})
         return result
 
     async def ingest_async(self, message: InboundMessage) -> IngestResult:
@@ -192,9 +193,12 @@ class FakeHubPort(HubPort):
         self._publish("conversation.assigned", conversation_id, {"agent_name": agent_name})
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment:
+                                     cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
         if len(content) > self.attachment_max_bytes:
             raise AttachmentTooLarge(f"a file over {self.attachment_max_bytes} bytes", self.attachment_max_bytes)
+        if accept is not None and (content_type or "application/octet-stream") not in accept:
+            raise AttachmentRefused(f"files of type {content_type} are not taken here",
+                                    content_type or "application/octet-stream")
         file_id = len(self.files) + 1
         self.files[file_id] = content  # the type is taken as declared: the fake reads no bytes' magic
         return Attachment(f"/api/v1/attachments/{file_id}", content_type or "application/octet-stream",
@@ -223,7 +227,7 @@ class FakeHubPort(HubPort):
             if isinstance(item, OutboundMessage):
                 self._publish("message.created", item.conversation_id, {
                     "id": item.message_id, "direction": "out", "text": item.text, "html": item.html,
-                    "subject": item.subject})
+                    "subject": item.subject, "attachments": [a.as_dict() for a in item.attachments]})
         return sent
 
     # -- inside --------------------------------------------------------------------------------
