@@ -117,9 +117,7 @@ def add_file_routes(router: APIRouter, channel: WebchatChannel) -> None:
         headers, _ = cors(channel.widgets.get(widget), request)
         return Response(status_code=204, headers={**headers, **PREFLIGHT})
 
-    @router.post(UPLOAD_PATH, status_code=201, summary="A visitor uploads a picture or a PDF (raw body; bearer: "
-                 "the visitor token)", responses={413: {"description": "Too large"}, 415: {"description": "Not a "
-                 "picture or PDF"}, 429: {"description": "Too many uploads"}})
+    @router.post(UPLOAD_PATH, include_in_schema=False)  # the widget's own protocol, as its socket
     async def upload(request: Request, widget: str = "", name: str = "") -> Response:
         found = channel.widgets.get(widget)
         headers, allowed = cors(found, request)

@@ -80,6 +80,13 @@ OTHER_ROUTES = [
           why="the widget's scripts and demo page: public, for any visitor"),
     Entry("WS", "/ws/widget", everyone(1008), url="/ws/widget?widget=demo",
           why="visitors, not agents: refused without an Origin the widget allows, whoever asks"),
+    Entry("POST", "/widget/upload", everyone(403), url="/widget/upload?widget=demo",
+          why="visitors' files: only from a site the widget allows, with a visitor token (webchat/test_files.py)"),
+    Entry("GET", "/widget/files/{attachment_id}", everyone(403), url="/widget/files/1?widget=demo",
+          why="a visitor's file: only from a site the widget allows, with the token its signed link is for"),
+    Entry("OPTIONS", "/widget/upload", everyone(204), url="/widget/upload?widget=demo", why="CORS preflight"),
+    Entry("OPTIONS", "/widget/files/{attachment_id}", everyone(204), url="/widget/files/1?widget=demo",
+          why="CORS preflight"),
 ]
 
 
@@ -151,7 +158,8 @@ def test_pages_docs_files_and_the_socket_answer_each_caller_as_listed(world: Wor
             if entry.method == "WS":
                 got = socket_outcome(world.client, url)
             else:
-                got = world.client.request("GET", url, follow_redirects=False).status_code
+                method = "GET" if entry.method == "MOUNT" else entry.method
+                got = world.client.request(method, url, follow_redirects=False).status_code
             if got != entry.expect[actor]:
                 wrong.append(f"{entry.method} {entry.path} as {actor}: {got}, expected {entry.expect[actor]}")
     world.client.cookies.clear()

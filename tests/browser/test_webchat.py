@@ -16,7 +16,11 @@ from sqlalchemy import text
 
 from tests.browser.conftest import VIEWPORT, Hub, running_hub
 from tests.conftest import wait_for
+from tests.factories import TINY_PNG
 from tests.services import free_port
+
+FILE_LIMIT = 256 * 1024
+PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
 HOSTILE_CSS = """
 * { font-size: 48px !important; color: transparent !important; letter-spacing: 20px !important; }
@@ -74,7 +78,7 @@ def shop() -> Iterator[Shop]:
 def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_hashing: None,
         shop: Shop) -> Iterator[Hub]:
     widget = {"id": "shop", "name": "Shop help", "colour": "#0a7d4f", "allowed_origins": [shop.origin],
-              "prechat_fields": ["name", "email"], "prechat_required": ["name"]}
+              "prechat_fields": ["name", "email"], "prechat_required": ["name"], "max_file_bytes": FILE_LIMIT}
     for server in running_hub(tmp_path_factory, sqlite_template, secret_key="browser-test-key",
                               webchat={"widgets": [widget]}):
         shop.hub_url = server.url
@@ -193,3 +197,50 @@ def test_a_hostile_host_stylesheet_does_not_break_the_widget(hub: Hub, customer:
     colour = widget.locator("header h2").evaluate("h => getComputedStyle(h).color")
     assert colour == "rgb(255, 255, 255)"
     assert page.errors == []
+
+
+def _start_chat(page: Any, name: str) -> Any:
+    widget = _widget(page)
+    widget.get_by_role("button", name="Chat with us").click()
+    widget.get_by_label("Name").fill(name)
+    widget.get_by_role("button", name="Start chatting").click()
+    return widget
+
+
+def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any, new_page: Any) -> None:
+    page = customer()
+    widget = _start_chat(page, "Marta")
+    picker = widget.locator("input[type=file]")
+    widget.get_by_placeholder("Write a message…").fill("Here is the broken part")
+    picker.set_input_files({"name": "part.png", "mimeType": "image/png", "buffer": TINY_PNG})
+    photo = widget.locator(".msg.in img")
+    expect(photo).to_have_attribute("alt", "part.png")
+    page.wait_for_function("() => { const i = document.querySelector('hub-webchat').shadowRoot"
+                           ".querySelector('.msg.in img'); return i && i.complete && i.naturalWidth > 0; }")
+    expect(widget.locator(".msg.in.pending")).to_have_count(0)
+
+    conversation = _conversation_with(hub, "Here is the broken part")
+    agent = hub.agent(name="Fede Files")
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", hub.agent("supervisor"),
+                   json={"assignee_id": agent.id}).status_code == 200
+    console = new_page(agent, path=f"/#/c/{conversation}")
+    expect(console.locator(".msg-in .attachments img.thumb")).to_have_attribute("alt", "part.png")
+    console.locator("#composer-file").set_input_files({"name": "invoice.pdf", "mimeType": "application/pdf",
+                                                       "buffer": PDF})
+    expect(console.locator(".chip[data-state=ready]")).to_have_count(1)
+    console.locator("#composer-text").fill("Your invoice is attached.")
+    console.keyboard.press("Enter")
+    link = widget.locator(".msg.out a.file")
+    expect(link).to_contain_text("invoice.pdf")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "invoice.pdf"
+    assert Path(download.value.path()).read_bytes() == PDF
+
+    # Refused, with words the visitor understands: a web page named like a picture, a file too big.
+    picker.set_input_files({"name": "cat.png", "mimeType": "image/png", "buffer": b"<!doctype html><script>1</script>"})
+    expect(widget.get_by_text("Only pictures (PNG, JPEG, GIF, WebP) and PDF files can be sent.")).to_be_visible()
+    picker.set_input_files({"name": "big.pdf", "mimeType": "application/pdf", "buffer": PDF * (FILE_LIMIT // 40)})
+    expect(widget.get_by_text("This file is too large: the limit is 256 KB.")).to_be_visible()
+    expect(widget.locator(".msg")).to_have_count(2)
+    assert page.errors == [] and console.errors == []

@@ -38,7 +38,12 @@
     "textarea,input{flex:1;border:1px solid #b9c0cc;border-radius:8px;padding:8px;resize:none;background:#fff;color:#1d2330}",
     "label{display:flex;flex-direction:column;gap:4px;font-size:13px}",
     ".err{color:#8a1f11;font-size:12px}",
-    "form button{border:0;border-radius:8px;padding:8px 14px;cursor:pointer;background:var(--hw-accent,#2457c5);color:#fff}"
+    "form button{border:0;border-radius:8px;padding:8px 14px;cursor:pointer;background:var(--hw-accent,#2457c5);color:#fff}",
+    // files (attach, thumbnails, links)
+    "form button.attach{padding:8px;background:#fff;color:#1d2330;border:1px solid #b9c0cc}",
+    "input[type=file]{display:none}",
+    ".file{display:block;margin-top:4px;color:inherit;text-decoration:underline;overflow-wrap:anywhere}",
+    ".file img{display:block;max-width:100%;max-height:160px;border-radius:6px;background:#eef0f4}"
   ].join("");
 
   function h(tag, attrs) {
@@ -105,7 +110,7 @@
       oninput: function () { self.typing(); },
       onkeydown: function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); } } });
     this.composer = h("form", { "class": "composer", onsubmit: function (e) { e.preventDefault(); self.submit(); } },
-      this.text, h("button", { type: "submit", text: t.send }));
+      this.attachButton(), this.text, h("button", { type: "submit", text: t.send }));
     this.panel = h("section", { "class": "panel", hidden: "", "aria-label": this.cfg.name },
       h("header", {}, h("h2", { text: this.cfg.name }),
         h("button", { "class": "x", type: "button", "aria-label": t.close, text: "×",
@@ -198,7 +203,7 @@
       this.say("");
       this.state.token = f.token;
       this.save();
-      this.state.pending.forEach(function (p) { self.send({ type: "message", client_id: p.client_id, text: p.text }); });
+      this.state.pending.forEach(function (p) { self.resend(p); });
     } else if (f.type === "event") {
       if (f.id <= this.lastEventId) return;
       this.lastEventId = f.id;
@@ -228,9 +233,10 @@
   Widget.prototype.event = function (f) {
     var d = f.data || {}, t = this.t;
     if (f.event === "message.created") {
-      if (this.shown[d.id]) return;
+      if (this.shown[d.id]) { this.files(this.shown[d.id], d.attachments); return; }
       var who = d.direction === "in" ? t.you : (d.agent_name || t.agent);
       this.shown[d.id] = this.bubble(d.direction, who, d.text || "");
+      this.files(this.shown[d.id], d.attachments);
     } else if (f.event === "conversation.assigned" && d.agent_name) {
       this.queueLine.textContent = "";
       this.note(t.joined.replace("{name}", d.agent_name));
@@ -265,10 +271,11 @@
     this.log.scrollTop = this.log.scrollHeight;
   };
 
-  Widget.prototype.submit = function () {
+  Widget.prototype.submit = function (files) {
     var text = this.text.value.trim();
-    if (!text) return;
-    var p = { client_id: randomId(), text: text };
+    files = files || [];
+    if (!text && !files.length) return;
+    var p = { client_id: randomId(), text: text, files: files.map(function (f) { return f.file; }) };
     this.text.value = "";
     this.typedAt = 0;  // the next keystroke starts a new hint
     this.state.pending.push(p);
@@ -276,8 +283,13 @@
     var el = this.bubble("in", this.t.you, text);
     el.classList.add("pending");
     el.setAttribute("title", this.t.sending);
+    files.forEach(function (f) { el.appendChild(h("span", { "class": "file", text: f.filename })); });
     this.pendingEls[p.client_id] = el;
-    this.send({ type: "message", client_id: p.client_id, text: text });
+    this.resend(p);
+  };
+
+  Widget.prototype.resend = function (p) {
+    this.send({ type: "message", client_id: p.client_id, text: p.text, files: p.files && p.files.length ? p.files : undefined });
   };
 
   Widget.prototype.drop = function (clientId) {
@@ -301,13 +313,82 @@
     var self = this, t = this.t, p = this.state.pending.filter(function (x) { return x.client_id === f.client_id; })[0];
     if (f.code === "rate_limited" || f.code === "unavailable") {
       this.say(f.code === "rate_limited" ? t.error_rate_limited : t.not_sent);
-      if (p) setTimeout(function () { self.send({ type: "message", client_id: p.client_id, text: p.text }); },
+      if (p) setTimeout(function () { self.resend(p); },
         Math.max(1, f.retry_after || 2) * 1000);
     } else if (p) {
       var el = this.drop(f.client_id);
       if (el) el.remove();
-      this.say(f.field === "text" && /at most/.test(f.message || "") ? t.error_too_long : t.error_rejected);
+      this.say(f.field === "text" && /at most/.test(f.message || "") ? t.error_too_long
+        : f.field === "files" ? t.error_file_failed : t.error_rejected);
     }
+  };
+
+  // -- files: a picture or PDF sent by the visitor (POST /widget/upload), and the files of messages,
+  // fetched with the visitor token (channels/webchat/files.py) and shown from blob: URLs.
+  Widget.prototype.attachButton = function () {
+    var self = this, t = this.t, input = h("input", { type: "file", tabindex: "-1", "aria-hidden": "true",
+      accept: this.cfg.files.types.join(","), onchange: function () {
+        var file = input.files[0];
+        input.value = "";
+        if (file) self.upload(file);
+      } });
+    var both = document.createDocumentFragment();
+    both.appendChild(input);
+    both.appendChild(h("button", { "class": "attach", type: "button", title: t.attach, "aria-label": t.attach,
+      onclick: function () { input.click(); } }, "\uD83D\uDCCE"));
+    return both;
+  };
+
+  Widget.prototype.upload = function (file) {
+    var self = this, t = this.t, limit = this.cfg.files.max_bytes;
+    var tooBig = t.error_file_size.replace("{size}", limit < 1048576 ? Math.round(limit / 1024) + " KB"
+      : (limit / 1048576).toFixed(limit % 1048576 ? 1 : 0) + " MB");
+    if (file.size > limit) return this.say(tooBig);
+    if (file.type && this.cfg.files.types.indexOf(file.type) < 0) return this.say(t.error_file_type);
+    this.say(t.uploading);
+    fetch(this.opts.base + "/widget/upload?widget=" + encodeURIComponent(this.cfg.id) + "&name=" +
+      encodeURIComponent(file.name), { method: "POST", body: file, credentials: "omit",
+      headers: { "Authorization": "Bearer " + this.state.token, "Content-Type": file.type || "application/octet-stream" } })
+      .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
+      .then(function (r) {
+        if (r.status !== 201) {
+          return self.say(r.status === 413 ? tooBig : r.status === 415 ? t.error_file_type
+            : r.status === 429 ? t.error_rate_limited : t.error_file_failed);
+        }
+        self.say("");
+        self.submit([r.body]);
+      })
+      .catch(function () { self.say(t.error_file_failed); });
+  };
+
+  Widget.prototype.files = function (el, list) {
+    var self = this;
+    if (!list || !list.length || el.filesShown) return;
+    el.filesShown = true;
+    [].forEach.call(el.querySelectorAll(".file"), function (x) { x.remove(); });  // the pending names
+    list.forEach(function (a) {
+      var name = a.filename || self.t.file, link = h("a", { "class": "file", href: "#", download: name, title: name });
+      if (a.kind === "image") {
+        var img = h("img", { alt: name });
+        link.appendChild(img);
+        self.fetchFile(a, function (url) { img.src = url; link.href = url; });
+      } else {
+        link.textContent = "\uD83D\uDCC4 " + name;
+        link.addEventListener("click", function (e) {
+          if (link.href.slice(0, 5) === "blob:") return;
+          e.preventDefault();
+          self.fetchFile(a, function (url) { link.href = url; link.click(); });
+        });
+      }
+      el.appendChild(link);
+    });
+  };
+
+  Widget.prototype.fetchFile = function (a, then) {
+    fetch(this.opts.base + a.url, { credentials: "omit", headers: { "Authorization": "Bearer " + this.state.token } })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.blob(); })
+      .then(function (b) { then(URL.createObjectURL(b)); })
+      .catch(function () { /* gone, or not theirs: the name stays */ });
   };
 
   function mount(root, host, opts) {

@@ -130,10 +130,11 @@ def test_a_file_over_the_widgets_limit_is_refused_with_the_limit(client: TestCli
     assert empty.status_code == 400 and empty.json()["error"] == "empty"
 
 
-def test_uploads_need_the_visitors_token_an_allowed_site_and_a_moderate_pace(client: TestClient,
+def test_uploads_need_the_visitors_token_an_allowed_site_and_a_moderate_pace(client: TestClient, db: Database,
                                                                                visit: Any) -> None:
     assert upload(client, None, TINY_PNG, "a.png").status_code == 401
     assert upload(client, "forged.token", TINY_PNG, "a.png").status_code == 401
+    assert upload(client, login(client, db, "admin").token, TINY_PNG, "a.png").status_code == 401  # no visitor
     visitor = visit()
     assert upload(client, visitor.token, TINY_PNG, "a.png", origin="https://evil.example").status_code == 403
     preflight = client.options("/widget/upload?widget=shop", headers={
