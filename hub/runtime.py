@@ -16,6 +16,7 @@ from hub.attachments.files import AttachmentFiles
 from hub.channel_accounts.crypto import SecretBox
 from hub.clock import utcnow
 from hub.conversations import actions as conv_actions
+from hub.conversations.customer_fanout import CustomerFanout
 from hub.db import Database
 from hub.delivery import actions as delivery_actions
 from hub.delivery.worker import DeliveryWorker
@@ -70,6 +71,7 @@ class Hub(ChannelServices, HubPort):
         self.db = db
         self.options = options
         self.bus = EventBus(db, poll_interval=options.poll_interval)
+        self.customer_fanout = CustomerFanout(self.bus)
         self.hints = TypingHints()
         self.waits = AssignmentWaits()
         self.adapters = dict(options.adapters)

@@ -20,6 +20,7 @@ from hub.channel_cursors import do_store_cursor, get_cursor
 from hub.contacts.actions import find_by_identity, ref_kind
 from hub.contacts.addresses import find_by_address, normalize_address
 from hub.contacts.opt_outs import do_set_opt_out
+from hub.conversations.customer_fanout import CustomerFanout
 from hub.conversations.customer_feed import CustomerFeed
 from hub.conversations.models import Conversation
 from hub.errors import Conflict, Invalid
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 class ChannelServices(HubWriter):
     adapters: dict[str, ChannelAdapter]
     bus: EventBus
+    customer_fanout: CustomerFanout
     hints: TypingHints
     waits: AssignmentWaits
 
@@ -96,7 +98,7 @@ class ChannelServices(HubWriter):
         return await asyncio.to_thread(read)
 
     def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
-        return CustomerFeed(self.db, self.bus, contact_id).events(after_event_id)
+        return CustomerFeed(self.db, self.customer_fanout, contact_id).events(after_event_id)
 
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         def read() -> QueueStatus | None:

@@ -1,5 +1,6 @@
 """One customer's live feed (web chat's public socket): the events of their conversations that a
-customer may see, as `PublicEvent`s, built on the process's `EventBus`.
+customer may see, as `PublicEvent`s, built on the process's `EventBus` through the customer fan-out
+(hub.conversations.customer_fanout: only the customer's own events reach their feed).
 
 What comes out is decided here, by a list of what may (`public_event`), never by a list of what
 may not: their messages and the agents' replies (never notes), the agent's display name when
@@ -22,14 +23,13 @@ from sqlalchemy import Text, cast, select
 from sqlmodel import Session, col
 
 from hub.agents.models import Agent
+from hub.conversations.customer_fanout import CustomerFanout
 from hub.conversations.models import Conversation
 from hub.db import Database, table_of
-from hub.events.fanout import EventBus
 from hub.events.log import EventView
 from hub.events.models import Event
 from hub.ports import PublicEvent
 
-MERGED = "contact.merged"
 # The message fields a customer sees (no author id, delivery internals or client ids).
 _MESSAGE_FIELDS = ("id", "direction", "text", "html", "subject", "attachments", "created_at")
 _ASSIGNED = ("conversation.assigned", "conversation.transferred")
@@ -76,47 +76,34 @@ def agent_ids_in(ev: EventView) -> set[int]:
 
 
 class CustomerFeed:
-    def __init__(self, db: Database, bus: EventBus, contact_id: int) -> None:
-        self.db, self.bus, self.contact_id = db, bus, contact_id
-        self.conversations: set[int] = set()
+    def __init__(self, db: Database, fanout: CustomerFanout, contact_id: int) -> None:
+        self.db, self.fanout, self.contact_id = db, fanout, contact_id
         self.agent_names: dict[int, str] = {}
 
     async def events(self, after_event_id: int) -> AsyncIterator[PublicEvent]:
         cursor = after_event_id
-        sub = self.bus.subscribe()
+        # Subscribed first: from now on the fan-out follows the contact's new conversations; the
+        # ones they already have are added before the log is read (an event of theirs dispatched
+        # before that is in the log by then).
+        sub = self.fanout.subscribe(self.contact_id)
         try:
-            self.conversations = await asyncio.to_thread(self._owned)
+            self.fanout.follow(sub, await asyncio.to_thread(self._owned))
             while True:
-                while page := await asyncio.to_thread(self._read_after, cursor):
+                while page := await asyncio.to_thread(self._read_after, sorted(sub.conversations), cursor):
                     for public in await self._public(page):
                         yield public
                     cursor = page[-1].id
                     if len(page) < PAGE:
                         break
-                while not sub.overflowed.is_set():
-                    batch = [ev for ev in await sub.get() if ev.id > cursor]
-                    mine = [ev for ev in batch if self._follow(ev)]
+                while not sub.overflowed:
+                    mine = [ev for ev in await sub.get() if ev.id > cursor]
                     for public in await self._public(mine):
                         yield public
-                    if batch:
-                        cursor = batch[-1].id
-                self.bus.unsubscribe(sub)  # fell behind: read the log again from the cursor
-                sub = self.bus.subscribe()
+                    if mine:
+                        cursor = mine[-1].id
+                sub.reset()  # fell behind: read the log again from the cursor
         finally:
-            self.bus.unsubscribe(sub)
-
-    def _follow(self, ev: EventView) -> bool:
-        """Whether a live event is about one of the customer's conversations, keeping that set
-        current: a new conversation of theirs, conversations merged into or away from them."""
-        if ev.type == "conversation.created" and ev.contact_id == self.contact_id and ev.conversation_id:
-            self.conversations.add(ev.conversation_id)
-        elif ev.type == MERGED and ev.contact_id == self.contact_id:
-            moved = set(ev.payload.get("conversation_ids") or ())
-            if ev.payload.get("into_contact_id") == self.contact_id:
-                self.conversations |= moved
-            else:
-                self.conversations -= moved
-        return ev.conversation_id in self.conversations
+            self.fanout.unsubscribe(sub)
 
     async def _public(self, events: list[EventView]) -> list[PublicEvent]:
         wanted = set().union(*(agent_ids_in(ev) for ev in events)) - self.agent_names.keys() if events else set()
@@ -129,11 +116,11 @@ class CustomerFeed:
             return set(s.execute(select(col(Conversation.id))
                                  .where(col(Conversation.contact_id) == self.contact_id)).scalars())
 
-    def _read_after(self, after_id: int) -> list[EventView]:
-        if not self.conversations:
+    def _read_after(self, conversation_ids: list[int], after_id: int) -> list[EventView]:
+        if not conversation_ids:
             return []
         with self.db.read() as s:
-            return _events_of(s, sorted(self.conversations), after_id)
+            return _events_of(s, conversation_ids, after_id)
 
     def _names(self, agent_ids: set[int]) -> dict[int, str]:
         with self.db.read() as s:

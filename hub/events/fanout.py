@@ -61,6 +61,7 @@ class EventBus:
         self.batch_size = batch_size
         self.cursor = 0
         self._subs: set[Subscription] = set()
+        self._listeners: list[Callable[[list[EventView]], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -107,8 +108,19 @@ class EventBus:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
 
+    def listen(self, listener: Callable[[list[EventView]], None]) -> Callable[[], None]:
+        """Call `listener(batch)` on the event loop with every batch, in order, for a fan-out of its
+        own (hub.conversations.customer_fanout); returns what stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     def _deliver(self, batch: list[EventView]) -> None:
         """On the event loop."""
+        for listener in list(self._listeners):
+            try:
+                listener(batch)
+            except Exception:  # one listener's bug must not starve the sockets
+                logger.exception("event bus listener failed")
         for sub in list(self._subs):
             sub._offer(batch)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.agents.models import Agent
 from hub.conversations.actions import do_add_note, do_assign, do_reply, do_set_status, get_conversation
+from hub.conversations.merge import do_merge
 from hub.conversations.threads import record_keys
 from hub.db import Database
 from hub.ports import ContactRef, InboundMessage, IngestResult, PublicEvent
@@ -102,6 +103,64 @@ def test_a_customer_sees_their_conversation_and_nothing_private_or_anyone_elses(
                 ("message.created", "bob here"), ("message.created", "hi bob"), ("message.created", "into bob's"),
                 ("message.created", "bob again")]
             await bobs.aclose()  # type: ignore[attr-defined]
+        finally:
+            await hub.stop()
+
+    asyncio.run(run())
+
+
+def test_a_merge_moves_live_conversations_between_feeds(hub: Hub, database: Database) -> None:
+    """Feeds follow merges as they happen: the customer merged into sees the moved conversation's
+    new messages live; the one merged away is no longer handed them."""
+    agent_id, _ = create_agent(database, "agent")
+
+    async def run() -> None:
+        await hub.start()
+        try:
+            ann, dup = chat(hub, "ann", "hello"), chat(hub, "ann-dup", "me on my other address")
+            anns, dups = hub.customer_feed(ann.contact_id, 0), hub.customer_feed(dup.contact_id, 0)
+            await take_until(anns, "hello")
+            await take_until(dups, "me on my other address")
+            with database.write() as s:
+                do_merge(s, dup.contact_id, ann.contact_id, actor_agent_id=agent_id)
+                do_reply(s, get_conversation(s, dup.conversation_id), agent_id=agent_id, text="found you")
+            chat(hub, "ann", "thanks")
+            assert summary(await take_until(anns, "thanks")) == [("message.created", "found you"),
+                                                                 ("message.created", "thanks")]
+            with database.write() as s:
+                do_reply(s, get_conversation(s, dup.conversation_id), agent_id=agent_id, text="for ann only")
+            # Handed out in the same dispatch as Ann's copy: nothing waits in the other feed's mailbox.
+            assert summary(await take_until(anns, "for ann only")) == [("message.created", "for ann only")]
+            (dups_mailbox,) = hub.customer_fanout.by_contact[dup.contact_id]
+            assert dups_mailbox.events == []
+            await anns.aclose()  # type: ignore[attr-defined]
+            await dups.aclose()  # type: ignore[attr-defined]
+        finally:
+            await hub.stop()
+
+    asyncio.run(run())
+
+
+def test_a_feed_that_falls_behind_reads_the_log_and_loses_nothing(hub: Hub, database: Database) -> None:
+    agent_id, _ = create_agent(database, "agent")
+
+    async def run() -> None:
+        await hub.start()
+        try:
+            first = chat(hub, "cy", "hi")
+            feed = hub.customer_feed(first.contact_id, 0)
+            await take_until(feed, "hi")
+            sub = next(iter(hub.customer_fanout.by_contact[first.contact_id]))
+            sub.max_pending = 2  # a feed nobody reads for a while: its mailbox overflows
+            with database.write() as s:
+                for i in range(5):
+                    do_reply(s, get_conversation(s, first.conversation_id), agent_id=agent_id, text=f"reply {i}")
+            chat(hub, "cy", "done")
+            got = await take_until(feed, "done")
+            assert [text for _, text in summary(got)] == [f"reply {i}" for i in range(5)] + ["done"]
+            await feed.aclose()  # type: ignore[attr-defined]
+            assert first.contact_id not in hub.customer_fanout.by_contact  # closed feeds leave the index
+            assert first.conversation_id not in hub.customer_fanout.by_conversation
         finally:
             await hub.stop()
 
