@@ -177,6 +177,21 @@ def cmd_contacts_set(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attachments_prune(settings: Settings, args: argparse.Namespace) -> int:
+    """Files no message carries (hub.attachments.orphans): run it hourly, e.g. from cron."""
+    from datetime import timedelta
+
+    from hub.attachments.orphans import remove_orphans
+    from hub.blobs import DiskBlobStore
+
+    if args.older_than < 1:
+        raise HubError("--older-than is in minutes, at least 1")
+    removed = remove_orphans(_db(settings), DiskBlobStore(settings.attachments_dir),
+                             older_than=timedelta(minutes=args.older_than))
+    print(f"removed {removed.rows} stored file(s) no message carries; {removed.blobs} deleted from the store")
+    return 0
+
+
 def cmd_admin_ensure(settings: Settings, _: argparse.Namespace) -> int:
     """Create the first admin if there is no admin yet; print the password once if we made it up."""
     upgrade(settings.database_url)
@@ -260,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--tier", help="e.g. vip (raises routing priority)")
     cs.add_argument("--language", help="a BCP-47 tag such as es or pt-BR")
     cs.set_defaults(func=cmd_contacts_set)
+
+    files = sub.add_parser("attachments", help="stored files").add_subparsers(dest="attachments_command",
+                                                                             required=True)
+    prune = files.add_parser("prune", help="remove files no message carries (a refused or redelivered mail's "
+                             "parts; agents' uploads never sent, after a day)")
+    prune.add_argument("--older-than", type=int, default=60, metavar="MINUTES",
+                       help="only files stored longer ago than this (default 60)")
+    prune.set_defaults(func=cmd_attachments_prune)
 
     sub.add_parser("demo", help="load demo agents, teams and conversations").set_defaults(func=cmd_demo)
     return p

@@ -5,11 +5,14 @@ a key for reading, its `size`, `delete` it. Keys are opaque strings the store mi
 them in its `attachments` table next to what it knows of the file (type, name, size), so a store
 holds bytes and nothing else. An S3-compatible store implements the same five methods (`put` with
 a PutObject of key = the SHA-256, `open` returning the GetObject body, which is file-like,
-`size` a HeadObject, `delete` a DeleteObject); no SDK is needed for the disk store.
+`size` a HeadObject, `delete` a DeleteObject after a HeadObject's LastModified when asked for
+`written_before`); no SDK is needed for the disk store.
 
 `DiskBlobStore` keys by content (the SHA-256 of the bytes, in hex): the same logo in every email
 signature, or an attachment stored again when its message is redelivered, takes room once. Hence
-`delete` is for a key no stored attachment names any longer (the caller checks; the store cannot).
+`delete` is for a key no stored attachment names any longer (the caller checks; the store cannot;
+hub.attachments.orphans), and `put` of bytes already there refreshes their time, so a blob just
+handed out again is not one `delete(written_before=...)` takes.
 Writes are atomic (a temporary file in the store's folder, fsync'd, renamed into place, the
 folder fsync'd): a reader never sees half a file, and a crash leaves at most a temporary file.
 A key is checked against the hex pattern before it becomes a path, so none can leave the folder.
@@ -22,6 +25,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -58,8 +62,9 @@ class BlobStore(Protocol):
         """The blob's size in bytes. Raises BlobNotFound."""
         ...
 
-    def delete(self, key: str) -> None:
-        """Remove the blob; no error when it is not there."""
+    def delete(self, key: str, *, written_before: datetime | None = None) -> bool:
+        """Remove the blob; False when it is not there, or (with `written_before`) when it was
+        written, or handed out again by `put`, at or after that time."""
         ...
 
 
@@ -111,9 +116,10 @@ class DiskBlobStore:
             key = digest.hexdigest()
             target = self.path(key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():  # the same bytes are there already
+            try:  # the same bytes are there already: they are young again (see `delete`)
+                os.utime(target)
                 os.unlink(tmp_name)
-            else:
+            except FileNotFoundError:
                 os.replace(tmp_name, target)
                 _fsync_dir(target.parent)
             return key
@@ -134,12 +140,15 @@ class DiskBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, written_before: datetime | None = None) -> bool:
         try:
             path = self.path(key)
-        except BlobNotFound:
-            return
-        path.unlink(missing_ok=True)
+            if written_before is not None and path.stat().st_mtime >= written_before.timestamp():
+                return False
+            path.unlink()
+        except (BlobNotFound, FileNotFoundError):
+            return False
+        return True
 
 
 def _fsync_dir(path: Path) -> None:

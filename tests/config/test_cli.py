@@ -9,17 +9,19 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from config import cli
 from config.demo import DEMO_PASSWORD
 from hub.agents import actions as agent_actions
 from hub.agents.models import Agent
 from hub.agents.passwords import verify_password
+from hub.clock import utcnow
 from hub.conversations.models import Conversation
 from hub.db import Database
 
@@ -250,6 +252,35 @@ def test_demo_loads_agents_teams_and_conversations_once(hub: Run, db_url: str) -
     assert len(agents_in(db_url)) == 4
 
 
+def test_attachments_prune_removes_files_no_message_carries(hub: Run, db_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.attachments.actions import do_add
+    from hub.attachments.models import StoredAttachment
+    from hub.blobs import DiskBlobStore
+
+    monkeypatch.setenv("HUB_ATTACHMENTS_DIR", str(tmp_path / "files"))
+    assert hub("db", "upgrade")[0] == 0
+    store = DiskBlobStore(tmp_path / "files")
+    key = store.put(b"a part of a mail that was refused")
+    db = Database(db_url)
+    with db.write() as s:
+        do_add(s, blob_key=key, content_type="text/plain", filename="part.txt", size=33)
+    code, out, _ = hub("attachments", "prune")
+    assert (code, out) == (0, "removed 0 stored file(s) no message carries; 0 deleted from the store\n")
+    assert store.open(key).read() == b"a part of a mail that was refused"  # not an hour old yet
+
+    two_hours_ago = utcnow() - timedelta(hours=2)
+    with db.write() as s:
+        s.execute(update(StoredAttachment).values(created_at=two_hours_ago))
+    db.dispose()
+    os.utime(store.path(key), (two_hours_ago.timestamp(), two_hours_ago.timestamp()))
+    code, out, _ = hub("attachments", "prune")
+    assert (code, out) == (0, "removed 1 stored file(s) no message carries; 1 deleted from the store\n")
+    assert not store.path(key).exists()
+    code, _, err = hub("attachments", "prune", "--older-than", "0")
+    assert code == 2 and err == "hub: --older-than is in minutes, at least 1\n"
+
+
 def test_commands_before_db_upgrade_say_what_to_do(hub: Run) -> None:
     """A fresh install where the admin forgot `hub db upgrade`: a one-line hint, not a traceback."""
     for args, stdin in [(["agents", "list"], ""), (["teams", "list"], ""), (["teams", "create", "X"], ""),
@@ -271,7 +302,7 @@ def test_an_unreachable_database_is_one_clear_line(hub: Run, monkeypatch: pytest
 
 
 def test_a_command_needs_a_subcommand(hub: Run, capsys: pytest.CaptureFixture[str]) -> None:
-    for args in ([], ["agents"], ["teams"], ["db"]):
+    for args in ([], ["agents"], ["teams"], ["db"], ["attachments"]):
         with pytest.raises(SystemExit) as exit_:
             hub(*args)
         assert exit_.value.code == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,10 +82,23 @@ def test_over_the_limit_nothing_is_kept_and_the_words_say_the_limit(tmp_path: Pa
 def test_delete_removes_the_blob(tmp_path: Path) -> None:
     store = DiskBlobStore(tmp_path)
     key = store.put(b"bye")
-    store.delete(key)
-    store.delete(key)
+    assert store.delete(key) is True
+    assert store.delete(key) is False
     with pytest.raises(BlobNotFound):
         store.open(key)
+
+
+def test_a_blob_handed_out_again_is_young_and_not_deleted_as_old(tmp_path: Path) -> None:
+    store = DiskBlobStore(tmp_path)
+    key = store.put(b"the same logo")
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(store.path(key), (two_hours_ago, two_hours_ago))  # stored long ago
+    assert store.put(b"the same logo") == key  # a new mail carries it again, right now
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert store.delete(key, written_before=an_hour_ago) is False
+    assert store.open(key).read() == b"the same logo"
+    os.utime(store.path(key), (two_hours_ago, two_hours_ago))
+    assert store.delete(key, written_before=an_hour_ago) is True
 
 
 def test_sizes_read_as_people_read_them() -> None:
