@@ -1,0 +1,34 @@
+"""The errors that cross the port: ingest's refusals (`RejectedMessage`, `AttachmentTooLarge`,
+`AttachmentRefused`) and a send's outcome (`TransientError`: try later; `PermanentError`: never)."""
+
+from __future__ import annotations
+
+
+class RejectedMessage(ValueError):
+    """Ingest refused this message for good: bad input (an invalid address, a value the database
+    cannot store such as a NUL character). Sending it again will not help: answer 4xx."""
+
+
+class AttachmentTooLarge(RejectedMessage):
+    """`HubPort.store_attachment_async` refused a file over the hub's limit (`max_bytes`)."""
+
+    def __init__(self, message: str, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class AttachmentRefused(RejectedMessage):
+    """`HubPort.store_attachment_async` refused a file whose type, read from its bytes
+    (`content_type`), is not one the caller accepts: nothing was kept."""
+
+    def __init__(self, message: str, content_type: str) -> None:
+        super().__init__(message)
+        self.content_type = content_type
+
+
+class TransientError(Exception):
+    """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
+
+
+class PermanentError(Exception):
+    """The send will never succeed as is (invalid number, 4xx): marked failed with this reason."""
