@@ -20,6 +20,7 @@ from hub.channel_cursors import do_store_cursor, get_cursor
 from hub.contacts.actions import find_by_identity, ref_kind
 from hub.contacts.addresses import find_by_address, normalize_address
 from hub.contacts.opt_outs import do_set_opt_out
+from hub.conversations import receipts
 from hub.conversations.customer_fanout import CustomerFanout
 from hub.conversations.customer_feed import CustomerFeed
 from hub.conversations.models import Conversation
@@ -99,6 +100,10 @@ class ChannelServices(HubWriter):
 
     def customer_feed(self, contact_id: int, after_event_id: int) -> AsyncIterator[PublicEvent]:
         return CustomerFeed(self.db, self.customer_fanout, contact_id).events(after_event_id)
+
+    async def customer_read_async(self, conversation_id: int, upto_message_id: int) -> None:
+        await self.write_async(lambda s: receipts.do_customer_read(s, conversation_id, upto_message_id),
+                               rerun_safe=True)
 
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         def read() -> QueueStatus | None:

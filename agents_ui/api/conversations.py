@@ -14,7 +14,7 @@ from agents_ui.api.schemas import AssignIn, NoteIn, ReplyIn, StatusIn
 from agents_ui.deps import Caller, current_caller, get_hub
 from hub import access, jsontext
 from hub.contacts.queries import get_contact
-from hub.conversations import actions, inbox, queries
+from hub.conversations import actions, inbox, queries, receipts
 from hub.conversations.agent_messages import check_add_note, check_reply
 from hub.conversations.models import Message
 from hub.conversations.sanitize import sanitize_html_async
@@ -74,11 +74,16 @@ def counts(caller: Caller = Depends(current_caller), hub: Hub = Depends(get_hub)
 @router.post("/{conversation_id}/read", summary="Mark a conversation read (for me)")
 def mark_read(conversation_id: int, caller: Caller = Depends(current_caller),
               hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    """Up to its latest message; the inbox's `unread` turns false until someone else writes."""
+    """Up to its latest message; the inbox's `unread` turns false until someone else writes. The
+    first agent to read the customer's latest message tells the customer (a read receipt)."""
     # No event and no routing: this transaction may skip the write lock (hub.db.Database.write).
     with hub.db.write(serialize=False) as s:
         access.check_read(caller.scope, actions.get_conversation(s, conversation_id))
+        unseen = receipts.unseen_customer_message(s, conversation_id)
         upto = inbox.do_mark_read(s, caller.agent_id, conversation_id)
+    if unseen is not None:  # rare (once per customer message): its event takes the write lock
+        with hub.db.write() as s:
+            receipts.do_agent_read(s, conversation_id, caller.agent_id, unseen)
     return {"conversation_id": conversation_id, "last_read_message_id": upto}
 
 

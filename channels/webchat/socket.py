@@ -20,6 +20,9 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
 - client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "ping"}` →
   `{"type": "pong"}`; `{"type": "typing"}` (at most every few seconds): the agents who may read
   the visitor's latest conversation see it.
+- client → `{"type": "seen", "conversation_id", "upto"}`: the visitor saw the agents' replies up to
+  message `upto` (the widget is open and visible); agents see them marked as seen. Server →
+  event "receipt.agent_read" (`data.upto_message_id`): an agent read the visitor's messages so far.
 - server → `{"type": "queue", "conversation_id", "position", "wait_minutes"}`: while the visitor's
   conversation waits for an agent, their place (1: next) and an estimate (null: unknown); sent
   when it changes, and with position null once an agent took it (channels/webchat/queue.py).
@@ -109,6 +112,7 @@ class VisitorSocket:
         self.send_lock = asyncio.Lock()
         self.conversations: set[int] = set()  # seen in their feed: theirs
         self.latest: int | None = None  # the conversation their typing is about
+        self.reported: dict[int, int] = {}  # conversation id -> the reply they said they saw up to
         self.hint_send: asyncio.Task[None] | None = None
         self.queue = QueueWatch(port, self._send, channel.settings.queue_refresh_seconds)
 
@@ -172,10 +176,26 @@ class VisitorSocket:
         elif kind == "typing":
             if self.latest is not None and self.channel.typing_limit.take((self.scope, self.ref)) == 0:
                 await self.port.customer_typing_async(self.latest)
+        elif kind == "seen":
+            await self._seen(frame)
         elif kind == "ping":
             await self._send({"type": "pong"})
         else:
             await self._error("bad_frame", "unknown frame type")
+
+    async def _seen(self, frame: dict[str, Any]) -> None:
+        """The visitor saw the agents' replies up to a message: agents see them marked "Seen". Only
+        for their own conversations, forward only, and within the typing budget (a hint's cost)."""
+        conversation_id, upto = frame.get("conversation_id"), frame.get("upto")
+        if not isinstance(conversation_id, int) or not isinstance(upto, int) or not 0 < upto <= MAX_EVENT_ID:
+            await self._error("invalid", "seen: conversation_id and upto are message ids", field="upto")
+            return
+        if conversation_id not in self.conversations or upto <= self.reported.get(conversation_id, 0):
+            return
+        if self.channel.typing_limit.take((self.scope, self.ref)) > 0:
+            return  # reported again with the next reply shown
+        self.reported[conversation_id] = upto
+        await self.port.customer_read_async(conversation_id, upto)
 
     async def _message(self, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")

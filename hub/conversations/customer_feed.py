@@ -57,6 +57,9 @@ def public_event(ev: EventView, agent_names: dict[int, str]) -> PublicEvent | No
             return None  # back to a queue, or a move between teams: routing's business
         return PublicEvent(ev.id, "conversation.assigned", ev.conversation_id, ev.created_at,
                            {"agent_name": agent_names.get(assignee)})
+    if ev.type == "receipt.agent_read":
+        return PublicEvent(ev.id, "receipt.agent_read", ev.conversation_id, ev.created_at,
+                           {"upto_message_id": ev.payload.get("upto_message_id")})
     if ev.type == "conversation.status_changed":
         before, after = ev.payload.get("from"), ev.payload.get("to")
         if after == "resolved":

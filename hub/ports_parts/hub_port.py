@@ -68,6 +68,12 @@ class HubPort(Protocol):
         stops iterating (or the hub stops)."""
         ...
 
+    async def customer_read_async(self, conversation_id: int, upto_message_id: int) -> None:
+        """The customer saw the agents' replies of this conversation (one the channel saw in their
+        `customer_feed`) up to `upto_message_id`: agents see the replies marked as seen. Recorded
+        only when it covers a reply not reported before; an id of another conversation is ignored."""
+        ...
+
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         """Where this conversation (one the channel saw in its customer's `customer_feed`) waits for
         an agent, or None when it is not waiting (an agent has it, or it is not open). Cheap enough

@@ -73,7 +73,8 @@ class PublicEvent:
     Types: "message.created" (`data`: the message: id, direction "in" or "out", text, html,
     subject, attachments, created_at, and `agent_name` on an agent's reply), "conversation.assigned"
     (`data`: {"agent_name": the agent's display name, or None when handed back to the queue}),
-    "conversation.resolved", "conversation.reopened" (`data`: {}). Never notes, mentions, routing
+    "conversation.resolved", "conversation.reopened" (`data`: {}), "receipt.agent_read" (`data`:
+    {"upto_message_id"}: an agent has read the customer's messages up to that one). Never notes, mentions, routing
     internals, other customers' events, or agents' ids.
     """
 

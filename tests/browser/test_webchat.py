@@ -145,6 +145,7 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     expect(console.locator(".msg-in")).to_contain_text("Where is my order?")
     expect(widget.get_by_text("Ana Chat joined the chat")).to_be_visible()
     expect(widget.locator(".queue")).to_be_hidden()  # no longer waiting
+    expect(widget.locator(".msg.in + .seen")).to_have_text("Seen")  # Ana opened it: read
     widget.get_by_placeholder("Write a message…").press_sequentially("Also")  # typing, both ways
     expect(console.get_by_text("Lucía <b>Bold</b> is typing…")).to_be_visible()
     console.locator("#composer-text").press_sequentially("Hello Lucía, it ships tomorrow.")
@@ -153,6 +154,7 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     answer = widget.locator(".msg.out")
     expect(answer).to_contain_text("Hello Lucía, it ships tomorrow.")
     expect(answer.locator(".who")).to_have_text("Ana Chat")
+    expect(console.locator(".msg-out .delivery-seen")).to_have_text("Seen")  # the widget showed it
 
     page.reload()  # the token and the open panel are remembered; the history comes back once
     widget = _widget(page)

@@ -8,7 +8,8 @@ message or alone, raw payloads kept (also a rejected message's `raw`), per-chann
 addresses, files kept and read back (attachments), a customer's feed of the public events
 (their messages and the replies sent), the contact an external reference names, typing hints
 (`customer_typing` records the customer's; `agent_types` plays an agent's to the listeners), and
-queue places (`queue_for` sets one, `assign` ends it with the feed's "conversation.assigned").
+queue places (`queue_for` sets one, `assign` ends it with the feed's "conversation.assigned"), and
+what customers saw (`customer_reads`).
 
 What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
 `opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
@@ -91,6 +92,7 @@ class FakeHubPort(HubPort):
         self._typing_listeners: set[Callable[[int, str], None]] = set()
         self.accounts: list[ChannelAccount] = []  # what admins stored, as the hub hands them over
         self.queue: dict[int, QueueStatus] = {}  # conversation id -> where it waits (`queue_for`)
+        self.customer_reads: dict[int, int] = {}  # conversation id -> the reply the customer saw up to
         self.queue_asked: list[int] = []  # conversation ids, each time `queue_status_async` was asked
 
     def fail_next(self, times: int = 1, error: Exception | None = None) -> None:
@@ -177,6 +179,11 @@ class FakeHubPort(HubPort):
         """An agent types a reply in this conversation (the hub's typing hint)."""
         for listener in list(self._typing_listeners):
             listener(conversation_id, agent_name)
+
+    async def customer_read_async(self, conversation_id: int, upto_message_id: int) -> None:
+        known = self._owner.get(conversation_id) is not None
+        if known and upto_message_id > self.customer_reads.get(conversation_id, 0):
+            self.customer_reads[conversation_id] = upto_message_id
 
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         self.queue_asked.append(conversation_id)

@@ -98,3 +98,14 @@ def test_a_queue_place_is_asked_until_an_agent_takes_the_conversation_and_the_fe
                 await port.queue_status_async(ada.conversation_id))
 
     assert asyncio.run(scenario()) == (2, 240.0, "conversation.assigned", None)
+
+
+def test_what_a_customer_saw_moves_forward_only_and_only_in_a_conversation_the_hub_knows() -> None:
+    async def scenario() -> dict[int, int]:
+        port = FakeHubPort()
+        ada = port.ingest(msg("1"))
+        for conversation_id, upto in ((ada.conversation_id, 5), (ada.conversation_id, 3), (999, 9)):
+            await port.customer_read_async(conversation_id, upto)
+        return port.customer_reads
+
+    assert asyncio.run(scenario()) == {1: 5}

@@ -246,7 +246,7 @@ export class ConversationPane {
       this.thread.updateMessage({id: d.message_id, delivery_error: `retrying: ${d.error}`});
     }
     if (event.type.startsWith('sla.')) this.sla = event.type.slice(4);
-    if (isThreadEvent(event.type)) this.thread.addEvent(event);
+    if (isThreadEvent(event.type) || event.type === 'receipt.customer_read') this.thread.addEvent(event);
     if (d.conversation) this.update(d.conversation);
     else if (event.type.startsWith('sla.')) this.renderHeader();
   }

@@ -22,6 +22,7 @@ export class Thread {
     this.messages = new Map();
     this.nodes = new Map();
     this.changes = new Map();
+    this.seen = 0;  // the customer saw the replies up to this message id (receipt.customer_read)
   }
 
   reset(conversation, contact) {
@@ -30,6 +31,7 @@ export class Thread {
     this.messages.clear();
     this.nodes.clear();
     this.changes.clear();
+    this.seen = 0;
     fill(this.el);
   }
 
@@ -88,9 +90,20 @@ export class Thread {
   }
 
   addEvent(event) {
+    if (event.type === 'receipt.customer_read') return this.seenUpTo((event.data || {}).upto_message_id || 0);
     if (!isThreadEvent(event.type)) return;
     this.add('e', event.id, event.at, () => h('li', {class: 'event'}, h('span', {}, this.describe(event)),
       h('time', {datetime: event.at, title: fmtDateTime(event.at)}, fmtTime(event.at))));
+  }
+
+  // The customer's channel said they saw the replies up to `upto`: those show "Seen".
+  seenUpTo(upto) {
+    if (upto <= this.seen) return;
+    const before = this.seen;
+    this.seen = upto;
+    for (const m of [...this.messages.values()]) {
+      if (m.direction === 'out' && m.id > before && m.id <= upto) this.addMessage(m);
+    }
   }
 
   author(m) {
@@ -168,6 +181,7 @@ export class Thread {
     const t = this.t;
     const status = m.delivery_status || 'pending';
     const parts = [h('span', {class: `delivery delivery-${status}`}, t(`delivery.${status}`))];
+    if (m.id <= this.seen) parts.push(h('span', {class: 'delivery-seen'}, t('delivery.seen')));
     if (m.channel === 'sms') parts.push(h('span', {class: 'segments'}, t('sms.segments', {count: smsSegments(m.text || '').segments})));
     if (m.delivery_error && (status === 'failed' || status === 'undelivered')) {
       parts.push(h('span', {class: 'delivery-error', role: 'note'}, t('delivery.reason', {reason: m.delivery_error})));

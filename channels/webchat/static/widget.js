@@ -26,6 +26,7 @@
     ".msg.out{align-self:flex-start}",
     ".who{display:block;font-size:12px;font-weight:600;margin-bottom:2px;opacity:.8}",
     ".msg.pending{opacity:.6}",
+    ".seen{align-self:flex-end;margin-top:-4px;font-size:11px;color:#5b6475}",
     ".note{align-self:center;font-size:12px;color:#5b6475;text-align:center}",
     ".typing{padding:0 12px;font-size:12px;font-style:italic;color:#5b6475;background:#f5f6f8}",
     ".typing:empty{display:none}",
@@ -76,10 +77,14 @@
     this.shown = {};       // message id -> element
     this.pendingEls = {};  // client id -> element
     this.lastEventId = 0;
+    this.lastOut = null;   // the latest agent reply shown: {c: conversation id, id: message id}
+    this.reported = 0;     // the reply the hub was told the visitor saw
     this.retry = 1000;
     this.ws = null;
     this.stopped = false;
     host.style.setProperty("--hw-accent", config.colour);
+    var self = this;
+    document.addEventListener("visibilitychange", function () { self.reportSeen(); });
     this.render();
     this.connect();
     if (this.state.open) this.toggle(true);
@@ -128,6 +133,7 @@
     this.state.open = open;
     this.save();
     if (open) (this.panel.querySelector("input, textarea") || this.launcher).focus();
+    this.reportSeen();
   };
 
   Widget.prototype.needsPrechat = function () {
@@ -237,6 +243,10 @@
       var who = d.direction === "in" ? t.you : (d.agent_name || t.agent);
       this.shown[d.id] = this.bubble(d.direction, who, d.text || "");
       this.files(this.shown[d.id], d.attachments);
+      this.shown[d.id].dataset.id = d.id;
+      if (d.direction === "out") { this.lastOut = { c: f.conversation_id, id: d.id }; this.reportSeen(); }
+    } else if (f.event === "receipt.agent_read") {
+      this.seenUpTo(d.upto_message_id);
     } else if (f.event === "conversation.assigned" && d.agent_name) {
       this.queueLine.textContent = "";
       this.note(t.joined.replace("{name}", d.agent_name));
@@ -257,6 +267,31 @@
       if (f.wait_minutes) line += " · " + t.queue_wait.replace("{minutes}", f.wait_minutes);
     }
     this.queueLine.textContent = line;
+  };
+
+  // Read receipts. "Seen" goes under the visitor's latest message an agent has read (one line,
+  // moved down as agents read on); the hub is told which agent replies the visitor saw (the
+  // panel open and the page visible), each reply once.
+  Widget.prototype.seenUpTo = function (upto) {
+    var best = null;
+    this.log.querySelectorAll(".msg.in").forEach(function (el) {
+      if (Number(el.dataset.id) <= upto) best = el;
+    });
+    if (!best) return;
+    this.seenEl = this.seenEl || h("p", { "class": "seen", text: this.t.seen });
+    best.after(this.seenEl);
+  };
+
+  Widget.prototype.reportSeen = function () {
+    var self = this;
+    if (this.seenTimer) return;  // a replayed history is reported once, after its last reply
+    this.seenTimer = setTimeout(function () {
+      var o = self.lastOut;
+      self.seenTimer = null;
+      if (!o || o.id <= self.reported || self.panel.hidden || document.hidden) return;
+      self.reported = o.id;
+      self.send({ type: "seen", conversation_id: o.c, upto: o.id });
+    }, 300);
   };
 
   Widget.prototype.bubble = function (direction, who, text) {
@@ -306,6 +341,7 @@
     if (this.shown[messageId]) { el.remove(); return; }  // its event came first
     el.classList.remove("pending");
     el.removeAttribute("title");
+    el.dataset.id = messageId;
     this.shown[messageId] = el;
   };
 

@@ -36,9 +36,11 @@ from hub.events.types.messages import (
     MessageCreated,
     NoteCreated,
 )
+from hub.events.types.receipts import AgentRead, CustomerRead
 
 __all__ = [
-    "CATALOGUE", "AgentUpdated", "Assigned", "Audience", "CallRequested", "ContactUpdated", "ConversationCreated",
+    "CATALOGUE", "AgentRead", "AgentUpdated", "Assigned", "Audience", "CallRequested", "ContactUpdated",
+    "ConversationCreated", "CustomerRead",
     "DeliveryRetried", "DeliveryRetryScheduled", "DeliveryStatusChanged", "Escalated", "MatchSuggested",
     "MemberAdded", "MemberRemoved", "Merged", "MessageCreated", "NoteCreated", "OfferWithdrawn", "Offered",
     "OptOutChanged", "PresenceChanged", "Queued", "Requeued", "RulesChanged", "SessionEnded", "SlaAtRisk",

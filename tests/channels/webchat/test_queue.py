@@ -6,7 +6,6 @@ agent takes the chat."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 from config.settings import Settings
 from hub.db import Database
 from hub.runtime import Hub
-from tests.channels.webchat.test_socket import SHOP, Visitor, conversation_of
+from tests.channels.webchat.test_socket import SHOP, conversation_of
 from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, inbound, login
 
@@ -31,20 +30,6 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def hub(client: TestClient) -> Hub:
     return client.app.state.hub  # type: ignore[attr-defined, no-any-return]
-
-
-@pytest.fixture
-def visit(client: TestClient) -> Iterator[Any]:
-    opened: list[Any] = []
-
-    def open_visit() -> Visitor:
-        ctx = client.websocket_connect("/ws/widget?widget=shop", headers={"origin": SHOP})
-        opened.append(ctx)
-        return Visitor(ctx.__enter__(), {"token": None, "last_event_id": 0})
-
-    yield open_visit
-    for ctx in reversed(opened):
-        ctx.__exit__(None, None, None)
 
 
 def online(client: TestClient, db: Database, capacities: dict[str, int]) -> AgentLogin:
