@@ -13,7 +13,8 @@ from sqlmodel import col
 from hub.agents import actions as agent_actions
 from hub.agents.models import Agent
 from hub.contacts.models import Contact
-from hub.conversations.actions import do_add_note, do_assign, do_reply, get_conversation
+from hub.conversations.actions import do_add_note, do_assign, get_conversation
+from hub.conversations.replies import do_reply
 from hub.db import Database
 from hub.ingest.entry import do_ingest
 from hub.ports import ContactRef, InboundMessage

@@ -144,6 +144,14 @@ def _blank(table: Any) -> dict[str, Any]:
     return {c.name: c.default.arg if c.default is not None and c.default.is_scalar else None for c in table.columns}
 
 
+def read_when(value: Any) -> datetime:
+    """A datetime column's value as read in plain SQL, as an aware UTC datetime (SQLite hands back
+    SQLAlchemy's naive-UTC text, psycopg an aware datetime)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def new_row(table: Any, **given: Any) -> dict[str, Any]:
     """A new row of `table` as a dict of every column the table defines (its SQLModel metadata), in
     table order: the values given, else the column's default (None if it has none). A name the table

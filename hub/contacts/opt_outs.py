@@ -18,6 +18,9 @@ from hub.errors import Conflict
 from hub.events import log
 from hub.events.types import OptOutChanged
 
+# Why a reply (or a call) to a customer who opted out of its channel is refused.
+OPTED_OUT = ("this customer opted out of messages on this channel; "
+             "a reply can reach them here only after they opt back in")
 _REASON = cast(String, table_of(ContactOptOut).c.reason.type).length
 
 
@@ -52,8 +55,7 @@ def opted_out_channels(session: Session, contact_ids: Iterable[int]) -> dict[int
 def check_may_message(session: Session, contact_id: int, channel: str) -> None:
     """Conflict if the customer opted out of this channel."""
     if session.get(ContactOptOut, (contact_id, channel)) is not None:
-        raise Conflict("this customer opted out of messages on this channel; "
-                       "a reply can reach them here only after they opt back in")
+        raise Conflict(OPTED_OUT)
 
 
 def do_merge_opt_outs(session: Session, source_id: int, into_id: int) -> None:

@@ -1,4 +1,5 @@
-"""Agents' named writes on conversations: reply, note, status, assignment (ingest: hub.ingest).
+"""Agents' named writes on conversations: note, status, assignment (a reply: hub.conversations.replies;
+ingest: hub.ingest).
 
 `do_*` functions assume validated input and run inside the caller's write transaction; they append
 the events that record what they changed. Publishing happens after commit (hub.db.Database.write).
@@ -6,7 +7,7 @@ the events that record what they changed. Publishing happens after commit (hub.d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,19 +15,13 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
-from hub.agents.models import Agent
-from hub.attachments.actions import as_port, do_link
-from hub.attachments.models import StoredAttachment
 from hub.clock import utcnow
-from hub.contacts.models import Contact
-from hub.contacts.opt_outs import check_may_message
 from hub.conversations.models import STATUSES, Conversation, ConversationMention, Message
 from hub.conversations.schemas import conversation_dict, message_dict
 from hub.errors import Invalid, NotFound
 from hub.events import log, writes
-from hub.events.types import MessageCreated, NoteCreated, StatusChanged, TypedEvent
+from hub.events.types import NoteCreated, StatusChanged, TypedEvent
 from hub.events.types.conversations import ASSIGNMENTS
-from hub.outbox.actions import do_enqueue
 from hub.plain_sql import PlainSql
 
 # Routing, called inside the transaction whenever a conversation becomes routable (reopened,
@@ -39,83 +34,6 @@ def get_conversation(session: Session, conversation_id: int) -> Conversation:
     if conv is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
     return conv
-
-
-def do_reply(
-    session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
-    client_id: str | None = None, attachments: Sequence[StoredAttachment] = (), cc: Sequence[str] = (),
-) -> Message:
-    """An agent's answer: stored, logged, and put in the outbox in one transaction. `html` must be
-    cleaned already (hub.conversations.sanitize, before the writer); it is stored as it is.
-    `attachments`: the agent's uploads it carries (hub.attachments.actions.check_uploads). `cc`:
-    valid addresses to copy (channels that have no copies ignore them). The outbox item tells the
-    adapter the agent's name and the customer's last message (to quote)."""
-    if not text.strip():
-        raise Invalid("a reply needs text")
-    assert conv.id is not None
-    check_may_message(session, conv.contact_id, conv.channel)
-    now = utcnow()
-    outbox_meta: dict[str, Any] = {"contact_id": conv.contact_id, **_reply_context(session, conv.id, agent_id)}
-    if cc:
-        outbox_meta["cc"] = list(cc)
-    message = Message(
-        conversation_id=conv.id,
-        contact_id=conv.contact_id,
-        channel=conv.channel,
-        direction="out",
-        author_agent_id=agent_id,
-        text=text,
-        html=html,
-        subject=conv.subject,
-        client_id=client_id,
-        delivery_status="pending",
-        created_at=now,
-        attachments=[as_port(a).as_dict() for a in attachments],
-        meta={"cc": list(cc)} if cc else {},
-    )
-    session.add(message)
-    session.flush()
-    assert message.id is not None
-    do_link(session, attachments, message.id)
-    do_enqueue(
-        session,
-        channel=conv.channel,
-        message_id=message.id,
-        conversation_id=conv.id,
-        payload={
-            "source": conv.source,  # the address `to` is the delivery worker's (hub.delivery.addressing)
-            "metadata": outbox_meta,
-            "text": text,
-            "html": message.html,
-            "subject": conv.subject,
-            "attachments": message.attachments,
-        },
-    )
-    if conv.first_response_at is None:
-        conv.first_response_at = now
-    conv.next_response_due_at = None  # answered: the next-response clock stops
-    conv.last_agent_id = agent_id
-    conv.updated_at = now
-    log.append(session, MessageCreated(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
-                                       message=message_dict(message)))
-    return message
-
-
-def _reply_context(session: Session, conversation_id: int, agent_id: int) -> dict[str, Any]:
-    """The agent's display name, and the customer's latest message ({at, name, text}) to quote."""
-    out: dict[str, Any] = {}
-    agent = session.get(Agent, agent_id)
-    if agent is not None:
-        out["agent_name"] = agent.name
-    last = session.execute(
-        select(col(Message.created_at), col(Message.text), col(Contact.name))
-        .join(Contact, col(Contact.id) == col(Message.contact_id))
-        .where(col(Message.conversation_id) == conversation_id, col(Message.direction) == "in")
-        .order_by(col(Message.id).desc()).limit(1)
-    ).first()
-    if last is not None:
-        out["quoted"] = {"at": last.created_at.isoformat(), "name": last.name or "", "text": last.text}
-    return out
 
 
 def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,

@@ -16,8 +16,9 @@ from sqlmodel import Session, col
 
 from hub.agents.actions import get_agent
 from hub.attachments.actions import check_uploads
-from hub.conversations.actions import do_add_note, do_reply
+from hub.conversations.actions import do_add_note
 from hub.conversations.models import Conversation, Message
+from hub.conversations.replies import do_reply, reply_context
 from hub.errors import Conflict
 
 
@@ -39,13 +40,16 @@ def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: st
                 client_id: str | None = None, attachments: Sequence[int | str] = (),
                 cc: Sequence[str] = ()) -> tuple[Message, bool]:
     """`do_reply`, or the first copy of a retried one: (the message, whether it is new).
-    `attachments`: ids or URLs of the agent's uploads, not yet sent (the first copy carries them)."""
-    found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="out")
-    if found is not None:
+    `attachments`: ids or URLs of the agent's uploads, not yet sent (the first copy carries them).
+    The first copy is looked for in the reply's own first statement (`reply_context`)."""
+    context = reply_context(session, conv, agent_id=agent_id, client_id=client_id)
+    if context.first_copy_id is not None:
+        found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="out")
+        assert found is not None
         return found, False
     files = check_uploads(session, agent_id, attachments)
     return do_reply(session, conv, agent_id=agent_id, text=text, html=html, client_id=client_id,
-                    attachments=files, cc=cc), True
+                    attachments=files, cc=cc, context=context), True
 
 
 def check_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,

@@ -12,8 +12,9 @@ from hub.attachments.models import StoredAttachment
 from hub.clock import utcnow
 from hub.contacts.addresses import addresses_of
 from hub.contacts.opt_outs import check_may_message
-from hub.conversations.actions import do_assign, do_reply
+from hub.conversations.actions import do_assign
 from hub.conversations.models import Conversation, Message
+from hub.conversations.replies import do_reply
 from hub.conversations.schemas import conversation_dict
 from hub.errors import Invalid
 from hub.events import log

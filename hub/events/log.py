@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -33,7 +33,7 @@ from hub.db import EVENTS_WRITTEN, WRITE_LOCK_HELD, table_of
 from hub.events import writes
 from hub.events.models import Event
 from hub.events.types import TypedEvent
-from hub.plain_sql import PlainSql
+from hub.plain_sql import PlainSql, read_when
 
 
 def lock(session: Session) -> None:
@@ -123,12 +123,6 @@ _READ_AFTER_BY_PARAMSTYLE = {"qmark": _READ_AFTER.format(p="?"), "format": _READ
                              "pyformat": _READ_AFTER.format(p="%s")}
 
 
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):  # SQLite stores SQLAlchemy's naive-UTC text
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def read_after(session: Session, after_id: int, limit: int = 500) -> list[EventView]:
     conn = session.connection()
     return _views(conn.exec_driver_sql(_READ_AFTER_BY_PARAMSTYLE[conn.dialect.paramstyle], (after_id, limit)).all())
@@ -143,7 +137,7 @@ def read_after_cursor(cursor: Any, paramstyle: str, after_id: int, limit: int) -
 
 def _views(rows: Any) -> list[EventView]:
     return [
-        EventView(id, type, conversation_id, contact_id, actor, bool(private), payload, _utc(created_at),
+        EventView(id, type, conversation_id, contact_id, actor, bool(private), payload, read_when(created_at),
                   team_id, assignee_id)
         for id, type, conversation_id, contact_id, actor, private, payload, created_at, team_id, assignee_id in rows
     ]

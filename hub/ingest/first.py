@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from hub.clock import utcnow
 from hub.contacts.actions import mark_created, new_contact_row
+from hub.conversations.message_rows import insert_messages
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
 from hub.events import log, writes
@@ -27,7 +28,6 @@ from hub.ingest.rows import (
     IDENTITIES,
     conversation_row,
     identity_row,
-    insert_messages,
     message_created,
     message_row,
 )

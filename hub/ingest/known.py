@@ -12,8 +12,9 @@ from typing import Any
 from sqlmodel import Session
 
 from hub.clock import utcnow
+from hub.conversations.message_rows import insert_messages
 from hub.events import log, writes
-from hub.ingest.rows import insert_messages, message_created, message_row
+from hub.ingest.rows import message_created, message_row
 from hub.plain_sql import PlainSql, rows_text
 from hub.ports import InboundMessage, IngestResult
 

@@ -16,13 +16,14 @@ from sqlmodel import Session, col
 
 from hub.clock import utcnow
 from hub.contacts.actions import resolve_contact_id
+from hub.conversations.message_rows import insert_messages
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
 from hub.conversations.threads import find_threaded, record_keys
 from hub.events import log, writes
 from hub.events.types import ConversationCreated, StatusChanged, TypedEvent
 from hub.ingest.routing_port import needs_routing
-from hub.ingest.rows import insert_messages, message_created, message_row
+from hub.ingest.rows import message_created, message_row
 from hub.plain_sql import PlainSql
 from hub.ports import InboundMessage, IngestResult
 

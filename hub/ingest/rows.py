@@ -1,30 +1,28 @@
 """The rows every ingest path writes, built in one place with the columns of the table definitions.
 
 A message row is a dict of every column of `messages` (hub.plain_sql.new_row), and every path
-writes it with the same INSERT, whose column list is that dict's keys: a column added to the model
-is written by all paths or by none. tests/ingest/test_paths.py compares what the paths wrote, every
-column of every table they touch, on both databases.
+writes it with the same INSERT (hub.conversations.message_rows), whose column list is the table's:
+a column added to the model is written by all paths or by none. tests/ingest/test_paths.py
+compares what the paths wrote, every column of every table they touch, on both databases.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from hub.contacts.models import ContactIdentity
-from hub.conversations.models import Conversation, Message
+from hub.conversations.message_rows import MESSAGES
+from hub.conversations.models import Conversation
 from hub.conversations.schemas import message_row_dict
 from hub.db import table_of
 from hub.events.types import MessageCreated
-from hub.plain_sql import PlainSql, insert_text, new_row
+from hub.plain_sql import new_row
 from hub.ports import InboundMessage
 
-MESSAGES = table_of(Message)
 CONVERSATIONS = table_of(Conversation)
 IDENTITIES = table_of(ContactIdentity)
 CONVERSATION_COLUMNS = tuple(c.name for c in CONVERSATIONS.columns)
-_MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.columns)
 
 
 def message_row(msg: InboundMessage, message_id: int, conversation_id: int, contact_id: int,
@@ -54,16 +52,3 @@ def identity_row(contact_id: int, kind: str, address: str, now: datetime) -> dic
     row = new_row(IDENTITIES, contact_id=contact_id, kind=kind, address=address, created_at=now)
     del row["id"]
     return row
-
-
-def insert_messages(sql: PlainSql, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    """The INSERT of these message rows (`message_row`), for `PlainSql.together`."""
-    params: list[Any] = []
-    for r in rows:
-        params += sql.values(r)
-    return _insert_messages(len(rows)), params
-
-
-@lru_cache(maxsize=256)
-def _insert_messages(count: int) -> str:
-    return insert_text("messages", _MESSAGE_COLUMNS, count)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from hub.contacts.actions import find_by_identity
 from hub.contacts.opt_outs import do_set_opt_out
-from hub.conversations.actions import do_reply, get_conversation
+from hub.conversations.actions import get_conversation
 from hub.conversations.calls import do_request_call
+from hub.conversations.replies import do_reply
 from hub.db import Database
 from hub.delivery.worker import DeliveryWorker
 from hub.errors import Conflict

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub.conversations.actions import do_reply, get_conversation
+from hub.conversations.actions import get_conversation
+from hub.conversations.replies import do_reply
 from hub.db import Database
 from hub.errors import Conflict
 from hub.events.models import Event

@@ -28,6 +28,7 @@ from hub.clock import utcnow
 from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations import actions
 from hub.conversations.models import Conversation, Message
+from hub.conversations.replies import do_reply
 from hub.conversations.sanitize import clean_inbound, sanitize_html
 from hub.db import Database
 from hub.errors import Invalid
@@ -719,7 +720,7 @@ def test_assigned_conversations_route_only_to_restart_the_next_response_clock(
     assert route.calls == [first.conversation_id]
 
     with database.write() as s:
-        actions.do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Yes!")
+        do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Yes!")
     after_reply = [message("lea@example.com", text="thanks, one more thing"), message("lea@example.com", text="hi?")]
     for msg in after_reply:
         ingest(database, msg, route=route)
@@ -745,7 +746,7 @@ def test_the_real_router_restarts_the_next_response_clock_only_for_a_team_with_t
     with database.write() as s:
         actions.do_assign(s, actions.get_conversation(s, first.conversation_id), assignee_id=agent_id,
                           team_id=team_id, actor_agent_id=None, reason="test")
-        actions.do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Hello")
+        do_reply(s, actions.get_conversation(s, first.conversation_id), agent_id=agent_id, text="Hello")
     msg = message("noa@example.com", text="thanks")
     ingest(database, msg, route=route)
     due = conversation(database, first.conversation_id).next_response_due_at

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, text
 
-from hub.conversations.actions import do_reply, do_set_status, get_conversation
+from hub.conversations.actions import do_set_status, get_conversation
+from hub.conversations.replies import do_reply
 from hub.db import Database
 from hub.ingest import entry
 from hub.ports import ContactRef, InboundMessage, IngestResult

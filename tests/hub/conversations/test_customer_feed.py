@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from hub.agents.models import Agent
-from hub.conversations.actions import do_add_note, do_assign, do_reply, do_set_status, get_conversation
+from hub.conversations.actions import do_add_note, do_assign, do_set_status, get_conversation
 from hub.conversations.merge import do_merge
+from hub.conversations.replies import do_reply
 from hub.conversations.threads import record_keys
 from hub.db import Database
 from hub.ports import ContactRef, InboundMessage, IngestResult, PublicEvent
