@@ -15,7 +15,7 @@ from hub.db import table_of
 from hub.plain_sql import PlainSql, insert_text
 
 MESSAGES = table_of(Message)
-_MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.columns)
+MESSAGE_COLUMNS = tuple(c.name for c in MESSAGES.columns)
 
 
 def insert_messages(sql: PlainSql, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
@@ -28,4 +28,4 @@ def insert_messages(sql: PlainSql, rows: list[dict[str, Any]]) -> tuple[str, lis
 
 @lru_cache(maxsize=256)
 def _insert_messages(count: int) -> str:
-    return insert_text("messages", _MESSAGE_COLUMNS, count)
+    return insert_text("messages", MESSAGE_COLUMNS, count)

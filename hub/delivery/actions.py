@@ -1,4 +1,4 @@
-"""Outbox writes and delivery-status bookkeeping.
+"""Outbox writes and delivery-status bookkeeping (a send that went through: hub.delivery.sent).
 
 Statuses only move forward: a late "sent" callback never overwrites "delivered".
 """
@@ -39,12 +39,16 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> timedelt
     return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
 
 
+def moves(current: str | None, status: str, *, force: bool = False) -> bool:
+    """Whether a message's delivery status may become `status`: forward only, unless forced."""
+    new = STATUS_RANK.get(status)
+    return new is not None and (force or new > STATUS_RANK.get(current or "pending", 0))
+
+
 def _set_message_status(
     session: Session, message: Message, status: str, error: str | None, *, force: bool = False
 ) -> bool:
-    current = STATUS_RANK.get(message.delivery_status or "pending", 0)
-    new = STATUS_RANK.get(status)
-    if new is None or (not force and new <= current):
+    if not moves(message.delivery_status, status, force=force):
         return False
     message.delivery_status = status
     if error is not None:
@@ -54,35 +58,6 @@ def _set_message_status(
         conversation_id=message.conversation_id, contact_id=message.contact_id, message_id=message.id,
         status=status, error=message.delivery_error, message=message_dict(message)))
     return True
-
-
-def do_record_sent(session: Session, item: OutboxItem, provider_id: str | None, status: str) -> None:
-    now = utcnow()
-    item.status = "sent"
-    item.provider_id = provider_id
-    item.lease_until = None
-    item.last_error = None
-    item.updated_at = now
-    if item.message_id is None:
-        return
-    message = session.get(Message, item.message_id)
-    if message is None:
-        return
-    message.provider_id = provider_id
-    if (message.delivery_error or "").startswith("retrying: "):
-        message.delivery_error = None  # the provider took it: the note about earlier attempts is stale
-    _set_message_status(session, message, status, None)
-    if provider_id:
-        # Status callbacks can overtake the send's own answer: apply any that were waiting.
-        early = session.execute(
-            select(DeliveryReceipt)
-            .where(col(DeliveryReceipt.channel) == message.channel, col(DeliveryReceipt.provider_id) == provider_id)
-            .order_by(col(DeliveryReceipt.id))
-        ).scalars().all()
-        for receipt in early:
-            error = _error_text(receipt.error_code, receipt.error_message)
-            _set_message_status(session, message, receipt.status, error)
-            session.delete(receipt)
 
 
 def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attempts: int) -> bool:
@@ -157,7 +132,7 @@ def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int
     return item
 
 
-def _error_text(code: str | None, message: str | None) -> str | None:
+def error_text(code: str | None, message: str | None) -> str | None:
     if code is None and message is None:
         return None
     return " ".join(part for part in (f"[{code}]" if code else None, message) if part)
@@ -175,7 +150,7 @@ def do_apply_delivery_update(
         session.add(DeliveryReceipt(channel=channel, provider_id=provider_id, status=status,
                                     error_code=error_code, error_message=error_message))
         return False
-    return _set_message_status(session, message, status, _error_text(error_code, error_message))
+    return _set_message_status(session, message, status, error_text(error_code, error_message))
 
 
 def due_filter(now: datetime) -> Any:

@@ -1,9 +1,9 @@
 """The delivery worker: claims due outbox rows with a lease, sends them, records the outcome.
 
-Claiming: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers never take the same row; on
-SQLite the write transaction itself is exclusive. A claimed row gets a short lease (setting
-`delivery_lease_seconds`, 10 s) that the worker renews while it is alive (every third of the
-lease, one UPDATE for all its rows in flight), however long a send takes. If the worker dies
+Claiming (hub.delivery.claim): on PostgreSQL `FOR UPDATE SKIP LOCKED`, so several workers never
+take the same row; on SQLite the write transaction itself is exclusive. A claimed row gets a short
+lease (setting `delivery_lease_seconds`, 10 s) that the worker renews while it is alive (every
+third of the lease, one UPDATE for all its rows in flight), however long a send takes. If the worker dies
 mid-send, nobody renews: the lease runs out within seconds and another worker sends it again
 (at-least-once toward the provider, which is why adapters pass our outbox id where providers
 accept an idempotency key). With a fixed 60 s lease, replies claimed by a killed process waited
@@ -41,14 +41,15 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import tuple_, update
 from sqlmodel import Session, col
 
 from hub.clock import utcnow
-from hub.conversations.threads import record_keys
 from hub.db import Database
 from hub.delivery import actions
+from hub.delivery.claim import claim
 from hub.delivery.outbound import outbound_items
+from hub.delivery.sent import do_record_sent
 from hub.outbox.models import OutboxItem
 from hub.ports import ChannelAdapter, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
 from hub.tasks import cancel_and_wait
@@ -165,27 +166,7 @@ class DeliveryWorker:
             return self._claim_in(s)
 
     def _claim_in(self, s: Session) -> tuple[list[OutboxItem], list[Outbound]]:
-        now = utcnow()
-        stmt = (
-            select(OutboxItem)
-            .where(
-                col(OutboxItem.channel).in_(list(self.adapters)),
-                or_(
-                    actions.due_filter(now),
-                    (col(OutboxItem.status) == "in_flight") & (col(OutboxItem.lease_until) < now),
-                ),
-            )
-            .order_by(col(OutboxItem.next_attempt_at))
-            .limit(self.batch_size)
-        )
-        if self.db.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
-        items = list(s.execute(stmt).scalars().all())
-        for item in items:
-            item.status = "in_flight"
-            item.attempts += 1
-            item.lease_until = now + self.lease
-            item.updated_at = now
+        items = claim(s, list(self.adapters), self.batch_size, self.lease)
         return items, outbound_items(s, items, self.adapters)
 
     async def _deliver(self, item: OutboxItem, out: Outbound, held: dict[int | None, int]) -> None:
@@ -223,15 +204,15 @@ class DeliveryWorker:
 
     async def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None) -> None:
         def record(s: Session) -> None:
+            assert item_id is not None
+            if outcome == "sent":  # recorded only while still in flight (not by a rerun)
+                assert result is not None
+                do_record_sent(s, item_id, result.provider_id, result.status or "sent", result.thread_keys)
+                return
             item = s.get(OutboxItem, item_id)
             if item is None or item.status != "in_flight":
                 return  # recorded already (a rerun), or no longer ours
-            if outcome == "sent":
-                assert result is not None
-                actions.do_record_sent(s, item, result.provider_id, result.status or "sent")
-                if item.conversation_id is not None:  # keys the adapter minted: answers thread here
-                    record_keys(s, item.channel, result.thread_keys, item.conversation_id)
-            elif outcome == "failed":
+            if outcome == "failed":
                 actions.do_record_failed(s, item, error or "failed")
             else:
                 actions.do_record_retry(s, item, error or "transient error", max_attempts=self.max_attempts)
