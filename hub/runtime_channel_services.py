@@ -24,7 +24,8 @@ from hub.conversations import receipts
 from hub.conversations.customer_fanout import CustomerFanout
 from hub.conversations.customer_feed import CustomerFeed
 from hub.conversations.models import Conversation
-from hub.errors import Conflict, Invalid
+from hub.conversations.ratings import do_rate
+from hub.errors import Conflict, HubError, Invalid
 from hub.events.fanout import EventBus
 from hub.hints import CustomerTyping, TypingHints
 from hub.ports import (
@@ -110,6 +111,13 @@ class ChannelServices(HubWriter):
             with self.db.read() as s:
                 return queue_status(s, conversation_id, self.waits)
         return await asyncio.to_thread(read)
+
+    async def rate_conversation_async(self, contact_id: int, conversation_id: int, score: int,
+                                      comment: str | None) -> None:
+        try:
+            await self.write_async(lambda s: do_rate(s, conversation_id, contact_id, score, comment))
+        except HubError as exc:  # the customer's side hears why, in the port's one refusal
+            raise RejectedMessage(str(exc)) from None
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:

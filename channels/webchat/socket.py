@@ -26,6 +26,10 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
 - server → `{"type": "queue", "conversation_id", "position", "wait_minutes"}`: while the visitor's
   conversation waits for an agent, their place (1: next) and an estimate (null: unknown); sent
   when it changes, and with position null once an agent took it (channels/webchat/queue.py).
+- client → `{"type": "rate", "conversation_id", "score": 1..5, "comment"?}` once the conversation is
+  resolved (the widget asks on `conversation.resolved`) → `{"type": "rated", "conversation_id"}`,
+  and the rating comes back as a `conversation.rated` event; refused (`rejected`, field `rating`)
+  when not resolved or rated already for this resolution (hub/conversations/ratings.py).
 - server → `{"type": "typing", "who": "agent", "name"}`: an agent is typing a reply (hints are
   ephemeral, hub/hints.py: never replayed).
 - server → `{"type": "error", "code", "message", "client_id"?, "retry_after"?}`: codes
@@ -180,6 +184,8 @@ class VisitorSocket:
             await self._seen(frame)
         elif kind == "ping":
             await self._send({"type": "pong"})
+        elif kind == "rate":
+            await self._rate(frame)
         else:
             await self._error("bad_frame", "unknown frame type")
 
@@ -196,6 +202,27 @@ class VisitorSocket:
             return  # reported again with the next reply shown
         self.reported[conversation_id] = upto
         await self.port.customer_read_async(conversation_id, upto)
+
+    async def _rate(self, frame: dict[str, Any]) -> None:
+        """The visitor rates one of their resolved conversations (hub/conversations/ratings.py)."""
+        conversation_id, score = frame.get("conversation_id"), frame.get("score")
+        comment = frame.get("comment") or None
+        if conversation_id not in self.conversations or self.contact_id is None:
+            await self._error("invalid", "conversation_id: not one of yours", field="rating")
+            return
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5 or not (
+                comment is None or isinstance(comment, str)):
+            await self._error("invalid", "score: 1 to 5; comment: text", field="rating")
+            return
+        if self.channel.visitor_messages.take((self.scope, self.ref)) > 0:
+            await self._error("rate_limited", "too many ratings: wait a moment", field="rating", retry_after=10)
+            return
+        try:
+            await self.port.rate_conversation_async(self.contact_id, conversation_id, score, comment)
+        except RejectedMessage as exc:
+            await self._error("rejected", str(exc), field="rating")
+            return
+        await self._send({"type": "rated", "conversation_id": conversation_id})
 
     async def _message(self, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")

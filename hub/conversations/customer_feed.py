@@ -5,7 +5,8 @@ customer may see, as `PublicEvent`s, built on the process's `EventBus` through t
 What comes out is decided here, by a list of what may (`public_event`), never by a list of what
 may not: their messages and the agents' replies (never notes), the agent's display name when
 someone takes the conversation, resolved and reopened. Agents' ids, teams, routing steps, notes,
-mentions and other customers' conversations never do (DESIGN.md contract 7). "Their
+mentions and other customers' conversations never do (DESIGN.md contract 7). Their own rating
+does (a widget opened again knows it was given). "Their
 conversations" are those whose contact is the customer, whoever wrote a message into them.
 
 Gap-free as the agents' sockets are: subscribe first, then read the log from `after_event_id`
@@ -66,6 +67,9 @@ def public_event(ev: EventView, agent_names: dict[int, str]) -> PublicEvent | No
             return PublicEvent(ev.id, "conversation.resolved", ev.conversation_id, ev.created_at, {})
         if before == "resolved" and after == "open":
             return PublicEvent(ev.id, "conversation.reopened", ev.conversation_id, ev.created_at, {})
+    if ev.type == "conversation.rated":  # their own rating, back to them
+        return PublicEvent(ev.id, "conversation.rated", ev.conversation_id, ev.created_at,
+                           {"score": ev.payload.get("score"), "comment": ev.payload.get("comment")})
     return None
 
 

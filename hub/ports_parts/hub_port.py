@@ -80,6 +80,14 @@ class HubPort(Protocol):
         to ask every few seconds per waiting customer, not on every frame."""
         ...
 
+    async def rate_conversation_async(self, contact_id: int, conversation_id: int, score: int,
+                                      comment: str | None) -> None:
+        """The customer `contact_id` rates their resolved conversation (one the channel saw in their
+        `customer_feed`): `score` 1 to 5, an optional comment (at most 1000 characters). Appended
+        as a `conversation.rated` event, which their feed then shows. Raises RejectedMessage when
+        it is not theirs, not resolved, rated already for this resolution, or the score is not one."""
+        ...
+
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
         """Keep a file for a message the adapter is about to ingest, and return the `Attachment` to

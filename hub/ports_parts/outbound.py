@@ -74,8 +74,9 @@ class PublicEvent:
     subject, attachments, created_at, and `agent_name` on an agent's reply), "conversation.assigned"
     (`data`: {"agent_name": the agent's display name, or None when handed back to the queue}),
     "conversation.resolved", "conversation.reopened" (`data`: {}), "receipt.agent_read" (`data`:
-    {"upto_message_id"}: an agent has read the customer's messages up to that one). Never notes, mentions, routing
-    internals, other customers' events, or agents' ids.
+    {"upto_message_id"}: an agent has read the customer's messages up to that one),
+    "conversation.rated" (`data`: {"score": 1 to 5, "comment": text or None}: the customer's own
+    rating). Never notes, mentions, routing internals, other customers' events, or agents' ids.
     """
 
     id: int  # the event log's id: resume with it (`customer_feed(contact_id, after_event_id=id)`)

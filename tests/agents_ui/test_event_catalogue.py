@@ -15,7 +15,7 @@ from tests.factories import login
 # sidebar.js `timelineText`: the types it words with keys of their own; every other type of a
 # contact's timeline is `timeline.<type>`.
 TIMELINE_OWN_KEYS = {"message.created": "timeline.message", "note.created": "timeline.note",
-                     "delivery.status_changed": "timeline.delivery"}
+                     "delivery.status_changed": "timeline.delivery", "conversation.rated": "timeline.rated"}
 
 
 def _texts(lang: str) -> dict[str, object]:

@@ -5,7 +5,8 @@ hooks; pytest then runs every `test_*` below for it:
 
 - it starts and stops cleanly, and stopping twice (or without starting) is fine, leaving no task;
   with no customer talking, it asks the port for no queue places (`queue_status_async` is for a
-  waiting customer, at the server's pace, never a poll of everyone);
+  waiting customer, at the server's pace, never a poll of everyone), and rates nothing
+  (`rate_conversation_async` carries a customer's own rating, never one an adapter makes up);
 - `routes()` gives ASGI routes, and a request arriving before `start` is answered (not crashed,
   not ingested);
 - it declares `address_kind` ("phone", "email" or None), the one its contract expects: the
@@ -84,6 +85,7 @@ class AdapterContract:
             await adapter.stop()
             await until(lambda: set(asyncio.all_tasks()) <= before, "the adapter's tasks to end")
             assert port.queue_asked == [], "queue places are asked for waiting customers only, never polled"
+            assert port.ratings == [], "a rating is a customer's own word"
 
         asyncio.run(scenario())
 

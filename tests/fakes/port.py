@@ -91,6 +91,8 @@ class FakeHubPort(HubPort):
         self.customer_typing: list[int] = []  # conversation ids, in order
         self._typing_listeners: set[Callable[[int, str], None]] = set()
         self.accounts: list[ChannelAccount] = []  # what admins stored, as the hub hands them over
+        self.resolved: set[int] = set()  # conversations resolved and not rated since (`resolve`)
+        self.ratings: list[tuple[int, int, str | None]] = []  # (conversation id, score, comment)
         self.queue: dict[int, QueueStatus] = {}  # conversation id -> where it waits (`queue_for`)
         self.customer_reads: dict[int, int] = {}  # conversation id -> the reply the customer saw up to
         self.queue_asked: list[int] = []  # conversation ids, each time `queue_status_async` was asked
@@ -198,6 +200,23 @@ class FakeHubPort(HubPort):
         """An agent takes the conversation: it no longer waits, and its customer's feed says who."""
         self.queue.pop(conversation_id, None)
         self._publish("conversation.assigned", conversation_id, {"agent_name": agent_name})
+
+    async def rate_conversation_async(self, contact_id: int, conversation_id: int, score: int,
+                                      comment: str | None) -> None:
+        if self._owner.get(conversation_id) != contact_id:
+            raise RejectedMessage(f"conversation {conversation_id} is not one of this customer's")
+        if conversation_id not in self.resolved:
+            raise RejectedMessage("only a resolved conversation is rated, once per resolution")
+        if score not in range(1, 6):
+            raise RejectedMessage("score: a whole number from 1 to 5")
+        self.resolved.discard(conversation_id)
+        self.ratings.append((conversation_id, score, comment))
+        self._publish("conversation.rated", conversation_id, {"score": score, "comment": comment})
+
+    def resolve(self, conversation_id: int) -> None:
+        """An agent resolves the conversation: its customer may rate it (once)."""
+        self.resolved.add(conversation_id)
+        self._publish("conversation.resolved", conversation_id, {})
 
     async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
                                      cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from hub.ports import (
+    AttachmentRefused,
     AttachmentTooLarge,
     ContactRef,
     Cursor,
@@ -109,3 +110,39 @@ def test_what_a_customer_saw_moves_forward_only_and_only_in_a_conversation_the_h
         return port.customer_reads
 
     assert asyncio.run(scenario()) == {1: 5}
+
+
+def test_a_file_of_a_type_the_channel_does_not_take_is_refused_before_it_is_kept() -> None:
+    port = FakeHubPort()
+    try:
+        asyncio.run(port.store_attachment_async(b"<svg/>", "image/svg+xml", "a.svg", accept=frozenset({"image/png"})))
+        raise AssertionError("a refused type was kept")
+    except AttachmentRefused as exc:
+        assert exc.content_type == "image/svg+xml"
+    assert port.files == {}
+
+
+def test_a_customer_rates_their_resolved_conversation_once_and_the_feed_shows_it() -> None:
+    async def scenario() -> list[tuple[str, dict[str, object]]]:
+        port = FakeHubPort()
+        ada, bob = port.ingest(msg("1")), port.ingest(msg("2", BOB))
+        refusals = []
+        for contact_id in (ada.contact_id, bob.contact_id):  # not resolved yet; not Bob's
+            if contact_id == bob.contact_id:
+                port.resolve(ada.conversation_id)
+            try:
+                await port.rate_conversation_async(contact_id, ada.conversation_id, 5, None)
+            except RejectedMessage as exc:
+                refusals.append(str(exc))
+        assert len(refusals) == 2
+        await port.rate_conversation_async(ada.contact_id, ada.conversation_id, 5, "great")
+        try:
+            await port.rate_conversation_async(ada.contact_id, ada.conversation_id, 1, None)
+            raise AssertionError("rated twice for one resolution")
+        except RejectedMessage:
+            pass
+        feed = port.customer_feed(ada.contact_id, 1)
+        return [(e.type, e.data) for e in [await anext(feed), await anext(feed)]]
+
+    assert asyncio.run(scenario()) == [("conversation.resolved", {}),
+                                       ("conversation.rated", {"score": 5, "comment": "great"})]

@@ -73,6 +73,7 @@ export class Sidebar {
       const what = e.type === 'note.created' ? t('timeline.note', {who}) : t('timeline.message', {who, channel: t(`channel.${m.channel}`)});
       return `${what}: ${(m.text || '').slice(0, 80)}`;
     }
+    if (e.type === 'conversation.rated') return t('timeline.rated', {score: e.data.score});
     if (e.type === 'delivery.status_changed') return t('timeline.delivery', {status: t(`delivery.${e.data.status}`)});
     if (e.type === 'contact.opt_out_changed') {
       return t(e.data.opted_out ? 'timeline.opted_out' : 'timeline.opted_in', {channel: t(`channel.${e.data.channel}`)});

@@ -9,7 +9,7 @@ import {smsSegments} from './sms.js';
 const EVENT_TYPES = new Set([
   'conversation.assigned', 'conversation.transferred', 'conversation.requeued', 'conversation.escalated',
   'conversation.status_changed', 'conversation.queued', 'conversation.offered', 'conversation.offer_withdrawn',
-  'sla.at_risk', 'sla.breached',
+  'sla.at_risk', 'sla.breached', 'conversation.rated',
 ]);
 
 export function isThreadEvent(type) { return EVENT_TYPES.has(type); }
@@ -92,7 +92,7 @@ export class Thread {
   addEvent(event) {
     if (event.type === 'receipt.customer_read') return this.seenUpTo((event.data || {}).upto_message_id || 0);
     if (!isThreadEvent(event.type)) return;
-    this.add('e', event.id, event.at, () => h('li', {class: 'event'}, h('span', {}, this.describe(event)),
+    this.add('e', event.id, event.at, () => h('li', {class: 'event', dataset: {type: event.type}}, h('span', {}, this.describe(event)),
       h('time', {datetime: event.at, title: fmtDateTime(event.at)}, fmtTime(event.at))));
   }
 
@@ -268,6 +268,9 @@ export class Thread {
         return t('event.sla_at_risk', {due: fmtDateTime(d.due_at)});
       case 'sla.breached':
         return t('event.sla_breached', {due: fmtDateTime(d.due_at)});
+      case 'conversation.rated':
+        return d.comment ? t('event.rated_comment', {who: this.author({direction: 'in'}), score: d.score, comment: d.comment})
+          : t('event.rated', {who: this.author({direction: 'in'}), score: d.score});
       default:
         return event.type;
     }

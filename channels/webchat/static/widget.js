@@ -44,7 +44,12 @@
     "form button.attach{padding:8px;background:#fff;color:#1d2330;border:1px solid #b9c0cc}",
     "input[type=file]{display:none}",
     ".file{display:block;margin-top:4px;color:inherit;text-decoration:underline;overflow-wrap:anywhere}",
-    ".file img{display:block;max-width:100%;max-height:160px;border-radius:6px;background:#eef0f4}"
+    ".file img{display:block;max-width:100%;max-height:160px;border-radius:6px;background:#eef0f4}",
+    // rating (CSAT)
+    "form.rating{flex-direction:column;align-self:stretch;border:1px solid #dde1e8;border-radius:10px}",
+    ".stars{display:flex;gap:2px}",
+    "form .stars button{background:transparent;color:#8a93a3;font-size:24px;line-height:1;padding:2px 4px}",
+    "form .stars button.on{color:#a86f00}"
   ].join("");
 
   function h(tag, attrs) {
@@ -87,6 +92,7 @@
     document.addEventListener("visibilitychange", function () { self.reportSeen(); });
     this.render();
     this.connect();
+    this.watchNetwork();
     if (this.state.open) this.toggle(true);
   }
 
@@ -192,8 +198,21 @@
       self.say(self.t.reconnecting);
       var wait = Math.min(self.retry, 30000) * (0.75 + Math.random() / 2);
       self.retry = Math.min(self.retry * 2, 30000);
-      setTimeout(function () { self.connect(); }, wait);
+      self.retryTimer = setTimeout(function () { self.connect(); }, wait);
     };
+  };
+
+  // The browser knows of a lost network long before a socket does: drop the socket when it goes
+  // offline, and reconnect at once when it is back (the hello resumes after the last event shown).
+  Widget.prototype.watchNetwork = function () {
+    var self = this;
+    window.addEventListener("offline", function () { if (self.ws && !self.stopped) self.ws.close(); });
+    window.addEventListener("online", function () {
+      if (self.stopped || (self.ws && self.ws.readyState < 2)) return;
+      clearTimeout(self.retryTimer);
+      self.retry = 1000;
+      self.connect();
+    });
   };
 
   Widget.prototype.send = function (frame) {
@@ -253,8 +272,13 @@
     } else if (f.event === "conversation.resolved") {
       this.queueLine.textContent = "";
       this.note(t.resolved);
+      this.askRating(f.conversation_id);
     } else if (f.event === "conversation.reopened") {
+      this.dropRating();
       this.note(t.reopened);
+    } else if (f.event === "conversation.rated") {
+      this.dropRating();
+      this.note(t.rate_thanks);
     }
   };
 
@@ -347,6 +371,7 @@
 
   Widget.prototype.failed = function (f) {
     var self = this, t = this.t, p = this.state.pending.filter(function (x) { return x.client_id === f.client_id; })[0];
+    if (f.field === "rating") return this.rating && (this.rating.err.textContent = t.rate_failed);
     if (f.code === "rate_limited" || f.code === "unavailable") {
       this.say(f.code === "rate_limited" ? t.error_rate_limited : t.not_sent);
       if (p) setTimeout(function () { self.resend(p); },
@@ -425,6 +450,38 @@
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.blob(); })
       .then(function (b) { then(URL.createObjectURL(b)); })
       .catch(function () { /* gone, or not theirs: the name stays */ });
+  };
+
+  // -- rating (CSAT): asked when a conversation is resolved; the hub takes one per resolution
+  // (hub/conversations/ratings.py), and its conversation.rated event (live or replayed) says thanks.
+  Widget.prototype.askRating = function (conversationId) {
+    var self = this, t = this.t, chosen = 0, stars = [], i;
+    this.dropRating();
+    var row = h("div", { "class": "stars", role: "radiogroup", "aria-label": t.rate_question });
+    var comment = h("textarea", { rows: "2", maxlength: "1000", placeholder: t.rate_comment, "aria-label": t.rate_comment });
+    var err = h("p", { "class": "err", role: "alert" });
+    function pick(n) {
+      chosen = n;
+      err.textContent = "";
+      stars.forEach(function (b, j) { b.setAttribute("aria-checked", String(j + 1 === n)); b.classList.toggle("on", j < n); });
+    }
+    for (i = 1; i <= 5; i++) {
+      stars.push(row.appendChild(h("button", { type: "button", role: "radio", "aria-checked": "false", text: "\u2605",
+        "aria-label": t.rate_score.replace("{score}", i), onclick: pick.bind(null, i) })));
+    }
+    this.rating = h("form", { "class": "rating", onsubmit: function (e) {
+      e.preventDefault();
+      if (!chosen) { err.textContent = t.rate_pick; return; }
+      self.send({ type: "rate", conversation_id: conversationId, score: chosen, comment: comment.value.trim() || null });
+    } }, h("p", { text: t.rate_question }), row, comment, err, h("button", { type: "submit", text: t.rate_send }));
+    this.rating.err = err;
+    this.log.appendChild(this.rating);
+    this.log.scrollTop = this.log.scrollHeight;
+  };
+
+  Widget.prototype.dropRating = function () {
+    if (this.rating) this.rating.remove();
+    this.rating = null;
   };
 
   function mount(root, host, opts) {

@@ -23,6 +23,7 @@ from hub.events.types.conversations import (
     Offered,
     OfferWithdrawn,
     Queued,
+    Rated,
     Requeued,
     SlaAtRisk,
     SlaBreached,
@@ -43,6 +44,6 @@ __all__ = [
     "ConversationCreated", "CustomerRead",
     "DeliveryRetried", "DeliveryRetryScheduled", "DeliveryStatusChanged", "Escalated", "MatchSuggested",
     "MemberAdded", "MemberRemoved", "Merged", "MessageCreated", "NoteCreated", "OfferWithdrawn", "Offered",
-    "OptOutChanged", "PresenceChanged", "Queued", "Requeued", "RulesChanged", "SessionEnded", "SlaAtRisk",
+    "OptOutChanged", "PresenceChanged", "Queued", "Rated", "Requeued", "RulesChanged", "SessionEnded", "SlaAtRisk",
     "SlaBreached", "StatusChanged", "TeamUpdated", "Transferred", "TypedEvent",
 ]

@@ -35,6 +35,17 @@ class StatusChanged(_OfConversation):
     conversation: dict[str, Any]
 
 
+# Public: the customer's own words about their conversation. Their feed shows it back to them (so a
+# widget opened again knows this resolution was rated); agents see it on the timeline.
+@event("conversation.rated", "public")
+class Rated(_OfConversation):
+    """The customer rated the conversation once it was resolved: `score` 1 (bad) to 5 (great), an
+    optional `comment`. One rating per resolution (hub.conversations.ratings)."""
+
+    score: int
+    comment: str | None = None
+
+
 @event("conversation.queued", "agents")
 class Queued(_OfConversation):
     """A routing rule matched: the conversation waits in `team_id`'s queue at `priority`."""

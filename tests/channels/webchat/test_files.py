@@ -4,7 +4,6 @@ fetch them (another visitor, no token, another site)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,12 +13,11 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from hub.db import Database
-from tests.channels.webchat.test_socket import Visitor, conversation_of
+from tests.channels.webchat.test_socket import SHOP, conversation_of
 from tests.conftest import make_settings
 from tests.factories import TINY_PNG, AgentLogin, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-SHOP = "https://shop.example"
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
@@ -37,20 +35,6 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def db(client: TestClient) -> Database:
     return client.app.state.hub.db  # type: ignore[attr-defined, no-any-return]
-
-
-@pytest.fixture
-def visit(client: TestClient) -> Iterator[Any]:
-    opened: list[Any] = []
-
-    def open_visit() -> Visitor:
-        ctx = client.websocket_connect("/ws/widget?widget=shop", headers={"origin": SHOP})
-        opened.append(ctx)
-        return Visitor(ctx.__enter__(), {"token": None, "last_event_id": 0})
-
-    yield open_visit
-    for ctx in reversed(opened):
-        ctx.__exit__(None, None, None)
 
 
 def upload(client: TestClient, token: str | None, content: bytes, name: str, declared: str = "image/png",
