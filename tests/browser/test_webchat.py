@@ -27,6 +27,8 @@ HOSTILE_CSS = """
 body * { display: none !important; }
 hub-webchat, div, section, button { display: none !important; visibility: hidden !important;
   opacity: 0 !important; transform: scale(0) !important; }
+div, p, textarea { font-size: 2px !important; }
+hub-webchat { position: static !important; pointer-events: none !important; }
 """
 
 
@@ -198,6 +200,17 @@ def test_a_hostile_host_stylesheet_does_not_break_the_widget(hub: Hub, customer:
     assert size == "14px"
     colour = widget.locator("header h2").evaluate("h => getComputedStyle(h).color")
     assert colour == "rgb(255, 255, 255)"
+    # Still usable: the form, a message, its bubble in the widget's own type size.
+    widget.get_by_label("Name").fill("Hostile Host")
+    widget.get_by_role("button", name="Start chatting").click()
+    box = widget.get_by_placeholder("Write a message…")
+    box.fill("Can you read me?")
+    box.press("Enter")
+    bubble = widget.locator(".msg.in")
+    expect(bubble).to_contain_text("Can you read me?")
+    expect(widget.locator(".msg.in.pending")).to_have_count(0)
+    assert bubble.evaluate("b => getComputedStyle(b).fontSize") == "14px"
+    assert _conversation_with(hub, "Can you read me?") > 0
     assert page.errors == []
 
 
@@ -207,6 +220,14 @@ def _start_chat(page: Any, name: str) -> Any:
     widget.get_by_label("Name").fill(name)
     widget.get_by_role("button", name="Start chatting").click()
     return widget
+
+
+def _answered_by(hub: Hub, new_page: Any, conversation: int, name: str) -> tuple[Any, Any]:
+    """An agent of that name, given the conversation by a supervisor, with it open in their console."""
+    agent = hub.agent(name=name)
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", hub.agent("supervisor"),
+                   json={"assignee_id": agent.id}).status_code == 200
+    return agent, new_page(agent, path=f"/#/c/{conversation}")
 
 
 def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any, new_page: Any) -> None:
@@ -222,10 +243,7 @@ def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any,
     expect(widget.locator(".msg.in.pending")).to_have_count(0)
 
     conversation = _conversation_with(hub, "Here is the broken part")
-    agent = hub.agent(name="Fede Files")
-    assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", hub.agent("supervisor"),
-                   json={"assignee_id": agent.id}).status_code == 200
-    console = new_page(agent, path=f"/#/c/{conversation}")
+    _, console = _answered_by(hub, new_page, conversation, "Fede Files")
     expect(console.locator(".msg-in .attachments img.thumb")).to_have_attribute("alt", "part.png")
     console.locator("#composer-file").set_input_files({"name": "invoice.pdf", "mimeType": "application/pdf",
                                                        "buffer": PDF})
@@ -245,4 +263,66 @@ def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any,
     picker.set_input_files({"name": "big.pdf", "mimeType": "application/pdf", "buffer": PDF * (FILE_LIMIT // 40)})
     expect(widget.get_by_text("This file is too large: the limit is 256 KB.")).to_be_visible()
     expect(widget.locator(".msg")).to_have_count(2)
+    assert page.errors == [] and console.errors == []
+
+
+def test_a_dropped_connection_on_each_side_loses_and_repeats_nothing_and_the_customer_rates(
+        hub: Hub, customer: Any, new_page: Any) -> None:
+    page = customer()
+    widget = _start_chat(page, "Rosa")
+    box = widget.get_by_placeholder("Write a message…")
+    box.fill("My order never came")
+    box.press("Enter")
+    expect(widget.locator(".msg.in.pending")).to_have_count(0)
+    conversation = _conversation_with(hub, "My order never came")
+    agent, console = _answered_by(hub, new_page, conversation, "Olga Offline")
+    expect(console.locator(".msg-in")).to_have_count(1)
+    expect(widget.get_by_text("Olga Offline joined the chat")).to_be_visible()
+
+    # The customer's network drops: what the agent writes meanwhile, and what the customer writes
+    # meanwhile, both arrive once when it is back.
+    page.context.set_offline(True)
+    expect(widget.get_by_text("Connection lost: reconnecting…")).to_be_visible()
+    console.locator("#composer-text").fill("Sorry Rosa, I am checking it now.")
+    console.keyboard.press("Enter")
+    expect(console.locator(".msg-out")).to_contain_text("I am checking it now")
+    box.fill("Are you still there?")
+    box.press("Enter")
+    expect(widget.locator(".msg.in.pending")).to_have_count(1)
+    page.context.set_offline(False)
+    expect(widget.locator(".msg.out")).to_have_count(1, timeout=20_000)
+    expect(widget.locator(".msg.out")).to_contain_text("I am checking it now")
+    expect(widget.locator(".msg.in.pending")).to_have_count(0, timeout=20_000)
+    expect(console.locator(".msg-in", has_text="Are you still there?")).to_have_count(1)
+
+    # The agent's network drops: the customer's messages meanwhile arrive once when it is back.
+    console.context.set_offline(True)
+    expect(console.locator("body[data-connection=offline]")).to_have_count(1)
+    box.fill("It was a birthday present")
+    box.press("Enter")
+    expect(widget.locator(".msg.in.pending")).to_have_count(0)
+    expect(console.locator(".msg-in", has_text="It was a birthday present")).to_have_count(0)
+    console.context.set_offline(False)
+    expect(console.locator(".msg-in", has_text="It was a birthday present")).to_have_count(1, timeout=20_000)
+    expect(console.locator(".msg-in")).to_have_count(3)
+    expect(widget.locator(".msg")).to_have_count(4)
+
+    # Resolved: the widget asks for a rating; the console shows it on the conversation's timeline.
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/status", agent,
+                   json={"status": "resolved"}).status_code == 200
+    expect(widget.get_by_text("How did we do?")).to_be_visible()
+    widget.get_by_role("button", name="Rate", exact=True).click()
+    expect(widget.get_by_text("Choose from 1 to 5 stars.")).to_be_visible()
+    widget.get_by_role("radio", name="4 out of 5").click()
+    widget.get_by_label("Anything to add? (optional)").fill("Kind, but <i>slow</i>")
+    widget.get_by_role("button", name="Rate", exact=True).click()
+    expect(widget.get_by_text("Thank you for your rating!")).to_be_visible()
+    expect(widget.locator("form.rating")).to_have_count(0)
+    rated = console.locator(".thread li.event[data-type='conversation.rated']")
+    expect(rated).to_contain_text("rated this conversation 4/5: “Kind, but <i>slow</i>”")
+
+    page.reload()  # the rating was given: thanked again, not asked again
+    expect(_widget(page).get_by_text("Thank you for your rating!")).to_be_visible()
+    expect(_widget(page).locator("form.rating")).to_have_count(0)
+    expect(_widget(page).locator(".msg")).to_have_count(4)
     assert page.errors == [] and console.errors == []
