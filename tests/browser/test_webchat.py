@@ -4,7 +4,10 @@ host page whose stylesheet tries to break it."""
 
 from __future__ import annotations
 
+import os
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -325,4 +328,62 @@ def test_a_dropped_connection_on_each_side_loses_and_repeats_nothing_and_the_cus
     expect(_widget(page).get_by_text("Thank you for your rating!")).to_be_visible()
     expect(_widget(page).locator("form.rating")).to_have_count(0)
     expect(_widget(page).locator(".msg")).to_have_count(4)
+    assert page.errors == [] and console.errors == []
+
+
+def _picture(width: int = 180, height: int = 110) -> bytes:
+    """A real PNG (a gradient), for a thumbnail worth looking at in the screenshots."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes(v for x in range(width) for v in (40 + x, 120 + y, 200 - x // 2))
+                    for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+WORDS = {"en": {"open": "Chat with us", "name": "Name", "start": "Start chatting", "box": "Write a message…",
+                "question": "How did we do?", "star": "4 out of 5", "comment": "Anything to add? (optional)"},
+         "es": {"open": "Chatea con nosotros", "name": "Nombre", "start": "Empezar a chatear",
+                "box": "Escribe un mensaje…", "question": "¿Qué tal lo hemos hecho?", "star": "4 de 5",
+                "comment": "¿Algo que añadir? (opcional)"}}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_screenshots_of_the_widget_with_a_picture_a_file_and_the_rating(
+        hub: Hub, customer: Any, new_page: Any, lang: str, tmp_path: Path) -> None:
+    """`HUB_SCREENSHOTS=1` writes them into docs/screenshots/ (widget-files-LANG.png, widget-LANG.png)."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    out = docs if os.environ.get("HUB_SCREENSHOTS") else tmp_path
+    words = WORDS[lang]
+    page = customer(f"/?lang={lang}")
+    widget = _widget(page)
+    widget.get_by_role("button", name=words["open"]).click()
+    widget.get_by_label(words["name"]).fill("Lucía")
+    widget.get_by_role("button", name=words["start"]).click()
+    said = f"{lang}: the box arrived like this"
+    widget.get_by_placeholder(words["box"]).fill(said)
+    widget.locator("input[type=file]").set_input_files({"name": "box.png", "mimeType": "image/png",
+                                                        "buffer": _picture()})
+    expect(widget.locator(".msg.in img")).to_have_attribute("alt", "box.png")
+    page.wait_for_function("() => { const i = document.querySelector('hub-webchat').shadowRoot"
+                           ".querySelector('.msg.in img'); return i && i.complete && i.naturalWidth === 180; }")
+    conversation = _conversation_with(hub, said)
+    agent, console = _answered_by(hub, new_page, conversation, "Ana García")
+    console.locator("#composer-file").set_input_files({"name": "return-label.pdf", "mimeType": "application/pdf",
+                                                       "buffer": PDF})
+    expect(console.locator(".chip[data-state=ready]")).to_have_count(1)
+    console.locator("#composer-text").fill("Sorry! Print this label and we send a new one today.")
+    console.keyboard.press("Enter")
+    expect(widget.locator(".msg.out a.file")).to_contain_text("return-label.pdf")
+    page.locator("hub-webchat").screenshot(path=str(out / f"widget-files-{lang}.png"))
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/status", agent,
+                   json={"status": "resolved"}).status_code == 200
+    expect(widget.get_by_text(words["question"])).to_be_visible()
+    widget.get_by_role("radio", name=words["star"]).click()
+    widget.get_by_label(words["comment"]).fill("Rápido y amable" if lang == "es" else "Quick and kind")
+    page.locator("hub-webchat").screenshot(path=str(out / f"widget-{lang}.png"))
+    widget.locator("form.rating button[type=submit]").click()
+    rated = console.locator(".thread li.event[data-type='conversation.rated']")
+    expect(rated).to_contain_text("4/5")
+    console.screenshot(path=str(tmp_path / "console.png"))
     assert page.errors == [] and console.errors == []

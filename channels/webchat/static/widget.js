@@ -43,7 +43,9 @@
     // files (attach, thumbnails, links)
     "form button.attach{padding:8px;background:#fff;color:#1d2330;border:1px solid #b9c0cc}",
     "input[type=file]{display:none}",
+    ".icon{width:18px;height:18px;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round;vertical-align:-4px}",
     ".file{display:block;margin-top:4px;color:inherit;text-decoration:underline;overflow-wrap:anywhere}",
+    ".file .icon{margin-right:4px}",
     ".file img{display:block;max-width:100%;max-height:160px;border-radius:6px;background:#eef0f4}",
     // rating (CSAT)
     "form.rating{flex-direction:column;align-self:stretch;border:1px solid #dde1e8;border-radius:10px}",
@@ -384,6 +386,23 @@
     }
   };
 
+  // Line icons (Feather, MIT): a paper clip, a document. SVG built node by node, never parsed.
+  var CLIP = "M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48";
+  var DOC = "M13 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z|M13 2v7h7";
+
+  function icon(paths) {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "icon");
+    paths.split("|").forEach(function (d) {
+      var path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    });
+    return svg;
+  }
+
   // -- files: a picture or PDF sent by the visitor (POST /widget/upload), and the files of messages,
   // fetched with the visitor token (channels/webchat/files.py) and shown from blob: URLs.
   Widget.prototype.attachButton = function () {
@@ -396,7 +415,7 @@
     var both = document.createDocumentFragment();
     both.appendChild(input);
     both.appendChild(h("button", { "class": "attach", type: "button", title: t.attach, "aria-label": t.attach,
-      onclick: function () { input.click(); } }, "\uD83D\uDCCE"));
+      onclick: function () { input.click(); } }, icon(CLIP)));
     return both;
   };
 
@@ -434,7 +453,8 @@
         link.appendChild(img);
         self.fetchFile(a, function (url) { img.src = url; link.href = url; });
       } else {
-        link.textContent = "\uD83D\uDCC4 " + name;
+        link.appendChild(icon(DOC));
+        link.appendChild(document.createTextNode(name));
         link.addEventListener("click", function (e) {
           if (link.href.slice(0, 5) === "blob:") return;
           e.preventDefault();
