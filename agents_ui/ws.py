@@ -9,12 +9,15 @@ Protocol (JSON text frames):
   to replay: reload state through the API, then resume from H.
 - client → `{"type": "presence", "presence": "online"|"away"|"offline"}` (at most a few a second
   per agent, REST and socket together: `agents_ui/presence.py`), `{"type": "ping"}`,
-  `{"type": "typing", "conversation_id": C}` (typing a reply: the customer's widget shows it, if the
-  agent may reply there; at most one every TYPING_EVERY seconds counts); anything
+  `{"type": "typing", "conversation_id": C, "mode": "reply"|"note"}` (typing a reply, the default:
+  the customer's widget shows it, if the agent may reply there; other agents with C open see a
+  reply or a note being typed; at most one every TYPING_EVERY seconds counts),
+  `{"type": "viewing", "conversation_id": C|null}` (collision presence: agents_ui/ws_collision.py); anything
   else, or a frame that is not a JSON object, gets `{"type": "error", "message"}` and the socket goes on.
 Events are sent exactly once per connection and in order: ids at or below the last one sent are
 dropped. Not events: `{"type": "typing", "conversation_id", "who": "customer"}`, a hint (hub/hints.py)
-for a conversation the agent may read; never replayed.
+for a conversation the agent may read; `viewers` and `{"type": "typing", "who": "agent"}` for the
+conversation the console has open (hub/viewers.py); never replayed.
 
 Close codes: 1008 not logged in (or no resume in time), 1003 a bad first frame, 1009 a frame over
 `MAX_FRAME_CHARS`, 4401 the session ended (logout, password change, deactivation, expiry),
@@ -40,9 +43,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from agents_ui.deps import Caller, read_caller, token_from
 from agents_ui.presence import PresenceThrottle, presence_throttle
+from agents_ui.ws_collision import MAX_CONVERSATION_ID, CollisionPresence
 from agents_ui.ws_frames import MAX_FRAME_CHARS, FrameTooLarge, receive_frame
 from hub.clock import utcnow
-from hub.conversations.models import Conversation
 from hub.errors import HubError
 from hub.events import log
 from hub.events.fanout import Subscription
@@ -80,33 +83,38 @@ class AgentSocket:
         self.sub: Subscription = hub.bus.subscribe()
         self.stop_hints = hub.hints.on_customer_typing(self.customer_typing)
         self.hint_sends: set[asyncio.Task[None]] = set()
-        self.typed_at: dict[int, float] = {}
+        self.typed_at: dict[tuple[int, str], float] = {}
+        self.collision = CollisionPresence(hub, lambda: self.caller, self.send_hint)
 
-    def customer_typing(self, hint: CustomerTyping) -> None:
-        if len(self.hint_sends) > 8 or not self.caller.scope.can_see_conversation(hint.team_id, hint.assignee_id):
+    def send_hint(self, frame: str) -> None:
+        if len(self.hint_sends) > 8:
             return  # a console that is not reading its socket gets no more hints
-        frame = json.dumps({"type": "typing", "conversation_id": hint.conversation_id, "who": "customer"})
         task = asyncio.get_running_loop().create_task(self.ws.send_text(frame))
         self.hint_sends.add(task)
         task.add_done_callback(self.hint_sends.discard)
 
-    async def agent_typing(self, conversation_id: object) -> None:
-        if type(conversation_id) is not int or not 0 < conversation_id <= MAX_EVENT_ID:
+    def customer_typing(self, hint: CustomerTyping) -> None:
+        if self.caller.scope.can_see_conversation(hint.team_id, hint.assignee_id):
+            self.send_hint(json.dumps({"type": "typing", "conversation_id": hint.conversation_id, "who": "customer"}))
+
+    async def agent_typing(self, conversation_id: object, mode: object) -> None:
+        if type(conversation_id) is not int or not 0 < conversation_id <= MAX_CONVERSATION_ID:
             await self.error("typing: conversation_id must be a conversation's id")
             return
+        if mode not in ("reply", "note"):
+            await self.error('typing: mode must be "reply" or "note"')
+            return
         now = time.monotonic()
-        if now - self.typed_at.get(conversation_id, 0.0) < TYPING_EVERY:
+        if now - self.typed_at.get((conversation_id, mode), 0.0) < TYPING_EVERY:
             return
         self.typed_at = {c: at for c, at in self.typed_at.items() if now - at < TYPING_EVERY}
-        self.typed_at[conversation_id] = now
-        found = await asyncio.to_thread(self._work_of, conversation_id)
-        if found is not None and self.caller.scope.can_act(*found):
+        self.typed_at[(conversation_id, mode)] = now
+        found = await asyncio.to_thread(self.collision.work_of, conversation_id)
+        if found is None or not self.caller.scope.can_see_conversation(*found):
+            return
+        self.collision.typing(conversation_id, mode, found)
+        if mode == "reply" and self.caller.scope.can_act(*found):
             self.hub.hints.agent_typing(conversation_id, self.caller.name)
-
-    def _work_of(self, conversation_id: int) -> tuple[int | None, int | None] | None:
-        with self.hub.db.read() as s:
-            conv = s.get(Conversation, conversation_id)
-            return None if conv is None else (conv.team_id, conv.assignee_id)
 
     async def send_events(self, events: list[EventView]) -> None:
         for ev in events:
@@ -186,7 +194,10 @@ class AgentSocket:
         if kind == "ping":
             await self.ws.send_text(json.dumps({"type": "pong"}))
         elif kind == "typing":
-            await self.agent_typing(frame.get("conversation_id"))
+            await self.agent_typing(frame.get("conversation_id"), frame.get("mode", "reply"))
+        elif kind == "viewing":
+            if (problem := await self.collision.view(frame.get("conversation_id"))) is not None:
+                await self.error(problem)
         elif kind == "presence":
             try:
                 self.throttle.spend(self.caller.agent_id)  # the same budget as the REST route's
@@ -204,6 +215,7 @@ class AgentSocket:
         interval = max(0.5, min(15.0, self.hub.options.routing.presence_grace.total_seconds() / 3))
         while True:
             await asyncio.to_thread(self.hub.heartbeat, self.caller.agent_id)
+            self.hub.viewers.sweep()
             await asyncio.sleep(interval)
 
     async def serve(self) -> None:
@@ -268,3 +280,4 @@ async def agent_socket(ws: WebSocket) -> None:
     finally:
         hub.bus.unsubscribe(sock.sub)
         sock.stop_hints()
+        sock.collision.close()

@@ -39,6 +39,7 @@ from hub.routing.waiting import AssignmentWaits
 from hub.runtime_channel_services import ChannelServices
 from hub.runtime_writer import INGEST_LINGER_SECONDS, RerunnableOp, WriteOp
 from hub.tasks import cancel_and_wait
+from hub.viewers import ConversationViewers
 
 logger = logging.getLogger(__name__)
 API_KEY_CACHE_SECONDS = 5.0
@@ -73,6 +74,7 @@ class Hub(ChannelServices, HubPort):
         self.bus = EventBus(db, poll_interval=options.poll_interval)
         self.customer_fanout = CustomerFanout(self.bus)
         self.hints = TypingHints()
+        self.viewers = ConversationViewers()
         self.waits = AssignmentWaits()
         self.adapters = dict(options.adapters)
         # Claims and outcomes go through the writer (`write_async`), beside inbound messages.

@@ -64,12 +64,13 @@ export class Composer {
     return this.form;
   }
 
-  // Tells the customer's widget a reply is being typed (a note never is): one hint every 2.5 s.
+  // Tells the others who have this conversation open that a reply or a note is being typed, and
+  // the customer's widget that a reply is (a note never reaches it): one hint every 2.5 s.
   typing() {
     const now = Date.now();
-    if (this.mode !== 'reply' || !this.conv || !this.text.value.trim() || now - (this.typedAt || 0) < 2500) return;
+    if (!this.conv || !this.text.value.trim() || now - (this.typedAt || 0) < 2500) return;
     this.typedAt = now;
-    this.ctx.socket.send({type: 'typing', conversation_id: this.conv.id});
+    this.ctx.socket.send({type: 'typing', conversation_id: this.conv.id, mode: this.mode});
   }
 
   setConversation(conv) { this.conv = conv; this.updateHint(); this.showEmail(); }
@@ -311,6 +312,15 @@ export class Composer {
       return;
     }
     const conv = this.conv;
+    // Someone else with this conversation open is typing a reply: say so once before a second answer.
+    const typists = mode === 'reply' ? this.pane.collision.replyTypists() : [];
+    if (typists.length && this.warnedFor !== text) {
+      this.warnedFor = text;
+      this.error.textContent = this.t('collision.send_anyway', {name: typists[0].name});
+      this.error.hidden = false;
+      return;
+    }
+    this.warnedFor = null;
     // The same text sent again after a failure keeps its client_id: the hub stores it once.
     if (!this.pending || this.pending.text !== text || this.pending.mode !== mode || this.pending.conv !== conv.id) {
       this.pending = {text, mode, conv: conv.id, client_id: crypto.randomUUID()};

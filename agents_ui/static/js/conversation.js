@@ -5,6 +5,7 @@ import {icon} from './icons.js';
 import {fmtDateTime} from './i18n.js';
 import {Thread, isThreadEvent} from './thread.js';
 import {Composer} from './composer.js';
+import {Collision} from './collision.js';
 
 export class ConversationPane {
   constructor(el, ctx, sidebar) {
@@ -15,13 +16,14 @@ export class ConversationPane {
     this.id = null;
     this.thread = new Thread(ctx);
     this.composer = new Composer(ctx, this);
+    this.collision = new Collision(ctx);
     this.typingNote = h('p', {class: 'typing muted', 'aria-live': 'polite'});
     ctx.socket.on('typing', (hint) => this.customerTyping(hint));
     this.empty();
   }
 
   customerTyping(hint) {
-    if (hint.conversation_id !== this.id || !this.conv) return;
+    if (hint.who === 'agent' || hint.conversation_id !== this.id || !this.conv) return;
     this.typingNote.textContent = this.t('conv.customer_typing', {name: this.thread.author({direction: 'in'})});
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => { this.typingNote.textContent = ''; }, 5000);
@@ -31,6 +33,7 @@ export class ConversationPane {
 
   empty() {
     this.id = null;
+    this.collision.open(null);
     fill(this.el, h('div', {class: 'conv-empty'}, h('p', {class: 'empty'}, this.t('conv.none'))));
   }
 
@@ -39,6 +42,7 @@ export class ConversationPane {
     this.composer.saveDraft();
     this.id = id;
     this.conv = null;
+    this.collision.open(id);
     fill(this.el, h('p', {class: 'empty', role: 'status'}, this.t('common.loading')));
     await this.reload();
   }
@@ -136,6 +140,7 @@ export class ConversationPane {
         h('span', {class: 'channel'}, icon(c.channel), t(`channel.${c.channel}`),
           c.channel === 'api' && c.source ? h('span', {class: 'muted'}, ` · ${c.source}`) : null),
         h('span', {class: `status status-${c.status}`}, t(`status.${c.status}`)),
+        this.collision.el,
         c.status === 'snoozed' && c.snoozed_until ? h('span', {class: 'muted'}, t('conv.until', {when: fmtDateTime(c.snoozed_until)})) : null,
         h('button', {type: 'button', class: 'customer-toggle', onClick: () => this.ctx.shell.workspace.classList.toggle('show-customer')}, t('customer.label'))),
       h('div', {class: 'conv-meta'},
@@ -233,6 +238,7 @@ export class ConversationPane {
     if (event.conversation_id !== this.id) return;
     if ((event.type === 'message.created' || event.type === 'note.created') && d.message) {
       if (d.message.direction === 'in') this.typingNote.textContent = '';
+      else if (d.message.author_agent_id) this.collision.sent(d.message.author_agent_id);
       const fresh = !this.thread.messages.has(d.message.id);
       this.thread.addMessage(d.message);
       if (d.message.direction === 'in') this.conv.last_message_at = d.message.created_at;  // as the inbox row

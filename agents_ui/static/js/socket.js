@@ -12,6 +12,8 @@ const PING_EVERY_MS = 10000;
 const PONG_TIMEOUT_MS = 5000;
 const SESSION_ENDED = new Set([4401, 1008]);
 const RESYNC = 4409;
+// What listeners of every event ('*') are not given: the socket's own news, and hints (no id).
+const NOT_EVENTS = new Set(['state', 'ready', 'resync', 'typing', 'viewers']);
 
 export class HubSocket {
   constructor({path = '/ws/agent', onResync = async () => {}, onSessionEnded = () => {}} = {}) {
@@ -33,11 +35,6 @@ export class HubSocket {
     window.addEventListener('offline', () => this.drop());
   }
 
-  // A frame for the hub if connected (hints: losing one while offline does not matter).
-  send(frame) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
-  }
-
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);
@@ -46,7 +43,7 @@ export class HubSocket {
 
   emit(type, value) {
     for (const key of [type, '*']) {
-      if (key === '*' && (type === 'state' || type === 'ready' || type === 'resync' || type === 'typing')) continue;
+      if (key === '*' && NOT_EVENTS.has(type)) continue;
       for (const fn of this.listeners.get(key) || []) {
         try { fn(value); } catch (err) { console.error('hub socket listener', err); }
       }
@@ -94,8 +91,8 @@ export class HubSocket {
       this.resyncHead = frame.head_event_id;
     } else if (frame.type === 'pong') {
       clearTimeout(this.pongTimer);
-    } else if (frame.type === 'typing') {
-      this.emit('typing', frame); // a hint (hub/hints.py): no id, never replayed
+    } else if (frame.type === 'typing' || frame.type === 'viewers') {
+      this.emit(frame.type, frame); // a hint (hub/hints.py, hub/viewers.py): no id, never replayed
     }
   }
 
@@ -159,6 +156,7 @@ export class HubSocket {
     clearTimeout(this.pongTimer);
   }
 
+  // A frame for the hub if connected (hints: losing one while offline does not matter); false if not.
   send(frame) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
       this.ws.send(JSON.stringify(frame));
