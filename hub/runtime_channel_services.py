@@ -17,8 +17,9 @@ from hub.blobs import BlobNotFound
 from hub.channel_accounts.actions import port_accounts
 from hub.channel_accounts.crypto import SecretBox
 from hub.channel_cursors import do_store_cursor, get_cursor
-from hub.contacts.actions import find_by_identity, ref_kind
+from hub.contacts.actions import find_by_identity, normalize_email, ref_kind
 from hub.contacts.addresses import find_by_address, normalize_address
+from hub.contacts.claims import do_claim_email
 from hub.contacts.opt_outs import do_set_opt_out
 from hub.conversations import receipts
 from hub.conversations.customer_fanout import CustomerFanout
@@ -39,7 +40,7 @@ from hub.ports import (
     RawPayload,
     RejectedMessage,
 )
-from hub.routing.waiting import AssignmentWaits, queue_status
+from hub.routing.waiting import AssignmentWaits, online_in_team, queue_status
 from hub.runtime_writer import HubWriter
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,24 @@ class ChannelServices(HubWriter):
     async def customer_read_async(self, conversation_id: int, upto_message_id: int) -> None:
         await self.write_async(lambda s: receipts.do_customer_read(s, conversation_id, upto_message_id),
                                rerun_safe=True)
+
+    async def agents_online_async(self, team: str | None) -> int:
+        def read() -> int:
+            with self.db.read() as s:
+                return online_in_team(s, team)
+        return await asyncio.to_thread(read)
+
+    async def claim_email_async(self, scope: str, external_ref: str, email: str) -> None:
+        def op(s: Session) -> None:
+            contact = find_by_identity(s, ref_kind(scope), external_ref.strip())
+            if contact is None or contact.id is None:
+                raise RejectedMessage("this visitor has not written yet: send the address with a message")
+            do_claim_email(s, contact.id, email)
+        try:
+            normalize_email(email)  # here: an op that raises fails a shared batch
+        except Invalid as exc:
+            raise RejectedMessage(exc.message) from None
+        await self.write_async(op, rerun_safe=True)  # a second run finds the address kept
 
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         def read() -> QueueStatus | None:

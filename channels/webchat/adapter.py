@@ -4,7 +4,8 @@ Inbound, a visitor's socket (channels/webchat/socket.py) ingests their messages 
 and follows their contact's `customer_feed`: the replay after the last event the widget saw, then
 live events. Outbound there is nothing to carry: an agent's reply is in the event log already and
 reaches every socket of that customer through their feed, so `send` only reports whether one is
-open ("delivered") or not ("sent": the widget shows it when the visitor comes back).
+open ("delivered") or not ("sent": the widget shows it when the visitor comes back; the hub
+also hands it to `away_channel`, email, when the visitor left an address).
 
 Per process it keeps the sockets open per contact (for `send`) and the rate limits.
 """
@@ -102,7 +103,10 @@ class WebchatChannel(BaseAdapter):
             raise PermanentError("a web chat visitor cannot be called")
         contact_id = item.metadata.get("contact_id")
         live = isinstance(contact_id, int) and self.open_sockets[contact_id] > 0
-        return SendResult(provider_id=f"webchat-{item.outbox_id}", status="delivered" if live else "sent")
+        # Not on the page (here): the hub may send it by email too (hub/delivery/hand_over.py).
+        away = None if live else self.settings.away_channel
+        return SendResult(provider_id=f"webchat-{item.outbox_id}", status="delivered" if live else "sent",
+                          hand_over=away)
 
     def allowed_origin(self, widget: WidgetSettings, origin: str | None, host: str | None) -> str | None:
         """The request's origin if this widget may be used from it, else None: one of the widget's

@@ -8,6 +8,7 @@ import re
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from channels.webchat.hours import OpeningHours
 from hub.ports import origin_of
 
 WIDGET_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -30,6 +31,12 @@ class WidgetSettings(BaseModel):
     # Sites that may embed this widget (origins such as "https://shop.example.com"): the socket's
     # Origin and the HTTP routes' CORS. The hub's own origin always may (its demo page).
     allowed_origins: list[str] = Field(default_factory=list)
+    # Who answers: the team (by name) whose online agents make the widget "open". None: any agent.
+    team: str | None = None
+    # When the widget is open (channels/webchat/hours.py); None: at all hours. Outside them, or
+    # with nobody of `team` online, the widget says so, still takes messages, and asks for an
+    # email address so a later reply reaches the visitor by email.
+    business_hours: OpeningHours | None = None
     # HMAC-SHA256 key for signed identities of logged-in users (channels/webchat/identity.py).
     identity_secret: str | None = None
     require_identity: bool = False
@@ -96,6 +103,10 @@ class WebchatSettings(BaseModel):
     max_text_chars: int = Field(default=5000, ge=1, le=100_000)
     # How often a waiting visitor's place in the queue is asked again (besides after their messages).
     queue_refresh_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
+    # An agent's reply that finds none of the visitor's sockets open is handed to this channel
+    # (the visitor's email address, if they gave one and that channel is on). None: it waits in
+    # the widget only.
+    away_channel: str | None = "email"
 
     @field_validator("widgets")
     @classmethod

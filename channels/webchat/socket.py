@@ -23,6 +23,10 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
 - client → `{"type": "seen", "conversation_id", "upto"}`: the visitor saw the agents' replies up to
   message `upto` (the widget is open and visible); agents see them marked as seen. Server →
   event "receipt.agent_read" (`data.upto_message_id`): an agent read the visitor's messages so far.
+- server → `{"type": "availability", "open", "reason"}` after the welcome and after each message
+  when it changed: reason "closed" (outside business hours) or "no_agents"; client →
+  `{"type": "email", "email"}` → `{"type": "email_ok", "email"}` (or an `invalid` error): where a
+  reply goes by email when the visitor is no longer on the page (channels/webchat/away.py).
 - server → `{"type": "queue", "conversation_id", "position", "wait_minutes"}`: while the visitor's
   conversation waits for an agent, their place (1: next) and an estimate (null: unknown); sent
   when it changes, and with position null once an agent took it (channels/webchat/queue.py).
@@ -50,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from channels.webchat.away import BadEmail, availability, check_email
 from channels.webchat.files import MAX_FILES
 from channels.webchat.identity import Identity, IdentityRefused, check_identity
 from channels.webchat.queue import QueueWatch
@@ -116,6 +121,7 @@ class VisitorSocket:
         self.send_lock = asyncio.Lock()
         self.conversations: set[int] = set()  # seen in their feed: theirs
         self.latest: int | None = None  # the conversation their typing is about
+        self.told: dict[str, Any] | None = None  # the last availability frame sent
         self.reported: dict[int, int] = {}  # conversation id -> the reply they said they saw up to
         self.hint_send: asyncio.Task[None] | None = None
         self.queue = QueueWatch(port, self._send, channel.settings.queue_refresh_seconds)
@@ -164,6 +170,7 @@ class VisitorSocket:
         self.last_sent = last if isinstance(last, int) and 0 <= last <= MAX_EVENT_ID else 0
         await self._send({"type": "welcome", "token": token})
         await self._follow(await self.port.find_contact_async(self.scope, self.ref))
+        await self._availability()
         return True
 
     async def _handle(self, frame: dict[str, Any]) -> None:
@@ -180,6 +187,8 @@ class VisitorSocket:
         elif kind == "typing":
             if self.latest is not None and self.channel.typing_limit.take((self.scope, self.ref)) == 0:
                 await self.port.customer_typing_async(self.latest)
+        elif kind == "email":
+            await self._email(frame)
         elif kind == "seen":
             await self._seen(frame)
         elif kind == "ping":
@@ -188,6 +197,39 @@ class VisitorSocket:
             await self._rate(frame)
         else:
             await self._error("bad_frame", "unknown frame type")
+
+    async def _availability(self) -> None:
+        """Tell the widget whether anyone can chat now (channels/webchat/away.py), when it changed."""
+        try:
+            frame = await availability(self.port, self.widget)
+        except Exception:
+            logger.exception("web chat availability of widget %s", self.widget.id)
+            return
+        if frame != self.told:
+            self.told = frame
+            await self._send(frame)
+
+    async def _email(self, frame: dict[str, Any]) -> None:
+        """The visitor left an email address (nobody could chat): kept on their contact, unproven,
+        so a later reply can reach them by email; before their first message it goes with it."""
+        try:
+            email = check_email(frame.get("email"))
+        except BadEmail as exc:
+            await self._error("invalid", str(exc), field="email")
+            return
+        if self.contact_id is None:
+            self.prechat["email"] = email
+        else:
+            try:
+                await self.port.claim_email_async(self.scope, self.ref, email)
+            except RejectedMessage as exc:
+                await self._error("invalid", str(exc), field="email")
+                return
+            except Exception:
+                logger.exception("web chat email of widget %s not kept", self.widget.id)
+                await self._error("unavailable", "not kept: try again", field="email")
+                return
+        await self._send({"type": "email_ok", "email": email})
 
     async def _seen(self, frame: dict[str, Any]) -> None:
         """The visitor saw the agents' replies up to a message: agents see them marked "Seen". Only
@@ -260,6 +302,7 @@ class VisitorSocket:
         await self._send({"type": "ack", "client_id": client_id, "message_id": result.message_id})
         if result.contact_id != self.contact_id:  # their first message, or merged since
             await self._follow(result.contact_id)
+        await self._availability()
 
     def _files(self, refs: object) -> tuple[Attachment, ...] | None:
         """The files a message frame names, each uploaded by this visitor; None if any is not."""

@@ -48,6 +48,7 @@ from hub.clock import utcnow
 from hub.db import Database
 from hub.delivery import actions
 from hub.delivery.claim import claim
+from hub.delivery.hand_over import do_hand_over
 from hub.delivery.outbound import outbound_items
 from hub.delivery.sent import do_record_sent
 from hub.outbox.models import OutboxItem
@@ -207,7 +208,11 @@ class DeliveryWorker:
             assert item_id is not None
             if outcome == "sent":  # recorded only while still in flight (not by a rerun)
                 assert result is not None
-                do_record_sent(s, item_id, result.provider_id, result.status or "sent", result.thread_keys)
+                recorded = do_record_sent(s, item_id, result.provider_id, result.status or "sent", result.thread_keys)
+                if recorded and result.hand_over:  # not reachable there now: another channel may carry it
+                    sent = s.get(OutboxItem, item_id)
+                    if sent is not None:
+                        do_hand_over(s, sent, result.hand_over, self.adapters)
                 return
             item = s.get(OutboxItem, item_id)
             if item is None or item.status != "in_flight":

@@ -74,6 +74,18 @@ class HubPort(Protocol):
         only when it covers a reply not reported before; an id of another conversation is ignored."""
         ...
 
+    async def agents_online_async(self, team: str | None) -> int:
+        """How many agents are online in the team named `team` (its name or id; None: anywhere). A
+        team that does not exist has none."""
+        ...
+
+    async def claim_email_async(self, scope: str, external_ref: str, email: str) -> None:
+        """The customer known by `external_ref` (given with `ingest_scope` `scope`) typed in an email
+        address: kept as theirs (replies may then go there) only if no other customer has it;
+        otherwise agents are shown the other customer as a likely match. Never merges. Raises
+        RejectedMessage when it is not an email address, or when the reference never wrote."""
+        ...
+
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         """Where this conversation (one the channel saw in its customer's `customer_feed`) waits for
         an agent, or None when it is not waiting (an agent has it, or it is not open). Cheap enough

@@ -64,6 +64,10 @@ class SendResult:
     # Keys the adapter minted for this item (the Message-ID it set, the reply token it used): the
     # hub records them for the conversation, so answers carrying them thread there.
     thread_keys: tuple[str, ...] = ()
+    # The customer cannot be reached on this channel now (a web chat visitor who left the page):
+    # the hub sends the item again through this channel (e.g. "email") when the customer has an
+    # address of its kind and has not opted out there; this send is recorded as `status`.
+    hand_over: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from hub.db import table_of
 from hub.events.models import Event
 from hub.jsontext import loads
 from hub.ports import QueueStatus
+from hub.routing.settings import find_team
 
 WINDOW = timedelta(hours=1)
 # A process's first look reads at most this many of the latest events (an hour of a busy hub's
@@ -87,6 +88,14 @@ def agents_online(session: Session, team_id: int | None) -> int:
     if team_id is not None:
         stmt = stmt.where(col(Agent.id).in_(select(col(TeamMember.agent_id)).where(col(TeamMember.team_id) == team_id)))
     return int(session.execute(stmt).scalar_one())
+
+
+def online_in_team(session: Session, team: str | None) -> int:
+    """`agents_online` of a team named by its name or id (None: anywhere); 0 for no such team."""
+    if team is None:
+        return agents_online(session, None)
+    found = find_team(session, team)
+    return 0 if found is None or found.id is None else agents_online(session, found.id)
 
 
 def queue_status(session: Session, conversation_id: int, waits: AssignmentWaits) -> QueueStatus | None:

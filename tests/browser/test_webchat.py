@@ -49,9 +49,10 @@ class Shop:
                     return self._answer("text/css", HOSTILE_CSS)
                 hostile = '<link rel="stylesheet" href="/hostile.css">' if "hostile" in self.path else ""
                 lang = ' data-lang="es"' if "lang=es" in self.path else ""
+                widget = "night" if "night" in self.path else "shop"
                 self._answer("text/html", f"""<!doctype html><html><head><title>Shop</title>{hostile}</head>
 <body><h1>Our shop</h1><p>Products</p>
-<script src="{shop.hub_url}/widget/loader.js" data-widget="shop"{lang} async></script></body></html>""")
+<script src="{shop.hub_url}/widget/loader.js" data-widget="{widget}"{lang} async></script></body></html>""")
 
             def _answer(self, kind: str, body: str) -> None:
                 raw = body.encode()
@@ -84,8 +85,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_h
         shop: Shop) -> Iterator[Hub]:
     widget = {"id": "shop", "name": "Shop help", "colour": "#0a7d4f", "allowed_origins": [shop.origin],
               "prechat_fields": ["name", "email"], "prechat_required": ["name"], "max_file_bytes": FILE_LIMIT}
+    # Open on no day of the week: always closed.
+    night = {"id": "night", "name": "Night shop", "allowed_origins": [shop.origin],
+             "business_hours": {"timezone": "Europe/Madrid", "days": {}}}
     for server in running_hub(tmp_path_factory, sqlite_template, secret_key="browser-test-key",
-                              webchat={"widgets": [widget]}):
+                              webchat={"widgets": [widget, night]}):
         shop.hub_url = server.url
         yield server
 
@@ -132,6 +136,9 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     expect(widget.get_by_text("This is not an email address.")).to_be_visible()
     widget.get_by_label("Email (optional)").fill("lucia@example.com")
     widget.get_by_role("button", name="Start chatting").click()
+    # Nobody is online: the widget says so, and already has an address to answer by email.
+    expect(widget.locator(".away")).to_contain_text("No one is available to chat right now.")
+    expect(widget.locator(".away")).to_contain_text("Thanks! We'll answer at lucia@example.com.")
     box = widget.get_by_placeholder("Write a message…")
     box.fill("Hi! <img src=x onerror=alert(1)> Where is my order?")
     box.press("Enter")
@@ -186,6 +193,30 @@ def test_the_widget_speaks_spanish_from_the_browser_or_the_site(hub: Hub, custom
         widget.get_by_role("button", name="Enviar").click()
         expect(widget.locator(".queue")).to_contain_text("en la cola")
         assert page.errors == []
+
+
+def test_outside_business_hours_the_widget_says_so_takes_the_message_and_an_email(hub: Hub, customer: Any) -> None:
+    page = customer("/?night=1&lang=es")
+    widget = _widget(page)
+    widget.get_by_role("button", name="Chatea con nosotros").click()
+    away = widget.locator(".away")
+    expect(away).to_contain_text("Ahora mismo estamos cerrados.")
+    expect(away).to_contain_text("Déjanos tu mensaje y tu correo")
+    widget.get_by_placeholder("Escribe un mensaje…").fill("¿Abrís mañana?")
+    widget.get_by_role("button", name="Enviar").click()
+    expect(widget.locator(".msg.in.pending")).to_have_count(0)  # taken all the same
+    email = widget.get_by_label("Tu correo electrónico")
+    email.fill("no-es-un-correo")
+    widget.get_by_role("button", name="Guardar").click()
+    expect(away).to_contain_text("Esta no es una dirección de correo válida.")
+    email.fill("noche@example.com")
+    widget.get_by_role("button", name="Guardar").click()
+    expect(away).to_contain_text("¡Gracias! Te responderemos en noche@example.com.")
+    said = _conversation_with(hub, "¿Abrís mañana?")
+    with hub.db.read() as s:
+        kept = s.execute(text("SELECT c.email FROM contacts c JOIN conversations v ON v.contact_id = c.id "
+                              "WHERE v.id = :c"), {"c": said}).scalar_one()
+    assert kept == "noche@example.com" and page.errors == []
 
 
 def test_a_hostile_host_stylesheet_does_not_break_the_widget(hub: Hub, customer: Any) -> None:

@@ -8,8 +8,9 @@ message or alone, raw payloads kept (also a rejected message's `raw`), per-chann
 addresses, files kept and read back (attachments), a customer's feed of the public events
 (their messages and the replies sent), the contact an external reference names, typing hints
 (`customer_typing` records the customer's; `agent_types` plays an agent's to the listeners), and
-queue places (`queue_for` sets one, `assign` ends it with the feed's "conversation.assigned"), and
-what customers saw (`customer_reads`).
+queue places (`queue_for` sets one, `assign` ends it with the feed's "conversation.assigned"),
+what customers saw (`customer_reads`), agents online per team (`online`, set by tests), and emails
+customers typed in (kept when nobody has them, else `suggested`, never merged).
 
 What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
 `opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
@@ -94,6 +95,8 @@ class FakeHubPort(HubPort):
         self.resolved: set[int] = set()  # conversations resolved and not rated since (`resolve`)
         self.ratings: list[tuple[int, int, str | None]] = []  # (conversation id, score, comment)
         self.queue: dict[int, QueueStatus] = {}  # conversation id -> where it waits (`queue_for`)
+        self.online: dict[str | None, int] = {}  # team name (None: anywhere) -> agents online
+        self.suggested: list[tuple[int, int]] = []  # (contact, the other contact with its typed address)
         self.customer_reads: dict[int, int] = {}  # conversation id -> the reply the customer saw up to
         self.queue_asked: list[int] = []  # conversation ids, each time `queue_status_async` was asked
 
@@ -181,6 +184,19 @@ class FakeHubPort(HubPort):
         """An agent types a reply in this conversation (the hub's typing hint)."""
         for listener in list(self._typing_listeners):
             listener(conversation_id, agent_name)
+
+    async def agents_online_async(self, team: str | None) -> int:
+        return self.online.get(team, 0)
+
+    async def claim_email_async(self, scope: str, external_ref: str, email: str) -> None:
+        if "@" not in email or email != email.strip():  # the hub checks with email-validator
+            raise RejectedMessage(f"not an email address: {email!r}")
+        contact_id = self._contacts.get(("external_ref", external_ref.strip()))
+        if contact_id is None:
+            raise RejectedMessage("this visitor has not written yet: send the address with a message")
+        owner = self._contacts.setdefault(("email", email.lower()), contact_id)
+        if owner != contact_id:
+            self.suggested.append((contact_id, owner))  # never merged
 
     async def customer_read_async(self, conversation_id: int, upto_message_id: int) -> None:
         known = self._owner.get(conversation_id) is not None

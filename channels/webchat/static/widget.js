@@ -30,6 +30,9 @@
     ".note{align-self:center;font-size:12px;color:#5b6475;text-align:center}",
     ".typing{padding:0 12px;font-size:12px;font-style:italic;color:#5b6475;background:#f5f6f8}",
     ".typing:empty{display:none}",
+    ".away{padding:8px 12px;font-size:13px;background:#fff8e1;border-bottom:1px solid #dde1e8}",
+    ".away[hidden]{display:none}",
+    ".away form{padding:6px 0 0;border:0;background:transparent}",
     ".queue{padding:6px 12px;font-size:12px;color:#1d2330;background:#e8eefb;border-top:1px solid #dde1e8}",
     ".queue:empty{display:none}",
     ".status{padding:4px 12px;font-size:12px;color:#8a1f11;background:#fff4e5}",
@@ -119,6 +122,7 @@
     this.status = h("div", { "class": "status", role: "status" });
     this.typingNote = h("div", { "class": "typing", "aria-live": "polite" });
     this.queueLine = h("div", { "class": "queue", role: "status" });
+    this.awayBox = h("div", { "class": "away", role: "status", hidden: "" });
     this.text = h("textarea", { rows: "2", placeholder: t.placeholder, "aria-label": t.placeholder,
       oninput: function () { self.typing(); },
       onkeydown: function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); } } });
@@ -128,7 +132,7 @@
       h("header", {}, h("h2", { text: this.cfg.name }),
         h("button", { "class": "x", type: "button", "aria-label": t.close, text: "×",
           onclick: function () { self.toggle(false); } })),
-      this.log, this.queueLine, this.typingNote, this.status, this.needsPrechat() ? this.prechatForm() : this.composer);
+      this.awayBox, this.log, this.queueLine, this.typingNote, this.status, this.needsPrechat() ? this.prechatForm() : this.composer);
     this.launcher = h("button", { "class": "launcher", type: "button", "aria-expanded": "false", text: t.open,
       onclick: function () { self.toggle(self.panel.hidden); } });
     this.root.appendChild(this.panel);
@@ -174,6 +178,7 @@
       if (!ok) return;
       self.state.prechat = values;
       self.save();
+      if (self.awayFrame) self.away(self.awayFrame);  // its email answers the away notice
       self.send({ type: "prechat", name: values.name || "", email: values.email || "" });
       form.replaceWith(self.composer);
       self.text.focus();
@@ -240,6 +245,12 @@
       this.acked(f.client_id, f.message_id);
     } else if (f.type === "error") {
       this.failed(f);
+    } else if (f.type === "availability") {
+      this.away(f);
+    } else if (f.type === "email_ok") {
+      this.state.email = f.email;
+      this.save();
+      this.away(this.awayFrame);
     } else if (f.type === "queue") {
       this.queued(f);
     } else if (f.type === "typing") {
@@ -282,6 +293,30 @@
       this.dropRating();
       this.note(t.rate_thanks);
     }
+  };
+
+  // Nobody can chat now (outside business hours, or no agent online): say so, and ask for an
+  // email address so the answer reaches the visitor by email (channels/webchat/away.py).
+  Widget.prototype.away = function (f) {
+    var self = this, t = this.t, box = this.awayBox;
+    this.awayFrame = f;
+    box.hidden = !f || f.open;
+    if (box.hidden) return;
+    while (box.firstChild) box.removeChild(box.firstChild);
+    box.appendChild(h("p", { text: f.reason === "closed" ? t.away_closed : t.away_no_agents }));
+    var email = this.state.email || (this.state.prechat || {}).email;
+    if (email) { box.appendChild(h("p", { text: t.away_saved.replace("{email}", email) })); return; }
+    var input = h("input", { type: "email", autocomplete: "email", "aria-label": t.away_email, placeholder: t.away_email });
+    var err = h("span", { "class": "err", "aria-live": "polite" });
+    box.appendChild(h("p", { text: t.away_leave }));
+    box.appendChild(h("form", { novalidate: "", onsubmit: function (e) {
+      e.preventDefault();
+      var v = input.value.trim();
+      err.textContent = /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v) ? "" : t.error_email;
+      if (!err.textContent) self.send({ type: "email", email: v });
+    } }, input, h("button", { type: "submit", text: t.away_save })));
+    box.appendChild(err);
+    this.awayErr = err;
   };
 
   // The visitor's place in the queue, as the hub pushes it (channels/webchat/queue.py): cleared
@@ -372,6 +407,7 @@
   };
 
   Widget.prototype.failed = function (f) {
+    if (f.field === "email" && this.awayErr) { this.awayErr.textContent = this.t.error_email; return; }
     var self = this, t = this.t, p = this.state.pending.filter(function (x) { return x.client_id === f.client_id; })[0];
     if (f.field === "rating") return this.rating && (this.rating.err.textContent = t.rate_failed);
     if (f.code === "rate_limited" || f.code === "unavailable") {

@@ -9,7 +9,7 @@ from hub.events.types.base import TypedEvent, column, event
 
 @event("contact.updated", "agents")
 class ContactUpdated(TypedEvent):
-    """Name, tier or language changed: `changes` maps each field to [before, after]."""
+    """Name, tier, language or email changed: `changes` maps each field to [before, after]."""
 
     contact_id: int = column(payload=True)
     actor_agent_id: int | None = column(default=None)

@@ -1,0 +1,157 @@
+"""When nobody can chat (issue 16), on SQLite and PostgreSQL: the widget is told (no agent of its
+team online, or outside its business hours), the message is still taken, the email the visitor
+leaves is kept on their contact (someone else's is only suggested), and an agent's later reply
+reaches them by email (aiosmtpd as the mailbox's outgoing server) when they left the page, but
+not while they are on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from config.settings import Settings
+from hub.db import Database
+from tests.channels.email.smtp_side import Recorder, smtp_server
+from tests.channels.webchat.test_socket import SHOP, Visitor, first_words
+from tests.conftest import make_settings, wait_for
+from tests.factories import api_key, create_team, inbound, login
+from tests.services import free_port
+
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+WIDGETS = [
+    {"id": "shop", "allowed_origins": [SHOP], "team": "Chat"},
+    # Open no day of the week: always closed.
+    {"id": "night", "allowed_origins": [SHOP], "business_hours": {"timezone": "Europe/Madrid", "days": {}}},
+]
+
+
+@pytest.fixture
+def outgoing() -> Iterator[tuple[int, Recorder]]:
+    port = free_port()
+    with smtp_server(port) as recorder:
+        yield port, recorder
+
+
+@pytest.fixture
+def settings(database_url: str, outgoing: tuple[int, Recorder]) -> Settings:
+    return make_settings(database_url, secret_key="test-hub-key", webchat={"widgets": WIDGETS}, email={
+        "mailboxes": [{"address": "support@example.com", "display_name": "Example Support",
+                       "smtp": {"host": "127.0.0.1", "port": outgoing[0], "starttls": False}}]})
+
+
+def open_visitor(client: TestClient, widget: str = "shop") -> tuple[Any, Visitor]:
+    ctx = client.websocket_connect(f"/ws/widget?widget={widget}", headers={"origin": SHOP})
+    return ctx, Visitor(ctx.__enter__(), {"token": None, "last_event_id": 0})
+
+
+def contact_email(db: Database, conversation_id: int) -> str | None:
+    with db.read() as s:
+        return s.execute(text("SELECT c.email FROM contacts c JOIN conversations v ON v.contact_id = c.id "
+                              "WHERE v.id = :c"), {"c": conversation_id}).scalar_one()
+
+
+def test_nobody_of_the_team_online_then_someone_is(client: TestClient, db: Database, visit: Any) -> None:
+    visitor = visit()
+    assert visitor.next("availability") == {"type": "availability", "open": False, "reason": "no_agents"}
+    team = create_team(db, "Chat")
+    agent = login(client, db, "agent", teams=[team])
+    assert client.post("/api/v1/agents/me/presence", json={"presence": "online"},
+                       headers=agent.headers).status_code == 200
+    ack = visitor.say("still there?", "away-online-1")  # taken either way
+    assert ack["type"] == "ack"
+    assert visitor.next("availability") == {"type": "availability", "open": True, "reason": None}
+
+
+def test_outside_business_hours_the_widget_says_closed(client: TestClient) -> None:
+    ctx, visitor = open_visitor(client, "night")
+    try:
+        assert visitor.next("availability")["reason"] == "closed"
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+def test_an_email_left_is_kept_on_the_visitor_and_someone_elses_is_only_suggested(
+        client: TestClient, db: Database, visit: Any) -> None:
+    early = visit()
+    early.ws.send_json({"type": "email", "email": "early@example.com"})  # before any message: goes with it
+    assert early.next("email_ok", "error")["email"] == "early@example.com"
+    assert contact_email(db, first_words(early, db, "hello", "away-early-1")) == "early@example.com"
+
+    late = visit()
+    conversation = first_words(late, db, "anyone?", "away-late-1")
+    late.ws.send_json({"type": "email", "email": "not an address"})
+    assert late.next("email_ok", "error") | {"message": ""} == {"type": "error", "code": "invalid", "field": "email",
+                                                                 "message": ""}
+    late.ws.send_json({"type": "email", "email": "Late@Example.com"})
+    assert late.next("email_ok", "error")["type"] == "email_ok"
+    assert contact_email(db, conversation) == "late@example.com"
+
+    known = inbound(client, api_key(db), email="known@example.com", text="from the API")
+    other = visit()
+    elsewhere = first_words(other, db, "I am known@example.com, really", "away-claim-1")
+    other.ws.send_json({"type": "email", "email": "known@example.com"})
+    assert other.next("email_ok", "error")["type"] == "email_ok"
+    assert contact_email(db, elsewhere) is None  # not theirs: never merged
+    with db.read() as s:
+        suggested = s.execute(text("SELECT payload FROM events WHERE type = 'contact.match_suggested'")).all()
+    assert suggested and str(known["contact_id"]) in str(suggested[0][0])
+
+
+def test_a_reply_reaches_the_visitor_by_email_once_they_left_the_page(
+        client: TestClient, db: Database, outgoing: tuple[int, Recorder]) -> None:
+    _, recorder = outgoing
+    admin = login(client, db, "admin")
+    ctx, visitor = open_visitor(client)
+    conversation = first_words(visitor, db, "I need help with my order", "away-mail-1")
+    visitor.ws.send_json({"type": "email", "email": "ana@example.net"})
+    assert visitor.next("email_ok", "error")["type"] == "email_ok"
+    # On the page: the reply shows in the widget, and no email goes.
+    reply = client.post(f"/api/v1/conversations/{conversation}/messages", headers=admin.headers,
+                        json={"text": "Looking at it now."}).json()
+    visitor.event_where(lambda f: f["data"].get("id") == reply["id"])
+
+    def status(message_id: int) -> str:
+        with db.read() as s:
+            return str(s.execute(text("SELECT delivery_status FROM messages WHERE id = :m"),
+                                 {"m": message_id}).scalar_one())
+    wait_for(lambda: status(reply["id"]) == "delivered", what="the first reply delivered in the widget")
+    ctx.__exit__(None, None, None)
+
+    later = client.post(f"/api/v1/conversations/{conversation}/messages", headers=admin.headers,
+                        json={"text": "Your order ships tomorrow."}).json()
+    wait_for(lambda: recorder.received, what="the reply sent by email")
+    assert all(f["data"].get("id") != later["id"] for f in visitor.events)
+    [(sender, to, mail)] = recorder.received
+    assert sender == "support@example.com" and to == ["ana@example.net"]
+    body = mail.get_body(("plain",))
+    assert body is not None and "Your order ships tomorrow." in body.get_content()
+
+    def items() -> list[tuple[str, str]]:
+        with db.read() as s:
+            return [(c, st) for c, st in s.execute(text(
+                "SELECT channel, status FROM outbox WHERE message_id = :m ORDER BY id"), {"m": later["id"]})]
+    # Handed over: the web chat's item is done, the email's carries the message's status from then on.
+    wait_for(lambda: items() == [("webchat", "sent"), ("email", "sent")], what="both outbox items sent")
+    assert status(later["id"]) == "sent"
+
+
+def test_without_an_email_the_reply_waits_in_the_widget_only(
+        client: TestClient, db: Database, outgoing: tuple[int, Recorder]) -> None:
+    admin = login(client, db, "admin")
+    ctx, visitor = open_visitor(client)
+    conversation = first_words(visitor, db, "quick question", "away-nomail-1")
+    ctx.__exit__(None, None, None)
+    reply = client.post(f"/api/v1/conversations/{conversation}/messages", headers=admin.headers,
+                        json={"text": "Here is the answer."}).json()
+
+    def items() -> list[tuple[str, str]]:
+        with db.read() as s:
+            return [(c, st) for c, st in s.execute(text(
+                "SELECT channel, status FROM outbox WHERE message_id = :m ORDER BY id"), {"m": reply["id"]})]
+    # The hand-over is decided in the transaction that records the web chat's send.
+    wait_for(lambda: items() == [("webchat", "sent")], what="the web chat's send recorded")
+    assert outgoing[1].received == []
