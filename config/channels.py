@@ -61,7 +61,8 @@ def mailbox(m: EmailMailboxSettings, max_bytes: int) -> Mailbox:
     if m.imap is not None:
         imap = ImapServer(host=m.imap.host, port=m.imap.port, tls=m.imap.tls, starttls=m.imap.starttls,
                           username=m.imap.username, password=m.imap.password, folder=m.imap.folder,
-                          poll_seconds=m.imap.poll_seconds, ca_file=m.imap.ca_file, max_bytes=max_bytes)
+                          poll_seconds=m.imap.poll_seconds, ca_file=m.imap.ca_file, max_bytes=max_bytes,
+                          sent_folder=m.imap.sent_folder, append_sent=m.imap.append_sent)
     s = m.smtp
     return Mailbox(address=m.address, display_name=m.display_name, signature=m.signature, language=m.language,
                    subject_token=m.subject_token, imap=imap,

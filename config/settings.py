@@ -72,6 +72,10 @@ class EmailImapSettings(BaseModel):
     folder: str = "INBOX"
     poll_seconds: float = Field(default=60.0, gt=0)
     ca_file: str | None = None
+    # Sent mail's folder: the one flagged \Sent, else this name. Looked in before sending again a
+    # reply whose earlier attempt may have gone out.
+    sent_folder: str = "Sent"
+    append_sent: bool = False  # file a copy of each reply there (for servers that do not themselves)
 
 
 class EmailMailboxSettings(BaseModel):

@@ -38,6 +38,12 @@ ssl = {ssl}
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
 mail_fsync = never
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {root}/users

@@ -45,6 +45,10 @@ class ServerIn(In):
 class ImapIn(ServerIn):
     username: str = Field(min_length=1, max_length=320)
     folder: str = Field(default="INBOX", min_length=1, max_length=200)
+    sent_folder: str = Field(default="Sent", min_length=1, max_length=200,
+                             description="sent mail's folder when none is flagged \\Sent (RFC 6154)")
+    append_sent: bool = Field(default=False, description="file a copy of each reply in the Sent folder "
+                              "(for servers that do not do it themselves, as Gmail and Microsoft 365 do)")
 
 
 class MailboxIn(In):
@@ -73,7 +77,7 @@ def _server(s: ServerIn) -> dict[str, Any]:
     out = {"host": s.host, "port": s.port, "tls": s.security == "tls", "starttls": s.security == "starttls",
            "username": s.username or None}
     if isinstance(s, ImapIn):
-        out["folder"] = s.folder
+        out.update(folder=s.folder, sent_folder=s.sent_folder, append_sent=s.append_sent)
     return out
 
 
@@ -95,7 +99,8 @@ def _server_out(stored: dict[str, Any] | None, password_set: bool) -> dict[str, 
     out = {"host": stored.get("host"), "port": stored.get("port"), "security": security,
            "username": stored.get("username"), "password_set": password_set}
     if "folder" in stored:
-        out["folder"] = stored["folder"]
+        out.update(folder=stored["folder"], sent_folder=stored.get("sent_folder", "Sent"),
+                   append_sent=bool(stored.get("append_sent", False)))
     return out
 
 

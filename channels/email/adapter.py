@@ -6,7 +6,8 @@ Mailboxes come from settings (config/hub.toml) and from the hub (admins add them
 the listener when enabled and spawns one task per IMAP mailbox; `accounts_changed()` (the console
 saved a mailbox, or every `refresh_seconds` for changes made through another process) restarts
 the task of each mailbox whose settings changed and hands the listener the new set. `send()`
-renders a reply from templates/email, with the agent's uploads attached.
+renders a reply from templates/email, with the agent's uploads attached; a reply an earlier
+attempt of which may have gone out is first looked for in the mailbox's Sent folder.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from channels.email import smtp_out, tokens
+from channels.email import sent_folder, smtp_out, tokens
 from channels.email.accounts import mailbox_of
 from channels.email.diagnose import check_imap, check_smtp
 from channels.email.imap import MailboxWatcher, cursor_name
+from channels.email.imap_client import ImapError
 from channels.email.render import BadAddress, File, Quoted, Reply, render_reply
 from channels.email.settings import EmailSettings, Mailbox
 from channels.email.smtp_in import Listener
@@ -168,8 +170,27 @@ class EmailAdapter(BaseAdapter):
             rendered = render_reply(reply_of(item, files), box, secret=self.settings.secret)
         except BadAddress as exc:
             raise PermanentError(str(exc)) from exc
+        sent = SendResult(provider_id=rendered.message_id, status="sent", thread_keys=rendered.thread_keys)
+        if item.outcome_unknown and await self._in_sent_folder(box, rendered.message_id):
+            logger.warning("email: outbox item %s is in the Sent folder already as %s: recorded, not sent again",
+                           item.outbox_id, rendered.message_id)
+            return sent
         await smtp_out.send(box.smtp, rendered.message, sender=box.address, recipients=rendered.recipients)
-        return SendResult(provider_id=rendered.message_id, status="sent", thread_keys=rendered.thread_keys)
+        if box.imap is not None and box.imap.append_sent:
+            await sent_folder.file_copy(box.imap, rendered.message)
+        return sent
+
+    async def _in_sent_folder(self, box: Mailbox, message_id: str) -> bool:
+        """An earlier attempt may have gone out: is it in the mailbox's Sent folder? Without IMAP,
+        or when the folder cannot be read, the mail is sent again (under the same Message-ID)."""
+        if box.imap is None:
+            return False
+        try:
+            return await sent_folder.holds(box.imap, message_id)
+        except ImapError as exc:
+            logger.warning("email: the Sent folder of %s could not be searched for %s (%s): sending it again",
+                           box.address, message_id, exc.words)
+            return False
 
     async def _files(self, item: OutboundMessage) -> tuple[File, ...]:
         stored = [a for a in item.attachments if a.id is not None]

@@ -28,6 +28,8 @@ _FETCH_HEAD = re.compile(rb"^\d+ FETCH \(.*\{(\d+)\}$", re.DOTALL)
 _UID = re.compile(rb"UID (\d+)")
 _CODE = re.compile(rb"\[(UIDVALIDITY|UIDNEXT) (\d+)\]")
 _EXISTS = re.compile(rb"^(\d+) EXISTS$")
+# `(\HasNoChildren \Sent) "/" "Sent Items"` (aioimaplib drops the leading "* LIST ").
+_LIST = re.compile(rb'^(?:LIST )?\(([^)]*)\) (?:NIL|"(?:[^"\\]|\\.)*") (.+)$')
 
 
 class ImapError(Exception):
@@ -207,12 +209,40 @@ class ImapSession:
                 client.idle_done()
         await self._call(asyncio.wait_for(idle, self.server.timeout_seconds))
 
-    async def append(self, raw: bytes, folder: str) -> None:
-        """Add a message to a folder (tests and the benchmark fill mailboxes with it)."""
+    async def append(self, raw: bytes, folder: str, *, seen: bool = False) -> None:
+        """Add a message to a folder (a copy of a sent mail to Sent, marked read; tests and the
+        benchmark fill mailboxes with it)."""
         assert self.client is not None
-        response = await self._call(self.client.append(raw, mailbox=_quoted(folder)))
+        flags = r"(\Seen)" if seen else None
+        response = await self._call(self.client.append(raw, mailbox=_quoted(folder), flags=flags))
         if response.result != "OK":
             raise ImapError(_said(response) or "APPEND failed")
+
+    async def folders(self) -> list[tuple[frozenset[str], str]]:
+        """Every folder: its attributes (lower case, e.g. "\\sent", RFC 6154's special uses
+        included when the server offers SPECIAL-USE) and its name as the server spells it."""
+        assert self.client is not None
+        protocol = self.client.protocol
+        args = ['""', '"*"'] + (["RETURN", "(SPECIAL-USE)"] if self.client.has_capability("SPECIAL-USE") else [])
+        command = aioimaplib.Command("LIST", protocol.new_tag(), *args, loop=protocol.loop)
+        response = await self._call(protocol.execute(command))
+        if response.result != "OK":
+            raise ImapError(_said(response) or "LIST failed")
+        found = []
+        for line in response.lines[:-1]:
+            listed = _LIST.match(bytes(line)) if isinstance(line, bytes | bytearray) else None
+            if listed is not None:
+                flags = frozenset(f.lower() for f in listed.group(1).decode("ascii", "replace").split())
+                found.append((flags, _unquoted(listed.group(2).decode("utf-8", "replace"))))
+        return found
+
+    async def uids_with_header(self, name: str, value: str) -> list[int]:
+        """The UIDs in the selected folder whose header `name` contains `value`."""
+        assert self.client is not None
+        response = await self._call(self.client.uid_search(f"HEADER {name} {_quoted(value)}", charset=None))
+        if response.result != "OK":
+            raise ImapError(_said(response) or "UID SEARCH failed")
+        return sorted({int(n) for line in response.lines[:-1] for n in bytes(line).split() if n.isdigit()})
 
     async def close(self) -> None:
         client, self.client = self.client, None
@@ -285,6 +315,12 @@ def _said(response: Any) -> str:
 
 def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unquoted(name: str) -> str:
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return name
 
 
 def _uid_set(uids: Sequence[int]) -> str:

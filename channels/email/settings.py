@@ -43,6 +43,13 @@ class ImapServer:
     max_bytes: int = DEFAULT_MAX_BYTES  # a bigger mail is kept raw for an admin, not ingested
     # A PEM file of certificates to trust besides the system's (a server with its own CA).
     ca_file: str | None = None
+    # Where sent mail is kept: the folder flagged \Sent (RFC 6154), else this one. Before sending
+    # again a reply whose earlier attempt never recorded its end, the hub looks there for its
+    # Message-ID (channels/email/sent_folder.py).
+    sent_folder: str = "Sent"
+    # APPEND a copy of each sent reply to that folder, as desktop mail clients do. Off: most
+    # providers (Gmail, Microsoft 365) file SMTP-sent mail there themselves (a copy would show twice).
+    append_sent: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,15 @@ from hub.plain_sql import PlainSql, read_when
 
 _COLUMNS = tuple(c.name for c in OUTBOX.columns)
 _TIMES = tuple(c.name for c in OUTBOX.columns if c.name.endswith(("_at", "_until")))
-# Parameters: the lease's end, now, the channels, now (due), now (lapsed), how many.
+# What a claim writes in `last_error` of a row it takes in flight after its lease: an attempt
+# started (the claim that took it committed before sending) and nobody recorded how it ended.
+# Every way back to pending sets `last_error`, so on a claimed row it means exactly that
+# (`OutboundMessage.outcome_unknown`: the adapter may look whether the provider has it).
+OUTCOME_UNKNOWN = "an earlier attempt stopped before its outcome was recorded"
+# Parameters: the lease's end, now, OUTCOME_UNKNOWN, the channels, now (due), now (lapsed), how many.
 _CLAIM = (
-    "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, lease_until = ?, updated_at = ? "
+    "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, lease_until = ?, updated_at = ?, "
+    "last_error = CASE WHEN status = 'in_flight' THEN ? ELSE last_error END "
     "WHERE id IN (SELECT id FROM outbox WHERE channel IN ({channels}) AND ((status = 'pending' AND "
     "next_attempt_at <= ?) OR (status = 'in_flight' AND lease_until < ?)) ORDER BY next_attempt_at LIMIT ?{lock}) "
     "RETURNING " + ", ".join(_COLUMNS)
@@ -46,7 +52,7 @@ def claim(session: Session, channels: list[str], limit: int, lease: timedelta) -
     now = utcnow()
     when = sql.when(now)
     sql.execute(_claim_text(len(channels), not sql.sqlite),
-                [sql.when(now + lease), when, *channels, when, when, limit])
+                [sql.when(now + lease), when, OUTCOME_UNKNOWN, *channels, when, when, limit])
     items = [_item(row) for row in sql.fetchall()]
     items.sort(key=lambda item: (item.next_attempt_at, item.id or 0))  # RETURNING keeps no order
     return items

@@ -8,7 +8,7 @@ every attempt (`ChannelAdapter.send_key`: email's Message-ID), before anything i
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from sqlmodel import Session
@@ -21,8 +21,9 @@ from hub.ports import Attachment, ChannelAdapter, Outbound, OutboundCall, Outbou
 logger = logging.getLogger(__name__)
 
 
-def outbound_items(session: Session, items: list[OutboxItem],
-                   adapters: Mapping[str, ChannelAdapter]) -> list[Outbound]:
+def outbound_items(session: Session, items: list[OutboxItem], adapters: Mapping[str, ChannelAdapter], *,
+                   outcome_unknown: Collection[int | None] = ()) -> list[Outbound]:
+    """`outcome_unknown`: the ids of items an earlier attempt of which never recorded its end."""
     keys = keys_of(session, (i.conversation_id for i in items if i.conversation_id is not None))
     wanted: dict[str, set[int]] = {}  # address kind -> contacts whose address is needed
     for item in items:
@@ -47,7 +48,7 @@ def outbound_items(session: Session, items: list[OutboxItem],
             html=p.get("html"), subject=p.get("subject"),
             attachments=tuple(Attachment.from_dict(a) for a in p.get("attachments", [])), metadata=metadata,
             thread_keys=keys.get(item.conversation_id, ()) if item.conversation_id is not None else (),
-            send_key=item.send_key,
+            send_key=item.send_key, outcome_unknown=item.id in outcome_unknown,
         )
         if item.send_key is None:
             item.send_key = _mint_key(adapters[item.channel], message)

@@ -27,8 +27,10 @@ under that key on every attempt. When the provider accepted it, the worker holds
 answer (`accepted`) until the outcome is committed; if recording the outcome fails (the
 database, the writer), the row stays in flight, its lease lapses, and the worker's next claim of
 it records the held answer instead of sending again. What this cannot cover is the process dying
-between the provider's acceptance and the commit: another worker sends again, under the same key
-(email: the same Message-ID, so the customer's client shows one mail).
+between the provider's acceptance and the commit: the row is still in flight when its lease
+lapses, and the claim that takes it over tells the adapter (`OutboundMessage.outcome_unknown`),
+which may look whether the provider has it (email: the mailbox's Sent folder) before sending
+again under the same key (email: the same Message-ID, so the customer's client shows one mail).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from sqlmodel import Session, col
 from hub.clock import utcnow
 from hub.db import Database
 from hub.delivery import actions
-from hub.delivery.claim import claim
+from hub.delivery.claim import OUTCOME_UNKNOWN, claim
 from hub.delivery.hand_over import do_hand_over
 from hub.delivery.outbound import outbound_items
 from hub.delivery.sent import do_record_sent
@@ -168,7 +170,8 @@ class DeliveryWorker:
 
     def _claim_in(self, s: Session) -> tuple[list[OutboxItem], list[Outbound]]:
         items = claim(s, list(self.adapters), self.batch_size, self.lease)
-        return items, outbound_items(s, items, self.adapters)
+        unknown = {item.id for item in items if item.last_error == OUTCOME_UNKNOWN}
+        return items, outbound_items(s, items, self.adapters, outcome_unknown=unknown)
 
     async def _deliver(self, item: OutboxItem, out: Outbound, held: dict[int | None, int]) -> None:
         try:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hub.db import Database
 from tests.channels.email.smtp_side import Recorder, smtp_server
 from tests.services import free_port
 
@@ -16,3 +17,11 @@ def outgoing() -> Iterator[tuple[int, Recorder]]:
     port = free_port()
     with smtp_server(port) as recorder:
         yield port, recorder
+
+
+@pytest.fixture
+def plain_db(database_url: str) -> Iterator[Database]:
+    """A database of either kind, without a hub (the delivery worker's own transactions)."""
+    database = Database(database_url)
+    yield database
+    database.dispose()

@@ -72,18 +72,27 @@ function server(t, kind, stored, defaults) {
     username: input({value: s.username || '', maxlength: '320'}),
     password: h('input', {type: 'password', autocomplete: 'new-password', maxlength: '1000'}),
   };
-  if (kind === 'imap') c.folder = input({value: s.folder || 'INBOX', maxlength: '200'});
+  if (kind === 'imap') {
+    c.folder = input({value: s.folder || 'INBOX', maxlength: '200'});
+    c.sentFolder = input({value: s.sent_folder || 'Sent', maxlength: '200'});
+    c.appendSent = h('input', {type: 'checkbox'});
+    c.appendSent.checked = Boolean(s.append_sent);
+  }
   const kept = stored && stored.password_set ? t('settings.mailboxes.password_kept') : t('settings.mailboxes.password_none');
   const fields = h('fieldset', {class: 'st-fieldset'}, h('legend', {}, t(`settings.mailboxes.${kind}`)),
     field(t('settings.mailboxes.host'), c.host), field(t('settings.mailboxes.port'), c.port),
     field(t('settings.mailboxes.security'), c.security), field(t('settings.mailboxes.username'), c.username),
     field(t('settings.mailboxes.password'), c.password, kept),
-    c.folder ? field(t('settings.mailboxes.folder'), c.folder) : null);
+    c.folder ? field(t('settings.mailboxes.folder'), c.folder) : null,
+    c.sentFolder ? field(t('settings.mailboxes.sent_folder'), c.sentFolder, t('settings.mailboxes.sent_folder_hint')) : null,
+    c.appendSent ? h('label', {class: 'st-check'}, c.appendSent, ' ', t('settings.mailboxes.append_sent')) : null);
   const value = () => {
     const out = {host: c.host.value.trim(), port: wholeNumber(c.port, 1, 65535), security: c.security.value,
       username: c.username.value.trim() || null};
     if (c.password.value) out.password = c.password.value;
     if (c.folder) out.folder = c.folder.value.trim() || 'INBOX';
+    if (c.sentFolder) out.sent_folder = c.sentFolder.value.trim() || 'Sent';
+    if (c.appendSent) out.append_sent = c.appendSent.checked;
     return out;
   };
   return {c, fields, value};
