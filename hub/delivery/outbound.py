@@ -11,14 +11,17 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from hub.contacts.addresses import addresses_of
 from hub.conversations.threads import keys_of
+from hub.outbox.actions import OUTBOX
 from hub.outbox.models import CALL, OutboxItem
 from hub.ports import Attachment, ChannelAdapter, Outbound, OutboundCall, OutboundMessage
 
 logger = logging.getLogger(__name__)
+_STORE_KEY = update(OUTBOX).where(OUTBOX.c.id == bindparam("item_id")).values(send_key=bindparam("key"))
 
 
 def outbound_items(session: Session, items: list[OutboxItem], adapters: Mapping[str, ChannelAdapter], *,
@@ -32,6 +35,7 @@ def outbound_items(session: Session, items: list[OutboxItem], adapters: Mapping[
             wanted.setdefault(kind, set()).add(contact_id)
     addresses = {kind: addresses_of(session, ids, kind) for kind, ids in wanted.items()}
     out: list[Outbound] = []
+    minted: list[dict[str, object]] = []
     for item in items:
         p = item.payload
         metadata = p.get("metadata", {})
@@ -53,7 +57,11 @@ def outbound_items(session: Session, items: list[OutboxItem], adapters: Mapping[
         if item.send_key is None:
             item.send_key = _mint_key(adapters[item.channel], message)
             message = replace(message, send_key=item.send_key)
+            if item.send_key is not None:
+                minted.append({"item_id": item.id, "key": item.send_key})
         out.append(message)
+    if minted:  # the claimed rows are no session's entities (hub.delivery.claim): written here
+        session.execute(_STORE_KEY, minted)
     return out
 
 
