@@ -3,7 +3,9 @@
 The console shows an email's HTML in `<iframe sandbox>` pointed here, not in a `srcdoc`: a
 `srcdoc` (or `blob:`) document inherits the page's Content-Security-Policy, so the page would
 have to allow remote images everywhere for one message's to load. This answer carries its own
-policy instead: nothing runs (CSP `sandbox`, no script source), nothing loads but the hub's own
+policy instead: nothing runs (CSP `sandbox` without `allow-scripts`, no script source; it keeps the
+hub's origin, `allow-same-origin`, only so that the console can read the document's height and
+size the frame to it), nothing loads but the hub's own
 and `data:` images (inline `cid:` pictures are written in as such, see INLINE_PART_MAX), and
 remote images (stored as `data-remote-src`, hub/conversations/sanitize.py) only with
 `?images=show`, which the console asks for when the agent clicks "Show images"; only that
@@ -32,13 +34,12 @@ from hub.runtime import Hub
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 # Inline (`cid:`) pictures are written into the document as `data:` URLs, up to this size each and
-# in all: the frame is sandboxed (an opaque origin), so its own requests to the hub carry no
-# session cookie (SameSite), and a `cid:` picture pointed at the download route would not load.
+# in all: the document carries its pictures, so showing them asks nothing more of the hub.
 INLINE_PART_MAX = 2 * 1024 * 1024
 INLINE_PARTS_MAX = 8 * 1024 * 1024
 
 _POLICY = ("default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'; base-uri 'none'; "
-           "form-action 'none'; frame-ancestors 'self'; sandbox")
+           "form-action 'none'; frame-ancestors 'self'; sandbox allow-same-origin")
 
 
 def frame_policy(*, remote_images: bool) -> str:

@@ -1,10 +1,13 @@
 // One conversation's thread: messages oldest first, each in its channel's form, notes marked,
 // events as thin lines. Everything from a customer goes in as text (dom.js); HTML email only in a
-// sandboxed frame without scripts or same-origin rights.
+// sandboxed frame without scripts (its document keeps the hub's origin so its height can be read).
 import {h, fill, linkify, safeUrl} from './dom.js';
 import {icon} from './icons.js';
 import {fmtDateTime, fmtSize, fmtTime} from './i18n.js';
 import {smsSegments} from './sms.js';
+
+// An email's frame is as tall as its content up to this, then "Show more" opens it whole.
+const FRAME_CAP_PX = 600;
 
 const EVENT_TYPES = new Set([
   'conversation.assigned', 'conversation.transferred', 'conversation.requeued', 'conversation.escalated',
@@ -217,15 +220,26 @@ export class Thread {
   }
 
   // The formatted version is a document of its own (agents_ui/api/message_html.py), framed without
-  // allow-scripts or allow-same-origin: it runs nothing and reaches nothing, under a policy of its
-  // own that lets remote images load only in the answer to "Show images" (images=show). A srcdoc
-  // frame would inherit the console's policy (img-src 'self' data:), which no click could relax.
+  // allow-scripts: nothing in it runs, under a policy of its own that lets remote images load only
+  // in the answer to "Show images" (images=show). A srcdoc frame would inherit the console's policy
+  // (img-src 'self' data:), which no click could relax. The frame keeps the hub's origin
+  // (allow-same-origin, here and in the answer's CSP `sandbox`) only so that the console can read
+  // its document's height: with no script of its own, the document cannot use that origin.
   htmlToggle(m) {
     const t = this.t;
     const holder = h('div', {class: 'html-holder'});
     const url = `/api/v1/conversations/${m.conversation_id}/messages/${m.id}/html`;
-    const frame = (images) => h('iframe', {class: 'html-frame', sandbox: '', title: t('conv.formatted'),
-      referrerpolicy: 'no-referrer', src: images ? `${url}?images=show` : url});
+    const frame = (images) => {
+      const more = h('button', {type: 'button', class: 'link frame-more', hidden: true, 'aria-expanded': 'false'}, t('conv.show_more'));
+      const el = h('iframe', {class: 'html-frame', sandbox: 'allow-same-origin', title: t('conv.formatted'),
+        referrerpolicy: 'no-referrer', src: images ? `${url}?images=show` : url});
+      el.addEventListener('load', () => fitFrame(el, more, t));
+      more.addEventListener('click', () => {
+        el.classList.toggle('expanded');
+        fitFrame(el, more, t);
+      });
+      return [el, more];
+    };
     const button = h('button', {type: 'button', class: 'link', onClick: () => {
       if (!(m.html || '').includes('data-remote-src')) {
         fill(holder, frame(false));
@@ -274,5 +288,39 @@ export class Thread {
       default:
         return event.type;
     }
+  }
+}
+
+// Sizes an email's frame to its document (read from here: the frame runs no script to tell), up to
+// FRAME_CAP_PX unless opened with "Show more"; again as its pictures arrive or the frame's width
+// changes. A document the frame navigated away to (a link) cannot be read: left as is.
+function fitFrame(frame, more, t) {
+  let doc;
+  try { doc = frame.contentDocument; } catch { doc = null; }
+  if (!doc || !doc.documentElement) return;
+  const measure = () => {
+    if (!frame.isConnected) return;
+    const root = doc.documentElement;
+    const content = Math.ceil(Math.max(root.getBoundingClientRect().height, doc.body ? doc.body.scrollHeight : 0));
+    const border = frame.offsetHeight - frame.clientHeight;
+    const scrollbar = root.scrollWidth > root.clientWidth ? 16 : 0;  // a wide table scrolls sideways
+    const full = content + border + scrollbar;
+    const open = frame.classList.contains('expanded');
+    const capped = full > FRAME_CAP_PX;
+    frame.style.height = `${capped && !open ? FRAME_CAP_PX : full}px`;
+    frame.dataset.contentHeight = String(full);
+    more.hidden = !capped;
+    more.setAttribute('aria-expanded', String(open));
+    more.textContent = t(open ? 'conv.show_less' : 'conv.show_more');
+  };
+  measure();
+  if (!frame.fitObserver) {
+    // The frame's own width (an observer of the framed document is not called across documents).
+    let width = frame.clientWidth;
+    frame.fitObserver = new ResizeObserver(() => {
+      if (frame.clientWidth !== width) { width = frame.clientWidth; measure(); }
+    });
+    frame.fitObserver.observe(frame);
+    for (const img of doc.images) img.addEventListener('load', measure);
   }
 }

@@ -41,6 +41,8 @@ def test_the_frame_holds_the_sanitized_html_and_no_remote_image_can_load(client:
     policy = resp.headers["content-security-policy"]
     assert "img-src 'self' data:;" in policy  # neither http: nor https:
     assert "default-src 'none'" in policy and "sandbox" in policy and "frame-ancestors 'self'" in policy
+    # Nothing runs; the document keeps the hub's origin only for the console to read its height.
+    assert policy.endswith("; sandbox allow-same-origin") and "allow-scripts" not in policy
     assert resp.headers["referrer-policy"] == "no-referrer"
 
 
