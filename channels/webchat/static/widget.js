@@ -281,6 +281,7 @@
       this.seenUpTo(d.upto_message_id);
     } else if (f.event === "conversation.assigned" && d.agent_name) {
       this.queueLine.textContent = "";
+      this.awayBox.hidden = true;  // someone is here after all
       this.note(t.joined.replace("{name}", d.agent_name));
     } else if (f.event === "conversation.resolved") {
       this.queueLine.textContent = "";
