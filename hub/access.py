@@ -96,6 +96,12 @@ def check_contact(session: Session, scope: AgentScope, contact_id: int) -> Conta
     return contact
 
 
+def check_match(session: Session, scope: AgentScope, contact_id: int, other_id: int) -> None:
+    """Deciding about a suggested match (merging, dismissing): whoever may read both customers."""
+    check_contact(session, scope, contact_id)
+    check_contact(session, scope, other_id)
+
+
 def check_attachment(session: Session, scope: AgentScope, attachment_id: int) -> StoredAttachment:
     """A file the caller may download: one carried by a message of a conversation they may read,
     or their own upload not sent yet. Anything else does not exist for them (404, as a forged id)."""

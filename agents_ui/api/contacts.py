@@ -100,10 +100,26 @@ def merge(contact_id: int, body: MergeIn, caller: Caller = Depends(current_calle
     """Identities, conversations and the timeline move into `into`, with a `contact.merged` event on
     both timelines; this contact stays, empty. Supervisors, or agents who may read both."""
     with hub.db.write() as s:
-        access.check_contact(s, caller.scope, contact_id)
-        access.check_contact(s, caller.scope, body.into)
+        access.check_match(s, caller.scope, contact_id, body.into)
         into = do_merge(s, contact_id, body.into, actor_agent_id=caller.agent_id)
         return contact_view(s, into, queries.identities(s, body.into))
+
+
+class DismissMatchIn(In):
+    model_config = ConfigDict(extra="forbid")
+    other: int = Field(ge=1, le=2**63 - 1, description="the contact suggested as this one's, who is someone else")
+
+
+@router.post("/{contact_id}/dismiss-match", summary="Dismiss a suggested match: not the same customer")
+def dismiss_match(contact_id: int, body: DismissMatchIn, caller: Caller = Depends(current_caller),
+                  hub: Hub = Depends(get_hub)) -> dict[str, Any]:
+    """`other` is no longer suggested as this contact's (nor this one as theirs), with a
+    `contact.match_dismissed` event on both timelines; 404 if it was not suggested. Supervisors, or
+    agents who may read both. Answers with the contact as `GET` does."""
+    with hub.db.write() as s:
+        access.check_match(s, caller.scope, contact_id, body.other)
+        matches.do_dismiss_match(s, contact_id, body.other, actor_agent_id=caller.agent_id)
+    return get_contact(contact_id, caller, hub)
 
 
 @router.get("/{contact_id}/timeline", summary="Everything that happened with this contact, newest first")

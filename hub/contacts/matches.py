@@ -5,7 +5,9 @@ one is theirs (anyone can type a customer's email into a form next to their own 
 Unless the channel proves both (`ContactRef.verified`), the new address becomes a contact of its
 own and a `contact.match_suggested` event on both timelines says which customer it came with. An
 agent who agrees merges them (hub.conversations.merge): identities, conversations, messages and the
-timeline move into the other contact, with a `contact.merged` event on both timelines.
+timeline move into the other contact, with a `contact.merged` event on both timelines. An agent who
+knows they are different people dismisses the suggestion (`do_dismiss_match`, `contact.match_dismissed`
+on both timelines).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from hub.contacts.models import Contact, ContactIdentity
+from hub.errors import NotFound
 from hub.events import log
 from hub.events.models import Event
-from hub.events.types import MatchSuggested, Merged
+from hub.events.types import MatchDismissed, MatchSuggested, Merged
 
 SUGGESTED = MatchSuggested.TYPE
 MERGED = Merged.TYPE
+DISMISSED = MatchDismissed.TYPE
 
 
 def suggest_match(session: Session, contact_id: int, held: list[tuple[str, str]], *, candidate_id: int) -> None:
@@ -36,20 +40,23 @@ def suggest_match(session: Session, contact_id: int, held: list[tuple[str, str]]
 
 def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]:
     """The contacts suggested as this one's, oldest suggestion first, each once; those merged since
-    (no identity left) or merged into each other are left out."""
+    (no identity left) or merged into each other are left out, and so are those dismissed (unless
+    suggested again since)."""
     rows = session.execute(
         select(col(Event.id), col(Event.type), col(Event.payload), col(Event.created_at))
-        .where(col(Event.contact_id) == contact_id, col(Event.type).in_((SUGGESTED, MERGED)))
+        .where(col(Event.contact_id) == contact_id, col(Event.type).in_((SUGGESTED, MERGED, DISMISSED)))
         .order_by(col(Event.id))
     ).all()
     merged = {p.get("from_contact_id") for _, t, p, _ in rows if t == MERGED} | {
         p.get("into_contact_id") for _, t, p, _ in rows if t == MERGED}
     found: dict[int, dict[str, Any]] = {}
     for _, type_, p, at in rows:
-        if type_ != SUGGESTED:
+        if type_ == MERGED:
             continue
         other = p["candidate_id"] if p["contact_id"] == contact_id else p["contact_id"]
-        if other != contact_id and other not in merged and other not in found:
+        if type_ == DISMISSED:
+            found.pop(other, None)
+        elif other != contact_id and other not in merged and other not in found:
             found[other] = {"contact_id": other, "identities": p.get("identities", []), "reason": p.get("reason"),
                             "suggested_at": at.isoformat()}
     if not found:
@@ -60,3 +67,12 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
         select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(found), has_identity.exists()))}
     return [{**item, "name": live[other]} for other, item in found.items() if other in live]
 
+
+def do_dismiss_match(session: Session, contact_id: int, other_id: int, *, actor_agent_id: int | None) -> None:
+    """The agent says `other_id`, suggested as `contact_id`'s, is someone else: the suggestion goes
+    from both contacts (a `contact.match_dismissed` on both timelines, so open consoles update)."""
+    if not any(m["contact_id"] == other_id for m in suggested_matches(session, contact_id)):
+        raise NotFound(f"contact {other_id} is not suggested as the same customer as contact {contact_id}")
+    for on in (contact_id, other_id):
+        log.append(session, MatchDismissed(timeline=on, actor_agent_id=actor_agent_id, contact_id=contact_id,
+                                           candidate_id=other_id))

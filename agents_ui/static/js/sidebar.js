@@ -52,6 +52,7 @@ export class Sidebar {
       this.formEl = h('div', {class: 'customer-form', hidden: true}),
       h('h3', {}, t('customer.identities')),
       h('ul', {class: 'identities'}, idents.map((i) => h('li', {}, h('span', {class: 'muted'}, identityKind(t, i.kind)), ' ', i.address))),
+      this.matches(c),
       h('h3', {}, t('customer.conversations')),
       conversations === null ? h('p', {class: 'muted'}, t('common.loading')) : h('ul', {class: 'other-convs'},
         conversations.map((x) => h('li', {class: x.id === this.conversationId ? 'current' : ''},
@@ -63,6 +64,43 @@ export class Sidebar {
         timeline.map((e) => h('li', {},
           h('time', {datetime: e.at, title: fmtDateTime(e.at)}, fmtTime(e.at)), ' ',
           h('span', {}, this.timelineText(e))))));
+  }
+
+  // Contacts that may be this customer (an address that came with theirs, unproven): the agent
+  // merges them into this one, or says they are someone else (hub/contacts/matches.py).
+  matches(c) {
+    const t = this.t;
+    const list = c.suggested_matches || [];
+    if (!list.length) return null;
+    const error = h('p', {class: 'error', role: 'alert', hidden: true});
+    const act = async (button, path, body) => {
+      button.disabled = true;
+      error.hidden = true;
+      try {
+        await this.ctx.api('POST', path, body);
+        this.show(this.contact, {id: this.conversationId});
+      } catch (err) {
+        button.disabled = false;
+        error.textContent = t('common.error', {message: err.message});
+        error.hidden = false;
+      }
+    };
+    return h('section', {class: 'matches', 'aria-labelledby': 'matches-title'},
+      h('h3', {id: 'matches-title'}, t('customer.matches')),
+      h('p', {class: 'muted'}, t('customer.match_hint')),
+      h('ul', {}, list.map((m) => {
+        const who = m.name || t('inbox.customer', {id: m.contact_id});
+        const merge = h('button', {type: 'button', dataset: {action: 'merge-match'},
+          onClick: () => act(merge, `/api/v1/contacts/${m.contact_id}/merge`, {into: c.id})}, t('customer.match_merge'));
+        const dismiss = h('button', {type: 'button', dataset: {action: 'dismiss-match'},
+          'aria-label': t('customer.match_dismiss_label', {name: who}),
+          onClick: () => act(dismiss, `/api/v1/contacts/${c.id}/dismiss-match`, {other: m.contact_id})}, t('customer.match_dismiss'));
+        return h('li', {class: 'match', dataset: {contact: m.contact_id}},
+          h('strong', {}, who), ' ',
+          h('span', {class: 'muted'}, (m.identities || []).map((i) => i.address).filter((x) => x !== who).join(', ')),
+          h('div', {class: 'form-bar'}, merge, dismiss));
+      })),
+      error);
   }
 
   timelineText(e) {

@@ -14,7 +14,7 @@ from hub.events.types.agents import (
     TeamUpdated,
 )
 from hub.events.types.base import CATALOGUE, Audience, TypedEvent
-from hub.events.types.contacts import ContactUpdated, MatchSuggested, Merged, OptOutChanged
+from hub.events.types.contacts import ContactUpdated, MatchDismissed, MatchSuggested, Merged, OptOutChanged
 from hub.events.types.conversations import (
     Assigned,
     CallRequested,
@@ -42,7 +42,8 @@ from hub.events.types.receipts import AgentRead, CustomerRead
 __all__ = [
     "CATALOGUE", "AgentRead", "AgentUpdated", "Assigned", "Audience", "CallRequested", "ContactUpdated",
     "ConversationCreated", "CustomerRead",
-    "DeliveryRetried", "DeliveryRetryScheduled", "DeliveryStatusChanged", "Escalated", "MatchSuggested",
+    "DeliveryRetried", "DeliveryRetryScheduled", "DeliveryStatusChanged", "Escalated", "MatchDismissed",
+    "MatchSuggested",
     "MemberAdded", "MemberRemoved", "Merged", "MessageCreated", "NoteCreated", "OfferWithdrawn", "Offered",
     "OptOutChanged", "PresenceChanged", "Queued", "Rated", "Requeued", "RulesChanged", "SessionEnded", "SlaAtRisk",
     "SlaBreached", "StatusChanged", "TeamUpdated", "Transferred", "TypedEvent",

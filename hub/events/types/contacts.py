@@ -39,6 +39,17 @@ class MatchSuggested(TypedEvent):
     reason: str
 
 
+@event("contact.match_dismissed", "agents")
+class MatchDismissed(TypedEvent):
+    """An agent said `contact_id` and `candidate_id` are not the same customer: the suggestion
+    between them is no longer shown (on both timelines; a later suggestion shows it again)."""
+
+    timeline: int = column("contact_id")
+    actor_agent_id: int | None = column(default=None)
+    contact_id: int
+    candidate_id: int
+
+
 @event("contact.merged", "agents")
 class Merged(TypedEvent):
     """Contact `from_contact_id` was merged into `into_contact_id` (on both timelines)."""

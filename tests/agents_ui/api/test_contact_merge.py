@@ -110,3 +110,63 @@ def test_in_team_visibility_an_agent_merges_only_customers_they_may_read(databas
         resp = client.post(f"/api/v1/contacts/{a['contact_id']}/merge", json={"into": b["contact_id"]},
                            headers=sup.headers)
         assert resp.status_code == 200, resp.text
+
+
+def _suggested(client: TestClient, contact_id: int, headers: dict[str, str]) -> list[int]:
+    body = client.get(f"/api/v1/contacts/{contact_id}", headers=headers).json()
+    return [m["contact_id"] for m in body["suggested_matches"]]
+
+
+def test_an_agent_dismisses_a_suggested_match_and_both_customers_stop_showing_it(client: TestClient,
+                                                                               db: Database) -> None:
+    key = api_key(db)
+    customer = int(inbound(client, key, email="kim@example.com", name="Kim Lee", text="hello")["contact_id"])
+    inbound(client, key, email="kim@example.com", phone="+14155550143", text="my phone")
+    agent = login(client, db, "agent")
+    [held] = _suggested(client, customer, agent.headers)
+    resp = client.post(f"/api/v1/contacts/{customer}/dismiss-match", json={"other": held}, headers=agent.headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["suggested_matches"] == [] and resp.json()["id"] == customer
+    assert _suggested(client, held, agent.headers) == []
+    for contact_id in (customer, held):  # on both timelines, so open consoles read the customer again
+        items = client.get(f"/api/v1/contacts/{contact_id}/timeline", headers=agent.headers).json()["items"]
+        dismissed = [i for i in items if i["type"] == "contact.match_dismissed"]
+        assert [(d["data"]["contact_id"], d["data"]["candidate_id"], d["actor_agent_id"]) for d in dismissed] == [
+            (customer, held, agent.id)]
+    # Dismissed once is dismissed: again is a 404, as for a contact never suggested.
+    again = client.post(f"/api/v1/contacts/{held}/dismiss-match", json={"other": customer}, headers=agent.headers)
+    assert again.status_code == 404 and again.json()["message"]
+    # The phone still stays out of Kim's record, and merging is still the agent's to do.
+    assert client.post(f"/api/v1/contacts/{held}/merge", json={"into": customer}, headers=agent.headers).is_success
+
+
+def test_dismissing_refusals(client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    a = int(inbound(client, key, email="a@example.com")["contact_id"])
+    b = int(inbound(client, key, email="b@example.com")["contact_id"])
+    agent = login(client, db, "agent")
+    for contact_id, body, status in ((a, {"other": b}, 404), (a, {"other": 987654}, 404), (987654, {"other": a}, 404),
+                                     (a, {}, 422), (a, {"other": 0}, 422), (a, {"other": b, "and": 1}, 422)):
+        resp = client.post(f"/api/v1/contacts/{contact_id}/dismiss-match", json=body, headers=agent.headers)
+        assert resp.status_code == status, (body, resp.text)
+    assert client.post(f"/api/v1/contacts/{a}/dismiss-match", json={"other": b}).status_code == 401
+
+
+def test_in_team_visibility_only_who_may_read_both_customers_dismisses(database_url: str) -> None:
+    with TestClient(create_app(make_settings(database_url, visibility="team"))) as client:
+        db: Database = client.app.state.hub.db  # type: ignore[attr-defined]
+        key = api_key(db)
+        mine = create_team(db)
+        first = inbound(client, key, email="kim@example.com", text="hello")
+        second = inbound(client, key, email="kim@example.com", phone="+14155550144", text="my phone")
+        move(db, int(first["conversation_id"]), team_id=mine)
+        sup = login(client, db, "supervisor")
+        customer = int(first["contact_id"])
+        [held] = _suggested(client, customer, sup.headers)
+        assert second["contact_id"] == customer  # the held phone's contact has no conversation: no team reads it
+        agent = login(client, db, "agent", teams=[mine])
+        resp = client.post(f"/api/v1/contacts/{customer}/dismiss-match", json={"other": held}, headers=agent.headers)
+        assert resp.status_code == 403, resp.text
+        assert _suggested(client, customer, sup.headers) == [held]
+        resp = client.post(f"/api/v1/contacts/{customer}/dismiss-match", json={"other": held}, headers=sup.headers)
+        assert resp.status_code == 200, resp.text
