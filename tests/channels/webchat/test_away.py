@@ -2,11 +2,13 @@
 team online, or outside its business hours), the message is still taken, the email the visitor
 leaves is kept on their contact (someone else's is only suggested), and an agent's later reply
 reaches them by email (aiosmtpd as the mailbox's outgoing server) when they left the page, but
-not while they are on it."""
+not while they are on it, and their email answer comes back into the chat."""
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -39,6 +41,7 @@ def outgoing() -> Iterator[tuple[int, Recorder]]:
 @pytest.fixture
 def settings(database_url: str, outgoing: tuple[int, Recorder]) -> Settings:
     return make_settings(database_url, secret_key="test-hub-key", webchat={"widgets": WIDGETS}, email={
+        "listener_enabled": True, "listener_port": free_port(),
         "mailboxes": [{"address": "support@example.com", "display_name": "Example Support",
                        "smtp": {"host": "127.0.0.1", "port": outgoing[0], "starttls": False}}]})
 
@@ -102,7 +105,7 @@ def test_an_email_left_is_kept_on_the_visitor_and_someone_elses_is_only_suggeste
 
 
 def test_a_reply_reaches_the_visitor_by_email_once_they_left_the_page(
-        client: TestClient, db: Database, outgoing: tuple[int, Recorder]) -> None:
+        client: TestClient, db: Database, settings: Settings, outgoing: tuple[int, Recorder]) -> None:
     _, recorder = outgoing
     admin = login(client, db, "admin")
     ctx, visitor = open_visitor(client)
@@ -137,6 +140,21 @@ def test_a_reply_reaches_the_visitor_by_email_once_they_left_the_page(
     # Handed over: the web chat's item is done, the email's carries the message's status from then on.
     wait_for(lambda: items() == [("webchat", "sent"), ("email", "sent")], what="both outbox items sent")
     assert status(later["id"]) == "sent"
+
+    # Their answer by email comes back into the chat (the reply's Message-ID threads it there).
+    answer = EmailMessage()
+    answer["From"], answer["To"] = "ana@example.net", "support@example.com"
+    answer["Subject"], answer["Message-ID"] = f"Re: {mail['Subject']}", "<answer@mail.example.net>"
+    answer["In-Reply-To"] = mail["Message-ID"]
+    answer.set_content("Great, thank you!")
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
+        smtp.send_message(answer, to_addrs=["support@example.com"])
+
+    def texts() -> list[str]:
+        with db.read() as s:
+            return [t for (t,) in s.execute(text("SELECT text FROM messages WHERE conversation_id = :c ORDER BY id"),
+                                             {"c": conversation})]
+    wait_for(lambda: any(t.startswith("Great, thank you!") for t in texts()), what="the email answer in the chat")
 
 
 def test_without_an_email_the_reply_waits_in_the_widget_only(
