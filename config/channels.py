@@ -65,7 +65,7 @@ def mailbox(m: EmailMailboxSettings, max_bytes: int) -> Mailbox:
                           sent_folder=m.imap.sent_folder, append_sent=m.imap.append_sent)
     s = m.smtp
     return Mailbox(address=m.address, display_name=m.display_name, signature=m.signature, language=m.language,
-                   subject_token=m.subject_token, imap=imap,
+                   subject_token=m.subject_token, imap=imap, authserv_id=m.authserv_id,
                    smtp=SmtpServer(host=s.host, port=s.port, tls=s.tls, starttls=s.starttls, username=s.username,
                                    password=s.password, timeout_seconds=s.timeout_seconds))
 

@@ -84,6 +84,9 @@ class EmailMailboxSettings(BaseModel):
     signature: str = ""
     language: str = "en"  # of the words customers read in our mail ("On <date>, <name> wrote:")
     subject_token: bool = True  # "[#token]" in subjects, for mail clients that drop Reply-To
+    # The receiving server whose Authentication-Results are trusted ("mx.google.com"): a From that
+    # DMARC/DKIM/SPF did not prove is then flagged and held apart from the customer it names.
+    authserv_id: str = ""
     smtp: EmailSmtpSettings = Field(default_factory=EmailSmtpSettings)
     imap: EmailImapSettings | None = None  # None: mail arrives through the SMTP listener only
 

@@ -57,6 +57,9 @@ class MailboxIn(In):
     signature: str = Field(default="", max_length=4000)
     language: Literal["en", "es"] = "en"
     subject_token: bool = True
+    authserv_id: str = Field(default="", max_length=253, description="the receiving server whose "
+                             "Authentication-Results (RFC 8601) are trusted, e.g. mx.google.com; empty: From is not "
+                             "checked")
     smtp: ServerIn
     imap: ImapIn | None = Field(default=None, description="null: mail arrives through the hub's SMTP listener")
 
@@ -64,6 +67,14 @@ class MailboxIn(In):
     @classmethod
     def _address(cls, value: str) -> str:
         return valid_email(value)
+
+    @field_validator("authserv_id")
+    @classmethod
+    def _authserv_id(cls, value: str) -> str:
+        value = value.strip()
+        if not set(value) <= _HOST_CHARS:
+            raise ValueError("a host name, as the server writes it in Authentication-Results")
+        return value
 
     @field_validator("display_name")
     @classmethod
@@ -83,7 +94,7 @@ def _server(s: ServerIn) -> dict[str, Any]:
 
 def _settings(body: MailboxIn) -> dict[str, Any]:
     return {"display_name": body.display_name, "signature": body.signature, "language": body.language,
-            "subject_token": body.subject_token, "smtp": _server(body.smtp),
+            "subject_token": body.subject_token, "authserv_id": body.authserv_id.strip(), "smtp": _server(body.smtp),
             "imap": _server(body.imap) if body.imap else None}
 
 
@@ -108,7 +119,7 @@ def mailbox_out(row: StoredAccount, secrets_set: dict[str, bool]) -> dict[str, A
     s = row.settings
     return {"id": row.id, "address": row.name, "display_name": s.get("display_name", ""),
             "signature": s.get("signature", ""), "language": s.get("language", "en"),
-            "subject_token": s.get("subject_token", True),
+            "subject_token": s.get("subject_token", True), "authserv_id": s.get("authserv_id", ""),
             "smtp": _server_out(s.get("smtp"), secrets_set.get("smtp_password", False)),
             "imap": _server_out(s.get("imap"), secrets_set.get("imap_password", False))}
 

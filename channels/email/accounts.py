@@ -1,7 +1,8 @@
 """Mailboxes admins keep in the hub (`hub.ports.ChannelAccount`), as the channel's `Mailbox`.
 
 An account's `settings` have the shape of a mailbox in config/hub.toml's `[[email.mailboxes]]`
-(address, display_name, signature, language, subject_token, smtp {...}, imap {...} or absent);
+(address, display_name, signature, language, subject_token, authserv_id, smtp {...}, imap {...} or
+absent);
 its `secrets` hold `smtp_password` and `imap_password`.
 """
 
@@ -28,7 +29,8 @@ def mailbox_of(account: ChannelAccount, *, max_bytes: int | None = None) -> Mail
             imap_server = replace(imap_server, max_bytes=max_bytes)
     return Mailbox(address=account.name.lower(), display_name=str(s.get("display_name") or ""),
                    signature=str(s.get("signature") or ""), language=str(s.get("language") or "en"),
-                   subject_token=bool(s.get("subject_token", True)), smtp=smtp_server, imap=imap_server)
+                   subject_token=bool(s.get("subject_token", True)), smtp=smtp_server, imap=imap_server,
+                   authserv_id=str(s.get("authserv_id") or ""))
 
 
 def _known(values: dict[str, Any], kind: type[SmtpServer] | type[ImapServer]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from channels.email import tokens
 from channels.email.classify import HUMAN, Classification
 from channels.email.folding import fold
 from channels.email.parsing import ParsedEmail
+from channels.email.sender_auth import check_sender, guarded
 from channels.email.settings import Mailbox
 from hub.ports import Attachment, ContactRef, Cursor, DeliveryUpdate, InboundMessage, IngestResult, RawPayload
 
@@ -79,7 +80,7 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         "repairs": list(parsed.repairs),
         "inline": {p.content_id: p.filename for p in parsed.parts if p.content_id},
     }
-    return InboundMessage(
+    message = InboundMessage(
         channel=CHANNEL,
         source=mailbox.address,
         ingest_scope=ingest_scope(mailbox),
@@ -101,6 +102,8 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         # Auto-replies, list mail and bounces are shown, never work (and never answered: no loops).
         needs_answer=classification.kind == HUMAN,
     )
+    # A From its server could not prove is held apart from the customer it names (sender_auth).
+    return guarded(message, check_sender(parsed.message, mailbox.authserv_id, parsed.sender.email))
 
 
 def to_raw(mailbox: Mailbox | None, raw: bytes, reason: str, external_id: str | None) -> RawPayload:

@@ -61,6 +61,10 @@ class Mailbox:
     signature: str = ""  # plain text, appended under the agent's name in every reply
     language: str = "en"  # of the words a customer reads in our mail ("On <date>, <name> wrote:")
     subject_token: bool = True  # "[#token]" in the subject: a weak thread key for clients that drop Reply-To
+    # The authserv-id of the receiving server whose Authentication-Results (RFC 8601) are trusted
+    # for this mailbox ("mx.google.com"): set, a From that DMARC/DKIM/SPF did not prove is held
+    # apart from the customer it names (channels/email/sender_auth.py). Empty: not checked.
+    authserv_id: str = ""
     smtp: SmtpServer = SmtpServer()
     imap: ImapServer | None = None  # None: mail arrives only through the listener (a relay)
 

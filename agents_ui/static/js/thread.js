@@ -123,6 +123,7 @@ export class Thread {
     const body = [];
     const em = (m.metadata && m.metadata.email) || null;
     if (em && em.kind && em.kind !== 'human') meta.push(h('span', {class: 'mail-kind'}, t(`email.kind.${em.kind}`)));
+    if (em && em.auth && em.auth.verified === false) meta.push(this.unverified(em));
     if (m.subject) body.push(h('p', {class: 'subject'}, m.subject));
     if (m.channel === 'email' && kind !== 'note') body.push(this.emailHead(m, em));
     body.push(this.textOf(m, em));
@@ -149,6 +150,14 @@ export class Thread {
         h('time', {datetime: m.created_at, title: fmtDateTime(m.created_at)}, fmtTime(m.created_at))),
       h('div', {class: 'msg-body'}, body),
       kind === 'out' ? this.delivery(m) : null);
+  }
+
+  // A From the mailbox's own server could not prove (channels/email/sender_auth.py).
+  unverified(em) {
+    const a = em.auth;
+    const hint = this.t('email.unverified_hint', {address: (em.from && em.from.email) || '', dmarc: a.dmarc || '-',
+      dkim: a.dkim || '-', spf: a.spf || '-'});
+    return h('span', {class: 'mail-kind mail-unverified', role: 'note', title: hint}, this.t('email.unverified'));
   }
 
   // From, To and CC as the mail said (inbound), or the copies an agent added (a reply).

@@ -94,13 +94,19 @@ def test_a_stored_mailbox_switches_email_on_and_its_changes_restart_its_imap_tas
     assert adapter.settings.mailboxes == () and name not in adapter.watchers
 
 
-def test_the_sent_folder_settings_reach_the_channel(client: TestClient, admin: AgentLogin) -> None:
+def test_the_sent_folder_and_trusted_server_settings_reach_the_channel(client: TestClient, admin: AgentLogin) -> None:
     imap = {"host": "127.0.0.1", "port": free_port(), "security": "none", "username": "support",
             "sent_folder": "Elementos enviados", "append_sent": True}
-    created = client.post("/api/v1/admin/mailboxes", json=body(imap=imap), headers=admin.headers).json()
+    created = client.post("/api/v1/admin/mailboxes", json=body(imap=imap) | {"authserv_id": " mx.example.com "},
+                          headers=admin.headers).json()
     assert (created["imap"]["sent_folder"], created["imap"]["append_sent"]) == ("Elementos enviados", True)
+    assert created["authserv_id"] == "mx.example.com"
     [box] = client.app.state.hub.adapters["email"].settings.mailboxes  # type: ignore[attr-defined]
     assert box.imap is not None and (box.imap.sent_folder, box.imap.append_sent) == ("Elementos enviados", True)
+    assert box.authserv_id == "mx.example.com"
+    bad = client.post("/api/v1/admin/mailboxes", json=body("sales@example.com") | {"authserv_id": "mx; dmarc=pass"},
+                      headers=admin.headers)
+    assert bad.status_code == 422
     client.delete(f"/api/v1/admin/mailboxes/{created['id']}", headers=admin.headers)
 
 

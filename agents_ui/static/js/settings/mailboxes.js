@@ -107,6 +107,7 @@ function edit(ctx, editor, box, done) {
   const signature = h('textarea', {rows: '3', maxlength: '4000'});
   signature.value = b.signature || '';
   const language = select([['en', 'English'], ['es', 'Español']], b.language || 'en');
+  const authservId = input({value: b.authserv_id || '', maxlength: '253', placeholder: 'mx.example.com'});
   const smtp = server(t, 'smtp', b.smtp, {port: 587, security: 'starttls'});
   const imap = server(t, 'imap', b.imap, {port: 993, security: 'tls'});
   const useImap = h('input', {type: 'checkbox'});
@@ -119,6 +120,7 @@ function edit(ctx, editor, box, done) {
     h('h3', {id: 'st-mb-h'}, box ? t('settings.mailboxes.editing', {address: box.address}) : t('settings.mailboxes.new')),
     field(t('settings.mailboxes.address'), address), field(t('settings.mailboxes.name'), name),
     field(t('settings.mailboxes.signature'), signature), field(t('settings.mailboxes.language'), language),
+    field(t('settings.mailboxes.authserv_id'), authservId, t('settings.mailboxes.authserv_id_hint')),
     smtp.fields,
     h('label', {class: 'st-check'}, useImap, ' ', t('settings.mailboxes.use_imap')),
     imap.fields,
@@ -134,7 +136,7 @@ function edit(ctx, editor, box, done) {
     return null;
   }, async () => {
     const body = {address: address.value.trim(), display_name: name.value.trim(), signature: signature.value,
-      language: language.value, smtp: smtp.value(), imap: useImap.checked ? imap.value() : null};
+      language: language.value, authserv_id: authservId.value.trim(), smtp: smtp.value(), imap: useImap.checked ? imap.value() : null};
     if (box) await ctx.api('PUT', `/api/v1/admin/mailboxes/${box.id}`, body);
     else await ctx.api('POST', '/api/v1/admin/mailboxes', body);
     clear(editor);
