@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Hub
+from tests.browser.test_settings import serious_violations
 
 SHOTS = Path(os.environ.get("HUB_SHOT_DIR", "/tmp"))
 
@@ -35,6 +36,7 @@ def test_two_agents_on_one_conversation_see_each_other_view_type_and_leave(hub: 
     ana_page.locator("#tab-note").click()
     ana_page.locator("#composer-text").type("I have this one")
     expect(ben_sees).to_have_text("Ana Watch está escribiendo una nota interna")
+    assert serious_violations(ana_page) == []
     ana_page.screenshot(path=str(SHOTS / "collision-en.png"))
     ben_page.screenshot(path=str(SHOTS / "collision-es.png"))
 

@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Hub
+from tests.browser.test_settings import serious_violations
 
 
 def test_dismissing_a_suggested_match_updates_every_console(hub: Hub, new_page: Any) -> None:
@@ -29,6 +30,7 @@ def test_dismissing_a_suggested_match_updates_every_console(hub: Hub, new_page: 
     expect(ana_page.locator(".matches h3")).to_have_text("Possibly the same customer")
     expect(ben_page.locator(".matches h3")).to_have_text("Quizá sea el mismo cliente")
     expect(ben_page.locator(".matches .match")).to_contain_text("+14155550177")
+    assert serious_violations(ana_page) == []
     ana_page.locator(".pane-customer").screenshot(path="/tmp/match-en.png")
     ben_page.locator(".pane-customer").screenshot(path="/tmp/match-es.png")
 

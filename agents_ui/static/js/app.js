@@ -69,7 +69,7 @@ class Shell {
       LANGUAGES.map(([code, name]) => h('option', {value: code, selected: code === lang()}, name)));
     this.banner_el = h('div', {class: 'banner', role: 'status', hidden: true});
     this.topbar = h('header', {class: 'topbar'},
-      h('a', {class: 'brand', href: '#/inbox/mine'}, t('app.name')),
+      h('h1', {class: 'brand-title'}, h('a', {class: 'brand', href: '#/inbox/mine'}, t('app.name'))),
       h('nav', {class: 'sections', 'aria-label': t('shell.sections')},
         h('a', {href: '#/inbox/mine', dataset: {section: 'inbox'}}, t('shell.inbox')),
         canSee('supervisor') ? h('a', {href: '#/supervisor', dataset: {section: 'supervisor'}}, t('shell.supervisor')) : null,

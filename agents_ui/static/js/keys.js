@@ -6,6 +6,8 @@ const SHORTCUTS = [
   ['e', 'keys.resolve'], ['a', 'keys.assign'], ['s', 'keys.snooze'], ['/', 'keys.search'], ['?', 'keys.help_key'],
 ];
 
+const CONTROLS = 'a[href], button, summary, [role="button"], [role="tab"], [role="option"], [role="menuitem"]';
+
 function typing(target) {
   return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
 }
@@ -30,7 +32,8 @@ export function installKeys(shell) {
     const actions = {
       j: () => shell.inbox.move(1),
       k: () => shell.inbox.move(-1),
-      Enter: () => (e.target instanceof HTMLAnchorElement ? false : shell.inbox.openSelected()),
+      // Enter on a link or a button is theirs ("Send again", "Show images"...), not "open the row".
+      Enter: () => (e.target instanceof Element && e.target.closest(CONTROLS) ? false : shell.inbox.openSelected()),
       r: () => open && conv.composer.focus('reply'),
       n: () => open && conv.composer.focus('note'),
       e: () => open && conv.conv.status !== 'resolved' && conv.setStatus('resolved'),

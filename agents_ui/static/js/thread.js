@@ -58,7 +58,9 @@ export class Thread {
     node.dataset.order = String(id);
     const old = this.nodes.get(key);
     if (old) {
+      const focused = old.contains(document.activeElement) ? document.activeElement : null;
       old.replaceWith(node);
+      if (focused) keepFocus(node, focused);
     } else {
       let before = null;
       const when = Number(node.dataset.at);
@@ -219,6 +221,9 @@ export class Thread {
       const before = this.changes.get(m.id) || 0;
       try {
         this.answered(await this.ctx.api('POST', `/api/v1/conversations/${m.conversation_id}/messages/${m.id}/retry`), before);
+        // The message was drawn again without this button: focus its new status, which is read out.
+        const node = this.nodes.get(`m:${m.id}`);
+        if (node && !node.contains(document.activeElement)) keepFocus(node, button);
       } catch (err) {
         button.disabled = false;
         error.textContent = this.t('delivery.retry_failed', {message: err.message});
@@ -249,15 +254,19 @@ export class Thread {
       });
       return [el, more];
     };
+    // Each button gives way to what it shows; focus goes there rather than back to the page's top.
     const button = h('button', {type: 'button', class: 'link', onClick: () => {
       if (!(m.html || '').includes('data-remote-src')) {
         fill(holder, frame(false));
+        holder.querySelector('iframe').focus();
         return;
       }
       const show = h('button', {type: 'button', class: 'link show-images', onClick: () => {
         fill(holder, frame(true));
+        holder.querySelector('iframe').focus();
       }}, t('conv.show_images'));
       fill(holder, h('p', {class: 'muted images-blocked'}, t('conv.images_blocked'), ' ', show), frame(false));
+      show.focus();
     }}, t('conv.show_formatted'));
     holder.appendChild(button);
     return holder;
@@ -332,4 +341,13 @@ function fitFrame(frame, more, t) {
     frame.fitObserver.observe(frame);
     for (const img of doc.images) img.addEventListener('load', measure);
   }
+}
+
+// A message drawn again (its delivery status changed) while focus was in it: focus goes to the same
+// control if it is still there, else to its status (read out), else to the message itself.
+function keepFocus(node, was) {
+  const action = was.dataset && was.dataset.action;
+  const target = (action && node.querySelector(`[data-action="${action}"]`)) || node.querySelector('.delivery') || node;
+  if (!target.matches('button, a[href], input, select, textarea, iframe')) target.tabIndex = -1;
+  target.focus({preventScroll: true});
 }
