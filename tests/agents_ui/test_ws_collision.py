@@ -86,6 +86,22 @@ def test_two_agents_on_one_conversation_see_each_other_come_type_and_go(client: 
         shows(b, [])
 
 
+def test_a_note_being_typed_never_reaches_the_customer(client: TestClient, db: Database) -> None:
+    conv, ben, ana, _ = setup(client, db)
+    widget: list[tuple[int, str]] = []
+    client.app.state.hub.hints.on_agent_typing(lambda c, name: widget.append((c, name)))  # type: ignore[attr-defined]
+    with connect(client, ben) as b, connect(client, ana) as a:
+        until(b, is_ready), until(a, is_ready)
+        a.send_json({"type": "viewing", "conversation_id": conv})
+        shows(a, [])
+        b.send_json({"type": "typing", "conversation_id": conv, "mode": "note"})
+        assert next_of(a, "typing")["mode"] == "note"
+        assert widget == []
+        b.send_json({"type": "typing", "conversation_id": conv, "mode": "reply"})
+        assert next_of(a, "typing")["mode"] == "reply"
+        assert [c for c, _ in widget] == [conv]
+
+
 def test_an_agent_who_may_not_read_it_learns_nothing_and_is_not_shown(client: TestClient, db: Database) -> None:
     conv, ben, _, outsider = setup(client, db)
     with connect(client, ben) as b, connect(client, outsider) as o:

@@ -58,6 +58,12 @@ def test_two_agents_on_one_conversation_see_each_other_view_type_and_leave(hub: 
     ben_page.locator("#composer-text").press("Enter")
     expect(presence.locator(".collision-text")).to_have_text("Ben Okafor is viewing")
 
+    # Ana's network drops: what she knew is stale, so it goes; back online, the hub says again.
+    ana_page.context.set_offline(True)
+    expect(presence).to_be_hidden()
+    ana_page.context.set_offline(False)
+    expect(presence.locator(".collision-text")).to_have_text("Ben Okafor is viewing")
+
     ben_page.goto("/#/inbox/mine")  # back to his list
     expect(presence).to_be_hidden()
     ben_page.goto(f"/#/c/{conv}")

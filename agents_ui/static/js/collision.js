@@ -28,6 +28,13 @@ export class Collision {
     ctx.socket.on('viewers', (frame) => this.viewers(frame));
     ctx.socket.on('typing', (frame) => { if (frame.who === 'agent') this.typed(frame); });
     ctx.socket.on('ready', () => this.say());
+    // Offline, what we knew goes stale: show nobody until the hub says again (after `ready`).
+    ctx.socket.on('state', (state) => {
+      if (state === 'online') return;
+      this.others = [];
+      this.clearTyping();
+      this.render();
+    });
   }
 
   // The conversation now open here (null: none).
