@@ -12,7 +12,9 @@ Protocol (JSON text frames):
   `{"type": "typing", "conversation_id": C, "mode": "reply"|"note"}` (typing a reply, the default:
   the customer's widget shows it, if the agent may reply there; other agents with C open see a
   reply or a note being typed; at most one every TYPING_EVERY seconds counts),
-  `{"type": "viewing", "conversation_id": C|null}` (collision presence: agents_ui/ws_collision.py); anything
+  `{"type": "viewing", "conversation_id": C|null}` (collision presence: agents_ui/ws_collision.py),
+  `{"type": "customer", "contact_id": C|null}` (the sidebar's customer, whose events it then also
+  receives, answered with the same frame: agents_ui/ws_customer.py); anything
   else, or a frame that is not a JSON object, gets `{"type": "error", "message"}` and the socket goes on.
 Events are sent exactly once per connection and in order: ids at or below the last one sent are
 dropped. Not events: `{"type": "typing", "conversation_id", "who": "customer"}`, a hint (hub/hints.py)
@@ -44,6 +46,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from agents_ui.deps import Caller, read_caller, token_from
 from agents_ui.presence import PresenceThrottle, presence_throttle
 from agents_ui.ws_collision import MAX_CONVERSATION_ID, CollisionPresence
+from agents_ui.ws_customer import FollowedCustomer
 from agents_ui.ws_frames import MAX_FRAME_CHARS, FrameTooLarge, receive_frame
 from hub.clock import utcnow
 from hub.errors import HubError
@@ -85,6 +88,7 @@ class AgentSocket:
         self.hint_sends: set[asyncio.Task[None]] = set()
         self.typed_at: dict[tuple[int, str], float] = {}
         self.collision = CollisionPresence(hub, lambda: self.caller, self.send_hint)
+        self.customer = FollowedCustomer(hub, lambda: self.caller)
 
     def send_hint(self, frame: str) -> None:
         if len(self.hint_sends) > 8:
@@ -125,7 +129,7 @@ class AgentSocket:
                 # Before this event is sent and the next ones are judged: they see the new scope.
                 await self.check_session()
             self.last_sent = ev.id
-            if can_see(self.caller.scope, ev):
+            if can_see(self.caller.scope, ev) or self.customer.sees(ev):
                 await self.ws.send_text(ev.wire_json)
 
     async def check_session(self) -> None:
@@ -197,6 +201,12 @@ class AgentSocket:
             await self.agent_typing(frame.get("conversation_id"), frame.get("mode", "reply"))
         elif kind == "viewing":
             if (problem := await self.collision.view(frame.get("conversation_id"))) is not None:
+                await self.error(problem)
+        elif kind == "customer":
+            answer, problem = await self.customer.follow(frame.get("contact_id"))
+            if answer is not None:
+                await self.ws.send_text(answer)
+            if problem is not None:
                 await self.error(problem)
         elif kind == "presence":
             try:

@@ -108,3 +108,13 @@ def can_see(scope: AgentScope, event: EventView) -> bool:
     prev_team = event.payload.get("from_team_id")
     prev_agent = event.payload.get("from_assignee_id")
     return prev_agent == scope.agent_id or (prev_team is not None and prev_team in scope.team_ids)
+
+
+def can_see_customer_event(scope: AgentScope, event: EventView, contact_id: int | None) -> bool:
+    """Whether an event of the customer whose sidebar the agent's console shows (`contact_id`, a
+    contact they may read: `hub.access.check_contact`) reaches their socket beyond `can_see`: what
+    the contact's API shows them (GET /api/v1/contacts/{id} and its timeline): the customer's own
+    events, and those of the customer's conversations the agent may read, in any team."""
+    if contact_id is None or event.contact_id != contact_id:
+        return False
+    return event.conversation_id is None or scope.can_see_conversation(event.team_id, event.assignee_id)

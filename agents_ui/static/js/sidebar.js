@@ -1,11 +1,17 @@
 // The customer: name, identities on every channel, tier and language (editable), their other
-// conversations on every channel, and the whole timeline.
+// conversations on every channel, and the whole timeline. Kept live from the socket: the console
+// follows this customer (a `customer` frame, agents_ui/ws_customer.py), so their events arrive even
+// from conversations outside the agent's teams, and each is applied in place (test_event_replay.py
+// copies these reducers); a merge into this customer and a suggested match (made or dismissed) read
+// them again.
 import {h, fill} from './dom.js';
 import {icon} from './icons.js';
 import {fmtDateTime, fmtTime} from './i18n.js';
 
 const TIERS = ['standard', 'vip'];
 const LANGS = ['', 'en', 'es'];
+const TIMELINE_LIMIT = 50;  // as read: GET /contacts/{id}/timeline?limit=50
+const FOLLOW_WAIT_MS = 3000;  // a hub that does not answer the customer frame: read anyway
 
 export class Sidebar {
   constructor(el, ctx) {
@@ -13,57 +19,180 @@ export class Sidebar {
     this.ctx = ctx;
     this.t = ctx.t;
     this.contactId = null;
+    this.loads = 0;
+    this.waiters = [];
+    ctx.socket.on('customer', (frame) => this.followed(frame));
+    // A new connection follows no customer and replays nothing of theirs outside the agent's
+    // teams: follow again and read them again.
+    ctx.socket.on('ready', () => { if (this.contactId != null) this.load(); });
     this.clear();
   }
 
   clear() {
+    const following = this.contactId != null;
     this.contactId = null;
+    this.contact = this.conversations = this.timeline = this.pending = null;
+    this.loads += 1;
+    if (following) this.ctx.socket.send({type: 'customer', contact_id: null});
     fill(this.el, h('p', {class: 'empty'}, this.t('customer.none')));
   }
 
+  // The customer of the open conversation `conv`. Another customer starts from what the
+  // conversation knows of them; the same one keeps what it shows while it is read again.
   async show(contact, conv) {
-    this.contactId = contact.id;
     this.conversationId = conv.id;
-    this.contact = contact;
-    this.render(contact, null, null);
-    const [full, timeline] = await Promise.all([
-      this.ctx.api('GET', `/api/v1/contacts/${contact.id}`).catch(() => null),
-      this.ctx.api('GET', `/api/v1/contacts/${contact.id}/timeline?limit=50`).catch(() => null),
-    ]);
-    if (this.contactId !== contact.id) return;
-    if (full) this.contact = full;
-    this.render(this.contact, full ? full.conversations : null, timeline ? timeline.items : null);
+    if (this.contactId !== contact.id) {
+      this.contactId = contact.id;
+      this.contact = contact;
+      this.conversations = this.timeline = null;
+      this.build();
+    }
+    this.render();
+    await this.load();
   }
 
-  render(c, conversations, timeline) {
+  // Follow the customer, then read them: the events that arrive meanwhile wait in `pending` and
+  // those newer than the timeline read apply on top (the contact is read after the timeline, so
+  // it is at least as new; every event carries its fields' new values, so applying one that the
+  // contact already had changes nothing).
+  async load() {
+    const id = this.contactId;
+    const load = ++this.loads;
+    this.pending = [];
+    await this.follow(id);
+    if (load !== this.loads) return;
+    const timeline = await this.ctx.api('GET', `/api/v1/contacts/${id}/timeline?limit=${TIMELINE_LIMIT}`).catch(() => null);
+    if (load !== this.loads) return;
+    const full = await this.ctx.api('GET', `/api/v1/contacts/${id}`).catch(() => null);
+    if (load !== this.loads) return;
+    const pending = this.pending;
+    this.pending = null;
+    if (timeline) this.timeline = timeline.items;
+    if (full) {
+      const {conversations, ...contact} = full;
+      this.contact = contact;
+      this.conversations = conversations;
+    }
+    const cut = timeline && timeline.items.length ? timeline.items[0].id : 0;
+    let again = false;
+    for (const event of pending) if (event.id > cut) again = this.reduce(event) || again;
+    this.render();
+    if (again) this.load();
+  }
+
+  follow(contactId) {
+    return new Promise((resolve) => {
+      if (!this.ctx.socket.send({type: 'customer', contact_id: contactId})) { resolve(); return; }
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w.done !== done);
+        resolve();
+      };
+      const timer = setTimeout(done, FOLLOW_WAIT_MS);
+      this.waiters.push({contactId, done});
+    });
+  }
+
+  // The hub follows `contact_id` (null: refused, the API will say why).
+  followed(frame) {
+    const waiter = this.waiters.find((w) => w.contactId === frame.contact_id) || (frame.contact_id == null && this.waiters[0]);
+    if (waiter) waiter.done();
+  }
+
+  apply(event) {
+    if (this.contactId == null || event.contact_id !== this.contactId) return;
+    if (this.pending) { this.pending.push(event); return; }
+    if (this.reduce(event)) this.load();
+    else this.render();
+  }
+
+  // One event of this customer onto what the sidebar holds; true when it must be read again.
+  reduce(event) {
+    const d = event.data || {};
+    const timeline = this.timeline;
+    if (timeline && !timeline.some((e) => e.id === event.id)) {
+      const at = timeline.findIndex((e) => e.id < event.id);
+      timeline.splice(at < 0 ? timeline.length : at, 0, event);
+      timeline.length = Math.min(timeline.length, TIMELINE_LIMIT);
+    }
+    const c = this.contact;
+    if (event.type === 'contact.merged') return d.into_contact_id === this.contactId;  // their identities and conversations came
+    if (event.type === 'contact.match_suggested' || event.type === 'contact.match_dismissed') return true;  // suggested_matches
+    if (event.type === 'contact.updated') {
+      for (const [key, [, value]] of Object.entries(d.changes || {})) c[key] = value;
+    } else if (event.type === 'contact.opt_out_changed' && c.opted_out_channels) {
+      const channels = new Set(c.opted_out_channels);
+      if (d.opted_out) channels.add(d.channel); else channels.delete(d.channel);
+      c.opted_out_channels = [...channels].sort();
+      c.sms_opted_out = channels.has('sms');
+    }
+    const list = this.conversations;
+    if (list && d.conversation && d.conversation.contact_id === this.contactId) {
+      const i = list.findIndex((x) => x.id === d.conversation.id);
+      if (i >= 0) list[i] = {...list[i], ...d.conversation};
+      else {
+        const at = list.findIndex((x) => x.id < d.conversation.id);  // newest first, as read
+        list.splice(at < 0 ? list.length : at, 0, {...d.conversation});
+      }
+    }
+    const m = d.message;
+    if (list && event.type === 'message.created' && m && m.direction === 'in') {
+      const conv = list.find((x) => x.id === event.conversation_id);
+      if (conv) conv.last_message_at = m.created_at;
+    }
+    return false;
+  }
+
+  // The frame of the pane, once per customer: its parts are filled by render(), and the edit and
+  // new email forms stay open while the customer's events arrive.
+  build() {
     const t = this.t;
+    this.nameEl = h('h2', {class: 'customer-name'});
+    this.factsEl = h('dl', {class: 'facts'});
+    this.newEmailEl = h('button', {type: 'button', class: 'link', dataset: {action: 'new-email'}, onClick: () => this.newEmail()},
+      t('customer.new_email'));
+    this.formEl = h('div', {class: 'customer-form', hidden: true});
+    this.identitiesEl = h('ul', {class: 'identities'});
+    this.matchesEl = h('div', {class: 'customer-matches'});
+    this.matchesShown = undefined;
+    this.convsEl = h('div', {class: 'customer-convs'});
+    this.timelineEl = h('div', {class: 'customer-timeline'});
+    fill(this.el, this.nameEl, this.factsEl,
+      h('button', {type: 'button', class: 'link', onClick: () => this.edit()}, t('customer.edit')),
+      this.newEmailEl, this.formEl,
+      h('h3', {}, t('customer.identities')), this.identitiesEl, this.matchesEl,
+      h('h3', {}, t('customer.conversations')), this.convsEl,
+      h('h3', {}, t('customer.timeline')), this.timelineEl);
+  }
+
+  render() {
+    const t = this.t;
+    const c = this.contact;
     const idents = c.identities || [
       ...(c.email ? [{kind: 'email', address: c.email}] : []),
       ...(c.phone ? [{kind: 'phone', address: c.phone}] : [])];
-    fill(this.el,
-      h('h2', {class: 'customer-name'}, c.name || t('inbox.customer', {id: c.id})),
-      h('dl', {class: 'facts'},
-        h('dt', {}, t('customer.tier')), h('dd', {}, c.tier ? tierName(t, c.tier) : t('common.none')),
-        h('dt', {}, t('customer.language')), h('dd', {}, c.language || t('common.none'))),
-      h('button', {type: 'button', class: 'link', onClick: () => this.edit()}, t('customer.edit')),
-      idents.some((i) => i.kind === 'email')
-        ? h('button', {type: 'button', class: 'link', dataset: {action: 'new-email'}, onClick: () => this.newEmail()},
-          t('customer.new_email')) : null,
-      this.formEl = h('div', {class: 'customer-form', hidden: true}),
-      h('h3', {}, t('customer.identities')),
-      h('ul', {class: 'identities'}, idents.map((i) => h('li', {}, h('span', {class: 'muted'}, identityKind(t, i.kind)), ' ', i.address))),
-      this.matches(c),
-      h('h3', {}, t('customer.conversations')),
-      conversations === null ? h('p', {class: 'muted'}, t('common.loading')) : h('ul', {class: 'other-convs'},
-        conversations.map((x) => h('li', {class: x.id === this.conversationId ? 'current' : ''},
-          h('a', {href: `#/c/${x.id}`, 'aria-current': x.id === this.conversationId ? 'true' : null},
-            icon(x.channel), ' ', t(`channel.${x.channel}`), ' · ', t(`status.${x.status}`), ' · ',
-            h('time', {datetime: x.last_message_at || x.created_at}, fmtTime(x.last_message_at || x.created_at)))))),
-      h('h3', {}, t('customer.timeline')),
-      timeline === null ? h('p', {class: 'muted'}, t('common.loading')) : h('ol', {class: 'timeline'},
-        timeline.map((e) => h('li', {},
-          h('time', {datetime: e.at, title: fmtDateTime(e.at)}, fmtTime(e.at)), ' ',
-          h('span', {}, this.timelineText(e))))));
+    const optedOut = c.opted_out_channels || [];
+    this.nameEl.textContent = c.name || t('inbox.customer', {id: c.id});
+    fill(this.factsEl,
+      h('dt', {}, t('customer.tier')), h('dd', {}, c.tier ? tierName(t, c.tier) : t('common.none')),
+      h('dt', {}, t('customer.language')), h('dd', {}, c.language || t('common.none')),
+      optedOut.length ? [h('dt', {}, t('customer.opted_out')),
+        h('dd', {}, optedOut.map((ch) => t(`channel.${ch}`)).join(', '))] : null);
+    this.newEmailEl.hidden = !idents.some((i) => i.kind === 'email');
+    fill(this.identitiesEl, idents.map((i) => h('li', {}, h('span', {class: 'muted'}, identityKind(t, i.kind)), ' ', i.address)));
+    if (this.matchesShown !== c.suggested_matches) {  // changed only by a read: kept while events arrive
+      this.matchesShown = c.suggested_matches;
+      fill(this.matchesEl, this.matches(c));
+    }
+    keepFocus(this.convsEl, () => fill(this.convsEl, this.conversations === null ? h('p', {class: 'muted'}, t('common.loading'))
+      : h('ul', {class: 'other-convs'}, this.conversations.map((x) => h('li', {class: x.id === this.conversationId ? 'current' : ''},
+        h('a', {href: `#/c/${x.id}`, 'aria-current': x.id === this.conversationId ? 'true' : null},
+          icon(x.channel), ' ', t(`channel.${x.channel}`), ' · ', t(`status.${x.status}`), ' · ',
+          h('time', {datetime: x.last_message_at || x.created_at}, fmtTime(x.last_message_at || x.created_at))))))));
+    fill(this.timelineEl, this.timeline === null ? h('p', {class: 'muted'}, t('common.loading')) : h('ol', {class: 'timeline'},
+      this.timeline.map((e) => h('li', {},
+        h('time', {datetime: e.at, title: fmtDateTime(e.at)}, fmtTime(e.at)), ' ',
+        h('span', {}, this.timelineText(e))))));
   }
 
   // Contacts that may be this customer (an address that came with theirs, unproven): the agent
@@ -112,6 +241,7 @@ export class Sidebar {
       return `${what}: ${(m.text || '').slice(0, 80)}`;
     }
     if (e.type === 'conversation.rated') return t('timeline.rated', {score: e.data.score});
+    if (e.type === 'conversation.status_changed' && e.data.to) return t('timeline.status', {status: t(`status.${e.data.to}`)});
     if (e.type === 'delivery.status_changed') return t('timeline.delivery', {status: t(`delivery.${e.data.status}`)});
     if (e.type === 'contact.opt_out_changed') {
       return t(e.data.opted_out ? 'timeline.opted_out' : 'timeline.opted_in', {channel: t(`channel.${e.data.channel}`)});
@@ -134,8 +264,10 @@ export class Sidebar {
       const body = {name: name.value.trim() || null, tier: tier.value || null, language: lang.value || null};
       try {
         const updated = await this.ctx.api('PATCH', `/api/v1/contacts/${c.id}`, body);
-        this.contact = {...c, ...updated};
-        this.show(this.contact, {id: this.conversationId});
+        this.formEl.hidden = true;
+        if (this.contactId !== c.id) return;
+        Object.assign(this.contact, updated);
+        this.render();
       } catch (err) {
         error.textContent = err.status === 404 || err.status === 405 ? t('customer.edit_unavailable') : t('common.error', {message: err.message});
         error.hidden = false;
@@ -192,12 +324,6 @@ export class Sidebar {
     subject.focus();
   }
 
-  apply(event) {
-    if (this.contactId == null || event.contact_id !== this.contactId) return;
-    clearTimeout(this.timer);
-    // A burst of the customer's events reloads the sidebar once.
-    this.timer = setTimeout(() => this.show(this.contact, {id: this.conversationId}), 400);
-  }
 }
 
 function tierName(t, tier) {
@@ -209,4 +335,12 @@ function identityKind(t, kind) {
   const key = `identity.${kind.split(':')[0]}`;
   const text = t(key);
   return text === key ? kind : text;
+}
+
+// Re-filling `el` keeps the keyboard where it was (a link of the same conversation).
+function keepFocus(el, refill) {
+  const active = document.activeElement;
+  const href = active && el.contains(active) ? active.getAttribute('href') : null;
+  refill();
+  if (href) el.querySelector(`a[href="${CSS.escape(href)}"]`)?.focus();
 }

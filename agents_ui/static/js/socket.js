@@ -13,7 +13,7 @@ const PONG_TIMEOUT_MS = 5000;
 const SESSION_ENDED = new Set([4401, 1008]);
 const RESYNC = 4409;
 // What listeners of every event ('*') are not given: the socket's own news, and hints (no id).
-const NOT_EVENTS = new Set(['state', 'ready', 'resync', 'typing', 'viewers']);
+const NOT_EVENTS = new Set(['state', 'ready', 'resync', 'typing', 'viewers', 'customer']);
 
 export class HubSocket {
   constructor({path = '/ws/agent', onResync = async () => {}, onSessionEnded = () => {}} = {}) {
@@ -93,6 +93,8 @@ export class HubSocket {
       clearTimeout(this.pongTimer);
     } else if (frame.type === 'typing' || frame.type === 'viewers') {
       this.emit(frame.type, frame); // a hint (hub/hints.py, hub/viewers.py): no id, never replayed
+    } else if (frame.type === 'customer') {
+      this.emit(frame.type, frame); // the sidebar's customer is followed (agents_ui/ws_customer.py)
     }
   }
 
