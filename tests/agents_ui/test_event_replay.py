@@ -5,9 +5,10 @@ A random sequence of what customers and agents do runs against a real hub; at a 
 supervisor's console state is read (inbox rows, the open conversation, the agent directory),
 and at the end the events logged after that point are applied to it by `reduce`, a Python copy of
 the console's handlers (agents_ui/static/js: inbox.js `apply`, conversation.js `apply`,
-thread.js, directory.js `apply`). The result must equal a fresh read, except where the console
-itself would read again (it refetches the inbox on `conversation.*` events, the directory on
-`team.*`): there only what it updates in place is compared.
+thread.js, directory.js `apply`, sidebar.js `reduce`). The result must equal a fresh read, except
+where the console itself would read again (it refetches the inbox on `conversation.*` events, the
+directory on `team.*`, the sidebar on a merge into its customer): there only what it updates in
+place is compared.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ NOT_SHOWN = ("last_assigned_at",)
 UNTRACKED = ("updated_at", "first_response_at")
 # What a merge changes in inbox rows: the console reads the list again for it.
 MOVED_BY_MERGE = ("contact_id", "contact_name")
+TIMELINE_LIMIT = 50  # sidebar.js, as it reads GET /contacts/{id}/timeline
+# What the contact's API answers beside the contact the sidebar shows (its conversations are kept
+# apart; suggested matches are not in the sidebar).
+NOT_CONTACT = ("conversations", "suggested_matches")
 
 
 def shown(conversation: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +69,12 @@ class Console:
     messages: dict[int, dict[str, Any]]
     thread: dict[int, dict[str, Any]]
     agents: dict[int, dict[str, Any]]
+    # sidebar.js: the open conversation's customer, their conversations (newest first), timeline
+    customer: dict[str, Any]
+    customer_conversations: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
     refetch_inbox: bool = False
+    reload_sidebar: bool = False
     reload_directory: bool = False
     reload_conversation: bool = False
     merged: bool = False
@@ -76,11 +86,19 @@ def read(client: TestClient, me: AgentLogin, conversation_id: int) -> Console:
     rows = client.get("/api/v1/conversations?view=all&limit=500", headers=h).json()["items"]
     conv = client.get(f"/api/v1/conversations/{conversation_id}?limit=200", headers=h).json()
     agents = client.get("/api/v1/agents", headers=h).json()["items"]
+    contact_id = conv["contact"]["id"]
+    # As sidebar.js: the timeline first, then the contact (at least as new).
+    timeline = client.get(f"/api/v1/contacts/{contact_id}/timeline?limit={TIMELINE_LIMIT}", headers=h).json()["items"]
+    customer = client.get(f"/api/v1/contacts/{contact_id}", headers=h).json()
     return Console(
         rows={r["id"]: r for r in rows}, order=[r["id"] for r in rows],
         conversation=conv["conversation"], contact=conv["contact"],
         messages={m["id"]: m for m in conv["messages"]}, thread={e["id"]: e for e in conv["events"]},
         agents={a["id"]: {k: v for k, v in a.items() if k not in NOT_SHOWN} for a in agents},
+        customer={k: v for k, v in customer.items() if k not in NOT_CONTACT},
+        customer_conversations=customer["conversations"],
+        # The socket's events carry no `private` (a console knows it from the type).
+        timeline=[{k: v for k, v in e.items() if k != "private"} for e in timeline],
     )
 
 
@@ -117,6 +135,7 @@ def reduce(state: Console, event: dict[str, Any], me: int) -> None:
         state.refetch_inbox = True
     elif item is not None and kind == "message.created":
         state.order.sort(key=lambda i: (state.rows[i]["last_message_at"] or "", i), reverse=True)
+    reduce_sidebar(state, event)
     # conversation.js: the open conversation
     state.merged = state.merged or kind == "contact.merged"
     if kind == "contact.merged" and state.conversation["id"] in d["conversation_ids"]:
@@ -137,6 +156,37 @@ def reduce(state: Console, event: dict[str, Any], me: int) -> None:
         state.thread[event["id"]] = event
     if d.get("conversation"):
         state.conversation = {**state.conversation, **d["conversation"]}
+
+
+def reduce_sidebar(state: Console, event: dict[str, Any]) -> None:
+    """sidebar.js `reduce`: an event of the sidebar's customer (the socket follows them)."""
+    kind, d, me = event["type"], event["data"], state.customer["id"]
+    if event["contact_id"] != me:
+        return
+    if all(e["id"] != event["id"] for e in state.timeline):
+        state.timeline = sorted([*state.timeline, event], key=lambda e: -e["id"])[:TIMELINE_LIMIT]
+    if kind == "contact.merged":
+        state.reload_sidebar = state.reload_sidebar or d["into_contact_id"] == me
+        return
+    if kind == "contact.updated":
+        state.customer.update({k: after for k, (_, after) in d["changes"].items()})
+    elif kind == "contact.opt_out_changed":
+        channels = set(state.customer["opted_out_channels"]) | {d["channel"]} if d["opted_out"] \
+            else set(state.customer["opted_out_channels"]) - {d["channel"]}
+        state.customer["opted_out_channels"] = sorted(channels)
+        state.customer["sms_opted_out"] = "sms" in channels
+    convs = state.customer_conversations
+    if (c := d.get("conversation")) and c["contact_id"] == me:
+        known = next((x for x in convs if x["id"] == c["id"]), None)
+        if known is not None:
+            known.update(c)
+        else:
+            convs.append(dict(c))
+            convs.sort(key=lambda x: -x["id"])
+    if kind == "message.created" and d["message"]["direction"] == "in":
+        for x in convs:
+            if x["id"] == event["conversation_id"]:
+                x["last_message_at"] = d["message"]["created_at"]
 
 
 class World:
@@ -169,9 +219,12 @@ class World:
             if not self.customers or rng.random() < 0.4:
                 self.customers.append(f"c{len(self.customers)}@example.com")
             text = rng.choice(["Hello", "Where is my order?", "two\nlines  of   text", "x" * 200])
-            out = inbound(self.client, self.key, email=rng.choice(self.customers), text=text)
+            # Another entry point now and then: a customer's second conversation (the sidebar lists both).
+            source = rng.choice(["crm", "crm", "shop"])
+            out = inbound(self.client, self.key, email=rng.choice(self.customers), text=text, source=source)
             if out["conversation_id"] not in self.conversations:
                 self.conversations.append(out["conversation_id"])  # type: ignore[arg-type]
+            if out["contact_id"] not in self.contacts:
                 self.contacts.append(out["contact_id"])  # type: ignore[arg-type]
         elif action == "assign":
             who = rng.choice([None, *(a.id for a in self.agents)])
@@ -222,6 +275,10 @@ def assert_caught_up(state: Console, fresh: Console) -> None:
         assert state.thread == fresh.thread
     if not state.reload_directory:
         assert state.agents == fresh.agents
+    if not (state.reload_sidebar or state.reload_conversation):
+        assert state.customer == fresh.customer
+        assert [shown(c) for c in state.customer_conversations] == [shown(c) for c in fresh.customer_conversations]
+        assert state.timeline == fresh.timeline
     in_place = (lambda row: {k: v for k, v in shown(row).items() if k not in MOVED_BY_MERGE}) if state.merged \
         else shown
     for cid, row in state.rows.items():
