@@ -137,6 +137,7 @@ class AgentSocket:
         if found is None:
             raise SessionEnded
         self.caller, self.expires_at = found
+        await self.customer.recheck()
 
     async def watch_session(self) -> None:
         """Changes that leave no event (a token expiring, a password set from the CLI)."""

@@ -44,6 +44,13 @@ class FollowedCustomer:
         self.contact_id = contact_id if readable else None
         return json.dumps({"type": "customer", "contact_id": self.contact_id}), None
 
+    async def recheck(self) -> None:
+        """After the agent was read again (their teams may have changed): stop following a
+        customer they may no longer read (in `team` mode, where reading depends on teams)."""
+        if self.contact_id is not None and self.caller().scope.isolated \
+                and not await asyncio.to_thread(self.may_read, self.contact_id):
+            self.contact_id = None
+
     def may_read(self, contact_id: int) -> bool:
         try:
             with self.hub.db.read() as s:

@@ -87,3 +87,25 @@ def test_a_followed_customers_events_arrive_from_every_conversation_the_agent_ma
     # Gus followed: his message, when Ana may read his conversation; Fay's billing news no more.
     assert [f["type"] for f in after if f["contact_id"] == gus_id] == (["message.created"] if readable else [])
     assert [f["type"] for f in after if f["contact_id"] == fay_id] == (["contact.updated"] if readable else [])
+
+
+@pytest.mark.parametrize("visibility", ["team"])  # in company mode every agent reads every customer
+def test_a_customer_no_longer_readable_after_leaving_a_team_is_no_longer_followed(
+        client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    support = create_team(db)
+    ana = login(client, db, "agent", teams=[support])
+    admin = login(client, db, "admin")
+    fay = inbound(client, key, email="fay@example.com", text="my parcel")
+    move(db, int(fay["conversation_id"]), team_id=support)
+    with connect(client, ana) as ws:
+        until(ws, is_ready)
+        assert follow(ws, fay["contact_id"])["contact_id"] == fay["contact_id"]
+        resp = client.delete(f"/api/v1/teams/{support}/members/{ana.id}", headers=admin.headers)
+        assert resp.status_code == 200, resp.text
+        until(ws, lambda f: f.get("type") == "team.member_removed")
+        resp = client.patch(f"/api/v1/contacts/{fay['contact_id']}", json={"name": "Fay"}, headers=admin.headers)
+        assert resp.status_code == 200, resp.text
+        inbound(client, key, email="nobody@example.com", text="sentinel")  # the shared inbox: Ana's
+        frames = until(ws, says("sentinel"))
+    assert [f["type"] for f in frames if f.get("contact_id") == fay["contact_id"]] == []
