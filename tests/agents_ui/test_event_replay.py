@@ -7,7 +7,7 @@ and at the end the events logged after that point are applied to it by `reduce`,
 the console's handlers (agents_ui/static/js: inbox.js `apply`, conversation.js `apply`,
 thread.js, directory.js `apply`, sidebar.js `reduce`). The result must equal a fresh read, except
 where the console itself would read again (it refetches the inbox on `conversation.*` events, the
-directory on `team.*`, the sidebar on a merge into its customer): there only what it updates in
+directory on `team.*`, the sidebar on a merge into its customer or a suggested match): there only what it updates in
 place is compared.
 """
 
@@ -44,9 +44,8 @@ UNTRACKED = ("updated_at", "first_response_at")
 # What a merge changes in inbox rows: the console reads the list again for it.
 MOVED_BY_MERGE = ("contact_id", "contact_name")
 TIMELINE_LIMIT = 50  # sidebar.js, as it reads GET /contacts/{id}/timeline
-# What the contact's API answers beside the contact the sidebar shows (its conversations are kept
-# apart; suggested matches are not in the sidebar).
-NOT_CONTACT = ("conversations", "suggested_matches")
+# sidebar.js reads its customer again for these (suggested matches, what a merge brought).
+SIDEBAR_READS = frozenset({"contact.match_suggested", "contact.match_dismissed"})
 
 
 def shown(conversation: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +94,7 @@ def read(client: TestClient, me: AgentLogin, conversation_id: int) -> Console:
         conversation=conv["conversation"], contact=conv["contact"],
         messages={m["id"]: m for m in conv["messages"]}, thread={e["id"]: e for e in conv["events"]},
         agents={a["id"]: {k: v for k, v in a.items() if k not in NOT_SHOWN} for a in agents},
-        customer={k: v for k, v in customer.items() if k not in NOT_CONTACT},
+        customer={k: v for k, v in customer.items() if k != "conversations"},
         customer_conversations=customer["conversations"],
         # The socket's events carry no `private` (a console knows it from the type).
         timeline=[{k: v for k, v in e.items() if k != "private"} for e in timeline],
@@ -165,8 +164,8 @@ def reduce_sidebar(state: Console, event: dict[str, Any]) -> None:
         return
     if all(e["id"] != event["id"] for e in state.timeline):
         state.timeline = sorted([*state.timeline, event], key=lambda e: -e["id"])[:TIMELINE_LIMIT]
-    if kind == "contact.merged":
-        state.reload_sidebar = state.reload_sidebar or d["into_contact_id"] == me
+    if kind == "contact.merged" or kind in SIDEBAR_READS:
+        state.reload_sidebar = state.reload_sidebar or kind in SIDEBAR_READS or d["into_contact_id"] == me
         return
     if kind == "contact.updated":
         state.customer.update({k: after for k, (_, after) in d["changes"].items()})
