@@ -22,6 +22,7 @@ from hub.ports_parts.client_addresses import ClientAddresses, TrustedProxies, or
 from hub.ports_parts.errors import (
     AttachmentRefused,
     AttachmentTooLarge,
+    OutcomeUnknown,
     PermanentError,
     RejectedMessage,
     TransientError,
@@ -67,6 +68,7 @@ __all__ = [
     "Outbound",
     "OutboundCall",
     "OutboundMessage",
+    "OutcomeUnknown",
     "PermanentError",
     "PublicEvent",
     "QueueStatus",

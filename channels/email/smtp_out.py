@@ -1,6 +1,8 @@
 """Outgoing mail through the mailbox's SMTP server (aiosmtplib), its errors in the port's terms.
 
-Connection trouble, timeouts and 4xx answers are transient (the outbox retries with backoff);
+Connection trouble, timeouts and 4xx answers are transient (the outbox retries with backoff); a
+timeout or a dropped connection once connected may have lost only the server's answer to DATA
+(`OutcomeUnknown`: the retry looks in the Sent folder first);
 5xx answers and recipients refused for good are permanent and carry the server's own words,
 e.g. "550 5.1.1 <ana@example.com>: Recipient address rejected: User unknown".
 """
@@ -16,7 +18,7 @@ import aiosmtplib
 
 from channels.email.charsets import one_line
 from channels.email.settings import SmtpServer
-from hub.ports import PermanentError, TransientError
+from hub.ports import OutcomeUnknown, PermanentError, TransientError
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,12 @@ async def send(server: SmtpServer, message: EmailMessage, *, sender: str,
         raise _refusal(exc.code, exc.message, "the SMTP server refused the mailbox's credentials") from exc
     except aiosmtplib.SMTPSenderRefused as exc:
         raise _refusal(exc.code, exc.message, f"sender {exc.sender} refused") from exc
-    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+    except aiosmtplib.SMTPConnectError as exc:  # connect timeouts too: nothing was handed over
         raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {one_line(str(exc))}") from exc
+    except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+        # Perhaps while waiting for the answer to DATA: the server may have the mail. (Earlier in
+        # the dialogue too; then the retry's look in the Sent folder finds nothing and sends.)
+        raise OutcomeUnknown(f"SMTP server {server.host}:{server.port} did not answer: {one_line(str(exc))}") from exc
     except aiosmtplib.SMTPResponseException as exc:  # DATA, HELO, MAIL answered 4xx/5xx
         raise _refusal(exc.code, exc.message, "the SMTP server refused the mail") from exc
     except ssl.SSLError as exc:

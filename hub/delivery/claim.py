@@ -23,12 +23,15 @@ from hub.plain_sql import PlainSql, read_when
 
 _COLUMNS = tuple(c.name for c in OUTBOX.columns)
 _TIMES = tuple(c.name for c in OUTBOX.columns if c.name.endswith(("_at", "_until")))
-# What a claim writes in `last_error` of a row it takes in flight after its lease: an attempt
-# started (the claim that took it committed before sending) and nobody recorded how it ended.
-# Every way back to pending sets `last_error`, so on a claimed row it means exactly that
-# (`OutboundMessage.outcome_unknown`: the adapter may look whether the provider has it).
-OUTCOME_UNKNOWN = "an earlier attempt stopped before its outcome was recorded"
-# Parameters: the lease's end, now, OUTCOME_UNKNOWN, the channels, now (due), now (lapsed), how many.
+# How `last_error` starts when an attempt's outcome is unknown: the claim writes it on a row it
+# takes in flight after its lease (the claim that took it before committed before sending, and
+# nobody recorded how that attempt ended); a retry after `OutcomeUnknown` (a timeout once the item
+# was handed over) records it at the start of its error. Every way back to pending sets
+# `last_error`, so on a claimed row it means exactly that (`OutboundMessage.outcome_unknown`: the
+# adapter may look whether the provider has it before sending again).
+OUTCOME_UNKNOWN = "outcome unknown, the provider may have it"
+_STOPPED = f"{OUTCOME_UNKNOWN}: the attempt stopped before its outcome was recorded"
+# Parameters: the lease's end, now, _STOPPED, the channels, now (due), now (lapsed), how many.
 _CLAIM = (
     "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, lease_until = ?, updated_at = ?, "
     "last_error = CASE WHEN status = 'in_flight' THEN ? ELSE last_error END "
@@ -52,7 +55,7 @@ def claim(session: Session, channels: list[str], limit: int, lease: timedelta) -
     now = utcnow()
     when = sql.when(now)
     sql.execute(_claim_text(len(channels), not sql.sqlite),
-                [sql.when(now + lease), when, OUTCOME_UNKNOWN, *channels, when, when, limit])
+                [sql.when(now + lease), when, _STOPPED, *channels, when, when, limit])
     items = [_item(row) for row in sql.fetchall()]
     items.sort(key=lambda item: (item.next_attempt_at, item.id or 0))  # RETURNING keeps no order
     return items

@@ -54,7 +54,15 @@ from hub.delivery.hand_over import do_hand_over
 from hub.delivery.outbound import outbound_items
 from hub.delivery.sent import do_record_sent
 from hub.outbox.models import OutboxItem
-from hub.ports import ChannelAdapter, Outbound, OutboundMessage, PermanentError, SendResult, TransientError
+from hub.ports import (
+    ChannelAdapter,
+    Outbound,
+    OutboundMessage,
+    OutcomeUnknown,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
 from hub.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -170,7 +178,7 @@ class DeliveryWorker:
 
     def _claim_in(self, s: Session) -> tuple[list[OutboxItem], list[Outbound]]:
         items = claim(s, list(self.adapters), self.batch_size, self.lease)
-        unknown = {item.id for item in items if item.last_error == OUTCOME_UNKNOWN}
+        unknown = {item.id for item in items if (item.last_error or "").startswith(OUTCOME_UNKNOWN)}
         return items, outbound_items(s, items, self.adapters, outcome_unknown=unknown)
 
     async def _deliver(self, item: OutboxItem, out: Outbound, held: dict[int | None, int]) -> None:
@@ -192,6 +200,8 @@ class DeliveryWorker:
             result = await adapter.send(out)
         except PermanentError as exc:
             await self._finish(item.id, "failed", str(exc), None)
+        except OutcomeUnknown as exc:  # the claim of the retry tells the adapter (outcome_unknown)
+            await self._finish(item.id, "retry", f"{OUTCOME_UNKNOWN}: {exc}", None)
         except TransientError as exc:
             await self._finish(item.id, "retry", str(exc), None)
         except Exception as exc:  # an adapter bug must not lose the message: retry, and say why

@@ -1,5 +1,6 @@
 """The errors that cross the port: ingest's refusals (`RejectedMessage`, `AttachmentTooLarge`,
-`AttachmentRefused`) and a send's outcome (`TransientError`: try later; `PermanentError`: never)."""
+`AttachmentRefused`) and a send's outcome (`TransientError`: try later, `OutcomeUnknown` when it may
+have gone through; `PermanentError`: never)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ class AttachmentRefused(RejectedMessage):
 
 class TransientError(Exception):
     """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
+
+
+class OutcomeUnknown(TransientError):
+    """The send may have gone through: the connection timed out or dropped after the item was
+    handed over (email: waiting for the answer to DATA). Retried like any transient error, and
+    the retry's `OutboundMessage.outcome_unknown` lets the adapter look before sending again."""
 
 
 class PermanentError(Exception):

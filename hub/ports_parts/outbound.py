@@ -31,9 +31,10 @@ class OutboundMessage:
     # adapter's `send_key` before the first attempt and kept with the outbox row; None when the
     # adapter mints none.
     send_key: str | None = None
-    # An earlier attempt started and its outcome was never recorded (the process died mid-send):
-    # the provider may have accepted it already. An adapter that can look (email: the mailbox's
-    # Sent folder, for the `send_key`) checks before sending again.
+    # An earlier attempt started and its outcome was never recorded (the process died mid-send),
+    # or it ended in `OutcomeUnknown` (a timeout once handed over): the provider may have it
+    # already. An adapter that can look (email: the mailbox's Sent folder, for the `send_key`)
+    # checks before sending again.
     outcome_unknown: bool = False
 
 

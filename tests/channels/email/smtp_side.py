@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ class Recorder:
 
     rcpt_answer: dict[str, str] = field(default_factory=dict)  # address -> "550 ..." refusal
     data_answer: str | None = None  # e.g. "451 4.3.0 try later"
+    # Set: the mail is taken, and the answer to DATA waits until this is set (a client times out).
+    answer_after: threading.Event | None = None
     received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -34,6 +38,8 @@ class Recorder:
         msg = email.message_from_bytes(envelope.original_content or b"", policy=policy.default)
         assert isinstance(msg, EmailMessage)
         self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), msg))
+        if self.answer_after is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.answer_after.wait)
         return "250 2.0.0 Ok: queued as 4711"
 
 

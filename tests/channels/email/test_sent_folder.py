@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from email import policy
@@ -21,10 +22,13 @@ import pytest
 
 from channels.email.adapter import EmailAdapter
 from channels.email.settings import EmailSettings, ImapServer, Mailbox, SmtpServer
+from hub.clock import utcnow
 from hub.db import Database
+from hub.delivery.claim import OUTCOME_UNKNOWN
 from hub.delivery.worker import DeliveryWorker
+from hub.outbox.models import OutboxItem
 from tests.channels.email.imap_side import mailbox
-from tests.channels.email.smtp_side import smtp_server
+from tests.channels.email.smtp_side import Recorder, smtp_server
 from tests.channels.email.test_never_sent_twice import LEASE, _failing_once, _queue_reply, _wait_for_lease_to_lapse
 from tests.dovecot import Dovecot, dovecot
 from tests.factories import outbox_row
@@ -37,8 +41,8 @@ def imap() -> Iterator[Dovecot]:
         yield server
 
 
-def _adapter(smtp_port: int, box: Mailbox) -> EmailAdapter:
-    box = replace(box, display_name="ACME Support", smtp=SmtpServer(port=smtp_port, timeout_seconds=5))
+def _adapter(smtp_port: int, box: Mailbox, *, timeout: float = 5) -> EmailAdapter:
+    box = replace(box, display_name="ACME Support", smtp=SmtpServer(port=smtp_port, timeout_seconds=timeout))
     return EmailAdapter(EmailSettings(mailboxes=(box,), secret=b"kept secret"))
 
 
@@ -132,3 +136,36 @@ def test_when_the_sent_folder_cannot_be_read_the_reply_is_sent_again_not_held(pl
         first, second = (mail for _, _, mail in server.received)
     assert first["Message-ID"] == second["Message-ID"]
     assert outbox_row(plain_db, item_id).status == "sent"
+
+
+def _due_now(db: Database, item_id: int) -> None:
+    with db.write() as s:
+        row = s.get(OutboxItem, item_id)
+        assert row is not None
+        row.next_attempt_at = utcnow()
+
+
+@pytest.mark.parametrize("filed", [True, False], ids=["copy in Sent", "no copy"])
+def test_a_timeout_waiting_for_the_answer_to_data_looks_in_sent_before_the_retry(
+        plain_db: Database, imap: Dovecot, filed: bool) -> None:
+    imap.create("Sent")
+    port, item_id = free_port(), _queue_reply(plain_db)
+    release = threading.Event()
+    recorder = Recorder(answer_after=release)  # takes the mail, then says nothing
+    with smtp_server(port, recorder):
+        worker = DeliveryWorker(plain_db, {"email": _adapter(port, mailbox(imap), timeout=1)}, lease=LEASE)
+        try:
+            assert asyncio.run(worker.run_once()) == 1  # the client gives up waiting for the 250
+        finally:
+            release.set()
+        row = outbox_row(plain_db, item_id)
+        assert row.status == "pending" and (row.last_error or "").startswith(OUTCOME_UNKNOWN)
+        [(_, _, mail)] = recorder.received
+        if filed:
+            imap.append(mail.as_bytes(), folder="Sent")  # the server filed it, as Gmail does
+        _due_now(plain_db, item_id)
+        assert asyncio.run(worker.run_once()) == 1
+        assert len(recorder.received) == (1 if filed else 2)
+    assert all(m["Message-ID"] == mail["Message-ID"] for _, _, m in recorder.received)
+    row = outbox_row(plain_db, item_id)
+    assert (row.status, row.provider_id) == ("sent", mail["Message-ID"])
