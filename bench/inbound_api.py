@@ -117,19 +117,27 @@ def prepare_hub_database(url: str, src: Path = ROOT) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def hub_server(database_url: str, src: Path = ROOT) -> ServerProcess:
+def hub_server(database_url: str, src: Path = ROOT, settings: dict[str, str] | None = None) -> ServerProcess:
     """`config.app:create_app` built from HUB_* variables: the default single process (no Redis).
 
     `src` is the source tree the server imports the hub from (its working directory comes first on
-    `sys.path`): this checkout, or e.g. a copy of it with a change to compare."""
+    `sys.path`): this checkout, or e.g. a copy of it with a change to compare. `settings`: more
+    HUB_* variables (e.g. a channel's)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_DATABASE_URL"] = database_url
+    env.update(settings or {})
     return ServerProcess("hub", uvicorn_command("config.app:create_app"), env, cwd=src)
 
 
-def agent_listener(server: ServerProcess) -> Listener:
+def agent_token(server: ServerProcess) -> str:
+    """The benchmark agent's session token (logged in over HTTP, as the console does)."""
     resp = httpx.post(server.url + "/api/v1/auth/login", json={"email": AGENT_EMAIL, "password": AGENT_PASSWORD})
     resp.raise_for_status()
+    return str(resp.json()["token"])
+
+
+def agent_listener(server: ServerProcess) -> Listener:
+    token = agent_token(server)
 
     async def resume(conn: ClientConnection) -> None:
         await conn.send(json.dumps({"type": "resume", "last_event_id": 0}))
@@ -139,7 +147,7 @@ def agent_listener(server: ServerProcess) -> Listener:
         await conn.send(json.dumps({"type": "presence", "presence": "online"}))
 
     return Listener(server.ws_url + "/ws/agent", extract_marker, handshake=resume,
-                    headers={"Authorization": f"Bearer {resp.json()['token']}"})
+                    headers={"Authorization": f"Bearer {token}"})
 
 
 def floor_server(database_url: str) -> ServerProcess:
