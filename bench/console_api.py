@@ -35,7 +35,6 @@ written as JSON to bench/out/.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -57,10 +56,9 @@ from bench.harness import (
     fresh_postgres,
     machine,
     percentile,
-    source_version,
     wait_until_quiet,
 )
-from bench.inbound_api import exported
+from bench.inbound_api import hub_tree
 from bench.machine import busy_cpu_seconds
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -255,10 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     add_run_arguments(p)
     args = p.parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        if args.hub_commit:
-            args.hub_src = stack.enter_context(exported(args.hub_commit))
-        hub_source = source_version(args.hub_src)
+    with hub_tree(args) as hub_source:
         runs = [run_db(kind, args) for kind in (["sqlite", "postgres"] if args.db == "both" else [args.db])]
     print_table(runs)
     args.out.mkdir(parents=True, exist_ok=True)

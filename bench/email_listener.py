@@ -57,13 +57,21 @@ from typing import Any
 
 import httpx
 
-from bench.harness import HOST, REQUEST_TIMEOUT, ROOT, ServerProcess, add_run_arguments, free_port, machine
-from bench.harness import source_version
+from bench.harness import (
+    HOST,
+    REQUEST_TIMEOUT,
+    ROOT,
+    ServerProcess,
+    add_run_arguments,
+    free_port,
+    machine,
+    py_spy,
+)
 from bench.inbound_api import (
     agent_token,
-    exported,
     fresh_database,
     hub_server,
+    hub_tree,
     prepare_hub_database,
     settle,
 )
@@ -282,14 +290,16 @@ def run(kind: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
             settle(args)
             load = os.getloadavg()
             cpu0, gen0 = server.cpu_seconds(), time.process_time()
-            sent = send(listener, mails, args.concurrency)
+            with py_spy(server, args.profile, gil=args.profile_gil) if args.profile else contextlib.nullcontext():
+                sent = send(listener, mails, args.concurrency)
             cpu, gen = server.cpu_seconds() - cpu0, time.process_time() - gen0
             load_after = os.getloadavg()
         result = check(url, seeded, mails)
     rate = args.n / sent.seconds
     print(f"[{kind}] {args.n} mails over {args.concurrency} connections in {sent.seconds:.2f} s = {rate:,.0f} mails/s "
           f"(target {TARGET_PER_SECOND:.0f}: {'met' if rate >= TARGET_PER_SECOND else 'MISSED'}); "
-          f"server CPU {cpu * 1000 / args.n:.2f} ms/mail ({cpu / sent.seconds:.0%}), generator {gen / sent.seconds:.0%}; "
+          f"server CPU {cpu * 1000 / args.n:.2f} ms/mail ({cpu / sent.seconds:.0%}), "
+          f"generator {gen / sent.seconds:.0%}; "
           f"threading {result['accuracy']:.2%} correct, wrong {result['wrong_by_kind'] or 'none'}, "
           f"missing {result['missing']}, stored twice {result['stored_twice']}, conversations "
           f"{result['conversations']}/{result['conversations_expected']}; refused {len(sent.errors)}, "
@@ -312,13 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attachments", type=float, default=0.1, help="share of mails with a PDF (default 0.1)")
     p.add_argument("--repeat", type=int, default=1, help="runs per database, each on a fresh one (default 1)")
     p.add_argument("--seed", type=int, default=15)
+    p.add_argument("--profile", type=Path, metavar="FILE",
+                   help="record the server with py-spy while the mails go in (raw, for bench.spy_summary)")
+    p.add_argument("--profile-gil", action="store_true", help="only threads holding the GIL (where the CPU goes)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     add_run_arguments(p)
     args = p.parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        if args.hub_commit:
-            args.hub_src = stack.enter_context(exported(args.hub_commit))
-        hub_source = source_version(args.hub_src)
+    with hub_tree(args) as hub_source:
         rng = random.Random(args.seed)
         kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         runs = [run(kind, args, rng) for kind in kinds for _ in range(args.repeat)]

@@ -356,6 +356,31 @@ async def run_phase(server: ServerProcess, listener: Listener, post: Post, phase
     )
 
 
+@contextmanager
+def py_spy(server: ServerProcess, output: Path, *, seconds: float | None = None, gil: bool = False) -> Iterator[None]:
+    """py-spy records the server (raw, for bench.spy_summary) for `seconds`, or until the block ends.
+    It is the venv's (`pip install py-spy`) or the one on PATH."""
+    import shutil
+    import signal
+
+    exe = Path(sys.executable).parent / "py-spy"
+    found = str(exe) if exe.exists() else shutil.which("py-spy")
+    if found is None:
+        raise RuntimeError("py-spy is not installed (pip install py-spy)")
+    assert server.proc is not None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([found, "record", "--pid", str(server.proc.pid), "--format", "raw", "--rate", "250",
+                            "--threads", "--nonblocking", "--output", str(output),
+                            *(["--duration", str(int(seconds))] if seconds is not None else []),
+                            *(["--gil"] if gil else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        if seconds is None:
+            spy.send_signal(signal.SIGINT)  # it writes what it has, then exits
+        spy.wait(30)
+
+
 def run_async(main: Awaitable[Any]) -> Any:
     """Run the load generator on uvloop when it is installed (it is with uvicorn[standard])."""
     try:

@@ -235,6 +235,16 @@ def exported(rev: str) -> Iterator[Path]:
         yield Path(tmp)
 
 
+@contextmanager
+def hub_tree(args: argparse.Namespace) -> Iterator[str]:
+    """For the block: `args.hub_src` is the tree to run the hub from (`--hub-commit` exported, or
+    `--hub-src`); yields its version (taken now: others may commit meanwhile)."""
+    with contextlib.ExitStack() as stack:
+        if args.hub_commit:
+            args.hub_src = stack.enter_context(exported(args.hub_commit))
+        yield source_version(args.hub_src)
+
+
 Runner = Callable[[str, argparse.Namespace], list[PhaseResult]]
 
 

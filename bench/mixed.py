@@ -52,15 +52,15 @@ from bench.harness import (
     free_port,
     machine,
     percentile,
+    py_spy,
     run_async,
     run_phase,
-    source_version,
 )
 from bench.inbound_api import (
-    exported,
     extract_marker,
     fresh_database,
     hub_server,
+    hub_tree,
     poster,
     postgres_version,
     settle,
@@ -249,17 +249,8 @@ def profiled(server: ServerProcess, args: argparse.Namespace, name: str) -> Any:
     if args.profile is None:
         yield
         return
-    args.profile.mkdir(parents=True, exist_ok=True)
-    assert server.proc is not None
-    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
-                            "--format", "raw", "--rate", "250", "--threads", "--nonblocking",
-                            "--duration", str(int(args.seconds)), "--output", str(args.profile / f"{name}.txt"),
-                            *(["--gil"] if args.profile_gil else [])],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with py_spy(server, args.profile / f"{name}.txt", seconds=args.seconds, gil=args.profile_gil):
         yield
-    finally:
-        spy.wait(30)
 
 
 def run_db(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -413,11 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     add_run_arguments(p)
     args = p.parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        if args.hub_commit:
-            args.hub_src = stack.enter_context(exported(args.hub_commit))
+    with hub_tree(args) as hub_source:
         kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-        hub_source = source_version(args.hub_src)
         every = {kind: run_db(kind, args) for kind in kinds}
     verdicts = {kind: verdict(phases) for kind, phases in every.items()}
     print(f"hub source: {hub_source}")

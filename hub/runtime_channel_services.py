@@ -147,15 +147,22 @@ class ChannelServices(HubWriter):
                                accept: frozenset[str] | None = None) -> Attachment:
         """`store_attachment_async`, also for a stream (an agent's upload, spooled to disk) and
         with the uploading agent, whose file it is until a reply of theirs carries it."""
+        kept = await self.keep_file_async(content, content_type, filename, cid=cid, accept=accept)
+        key, ctype, name = kept.kept, kept.content_type, kept.filename
+        assert key is not None and ctype is not None and name is not None
+        return await self.write_async(lambda s: attachment_actions.do_add(
+            s, blob_key=key, content_type=ctype, filename=name, size=kept.size or 0, cid=kept.cid,
+            uploaded_by=uploaded_by))
+
+    async def keep_file_async(self, content: bytes | BinaryIO, content_type: str | None, filename: str | None, *,
+                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
         if self.options.files is None:
             raise RejectedMessage("this hub keeps no files: no attachment store is configured")
         kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename, accept)
         cid = (cid or "").strip().strip("<>") or None
         if cid is not None and (len(cid) > 255 or not cid.isprintable()):
             cid = None  # not one an HTML part could name anyway
-        return await self.write_async(lambda s: attachment_actions.do_add(
-            s, blob_key=kept.blob_key, content_type=kept.content_type, filename=kept.filename, size=kept.size,
-            cid=cid, uploaded_by=uploaded_by))
+        return Attachment(None, kept.content_type, kept.filename, kept.size, cid, kept=kept.blob_key)
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         return await asyncio.to_thread(self.read_attachment, attachment)

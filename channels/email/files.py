@@ -1,14 +1,17 @@
 """An email's files kept by the hub: each part (with its Content-ID, so `cid:` pictures show) and
 the whole message as received (`message/rfc822`), which agents can always download.
 
-Stored before ingest (the port's store, by content): a crash in between leaves a file nobody
-names, never a message without its source. A part the hub refuses (over its limit, or a hub
-that keeps no files) is left out with its facts (name, type, size) and a repair note; so is the
-raw message. Any other failure (the database) raises: the mail is fetched or relayed again.
+Their bytes are kept before ingest (`port.keep_file_async`, by content, all at once); their rows
+are written by ingest, in the message's own transaction (no write of their own per file: that
+cost more than the message itself, bench/RESULTS.md "Issue 15, session 10"). A crash in between
+leaves bytes nobody names, never a message without its source. A part the hub refuses (over its
+limit, or a hub that keeps no files) is left out with its facts (name, type, size) and a repair
+note; so is the raw message. Any other failure raises: the mail is fetched or relayed again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -21,25 +24,34 @@ RAW_CONTENT_TYPE = "message/rfc822"
 
 
 async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[Part]) -> InboundMessage:
-    """`message` with its parts and raw bytes stored through `port.store_attachment_async`:
-    `attachments` carry the hub's ids and URLs, `metadata.email.raw_attachment` the original's id."""
+    """`message` with its parts and raw bytes kept through `port.keep_file_async`: `attachments`
+    are the kept files (the hub gives them ids and URLs when it stores the message), the original
+    last, `metadata.email.original` its place among them."""
     email = dict(message.metadata.get("email", {}))
     repairs = list(email.get("repairs", []))
-    files: list[Attachment] = []
-    for part in parts:
-        try:
-            files.append(await port.store_attachment_async(part.content, part.content_type, part.filename,
-                                                           cid=part.content_id))
-        except RejectedMessage as exc:  # over the hub's limit, or a hub that keeps no files
-            files.append(Attachment(None, part.content_type, part.filename, part.size, part.content_id))
-            repairs.append(f"{part.filename}: not kept ({_why(exc)})")
+    wanted = [(p.content, p.content_type, p.filename, p.content_id) for p in parts]
     if message.raw is not None:
-        try:
-            original = await port.store_attachment_async(message.raw, RAW_CONTENT_TYPE, RAW_FILENAME)
+        wanted.append((message.raw, RAW_CONTENT_TYPE, RAW_FILENAME, None))
+    kept = await asyncio.gather(*(port.keep_file_async(content, ctype, name, cid=cid)
+                                  for content, ctype, name, cid in wanted), return_exceptions=True)
+    files: list[Attachment] = []
+    for part, got in zip(parts, kept, strict=False):
+        if isinstance(got, RejectedMessage):  # over the hub's limit, or a hub that keeps no files
+            files.append(Attachment(None, part.content_type, part.filename, part.size, part.content_id))
+            repairs.append(f"{part.filename}: not kept ({_why(got)})")
+        elif isinstance(got, BaseException):
+            raise got
+        else:
+            files.append(got)
+    if message.raw is not None:
+        original = kept[-1]
+        if isinstance(original, RejectedMessage):
+            repairs.append(f"the original message is not kept ({_why(original)})")
+        elif isinstance(original, BaseException):
+            raise original
+        else:
+            email["original"] = len(files)
             files.append(original)
-            email["raw_attachment"] = original.id
-        except RejectedMessage as exc:
-            repairs.append(f"the original message is not kept ({_why(exc)})")
     if repairs:
         email["repairs"] = repairs
     return replace(message, attachments=tuple(files), metadata={**message.metadata, "email": email})

@@ -26,8 +26,8 @@ class EmailPort(Protocol):
 
     async def set_cursor_async(self, cursor: Cursor) -> None: ...
 
-    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment: ...
+    async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment: ...
 
     def apply_delivery_update(self, update: DeliveryUpdate) -> bool: ...
 
@@ -89,7 +89,7 @@ def to_inbound(parsed: ParsedEmail, classification: Classification, mailbox: Mai
         text=parsed.text,
         html=parsed.html,
         subject=parsed.subject,
-        # Their facts; `files.with_files` stores them (and the raw message) before ingest.
+        # Their facts; `files.with_files` keeps them (and the raw message) before ingest.
         attachments=tuple(Attachment(None, p.content_type, p.filename, p.size) for p in parsed.parts),
         received_at=None,
         thread_keys=strong,

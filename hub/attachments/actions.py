@@ -4,12 +4,16 @@ carries it, check an agent's uploads before a reply takes them."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 
-from sqlalchemy import and_, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from hub.attachments.models import StoredAttachment
+from hub.attachments.sniff import OCTET_STREAM
+from hub.clock import utcnow
+from hub.db import table_of
 from hub.errors import Invalid, NotFound
 from hub.ports import Attachment, InboundMessage, IngestResult
 
@@ -17,6 +21,10 @@ from hub.ports import Attachment, InboundMessage, IngestResult
 URL_PREFIX = "/api/v1/attachments/"
 _OWN_URL = re.compile(re.escape(URL_PREFIX) + r"([1-9][0-9]{0,17})")
 MAX_PER_REPLY = 20
+_TABLE = table_of(StoredAttachment)
+# Plain Core, many rows at once (the ORM's bulk UPDATE compiled itself again for every message).
+_LINK = (update(_TABLE).where(_TABLE.c.id == bindparam("aid"), _TABLE.c.message_id.is_(None),
+                              _TABLE.c.uploaded_by.is_(None)).values(message_id=bindparam("mid")))
 
 
 def attachment_url(attachment_id: int) -> str:
@@ -71,20 +79,47 @@ def do_add(session: Session, *, blob_key: str, content_type: str, filename: str,
     return as_port(row)
 
 
-def do_link_inbound(session: Session, ingested: Iterable[tuple[InboundMessage, IngestResult | Exception]]) -> None:
+def do_add_kept(session: Session, msgs: list[InboundMessage]) -> tuple[list[InboundMessage], set[int]]:
+    """The rows of the files the channel kept for these messages (`Attachment.kept`, no row yet),
+    in one statement; returns the messages carrying their ids and URLs instead, and the new ids."""
+    kept = [a for m in msgs for a in m.attachments if a.kept is not None and a.id is None]
+    if not kept:
+        return msgs, set()
+    now = utcnow()
+    ids = session.execute(
+        insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True),
+        [{"blob_key": a.kept, "content_type": a.content_type or OCTET_STREAM, "filename": a.filename or "attachment",
+          "size": a.size or 0, "cid": a.cid, "created_at": now} for a in kept],
+    ).scalars().all()
+    given = iter(ids)
+    out = [m if not any(a.kept is not None and a.id is None for a in m.attachments) else replace(m, attachments=tuple(
+        _with_id(a, next(given)) if a.kept is not None and a.id is None else a for a in m.attachments)) for m in msgs]
+    return out, set(ids)
+
+
+def _with_id(a: Attachment, attachment_id: int) -> Attachment:
+    return Attachment(attachment_url(attachment_id), a.content_type or OCTET_STREAM, a.filename or "attachment",
+                      a.size or 0, a.cid, attachment_id)
+
+
+def do_link_inbound(session: Session, ingested: Iterable[tuple[InboundMessage, IngestResult | Exception]],
+                    fresh: Collection[int] = ()) -> None:
     """Tie the files a channel stored to the customer message just written with them (in its
     transaction). Only files no message carries yet and no agent uploaded: a message naming
     someone else's attachment id gains no access to it. A redelivery links nothing (its first copy
-    did)."""
+    did); rows written for it in this transaction (`fresh`, by `do_add_kept`) are dropped again."""
+    links: list[dict[str, int]] = []
+    dropped: list[int] = []
     for msg, result in ingested:
-        if not isinstance(result, IngestResult) or not result.created:
-            continue
         ids = [a.id for a in msg.attachments if a.id is not None]
-        if ids:
-            session.execute(update(StoredAttachment).where(and_(
-                col(StoredAttachment.id).in_(ids), col(StoredAttachment.message_id).is_(None),
-                col(StoredAttachment.uploaded_by).is_(None),
-            )).values(message_id=result.message_id))
+        if isinstance(result, IngestResult) and result.created:
+            links.extend({"aid": i, "mid": result.message_id} for i in ids)
+        else:
+            dropped.extend(i for i in ids if i in fresh)
+    if links:
+        session.execute(_LINK, links)
+    if dropped:
+        session.execute(delete(_TABLE).where(_TABLE.c.id.in_(dropped)))
 
 
 def check_uploads(session: Session, agent_id: int, refs: Sequence[int | str]) -> list[StoredAttachment]:

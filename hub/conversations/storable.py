@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from sqlalchemy import Column
 
 from hub.attachments.actions import own_attachment
+from hub.attachments.models import StoredAttachment
 from hub.channel_cursors import ChannelCursor
 from hub.contacts.emails import valid_email
 from hub.contacts.models import Contact, ContactIdentity
@@ -37,6 +38,7 @@ _PHONE = _length(table_of(Contact).c.phone)
 _ADDRESS = _length(table_of(ContactIdentity).c.address)
 _CURSOR_NAME = _length(table_of(ChannelCursor).c.name)
 _CURSOR_VALUE = _length(table_of(ChannelCursor).c.value)
+_FILE = table_of(StoredAttachment).c  # a kept file's row (`Attachment.kept`) is written by ingest
 # An attachment's size is stored in JSON, which holds integers of 64 bits at most (orjson).
 MAX_SIZE = 2**63 - 1
 
@@ -55,8 +57,12 @@ def _fields(msg: InboundMessage) -> Iterator[tuple[str, str | None, int | None]]
         # No length: a key too long to store is ignored (hub.conversations.threads), not refused.
         yield from ((f"{field}.{i}", key, None) for i, key in enumerate(getattr(msg, field)))
     for i, a in enumerate(msg.attachments):
-        yield from ((f"attachments.{i}.url", a.url, None), (f"attachments.{i}.content_type", a.content_type, None),
-                    (f"attachments.{i}.filename", a.filename, None), (f"attachments.{i}.cid", a.cid, None))
+        row = a.kept is not None
+        yield from ((f"attachments.{i}.url", a.url, None),
+                    (f"attachments.{i}.content_type", a.content_type, _length(_FILE.content_type) if row else None),
+                    (f"attachments.{i}.filename", a.filename, _length(_FILE.filename) if row else None),
+                    (f"attachments.{i}.cid", a.cid, _length(_FILE.cid) if row else None),
+                    (f"attachments.{i}.kept", a.kept, _length(_FILE.blob_key)))
 
 
 def check_storable(msg: InboundMessage) -> None:

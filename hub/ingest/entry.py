@@ -18,7 +18,7 @@ from typing import cast
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from hub.attachments.actions import do_link_inbound
+from hub.attachments.actions import do_add_kept, do_link_inbound
 from hub.channel_cursors import do_store_cursor
 from hub.contacts.actions import identities_of
 from hub.conversations.models import Message
@@ -73,11 +73,13 @@ def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta
 def do_ingest_many(session: Session, msgs: list[InboundMessage], *, reopen_window: timedelta = timedelta(days=7),
                    route: IngestRouting | None = None) -> list[IngestResult | Exception]:
     """`do_ingest` for a batch (group commit), with a few statements per batch, not per message:
-    what `Hub` calls. Files the channel stored first (`HubPort.store_attachment_async`) are tied to
-    the messages written now."""
+    what `Hub` calls. Files the channel kept (`HubPort.keep_file_async`) get their rows first, so
+    the messages are stored with their ids; those and the files it stored before
+    (`store_attachment_async`) are tied to the messages written now."""
+    msgs, fresh = do_add_kept(session, msgs)
     results = _ingest_batch(session, msgs, reopen_window=reopen_window, route=route)
     if any(m.attachments for m in msgs):
-        do_link_inbound(session, zip(msgs, results, strict=True))
+        do_link_inbound(session, zip(msgs, results, strict=True), fresh)
     return results
 
 

@@ -14,7 +14,9 @@ INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/w
 class Attachment:
     """A file a message carries. One the hub stores (`HubPort.store_attachment_async`) has an `id`
     and its `url` is the hub's own download route (agents only); others link elsewhere (http(s)).
-    `cid`: an email part's Content-ID (no brackets), which `cid:` URLs in the HTML name."""
+    `cid`: an email part's Content-ID (no brackets), which `cid:` URLs in the HTML name.
+    `kept`: the hub's key for bytes it kept (`HubPort.keep_file_async`) with no row yet: ingest
+    writes the row in the message's transaction and stores the message with its `id` and `url`."""
 
     url: str | None
     content_type: str | None = None
@@ -22,6 +24,7 @@ class Attachment:
     size: int | None = None
     cid: str | None = None
     id: int | None = None
+    kept: str | None = None
 
     @property
     def kind(self) -> str:
@@ -36,6 +39,6 @@ class Attachment:
 
     def as_dict(self) -> dict[str, Any]:
         """As stored with the message: the fields given, and `kind`."""
-        out = {k: v for k, v in self.__dict__.items() if v is not None}
+        out = {k: v for k, v in self.__dict__.items() if v is not None and k != "kept"}
         out["kind"] = self.kind
         return out

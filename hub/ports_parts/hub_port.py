@@ -110,6 +110,15 @@ class HubPort(Protocol):
         before anything is kept)."""
         ...
 
+    async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+        """Keep a file's bytes for a message the adapter is about to ingest, as
+        `store_attachment_async` does (same checks, same errors), but write no row: the
+        `Attachment` (with `kept`, no id yet) goes on the `InboundMessage`, whose ingest writes its
+        row in the message's own transaction (none for a redelivery or a refused message). No write
+        of its own per file: cheaper, and no file row that no message names."""
+        ...
+
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         """The bytes of a file the hub stored (an agent's upload on an `OutboundMessage`). Raises
         PermanentError when the hub has no such file."""

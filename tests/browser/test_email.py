@@ -70,7 +70,7 @@ def test_an_email_shows_in_its_form_and_the_reply_goes_out_with_a_copy(
     [message] = [m for m in hub.api("GET", f"/api/v1/conversations/{conv['id']}", ana).json()["messages"]
                  if m["direction"] == "in"]
     original = next(a for a in message["attachments"] if a["filename"] == "original.eml")
-    assert message["metadata"]["email"]["raw_attachment"] == original["id"]
+    assert message["attachments"][message["metadata"]["email"]["original"]] == original
 
     page = new_page(ana, path=f"/#/c/{conv['id']}")
     head = page.locator(".msg-in .mail-head")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from hub.channel_tasks import Backoff, ChannelTasks, TaskState
@@ -118,6 +118,9 @@ class FakeHubPort(HubPort):
         key = (message.ingest_scope, message.external_id)
         if (first := self._results.get(key)) is not None:
             return IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
+        message = replace(message, attachments=tuple(  # kept files get their ids with the message, as in the hub
+            replace(a, url=f"/api/v1/attachments/{a.kept}", id=int(a.kept), kept=None) if a.kept else a
+            for a in message.attachments))
         contact_id = self._contact(message.contact)
         conversation_id = self._thread(message, contact_id)
         self._owner.setdefault(conversation_id, contact_id)  # the customer who started it
@@ -245,6 +248,11 @@ class FakeHubPort(HubPort):
         self.files[file_id] = content  # the type is taken as declared: the fake reads no bytes' magic
         return Attachment(f"/api/v1/attachments/{file_id}", content_type or "application/octet-stream",
                           filename or f"attachment-{file_id}", len(content), (cid or "").strip("<>") or None, file_id)
+
+    async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+        kept = await self.store_attachment_async(content, content_type, filename, cid=cid, accept=accept)
+        return replace(kept, url=None, id=None, kept=str(kept.id))  # its id comes with the message
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         if attachment.id is None or attachment.id not in self.files:

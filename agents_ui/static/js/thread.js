@@ -130,7 +130,10 @@ export class Thread {
     if (m.channel === 'email' && kind !== 'note') body.push(this.emailHead(m, em));
     body.push(this.textOf(m, em));
     if (m.html) body.push(this.htmlToggle(m));
-    const files = (m.attachments || []).filter((a) => !em || a.id !== em.raw_attachment);
+    // The original .eml: `original` is its place among the attachments (older mail: `raw_attachment`, its id).
+    const all = m.attachments || [];
+    const raw = em ? (Number.isInteger(em.original) ? all[em.original] : em.raw_attachment && all.find((a) => a.id === em.raw_attachment)) : null;
+    const files = all.filter((a) => a !== raw);
     if (files.length) {
       body.push(h('ul', {class: 'attachments', 'aria-label': t('conv.attachments')}, files.map((a) => {
         const url = safeUrl(a.url);
@@ -143,7 +146,6 @@ export class Thread {
         return h('li', {}, h('a', link, thumb, h('span', {}, label)), a.size ? h('span', {class: 'muted'}, ` ${fmtSize(a.size)}`) : null);
       })));
     }
-    const raw = em && em.raw_attachment && (m.attachments || []).find((a) => a.id === em.raw_attachment);
     if (raw && safeUrl(raw.url)) {
       body.push(h('p', {class: 'original'}, h('a', {href: safeUrl(raw.url), download: 'original.eml'}, t('email.original'))));
     }

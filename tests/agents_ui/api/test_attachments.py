@@ -143,3 +143,28 @@ def test_the_email_frame_shows_inline_pictures_from_the_message_s_own_parts(clie
     assert f'<img alt="logo" src="data:image/png;base64,{base64.b64encode(PNG).decode()}">' in frame.text
     assert '<img alt="other" src="cid:someone-elses@mail">' in frame.text
     assert "img-src 'self' data:;" in frame.headers["content-security-policy"]
+
+
+def test_a_file_kept_for_a_message_gets_its_row_with_the_message_and_a_redelivery_writes_none(
+        client: TestClient, db: Database) -> None:
+    hub, portal = _hub(client), client.portal  # type: ignore[union-attr]
+    agent = login(client, db, "supervisor")
+
+    def deliver() -> tuple[Attachment, Any]:
+        kept = portal.call(lambda: hub.keep_file_async(PNG, "image/jpeg", "logo.png", cid="<logo@mail>"))
+        return kept, portal.call(hub.ingest_async, InboundMessage(
+            channel="api", source="crm", ingest_scope="api:crm", external_id="mail-kept",
+            contact=ContactRef(email="kept@example.com"), text="see the logo", attachments=(kept,)))
+
+    kept, first = deliver()
+    assert kept.id is None and kept.url is None and kept.content_type == "image/png"  # no row until the message
+    _, again = deliver()
+    assert not again.created and again.message_id == first.message_id
+    [stored] = [m for m in client.get(f"/api/v1/conversations/{first.conversation_id}", headers=agent.headers)
+                .json()["messages"] if m["direction"] == "in"]
+    [file] = stored["attachments"]
+    assert (file["filename"], file["cid"], file["kind"]) == ("logo.png", "logo@mail", "image") and "kept" not in file
+    assert client.get(file["url"], headers=agent.headers).content == PNG
+    with db.read() as s:
+        rows = s.query(StoredAttachment).all()
+    assert [(r.id, r.message_id) for r in rows] == [(file["id"], first.message_id)]  # the redelivery's is gone

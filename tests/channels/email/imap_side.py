@@ -35,11 +35,11 @@ class FilesKept:
         self.updates.append(update)
         return True
 
-    async def store_attachment_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                                     cid: str | None = None) -> Attachment:
+    async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
+                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+        """As the hub: the bytes now, the id when the message is stored (here: never, the key is kept)."""
         self.files.append(content)
-        n = len(self.files)
-        return Attachment(f"/api/v1/attachments/{n}", content_type, filename, len(content), cid, n)
+        return Attachment(None, content_type, filename, len(content), cid, kept=str(len(self.files)))
 
 
 @dataclass
