@@ -68,7 +68,10 @@ def _walk(part: Message, out: Bodies, depth: int) -> None:
     if depth > MAX_DEPTH or len(out.parts) + len(out.texts) + len(out.htmls) >= MAX_PARTS:
         out.repairs.append("MIME parts beyond the limits ignored")
         return
-    maintype = part.get_content_maintype()
+    # Read once: with policy.default every get_content_* call parses the header again (it was a
+    # quarter of the listener's parsing time, bench.email_listener).
+    ctype = part.get_content_type()
+    maintype, _, subtype = ctype.partition("/")
     if maintype == "multipart":
         payload = part.get_payload()
         if isinstance(payload, list):
@@ -77,35 +80,35 @@ def _walk(part: Message, out: Bodies, depth: int) -> None:
                     _walk(sub, out, depth + 1)
         else:  # declared multipart but no boundary found: keep what is there as text
             out.repairs.append("broken multipart: its boundary was never found")
-            _text_part(part, out, "plain")
+            _text_part(part, out, "plain", maintype)
         return
-    ctype = part.get_content_type()
     disposition = (part.get_content_disposition() or "").lower()
-    if maintype == "text" and disposition != "attachment" and part.get_content_subtype() in ("plain", "html") \
-            and not _filename_of(part):
-        _text_part(part, out, part.get_content_subtype())
+    filename = _filename_of(part)
+    if maintype == "text" and disposition != "attachment" and subtype in ("plain", "html") and not filename:
+        _text_part(part, out, subtype, maintype)
         return
-    content = _content(part, out)
+    content = _content(part, out, maintype)
+    content_id = _content_id(part)
     out.parts.append(Part(
         content=content,
         content_type=ctype,
-        filename=_filename_of(part) or _default_name(part, ctype, len(out.parts) + 1),
-        content_id=_content_id(part),
-        inline=disposition == "inline" or (disposition == "" and _content_id(part) is not None),
+        filename=filename or _default_name(part, ctype, len(out.parts) + 1),
+        content_id=content_id,
+        inline=disposition == "inline" or (disposition == "" and content_id is not None),
     ))
 
 
-def _text_part(part: Message, out: Bodies, subtype: str) -> None:
-    data = _content(part, out)
+def _text_part(part: Message, out: Bodies, subtype: str, maintype: str) -> None:
+    data = _content(part, out, maintype)
     text, repairs = decode_bytes(data, part.get_content_charset())
     text, cleaned = clean_text(text)
     out.repairs.extend(f"{r} ({subtype} body)" for r in repairs + cleaned)
     (out.htmls if subtype == "html" else out.texts).append(text)
 
 
-def _content(part: Message, out: Bodies) -> bytes:
+def _content(part: Message, out: Bodies, maintype: str) -> bytes:
     """The part's bytes with its transfer encoding undone (broken base64 decoded as far as it goes)."""
-    if part.get_content_maintype() == "message" or part.is_multipart():
+    if maintype == "message" or part.is_multipart():
         # message/rfc822 (a forward, a bounce's original): the embedded message, as it was sent.
         inner = part.get_payload()
         if isinstance(inner, list):
