@@ -11,7 +11,8 @@ desk to it). Then a hub on a fresh SQLite file (migrated, its workers running: r
 each new conversation) starts the mailbox's watcher, exactly as the email adapter does, and the
 clock runs until the last mail is committed. A quarter of the mails answer an earlier one of the
 same customer (In-Reply-To and References), so threading is exercised too. Afterwards the
-database is checked: every mail once, one conversation per customer, the cursor at the last UID.
+database is checked: every mail once with its original .eml kept (the hub keeps files, as
+deployed), one conversation per customer, the cursor at the last UID.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bench.machine import hold_machine, machine, release_machine, source_version
 from channels.email.imap import MailboxWatcher, cursor_name
 from channels.email.settings import ImapServer, Mailbox
+from hub.attachments.files import AttachmentFiles
+from hub.attachments.models import StoredAttachment
+from hub.blobs import DiskBlobStore
 from hub.channel_cursors import get_cursor
 from hub.conversations.models import Conversation, Message
 from hub.db import Database
@@ -62,9 +67,10 @@ def backlog(mails: int, customers: int) -> list[bytes]:
     return out
 
 
-async def measure(server: Dovecot, db_url: str, mails: int, batch: int) -> dict[str, Any]:
+async def measure(server: Dovecot, db_url: str, files: Path, mails: int, batch: int) -> dict[str, Any]:
     db = Database(db_url)
-    hub = Hub(db, HubOptions(run_workers=True))
+    # As deployed (config.app): the hub keeps files, so each mail's original .eml is stored too.
+    hub = Hub(db, HubOptions(run_workers=True, files=AttachmentFiles(DiskBlobStore(files))))
     await hub.start()
     box = Mailbox("support@example.com", imap=ImapServer(host="127.0.0.1", port=server.port, tls=False,
                                                           username=USER, password=PASSWORD, batch=batch))
@@ -86,10 +92,12 @@ async def measure(server: Dovecot, db_url: str, mails: int, batch: int) -> dict[
         stored = s.execute(select(func.count()).select_from(Message).where(Message.channel == "email")).scalar_one()
         convs = s.execute(select(func.count()).select_from(Conversation)).scalar_one()
         cursor = get_cursor(s, cursor_name(box))
+        originals = s.execute(select(func.count()).select_from(StoredAttachment)
+                              .where(col(StoredAttachment.message_id).is_not(None))).scalar_one()
     db.dispose()
     return {"seconds": round(elapsed, 2), "mails_per_second": round(mails / elapsed, 1),
             "process_cpu_seconds": round(cpu, 2), "stored": stored, "conversations": convs,
-            "handed_over_twice": port.again, "cursor": cursor}
+            "files_stored": originals, "handed_over_twice": port.again, "cursor": cursor}
 
 
 def main() -> None:
@@ -112,13 +120,13 @@ def main() -> None:
             url = f"sqlite:///{tmp}/hub.db"
             upgrade(url)
             load_before = os.getloadavg()
-            result = asyncio.run(measure(server, url, args.mails, args.batch))
+            result = asyncio.run(measure(server, url, Path(tmp) / "files", args.mails, args.batch))
             load_after = os.getloadavg()
     finally:
         server.remove()
         release_machine()
     validity = data[0].decode().split("UIDVALIDITY ")[1].rstrip(")")
-    ok = (result["stored"] == args.mails and result["conversations"] == customers
+    ok = (result["stored"] == args.mails == result["files_stored"] and result["conversations"] == customers
           and result["handed_over_twice"] == 0 and result["cursor"] == f"{validity}:{args.mails}")
     report = {"benchmark": "email_backlog", "hub": source_version(ROOT), "machine": machine(),
               "args": vars(args) | {"customers": customers}, "fill_seconds": round(filled, 1),
@@ -129,7 +137,8 @@ def main() -> None:
     path.write_text(json.dumps(report, indent=2))
     print(f"{args.mails} mails ({customers} customers) in {result['seconds']} s = {result['mails_per_second']} "
           f"mails/s; process CPU {result['process_cpu_seconds']} s; stored {result['stored']}, conversations "
-          f"{result['conversations']}, handed over twice {result['handed_over_twice']}, cursor {result['cursor']}; "
+          f"{result['conversations']}, originals kept {result['files_stored']}, handed over twice "
+          f"{result['handed_over_twice']}, cursor {result['cursor']}; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; checks "
           f"{'passed' if ok else 'FAILED'} ({path.relative_to(ROOT)})")
     raise SystemExit(0 if ok else 1)
