@@ -141,8 +141,10 @@ class MailboxWatcher:
         for item in prepared:
             if item.raw is not None:
                 await self.port.keep_raw_async(item.raw)
-        messages = [(item.uid, await with_files(self.port, item.message, item.parts))
-                    for item in prepared if item.message is not None]
+        # The batch's files are kept all at once (disk writes on threads), each message's in order.
+        readable = [item for item in prepared if item.message is not None]
+        messages = list(zip([item.uid for item in readable], await asyncio.gather(
+            *(with_files(self.port, item.message, item.parts) for item in readable if item.message)), strict=True))
         # Submitted together, so the hub commits them together (group commit), in this order;
         # shielded: a stop while they are queued lets them finish rather than leave a gap.
         ingests = [asyncio.ensure_future(self.port.ingest_async(m)) for _, m in messages]
