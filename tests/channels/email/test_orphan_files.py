@@ -1,7 +1,7 @@
-"""Files no message carries are removed (hub.attachments.orphans, `hub attachments prune`): the
-parts a relay's second copy of a mail stored before ingest found it known, and an agent's upload
-never sent (after a day); the conversation's files, and bytes another row still names, stay.
-"Later" is the cleanup's `now`, not a wait."""
+"""Files no message carries are removed (hub.attachments.orphans, `hub attachments prune`): an
+agent's upload never sent (after a day); the conversation's files, and bytes another row still
+names, stay. A relay's second copy of a mail leaves no row to remove: its parts' rows are written
+by ingest, which finds the mail known. "Later" is the cleanup's `now`, not a wait."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_a_redelivered_mails_parts_and_an_unsent_upload_are_removed_the_conversa
     mail["Message-ID"] = "<contract@example.net>"
     mail.set_content("Signed, attached.")
     mail.add_attachment(PDF, maintype="application", subtype="pdf", filename="contract.pdf")
-    for _ in range(2):  # the relay sends it again: its parts are stored again before ingest knows it
+    for _ in range(2):  # the relay sends it again: its bytes are kept again, but ingest knows the mail
         with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
             smtp.send_message(mail, to_addrs=["support@example.com"])
     conv = wait_for(lambda: client.get("/api/v1/conversations?view=all", headers=admin.headers).json()["items"],
@@ -60,7 +60,7 @@ def test_a_redelivered_mails_parts_and_an_unsent_upload_are_removed_the_conversa
                  .json()["messages"] if m["direction"] == "in"]
     unsent = client.post("/api/v1/attachments", files={"file": ("draft.png", TINY_PNG, "image/png")},
                          headers=admin.headers).json()
-    assert _unlinked(db) == 3  # the second copy's PDF and original, and the upload
+    assert _unlinked(db) == 1  # the upload (the second copy's PDF and original got no rows)
     store = client.app.state.hub.options.files.store  # type: ignore[attr-defined]
     assert isinstance(store, DiskBlobStore)
     with db.read() as s:
@@ -68,7 +68,7 @@ def test_a_redelivered_mails_parts_and_an_unsent_upload_are_removed_the_conversa
 
     assert remove_orphans(db, store, now=utcnow() - timedelta(minutes=5)).rows == 0  # nothing is old yet
     later = remove_orphans(db, store, now=utcnow() + timedelta(hours=2))
-    assert later.rows == 2 and _unlinked(db) == 1  # the upload waits a day: a reply may be drafted long
+    assert later.rows == 0 and _unlinked(db) == 1  # the upload waits a day: a reply may be drafted long
     for a in message["attachments"]:  # the conversation's files (the same bytes) still download
         assert client.get(a["url"], headers=admin.headers).status_code == 200
     pdf = next(a for a in message["attachments"] if a["filename"] == "contract.pdf")
