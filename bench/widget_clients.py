@@ -5,7 +5,7 @@ its share with the `websockets` asyncio client, a bounded number of handshakes a
 a widget does (Origin the hub's own, `hello` with a visitor token, the `welcome` read, and for a
 returning visitor the replay of their conversation), then holds them without a task of its own per
 socket until told to close. Client pings are off (the server's keepalive pings still run). Each
-process raises its open-files limit to the hard limit; one process holds at most `PER_PROCESS`.
+process raises its open-files limit to the hard limit (as `hub serve` does); one process holds at most `PER_PROCESS`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
-import resource
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -22,16 +21,11 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from config.cli import raise_open_files_limit
+
 PER_PROCESS = 5000
 HANDSHAKES_AT_ONCE = 64
 OPEN_TIMEOUT = 60.0
-
-
-def raise_open_files_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,9 @@ from bench.harness import (
 )
 from bench.inbound_api import exported, fresh_database, postgres_version, settle
 from bench.machine import hold_machine, release_machine
-from bench.widget_clients import Holders, Target, raise_open_files_limit
+from bench.widget_clients import Holders, Target
 from bench.widget_talk import talk
+from config.cli import raise_open_files_limit
 
 TARGET_RATIO = 1.5
 TARGET_P99_MS = 100.0

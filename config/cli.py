@@ -32,6 +32,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from config.app import create_app
 
     upgrade(settings.database_url)
+    raise_open_files_limit()
     uvicorn.run(create_app(settings, freeze_heap=True), host=args.host or settings.host,
                 port=args.port or settings.port,
                 log_level=args.log_level, ws="websockets-sansio" if _has_sansio() else "auto",
@@ -43,6 +44,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 # the app reads them itself, only from `trusted_proxies` (agents_ui/clients.py).
                 proxy_headers=False)
     return 0
+
+
+def raise_open_files_limit() -> int:
+    """Every socket (a console, a web chat visitor) is an open file, and many systems start a
+    process with a soft limit of 1,024: the server raises it to the hard limit (no privilege
+    needed) before it listens. Returns the limit it runs with."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # e.g. an unlimited hard limit the kernel caps lower: keep it
+            return soft
+    return hard
 
 
 def _has_sansio() -> bool:

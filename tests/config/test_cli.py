@@ -385,3 +385,23 @@ def test_contacts_set_changes_tier_and_language_of_a_contact_found_by_address(hu
     code, _, err = hub("contacts", "set", "--email", "rosa@example.com", "--language", "Spanish")
     assert code == 2 and "BCP-47" in err
     db.dispose()
+
+
+def test_serve_raises_its_open_files_limit_for_thousands_of_sockets(db_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each visitor or console socket is an open file: `hub serve` started with a low soft limit
+    (1,024 on many systems) runs with the hard one."""
+    import resource
+
+    original = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if original[1] != resource.RLIM_INFINITY and original[1] <= 256:
+        pytest.skip(f"the hard limit here is {original[1]}: nothing to raise to")
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: None)
+    assert cli.main(["db", "upgrade"]) == 0
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, original[1]))
+    try:
+        assert cli.main(["serve"]) == 0
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        assert soft == hard == original[1]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, original)
