@@ -9,8 +9,11 @@ server processes (`--processes`, default 1) started the same way:
 - **hub**: `hub serve` (config.cli) on a database prepared beforehand by the hub's own code: a
   supervisor (and their token), and `--sockets` + `--talkers` web chat visitors of the `demo`
   widget who each wrote once (their contact and conversation exist; their visitor tokens are
-  minted with the key the hub derives from HUB_SECRET_KEY, so no round trip makes them). With
-  `--visitors new`, the idle sockets are new visitors instead (no token: no contact, no feed).
+  minted with the key the hub derives from HUB_SECRET_KEY, so no round trip makes them). The idle
+  visitors' conversations are resolved (they come back to the site after an earlier chat), or with
+  `--visitors waiting` still in the queue (each socket then asks its place every
+  `queue_refresh_seconds`); with `--visitors new` the idle sockets are new visitors (no token: no
+  contact, no feed). The talkers' conversations are assigned to the supervisor.
   Several processes share PostgreSQL and Redis (`HUB_REDIS_URL`), each on its own port.
 
 For each app: 100 sockets are opened and closed (warm-up), the servers' RSS is read (sum over
@@ -71,6 +74,7 @@ from datetime import timedelta
 from channels.webchat.identity import VisitorTokens
 from config.secrets import derive_key
 from hub.agents import actions as agents
+from hub.conversations.actions import do_assign, do_set_status, get_conversation
 from hub.db import Database
 from hub.events.log import head_id
 from hub.ingest.entry import do_ingest_many
@@ -78,25 +82,32 @@ from hub.migrate import upgrade
 from hub.ports import ContactRef, InboundMessage
 from hub.routing.actions import Router, RoutingConfig
 
-url, visitors, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+url, idle, talkers, idle_state, secret = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 upgrade(url)
 db = Database(url)
 with db.write() as s:
     boss = agents.do_create_agent(s, email="bench.supervisor@bench.example", name="Supervisor", role="supervisor",
                                   password="bench-password-123")
     token = agents.do_create_token(s, boss, timedelta(hours=12))
+    boss_id = boss.id
 # The visitor tokens the hub would mint (config/channels.py derives the key from the hub's secret).
 tokens = VisitorTokens(derive_key(secret.encode(), "webchat-visitor-tokens").hex().encode())
-minted = [tokens.mint("demo") for _ in range(visitors)]
+minted = [tokens.mint("demo") for _ in range(idle + talkers)]
 router = Router(RoutingConfig())
 started = time.perf_counter()
-for first in range(0, visitors, 500):
+for first in range(0, len(minted), 500):
     with db.write() as s:
-        do_ingest_many(s, [InboundMessage(
+        results = do_ingest_many(s, [InboundMessage(
             channel="webchat", source="website", ingest_scope="webchat:demo", external_id=f"visitor:{vid}:hello0001",
             contact=ContactRef(external_ref=f"visitor:{vid}", verified=frozenset({"external_ref"})),
             text="Hello", metadata={"webchat": {"widget": "demo"}}) for vid, _ in minted[first:first + 500]],
             route=router)
+        for i, result in enumerate(results, first):
+            conv = get_conversation(s, result.conversation_id)
+            if i >= idle:  # a talker: chatting with the supervisor
+                do_assign(s, conv, assignee_id=boss_id, team_id=None, actor_agent_id=None, reason="auto")
+            elif idle_state == "resolved":  # came back to the site after an earlier chat
+                do_set_status(s, conv, "resolved", agent_id=boss_id)
 if db.is_postgres:
     from sqlalchemy import text
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -109,8 +120,9 @@ print(json.dumps({"supervisor_token": token, "tokens": [t for _, t in minted], "
 """
 
 
-def prepare(url: str, visitors: int, src: Path) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", PREPARE_SCRIPT, url, str(visitors), SECRET], cwd=src,
+def prepare(url: str, idle: int, talkers: int, idle_state: str, src: Path) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", PREPARE_SCRIPT, url, str(idle), str(talkers), idle_state, SECRET],
+                          cwd=src,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"preparing the hub database failed:\n{done.stderr[-3000:]}")
@@ -205,10 +217,10 @@ def measure_app(name: str, servers: list[ServerProcess], idle: list[str | None],
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n, p = args.sockets, args.processes
-    returning = args.visitors == "returning"
+    returning = args.visitors != "new"
     with fresh_database(args.db, "widgets") as url:
         t0 = time.perf_counter()
-        prepared = prepare(url, (n if returning else 0) + args.talkers, args.hub_src)
+        prepared = prepare(url, n if returning else 0, args.talkers, args.visitors, args.hub_src)
         print(f"[{args.db}] {len(prepared['tokens'])} visitors prepared in {time.perf_counter() - t0:.0f} s",
               file=sys.stderr)
         tokens: list[str] = prepared["tokens"]
@@ -272,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=1, help="hub (and bare) server processes (default 1; "
                    "more need --db postgres: they share it and Redis)")
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    p.add_argument("--visitors", choices=["returning", "new"], default="returning",
-                   help="idle sockets of visitors who wrote before (a feed each, default) or of new ones")
+    p.add_argument("--visitors", choices=["resolved", "waiting", "new"], default="resolved",
+                   help="idle sockets of visitors who wrote before, their conversation resolved (a feed each, "
+                        "default) or still waiting in the queue, or of new visitors (no contact)")
     p.add_argument("--talkers", type=int, default=200, help="visitors who write in the messages phases (0: none)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each messages phase (default 10)")
     p.add_argument("--rate", type=float, default=50.0, help="visitor messages/s in the latency phase (default 50)")
