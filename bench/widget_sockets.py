@@ -148,6 +148,7 @@ def hub_servers(url: str, n: int, args: argparse.Namespace, prefix: str) -> list
     })
     if n > 1:
         env.update({"HUB_REDIS_URL": REDIS_URL, "HUB_REDIS_PREFIX": prefix})
+    env.update(item.split("=", 1) for item in args.hub_env)
     command = lambda port: [sys.executable, "-m", "config.cli", "serve", "--port", str(port),  # noqa: E731
                             "--log-level", "warning"]
     return [ServerProcess(f"hub{i}", command, env, cwd=args.hub_src) for i in range(n)]
@@ -292,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=50.0, help="visitor messages/s in the latency phase (default 50)")
     p.add_argument("--reply-rate", type=float, default=20.0, help="agent replies/s in the latency phase (default 20)")
     p.add_argument("--repeat", type=int, default=2, help="rounds of bare then hub (default 2)")
+    p.add_argument("--hub-env", action="append", default=[], metavar="HUB_X=VALUE",
+                   help="a setting for the hub processes (repeatable), e.g. HUB_POLL_INTERVAL_SECONDS=0.2")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     add_run_arguments(p)
     args = p.parse_args(argv)
