@@ -30,6 +30,49 @@ def test_remote_images_are_marked_and_inline_ones_kept() -> None:
     assert sanitize_html('<img src="https://cdn.example/logo.png">') == '<img src="https://cdn.example/logo.png">'
 
 
+@pytest.mark.parametrize("src", [
+    "//evil.example/x.png", " https://evil.example/x.png", "\nhttps://evil.example/x.png",
+    "ht\ttps://evil.example/x.png", "https:evil.example/x.png", "/api/v1/agents/me", "x.png",
+    "data:image/svg+xml,<svg></svg>", "data:text/html,<b>x</b>",
+])
+def test_no_other_image_source_stays_loadable(src: str) -> None:
+    """Whatever a browser would fetch loses its `src` (a relative or protocol-relative URL would be a
+    request to the hub from the frame, with the agent's cookies); "Show images" gives back absolute
+    http(s) ones only."""
+    clean = sanitize_html(f'<p>x<img alt="a" src="{src}"></p>', block_remote_images=True)
+    assert clean is not None and " src=" not in clean, clean
+    web = src.replace("\t", "").strip().startswith("https://")
+    assert (' src="https://evil.example/x.png"' in sanitize.show_remote_images(clean)) == web
+    # An agent's own HTML keeps its absolute web images (it leaves as an email body), nothing else.
+    assert (sanitize_html(f'<img src="{src}">') == '<img src="https://evil.example/x.png">') == web
+
+
+def test_only_inline_and_raster_data_images_keep_their_source() -> None:
+    raw = '<img src="cid:part1"><img src="data:image/png;base64,iVBORw0KGgo="><img src=" DATA:image/GIF;base64,R0lG">'
+    assert sanitize_html(raw, block_remote_images=True) == (
+        '<img src="cid:part1"><img src="data:image/png;base64,iVBORw0KGgo="><img src="DATA:image/GIF;base64,R0lG">')
+
+
+@pytest.mark.parametrize("href", ["/api/v1/agents/me", "//evil.example/", "x.html", "#top", " javascript:alert(1)",
+                                  "data:text/html,x", "https:evil.example"])
+def test_links_keep_only_absolute_web_and_mail_targets(href: str) -> None:
+    for block in (True, False):
+        assert sanitize_html(f'<a href="{href}">a</a>', block_remote_images=block) == (
+            '<a rel="noopener noreferrer nofollow">a</a>')
+    assert sanitize_html('<a href=" https://ok.example/">a</a><a href="mailto:a@b.example">b</a>') == (
+        '<a href="https://ok.example/" rel="noopener noreferrer nofollow">a</a>'
+        '<a href="mailto:a@b.example" rel="noopener noreferrer nofollow">b</a>')
+
+
+def test_nothing_else_names_an_image_or_a_stylesheet() -> None:
+    raw = ('<style>p{background:url(https://evil.example/s)}</style>'
+           '<img srcset="https://evil.example/a 1x" style="background:url(https://evil.example/b)">'
+           '<table background="https://evil.example/c"><tr><td background="/d" style="background:url(/e)">x</td>'
+           '</tr></table><div style="background-image:url(//evil.example/f)">y</div>')
+    clean = sanitize_html(raw, block_remote_images=True)
+    assert clean == '<img><table><tbody><tr><td>x</td></tr></tbody></table><div>y</div>'
+
+
 def _record_cleaning_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     threads: list[str] = []
     real = sanitize.sanitize_html
