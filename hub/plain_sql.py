@@ -20,10 +20,12 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+from sqlalchemy import JSON
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from hub import jsontext
+from hub.dbtypes import UTCDateTime
 
 _CURSOR = "hub_plain_sql"
 
@@ -150,6 +152,29 @@ def read_when(value: Any) -> datetime:
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=64)
+def _read_as(table: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """`table`'s column names, its datetime ones and its JSON ones."""
+    names = tuple(c.name for c in table.columns)
+    times = tuple(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
+    jsons = tuple(c.name for c in table.columns if isinstance(c.type, JSON))
+    return names, times, jsons
+
+
+def read_row(table: Any, values: Any) -> dict[str, Any]:
+    """A row of `table` read in plain SQL (every column, in table order) as the ORM holds its
+    values: times as aware UTC datetimes, JSON parsed (SQLite hands both back as text)."""
+    names, times, jsons = _read_as(table)
+    row = dict(zip(names, values, strict=True))
+    for name in times:
+        if row[name] is not None:
+            row[name] = read_when(row[name])
+    for name in jsons:
+        if isinstance(row[name], str):
+            row[name] = jsontext.loads(row[name])
+    return row
 
 
 def new_row(table: Any, **given: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """What the delivery worker hands an adapter for an outbox row: an `OutboundMessage`, or an
 `OutboundCall` for a row of kind "call" (`payload["kind"]`), with the customer's address on the
 channel (by the adapter's `address_kind`, unless the row names it) and the conversation's thread
-keys, oldest first. Built in the claiming transaction: one query each for a whole batch. That
+keys, oldest first (the claim returns them: hub.delivery.claim). Built in the claiming transaction:
+one query for a whole batch's addresses, when the rows do not carry them. That
 transaction also stores, at an item's first claim, the key its adapter will send it under on
 every attempt (`ChannelAdapter.send_key`: email's Message-ID), before anything is sent."""
 
@@ -15,7 +16,6 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from hub.contacts.addresses import addresses_of
-from hub.conversations.threads import keys_of
 from hub.outbox.actions import OUTBOX
 from hub.outbox.models import CALL, OutboxItem
 from hub.ports import Attachment, ChannelAdapter, Outbound, OutboundCall, OutboundMessage
@@ -25,9 +25,9 @@ _STORE_KEY = update(OUTBOX).where(OUTBOX.c.id == bindparam("item_id")).values(se
 
 
 def outbound_items(session: Session, items: list[OutboxItem], adapters: Mapping[str, ChannelAdapter], *,
-                   outcome_unknown: Collection[int | None] = ()) -> list[Outbound]:
-    """`outcome_unknown`: the ids of items an earlier attempt of which never recorded its end."""
-    keys = keys_of(session, (i.conversation_id for i in items if i.conversation_id is not None))
+                   keys: Mapping[int, tuple[str, ...]], outcome_unknown: Collection[int | None] = ()) -> list[Outbound]:
+    """`keys`: each conversation's thread keys, oldest first. `outcome_unknown`: the ids of items an
+    earlier attempt of which never recorded its end."""
     wanted: dict[str, set[int]] = {}  # address kind -> contacts whose address is needed
     for item in items:
         kind, contact_id = adapters[item.channel].address_kind, item.payload.get("metadata", {}).get("contact_id")

@@ -177,9 +177,9 @@ class DeliveryWorker:
             return self._claim_in(s)
 
     def _claim_in(self, s: Session) -> tuple[list[OutboxItem], list[Outbound]]:
-        items = claim(s, list(self.adapters), self.batch_size, self.lease)
+        items, keys = claim(s, list(self.adapters), self.batch_size, self.lease)
         unknown = {item.id for item in items if (item.last_error or "").startswith(OUTCOME_UNKNOWN)}
-        return items, outbound_items(s, items, self.adapters, outcome_unknown=unknown)
+        return items, outbound_items(s, items, self.adapters, keys=keys, outcome_unknown=unknown)
 
     async def _deliver(self, item: OutboxItem, out: Outbound, held: dict[int | None, int]) -> None:
         try:

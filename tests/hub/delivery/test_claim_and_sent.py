@@ -3,20 +3,21 @@ and PostgreSQL: what a claim takes and how it leaves the row; what a send that w
 in the outbox row, on the message (its provider id, status, a stale retry note gone) and in the
 `delivery.status_changed` event consoles get, compared with the message read back afresh; and that
 recording it twice (a rerun after an unsure commit) writes nothing the second time; the keys the
-adapter minted are recorded for the conversation."""
+adapter minted are recorded for the conversation, and the next claim there returns them (oldest
+first, as stored) for the adapter to thread its next send."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hub.conversations.actions import get_conversation
-from hub.conversations.models import Message
+from hub.conversations.models import Message, ThreadKey
 from hub.conversations.replies import do_reply
 from hub.conversations.schemas import message_dict
-from hub.conversations.threads import keys_of
+from hub.conversations.threads import keys_of, record_keys
 from hub.db import Database
 from hub.delivery.claim import claim
 from hub.delivery.sent import do_record_sent
@@ -50,7 +51,7 @@ def _outbox(db: Database) -> dict[int, OutboxItem]:
 def test_a_claim_takes_due_rows_oldest_first_up_to_its_limit_and_leases_them(hub: Hub, database: Database) -> None:
     messages = _replies(hub, database, 3)
     with database.write() as s:
-        taken = claim(s, ["api", "sms"], 2, timedelta(seconds=10))
+        taken = claim(s, ["api", "sms"], 2, timedelta(seconds=10)).items
         assert not s.new and not s.dirty  # entities outside the session: nothing to write back
     assert [i.message_id for i in taken] == messages[:2]
     stored = _outbox(database)
@@ -61,15 +62,15 @@ def test_a_claim_takes_due_rows_oldest_first_up_to_its_limit_and_leases_them(hub
         assert item.payload == row.payload and item.payload["text"].startswith("reply ")
     assert stored[messages[2]].status == "pending"
     with database.write() as s:
-        assert [i.message_id for i in claim(s, ["api"], 5, timedelta(seconds=10))] == messages[2:]
-        assert claim(s, ["api"], 5, timedelta(seconds=10)) == []  # the others are leased
-        assert claim(s, ["sms"], 5, timedelta(seconds=10)) == []
+        assert [i.message_id for i in claim(s, ["api"], 5, timedelta(seconds=10)).items] == messages[2:]
+        assert claim(s, ["api"], 5, timedelta(seconds=10)).items == []  # the others are leased
+        assert claim(s, ["sms"], 5, timedelta(seconds=10)).items == []
 
 
 def test_a_send_that_went_through_is_recorded_once_with_its_event(hub: Hub, database: Database) -> None:
     [message_id] = _replies(hub, database, 1)
     with database.write() as s:
-        [item] = claim(s, ["api"], 5, timedelta(seconds=10))
+        [item] = claim(s, ["api"], 5, timedelta(seconds=10)).items
         note = s.get(Message, message_id)
         assert note is not None
         note.delivery_error = "retrying: timeout"  # an earlier attempt failed for now
@@ -89,3 +90,24 @@ def test_a_send_that_went_through_is_recorded_once_with_its_event(hub: Hub, data
     assert len(events) == 1 and keys == {message.conversation_id: ("<k1@hub.example>",)}
     assert events[0].payload["message"] == message_dict(message)
     assert (events[0].payload["status"], events[0].payload["error"]) == ("delivered", None)
+
+
+def test_a_claim_returns_each_conversations_thread_keys_oldest_first(hub: Hub, database: Database) -> None:
+    first, second = _replies(hub, database, 2)
+    with database.write() as s:
+        message = s.get(Message, first)
+        assert message is not None
+        conv_id = message.conversation_id
+        record_keys(s, "api", ["<k2@hub.example>"], conv_id)
+        record_keys(s, "api", ["<k1@hub.example>"], conv_id)  # later, though it sorts first
+    with database.write() as s:
+        claimed = claim(s, ["api"], 1, timedelta(seconds=10))
+    with database.read() as s:
+        stored = keys_of(s, [conv_id])
+    assert [i.message_id for i in claimed.items] == [first]
+    assert claimed.thread_keys == stored == {conv_id: ("<k2@hub.example>", "<k1@hub.example>")}
+    with database.write() as s:
+        s.execute(delete(ThreadKey))
+    with database.write() as s:
+        claimed = claim(s, ["api"], 1, timedelta(seconds=10))
+    assert [i.message_id for i in claimed.items] == [second] and claimed.thread_keys == {}  # none: no entry
