@@ -152,8 +152,8 @@ async def reply(conversation_id: int, body: ReplyIn, response: Response, caller:
     html = await sanitize_html_async(body.html)  # before the writer, never inside its transaction
 
     def write(s: Session, client_id: str | None) -> tuple[Message, bool]:
-        conv = access.check_act(caller.scope, actions.get_conversation(s, conversation_id))
-        return check_reply(s, conv, agent_id=caller.agent_id, text=body.text, html=html, client_id=client_id,
+        return check_reply(s, conversation_id, may_act=lambda conv: access.check_act(caller.scope, conv),
+                           agent_id=caller.agent_id, text=body.text, html=html, client_id=client_id,
                            attachments=body.attachments, cc=body.cc)
 
     return await _send(hub, response, body.client_id, write)

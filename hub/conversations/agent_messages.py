@@ -9,7 +9,7 @@ request is a new message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -36,13 +36,17 @@ def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id
     return found
 
 
-def check_reply(session: Session, conv: Conversation, *, agent_id: int, text: str, html: str | None = None,
-                client_id: str | None = None, attachments: Sequence[int | str] = (),
-                cc: Sequence[str] = ()) -> tuple[Message, bool]:
+def check_reply(session: Session, conversation_id: int, *, may_act: Callable[[Conversation], object], agent_id: int,
+                text: str, html: str | None = None, client_id: str | None = None,
+                attachments: Sequence[int | str] = (), cc: Sequence[str] = ()) -> tuple[Message, bool]:
     """`do_reply`, or the first copy of a retried one: (the message, whether it is new).
-    `attachments`: ids or URLs of the agent's uploads, not yet sent (the first copy carries them).
-    The first copy is looked for in the reply's own first statement (`reply_context`)."""
-    context = reply_context(session, conv, agent_id=agent_id, client_id=client_id)
+    `may_act`: the caller's access check on the conversation (raises when refused), before anything
+    else. `attachments`: ids or URLs of the agent's uploads, not yet sent (the first copy carries
+    them). The conversation and the first copy are read in the reply's own first statement
+    (`reply_context`): each statement is a round trip inside the writer's lock on PostgreSQL."""
+    context = reply_context(session, conversation_id, agent_id=agent_id, client_id=client_id)
+    conv = context.conversation
+    may_act(conv)
     if context.first_copy_id is not None:
         found = first_copy(session, conv, agent_id=agent_id, client_id=client_id, direction="out")
         assert found is not None

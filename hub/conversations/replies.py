@@ -3,10 +3,11 @@
 The reply (its message, its outbox row, the conversation's clocks and its `message.created` event)
 is written as ingest writes a customer's message (hub.plain_sql; on PostgreSQL the writes are one
 statement of data-modifying CTEs), and what it reads first (a first copy under the console's client
-id, an opt-out, the agent's name, the customer's last message to quote, the new message's id) is
-one statement too. Through the ORM a reply took nine statements and ~3 ms of the writer's time on
-PostgreSQL, every statement a round trip inside the single write lock, while customers' messages
-queued behind it (bench/RESULTS.md, "Issue 17, session 10").
+id, an opt-out, the agent's name, the customer's last message to quote, the new message's id, and
+the conversation itself for the caller's access check) is one statement too. Through the ORM a
+reply took nine statements and ~3 ms of the writer's time on PostgreSQL, every statement a round
+trip inside the single write lock, while customers' messages queued behind it (bench/RESULTS.md,
+"Issue 17, session 10").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from hub.attachments.actions import as_port, do_link
@@ -26,21 +28,25 @@ from hub.contacts.opt_outs import OPTED_OUT
 from hub.conversations.message_rows import MESSAGES, insert_messages
 from hub.conversations.models import Conversation, Message
 from hub.conversations.schemas import message_row_dict
-from hub.errors import Conflict, Invalid
+from hub.db import table_of
+from hub.errors import Conflict, Invalid, NotFound
 from hub.events import log, writes
 from hub.events.types import MessageCreated
 from hub.outbox.actions import enqueue_part
-from hub.plain_sql import PlainSql, new_row, read_when, update_text
+from hub.plain_sql import PlainSql, new_row, read_row, read_when, update_text
 
-# Parameters: contact id, channel (opt-out); agent id (name); agent id, client id (first copy);
-# conversation id (the customer's last message).
+CONVERSATIONS = table_of(Conversation)
+# Parameters: agent id (name); agent id, client id (first copy); conversation id. The opt-out and the
+# customer's last message are the conversation's.
 _CONTEXT = (
-    "SELECT f.id, EXISTS (SELECT 1 FROM contact_opt_outs WHERE contact_id = ? AND channel = ?), "
-    "(SELECT name FROM agents WHERE id = ?), q.created_at, q.text, qc.name, {next_id} "
-    "FROM (SELECT 1 AS one) o "
+    "SELECT f.id, EXISTS (SELECT 1 FROM contact_opt_outs WHERE contact_id = c.contact_id AND channel = c.channel), "
+    "(SELECT name FROM agents WHERE id = ?), q.created_at, q.text, qc.name, {next_id}, "
+    + ", ".join(f"c.{column.name}" for column in CONVERSATIONS.columns)
+    + " FROM conversations c "
     "LEFT JOIN messages f ON f.author_agent_id = ? AND f.client_id = ? "
-    "LEFT JOIN messages q ON q.id = (SELECT MAX(id) FROM messages WHERE conversation_id = ? AND direction = 'in') "
-    "LEFT JOIN contacts qc ON qc.id = q.contact_id"
+    "LEFT JOIN messages q ON q.id = (SELECT MAX(id) FROM messages WHERE conversation_id = c.id AND direction = 'in') "
+    "LEFT JOIN contacts qc ON qc.id = q.contact_id "
+    "WHERE c.id = ?"
 )
 # The new message's id, drawn under the write lock (as ingest draws its own: hub.ingest.lookup).
 _CONTEXT_BY_DIALECT = {
@@ -55,6 +61,7 @@ _ANSWERED = ("first_response_at", "next_response_due_at", "last_agent_id", "upda
 class ReplyContext:
     """What a reply needs to know before it writes (`reply_context`)."""
 
+    conversation: Conversation
     first_copy_id: int | None  # what this agent already sent with the client id
     opted_out: bool
     agent_name: str | None
@@ -62,14 +69,30 @@ class ReplyContext:
     message_id: int  # the new message's id
 
 
-def reply_context(session: Session, conv: Conversation, *, agent_id: int, client_id: str | None) -> ReplyContext:
-    """One statement, under the write lock (it draws the new message's id)."""
+def reply_context(session: Session, conversation_id: int, *, agent_id: int, client_id: str | None) -> ReplyContext:
+    """One statement, under the write lock (it draws the new message's id); with the conversation,
+    for the caller's access check (404 when there is none)."""
     sql = PlainSql.of(session)
-    sql.execute(_CONTEXT_BY_DIALECT[sql.sqlite],
-                (conv.contact_id, conv.channel, agent_id, agent_id, client_id, conv.id))
-    first_id, opted_out, agent_name, at, quoted_text, name, message_id = sql.fetchone()
+    sql.execute(_CONTEXT_BY_DIALECT[sql.sqlite], (agent_id, agent_id, client_id, conversation_id))
+    found = sql.fetchone()
+    if found is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    first_id, opted_out, agent_name, at, quoted_text, name, message_id, *conversation = found
     quoted = None if at is None else {"at": read_when(at).isoformat(), "name": name or "", "text": quoted_text}
-    return ReplyContext(first_id, bool(opted_out), agent_name, quoted, int(message_id))
+    return ReplyContext(_loaded(session, conversation_id, conversation), first_id, bool(opted_out), agent_name,
+                        quoted, int(message_id))
+
+
+def _loaded(session: Session, conversation_id: int, values: list[Any]) -> Conversation:
+    """The session's own entity when it holds the conversation (with any changes it has not
+    written yet); else one from the row read, in the session as if just loaded."""
+    held = session.identity_map.get(identity_key(Conversation, conversation_id))
+    if isinstance(held, Conversation):
+        return held
+    conv = Conversation(**read_row(CONVERSATIONS, values))
+    make_transient_to_detached(conv)
+    session.add(conv)
+    return conv
 
 
 def do_reply(
@@ -86,7 +109,7 @@ def do_reply(
     if not text.strip():
         raise Invalid("a reply needs text")
     assert conv.id is not None
-    ctx = context or reply_context(session, conv, agent_id=agent_id, client_id=client_id)
+    ctx = context or reply_context(session, conv.id, agent_id=agent_id, client_id=client_id)
     if ctx.opted_out:
         raise Conflict(OPTED_OUT)
     if session.new or session.dirty or session.deleted:
