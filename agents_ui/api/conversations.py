@@ -76,13 +76,19 @@ def mark_read(conversation_id: int, caller: Caller = Depends(current_caller),
               hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     """Up to its latest message; the inbox's `unread` turns false until someone else writes. The
     first agent to read the customer's latest message tells the customer (a read receipt)."""
-    # No event and no routing: this transaction may skip the write lock (hub.db.Database.write).
+    # Mostly no event and no routing: this transaction may skip the write lock (hub.db.Database.write).
     with hub.db.write(serialize=False) as s:
         access.check_read(caller.scope, actions.get_conversation(s, conversation_id))
         unseen = receipts.unseen_customer_message(s, conversation_id)
+        if unseen is None:
+            return {"conversation_id": conversation_id,
+                    "last_read_message_id": inbox.do_mark_read(s, caller.agent_id, conversation_id)}
+    # Rare (once per customer message): asked again, marked and told under the write lock, so that
+    # of two agents reading at once only the first tells the customer.
+    with hub.db.write() as s:
+        unseen = receipts.unseen_customer_message(s, conversation_id)
         upto = inbox.do_mark_read(s, caller.agent_id, conversation_id)
-    if unseen is not None:  # rare (once per customer message): its event takes the write lock
-        with hub.db.write() as s:
+        if unseen is not None:
             receipts.do_agent_read(s, conversation_id, caller.agent_id, unseen)
     return {"conversation_id": conversation_id, "last_read_message_id": upto}
 

@@ -23,7 +23,9 @@ from hub.jsontext import loads
 
 def unseen_customer_message(session: Session, conversation_id: int) -> int | None:
     """The customer's latest message in the conversation if no agent has read it yet, else None.
-    Asked before marking a read (`inbox.do_mark_read`)."""
+    Asked before marking a read (`inbox.do_mark_read`), and asked again in the write-locked
+    transaction that marks it and appends `receipt.agent_read`, or two agents reading at once
+    would both tell the customer."""
     latest = session.execute(
         select(func.max(col(Message.id)))
         .where(col(Message.conversation_id) == conversation_id, col(Message.direction) == "in")

@@ -5,15 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlmodel import Session
 
 from config.app import create_app
-from hub.db import Database
+from hub.conversations import inbox
+from hub.db import WRITE_LOCK_KEY, Database
 from tests.agents_ui.api.test_conversations import ingest, move
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -203,3 +206,62 @@ def test_a_page_of_rows_costs_the_same_few_statements_however_many_rows(client: 
         assert len(rows(client, sup, "view=all&limit=500")) == 42
     assert len(many) == len(few) == 2, many
     assert more
+
+
+class _CountedLock:
+    """The SQLite write lock, counting the threads waiting for it."""
+
+    def __init__(self, lock: Any) -> None:
+        self.lock, self.waiting = lock, 0
+
+    def __enter__(self) -> None:
+        self.waiting += 1
+        self.lock.acquire()
+        self.waiting -= 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def _someone_waits_for_the_write_lock(db: Database, sqlite_lock: _CountedLock) -> bool:
+    if not db.is_postgres:
+        return sqlite_lock.waiting > 0
+    with db.engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :k "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+            {"k": WRITE_LOCK_KEY}).scalar_one())
+
+
+def test_two_agents_reading_at_once_tell_the_customer_once(client: TestClient, db: Database,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first read holds its transaction open, after marking, until the second read has got as
+    far (it too found the message unseen) or waits for the write lock: either way one receipt."""
+    key = api_key(db)
+    conv_id = int(inbound(client, key, email="twice@example.com")["conversation_id"])
+    ana, ben = login(client, db, "agent"), login(client, db, "agent")
+    sqlite_lock = db._sqlite_writer = _CountedLock(db._sqlite_writer)  # type: ignore[assignment]
+    real, marks = inbox.do_mark_read, []
+
+    def held_open(s: Session, agent_id: int, conversation_id: int) -> int:
+        marks.append(agent_id)
+        upto = real(s, agent_id, conversation_id)
+        if len(marks) == 1:
+            wait_for(lambda: len(marks) > 1 or _someone_waits_for_the_write_lock(db, sqlite_lock),
+                     what="the second read to catch up or wait")
+        return upto
+
+    monkeypatch.setattr(inbox, "do_mark_read", held_open)
+    answers: list[int] = []
+    readers = [threading.Thread(target=lambda who=who: answers.append(
+        client.post(f"/api/v1/conversations/{conv_id}/read", headers=who.headers).status_code)) for who in (ana, ben)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert answers == [200, 200]
+    with db.read() as s:
+        told = s.execute(text("SELECT count(*) FROM events WHERE type = 'receipt.agent_read' "
+                              "AND conversation_id = :c"), {"c": conv_id}).scalar_one()
+    assert told == 1
+    assert by_id(client, ana, conv_id)["unread"] is False and by_id(client, ben, conv_id)["unread"] is False

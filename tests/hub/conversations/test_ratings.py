@@ -81,3 +81,23 @@ def test_the_customer_rates_once_per_resolution_and_nobody_else_can(hub: Hub, da
             await hub.stop()
 
     asyncio.run(run())
+
+
+def test_two_ratings_sent_at_once_count_once(hub: Hub, database: Database) -> None:
+    """Two tabs rating together: the check and the append are one write-locked transaction (a
+    writer op), so the second finds the first's event, whether in the same batch or the next."""
+    async def run() -> None:
+        await hub.start()
+        try:
+            ann = chat(hub, "ann", "hello")
+            set_status(database, ann.conversation_id, "resolved")
+            outcomes = await asyncio.gather(
+                *(hub.rate_conversation_async(ann.contact_id, ann.conversation_id, score, None) for score in (5, 1)),
+                return_exceptions=True)
+            refused = [o for o in outcomes if isinstance(o, RejectedMessage)]
+            assert len(refused) == 1 and "rated already" in str(refused[0]), outcomes
+            assert len(ratings(database, ann.conversation_id)) == 1
+        finally:
+            await hub.stop()
+
+    asyncio.run(run())
