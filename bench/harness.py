@@ -66,10 +66,20 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the hub as of this commit (exported to a temporary directory), not the working tree")
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, never one this process handed out before: a port chosen early
+    (an SMTP listener's, say) is not bound until its server starts, and the kernel may offer it
+    again meanwhile (a hub once got its own listener's port for HTTP)."""
+    while True:
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def uvicorn_command(factory: str) -> Callable[[int], list[str]]:

@@ -1,11 +1,13 @@
 """Files no message carries: removing their rows and, once no row names them, their bytes.
 
-A channel stores a mail's parts and original before ingest (channels/email/files.py), so a mail
-that ingest then refuses, or a redelivery of one stored already, leaves rows no message names; an
-agent's upload that was never sent does the same. `remove_orphans` (the `hub attachments prune`
-command; run it hourly) deletes such rows older than `older_than` (an hour by default: time enough
-for a stored mail to reach its message), agents' uploads only after `UPLOAD_GRACE` (a reply may
-be drafted for long), then each blob no remaining row names and not written since the cutoff.
+A channel that stores files before ingest (`HubPort.store_attachment_async`) leaves rows no
+message names when ingest then refuses the message, or finds it stored already; an agent's upload
+that was never sent does the same. (Email keeps only the bytes before ingest, `keep_file_async`,
+and ingest writes the rows: a refused mail leaves bytes no row names, which this does not see.)
+`remove_orphans` (the `hub attachments prune` command; run it hourly) deletes such rows older
+than `older_than` (an hour by default: time enough for a stored mail to reach its message),
+agents' uploads only after `UPLOAD_GRACE` (a reply may be drafted for long), then each blob no
+remaining row names and not written since the cutoff.
 
 The rows go in the write transaction (on PostgreSQL under the write lock, as every ingest and
 reply): a message linking a file at that moment either comes first (the row is no longer an
