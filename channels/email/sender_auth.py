@@ -18,11 +18,17 @@ only claimed), suggested to agents as a match for the customer, exactly as a web
 typing a known customer's email is; and its subject token (a weak thread key) is dropped. Its
 strong keys (the reply token, our Message-IDs) still thread it: they are secrets of the thread.
 Without `authserv_id` nothing is read and nothing changes.
+
+Only the topmost header under that id counts (the one the server prepended): a server that does
+not strip the sender's copies would otherwise let a forged "dkim=pass" outvote its own softfail.
+A server writing one header per check (Postfix with a milter each) is read by its last one only;
+one combined header (rspamd's, for one) keeps every result.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from email.message import Message
 from typing import Any
@@ -86,16 +92,25 @@ def guarded(message: InboundMessage, check: SenderCheck | None) -> InboundMessag
 
 
 def _trusted_results(msg: Message, trusted: str) -> list[Any]:
-    found: list[Any] = []
-    for value in raw_values(msg, "authentication-results"):
+    """The results of the topmost header under our id, the one our server prepended; any other
+    under that id is the sender's if the server did not strip it, and could outvote ours."""
+    for value in raw_values(msg, "authentication-results"):  # top down, as received
         try:
             header = authres.AuthenticationResultsHeader.parse_value(value)
         except authres.AuthResError as exc:  # one we cannot read proves nothing
             logger.info("email: an Authentication-Results header was not understood: %s", exc)
+            if _written_id(value) == trusted:
+                return []  # our server's own: never one of the sender's below it instead
             continue
         if str(header.authserv_id).lower() == trusted:
-            found.extend(header.results)
-    return found
+            return list(header.results)
+    return []
+
+
+def _written_id(value: str) -> str:
+    """The authserv-id an unreadable header starts with, as best it can be read."""
+    words = re.sub(r"\([^)]*\)", " ", value).split(";", 1)[0].split()
+    return words[0].lower() if words else ""
 
 
 def _prop(result: Any, ptype: str, name: str) -> str:

@@ -4,8 +4,9 @@ forged From is stored and shown, flagged, but never joins the customer it names:
 threading into their conversation, no silent attach; a contact of its own, suggested as a match.
 
 Corpus-style mail in corpus/auth/ (Gmail's one header, Postfix's one header per milter, a forged
-header under a look-alike id and under ours below the server's own), through the parser, and
-end to end through the hub's SMTP listener."""
+header under a look-alike id and under ours below the server's own, one that would outvote the
+server's softfail), through the parser, and end to end through the hub's SMTP listener. Only the
+topmost header under our id counts: the one our server prepended (RFC 8601 section 5)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,12 @@ EXPECTED = {
     # DMARC failed at our server; the look-alike server's "pass", and one under our id that the
     # sender wrote below our server's own, change nothing: a fail is never verified.
     "forged_dmarc_fail.eml": (False, "fail", "pass (other domain)", "pass (other domain)"),
-    # No DMARC policy: a DKIM signature of the From's own (sub)domain passed.
-    "postfix_dkim_aligned.eml": (True, "none", "pass", "softfail"),
+    # Our server's header (on top) says SPF softfail; a DKIM "pass" for the From's domain under our
+    # id, written by the sender below our server's Received, would outvote it if it counted.
+    "forged_dkim_below_softfail.eml": (False, None, None, "softfail"),
+    # No DMARC policy: a DKIM signature of the From's own (sub)domain passed. One header per milter:
+    # only the topmost (the last one written) counts, so the SPF and DMARC lines below it are not read.
+    "postfix_dkim_aligned.eml": (True, None, "pass", None),
     # No DMARC verdict, and what passed was another domain's (an esp's bounce domain).
     "no_dmarc_other_domain.eml": (False, None, "pass (other domain)", "pass (other domain)"),
 }
@@ -90,6 +95,11 @@ def test_a_header_the_parser_cannot_read_proves_nothing() -> None:
     parsed = parse_email(raw)
     message = to_inbound(parsed, classify(parsed), BOX, raw)
     assert message.metadata["email"]["auth"]["verified"] is False
+    # Nor does the sender's readable one below our server's unreadable one take its place.
+    raw = (CORPUS / "forged_dkim_below_softfail.eml").read_bytes().replace(
+        b"Authentication-Results: mx.support.example;", b"Authentication-Results: mx.support.example (mx 2);;; ==", 1)
+    parsed = parse_email(raw)
+    assert to_inbound(parsed, classify(parsed), BOX, raw).metadata["email"]["auth"]["dkim"] is None
 
 
 # -- end to end: the hub's listener, a known customer, a forged mail ---------------------------
