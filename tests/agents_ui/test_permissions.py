@@ -245,6 +245,11 @@ TABLE: list[Row] = [
         url=lambda w, a: f"/api/v1/contacts/{w.new_contact_id()}/merge", body=lambda w, a: {"into": w.contact_id},
         why="a shared-inbox customer into the conversation's: agents who may read both (the first merge brings a "
             "shared-inbox conversation along; a refusal in team mode: test_contact_merge.py)"),
+    Row("POST", "/api/v1/contacts/{contact_id}/dismiss-match", logged_in(404),
+        url=lambda w, a: f"/api/v1/contacts/{w.new_contact_id()}/dismiss-match",
+        body=lambda w, a: {"other": w.contact_id},
+        why="whoever may read both customers; nothing was suggested here, so 404 after the access check (a "
+            "suggested pair, and who may not in team mode: tests/agents_ui/api/test_contact_merge.py)"),
     # Agents
     Row("GET", "/api/v1/agents/me", logged_in(200)),
     Row("POST", "/api/v1/agents/me/presence", logged_in(200), body={"presence": "away"}),
