@@ -25,8 +25,10 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
   event "receipt.agent_read" (`data.upto_message_id`): an agent read the visitor's messages so far.
 - server → `{"type": "availability", "open", "reason"}` after the welcome and after each message
   when it changed: reason "closed" (outside business hours) or "no_agents"; client →
-  `{"type": "email", "email"}` → `{"type": "email_ok", "email"}` (or an `invalid` error): where a
-  reply goes by email when the visitor is no longer on the page (channels/webchat/away.py).
+  `{"type": "email", "email"}` → `{"type": "email_ok", "email"}` (or an `invalid` error;
+  `rejected` while someone can chat; `rate_limited`: the message budget): their claimed address,
+  where a reply in their chat goes by email when they are no longer on the page (never an address
+  their contact is found by: hub/contacts/claims.py; channels/webchat/away.py).
 - server → `{"type": "queue", "conversation_id", "position", "wait_minutes"}`: while the visitor's
   conversation waits for an agent, their place (1: next) and an estimate (null: unknown); sent
   when it changes, and with position null once an agent took it (channels/webchat/queue.py).
@@ -122,6 +124,7 @@ class VisitorSocket:
         self.conversations: set[int] = set()  # seen in their feed: theirs
         self.latest: int | None = None  # the conversation their typing is about
         self.told: dict[str, Any] | None = None  # the last availability frame sent
+        self.claim: str | None = None  # an address they typed, claimed after their next message
         self.reported: dict[int, int] = {}  # conversation id -> the reply they said they saw up to
         self.hint_send: asyncio.Task[None] | None = None
         self.queue = QueueWatch(port, self._send, channel.settings.queue_refresh_seconds)
@@ -166,6 +169,7 @@ class VisitorSocket:
         if hello.get("prechat"):
             with contextlib.suppress(Invalid):  # a stale stored form: asked again by the widget
                 self.prechat = check_prechat(self.widget, hello["prechat"])
+                self.claim = self.prechat.get("email")
         last = hello.get("last_event_id")
         self.last_sent = last if isinstance(last, int) and 0 <= last <= MAX_EVENT_ID else 0
         await self._send({"type": "welcome", "token": token})
@@ -180,6 +184,7 @@ class VisitorSocket:
         elif kind == "prechat":
             try:
                 self.prechat = check_prechat(self.widget, frame)
+                self.claim = self.prechat.get("email")
             except Invalid as exc:
                 await self._error("invalid", str(exc), field=exc.field)
                 return
@@ -210,26 +215,41 @@ class VisitorSocket:
             await self._send(frame)
 
     async def _email(self, frame: dict[str, Any]) -> None:
-        """The visitor left an email address (nobody could chat): kept on their contact, unproven,
-        so a later reply can reach them by email; before their first message it goes with it."""
+        """The visitor left an email address (nobody could chat): kept as their claim, unproven
+        (hub/contacts/claims.py), so a later reply in their chat can reach them by email; before
+        their first message it is claimed right after it. Only while nobody can chat, within the
+        message budget; a new address replaces the old."""
+        if self.told is None or self.told.get("open"):
+            await self._error("rejected", "email: someone can chat now", field="email")
+            return
         try:
             email = check_email(frame.get("email"))
         except BadEmail as exc:
             await self._error("invalid", str(exc), field="email")
             return
-        if self.contact_id is None:
-            self.prechat["email"] = email
-        else:
-            try:
-                await self.port.claim_email_async(self.scope, self.ref, email)
-            except RejectedMessage as exc:
-                await self._error("invalid", str(exc), field="email")
-                return
-            except Exception:
-                logger.exception("web chat email of widget %s not kept", self.widget.id)
-                await self._error("unavailable", "not kept: try again", field="email")
-                return
+        wait = max(self.channel.visitor_messages.take((self.scope, self.ref)),
+                   self.channel.address_messages.take(self.address))
+        if wait > 0:
+            await self._error("rate_limited", "too many addresses: wait a moment", field="email",
+                              retry_after=round(wait, 1))
+            return
+        self.claim = email
+        if self.contact_id is not None and not await self._claim():
+            await self._error("unavailable", "not kept: try again", field="email")
+            return
         await self._send({"type": "email_ok", "email": email})
+
+    async def _claim(self) -> bool:
+        """Keep the address the visitor typed (`self.claim`) as their claim; False if it failed."""
+        email, self.claim = self.claim, None
+        if email is None:
+            return True
+        try:
+            await self.port.claim_email_async(self.scope, self.ref, email)
+        except Exception:
+            logger.exception("web chat email of widget %s not kept", self.widget.id)
+            return False
+        return True
 
     async def _seen(self, frame: dict[str, Any]) -> None:
         """The visitor saw the agents' replies up to a message: agents see them marked "Seen". Only
@@ -302,6 +322,7 @@ class VisitorSocket:
         await self._send({"type": "ack", "client_id": client_id, "message_id": result.message_id})
         if result.contact_id != self.contact_id:  # their first message, or merged since
             await self._follow(result.contact_id)
+        await self._claim()
         await self._availability()
 
     def _files(self, refs: object) -> tuple[Attachment, ...] | None:
@@ -315,16 +336,12 @@ class VisitorSocket:
 
     def _inbound(self, client_id: str, text: str, files: tuple[Attachment, ...] = ()) -> InboundMessage:
         identity, form = self.identity, self.prechat
-        if identity is not None:
-            # The site signed the user (and the email): both proven, so they join the known customer.
-            contact = ContactRef(external_ref=self.ref, email=identity.email or form.get("email"),
-                                 name=form.get("name"),
-                                 verified=frozenset({"external_ref", "email"} if identity.email else {"external_ref"}))
-        else:
-            # The token proves the visitor is this browser; a typed email proves nothing: never a
-            # reason to join a known customer (they are suggested to agents instead).
-            contact = ContactRef(external_ref=self.ref, email=form.get("email"), name=form.get("name"),
-                                 verified=frozenset({"external_ref"}))
+        # The token proves the visitor is this browser, the site's signature their user id and
+        # email. A typed email proves nothing: it never goes with the message (it would become an
+        # address their contact is found by); it is claimed after it (`_claim`).
+        email = identity.email if identity is not None else None
+        verified = {"external_ref", "email"} if email else {"external_ref"}
+        contact = ContactRef(external_ref=self.ref, email=email, name=form.get("name"), verified=frozenset(verified))
         return InboundMessage(channel="webchat", source=self.widget.source, ingest_scope=self.scope,
                               external_id=f"{self.ref}:{client_id}", contact=contact, text=text, attachments=files,
                               metadata={"webchat": {"widget": self.widget.id}})

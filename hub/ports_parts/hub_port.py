@@ -81,8 +81,9 @@ class HubPort(Protocol):
 
     async def claim_email_async(self, scope: str, external_ref: str, email: str) -> None:
         """The customer known by `external_ref` (given with `ingest_scope` `scope`) typed in an email
-        address: kept as theirs (replies may then go there) only if no other customer has it;
-        otherwise agents are shown the other customer as a likely match. Never merges. Raises
+        address: kept as their claim, replacing an earlier one (a reply in their own conversation
+        may then be handed over there), never as an address any message is filed under; if another
+        customer has it, agents are shown them as a likely match. Never merges. Raises
         RejectedMessage when it is not an email address, or when the reference never wrote."""
         ...
 

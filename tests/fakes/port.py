@@ -10,7 +10,7 @@ addresses, files kept and read back (attachments), a customer's feed of the publ
 (`customer_typing` records the customer's; `agent_types` plays an agent's to the listeners), and
 queue places (`queue_for` sets one, `assign` ends it with the feed's "conversation.assigned"),
 what customers saw (`customer_reads`), agents online per team (`online`, set by tests), and emails
-customers typed in (kept when nobody has them, else `suggested`, never merged).
+customers typed in (`claims`, never an identity; another customer's is also `suggested`).
 
 What adapters hand in is recorded: `ingested` (first copies, in order), `delivery_updates`,
 `opt_outs`, `cursors`, `raws`; `send` records what an adapter made of an outgoing item, and its
@@ -97,6 +97,7 @@ class FakeHubPort(HubPort):
         self.queue: dict[int, QueueStatus] = {}  # conversation id -> where it waits (`queue_for`)
         self.online: dict[str | None, int] = {}  # team name (None: anywhere) -> agents online
         self.suggested: list[tuple[int, int]] = []  # (contact, the other contact with its typed address)
+        self.claims: dict[int, str] = {}  # contact -> the email address they claimed (claim_email_async)
         self.customer_reads: dict[int, int] = {}  # conversation id -> the reply the customer saw up to
         self.queue_asked: list[int] = []  # conversation ids, each time `queue_status_async` was asked
 
@@ -197,8 +198,10 @@ class FakeHubPort(HubPort):
         contact_id = self._contacts.get(("external_ref", external_ref.strip()))
         if contact_id is None:
             raise RejectedMessage("this visitor has not written yet: send the address with a message")
-        owner = self._contacts.setdefault(("email", email.lower()), contact_id)
-        if owner != contact_id:
+        # A claim, never an identity: no message is ever filed under it (hub/contacts/claims.py).
+        self.claims[contact_id] = email.lower()
+        owner = self._contacts.get(("email", email.lower()))
+        if owner is not None and owner != contact_id:
             self.suggested.append((contact_id, owner))  # never merged
 
     async def customer_read_async(self, conversation_id: int, upto_message_id: int) -> None:

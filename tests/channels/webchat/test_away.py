@@ -1,6 +1,7 @@
 """When nobody can chat (issue 16), on SQLite and PostgreSQL: the widget is told (no agent of its
 team online, or outside its business hours), the message is still taken, the email the visitor
-leaves is kept on their contact (someone else's is only suggested), and an agent's later reply
+leaves is kept as their claim (never an address their contact is found by: someone else's mail
+never reaches them; someone else's address is only suggested), and an agent's later reply
 reaches them by email (aiosmtpd as the mailbox's outgoing server) when they left the page, but
 not while they are on it, and their email answer comes back into the chat."""
 
@@ -28,6 +29,7 @@ WIDGETS = [
     {"id": "shop", "allowed_origins": [SHOP], "team": "Chat"},
     # Open no day of the week: always closed.
     {"id": "night", "allowed_origins": [SHOP], "business_hours": {"timezone": "Europe/Madrid", "days": {}}},
+    {"id": "form", "allowed_origins": [SHOP], "prechat_fields": ["name", "email"]},
 ]
 
 
@@ -46,15 +48,32 @@ def settings(database_url: str, outgoing: tuple[int, Recorder]) -> Settings:
                        "smtp": {"host": "127.0.0.1", "port": outgoing[0], "starttls": False}}]})
 
 
-def open_visitor(client: TestClient, widget: str = "shop") -> tuple[Any, Visitor]:
+def open_visitor(client: TestClient, widget: str = "shop", **hello: Any) -> tuple[Any, Visitor]:
     ctx = client.websocket_connect(f"/ws/widget?widget={widget}", headers={"origin": SHOP})
-    return ctx, Visitor(ctx.__enter__(), {"token": None, "last_event_id": 0})
+    return ctx, Visitor(ctx.__enter__(), {"token": None, "last_event_id": 0, **hello})
 
 
 def contact_email(db: Database, conversation_id: int) -> str | None:
     with db.read() as s:
         return s.execute(text("SELECT c.email FROM contacts c JOIN conversations v ON v.contact_id = c.id "
                               "WHERE v.id = :c"), {"c": conversation_id}).scalar_one()
+
+
+def claimed(db: Database, conversation_id: int) -> list[str]:
+    """The addresses the conversation's contact claimed (hub/contacts/claims.py)."""
+    with db.read() as s:
+        return [a for (a,) in s.execute(text(
+            "SELECT i.address FROM contact_identities i JOIN conversations v ON v.contact_id = i.contact_id "
+            "WHERE v.id = :c AND i.kind = 'claimed:email'"), {"c": conversation_id})]
+
+
+def mail_in(settings: Settings, sender: str, body: str, message_id: str) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, "support@example.com", "my account"
+    mail["Message-ID"] = message_id
+    mail.set_content(body)
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
+        smtp.send_message(mail, to_addrs=["support@example.com"])
 
 
 def test_nobody_of_the_team_online_then_someone_is(client: TestClient, db: Database, visit: Any) -> None:
@@ -80,9 +99,11 @@ def test_outside_business_hours_the_widget_says_closed(client: TestClient) -> No
 def test_an_email_left_is_kept_on_the_visitor_and_someone_elses_is_only_suggested(
         client: TestClient, db: Database, visit: Any) -> None:
     early = visit()
-    early.ws.send_json({"type": "email", "email": "early@example.com"})  # before any message: goes with it
+    early.ws.send_json({"type": "email", "email": "early@example.com"})  # before any message: claimed after it
     assert early.next("email_ok", "error")["email"] == "early@example.com"
-    assert contact_email(db, first_words(early, db, "hello", "away-early-1")) == "early@example.com"
+    first = first_words(early, db, "hello", "away-early-1")
+    wait_for(lambda: claimed(db, first) == ["early@example.com"], what="the early address claimed")
+    assert contact_email(db, first) is None  # a claim, not their address
 
     late = visit()
     conversation = first_words(late, db, "anyone?", "away-late-1")
@@ -91,7 +112,10 @@ def test_an_email_left_is_kept_on_the_visitor_and_someone_elses_is_only_suggeste
                                                                  "message": ""}
     late.ws.send_json({"type": "email", "email": "Late@Example.com"})
     assert late.next("email_ok", "error")["type"] == "email_ok"
-    assert contact_email(db, conversation) == "late@example.com"
+    assert claimed(db, conversation) == ["late@example.com"]
+    late.ws.send_json({"type": "email", "email": "later@example.com"})  # one per visitor: replaces it
+    assert late.next("email_ok", "error")["type"] == "email_ok"
+    assert claimed(db, conversation) == ["later@example.com"]
 
     known = inbound(client, api_key(db), email="known@example.com", text="from the API")
     other = visit()
@@ -173,3 +197,60 @@ def test_without_an_email_the_reply_waits_in_the_widget_only(
     # The hand-over is decided in the transaction that records the web chat's send.
     wait_for(lambda: items() == [("webchat", "sent")], what="the web chat's send recorded")
     assert outgoing[1].received == []
+
+
+@pytest.mark.parametrize("how", ["email frame", "pre-chat form"])
+def test_a_claimed_address_never_gets_its_owners_mail(
+        client: TestClient, db: Database, settings: Settings, how: str) -> None:
+    """Typing bob's address (nobody had it yet) does not make bob's later mail the visitor's: it
+    is filed under a contact of bob's own and never shows in the visitor's widget."""
+    if how == "email frame":
+        ctx, attacker = open_visitor(client)
+        attacker.ws.send_json({"type": "email", "email": "bob@victim.example"})
+        assert attacker.next("email_ok", "error")["type"] == "email_ok"
+    else:
+        ctx, attacker = open_visitor(client, "form", prechat={"name": "Bob", "email": "bob@victim.example"})
+    try:
+        conversation = first_words(attacker, db, "hi there", "leak-0001")
+        attacker.ws.send_json({"type": "ping"})  # answered once the message (and the claim after it) is done
+        attacker.next("pong")
+        mail_in(settings, "bob@victim.example", "My password reset code is 771234", "<bob-1@victim.example>")
+
+        def bobs() -> int | None:
+            with db.read() as s:
+                return s.execute(text("SELECT contact_id FROM messages WHERE text LIKE '%771234%'")).scalar()
+        wait_for(lambda: bobs() is not None, what="bob's mail stored")
+        with db.read() as s:
+            mine = s.execute(text("SELECT contact_id FROM conversations WHERE id = :c"),
+                             {"c": conversation}).scalar_one()
+        assert bobs() != mine
+        # Anything filed under the visitor before their next message would show before its echo.
+        first_words(attacker, db, "still there?", "leak-0002")
+        assert not any("771234" in str(f) for f in attacker.events)
+        assert claimed(db, conversation) == ["bob@victim.example"]  # still theirs, for replies in their chat
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+def test_the_email_frame_only_while_nobody_can_chat_and_within_the_message_budget(
+        client: TestClient, db: Database, visit: Any) -> None:
+    visitor = visit()
+    first_words(visitor, db, "hello?", "away-budget-1")
+    answers = []
+    for i in range(30):
+        visitor.ws.send_json({"type": "email", "email": f"spam{i}@example.com"})
+        answers.append(visitor.next("email_ok", "error"))
+    assert answers[-1] | {"message": "", "retry_after": 0} == {
+        "type": "error", "code": "rate_limited", "field": "email", "message": "", "retry_after": 0}
+    with db.read() as s:
+        assert s.execute(text("SELECT COUNT(*) FROM contact_identities WHERE kind = 'claimed:email'")).scalar() == 1
+
+    team = create_team(db, "Chat")
+    agent = login(client, db, "agent", teams=[team])
+    assert client.post("/api/v1/agents/me/presence", json={"presence": "online"},
+                       headers=agent.headers).status_code == 200
+    open_now = visit()
+    assert open_now.next("availability")["open"] is True
+    open_now.ws.send_json({"type": "email", "email": "someone@example.com"})
+    assert open_now.next("email_ok", "error") | {"message": ""} == {
+        "type": "error", "code": "rejected", "field": "email", "message": ""}

@@ -252,10 +252,12 @@ def test_a_signed_email_joins_the_known_customer_and_a_typed_one_does_not(
     assert contact != known["contact_id"]
     typed.event_where(lambda f: f["data"].get("id") == ack["message_id"])
     assert not any("from the API" in str(f) for f in typed.events)
-    with db.read() as s:
-        suggested = s.execute(text("SELECT COUNT(*) FROM events WHERE type = 'contact.match_suggested' "
-                                   "AND contact_id = :c"), {"c": known["contact_id"]}).scalar_one()
-    assert suggested == 1
+
+    def suggested() -> int:
+        with db.read() as s:
+            return int(s.execute(text("SELECT COUNT(*) FROM events WHERE type = 'contact.match_suggested' "
+                                      "AND contact_id = :c"), {"c": known["contact_id"]}).scalar_one())
+    wait_for(lambda: suggested() == 1, what="the typed address suggested (claimed after the message)")
 
     identity = {"identifier": "user-42", "email": "known@example.com",
                 "hash": identity_hash(SECRET, "user-42", "known@example.com")}
