@@ -16,7 +16,10 @@ Download: each attachment of a message event the socket sends carries `url`,
 `/widget/files/<id>?widget=<id>&type=<content type>&sig=<signature>`, signed for the visitor whose
 feed showed it (their own conversations only). It is fetched with the same bearer token: another
 visitor's token (or none) gets 404, and so does a URL whose signature is not theirs.
-Served as a download (`attachment`, `nosniff`, a sandbox policy), never as a page of the hub.
+Served as a download (`attachment`, `nosniff`, a sandbox policy), never as a page of the hub, and
+typed as signed only when it is one of `ACCEPTED` (else `application/octet-stream`): the widget
+shows files from blob: URLs, which have the customer's site's origin (widget.js `fetchFile` also
+retypes any other blob as bytes).
 """
 
 from __future__ import annotations
@@ -176,6 +179,8 @@ def add_file_routes(router: APIRouter, channel: WebchatChannel) -> None:
             content = await port.open_attachment_async(Attachment(None, id=attachment_id))
         except PermanentError:
             return missing
-        return Response(content, media_type=type, headers={
+        # Typed as signed only for the kinds a visitor may send (pictures, PDF); anything else (an
+        # email's or an agent's HTML or SVG) as bytes: the widget's blob: URL has the shop's origin.
+        return Response(content, media_type=type if type in ACCEPTED else "application/octet-stream", headers={
             **headers, "Cache-Control": "private, max-age=3600", "Content-Disposition": "attachment",
             "Content-Security-Policy": "default-src 'none'; sandbox"})

@@ -426,6 +426,7 @@
   // Line icons (Feather, MIT): a paper clip, a document. SVG built node by node, never parsed.
   var CLIP = "M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48";
   var DOC = "M13 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z|M13 2v7h7";
+  var SAFE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"];  // files.py ACCEPTED
 
   function icon(paths) {
     var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
@@ -505,7 +506,10 @@
   Widget.prototype.fetchFile = function (a, then) {
     fetch(this.opts.base + a.url, { credentials: "omit", headers: { "Authorization": "Bearer " + this.state.token } })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.blob(); })
-      .then(function (b) { then(URL.createObjectURL(b)); })
+      .then(function (b) {
+        // A blob: URL has the shop's origin: only pictures and PDF keep their type (never HTML or SVG).
+        then(URL.createObjectURL(SAFE_TYPES.indexOf(b.type) >= 0 ? b : new Blob([b], { type: "application/octet-stream" })));
+      })
       .catch(function () { /* gone, or not theirs: the name stays */ });
   };
 

@@ -153,3 +153,25 @@ def test_an_agents_file_reaches_the_visitor_and_no_one_else(client: TestClient, 
     assert file["filename"] == "invoice.pdf" and file["content_type"] == "application/pdf"
     assert fetch(client, file["url"], visitor.token).content == PDF
     assert fetch(client, file["url"], stranger.token).status_code == 404
+
+
+@pytest.mark.parametrize(("name", "content", "ctype"), [("page.html", HTML, "text/html"),
+                                                         ("logo.svg", SVG, "image/svg+xml")])
+def test_an_agents_page_or_svg_reaches_the_visitor_only_as_bytes_to_save(
+        client: TestClient, db: Database, visit: Any, name: str, content: bytes, ctype: str) -> None:
+    """An agent's (or an email's) HTML or SVG file is served to the widget as a download of bytes,
+    never typed as a page: the widget's blob: URL for it has the shop's origin."""
+    visitor = visit()
+    ack = visitor.say("what does it look like?", f"want-{name.replace('.', '-')}")
+    conversation_id, _ = conversation_of(db, ack["message_id"])
+    agent: AgentLogin = login(client, db, "admin")
+    up = client.post("/api/v1/attachments", headers=agent.headers, files={"file": (name, content, ctype)})
+    assert up.status_code == 201, up.text
+    reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=agent.headers,
+                        json={"text": "Here.", "attachments": [up.json()["id"]]})
+    assert reply.status_code == 201, reply.text
+    [file] = visitor.event_where(lambda f: f["data"].get("direction") == "out")["data"]["attachments"]
+    got = fetch(client, file["url"], visitor.token)
+    assert got.status_code == 200 and got.content == content
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["content-disposition"] == "attachment" and got.headers["x-content-type-options"] == "nosniff"
