@@ -56,8 +56,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from channels.webchat.away import BadEmail, availability, check_email
+from channels.webchat import frames
+from channels.webchat.away import availability
 from channels.webchat.files import MAX_FILES
+from channels.webchat.frames import MAX_EVENT_ID
 from channels.webchat.identity import Identity, IdentityRefused, check_identity
 from channels.webchat.queue import QueueWatch
 from channels.webchat.settings import WidgetSettings
@@ -70,7 +72,6 @@ logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 30.0
 MAX_FRAME_CHARS = 16_384
-MAX_EVENT_ID = 2**63 - 1
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MAX_NAME = 200
@@ -127,7 +128,7 @@ class VisitorSocket:
         self.claim: str | None = None  # an address they typed, claimed after their next message
         self.reported: dict[int, int] = {}  # conversation id -> the reply they said they saw up to
         self.hint_send: asyncio.Task[None] | None = None
-        self.queue = QueueWatch(port, self._send, channel.settings.queue_refresh_seconds)
+        self.queue = QueueWatch(port, self.send, channel.settings.queue_refresh_seconds)
 
     async def run(self) -> None:
         try:
@@ -145,7 +146,7 @@ class VisitorSocket:
                 try:
                     frame = await self._receive()
                 except ValueError as exc:
-                    await self._error("bad_frame", str(exc))
+                    await self.error("bad_frame", str(exc))
                     continue
                 await self._handle(frame)
         finally:
@@ -172,7 +173,7 @@ class VisitorSocket:
                 self.claim = self.prechat.get("email")
         last = hello.get("last_event_id")
         self.last_sent = last if isinstance(last, int) and 0 <= last <= MAX_EVENT_ID else 0
-        await self._send({"type": "welcome", "token": token})
+        await self.send({"type": "welcome", "token": token})
         await self._follow(await self.port.find_contact_async(self.scope, self.ref))
         await self._availability()
         return True
@@ -186,22 +187,22 @@ class VisitorSocket:
                 self.prechat = check_prechat(self.widget, frame)
                 self.claim = self.prechat.get("email")
             except Invalid as exc:
-                await self._error("invalid", str(exc), field=exc.field)
+                await self.error("invalid", str(exc), field=exc.field)
                 return
-            await self._send({"type": "prechat_ok"})
+            await self.send({"type": "prechat_ok"})
         elif kind == "typing":
             if self.latest is not None and self.channel.typing_limit.take((self.scope, self.ref)) == 0:
                 await self.port.customer_typing_async(self.latest)
         elif kind == "email":
-            await self._email(frame)
+            await frames.email(self, frame)
         elif kind == "seen":
-            await self._seen(frame)
+            await frames.seen(self, frame)
         elif kind == "ping":
-            await self._send({"type": "pong"})
+            await self.send({"type": "pong"})
         elif kind == "rate":
-            await self._rate(frame)
+            await frames.rate(self, frame)
         else:
-            await self._error("bad_frame", "unknown frame type")
+            await self.error("bad_frame", "unknown frame type")
 
     async def _availability(self) -> None:
         """Tell the widget whether anyone can chat now (channels/webchat/away.py), when it changed."""
@@ -212,117 +213,45 @@ class VisitorSocket:
             return
         if frame != self.told:
             self.told = frame
-            await self._send(frame)
-
-    async def _email(self, frame: dict[str, Any]) -> None:
-        """The visitor left an email address (nobody could chat): kept as their claim, unproven
-        (hub/contacts/claims.py), so a later reply in their chat can reach them by email; before
-        their first message it is claimed right after it. Only while nobody can chat, within the
-        message budget; a new address replaces the old."""
-        if self.told is None or self.told.get("open"):
-            await self._error("rejected", "email: someone can chat now", field="email")
-            return
-        try:
-            email = check_email(frame.get("email"))
-        except BadEmail as exc:
-            await self._error("invalid", str(exc), field="email")
-            return
-        wait = max(self.channel.visitor_messages.take((self.scope, self.ref)),
-                   self.channel.address_messages.take(self.address))
-        if wait > 0:
-            await self._error("rate_limited", "too many addresses: wait a moment", field="email",
-                              retry_after=round(wait, 1))
-            return
-        self.claim = email
-        if self.contact_id is not None and not await self._claim():
-            await self._error("unavailable", "not kept: try again", field="email")
-            return
-        await self._send({"type": "email_ok", "email": email})
-
-    async def _claim(self) -> bool:
-        """Keep the address the visitor typed (`self.claim`) as their claim; False if it failed."""
-        email, self.claim = self.claim, None
-        if email is None:
-            return True
-        try:
-            await self.port.claim_email_async(self.scope, self.ref, email)
-        except Exception:
-            logger.exception("web chat email of widget %s not kept", self.widget.id)
-            return False
-        return True
-
-    async def _seen(self, frame: dict[str, Any]) -> None:
-        """The visitor saw the agents' replies up to a message: agents see them marked "Seen". Only
-        for their own conversations, forward only, and within the typing budget (a hint's cost)."""
-        conversation_id, upto = frame.get("conversation_id"), frame.get("upto")
-        if not isinstance(conversation_id, int) or not isinstance(upto, int) or not 0 < upto <= MAX_EVENT_ID:
-            await self._error("invalid", "seen: conversation_id and upto are message ids", field="upto")
-            return
-        if conversation_id not in self.conversations or upto <= self.reported.get(conversation_id, 0):
-            return
-        if self.channel.typing_limit.take((self.scope, self.ref)) > 0:
-            return  # reported again with the next reply shown
-        self.reported[conversation_id] = upto
-        await self.port.customer_read_async(conversation_id, upto)
-
-    async def _rate(self, frame: dict[str, Any]) -> None:
-        """The visitor rates one of their resolved conversations (hub/conversations/ratings.py)."""
-        conversation_id, score = frame.get("conversation_id"), frame.get("score")
-        comment = frame.get("comment") or None
-        if conversation_id not in self.conversations or self.contact_id is None:
-            await self._error("invalid", "conversation_id: not one of yours", field="rating")
-            return
-        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5 or not (
-                comment is None or isinstance(comment, str)):
-            await self._error("invalid", "score: 1 to 5; comment: text", field="rating")
-            return
-        if self.channel.visitor_messages.take((self.scope, self.ref)) > 0:
-            await self._error("rate_limited", "too many ratings: wait a moment", field="rating", retry_after=10)
-            return
-        try:
-            await self.port.rate_conversation_async(self.contact_id, conversation_id, score, comment)
-        except RejectedMessage as exc:
-            await self._error("rejected", str(exc), field="rating")
-            return
-        await self._send({"type": "rated", "conversation_id": conversation_id})
+            await self.send(frame)
 
     async def _message(self, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-            await self._error("invalid", "client_id: 8 to 64 letters, digits, - or _", field="client_id")
+            await self.error("invalid", "client_id: 8 to 64 letters, digits, - or _", field="client_id")
             return
         try:
             text = _text_field(frame.get("text"), "text", self.channel.settings.max_text_chars)
         except Invalid as exc:
-            await self._error("invalid", str(exc), field="text", client_id=client_id)
+            await self.error("invalid", str(exc), field="text", client_id=client_id)
             return
         files = self._files(frame.get("files"))
         if files is None:
-            await self._error("invalid", f"files: at most {MAX_FILES} of those uploaded here", field="files",
+            await self.error("invalid", f"files: at most {MAX_FILES} of those uploaded here", field="files",
                               client_id=client_id)
             return
         if not text and not files:
-            await self._error("invalid", "text: empty", field="text", client_id=client_id)
+            await self.error("invalid", "text: empty", field="text", client_id=client_id)
             return
         wait = max(self.channel.visitor_messages.take((self.scope, self.ref)),
                    self.channel.address_messages.take(self.address))
         if wait > 0:
-            await self._error("rate_limited", "too many messages: wait a moment", client_id=client_id,
+            await self.error("rate_limited", "too many messages: wait a moment", client_id=client_id,
                               retry_after=round(wait, 1))
             return
         try:
             result = await self.port.ingest_async(self._inbound(client_id, text, files))
         except RejectedMessage as exc:
-            await self._error("rejected", str(exc), client_id=client_id)
+            await self.error("rejected", str(exc), client_id=client_id)
             return
         except Exception:
             logger.exception("web chat message %s of widget %s not stored", client_id, self.widget.id)
-            await self._error("unavailable", "not stored: try again", client_id=client_id)
+            await self.error("unavailable", "not stored: try again", client_id=client_id)
             return
-        await self._send({"type": "ack", "client_id": client_id, "message_id": result.message_id})
+        await self.send({"type": "ack", "client_id": client_id, "message_id": result.message_id})
         if result.contact_id != self.contact_id:  # their first message, or merged since
             await self._follow(result.contact_id)
-        await self._claim()
+        await frames.claim(self)
         await self._availability()
 
     def _files(self, refs: object) -> tuple[Attachment, ...] | None:
@@ -338,7 +267,7 @@ class VisitorSocket:
         identity, form = self.identity, self.prechat
         # The token proves the visitor is this browser, the site's signature their user id and
         # email. A typed email proves nothing: it never goes with the message (it would become an
-        # address their contact is found by); it is claimed after it (`_claim`).
+        # address their contact is found by); it is claimed after it (frames.claim).
         email = identity.email if identity is not None else None
         verified = {"external_ref", "email"} if email else {"external_ref"}
         contact = ContactRef(external_ref=self.ref, email=email, name=form.get("name"), verified=frozenset(verified))
@@ -368,7 +297,7 @@ class VisitorSocket:
         try:
             async for event in self.port.customer_feed(contact_id, after):
                 if event.id > self.last_sent:
-                    await self._send(self._frame_of(event))
+                    await self.send(self._frame_of(event))
                     self.last_sent = event.id
                 if event.conversation_id not in self.conversations:
                     self.conversations.add(event.conversation_id)
@@ -398,7 +327,7 @@ class VisitorSocket:
 
     async def _hint(self, agent_name: str) -> None:
         with contextlib.suppress(Exception):  # a socket closing: the hint did not matter
-            await self._send({"type": "typing", "who": "agent", "name": agent_name})
+            await self.send({"type": "typing", "who": "agent", "name": agent_name})
 
     async def _receive(self) -> dict[str, Any]:
         raw = await self.ws.receive_text()
@@ -413,12 +342,12 @@ class VisitorSocket:
             raise ValueError("not a JSON object")
         return frame
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:  # the feed and the receive loop both send
             await self.ws.send_text(json.dumps(frame, separators=(",", ":"), default=str))
 
-    async def _error(self, code: str, message: str, **extra: Any) -> None:
-        await self._send({"type": "error", "code": code, "message": message, **extra})
+    async def error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send({"type": "error", "code": code, "message": message, **extra})
 
     def _frame_of(self, event: PublicEvent) -> dict[str, Any]:
         data = event.data
