@@ -35,7 +35,7 @@ from hub.raw_payloads import DEFAULT_MAX_BYTES
 from hub.routing.actions import Router
 from hub.routing.config import RoutingConfig
 from hub.routing.service import RoutingService
-from hub.routing.waiting import AssignmentWaits
+from hub.routing.waiting import Queues
 from hub.runtime_channel_services import ChannelServices
 from hub.runtime_writer import INGEST_LINGER_SECONDS, RerunnableOp, WriteOp
 from hub.tasks import cancel_and_wait
@@ -75,7 +75,7 @@ class Hub(ChannelServices, HubPort):
         self.customer_fanout = CustomerFanout(self.bus)
         self.hints = TypingHints()
         self.viewers = ConversationViewers()
-        self.waits = AssignmentWaits()
+        self.queues = Queues()
         self.adapters = dict(options.adapters)
         # Claims and outcomes go through the writer (`write_async`), beside inbound messages.
         self.worker = DeliveryWorker(db, self.adapters, max_attempts=options.delivery_max_attempts,

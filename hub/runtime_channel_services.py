@@ -40,7 +40,7 @@ from hub.ports import (
     RawPayload,
     RejectedMessage,
 )
-from hub.routing.waiting import AssignmentWaits, online_in_team, queue_status
+from hub.routing.waiting import Queues, online_in_team, queue_status
 from hub.runtime_writer import HubWriter
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class ChannelServices(HubWriter):
     bus: EventBus
     customer_fanout: CustomerFanout
     hints: TypingHints
-    waits: AssignmentWaits
+    queues: Queues
 
     async def set_opt_out_async(self, channel: str, address: str, opted_out: bool, reason: str) -> None:
         adapter = self.adapters.get(channel)
@@ -128,7 +128,7 @@ class ChannelServices(HubWriter):
     async def queue_status_async(self, conversation_id: int) -> QueueStatus | None:
         def read() -> QueueStatus | None:
             with self.db.read() as s:
-                return queue_status(s, conversation_id, self.waits)
+                return queue_status(s, conversation_id, self.queues)
         return await asyncio.to_thread(read)
 
     async def rate_conversation_async(self, contact_id: int, conversation_id: int, score: int,

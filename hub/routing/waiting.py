@@ -5,10 +5,18 @@ priority first, then the longest waiting, then the lowest id) among the open, un
 conversations of the same team; conversations already being offered to an agent count as ahead.
 A conversation on offer is first.
 
+Every waiting customer's socket asks again every few seconds, so a queue is not counted per ask
+(that cost grew with the square of the customers waiting): `Queues` keeps, per process, each
+team's `Line` (its waiting conversations in the router's order, the ones on offer, the agents
+online and the median wait), read by one query per team when first asked after it is `LINE_SECONDS`
+old, and shared by every ask. An ask reads only its own conversation's row (so an assigned or
+resolved conversation stops waiting at once) and finds its place in the line by bisection; the
+others' places move up when the line is next read.
+
 The estimate comes from the log: each `conversation.assigned` that gave a waiting conversation
 to an agent carries `waited_from` (hub.events.types.conversations), so the time each customer of
 a team waited is known. `AssignmentWaits` keeps the last hour of those per team, per process,
-reading only the events appended since its last look (at most every `REFRESH_SECONDS`). The
+reading only the events appended since its last look (at most once per line read). The
 estimate is that median wait, times the customers ahead per online agent of the team (never less
 than the median); None (unknown) when nobody of the team was assigned in the last hour or no agent
 of the team is online. The routing policy's skill rules are not taken into account.
@@ -16,12 +24,16 @@ of the team is online. The routing policy's skill rules are not taken into accou
 
 from __future__ import annotations
 
+import bisect
 import statistics
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import Text, cast, func, select
 from sqlmodel import Session, col
 
 from hub.agents.models import Agent, TeamMember
@@ -38,6 +50,8 @@ WINDOW = timedelta(hours=1)
 # assignments is far fewer; the log before them is not worth a scan).
 FIRST_LOOK_EVENTS = 200_000
 ASSIGNED = "conversation.assigned"
+# How long a team's line is reused before it is read again (the widget asks every 15 s by default).
+LINE_SECONDS = 1.0
 
 
 class AssignmentWaits:
@@ -98,36 +112,70 @@ def online_in_team(session: Session, team: str | None) -> int:
     return 0 if found is None or found.id is None else agents_online(session, found.id)
 
 
-def queue_status(session: Session, conversation_id: int, waits: AssignmentWaits) -> QueueStatus | None:
+Place = tuple[int, datetime, int]  # (-priority, waiting since, id): `policy.queue_order`'s key
+
+
+@dataclass(frozen=True)
+class Line:
+    """A team's queue as read at `read_at` (monotonic seconds)."""
+
+    read_at: float
+    order: list[Place]  # the waiting conversations not on offer, sorted
+    offered: frozenset[int]  # conversation ids on offer to an agent: ahead of everyone
+    online: int  # `agents_online`
+    median: float | None  # `AssignmentWaits.median`
+
+
+class Queues:
+    """Per process: each team's (None: the shared inbox) `Line`, read again when `ttl` old."""
+
+    def __init__(self, ttl: float = LINE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self.waits = AssignmentWaits()
+        self._lines: dict[int | None, Line] = {}
+        self._lock = threading.Lock()  # one read per team per ttl, however many ask at once
+
+    def line(self, session: Session, team_id: int | None) -> Line:
+        with self._lock:
+            line = self._lines.get(team_id)
+            if line is None or self.clock() - line.read_at >= self.ttl:
+                line = self._lines[team_id] = self._read(session, team_id)
+            return line
+
+    def _read(self, session: Session, team_id: int | None) -> Line:
+        c = Conversation
+        same_team = col(c.team_id).is_(None) if team_id is None else col(c.team_id) == team_id
+        rows = session.execute(
+            select(col(c.id), col(c.priority), col(c.waiting_since), col(c.created_at), col(c.offered_to_id))
+            .where(col(c.status) == "open", col(c.assignee_id).is_(None), same_team)
+        ).all()
+        order = sorted((-priority, waiting or created, cid) for cid, priority, waiting, created, offered in rows
+                       if offered is None)
+        offered = frozenset(cid for cid, *_, offered_to in rows if offered_to is not None)
+        return Line(read_at=self.clock(), order=order, offered=offered, online=agents_online(session, team_id),
+                    median=self.waits.median(session, team_id))
+
+
+def queue_status(session: Session, conversation_id: int, queues: Queues) -> QueueStatus | None:
     """Where this conversation waits for an agent, or None when it is not waiting (it has an agent,
     or is not open)."""
     c = Conversation
     row = session.execute(
         select(col(c.status), col(c.assignee_id), col(c.offered_to_id), col(c.team_id), col(c.priority),
-               func.coalesce(col(c.waiting_since), col(c.created_at)))
+               col(c.waiting_since), col(c.created_at))
         .where(col(c.id) == conversation_id)
     ).one_or_none()
     if row is None:
         return None
-    status, assignee_id, offered_to_id, team_id, priority, since = row
+    status, assignee_id, offered_to_id, team_id, priority, waiting, created = row
     if status != "open" or assignee_id is not None:
         return None
+    line = queues.line(session, team_id)
     if offered_to_id is not None:
         position = 1
     else:
-        waiting = func.coalesce(col(c.waiting_since), col(c.created_at))
-        ahead = or_(
-            col(c.offered_to_id).is_not(None),
-            col(c.priority) > priority,
-            and_(col(c.priority) == priority,
-                 or_(waiting < since, and_(waiting == since, col(c.id) < conversation_id))),
-        )
-        same_team = col(c.team_id).is_(None) if team_id is None else col(c.team_id) == team_id
-        position = 1 + int(session.execute(
-            select(func.count()).select_from(c)
-            .where(col(c.status) == "open", col(c.assignee_id).is_(None), same_team, ahead)
-        ).scalar_one())
-    online = agents_online(session, team_id)
-    median = waits.median(session, team_id)
+        ahead = bisect.bisect_left(line.order, (-priority, waiting or created, conversation_id))
+        position = 1 + len(line.offered - {conversation_id}) + ahead
+    online, median = line.online, line.median
     wait = None if median is None or online == 0 else median * max(1.0, position / online)
     return QueueStatus(conversation_id=conversation_id, position=position, wait_seconds=wait, agents_online=online)

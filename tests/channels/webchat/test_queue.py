@@ -1,18 +1,21 @@
 """A waiting visitor's place in the queue and the estimated wait (issue 16), on SQLite and
-PostgreSQL: the hub's one query (`HubPort.queue_status_async`, hub/routing/waiting.py) counts in the
-router's order and estimates only from real assignments; the socket pushes it, and clears it when an
-agent takes the chat."""
+PostgreSQL: the hub (`HubPort.queue_status_async`, hub/routing/waiting.py) places each in the router's
+order from one read of the team's queue per second, shared by every customer asking, and estimates
+only from real assignments; the socket pushes it, and clears it when an agent takes the chat."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from config.settings import Settings
 from hub.db import Database
+from hub.routing.waiting import LINE_SECONDS, Queues, queue_status
 from hub.runtime import Hub
 from tests.channels.webchat.test_socket import SHOP, conversation_of
 from tests.conftest import make_settings, wait_for
@@ -50,13 +53,48 @@ def test_places_follow_the_routers_order_and_the_wait_is_unknown_until_someone_w
 
     assert places() == [(1, None, 0), (2, None, 0), (3, None, 0)]
     online(client, hub.db, {"api": 1})  # takes the first in line, and no more
-    wait_for(lambda: places()[0] is None, what="the first in line assigned")
+    # An agent has the first: not waiting; the others move up once the team's queue is read again.
+    wait_for(lambda: [p and p[0] for p in places()] == [None, 1, 2], what="the others moved up")
     after = places()
-    assert after[0] is None  # an agent has it: not waiting
-    assert [p[0] for p in after[1:]] == [1, 2] and all(p[2] == 1 for p in after[1:])
+    assert all(p[2] == 1 for p in after[1:])
     # The first customer's wait is now known: the others' estimate comes from it, longer further back.
     assert after[1][1] is not None and after[2][1] is not None and after[2][1] >= after[1][1]
     assert asyncio.run(hub.queue_status_async(999_999)) is None
+
+
+def test_one_read_of_the_teams_queue_places_all_its_customers_until_it_is_a_second_old(
+        client: TestClient, hub: Hub) -> None:
+    key = api_key(hub.db)
+    waiting = [int(str(inbound(client, key, email=f"line{i}@example.com")["conversation_id"])) for i in range(6)]
+    now = [0.0]
+    queues = Queues(clock=lambda: now[0])
+    statements: list[str] = []
+    asking = threading.get_ident()  # the hub's router reads queues too, in threads of its own
+
+    def places() -> list[int | None]:
+        with hub.db.read() as s:
+            return [None if (q := queue_status(s, c, queues)) is None else q.position for c in waiting]
+
+    def queue_reads() -> int:  # statements over the team's conversations, not one conversation's row
+        return sum("FROM conversations" in st and "conversations.id =" not in st for st in statements)
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == asking:
+            statements.append(statement)
+
+    event.listen(hub.db.engine, "before_cursor_execute", seen)
+    try:
+        assert places() == [1, 2, 3, 4, 5, 6]
+        assert places() == [1, 2, 3, 4, 5, 6]
+        assert queue_reads() == 1
+        online(client, hub.db, {"api": 1})  # takes the first in line
+        wait_for(lambda: places()[0] is None, what="the first in line assigned")  # its own row says so at once
+        assert places()[1:] == [2, 3, 4, 5, 6] and queue_reads() == 1  # the others: as of the last read
+        now[0] += LINE_SECONDS
+        assert places() == [None, 1, 2, 3, 4, 5]
+        assert queue_reads() == 2
+    finally:
+        event.remove(hub.db.engine, "before_cursor_execute", seen)
 
 
 def test_the_visitor_is_told_their_place_and_it_clears_when_an_agent_joins(
