@@ -18,8 +18,8 @@ feed showed it (their own conversations only). It is fetched with the same beare
 visitor's token (or none) gets 404, and so does a URL whose signature is not theirs.
 Served as a download (`attachment`, `nosniff`, a sandbox policy), never as a page of the hub, and
 typed as signed only when it is one of `ACCEPTED` (else `application/octet-stream`): the widget
-shows files from blob: URLs, which have the customer's site's origin (widget.js `fetchFile` also
-retypes any other blob as bytes).
+shows files from blob: URLs, which have the customer's site's origin (widget-files.js `fetchFile`
+also retypes any other blob as bytes).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 I18N = HERE / "i18n"
 LANGUAGES = ("en", "es")
-SCRIPTS = ("loader.js", "widget.js")
+SCRIPTS = ("loader.js", "widget.js", "widget-files.js", "widget-rating.js")
 # The demo page: the hub's own strict policy (no inline script or style); blob: for the pictures the
 # widget fetches with the visitor's token (channels/webchat/files.py).
 DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "

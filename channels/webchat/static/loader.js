@@ -20,11 +20,14 @@
     var host = document.createElement("hub-webchat");
     document.body.appendChild(host);
     var root = host.attachShadow({ mode: "open" });
-    var script = document.createElement("script");
-    script.src = base + "/widget/widget.js";
-    script.async = true;
-    script.onload = function () { window.HubWebchat.mount(root, host, opts); };
-    document.head.appendChild(script);
+    // The widget, then its parts (methods they add to it), run in this order; mounted after the last.
+    ["widget.js", "widget-files.js", "widget-rating.js"].forEach(function (name, i, all) {
+      var script = document.createElement("script");
+      script.src = base + "/widget/" + name;
+      script.async = false;
+      if (i === all.length - 1) script.onload = function () { window.HubWebchat.mount(root, host, opts); };
+      document.head.appendChild(script);
+    });
   }
 
   if (document.body) start();
