@@ -90,7 +90,7 @@ class _Assignment(_OfConversation):
     note: str | None
     conversation: dict[str, Any]
     # When an agent is given it: since when it had been waiting (ISO 8601), so queue waits can be
-    # measured from the log (hub.routing.waits). Left out when nobody was waiting for one.
+    # measured from the log (hub.routing.waiting). Left out when nobody was waiting for one.
     waited_from: str | None = None
 
 
