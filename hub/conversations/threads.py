@@ -24,7 +24,7 @@ from hub.ports import THREAD_KEY_MAX, InboundMessage
 _TABLE = table_of(ThreadKey)
 
 
-def _usable(keys: Iterable[str]) -> list[str]:
+def usable_keys(keys: Iterable[str]) -> list[str]:
     """Keys as stored: non-empty, at most THREAD_KEY_MAX characters (a longer one could never have
     been recorded, so it is never looked up either), each once, in the given order."""
     return list(dict.fromkeys(k for k in keys if k and len(k) <= THREAD_KEY_MAX))
@@ -44,7 +44,7 @@ def find_threaded(session: Session, msg: InboundMessage, contact_id: int,
     else the first known weak key's whose customer is the sender (`contact_id`). None when no key
     is known, or when it names a conversation resolved longer ago than `reopen_window` (the
     message then starts a new one: a months-old thread is not reopened)."""
-    strong, weak = _usable(msg.thread_keys), _usable(msg.weak_thread_keys)
+    strong, weak = usable_keys(msg.thread_keys), usable_keys(msg.weak_thread_keys)
     known = _known(session, msg.channel, strong + weak)
     for key in strong + weak:
         conversation_id = known.get(key)
@@ -61,7 +61,7 @@ def find_threaded(session: Session, msg: InboundMessage, contact_id: int,
 
 def record_keys(session: Session, channel: str, keys: Iterable[str], conversation_id: int) -> None:
     """Record keys for a conversation; a key already recorded (for it or another) stays as it is."""
-    usable = _usable(keys)
+    usable = usable_keys(keys)
     if not usable:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

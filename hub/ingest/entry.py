@@ -1,9 +1,11 @@
 """Ingest's entry point: a batch of inbound messages, each sent down one of the three paths.
 
 1. A known customer writing into an open conversation that needs no routing: plain SQL
-   (hub.ingest.known), a whole batch in one step.
+   (hub.ingest.known), a whole batch in one step. The conversation is the one a thread key names
+   (hub.ingest.keys, as hub.conversations.threads finds it), else the customer's latest there.
 2. A first conversation on a channel and entry point, of a new customer or of a known one whose
-   contact needs no change: routed, then written whole (hub.ingest.first).
+   contact needs no change, when no thread key names a conversation: routed, then written whole
+   (hub.ingest.first).
 3. Everything else: the ORM (hub.ingest.orm).
 
 All three write the same rows (hub.ingest.rows) and events; tests/ingest/test_paths.py compares
@@ -24,6 +26,7 @@ from hub.contacts.actions import identities_of
 from hub.conversations.models import Message
 from hub.errors import Invalid
 from hub.ingest.first import ingest_first
+from hub.ingest.keys import BatchKeys
 from hub.ingest.known import write_known
 from hub.ingest.lookup import ConversationRow, Lookup, lookup
 from hub.ingest.orm import ingest_orm
@@ -57,13 +60,18 @@ def do_ingest(session: Session, msg: InboundMessage, *, reopen_window: timedelta
     if found is not None:
         return IngestResult(*found, created=False)
     contact_id = _known_contact(msg, idents, look.known)
-    # Thread keys, and messages that need no answer, are the ORM path's.
-    if contact_id is not None and not msg.threaded and msg.needs_answer:
-        conv = look.conversations.get((contact_id, msg.channel, msg.source))
+    keys = BatchKeys.look_up(sql, [msg]) if msg.threaded else None
+    threaded = keys.threaded(msg, contact_id) if keys is not None else None
+    # Messages that need no answer are the ORM path's.
+    if contact_id is not None and msg.needs_answer:
+        conv = threaded or look.conversations.get((contact_id, msg.channel, msg.source))
         if _takes_plain_path(session, conv, route):
             assert conv is not None
-            return write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids)[0]
-    if _starts_first_conversation(msg, idents, contact_id, look):
+            if keys is not None:
+                keys.claim(msg, conv)
+            return write_known(session, sql, [(msg, contact_id, conv.id)], look.message_ids,
+                               keys.new if keys is not None else None)[0]
+    if threaded is None and _starts_first_conversation(msg, idents, contact_id, look):
         return ingest_first(session, sql, msg, idents, contact_id, look.message_ids[0], look.new_ids, route=route)
     known = {i: look.known[i][0] for i in idents if i in look.known}
     return ingest_orm(session, sql, msg, look.message_ids[0], reopen_window=reopen_window, route=route,
@@ -92,11 +100,13 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
     sharing an identity with one: what it changes, a new conversation say, could change how the
     next ones must be handled). So each conversation's events keep the order of its messages;
     other customers' messages are not held up by one that needs the ORM (a message after every
-    reply did that: bench/RESULTS.md, "Mixed load"). A message repeated within the batch is a
+    reply did that: bench/RESULTS.md, "Mixed load"). Thread keys likewise (hub.ingest.keys): a
+    message naming a key of one written one by one waits behind it, and so does one into the
+    conversation of a customer who has a message among those. A message repeated within the batch is a
     redelivery of its first copy. A message whose contact is invalid gets its
     `Invalid` in its slot, and nothing of it is written: one bad sender never fails the batch.
     """
-    if len(msgs) == 1 or any(m.threaded or m.cursor is not None or not m.needs_answer for m in msgs):
+    if len(msgs) == 1 or any(m.cursor is not None or not m.needs_answer for m in msgs):
         return [do_ingest(session, m, reopen_window=reopen_window, route=route) for m in msgs]
     sql = PlainSql.of(session)
     keys = [(m.ingest_scope, m.external_id) for m in msgs]
@@ -111,6 +121,7 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
     look = lookup(sql, list(dict.fromkeys(keys)), list(dict.fromkeys(i for group in idents for i in group)),
                   len(msgs))
     stored, convs = look.stored, look.conversations
+    tkeys = BatchKeys.look_up(sql, msgs)
     contacts = [_known_contact(m, group, look.known) if group else None for m, group in zip(msgs, idents, strict=True)]
 
     plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
@@ -129,19 +140,25 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
         if key in first_of:
             continue  # answered below, from its first copy
         conv = convs.get((contact_id, msg.channel, msg.source)) if contact_id is not None else None
+        if msg.threaded:
+            conv = tkeys.threaded(msg, contact_id) or conv
         if (contact_id is None or contact_id in behind_contacts or not behind_idents.isdisjoint(idents[i])
+                or tkeys.waits(msg) or (conv is not None and conv.contact_id in behind_contacts)
                 or not _takes_plain_path(session, conv, route)):
             alone.append(i)
             if contact_id is not None:
                 behind_contacts.add(contact_id)
             behind_idents.update(idents[i])
+            behind_contacts.update(tkeys.named_contacts(msg))
+            tkeys.block(msg)
             continue
         assert conv is not None
+        tkeys.claim(msg, conv)
         first_of[key] = i
         plain.append((i, (msg, contact_id, conv.id)))
     if plain:
-        for (i, _), result in zip(plain, write_known(session, sql, [p for _, p in plain], look.message_ids),
-                                  strict=True):
+        for (i, _), result in zip(plain, write_known(session, sql, [p for _, p in plain], look.message_ids,
+                                                     tkeys.new), strict=True):
             results[i] = result
     for i in alone:
         results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
@@ -170,8 +187,8 @@ def _starts_first_conversation(msg: InboundMessage, idents: list[tuple[str, str]
     """Whether path 2 writes this message: a new customer (no identity known), or a known one
     needing no change (`contact_id`) without any conversation on this channel and entry point (a
     resolved one might be reopened: the ORM path decides). Never for a message that needs no
-    answer: this path routes."""
-    if msg.threaded or not msg.needs_answer:
+    answer: this path routes. (The caller has checked that no thread key names a conversation.)"""
+    if not msg.needs_answer:
         return False
     if contact_id is None:
         return not any(i in look.known for i in idents)

@@ -1,6 +1,7 @@
 """Path 2: a first conversation on a channel and entry point, routed first, then written whole.
 
-Of a new customer, or of a known one whose contact needs no change. The conversation is routed
+Of a new customer, or of a known one whose contact needs no change, when no thread key of the
+message names a conversation (its own keys are recorded for the new one). The conversation is routed
 while it is only an entity (routing gets the unwritten first message's text for keyword rules);
 routing changes the entity and returns a `Decision` (its events, the agents it touched). Then the
 contact and its identities, the conversation as routing left it, the message, every event in order
@@ -22,6 +23,7 @@ from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
 from hub.events import log, writes
 from hub.events.types import ConversationCreated, TypedEvent
+from hub.ingest.keys import own_keys, record_part
 from hub.ingest.lookup import next_ids
 from hub.ingest.rows import (
     CONVERSATIONS,
@@ -75,6 +77,8 @@ def ingest_first(session: Session, sql: PlainSql, msg: InboundMessage, idents: l
     row = conversation_row(conv)
     parts.append((insert_text(CONVERSATIONS.name, tuple(row)), sql.values(row)))
     parts.append(insert_messages(sql, [message]))
+    if keys := own_keys(msg, conversation_id):
+        parts.append(record_part(sql, keys, now))
     parts += decision.touch_parts(sql)
     parts.append(writes.part(sql, events + decision.events, now))
     sql.together(parts)

@@ -22,7 +22,7 @@ from hub.plain_sql import PlainSql, numbered, rows_text
 if TYPE_CHECKING:
     from hub.routing.board import BoardPrefetch
 
-_CONVERSATION_COLUMNS = ("id, contact_id, status, assignee_id, queued_at, first_response_at, "
+CONVERSATION_FIELDS = ("id, contact_id, status, assignee_id, queued_at, first_response_at, "
                          "next_response_due_at, channel, source, team_id, priority")
 # SQLite: each a statement around {rows} (one row's placeholders, repeated), parameters positional.
 # Joined to a VALUES list, not `(a, b) IN (VALUES ...)`: SQLite answers the latter with a scan of
@@ -33,7 +33,7 @@ _FIND_STORED = ("SELECT m.ingest_scope, m.external_id, m.id, m.conversation_id, 
 _IDENTITIES = ("SELECT ci.kind, ci.address, ci.contact_id, c.name FROM (VALUES {rows}) v "
                "JOIN contact_identities ci ON ci.kind = v.column1 AND ci.address = v.column2 "
                "JOIN contacts c ON c.id = ci.contact_id")
-_LATEST = (f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id IN "
+_LATEST = (f"SELECT {CONVERSATION_FIELDS} FROM conversations WHERE id IN "
            "(SELECT MAX(id) FROM conversations WHERE contact_id IN ({rows}) GROUP BY contact_id, channel, source)")
 _SQLITE_NEXT_MESSAGE_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM messages"
 # A new conversation's id and, for a new customer, their contact's (`next_ids`).
@@ -59,7 +59,7 @@ _PG_LOOKUP = (
     "SELECT (SELECT json_agg(json_build_array(m.ingest_scope, m.external_id, m.id, m.conversation_id, "
     "m.contact_id)) FROM k JOIN messages m ON m.ingest_scope = k.s AND m.external_id = k.x)::text, "
     "(SELECT json_agg(json_build_array(kind, address, contact_id, name)) FROM idents)::text, "
-    f"(SELECT json_agg(json_build_array({_CONVERSATION_COLUMNS})) FROM conversations WHERE id IN "
+    f"(SELECT json_agg(json_build_array({CONVERSATION_FIELDS})) FROM conversations WHERE id IN "
     "(SELECT MAX(id) FROM conversations WHERE contact_id IN (SELECT contact_id FROM idents) "
     "GROUP BY contact_id, channel, source))::text, "
     "(SELECT json_agg(nextval(pg_get_serial_sequence('messages', 'id'))) FROM generate_series(1, %s))::text, "
@@ -94,7 +94,7 @@ class ConversationRow:
     priority: int
 
 
-def _conversation(row: Any) -> ConversationRow:
+def read_conversation(row: Any) -> ConversationRow:
     return ConversationRow(row[0], row[1], row[2], row[3], row[4] is not None, row[5], row[6], row[9], row[10])
 
 
@@ -116,7 +116,7 @@ def _lookup_of(found: Any, identities: Any, conversations: Any, ids: list[int]) 
     return Lookup(
         {(r[0], r[1]): (r[2], r[3], r[4]) for r in found},
         {(kind, address): (contact_id, name) for kind, address, contact_id, name in identities},
-        {(r[1], r[7], r[8]): _conversation(r) for r in conversations},
+        {(r[1], r[7], r[8]): read_conversation(r) for r in conversations},
         ids,
     )
 

@@ -1,5 +1,5 @@
 """Path 3, the ORM: everything else (a reopen, an identity to attach or hold apart, a name to fill
-in, a thread to follow, a conversation never routed).
+in, a conversation never routed, a thread key naming a conversation that is not open).
 
 The conversation is an entity (routing works on it, and a reopen changes it); the contact, the
 message and the events before routing's are written as the other paths write them (hub.ingest.rows,

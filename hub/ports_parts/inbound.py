@@ -92,7 +92,7 @@ class InboundMessage:
 
     @property
     def threaded(self) -> bool:
-        """Whether ingest has keys to resolve or record (such messages take the ORM path)."""
+        """Whether ingest has keys to resolve or record (hub.ingest.keys)."""
         return bool(self.thread_keys or self.weak_thread_keys or self.own_thread_keys)
 
 

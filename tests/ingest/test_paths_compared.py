@@ -1,11 +1,14 @@
 """Every ingest path writes what the ORM path writes: random batches, every column, both databases.
 
 A seeded random scenario (new customers, known ones writing again, a new entry point, a reopen, a
-name given late, a thread key followed, a message after an agent's reply, on the entry point whose
-team has a next-response target or on the other, batches of one to five) runs twice in one database: once as
+name given late, a message after an agent's reply, on the entry point whose team has a
+next-response target or on the other, batches of one to five; half the messages carry a thread key of
+their own, and "thread" steps name a key, strong or weak, of the sender's conversation, of another
+customer's, of a message earlier in the same batch, or none) runs twice in one database: once as
 the hub runs it (the plain-SQL path, the first conversation written whole, the ORM), once with
 every message forced through the ORM path. Then every column of every row the two runs wrote in
-`contacts`, `contact_identities`, `conversations`, `messages` and `events` (payloads included)
+`contacts`, `contact_identities`, `conversations`, `messages`, `events` (payloads included) and
+`thread_keys`
 must be equal, ids taken as their order of appearance and times left out. Messages and events
 are compared conversation by conversation, each in its order: a batch writes the plain-SQL
 messages together before a message that needs another path (and its customer's later ones), so
@@ -35,7 +38,7 @@ from hub.routing.settings import TeamSettings, do_set_team_settings
 from tests.factories import create_agent, create_team
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-TABLES = ("contacts", "contact_identities", "conversations", "messages", "events")
+TABLES = ("contacts", "contact_identities", "conversations", "messages", "events", "thread_keys")
 # Keys holding ids, by the table their ids belong to (in rows and in event payloads).
 ID_KEYS = {"contact_id": "contacts", "conversation_id": "conversations", "message_id": "messages",
            "candidate_id": "contacts"}
@@ -43,7 +46,7 @@ ID_KEYS = {"contact_id": "contacts", "conversation_id": "conversations", "messag
 JSON_COLUMNS = {"payload", "attachments", "passed_agent_ids"}
 
 
-def scenario(seed: int, steps: int = 60) -> list[list[tuple[Any, ...]]]:
+def scenario(seed: int, steps: int = 90) -> list[list[tuple[Any, ...]]]:
     """Batches of abstract messages: (kind, customer, ...), resolved against a run by `_message`."""
     rng = random.Random(seed)
     customers = 0
@@ -52,21 +55,25 @@ def scenario(seed: int, steps: int = 60) -> list[list[tuple[Any, ...]]]:
     while sum(len(b) for b in batches) < steps:
         batch: list[tuple[Any, ...]] = []
         for _ in range(rng.randint(1, 5)):
-            kind = rng.choice(["new", "again", "again", "again", "source", "reopen", "name", "thread", "reply"]
-                              if customers else ["new"])
+            kind = rng.choice(["new", "again", "again", "again", "source", "reopen", "name", "thread", "thread",
+                               "reply"] if customers else ["new"])
+            # (a key of its own, which key it names, named as a weak key, the other customer)
+            keys = (kind == "thread" or rng.random() < 0.5,
+                    rng.choice(["own", "own", "other", "batch", "batch", "none"]) if kind == "thread" else "none",
+                    rng.random() < 0.4, rng.randrange(max(customers, 1)))
             if kind == "new":
                 customers += 1
                 has_name = rng.random() < 0.5
                 if has_name:
                     named.add(customers - 1)
-                batch.append(("new", customers - 1, has_name, rng.random() < 0.3))
+                batch.append(("new", customers - 1, has_name, rng.random() < 0.3, keys))
             else:
                 who = rng.randrange(customers)
                 if kind == "name" and who in named:
                     kind = "again"
                 if kind == "name":
                     named.add(who)
-                batch.append((kind, who, rng.choice(["crm", "shop"]), rng.random() < 0.3))
+                batch.append((kind, who, rng.choice(["crm", "shop"]), rng.random() < 0.3, keys))
         batches.append(batch)
     return batches
 
@@ -77,6 +84,7 @@ class Run:
         self.seq = 0
         self.conversations: dict[tuple[int, str], int] = {}  # (customer, source) -> latest conversation
         self.keys: dict[int, str] = {}  # conversation -> a thread key a message recorded for it
+        self.batch_keys: list[str] = []  # own keys of the current batch's messages so far
 
     def email(self, who: int) -> str:
         return f"c{who}@{self.tag}.example"
@@ -96,10 +104,16 @@ class Run:
             ref = ContactRef(email=self.email(who), name=f"  Late Name {who} ")
         elif kind in ("source", "again", "reopen", "reply"):
             source = step[2] if kind != "again" else "crm"
-        if kind == "thread":  # names its own key, and the key of a conversation on either source, if any
-            thread = self.keys.get(self.conversations.get((who, step[2]), 0))
-            fields.update(own_thread_keys=(f"<{self.tag}-{self.seq}@example>",),
-                          thread_keys=(thread,) if thread else ())
+        own, named, weak, other = step[4]
+        thread = {"own": lambda: self.keys.get(self.conversations.get((who, step[2]), 0)),
+                  "other": lambda: self.keys.get(self.conversations.get((other, step[2]), 0)),
+                  "batch": lambda: self.batch_keys[-1] if self.batch_keys else None,
+                  "none": lambda: None}[named]()
+        if thread:  # after a key nobody recorded
+            fields["weak_thread_keys" if weak else "thread_keys"] = (f"<{self.tag}-unknown@example>", thread)
+        if own:
+            fields["own_thread_keys"] = (f"<{self.tag}-{self.seq}@example>",)
+            self.batch_keys.append(fields["own_thread_keys"][0])
         msg = InboundMessage(channel="api", source=source, ingest_scope="api:crm", external_id=f"{self.tag}-{self.seq}",
                              contact=ref, **fields)
         return msg, source if kind in ("reopen", "reply") else None
@@ -107,6 +121,7 @@ class Run:
     def run(self, db: Database, batches: list[list[tuple[Any, ...]]], router: Router, agent_id: int) -> None:
         for batch in batches:
             msgs = []
+            self.batch_keys = []
             for step in batch:
                 msg, before = self.message(step)
                 conv_id = self.conversations.get((step[1], before)) if before else None
@@ -177,11 +192,13 @@ def written(db: Database, tag: str) -> dict[str, list[dict[str, Any]]]:
         contacts = [r[0] for r in s.execute(text(
             "SELECT contact_id FROM contact_identities WHERE address LIKE :p ORDER BY id"), {"p": f"%@{tag}.example"})]
         where = {"contacts": "id", "contact_identities": "contact_id", "conversations": "contact_id",
-                 "messages": "contact_id", "events": "contact_id"}
+                 "messages": "contact_id", "events": "contact_id",
+                 "thread_keys": "conversation_id IN (SELECT id FROM conversations WHERE contact_id"}
         for table in TABLES:
-            order = "conversation_id, id" if table in ("messages", "events") else "id"
-            rows = s.execute(text(f"SELECT * FROM {table} WHERE {where[table]} IN :ids ORDER BY {order}").bindparams(
-                bindparam("ids", expanding=True)), {"ids": contacts}).mappings().all()
+            order = "conversation_id, id" if table in ("messages", "events", "thread_keys") else "id"
+            close = ")" if table == "thread_keys" else ""
+            query = text(f"SELECT * FROM {table} WHERE {where[table]} IN :ids{close} ORDER BY {order}")
+            rows = s.execute(query.bindparams(bindparam("ids", expanding=True)), {"ids": contacts}).mappings().all()
             out[table] = []
             for row in rows:
                 d = {k: json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) else v for k, v in row.items()}
@@ -191,16 +208,23 @@ def written(db: Database, tag: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Seeds whose scenario goes down every path (asserted below); 5 and 6 have a reply naming the key of
+# a message earlier in its batch that goes the ORM way (it must wait behind it: hub.ingest.keys).
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 6, 9])
 def test_random_batches_write_the_same_rows_on_every_path(database: Database, seed: int,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     batches = scenario(seed)
     taken: dict[str, int] = {"sql": 0, "first": 0, "orm": 0}
+    keyed = {"sql": 0, "first": 0}  # of those, with thread keys
     for name, attr in (("sql", "write_known"), ("first", "ingest_first"), ("orm", "ingest_orm")):
         real = getattr(entry, attr)
 
         def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
             taken[_name] += 1
+            if _name == "sql":
+                keyed["sql"] += sum(m.threaded for m, _, _ in args[2])
+            elif _name == "first":
+                keyed["first"] += args[2].threaded
             return _real(*args, **kw)
 
         monkeypatch.setattr(entry, attr, counted)
@@ -214,6 +238,7 @@ def test_random_batches_write_the_same_rows_on_every_path(database: Database, se
     config = RoutingConfig(rules=[rule_from_dict({"name": "shop", "match": {"source": "shop"}, "team_id": team_id})])
     Run("aa").run(database, batches, Router(config), agent_id)
     assert all(taken.values()), taken  # the scenario went down every path
+    assert all(keyed.values()), keyed  # messages with thread keys too
     with monkeypatch.context() as m:
         m.setattr(entry, "_takes_plain_path", lambda *a, **k: False)
         m.setattr(entry, "_starts_first_conversation", lambda *a, **k: False)
