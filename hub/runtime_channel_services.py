@@ -155,10 +155,12 @@ class ChannelServices(HubWriter):
             uploaded_by=uploaded_by))
 
     async def keep_file_async(self, content: bytes | BinaryIO, content_type: str | None, filename: str | None, *,
-                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+                              cid: str | None = None, accept: frozenset[str] | None = None,
+                              whole_message: bool = False) -> Attachment:
         if self.options.files is None:
             raise RejectedMessage("this hub keeps no files: no attachment store is configured")
-        kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename, accept)
+        kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename, accept,
+                                       whole_message=whole_message)
         cid = (cid or "").strip().strip("<>") or None
         if cid is not None and (len(cid) > 255 or not cid.isprintable()):
             cid = None  # not one an HTML part could name anyway

@@ -29,11 +29,11 @@ async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[P
     last, `metadata.email.original` its place among them."""
     email = dict(message.metadata.get("email", {}))
     repairs = list(email.get("repairs", []))
-    wanted = [(p.content, p.content_type, p.filename, p.content_id) for p in parts]
-    if message.raw is not None:
-        wanted.append((message.raw, RAW_CONTENT_TYPE, RAW_FILENAME, None))
-    kept = await asyncio.gather(*(port.keep_file_async(content, ctype, name, cid=cid)
-                                  for content, ctype, name, cid in wanted), return_exceptions=True)
+    wanted = [(p.content, p.content_type, p.filename, p.content_id, False) for p in parts]
+    if message.raw is not None:  # we know what it is: the hub need not read its type from it
+        wanted.append((message.raw, RAW_CONTENT_TYPE, RAW_FILENAME, None, True))
+    kept = await asyncio.gather(*(port.keep_file_async(content, ctype, name, cid=cid, whole_message=whole)
+                                  for content, ctype, name, cid, whole in wanted), return_exceptions=True)
     files: list[Attachment] = []
     for part, got in zip(parts, kept, strict=False):
         if isinstance(got, RejectedMessage):  # over the hub's limit, or a hub that keeps no files

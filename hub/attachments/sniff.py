@@ -21,6 +21,7 @@ import puremagic
 # Enough of the head for every magic number we rely on (ZIP-based formats look a little further).
 HEAD_BYTES = 8192
 OCTET_STREAM = "application/octet-stream"
+WHOLE_MESSAGE = "message/rfc822"  # a message as a channel received it, kept without sniffing
 # Served with `Content-Disposition: inline` (raster pictures with no script or external reference).
 INLINE_SERVED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")

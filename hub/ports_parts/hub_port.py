@@ -112,12 +112,16 @@ class HubPort(Protocol):
         ...
 
     async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+                              cid: str | None = None, accept: frozenset[str] | None = None,
+                              whole_message: bool = False) -> Attachment:
         """Keep a file's bytes for a message the adapter is about to ingest, as
         `store_attachment_async` does (same checks, same errors), but write no row: the
         `Attachment` (with `kept`, no id yet) goes on the `InboundMessage`, whose ingest writes its
         row in the message's own transaction (none for a redelivery or a refused message). No write
-        of its own per file: cheaper, and no file row that no message names."""
+        of its own per file: cheaper, and no file row that no message names. `whole_message`: the
+        bytes are a whole message as the channel received it (an email's original), kept as
+        `message/rfc822` without reading their type (never served inline, like any type but
+        pictures'), whatever `content_type` says."""
         ...
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:

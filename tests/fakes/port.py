@@ -253,7 +253,8 @@ class FakeHubPort(HubPort):
                           filename or f"attachment-{file_id}", len(content), (cid or "").strip("<>") or None, file_id)
 
     async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+                              cid: str | None = None, accept: frozenset[str] | None = None,
+                              whole_message: bool = False) -> Attachment:
         kept = await self.store_attachment_async(content, content_type, filename, cid=cid, accept=accept)
         return replace(kept, url=None, id=None, kept=str(kept.id))  # its id comes with the message
 

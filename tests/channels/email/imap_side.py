@@ -36,7 +36,8 @@ class FilesKept:
         return True
 
     async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                              cid: str | None = None, accept: frozenset[str] | None = None) -> Attachment:
+                              cid: str | None = None, accept: frozenset[str] | None = None,
+                              whole_message: bool = False) -> Attachment:
         """As the hub: the bytes now, the id when the message is stored (here: never, the key is kept)."""
         self.files.append(content)
         return Attachment(None, content_type, filename, len(content), cid, kept=str(len(self.files)))

@@ -66,6 +66,7 @@ def test_a_mail_in_a_reply_out_threaded_and_the_answer_with_references_only_in_t
     assert pdf.status_code == 200 and pdf.content == PDF
     original = client.get(files["original.eml"]["url"], headers=admin.headers)
     assert b"Message-ID: <first@mail.example.net>" in original.content
+    assert files["original.eml"]["content_type"] == "message/rfc822"  # known, not read from the bytes
 
     upload = client.post("/api/v1/attachments", files={"file": ("screenshot.png", PNG, "image/png")},
                          headers=admin.headers).json()
