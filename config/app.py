@@ -37,6 +37,7 @@ from agents_ui.api import delivery as delivery_api
 from agents_ui.api import mailboxes as mailboxes_api
 from agents_ui.api import message_html as message_html_api
 from agents_ui.api import outreach as outreach_api
+from agents_ui.api import webchat as webchat_api
 from agents_ui.api.channels import ChannelOut, channels_out
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
 from agents_ui.clients import ClientAddresses
@@ -191,8 +192,8 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     for router in (ws.router, auth.router, conversations.router, delivery_api.router, message_html_api.router,
                    attachments.router, canned.router, contacts.router, outreach_api.router,
                    outreach_api.sources_router, agents.router, teams.router, api_keys.router, routing.router,
-                   supervisor.router, channels_api.router, mailboxes_api.router, events.router, raw_payloads.router,
-                   pages.router, docs.router):
+                   supervisor.router, channels_api.router, mailboxes_api.router, webchat_api.router, events.router,
+                   raw_payloads.router, pages.router, docs.router):
         add_routes(app, router)
     install_openapi(app)
     upload_limits = {attachments.UPLOAD_PATH: attachments.upload_body_limit(settings.attachment_max_bytes)}

@@ -16,7 +16,7 @@ and only from here do channels import them.
 """
 
 from hub.ports_parts.accounts import AccountCheck, ChannelAccount
-from hub.ports_parts.adapters import BaseAdapter, ChannelAdapter, TaskRunner
+from hub.ports_parts.adapters import BaseAdapter, ChannelAdapter, Embed, TaskRunner
 from hub.ports_parts.attachments import INLINE_IMAGE_TYPES, Attachment
 from hub.ports_parts.client_addresses import ClientAddresses, TrustedProxies, origin_of
 from hub.ports_parts.errors import (
@@ -61,6 +61,7 @@ __all__ = [
     "ContactRef",
     "Cursor",
     "DeliveryUpdate",
+    "Embed",
     "EntryPoint",
     "HubPort",
     "InboundMessage",

@@ -26,6 +26,7 @@ from channels.webchat.settings import WebchatSettings, WidgetSettings
 from hub.ports import (
     BaseAdapter,
     ClientAddresses,
+    Embed,
     HubPort,
     Outbound,
     OutboundMessage,
@@ -107,6 +108,16 @@ class WebchatChannel(BaseAdapter):
         away = None if live else self.settings.away_channel
         return SendResult(provider_id=f"webchat-{item.outbox_id}", status="delivered" if live else "sent",
                           hand_over=away)
+
+    def embeds(self) -> tuple[Embed, ...]:
+        """Each widget's line for a site's pages, under the hub's public URL (a relative src when
+        it has none: the console puts its own origin in front). The demo page shows the first."""
+        base = self.public_origin or ""
+        return tuple(Embed(id=w.id, name=w.name, team=w.team, identity_required=w.require_identity,
+                           allowed_origins=tuple(w.allowed_origins),
+                           snippet=f'<script src="{base}/widget/loader.js" data-widget="{w.id}" async></script>',
+                           demo_url=f"{base}/widget/demo" if i == 0 and self.settings.demo_page else None)
+                     for i, w in enumerate(self.settings.widgets))
 
     def allowed_origin(self, widget: WidgetSettings, origin: str | None, host: str | None) -> str | None:
         """The request's origin if this widget may be used from it, else None: one of the widget's

@@ -4,12 +4,28 @@ runs its inbound work."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.ports_parts.accounts import AccountCheck, ChannelAccount
 from hub.ports_parts.errors import PermanentError
 from hub.ports_parts.hub_port import HubPort
 from hub.ports_parts.outbound import EntryPoint, Outbound, OutboundMessage, SendResult
+
+
+@dataclass(frozen=True)
+class Embed:
+    """What a site owner pastes into their pages to offer a channel there (web chat: one widget's
+    `<script>` line), as admins see it in the console's settings. `demo_url`: a page showing it
+    working (None if there is none)."""
+
+    id: str
+    name: str
+    snippet: str
+    allowed_origins: tuple[str, ...] = ()
+    team: str | None = None
+    identity_required: bool = False
+    demo_url: str | None = None
 
 
 class TaskRunner(Protocol):
@@ -88,6 +104,11 @@ class BaseAdapter:
     def sources(self) -> tuple[EntryPoint, ...]:
         """The entry points an agent may start a conversation from, the default first; () when
         the channel lists none (any `source` then goes to `send` as given). Optional."""
+        return ()
+
+    def embeds(self) -> tuple[Embed, ...]:
+        """What site owners paste to put this channel on their pages; () when nothing. Optional
+        (the console's settings ask only adapters that have it)."""
         return ()
 
     def send_key(self, item: OutboundMessage) -> str | None:

@@ -286,6 +286,8 @@ TABLE: list[Row] = [
         url=lambda w, a: f"/api/v1/admin/mailboxes/{w.new_mailbox_id()}"),
     Row("POST", "/api/v1/admin/mailboxes/{mailbox_id}/check", admins(200),
         url=lambda w, a: f"/api/v1/admin/mailboxes/{w.new_mailbox_id()}/check"),
+    Row("GET", "/api/v1/admin/webchat/widgets", admins(200),
+        why="which sites may embed each widget and which team answers it"),
     Row("GET", "/api/v1/supervisor/queues", supervisors(200)),
     Row("GET", "/api/v1/supervisor/agents", supervisors(200)),
     Row("POST", "/api/v1/supervisor/assign", supervisors(200),

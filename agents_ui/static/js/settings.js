@@ -1,12 +1,14 @@
-// Admin settings (#/settings/<tab>): agents, teams, API keys, mailboxes, routing rules.
+// Admin settings (#/settings/<tab>): agents, teams, API keys, mailboxes, web chat, routing rules.
 import {h, clear} from './dom.js';
 import * as agents from './settings/agents.js';
 import * as teams from './settings/teams.js';
 import * as keys from './settings/keys.js';
 import * as mailboxes from './settings/mailboxes.js';
 import * as routing from './settings/routing.js';
+import * as webchat from './settings/webchat.js';
 
-const TABS = [['agents', agents], ['teams', teams], ['api-keys', keys], ['mailboxes', mailboxes], ['routing', routing]];
+const TABS = [['agents', agents], ['teams', teams], ['api-keys', keys], ['mailboxes', mailboxes],
+  ['webchat', webchat], ['routing', routing]];
 let page = null;
 
 function tabOf(path) {

@@ -142,3 +142,22 @@ export function table(headers, rows, caption) {
     h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', {scope: 'col'}, x)))),
     h('tbody', {}, ...rows));
 }
+
+// A Copy button for a read-only field: copies `text`, says so (or to copy by hand) beside it.
+export function copyButton(value, text, {copy, copied, byHand, label}) {
+  const said = h('span', {role: 'status', class: 'st-hint'});
+  const button = h('button', {
+    type: 'button',
+    ...(label ? {'aria-label': label} : {}),
+    onclick: async () => {
+      value.select();
+      try {
+        await navigator.clipboard.writeText(text);
+        said.textContent = copied;
+      } catch {
+        said.textContent = byHand;
+      }
+    },
+  }, copy);
+  return [button, said];
+}

@@ -1,7 +1,7 @@
 // Settings > API keys: create (the secret is shown once) and revoke.
 import {h, clear} from '../dom.js';
 import {fmtDateTime} from '../i18n.js';
-import {confirmButton, fetchInto, field, input, messageLine, problem, submitter, table} from './common.js';
+import {confirmButton, copyButton, fetchInto, field, input, messageLine, problem, submitter, table} from './common.js';
 
 export async function render(panel, ctx) {
   const {t} = ctx;
@@ -52,19 +52,8 @@ function createForm(ctx, done) {
 function showSecret(box, t, key) {
   clear(box);
   const value = h('input', {type: 'text', readonly: '', id: 'st-key-secret', class: 'st-mono', value: key.key});
-  const copied = h('span', {role: 'status', class: 'st-hint'});
-  const copy = h('button', {
-    type: 'button',
-    onclick: async () => {
-      value.select();
-      try {
-        await navigator.clipboard.writeText(key.key);
-        copied.textContent = t('settings.keys.copied');
-      } catch {
-        copied.textContent = t('settings.keys.copy_by_hand');
-      }
-    },
-  }, t('settings.keys.copy'));
+  const [copy, copied] = copyButton(value, key.key, {copy: t('settings.keys.copy'),
+    copied: t('settings.keys.copied'), byHand: t('settings.keys.copy_by_hand')});
   box.append(
     h('p', {class: 'st-msg st-warn', role: 'alert'}, t('settings.keys.once', {name: key.name})),
     h('div', {class: 'st-field'}, h('label', {for: 'st-key-secret'}, t('settings.keys.secret')), value),
