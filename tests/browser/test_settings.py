@@ -1,7 +1,9 @@
-"""Admin settings: agents, teams and their settings, API keys and routing rules, from the browser."""
+"""Admin settings: agents, teams and their settings, API keys, web chat snippets and routing rules, from
+the browser."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -160,6 +162,26 @@ def test_an_api_key_is_shown_once_works_and_stops_working_when_revoked(hub: Hub,
     assert page.errors == []
 
 
+def test_the_web_chat_tab_shows_the_line_to_paste_for_each_widget(hub: Hub, new_page: Any) -> None:
+    page = new_page(_admin(hub), path="/#/settings/mailboxes")
+    page.get_by_role("link", name="Web chat").click()
+    expect(page).to_have_url(f"{hub.url}/#/settings/webchat")
+    card = page.locator(".st-card").filter(has_text="Demo shop (demo)")
+    snippet = f'<script src="{hub.url}/widget/loader.js" data-widget="demo" async></script>'
+    expect(card.get_by_label("Snippet", exact=True)).to_have_value(snippet)
+    expect(card.get_by_label("Snippet", exact=True)).not_to_be_editable()
+    expect(card).to_contain_text("Any agent")
+    expect(card).to_contain_text("Not required")
+    card.get_by_role("button", name="Copy the snippet of Demo shop").click()
+    # Headless browsers may refuse the clipboard: then the page says to copy by hand.
+    expect(card.get_by_role("status")).to_have_text(re.compile(r"^(Copied\.|Select the line and copy it by hand\.)$"))
+    demo = card.get_by_role("link", name="Try it on the demo page")
+    expect(demo).to_have_attribute("href", f"{hub.url}/widget/demo")
+    assert httpx.get(f"{hub.url}/widget/demo").status_code == 200
+    page.screenshot(path="/tmp/webchat-settings.png", full_page=True)
+    assert page.errors == []
+
+
 def test_routing_rules_are_added_and_deleted(hub: Hub, new_page: Any) -> None:
     uid = uuid.uuid4().hex[:6]
     team = hub.team(f"Refunds {uid}")
@@ -211,4 +233,7 @@ def test_settings_pages_have_no_serious_accessibility_violations(hub: Hub, new_p
     assert serious_violations(page) == []
     page.get_by_role("link", name="Routing rules").click()
     expect(page.get_by_role("button", name="Add rule")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="Web chat").click()
+    expect(page.get_by_label("Snippet", exact=True)).to_be_visible()
     assert serious_violations(page) == []
