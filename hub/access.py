@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from hub.attachments.actions import get_attachment
 from hub.attachments.models import StoredAttachment
@@ -94,6 +94,12 @@ def check_contact(session: Session, scope: AgentScope, contact_id: int) -> Conta
     if within is not None and not session.execute(select(has_conversation_within(contact_id, within))).scalar():
         raise Forbidden("this customer has no conversation in your teams")
     return contact
+
+
+def readable_contacts(scope: AgentScope) -> Any:
+    """SQL on `Contact`: those the caller may read (as `check_contact` decides), or None for all."""
+    within = contact_within(scope)
+    return None if within is None else has_conversation_within(col(Contact.id), within)
 
 
 def check_match(session: Session, scope: AgentScope, contact_id: int, other_id: int) -> None:

@@ -62,8 +62,10 @@ def get_contact(
             **contact_view(s, contact, queries.identities(s, contact_id)),
             "conversations": [conversation_dict(c) for c in convs],
             # Contacts that may be the same customer (an address that arrived unproven with
-            # theirs): confirm with POST /api/v1/contacts/{id}/merge.
-            "suggested_matches": matches.suggested_matches(s, contact_id),
+            # theirs): confirm with POST /api/v1/contacts/{id}/merge. Only those the caller may
+            # read: a suggestion shows the other customer's name.
+            "suggested_matches": matches.suggested_matches(s, contact_id,
+                                                           readable=access.readable_contacts(caller.scope)),
         }
 
 

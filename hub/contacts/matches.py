@@ -38,10 +38,11 @@ def suggest_match(session: Session, contact_id: int, held: list[tuple[str, str]]
                                            identities=identities, reason=reason))
 
 
-def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]:
+def suggested_matches(session: Session, contact_id: int, *, readable: Any = None) -> list[dict[str, Any]]:
     """The contacts suggested as this one's, oldest suggestion first, each once; those merged since
     (no identity left) or merged into each other are left out, and so are those dismissed (unless
-    suggested again since)."""
+    suggested again since). `readable` (SQL on `Contact`, as hub.access builds it) leaves out those
+    the caller may not read: a suggestion would show their name."""
     rows = session.execute(
         select(col(Event.id), col(Event.type), col(Event.payload), col(Event.created_at))
         .where(col(Event.contact_id) == contact_id, col(Event.type).in_((SUGGESTED, MERGED, DISMISSED)))
@@ -63,8 +64,10 @@ def suggested_matches(session: Session, contact_id: int) -> list[dict[str, Any]]
         return []
     # Those with an identity left (merged away otherwise), in one statement.
     has_identity = select(col(ContactIdentity.contact_id)).where(col(ContactIdentity.contact_id) == col(Contact.id))
-    live: dict[int, str] = {id_: name for id_, name in session.execute(
-        select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(found), has_identity.exists()))}
+    live_contacts = select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(found), has_identity.exists())
+    if readable is not None:
+        live_contacts = live_contacts.where(readable)
+    live: dict[int, str] = {id_: name for id_, name in session.execute(live_contacts)}
     return [{**item, "name": live[other]} for other, item in found.items() if other in live]
 
 

@@ -170,3 +170,27 @@ def test_in_team_visibility_only_who_may_read_both_customers_dismisses(database_
         assert _suggested(client, customer, sup.headers) == [held]
         resp = client.post(f"/api/v1/contacts/{customer}/dismiss-match", json={"other": held}, headers=sup.headers)
         assert resp.status_code == 200, resp.text
+
+
+def test_in_team_visibility_an_agent_is_not_shown_a_suggested_customer_no_team_of_theirs_reads(
+        database_url: str) -> None:
+    with TestClient(create_app(make_settings(database_url, visibility="team"))) as client:
+        db: Database = client.app.state.hub.db  # type: ignore[attr-defined]
+        key = api_key(db)
+        mine = create_team(db)
+        first = inbound(client, key, email="kim@example.com", name="Kim Lee", text="hello")
+        inbound(client, key, email="kim@example.com", phone="+14155550145", text="my phone")
+        move(db, int(first["conversation_id"]), team_id=mine)
+        customer = int(first["contact_id"])
+        sup = login(client, db, "supervisor")
+        [held] = _suggested(client, customer, sup.headers)
+        client.patch(f"/api/v1/contacts/{held}", json={"name": "Held Person"}, headers=sup.headers).raise_for_status()
+        agent = login(client, db, "agent", teams=[mine])
+        resp = client.get(f"/api/v1/contacts/{customer}", headers=agent.headers)
+        assert resp.status_code == 200 and resp.json()["suggested_matches"] == []
+        assert "Held Person" not in resp.text and "+14155550145" not in resp.text
+        # Once a conversation of the agent's team is the held contact's, they may read it and decide.
+        _, conv = sms_in(client, "+14155550145", "it's me")
+        move(db, conv, team_id=mine)
+        [shown] = client.get(f"/api/v1/contacts/{customer}", headers=agent.headers).json()["suggested_matches"]
+        assert (shown["contact_id"], shown["name"]) == (held, "Held Person")
