@@ -18,6 +18,7 @@ and only from here do channels import them.
 from hub.ports_parts.accounts import AccountCheck, ChannelAccount
 from hub.ports_parts.adapters import BaseAdapter, ChannelAdapter, Embed, TaskRunner
 from hub.ports_parts.attachments import INLINE_IMAGE_TYPES, Attachment
+from hub.ports_parts.business_hours import BusinessHours
 from hub.ports_parts.client_addresses import ClientAddresses, TrustedProxies, origin_of
 from hub.ports_parts.errors import (
     AttachmentRefused,
@@ -55,6 +56,7 @@ __all__ = [
     "AttachmentRefused",
     "AttachmentTooLarge",
     "BaseAdapter",
+    "BusinessHours",
     "ChannelAccount",
     "ChannelAdapter",
     "ClientAddresses",

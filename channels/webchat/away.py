@@ -37,7 +37,7 @@ def check_email(value: object) -> str:
 async def availability(port: HubPort, widget: WidgetSettings, now: datetime | None = None) -> dict[str, Any]:
     """`{"type": "availability", "open", "reason"}`: reason "closed" (outside business hours),
     "no_agents" (nobody of the widget's team online) or null when open."""
-    if widget.business_hours is not None and not widget.business_hours.open_at(now):
+    if widget.business_hours is not None and not widget.business_hours.is_open_at(now):
         reason: str | None = "closed"
     elif await port.agents_online_async(widget.team) == 0:
         reason = "no_agents"

@@ -8,8 +8,7 @@ import re
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from channels.webchat.hours import OpeningHours
-from hub.ports import origin_of
+from hub.ports import BusinessHours, origin_of
 
 WIDGET_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -33,10 +32,10 @@ class WidgetSettings(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list)
     # Who answers: the team (by name) whose online agents make the widget "open". None: any agent.
     team: str | None = None
-    # When the widget is open (channels/webchat/hours.py); None: at all hours. Outside them, or
-    # with nobody of `team` online, the widget says so, still takes messages, and asks for an
-    # email address so a later reply reaches the visitor by email.
-    business_hours: OpeningHours | None = None
+    # When the widget is open (the same shape as a team's hours; no open day: always closed);
+    # None: at all hours. Outside them, or with nobody of `team` online, the widget says so, still
+    # takes messages, and asks for an email address so a later reply reaches the visitor by email.
+    business_hours: BusinessHours | None = None
     # HMAC-SHA256 key for signed identities of logged-in users (channels/webchat/identity.py).
     identity_secret: str | None = None
     require_identity: bool = False

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from hub.agents.models import Team
 from hub.errors import Invalid, NotFound
 from hub.events import log
 from hub.events.types import TeamUpdated
-from hub.routing import sla
+from hub.ports import BusinessHours
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ MAX_SECONDS = 10 * 365 * 24 * 3600
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False, strict=True,
                                  description="seconds, a positive number")]
 _PRIORITY = re.compile(r"-?\d{1,4}")
-_SPAN = re.compile(r"([01]\d|2[0-3]):[0-5]\d\s*-\s*(([01]\d|2[0-3]):[0-5]\d|24:00)")
 TeamRef = Annotated[int, Field(ge=1, le=2**63 - 1)] | Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -67,47 +65,6 @@ class SlaSettings(BaseModel):
         return self
 
 
-class BusinessHours(_Strict):
-    """Open hours per day, e.g. {"timezone": "Europe/Paris", "days": {"mon": ["09:00-12:00"]}}."""
-
-    timezone: str = Field(default="UTC", max_length=64)
-    days: dict[str, Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length=24)]] = Field(
-        default_factory=dict)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, OSError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
-            raise ValueError(f"unknown time zone {value[:64]!r}") from exc
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for day, spans in value.items():
-            key = day.strip().lower()[:3]
-            if key not in sla.DAYS or not day.strip().lower().startswith(key):
-                raise ValueError(f"days are {', '.join(sla.DAYS)}, not {day[:20]!r}")
-            out[key] = [s.strip() for s in spans]
-            for span in out[key]:
-                if not _SPAN.fullmatch(span):
-                    raise ValueError(f"a span is like 09:00-17:00 (24:00 for midnight), not {span!r}")
-        return out
-
-    @model_validator(mode="after")
-    def _windows(self) -> BusinessHours:
-        try:
-            hours = sla.parse_business_hours(self.model_dump())
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
-        if hours is not None and not any(hours.windows.values()):
-            raise ValueError("business hours need at least one open span (leave them out for around the clock)")
-        return self
-
-
 class TeamSettings(_Strict):
     offer_timeout_seconds: Seconds | None = Field(default=None, description="a chat must be accepted in time")
     escalate_after_seconds: Seconds | None = Field(default=None, description="then it moves on")
@@ -116,6 +73,13 @@ class TeamSettings(_Strict):
                                        description="or: any agent with this skill")
     sla: SlaSettings | None = Field(default=None, description="targets in seconds, per priority")
     business_hours: BusinessHours | None = None
+
+    @field_validator("business_hours")
+    @classmethod
+    def _open_sometime(cls, value: BusinessHours | None) -> BusinessHours | None:
+        if value is not None and not value.ever_open:  # an SLA clock would never run
+            raise ValueError("business hours need at least one open span (leave them out for around the clock)")
+        return value
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

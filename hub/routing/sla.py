@@ -1,4 +1,4 @@
-"""SLA deadlines counted in a team's business hours (pure functions).
+"""SLA deadlines counted in a team's business hours (pure functions; the hours: hub.ports.BusinessHours).
 
 Team settings (checked by hub/routing/settings.py), e.g.:
     {"business_hours": {"timezone": "Europe/Paris",
@@ -12,48 +12,24 @@ No business_hours means around the clock; "24:00" ends a span at midnight. SLA k
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from hub.ports import BusinessHours
+
 TARGETS = ("first_response", "next_response", "resolution")
 
 
-@dataclass(frozen=True)
-class BusinessHours:
-    tz: ZoneInfo
-    # weekday (0 = Monday) -> sorted (start, end) local times
-    windows: dict[int, tuple[tuple[time, time], ...]]
-
-
-def _clock(text: str) -> time:
-    """"09:30" as a time; "24:00" (the end of a day) as the last moment of the day."""
-    text = text.strip()
-    return time.max if text == "24:00" else time.fromisoformat(text)
-
-
 def parse_business_hours(data: dict[str, Any] | None) -> BusinessHours | None:
-    if not data:
-        return None
-    windows: dict[int, tuple[tuple[time, time], ...]] = {}
-    for day, spans in (data.get("days") or {}).items():
-        parsed = []
-        for span in spans:
-            start, end = (_clock(p) for p in span.split("-"))
-            if end <= start:
-                raise ValueError(f"business hours span {span!r} ends before it starts")
-            parsed.append((start, end))
-        windows[DAYS.index(day.lower()[:3])] = tuple(sorted(parsed))
-    return BusinessHours(ZoneInfo(data.get("timezone", "UTC")), windows)
+    """The hours in a team's settings (ValueError if they are not hours), or None: around the clock."""
+    return BusinessHours.model_validate(data) if data else None
 
 
 def add_business_seconds(start: datetime, seconds: float, hours: BusinessHours | None) -> datetime:
     """The moment `seconds` of business time after `start` (aware datetimes in, aware UTC out)."""
     if hours is None:
         return start + timedelta(seconds=seconds)
-    if not any(hours.windows.values()):
+    if not hours.ever_open:
         raise ValueError("business hours have no open time")
     remaining = timedelta(seconds=seconds)
     cursor = start.astimezone(hours.tz)
