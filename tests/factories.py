@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlmodel import col
 
 from hub.agents import actions as agent_actions
+from hub.conversations.models import ThreadKey
 from hub.db import Database
 from hub.outbox.actions import do_enqueue
 from hub.outbox.models import OutboxItem
@@ -106,3 +109,10 @@ def outbox_row(db: Database, item_id: int) -> OutboxItem:
         item = s.get(OutboxItem, item_id)
         assert item is not None
         return item
+
+
+def thread_keys(db: Database, conversation_id: int) -> tuple[str, ...]:
+    """The thread keys recorded for a conversation, in the order they were recorded."""
+    with db.read() as s:
+        return tuple(s.execute(select(col(ThreadKey.key)).where(col(ThreadKey.conversation_id) == conversation_id)
+                               .order_by(col(ThreadKey.id))).scalars())

@@ -71,15 +71,3 @@ def record_keys(session: Session, channel: str, keys: Iterable[str], conversatio
         [{"channel": channel, "key": key, "conversation_id": conversation_id, "created_at": now} for key in usable],
     )
 
-
-def keys_of(session: Session, conversation_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """Each conversation's keys, oldest first (for an outgoing email's In-Reply-To and References)."""
-    ids = list(set(conversation_ids))
-    out: dict[int, list[str]] = {}
-    if ids:
-        rows = session.execute(select(col(ThreadKey.conversation_id), col(ThreadKey.key))
-                               .where(col(ThreadKey.conversation_id).in_(ids))
-                               .order_by(col(ThreadKey.conversation_id), col(ThreadKey.id)))
-        for conversation_id, key in rows:
-            out.setdefault(conversation_id, []).append(key)
-    return {cid: tuple(keys) for cid, keys in out.items()}

@@ -11,14 +11,17 @@ import pytest
 from sqlalchemy import select, update
 
 from hub.clock import utcnow
-from hub.conversations.actions import do_set_status
+from hub.conversations.actions import do_set_status, get_conversation
 from hub.conversations.models import Conversation, ThreadKey
-from hub.conversations.threads import keys_of, record_keys
+from hub.conversations.replies import do_reply
+from hub.conversations.threads import record_keys
 from hub.db import Database
+from hub.delivery.claim import claim
 from hub.events.models import Event
 from hub.ingest.entry import do_ingest, do_ingest_many
 from hub.ports import THREAD_KEY_MAX, ContactRef, InboundMessage, IngestResult
 from hub.runtime import Hub
+from tests.factories import create_agent, thread_keys
 
 _seq = itertools.count(1)
 
@@ -58,8 +61,7 @@ def test_a_reply_by_a_known_key_joins_its_conversation_whoever_writes_and_its_ow
     # A reply carrying only the colleague's Message-ID (in References) threads there too.
     again = ingest(database, mail("ann@example.com", thread_keys=("<b1@example.com>",)))
     assert again.conversation_id == first.conversation_id
-    with database.read() as s:
-        assert keys_of(s, [first.conversation_id]) == {first.conversation_id: ("<a1@example.com>", "<b1@example.com>")}
+    assert thread_keys(database, first.conversation_id) == ("<a1@example.com>", "<b1@example.com>")
 
 
 def test_a_weak_key_counts_only_for_the_conversations_own_customer(database: Database) -> None:
@@ -93,8 +95,7 @@ def test_a_resolved_conversation_is_reopened_by_its_key_within_the_window_and_no
     late = ingest(database, mail("ivy@example.com", thread_keys=("<i1@example.com>",),
                                  own_thread_keys=("<i9@example.com>",)))
     assert late.conversation_id != first.conversation_id
-    with database.read() as s:
-        assert keys_of(s, [late.conversation_id]) == {late.conversation_id: ("<i9@example.com>",)}
+    assert thread_keys(database, late.conversation_id) == ("<i9@example.com>",)
 
 
 def test_a_key_is_kept_by_the_first_conversation_that_claims_it_and_overlong_keys_are_ignored(
@@ -126,9 +127,14 @@ def test_keys_a_send_reports_are_recorded_and_the_next_outgoing_item_carries_the
     with database.write() as s:
         record_keys(s, "email", ["<out-1@hub.example>", "<n1@example.com>"], first.conversation_id)
         record_keys(s, "email", ["<out-2@hub.example>"], first.conversation_id)
-    with database.read() as s:
-        assert keys_of(s, [first.conversation_id, 10**9]) == {
-            first.conversation_id: ("<n1@example.com>", "<out-1@hub.example>", "<out-2@hub.example>")}
+    agent_id, _ = create_agent(database)
+    with database.write() as s:
+        do_reply(s, get_conversation(s, first.conversation_id), agent_id=agent_id, text="thanks, Ned")
+    with database.write() as s:
+        claimed = claim(s, ["email"], 5, timedelta(seconds=10))
+    assert [i.conversation_id for i in claimed.items] == [first.conversation_id]
+    assert claimed.thread_keys == {
+        first.conversation_id: ("<n1@example.com>", "<out-1@hub.example>", "<out-2@hub.example>")}
 
 
 @pytest.mark.parametrize("field", ["thread_keys", "own_thread_keys"])

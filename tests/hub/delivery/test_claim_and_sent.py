@@ -17,7 +17,7 @@ from hub.conversations.actions import get_conversation
 from hub.conversations.models import Message, ThreadKey
 from hub.conversations.replies import do_reply
 from hub.conversations.schemas import message_dict
-from hub.conversations.threads import keys_of, record_keys
+from hub.conversations.threads import record_keys
 from hub.db import Database
 from hub.delivery.claim import claim
 from hub.delivery.sent import do_record_sent
@@ -25,7 +25,7 @@ from hub.events.models import Event
 from hub.outbox.models import OutboxItem
 from hub.ports import ContactRef, InboundMessage
 from hub.runtime import Hub
-from tests.factories import create_agent
+from tests.factories import create_agent, thread_keys
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -85,9 +85,8 @@ def test_a_send_that_went_through_is_recorded_once_with_its_event(hub: Hub, data
         message = s.get(Message, message_id)
         assert message is not None
         events = s.execute(select(Event).where(Event.type == "delivery.status_changed")).scalars().all()  # type: ignore[arg-type]
-        keys = keys_of(s, [message.conversation_id])
     assert (message.provider_id, message.delivery_status, message.delivery_error) == ("prov-1", "delivered", None)
-    assert len(events) == 1 and keys == {message.conversation_id: ("<k1@hub.example>",)}
+    assert len(events) == 1 and thread_keys(database, message.conversation_id) == ("<k1@hub.example>",)
     assert events[0].payload["message"] == message_dict(message)
     assert (events[0].payload["status"], events[0].payload["error"]) == ("delivered", None)
 
@@ -102,10 +101,9 @@ def test_a_claim_returns_each_conversations_thread_keys_oldest_first(hub: Hub, d
         record_keys(s, "api", ["<k1@hub.example>"], conv_id)  # later, though it sorts first
     with database.write() as s:
         claimed = claim(s, ["api"], 1, timedelta(seconds=10))
-    with database.read() as s:
-        stored = keys_of(s, [conv_id])
     assert [i.message_id for i in claimed.items] == [first]
-    assert claimed.thread_keys == stored == {conv_id: ("<k2@hub.example>", "<k1@hub.example>")}
+    assert claimed.thread_keys == {conv_id: thread_keys(database, conv_id)} == {conv_id: ("<k2@hub.example>",
+                                                                                        "<k1@hub.example>")}
     with database.write() as s:
         s.execute(delete(ThreadKey))
     with database.write() as s:
