@@ -34,7 +34,7 @@ def test_open_in_its_spans_in_its_time_zone(utc: datetime, is_open: bool) -> Non
 ])
 def test_nonsense_is_refused_when_the_settings_are_read(bad: dict[str, object], says: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(says)):
-        BusinessHours(**bad)  # type: ignore[arg-type]
+        BusinessHours(**bad)
 
 
 def test_day_names_may_be_written_out_and_spaces_around_the_dash_are_dropped() -> None:
