@@ -4,12 +4,8 @@ host page whose stylesheet tries to break it."""
 
 from __future__ import annotations
 
-import os
 import struct
-import threading
 import zlib
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,115 +13,29 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from tests.browser.conftest import VIEWPORT, Hub, running_hub
-from tests.conftest import wait_for
+from tests.browser.conftest import Hub
+from tests.browser.webchat_shop import (
+    FILE_LIMIT,
+    OPENING,
+    answered_by,
+    conversation_with,
+    customer,
+    hub,
+    screenshots_folder,
+    shop,
+    start_chat,
+    widget_of,
+)
 from tests.factories import TINY_PNG
-from tests.services import free_port
 
-FILE_LIMIT = 256 * 1024
+__all__ = ["customer", "hub", "shop"]  # the web chat's fixtures, used here
+
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-
-HOSTILE_CSS = """
-* { font-size: 48px !important; color: transparent !important; letter-spacing: 20px !important; }
-body * { display: none !important; }
-hub-webchat, div, section, button { display: none !important; visibility: hidden !important;
-  opacity: 0 !important; transform: scale(0) !important; }
-div, p, textarea { font-size: 2px !important; }
-hub-webchat { position: static !important; pointer-events: none !important; }
-"""
-
-
-class Shop:
-    """The customer's site: a page embedding the widget with the one-line snippet."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.hub_url = ""
-        shop = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-                if self.path == "/hostile.css":
-                    return self._answer("text/css", HOSTILE_CSS)
-                hostile = '<link rel="stylesheet" href="/hostile.css">' if "hostile" in self.path else ""
-                lang = ' data-lang="es"' if "lang=es" in self.path else ""
-                widget = "night" if "night" in self.path else "shop"
-                self._answer("text/html", f"""<!doctype html><html><head><title>Shop</title>{hostile}</head>
-<body><h1>Our shop</h1><p>Products</p>
-<script src="{shop.hub_url}/widget/loader.js" data-widget="{widget}"{lang} async></script></body></html>""")
-
-            def _answer(self, kind: str, body: str) -> None:
-                raw = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", f"{kind}; charset=utf-8")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[Shop]:
-    site = Shop()
-    yield site
-    site.server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, cheap_hashing: None,
-        shop: Shop) -> Iterator[Hub]:
-    widget = {"id": "shop", "name": "Shop help", "colour": "#0a7d4f", "allowed_origins": [shop.origin],
-              "prechat_fields": ["name", "email"], "prechat_required": ["name"], "max_file_bytes": FILE_LIMIT}
-    # Open on no day of the week: always closed.
-    night = {"id": "night", "name": "Night shop", "allowed_origins": [shop.origin],
-             "business_hours": {"timezone": "Europe/Madrid", "days": {}}}
-    for server in running_hub(tmp_path_factory, sqlite_template, secret_key="browser-test-key",
-                              webchat={"widgets": [widget, night]}):
-        shop.hub_url = server.url
-        yield server
-
-
-@pytest.fixture
-def customer(browser: Any, shop: Shop) -> Iterator[Any]:
-    contexts: list[Any] = []
-
-    def open_shop(path: str = "/", *, locale: str = "en-US") -> Any:
-        context = browser.new_context(viewport=VIEWPORT, locale=locale)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []  # type: ignore[attr-defined]
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))  # type: ignore[attr-defined]
-        page.goto(shop.origin + path)
-        return page
-
-    yield open_shop
-    for context in contexts:
-        context.close()
-
-
-def _conversation_with(hub: Hub, said: str) -> int:
-    def find() -> int | None:
-        with hub.db.read() as s:
-            return s.execute(text("SELECT conversation_id FROM messages WHERE text = :t"), {"t": said}).scalar()
-    return int(wait_for(find, what=f"the message {said!r} stored"))
-
-
-def _widget(page: Any) -> Any:
-    return page.locator("hub-webchat")
 
 
 def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, customer: Any, new_page: Any) -> None:
     page = customer()
-    widget = _widget(page)
+    widget = widget_of(page)
     widget.get_by_role("button", name="Chat with us").click()
     expect(widget.get_by_text("Before we start, tell us who you are.")).to_be_visible()
     widget.get_by_role("button", name="Start chatting").click()
@@ -148,7 +58,7 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     # Nobody is online yet: the customer is first in line, and no wait is promised without data.
     expect(widget.locator(".queue")).to_have_text("You are next in line")
 
-    conversation = _conversation_with(hub, said)
+    conversation = conversation_with(hub, said)
     ana = hub.agent(name="Ana Chat")
     boss = hub.agent("supervisor")
     assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", boss,
@@ -169,7 +79,7 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
     expect(console.locator(".msg-out .delivery-seen")).to_have_text("Seen")  # the widget showed it
 
     page.reload()  # the token and the open panel are remembered; the history comes back once
-    widget = _widget(page)
+    widget = widget_of(page)
     expect(widget.locator(".msg")).to_have_count(2)
     expect(widget.locator(".msg.out")).to_contain_text("it ships tomorrow")
     widget.get_by_placeholder("Write a message…").fill("Great, thanks!")
@@ -182,7 +92,7 @@ def test_a_customer_and_an_agent_chat_both_ways_across_a_reload(hub: Hub, custom
 
 def test_the_widget_speaks_spanish_from_the_browser_or_the_site(hub: Hub, customer: Any) -> None:
     for page in (customer(locale="es-ES"), customer("/?lang=es")):
-        widget = _widget(page)
+        widget = widget_of(page)
         widget.get_by_role("button", name="Chatea con nosotros").click()
         expect(widget.get_by_text("Antes de empezar, dinos quién eres.")).to_be_visible()
         widget.get_by_label("Nombre").fill("Pablo")
@@ -197,7 +107,7 @@ def test_the_widget_speaks_spanish_from_the_browser_or_the_site(hub: Hub, custom
 
 def test_outside_business_hours_the_widget_says_so_takes_the_message_and_an_email(hub: Hub, customer: Any) -> None:
     page = customer("/?night=1&lang=es")
-    widget = _widget(page)
+    widget = widget_of(page)
     widget.get_by_role("button", name="Chatea con nosotros").click()
     away = widget.locator(".away")
     expect(away).to_contain_text("Ahora mismo estamos cerrados.")
@@ -212,7 +122,7 @@ def test_outside_business_hours_the_widget_says_so_takes_the_message_and_an_emai
     email.fill("noche@example.com")
     widget.get_by_role("button", name="Guardar").click()
     expect(away).to_contain_text("¡Gracias! Te responderemos en noche@example.com.")
-    said = _conversation_with(hub, "¿Abrís mañana?")
+    said = conversation_with(hub, "¿Abrís mañana?")
     with hub.db.read() as s:
         kept = s.execute(text("SELECT i.address FROM contact_identities i JOIN conversations v "
                               "ON v.contact_id = i.contact_id WHERE v.id = :c AND i.kind = 'claimed:email'"),
@@ -220,10 +130,10 @@ def test_outside_business_hours_the_widget_says_so_takes_the_message_and_an_emai
     assert kept == "noche@example.com" and page.errors == []  # their claim (never an address they are found by)
 
 
-def test_a_hostile_host_stylesheet_does_not_break_the_widget(hub: Hub, customer: Any) -> None:
+def test_a_hostile_host_stylesheet_does_not_break_thewidget_of(hub: Hub, customer: Any) -> None:
     page = customer("/?hostile=1")
     expect(page.locator("h1")).to_be_hidden()  # the page's own stylesheet did apply to the page
-    widget = _widget(page)
+    widget = widget_of(page)
     launcher = widget.get_by_role("button", name="Chat with us")
     expect(launcher).to_be_visible()
     launcher.click()
@@ -245,29 +155,13 @@ def test_a_hostile_host_stylesheet_does_not_break_the_widget(hub: Hub, customer:
     expect(bubble).to_contain_text("Can you read me?")
     expect(widget.locator(".msg.in.pending")).to_have_count(0)
     assert bubble.evaluate("b => getComputedStyle(b).fontSize") == "14px"
-    assert _conversation_with(hub, "Can you read me?") > 0
+    assert conversation_with(hub, "Can you read me?") > 0
     assert page.errors == []
-
-
-def _start_chat(page: Any, name: str) -> Any:
-    widget = _widget(page)
-    widget.get_by_role("button", name="Chat with us").click()
-    widget.get_by_label("Name").fill(name)
-    widget.get_by_role("button", name="Start chatting").click()
-    return widget
-
-
-def _answered_by(hub: Hub, new_page: Any, conversation: int, name: str) -> tuple[Any, Any]:
-    """An agent of that name, given the conversation by a supervisor, with it open in their console."""
-    agent = hub.agent(name=name)
-    assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", hub.agent("supervisor"),
-                   json={"assignee_id": agent.id}).status_code == 200
-    return agent, new_page(agent, path=f"/#/c/{conversation}")
 
 
 def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any, new_page: Any) -> None:
     page = customer()
-    widget = _start_chat(page, "Marta")
+    widget = start_chat(page, "Marta")
     picker = widget.locator("input[type=file]")
     widget.get_by_placeholder("Write a message…").fill("Here is the broken part")
     picker.set_input_files({"name": "part.png", "mimeType": "image/png", "buffer": TINY_PNG})
@@ -277,8 +171,8 @@ def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any,
                            ".querySelector('.msg.in img'); return i && i.complete && i.naturalWidth > 0; }")
     expect(widget.locator(".msg.in.pending")).to_have_count(0)
 
-    conversation = _conversation_with(hub, "Here is the broken part")
-    _, console = _answered_by(hub, new_page, conversation, "Fede Files")
+    conversation = conversation_with(hub, "Here is the broken part")
+    _, console = answered_by(hub, new_page, conversation, "Fede Files")
     expect(console.locator(".msg-in .attachments img.thumb")).to_have_attribute("alt", "part.png")
     console.locator("#composer-file").set_input_files({"name": "invoice.pdf", "mimeType": "application/pdf",
                                                        "buffer": PDF})
@@ -304,13 +198,13 @@ def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any,
 def test_a_dropped_connection_on_each_side_loses_and_repeats_nothing_and_the_customer_rates(
         hub: Hub, customer: Any, new_page: Any) -> None:
     page = customer()
-    widget = _start_chat(page, "Rosa")
+    widget = start_chat(page, "Rosa")
     box = widget.get_by_placeholder("Write a message…")
     box.fill("My order never came")
     box.press("Enter")
     expect(widget.locator(".msg.in.pending")).to_have_count(0)
-    conversation = _conversation_with(hub, "My order never came")
-    agent, console = _answered_by(hub, new_page, conversation, "Olga Offline")
+    conversation = conversation_with(hub, "My order never came")
+    agent, console = answered_by(hub, new_page, conversation, "Olga Offline")
     expect(console.locator(".msg-in")).to_have_count(1)
     expect(widget.get_by_text("Olga Offline joined the chat")).to_be_visible()
 
@@ -357,9 +251,9 @@ def test_a_dropped_connection_on_each_side_loses_and_repeats_nothing_and_the_cus
     expect(rated).to_contain_text("rated this conversation 4/5: “Kind, but <i>slow</i>”")
 
     page.reload()  # the rating was given: thanked again, not asked again
-    expect(_widget(page).get_by_text("Thank you for your rating!")).to_be_visible()
-    expect(_widget(page).locator("form.rating")).to_have_count(0)
-    expect(_widget(page).locator(".msg")).to_have_count(4)
+    expect(widget_of(page).get_by_text("Thank you for your rating!")).to_be_visible()
+    expect(widget_of(page).locator("form.rating")).to_have_count(0)
+    expect(widget_of(page).locator(".msg")).to_have_count(4)
     assert page.errors == [] and console.errors == []
 
 
@@ -373,25 +267,18 @@ def _picture(width: int = 180, height: int = 110) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-WORDS = {"en": {"open": "Chat with us", "name": "Name", "start": "Start chatting", "box": "Write a message…",
-                "question": "How did we do?", "star": "4 out of 5", "comment": "Anything to add? (optional)"},
-         "es": {"open": "Chatea con nosotros", "name": "Nombre", "start": "Empezar a chatear",
-                "box": "Escribe un mensaje…", "question": "¿Qué tal lo hemos hecho?", "star": "4 de 5",
-                "comment": "¿Algo que añadir? (opcional)"}}
+WORDS = {"en": {"question": "How did we do?", "star": "4 out of 5", "comment": "Anything to add? (optional)"},
+         "es": {"question": "¿Qué tal lo hemos hecho?", "star": "4 de 5", "comment": "¿Algo que añadir? (opcional)"}}
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_screenshots_of_the_widget_with_a_picture_a_file_and_the_rating(
         hub: Hub, customer: Any, new_page: Any, lang: str, tmp_path: Path) -> None:
     """`HUB_SCREENSHOTS=1` writes them into docs/screenshots/ (widget-files-LANG.png, widget-LANG.png)."""
-    docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    out = docs if os.environ.get("HUB_SCREENSHOTS") else tmp_path
-    words = WORDS[lang]
+    out = screenshots_folder(tmp_path)
+    words = {**OPENING[lang], **WORDS[lang]}
     page = customer(f"/?lang={lang}")
-    widget = _widget(page)
-    widget.get_by_role("button", name=words["open"]).click()
-    widget.get_by_label(words["name"]).fill("Lucía")
-    widget.get_by_role("button", name=words["start"]).click()
+    widget = start_chat(page, "Lucía", lang)
     said = f"{lang}: the box arrived like this"
     widget.get_by_placeholder(words["box"]).fill(said)
     widget.locator("input[type=file]").set_input_files({"name": "box.png", "mimeType": "image/png",
@@ -399,8 +286,8 @@ def test_screenshots_of_the_widget_with_a_picture_a_file_and_the_rating(
     expect(widget.locator(".msg.in img")).to_have_attribute("alt", "box.png")
     page.wait_for_function("() => { const i = document.querySelector('hub-webchat').shadowRoot"
                            ".querySelector('.msg.in img'); return i && i.complete && i.naturalWidth === 180; }")
-    conversation = _conversation_with(hub, said)
-    agent, console = _answered_by(hub, new_page, conversation, "Ana García")
+    conversation = conversation_with(hub, said)
+    agent, console = answered_by(hub, new_page, conversation, "Ana García")
     console.locator("#composer-file").set_input_files({"name": "return-label.pdf", "mimeType": "application/pdf",
                                                        "buffer": PDF})
     expect(console.locator(".chip[data-state=ready]")).to_have_count(1)

@@ -6,25 +6,23 @@ folder and this is one more browser test of the same."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import webchat_shop as site
 from tests.browser.conftest import Hub
-from tests.browser.test_webchat import _answered_by, _conversation_with, _widget, customer, hub, shop
+from tests.browser.webchat_shop import customer, hub, shop
 
-__all__ = ["customer", "hub", "shop"]  # the module's fixtures, shared
+__all__ = ["customer", "hub", "shop"]  # the web chat's fixtures, used here
 
 WORDS = {
-    "en": {"open": "Chat with us", "name": "Name", "start": "Start chatting", "box": "Write a message…",
-           "away": "No one is available to chat right now.", "email": "Your email", "save": "Save",
+    "en": {"away": "No one is available to chat right now.", "email": "Your email", "save": "Save",
            "saved": "Thanks! We'll answer at", "line": "in line", "seen": "Seen",
            "said": "Hello! Did my parcel leave the warehouse?", "reply": "Hi Lucía, it left this morning."},
-    "es": {"open": "Chatea con nosotros", "name": "Nombre", "start": "Empezar a chatear",
-           "box": "Escribe un mensaje…", "away": "Ahora mismo no hay nadie disponible para chatear.",
+    "es": {"away": "Ahora mismo no hay nadie disponible para chatear.",
            "email": "Tu correo electrónico", "save": "Guardar", "saved": "¡Gracias! Te responderemos en",
            "line": "en la cola", "seen": "Visto", "said": "¡Hola! ¿Ha salido ya mi paquete del almacén?",
            "reply": "Hola, Lucía: ha salido esta mañana."},
@@ -34,14 +32,10 @@ WORDS = {
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_screenshots_of_a_visitor_waiting_then_seen(hub: Hub, customer: Any, new_page: Any, lang: str,
                                                      tmp_path: Path) -> None:
-    docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    out = docs if os.environ.get("HUB_SCREENSHOTS") else tmp_path
-    w = WORDS[lang]
+    out = site.screenshots_folder(tmp_path)
+    w = {**site.OPENING[lang], **WORDS[lang]}
     page = customer(f"/?lang={lang}")
-    widget = _widget(page)
-    widget.get_by_role("button", name=w["open"]).click()
-    widget.get_by_label(w["name"]).fill("Lucía")
-    widget.get_by_role("button", name=w["start"]).click()
+    widget = site.start_chat(page, "Lucía", lang)
     away = widget.locator(".away")
     expect(away).to_contain_text(w["away"])
     widget.get_by_placeholder(w["box"]).fill(w["said"])
@@ -52,8 +46,8 @@ def test_screenshots_of_a_visitor_waiting_then_seen(hub: Hub, customer: Any, new
     expect(widget.locator(".queue")).to_contain_text(w["line"])
     page.locator("hub-webchat").screenshot(path=str(out / f"widget-waiting-{lang}.png"))
 
-    conversation = _conversation_with(hub, w["said"])
-    agent, console = _answered_by(hub, new_page, conversation, "Ana García")
+    conversation = site.conversation_with(hub, w["said"])
+    agent, console = site.answered_by(hub, new_page, conversation, "Ana García")
     expect(widget.locator(".msg.in + .seen")).to_have_text(w["seen"])
     console.locator("#composer-text").fill(w["reply"])
     console.keyboard.press("Enter")
