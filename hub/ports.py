@@ -47,9 +47,11 @@ from hub.ports_parts.outbound import (
     QueueStatus,
     SendResult,
 )
+from hub.ports_parts.storable_text import NUL_REFUSED, has_nul
 
 __all__ = [
     "INLINE_IMAGE_TYPES",
+    "NUL_REFUSED",
     "THREAD_KEY_MAX",
     "AccountCheck",
     "Attachment",
@@ -81,5 +83,6 @@ __all__ = [
     "TaskRunner",
     "TransientError",
     "TrustedProxies",
+    "has_nul",
     "origin_of",
 ]

@@ -10,16 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from hub.contacts.emails import valid_email
 from hub.errors import Invalid
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+from hub.ports import NUL_REFUSED, has_nul
 
 
 class In(BaseModel):
@@ -29,8 +20,8 @@ class In(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
-            raise PydanticCustomError("nul_character", "must not contain a NUL character")
+        if has_nul(value):
+            raise PydanticCustomError("nul_character", NUL_REFUSED)
         return value
 
 

@@ -11,7 +11,7 @@ from channels.sms import error_codes
 from channels.sms.keywords import Keyword, classify
 from channels.sms.signatures import FormParams
 from channels.sms.statuses import hub_status
-from hub.ports import Attachment, ContactRef, DeliveryUpdate, InboundMessage
+from hub.ports import Attachment, ContactRef, DeliveryUpdate, InboundMessage, has_nul
 
 INGEST_SCOPE = "twilio"
 MAX_MEDIA = 10  # Twilio's own limit per message
@@ -56,8 +56,8 @@ def _text(params: FormParams, name: str, longest: int = MAX_FIELD) -> str | None
     """A field as sent, refused with its name when it could not be stored (NUL, too long)."""
     value = params.get(name)
     if value is not None:
-        if "\x00" in value:
-            raise BadWebhook(f"{name} contains a NUL character")
+        if has_nul(value):
+            raise BadWebhook(f"{name} contains a NUL character")  # Twilio's debugger shows this 400's words
         if len(value) > longest:
             raise BadWebhook(f"{name} is longer than {longest} characters")
     return value

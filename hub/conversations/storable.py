@@ -21,7 +21,7 @@ from hub.contacts.models import Contact, ContactIdentity
 from hub.conversations.models import Conversation, Message
 from hub.db import table_of
 from hub.errors import Invalid
-from hub.ports import InboundMessage
+from hub.ports import NUL_REFUSED, InboundMessage, has_nul
 
 
 def _length(column: Column[object]) -> int | None:
@@ -73,8 +73,8 @@ def check_storable(msg: InboundMessage) -> None:
     for name, value, longest in _fields(msg):
         if value is None:
             continue
-        if "\x00" in value:
-            raise Invalid(f"{name}: must not contain a NUL character")
+        if has_nul(value):
+            raise Invalid(f"{name}: {NUL_REFUSED}")
         if longest is not None and len(value) > longest:
             raise Invalid(f"{name}: must be at most {longest} characters")
     if msg.contact.email is not None:
