@@ -66,6 +66,7 @@ from bench.harness import (
     fresh_postgres,
     machine,
     percentile,
+    py_spy,
     run_async,
     source_version,
     wait_until_quiet,
@@ -382,6 +383,13 @@ class Run:
             if cpu_of(self.server) - before <= max_cores:
                 return
 
+    def profiled(self, rate: float) -> contextlib.AbstractContextManager[None]:
+        """py-spy on the server for the arrival phase, with `--profile DIR` (raw, for bench.spy_summary)."""
+        if self.args.profile is None:
+            return contextlib.nullcontext()
+        name = f"routing-{rate:g}-{time.strftime('%H%M%S')}.txt"
+        return py_spy(self.server, self.args.profile / name, gil=self.args.profile_gil)
+
     async def latency_phase(self, listener: Listener, rate: float) -> LatencyResult:
         args = self.args
         due: dict[int, float] = {}
@@ -405,14 +413,15 @@ class Run:
         start = time.perf_counter()
         end = start + args.seconds
         tasks = []
-        for i in itertools.count():
-            at = start + i / rate
-            if at >= end:
-                break
-            if (delay := at - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(at)))
-        await asyncio.gather(*tasks)
+        with self.profiled(rate):
+            for i in itertools.count():
+                at = start + i / rate
+                if at >= end:
+                    break
+                if (delay := at - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(at)))
+            await asyncio.gather(*tasks)
         busy = time.perf_counter() - start
         cpu1, gen1 = cpu_of(self.server), time.process_time()
         markers = {f"c{c}" for c in due}
@@ -572,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
                    help="an agent resolves a conversation this many seconds after getting it (default 1 3)")
     add_run_arguments(p)
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="record the arrival phase with py-spy (raw, for bench.spy_summary) into this folder")
+    p.add_argument("--profile-gil", action="store_true", help="only threads holding the GIL (where the CPU goes)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = p.parse_args(argv)
     if args.agents * args.capacity < args.drain:

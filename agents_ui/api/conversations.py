@@ -19,6 +19,7 @@ from hub.conversations.agent_messages import check_add_note, check_reply
 from hub.conversations.models import Message
 from hub.conversations.sanitize import sanitize_html_async
 from hub.conversations.schemas import conversation_dict, message_dict
+from hub.conversations.status_change import change_status
 from hub.errors import Invalid
 from hub.events import log
 from hub.routing import assignments
@@ -181,10 +182,9 @@ async def add_note(conversation_id: int, body: NoteIn, response: Response, calle
 async def set_status(conversation_id: int, body: StatusIn, caller: Caller = Depends(current_caller),
                      hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     def write(s: Session) -> dict[str, Any]:
-        conv = access.check_act(caller.scope, actions.get_conversation(s, conversation_id))
-        actions.do_set_status(s, conv, body.status, agent_id=caller.agent_id, snoozed_until=body.snoozed_until,
-                              route=hub.route_hook)
-        return conversation_dict(conv)
+        return change_status(s, conversation_id, body.status, agent_id=caller.agent_id,
+                             may_act=lambda conv: access.check_act(caller.scope, conv),
+                             snoozed_until=body.snoozed_until, route=hub.route_hook)
 
     return await hub.write_async(write)
 

@@ -81,21 +81,10 @@ def do_set_status(
     snoozed_until: datetime | None = None,
     route: RouteHook | None = None,
 ) -> None:
-    if status not in STATUSES:
-        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-    if status == "snoozed":
-        if snoozed_until is None:
-            raise Invalid("snoozing needs snoozed_until")
-        if snoozed_until <= utcnow():
-            raise Invalid("snoozed_until must be in the future")
+    values = status_values(status, snoozed_until)
     previous = conv.status
     if previous == status and status != "snoozed":
         return
-    now = utcnow()
-    values: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until if status == "snoozed" else None,
-                              "resolved_at": now if status == "resolved" else None, "updated_at": now}
-    if status == "resolved":
-        values["waiting_since"] = None
     plain = status != "open" and inspect(conv).persistent
     for key, value in values.items():
         if plain:
@@ -103,20 +92,45 @@ def do_set_status(
         else:
             setattr(conv, key, value)
     if status == "open" and conv.assignee_id is None:
-        conv.waiting_since = now
+        conv.waiting_since = values["updated_at"]
         if route is not None:
             route(session, conv)
-    assert conv.id is not None
-    event = StatusChanged(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
-                          from_=previous, to=status, conversation=conversation_dict(conv))
     if plain:
-        # Pending, snoozed or resolved (an agent's most frequent write): the row and its event in
-        # one statement, without the ORM's flush (a round trip and more CPU than the rest of it).
-        log.lock(session)
-        writes.update_with_event(PlainSql.of(session), "conversations", conv.id, values, event, now)
-        log.mark_appended(session)
+        write_status(session, conv, previous, values, agent_id)
         return
-    log.append(session, event)
+    assert conv.id is not None
+    log.append(session, StatusChanged(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                                      from_=previous, to=status, conversation=conversation_dict(conv)))
+
+
+def status_values(status: str, snoozed_until: datetime | None) -> dict[str, Any]:
+    """The conversation's columns a change to `status` sets (Invalid for a status or a snooze time
+    that cannot be)."""
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    if status == "snoozed":
+        if snoozed_until is None:
+            raise Invalid("snoozing needs snoozed_until")
+        if snoozed_until <= utcnow():
+            raise Invalid("snoozed_until must be in the future")
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until if status == "snoozed" else None,
+                              "resolved_at": now if status == "resolved" else None, "updated_at": now}
+    if status == "resolved":
+        values["waiting_since"] = None
+    return values
+
+
+def write_status(session: Session, conv: Any, previous: str, values: dict[str, Any],
+                 agent_id: int | None) -> None:
+    """Pending, snoozed or resolved (an agent's most frequent write): the row (`conv` holds its new
+    values already) and its event in one statement, without the ORM's flush (a round trip and
+    more CPU than the rest of it)."""
+    event = StatusChanged(conversation_id=conv.id, contact_id=conv.contact_id, actor_agent_id=agent_id,
+                          from_=previous, to=values["status"], conversation=conversation_dict(conv))
+    log.lock(session)
+    writes.update_with_event(PlainSql.of(session), "conversations", conv.id, values, event, values["updated_at"])
+    log.mark_appended(session)
 
 
 def do_assign(

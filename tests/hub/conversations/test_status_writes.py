@@ -19,7 +19,9 @@ from hub.clock import utcnow
 from hub.conversations import actions
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
+from hub.conversations.status_change import change_status
 from hub.db import Database
+from hub.errors import Forbidden, NotFound
 from hub.events.models import Event
 from hub.runtime import Hub
 from tests.factories import api_message
@@ -45,18 +47,29 @@ def _status_events(db: Database, conversation_id: int) -> list[Event]:
                               .order_by(Event.id)).scalars())  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("way", ["entity", "by id"])
 @pytest.mark.parametrize("status", ["pending", "snoozed", "resolved"])
 def test_a_status_change_is_stored_with_its_event_showing_the_row_as_stored(
-    hub: Hub, database: Database, status: str
+    hub: Hub, database: Database, status: str, way: str
 ) -> None:
+    """Both ways give the same row and event: `do_set_status` on a loaded entity, and the API's
+    `change_status` by id (which reads the row in plain SQL and answers with the conversation)."""
     conv_id = _conversation(hub)
     before = _read(database, conv_id)
     until = (utcnow() + timedelta(hours=3)).replace(microsecond=123456)
+    snoozed_until = until if status == "snoozed" else None
+    answered = None
     with database.write() as s:
-        conv = actions.get_conversation(s, conv_id)
-        actions.do_set_status(s, conv, status, agent_id=None, snoozed_until=until if status == "snoozed" else None)
+        if way == "entity":
+            conv = actions.get_conversation(s, conv_id)
+            actions.do_set_status(s, conv, status, agent_id=None, snoozed_until=snoozed_until)
+        else:
+            answered = change_status(s, conv_id, status, agent_id=None, may_act=lambda c: c,
+                                     snoozed_until=snoozed_until)
         assert not s.dirty  # nothing left for the ORM to write
     after = _read(database, conv_id)
+    if answered is not None:
+        assert answered == conversation_dict(after)
     assert after.status == status
     assert after.snoozed_until == (until if status == "snoozed" else None)
     assert (after.resolved_at is not None) == (status == "resolved")
@@ -118,3 +131,33 @@ def test_stored_values_are_those_the_orm_writes(hub: Hub, database: Database, st
     if status == "resolved":
         assert got["waiting_since"] is None is expected["waiting_since"]
         assert got["updated_at"] == expected["updated_at"]  # both the resolve's time, stored alike
+
+
+def test_a_status_change_by_id_that_the_caller_may_not_make_writes_nothing(hub: Hub, database: Database) -> None:
+    conv_id = _conversation(hub)
+    before = _read(database, conv_id)
+
+    def refuse(conv: Any) -> None:
+        assert conv.id == conv_id and conv.status == "open"  # the check sees the conversation as it is
+        raise Forbidden("another agent's work")
+
+    with pytest.raises(Forbidden), database.write() as s:
+        change_status(s, conv_id, "resolved", agent_id=None, may_act=refuse)
+    assert _read(database, conv_id).status == "open" and _read(database, conv_id).updated_at == before.updated_at
+    assert _status_events(database, conv_id) == []
+    with pytest.raises(NotFound), database.write() as s:
+        change_status(s, 10**9, "resolved", agent_id=None, may_act=lambda c: c)
+
+
+def test_a_status_change_by_id_keeps_what_the_session_changed_on_the_entity_before(
+    hub: Hub, database: Database
+) -> None:
+    """In a shared transaction (the writer's group commit) an earlier write may hold the
+    conversation with a change not flushed yet: the status change builds on it, not on the row."""
+    conv_id = _conversation(hub)
+    with database.write() as s:
+        actions.get_conversation(s, conv_id).priority = 3
+        answered = change_status(s, conv_id, "pending", agent_id=None, may_act=lambda c: c)
+    after = _read(database, conv_id)
+    assert (after.priority, after.status) == (3, "pending")
+    assert answered == conversation_dict(after)
