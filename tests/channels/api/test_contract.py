@@ -2,43 +2,71 @@
 
 from __future__ import annotations
 
-import httpx
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from channels.api.adapter import ApiChannel
 from hub.ports import ChannelAdapter, OutboundMessage
 from tests.fakes.contract import AdapterContract, acknowledged, routes_client
 from tests.fakes.port import FakeHubPort
+from tests.services import free_port
 
 KEY = "integrator-key"
-ANSWERS = {
-    "unreachable": httpx.ConnectError("connection refused"),
-    "timeout": httpx.ReadTimeout("the callback took too long"),
-    "server error": httpx.Response(502),
-    "rate limited": httpx.Response(429),
-    "refused": httpx.Response(400, text="unknown conversation"),
-}
+TIMEOUT = 0.3  # the channel's; the "slow" callback answers after twice that
+# A real callback endpoint on a free port: each path answers one way (status, body).
+ANSWERS = {"ok": (200, "{}"), "server error": (502, ""), "rate limited": (429, ""),
+           "refused": (400, "unknown conversation"), "timeout": (200, "{}")}
+_server: dict[str, str] = {}
 
 
-def channel(answer: httpx.Response | Exception, callbacks: dict[str, str] | None = None) -> ApiChannel:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+class _Callback(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        mode = self.path.strip("/").replace("-", " ")
+        if mode == "timeout":
+            time.sleep(TIMEOUT * 2)
+        status, body = ANSWERS[mode]
+        self.send_response(status)
+        self.send_header("X-Delivery-Id", "crm-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
 
-    return ApiChannel({"crm": "http://crm.test/replies"} if callbacks is None else callbacks, secret="s",
-                      client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def callback_server() -> Iterator[None]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Callback)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _server["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+def channel(mode: str, callbacks: dict[str, str] | None = None) -> ApiChannel:
+    url = f"http://127.0.0.1:{free_port()}/nobody-listens" if mode == "unreachable" else \
+        f"{_server['url']}/{mode.replace(' ', '-')}"
+    return ApiChannel({"crm": url} if callbacks is None else callbacks, secret="s", timeout=TIMEOUT)
 
 
 class TestApiChannelContract(AdapterContract):
-    failure_modes = (*ANSWERS, "no callback URL")
+    failure_modes = ("unreachable", "timeout", "server error", "rate limited", "refused", "no callback URL")
 
     def make(self) -> ChannelAdapter:
-        return channel(httpx.Response(200, headers={"X-Delivery-Id": "crm-1"}))
+        return channel("ok")
 
     def broken(self, mode: str) -> ChannelAdapter:
         if mode == "no callback URL":
-            return channel(httpx.Response(200), callbacks={})
-        return channel(ANSWERS[mode])
+            return channel("ok", callbacks={})
+        return channel(mode)
 
     def outbound(self) -> OutboundMessage:
         return OutboundMessage(outbox_id=1, message_id=2, conversation_id=3, channel="api", source="crm", to="",
