@@ -5,7 +5,9 @@
    (hub.ingest.keys, as hub.conversations.threads finds it), else the customer's latest there.
 2. A first conversation on a channel and entry point, of a new customer or of a known one whose
    contact needs no change, when no thread key names a conversation: routed, then written whole
-   (hub.ingest.first).
+   (hub.ingest.first); so is a new customer's message into the open conversation a strong thread
+   key names, when it needs no routing (a colleague writing into a customer's thread). A batch
+   writes a run of those together.
 3. Everything else: the ORM (hub.ingest.orm).
 
 All three write the same rows (hub.ingest.rows) and events; tests/ingest/test_paths.py compares
@@ -25,10 +27,10 @@ from hub.channel_cursors import do_store_cursor
 from hub.contacts.actions import identities_of
 from hub.conversations.models import Message
 from hub.errors import Invalid
-from hub.ingest.first import ingest_first
+from hub.ingest.first import NewItem, ingest_first, write_new
 from hub.ingest.keys import BatchKeys
 from hub.ingest.known import write_known
-from hub.ingest.lookup import ConversationRow, Lookup, lookup
+from hub.ingest.lookup import ConversationRow, Lookup, draw_ids, lookup
 from hub.ingest.orm import ingest_orm
 from hub.ingest.routing_port import IngestRouting, needs_routing
 from hub.plain_sql import PlainSql
@@ -95,8 +97,9 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
                   route: IngestRouting | None) -> list[IngestResult | Exception]:
     """`do_ingest_many` without the attachments.
 
-    Messages on the plain-SQL path are looked up and written together; the others then go through
-    `do_ingest` one by one, in order, and so does every later message of their contacts (or
+    Messages on the plain-SQL path are looked up and written together; the others then follow in
+    order: a run of path 2's (`_new_item`, decided from the batch's lookup) written together
+    (`write_new`), the rest through `do_ingest` one by one, and so does every later message of their contacts (or
     sharing an identity with one: what it changes, a new conversation say, could change how the
     next ones must be handled). So each conversation's events keep the order of its messages;
     other customers' messages are not held up by one that needs the ORM (a message after every
@@ -126,7 +129,9 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
 
     plain: list[tuple[int, tuple[InboundMessage, int, int]]] = []
     first_of: dict[tuple[str, str], int] = {}
-    alone: list[int] = []  # messages written one by one, in order, after the plain ones
+    # Messages written after the plain ones, in order: a run of new customers' and first
+    # conversations' (a `NewItem`) together, the others (None) one by one.
+    alone: list[tuple[int, NewItem | None]] = []
     # Contacts and identities with a message among `alone`: their later messages wait behind it
     # (it may change their contact or conversation); everybody else's still go together.
     behind_contacts: set[int] = set()
@@ -140,12 +145,14 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
         if key in first_of:
             continue  # answered below, from its first copy
         conv = convs.get((contact_id, msg.channel, msg.source)) if contact_id is not None else None
-        if msg.threaded:
-            conv = tkeys.threaded(msg, contact_id) or conv
-        if (contact_id is None or contact_id in behind_contacts or not behind_idents.isdisjoint(idents[i])
-                or tkeys.waits(msg) or (conv is not None and conv.contact_id in behind_contacts)
-                or not _takes_plain_path(session, conv, route)):
-            alone.append(i)
+        threaded = tkeys.threaded(msg, contact_id) if msg.threaded else None
+        conv = threaded or conv
+        behind = (contact_id in behind_contacts or not behind_idents.isdisjoint(idents[i]) or tkeys.waits(msg)
+                  or (conv is not None and conv.contact_id in behind_contacts))
+        if behind or contact_id is None or not _takes_plain_path(session, conv, route):
+            # What the batch's lookup says still holds for a message behind none of those.
+            alone.append((i, None if behind else _new_item(session, msg, idents[i], contact_id, threaded, look,
+                                                          route)))
             if contact_id is not None:
                 behind_contacts.add(contact_id)
             behind_idents.update(idents[i])
@@ -160,14 +167,45 @@ def _ingest_batch(session: Session, msgs: list[InboundMessage], *, reopen_window
         for (i, _), result in zip(plain, write_known(session, sql, [p for _, p in plain], look.message_ids,
                                                      tkeys.new), strict=True):
             results[i] = result
-    for i in alone:
-        results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
+    run: list[tuple[int, NewItem]] = []
+    for i, new in [*alone, (-1, None)]:  # (the last, no message, writes the last run)
+        if new is not None:
+            run.append((i, new))
+            continue
+        if run:
+            for (j, _), result in zip(run, _write_new(session, sql, [n for _, n in run], route), strict=True):
+                results[j] = result
+            run = []
+        if i >= 0:
+            results[i] = do_ingest(session, msgs[i], reopen_window=reopen_window, route=route)
     for i, key in enumerate(keys):
         if results[i] is None:
             first = results[first_of[key]]
             assert isinstance(first, IngestResult)
             results[i] = IngestResult(first.message_id, first.conversation_id, first.contact_id, created=False)
     return cast("list[IngestResult | Exception]", results)  # every slot is filled by now
+
+
+def _new_item(session: Session, msg: InboundMessage, idents: list[tuple[str, str]], contact_id: int | None,
+              threaded: ConversationRow | None, look: Lookup, route: IngestRouting | None) -> NewItem | None:
+    """The message as `write_new` writes it, if it does: a first conversation (path 2), or a new
+    customer writing into the open conversation a strong thread key names, needing no routing
+    (a colleague answering in a customer's thread). Else None: `do_ingest`."""
+    if threaded is None:
+        return NewItem(msg, idents, contact_id) if _starts_first_conversation(msg, idents, contact_id, look) else None
+    if contact_id is None and not any(i in look.known for i in idents) and _takes_plain_path(session, threaded, route):
+        return NewItem(msg, idents, None, threaded)
+    return None
+
+
+def _write_new(session: Session, sql: PlainSql, items: list[NewItem],
+               route: IngestRouting | None) -> list[IngestResult]:
+    conversations = sum(n.into is None for n in items)
+    # The routing board's refresh read with the ids, as `do_ingest`'s lookup reads it (PostgreSQL).
+    board = route.board_prefetch(session) if route is not None and conversations and not sql.sqlite else None
+    message_ids, conversation_ids, contact_ids = draw_ids(
+        sql, len(items), conversations, sum(n.contact_id is None for n in items), board)
+    return write_new(session, sql, items, message_ids, conversation_ids, contact_ids, route=route)
 
 
 def _known_contact(msg: InboundMessage, idents: list[tuple[str, str]],

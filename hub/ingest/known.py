@@ -20,7 +20,8 @@ from hub.ingest.rows import message_created, message_row
 from hub.plain_sql import PlainSql, rows_text
 from hub.ports import InboundMessage, IngestResult
 
-_TOUCH_CONVERSATIONS = "UPDATE conversations SET last_message_at = ?, updated_at = ? WHERE id IN ({rows})"
+# The last activity of conversations a batch writes into.
+TOUCH_CONVERSATIONS = "UPDATE conversations SET last_message_at = ?, updated_at = ? WHERE id IN ({rows})"
 
 
 def write_known(session: Session, sql: PlainSql, batch: list[tuple[InboundMessage, int, int]],
@@ -36,7 +37,7 @@ def write_known(session: Session, sql: PlainSql, batch: list[tuple[InboundMessag
     when = sql.when(now)
     parts: list[tuple[str, list[Any]]] = [
         insert_messages(sql, rows),
-        (rows_text(_TOUCH_CONVERSATIONS, "?", len(conversation_ids)), [when, when, *conversation_ids]),
+        (rows_text(TOUCH_CONVERSATIONS, "?", len(conversation_ids)), [when, when, *conversation_ids]),
         *([record_part(sql, keys, now)] if keys else []),
         writes.part(sql, [message_created(row) for row in rows], now),
     ]

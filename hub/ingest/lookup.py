@@ -170,3 +170,36 @@ def next_ids(sql: PlainSql, *, contact: bool) -> tuple[int, int | None]:
     sql.execute_raw(_NEXT_IDS[(sql.sqlite, contact)], ())
     conversation_id, contact_id = sql.fetchone()
     return int(conversation_id), None if contact_id is None else int(contact_id)
+
+
+# `draw_ids`: fresh message, conversation and contact ids, as many as asked of each.
+_SQLITE_DRAW = ("SELECT (SELECT COALESCE(MAX(id), 0) + 1 FROM messages), "
+                "(SELECT COALESCE(MAX(id), 0) + 1 FROM conversations), (SELECT COALESCE(MAX(id), 0) + 1 FROM contacts)")
+
+
+@lru_cache(maxsize=4)
+def _pg_draw(board: str | None) -> str:
+    columns = [f"(SELECT json_agg(nextval(pg_get_serial_sequence('{table}', 'id'))) FROM generate_series(1, %s))::text"
+               for table in ("messages", "conversations", "contacts")]
+    refresh = "NULL" if board is None else f"({board.replace('?', '%s')})::text"
+    return numbered("SELECT " + ", ".join([*columns, refresh]))
+
+
+def draw_ids(sql: PlainSql, messages: int, conversations: int, contacts: int,
+             board: BoardPrefetch | None = None) -> tuple[list[int], list[int], list[int]]:
+    """Fresh ids for rows written next: `messages` message ids, `conversations` conversation ids,
+    `contacts` contact ids, each list ascending. Runs under the write lock (on SQLite, the ids after
+    the highest: nothing else may write those tables before these rows are). On PostgreSQL the
+    same statement reads the routing board's refresh handed to `board`, for the routing that follows."""
+    counts = (messages, conversations, contacts)
+    if sql.sqlite:
+        sql.execute_raw(_SQLITE_DRAW, ())
+        drawn = [list(range(int(first), int(first) + n)) for first, n in zip(sql.fetchone(), counts, strict=True)]
+        return drawn[0], drawn[1], drawn[2]
+    sql.execute_raw(_pg_draw(board.sql if board is not None else None),
+                    [*counts, *(board.params if board is not None else ())])
+    *ids, board_rows = sql.fetchone()
+    if board is not None:
+        board.arrived(jsontext.loads(board_rows) if board_rows else [])
+    drawn = [sorted(int(i) for i in jsontext.loads(found)) if found else [] for found in ids]
+    return drawn[0], drawn[1], drawn[2]

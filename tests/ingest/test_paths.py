@@ -60,18 +60,23 @@ class Paths:
 
     orm: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)  # a first conversation, written whole (`ingest_first`)
+    # a first conversation, written whole (`ingest_first`, or a batch's run of them: `write_new`)
+    new: list[str] = field(default_factory=list)
+    # a new customer's message into a conversation a thread key names, with a batch's run (`write_new`)
+    joined: list[str] = field(default_factory=list)
+    runs: list[list[str]] = field(default_factory=list)  # the runs `write_new` wrote together
 
     def of(self, external_id: str) -> str:
-        took = [name for name, ids in (("orm", self.orm), ("sql", self.sql), ("new", self.new)) if external_id in ids]
-        assert len(took) == 1, f"{external_id}: orm={self.orm} sql={self.sql} new={self.new}"
+        took = [name for name, ids in (("orm", self.orm), ("sql", self.sql), ("new", self.new),
+                                       ("joined", self.joined)) if external_id in ids]
+        assert len(took) == 1, f"{external_id}: orm={self.orm} sql={self.sql} new={self.new} joined={self.joined}"
         return took[0]
 
 
 @pytest.fixture
 def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     recorded = Paths()
-    orm, write, new = entry.ingest_orm, entry.write_known, entry.ingest_first
+    orm, write, new, many = entry.ingest_orm, entry.write_known, entry.ingest_first, entry.write_new
 
     def record_orm(session: Session, sql: Any, msg: InboundMessage, *args: Any, **kw: Any) -> IngestResult:
         recorded.orm.append(msg.external_id)
@@ -85,7 +90,14 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
         recorded.new.append(msg.external_id)
         return new(session, sql, msg, *args, **kw)
 
+    def record_many(session: Session, sql: Any, items: list[Any], *args: Any, **kw: Any) -> list[IngestResult]:
+        for item in items:
+            (recorded.new if item.into is None else recorded.joined).append(item.msg.external_id)
+        recorded.runs.append([item.msg.external_id for item in items])
+        return many(session, sql, items, *args, **kw)
+
     monkeypatch.setattr(entry, "ingest_orm", record_orm)
+    monkeypatch.setattr(entry, "write_new", record_many)
     monkeypatch.setattr(entry, "ingest_first", record_new)
     monkeypatch.setattr(entry, "write_known", record_sql)
     return recorded
@@ -820,6 +832,81 @@ def test_a_batch_writes_known_customers_together_and_the_rest_in_order(database:
     created = [e.payload["message"]["id"] for e in events(database, ann1.conversation_id)
                if e.type == "message.created"]
     assert created == [ann1.message_id, results[0].message_id, results[5].message_id]
+
+
+def test_a_batch_writes_new_customers_and_first_conversations_in_runs_routed_in_order(
+    database: Database, paths: Paths
+) -> None:
+    """Messages that start a conversation (a new customer's, a known one's on a new entry point) and
+    a new address writing into an open thread are written together, a run at a time, in the
+    batch's order: a message that needs the ORM ends a run, and one behind a message of the run
+    (the same sender, a key it names) waits for it. Routing still runs once per new conversation,
+    in the order of the messages."""
+    router = Router()
+    # Queued, so a message into it needs no routing.
+    ann = ingest(database, message("ann@example.com", own_thread_keys=("<ann-1@example>",)), route=router)
+    bob = ingest(database, message("bob@example.com"), route=router)
+    dan = ingest(database, message(None, ref="dan-2", text="d0"), route=router)  # nameless
+    router.calls.clear()
+    batch = [
+        message("eve@example.com", text="e1", own_thread_keys=("<eve-1@example>",)),  # new: run 1
+        message("fay@example.com", text="f1"),  # new: run 1
+        message("col@example.com", text="k1", thread_keys=("<ann-1@example>",)),  # a colleague in ann's thread
+        message("bob@example.com", source="shop", text="b-shop"),  # bob on a new entry point: run 1
+        message(None, ref="dan-2", name="Dan", text="d1"),  # a name to fill in: the ORM, ends run 1
+        message("gil@example.com", text="g1"),  # new: run 2
+        message("eve@example.com", text="e2"),  # behind e1
+        message("hal@example.com", text="h1", thread_keys=("<eve-1@example>",)),  # names e1's key: behind it
+        message("ann@example.com", text="a2"),  # behind the colleague, in ann's thread
+    ]
+    with database.write() as s:
+        results = entry.do_ingest_many(s, batch, route=router)
+
+    assert all(isinstance(r, IngestResult) and r.created for r in results)
+    ok = [r for r in results if isinstance(r, IngestResult)]
+    ids = [m.external_id for m in batch]
+    assert paths.runs == [ids[0:4], [ids[5]]]
+    assert [paths.of(i) for i in ids] == ["new", "new", "joined", "new", "orm", "new", "sql", "orm", "sql"]
+    # Routed once per new conversation, in the batch's order; the colleague's thread is not routed.
+    assert router.calls == [ok[0].conversation_id, ok[1].conversation_id, ok[3].conversation_id,
+                            ok[5].conversation_id]
+    assert ok[2].conversation_id == ok[8].conversation_id == ann.conversation_id
+    assert ok[2].contact_id not in (ann.contact_id, bob.contact_id, ok[0].contact_id, ok[1].contact_id)
+    assert ok[3].contact_id == bob.contact_id and ok[3].conversation_id != bob.conversation_id
+    assert ok[4].conversation_id == dan.conversation_id
+    assert ok[6].conversation_id == ok[7].conversation_id == ok[0].conversation_id
+    # New contacts numbered in the order their messages came, as one by one.
+    assert ok[0].contact_id < ok[1].contact_id < ok[2].contact_id < ok[5].contact_id
+    with database.read() as s:
+        for conv_id, texts in ((ann.conversation_id, ["", "k1", "a2"]), (ok[0].conversation_id, ["e1", "e2", "h1"])):
+            rows = s.execute(select(Message.text).where(Message.conversation_id == conv_id)  # type: ignore[arg-type]
+                             .order_by(Message.id)).scalars().all()  # type: ignore[arg-type]
+            assert list(rows) == texts
+        name = s.execute(select(Contact.name).where(Contact.id == ok[2].contact_id)).scalar_one()  # type: ignore[arg-type]
+        assert name == "col@example.com"
+    assert [e.type for e in events(database, ok[0].conversation_id)] == [
+        "conversation.created", "message.created", "message.created", "message.created"]
+    thread = events(database, ann.conversation_id, after=0)
+    assert [e.payload["message"]["text"] for e in thread if e.type == "message.created"] == ["", "k1", "a2"]
+
+
+def test_a_run_of_first_conversations_is_routed_one_after_another_on_the_board(
+    database: Database, paths: Paths
+) -> None:
+    """Routing a run's conversations before any is written: the one agent with room for one takes
+    the first; the second waits in the queue (the board counts the first already)."""
+    agent_id, _ = create_agent(database, capacities={"api": 1})
+    with database.write() as s:
+        agent = s.get(Agent, agent_id)
+        assert agent is not None
+        do_set_presence(s, agent, "online")
+    batch = [message("ida@example.com"), message("jon@example.com")]
+    with database.write() as s:
+        results = entry.do_ingest_many(s, batch, route=RoutingRouter(RoutingConfig()))
+    assert paths.runs == [[m.external_id for m in batch]]
+    first, second = (conversation(database, r.conversation_id) for r in results if isinstance(r, IngestResult))
+    assert first.assignee_id == agent_id
+    assert second.assignee_id is None and second.queued_at is not None
 
 
 def test_a_batch_of_new_customers_is_one_transaction_and_a_bad_contact_fails_alone(database: Database) -> None:

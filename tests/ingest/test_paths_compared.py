@@ -4,9 +4,11 @@ A seeded random scenario (new customers, known ones writing again, a new entry p
 name given late, a message after an agent's reply, on the entry point whose team has a
 next-response target or on the other, batches of one to five; half the messages carry a thread key of
 their own, and "thread" steps name a key, strong or weak, of the sender's conversation, of another
-customer's, of a message earlier in the same batch, or none) runs twice in one database: once as
-the hub runs it (the plain-SQL path, the first conversation written whole, the ORM), once with
-every message forced through the ORM path. Then every column of every row the two runs wrote in
+customer's, of a message earlier in the same batch, or none; now and then a colleague writes from
+a new address into a customer's thread) runs three times in one database: as the hub runs it
+(the plain-SQL path, new customers' and first conversations' runs written whole together, the
+ORM), then the same with every message ingested on its own (one by one, as a batch of one), and
+with every message forced through the ORM path. Then every column of every row the two runs wrote in
 `contacts`, `contact_identities`, `conversations`, `messages`, `events` (payloads included) and
 `thread_keys`
 must be equal, ids taken as their order of appearance and times left out. Messages and events
@@ -49,6 +51,7 @@ JSON_COLUMNS = {"payload", "attachments", "passed_agent_ids"}
 def scenario(seed: int, steps: int = 90) -> list[list[tuple[Any, ...]]]:
     """Batches of abstract messages: (kind, customer, ...), resolved against a run by `_message`."""
     rng = random.Random(seed)
+    colleagues = random.Random(-seed)  # apart, so the seeds' other steps stay as they were chosen
     customers = 0
     named: set[int] = set()
     batches: list[list[tuple[Any, ...]]] = []
@@ -74,6 +77,10 @@ def scenario(seed: int, steps: int = 90) -> list[list[tuple[Any, ...]]]:
                 if kind == "name":
                     named.add(who)
                 batch.append((kind, who, rng.choice(["crm", "shop"]), rng.random() < 0.3, keys))
+            if customers and colleagues.random() < 0.2:
+                # From a new address, naming the customer's key (strong), or an earlier message's in the batch.
+                batch.append(("colleague", colleagues.randrange(customers), colleagues.choice(["crm", "shop"]),
+                              False, (False, colleagues.choice(["own", "own", "batch"]), False, 0)))
         batches.append(batch)
     return batches
 
@@ -102,6 +109,8 @@ class Run:
             ref = ContactRef(email=self.email(who), name=f"Customer {who}" if step[2] else None)
         elif kind == "name":
             ref = ContactRef(email=self.email(who), name=f"  Late Name {who} ")
+        elif kind == "colleague":
+            ref, source = ContactRef(email=f"k{self.seq}@{self.tag}.example"), step[2]
         elif kind in ("source", "again", "reopen", "reply"):
             source = step[2] if kind != "again" else "crm"
         own, named, weak, other = step[4]
@@ -118,7 +127,8 @@ class Run:
                              contact=ref, **fields)
         return msg, source if kind in ("reopen", "reply") else None
 
-    def run(self, db: Database, batches: list[list[tuple[Any, ...]]], router: Router, agent_id: int) -> None:
+    def run(self, db: Database, batches: list[list[tuple[Any, ...]]], router: Router, agent_id: int, *,
+            one_by_one: bool = False) -> None:
         for batch in batches:
             msgs = []
             self.batch_keys = []
@@ -134,7 +144,10 @@ class Run:
                             do_reply(s, conv, agent_id=agent_id, text=f"reply {self.seq}")
                 msgs.append((step, msg))
             with db.write() as s:
-                results = entry.do_ingest_many(s, [m for _, m in msgs], route=router)
+                if one_by_one:
+                    results = [entry.do_ingest_many(s, [m], route=router)[0] for _, m in msgs]
+                else:
+                    results = entry.do_ingest_many(s, [m for _, m in msgs], route=router)
             for (step, msg), result in zip(msgs, results, strict=True):
                 assert isinstance(result, IngestResult), result
                 self.conversations[(step[1], msg.source)] = result.conversation_id
@@ -208,23 +221,31 @@ def written(db: Database, tag: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-# Seeds whose scenario goes down every path (asserted below); 5 and 6 have a reply naming the key of
+# Seeds whose scenario goes down every path (asserted below), with runs of several messages and a
+# colleague written together (`write_new`) and a clock restarted; 5 and 6 have a reply naming the key of
 # a message earlier in its batch that goes the ORM way (it must wait behind it: hub.ingest.keys).
-@pytest.mark.parametrize("seed", [1, 2, 3, 5, 6, 9])
+@pytest.mark.parametrize("seed", [2, 3, 5, 6, 9, 10])
 def test_random_batches_write_the_same_rows_on_every_path(database: Database, seed: int,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     batches = scenario(seed)
     taken: dict[str, int] = {"sql": 0, "first": 0, "orm": 0}
     keyed = {"sql": 0, "first": 0}  # of those, with thread keys
-    for name, attr in (("sql", "write_known"), ("first", "ingest_first"), ("orm", "ingest_orm")):
+    runs: list[list[bool]] = []  # the runs written together (`write_new`): whether each is a first conversation
+    for name, attr in (("sql", "write_known"), ("first", "ingest_first"), ("orm", "ingest_orm"),
+                       ("run", "write_new")):
         real = getattr(entry, attr)
 
         def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
-            taken[_name] += 1
             if _name == "sql":
                 keyed["sql"] += sum(m.threaded for m, _, _ in args[2])
             elif _name == "first":
                 keyed["first"] += args[2].threaded
+            elif _name == "run":
+                runs.append([item.into is None for item in args[2]])
+                taken["first"] += sum(runs[-1])
+                keyed["first"] += sum(item.msg.threaded for item in args[2] if item.into is None)
+                return _real(*args, **kw)
+            taken[_name] += 1
             return _real(*args, **kw)
 
         monkeypatch.setattr(entry, attr, counted)
@@ -239,6 +260,9 @@ def test_random_batches_write_the_same_rows_on_every_path(database: Database, se
     Run("aa").run(database, batches, Router(config), agent_id)
     assert all(taken.values()), taken  # the scenario went down every path
     assert all(keyed.values()), keyed  # messages with thread keys too
+    assert any(len(run) > 1 for run in runs), runs  # a run of several written together
+    joined = sum(not first for run in runs for first in run)  # colleagues written with the runs
+    Run("cc").run(database, batches, Router(config), agent_id, one_by_one=True)
     with monkeypatch.context() as m:
         m.setattr(entry, "_takes_plain_path", lambda *a, **k: False)
         m.setattr(entry, "_starts_first_conversation", lambda *a, **k: False)
@@ -246,10 +270,12 @@ def test_random_batches_write_the_same_rows_on_every_path(database: Database, se
         Run("bb").run(database, batches, Router(config), agent_id)
         assert taken["sql"] == before["sql"] and taken["first"] == before["first"]  # the ORM only
 
-    hub_way, orm_way = written(database, "aa"), written(database, "bb")
+    hub_way, one_by_one, orm_way = written(database, "aa"), written(database, "cc"), written(database, "bb")
     assert any(c["next_response_due_at"] for c in hub_way["conversations"])  # a clock restarted
-    for table in TABLES:
-        assert len(hub_way[table]) == len(orm_way[table]), table
-        assert hub_way[table], table
-        for a, b in zip(hub_way[table], orm_way[table], strict=True):
-            assert a == b, table
+    assert joined, runs  # a colleague's message written with a run
+    for other in (one_by_one, orm_way):
+        for table in TABLES:
+            assert len(hub_way[table]) == len(other[table]), table
+            assert hub_way[table], table
+            for a, b in zip(hub_way[table], other[table], strict=True):
+                assert a == b, table
