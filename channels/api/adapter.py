@@ -64,9 +64,12 @@ class ApiChannel(BaseAdapter):
         if self.client is None:
             self.client = aiohttp.ClientSession(timeout=self.timeout)
         try:
-            async with self.client.post(url, data=body, headers=headers) as resp:
+            # Not followed: aiohttp would turn a 301/302's POST into a GET without the reply, which
+            # the new place may answer 200 ("delivered", and nobody has it).
+            async with self.client.post(url, data=body, headers=headers, allow_redirects=False) as resp:
                 status, answer = resp.status, await resp.read()
                 delivery_id = resp.headers.get("X-Delivery-Id")
+                moved_to = resp.headers.get("Location", "")
         except TimeoutError as exc:
             raise TransientError("callback unreachable: no answer in time") from exc
         except aiohttp.ClientError as exc:
@@ -76,4 +79,7 @@ class ApiChannel(BaseAdapter):
         if status >= 400:
             text = answer.decode("utf-8", "replace")[:200]
             raise PermanentError(f"callback refused the reply with {status}: {text}")
+        if not 200 <= status < 300:
+            raise PermanentError(f"callback answered {status} (to {moved_to[:200]!r}): the hub does not follow "
+                                 "redirects, configure the callback's own URL")
         return SendResult(provider_id=delivery_id or f"api-{message.outbox_id}", status="delivered")

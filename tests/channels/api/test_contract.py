@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from channels.api.adapter import ApiChannel
-from hub.ports import ChannelAdapter, OutboundMessage
+from hub.ports import ChannelAdapter, OutboundMessage, PermanentError
 from tests.fakes.contract import AdapterContract, acknowledged, routes_client
 from tests.fakes.port import FakeHubPort
 from tests.services import free_port
@@ -19,18 +20,28 @@ KEY = "integrator-key"
 TIMEOUT = 0.3  # the channel's; the "slow" callback answers after twice that
 # A real callback endpoint on a free port: each path answers one way (status, body).
 ANSWERS = {"ok": (200, "{}"), "server error": (502, ""), "rate limited": (429, ""),
-           "refused": (400, "unknown conversation"), "timeout": (200, "{}")}
+           "refused": (400, "unknown conversation"), "timeout": (200, "{}"), "moved": (302, "")}
 _server: dict[str, str] = {}
+_heard: list[tuple[str, str]] = []  # (method, path) of every request the endpoint got
 
 
 class _Callback(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._answer()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer()
+
+    def _answer(self) -> None:
+        _heard.append((self.command, self.path))
         mode = self.path.strip("/").replace("-", " ")
         if mode == "timeout":
             time.sleep(TIMEOUT * 2)
         status, body = ANSWERS[mode]
         self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "/ok")
         self.send_header("X-Delivery-Id", "crm-1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -80,3 +91,19 @@ class TestApiChannelContract(AdapterContract):
             resp = await client.post("/api/v1/inbound/messages", headers={"X-Api-Key": KEY}, json={
                 "source": "crm", "external_id": label, "contact": {"email": "ada@example.com"}, "text": "hello"})
         return acknowledged(resp)
+
+
+def test_a_callback_that_redirects_does_not_count_as_delivered_nor_gets_the_reply_elsewhere() -> None:
+    """A callback URL that moved answers 3xx: following it would turn the POST into a GET
+    without the reply (which the new place answers 200), and the reply would show "delivered"."""
+    async def attempt() -> None:
+        adapter = channel("moved")
+        try:
+            with pytest.raises(PermanentError, match="302"):
+                await adapter.send(TestApiChannelContract().outbound())
+        finally:
+            await adapter.stop()
+
+    _heard.clear()
+    asyncio.run(attempt())
+    assert _heard == [("POST", "/moved")]
