@@ -18,10 +18,12 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from hub.agents.models import Team
+from hub.clock import utcnow
 from hub.errors import Invalid, NotFound
 from hub.events import log
 from hub.events.types import TeamUpdated
 from hub.ports import BusinessHours
+from hub.routing.sla import add_business_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,21 @@ class TeamSettings(_Strict):
         if value is not None and not value.ever_open:  # an SLA clock would never run
             raise ValueError("business hours need at least one open span (leave them out for around the clock)")
         return value
+
+    @model_validator(mode="after")
+    def _targets_within_reach(self) -> TeamSettings:
+        """A target the business hours could not count to would fail routing every conversation."""
+        if self.sla is None or self.business_hours is None:
+            return self
+        now = utcnow()
+        for level, targets in [("default", self.sla.default), *(self.sla.__pydantic_extra__ or {}).items()]:
+            for name, seconds in (targets.model_dump(exclude_none=True) if targets is not None else {}).items():
+                try:
+                    add_business_seconds(now, seconds, self.business_hours)
+                except ValueError:
+                    raise ValueError(f"sla.{level}.{name}: {seconds:g} seconds of business time are beyond "
+                                     "what these business hours reach") from None
+        return self
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

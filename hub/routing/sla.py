@@ -26,13 +26,29 @@ def parse_business_hours(data: dict[str, Any] | None) -> BusinessHours | None:
 
 
 def add_business_seconds(start: datetime, seconds: float, hours: BusinessHours | None) -> datetime:
-    """The moment `seconds` of business time after `start` (aware datetimes in, aware UTC out)."""
+    """The moment `seconds` of business time after `start` (aware datetimes in, aware UTC out);
+    ValueError for a moment beyond what a datetime holds."""
     if hours is None:
         return start + timedelta(seconds=seconds)
     if not hours.ever_open:
         raise ValueError("business hours have no open time")
     remaining = timedelta(seconds=seconds)
     cursor = start.astimezone(hours.tz)
+    try:
+        # Any seven days hold the same open time (counted in local clock time, as the walk below
+        # counts it): whole weeks are skipped, so a target of months in office hours is reached
+        # (a walk of two years was not enough for half a year of 40-hour weeks).
+        week = _open_per_week(hours)
+        if remaining > 2 * week:
+            weeks = remaining // week - 1
+            cursor += timedelta(weeks=weeks)
+            remaining -= weeks * week
+        return _walk(start, cursor, remaining, hours)
+    except OverflowError:
+        raise ValueError("SLA target too far in business time") from None
+
+
+def _walk(start: datetime, cursor: datetime, remaining: timedelta, hours: BusinessHours) -> datetime:
     for _ in range(366 * 2):
         day = cursor.date()
         for open_t, close_t in hours.windows.get(day.weekday(), ()):
@@ -49,6 +65,22 @@ def add_business_seconds(start: datetime, seconds: float, hours: BusinessHours |
             cursor = w_end
         cursor = datetime.combine(day + timedelta(days=1), time(0), hours.tz)
     raise ValueError("SLA target too far in business time")
+
+
+def _open_per_week(hours: BusinessHours) -> timedelta:
+    """The open time of a week, overlapping spans counted once."""
+    total = 0
+    for spans in hours.windows.values():
+        reached = 0  # seconds into the day the spans so far cover
+        for open_t, close_t in spans:  # sorted by their start
+            begin, end = max(_second_of_day(open_t), reached), _second_of_day(close_t)
+            total += max(end - begin, 0)
+            reached = max(reached, end)
+    return timedelta(seconds=total)
+
+
+def _second_of_day(t: time) -> int:
+    return 86400 if t == time.max else t.hour * 3600 + t.minute * 60 + t.second
 
 
 def targets_for(sla: dict[str, Any] | None, priority: int) -> dict[str, float]:

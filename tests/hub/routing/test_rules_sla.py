@@ -63,3 +63,20 @@ def test_sla_targets_by_priority() -> None:
     assert targets_for(sla, 0) == {"first_response": 3600.0, "resolution": 86400.0}
     assert targets_for(sla, 15) == {"first_response": 600.0, "resolution": 86400.0}
     assert targets_for(None, 5) == {}
+
+
+def test_business_time_of_many_weeks_lands_where_walking_every_day_would() -> None:
+    # Paris's hours are 15 a week: ten weeks and one hour after Monday 11:30 is Monday 13:30 ten
+    # weeks later (lunch skipped), still in winter time.
+    start = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
+    assert add_business_seconds(start, 10 * 15 * 3600 + 3600, parse_business_hours(PARIS)) == \
+        datetime(2026, 3, 16, 12, 30, tzinfo=UTC)
+    # Overlapping spans count once: 3 hours each Monday, so 15 hours end on the fifth Monday at noon.
+    overlapping = parse_business_hours({"timezone": "Europe/Paris", "days": {"mon": ["09:00-12:00", "10:00-11:00"]}})
+    assert add_business_seconds(datetime(2026, 1, 5, 8, 0, tzinfo=UTC), 15 * 3600, overlapping) == \
+        datetime(2026, 2, 2, 11, 0, tzinfo=UTC)
+    # Half a year in 40-hour weeks (beyond the two years a walk day by day used to give up at):
+    # 108 weeks, from a Monday's opening to a Friday's closing.
+    office = parse_business_hours({"days": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}})
+    assert add_business_seconds(datetime(2026, 1, 5, 9, 0, tzinfo=UTC), 180 * 86400, office) == \
+        datetime(2026, 1, 5, 17, 0, tzinfo=UTC) + timedelta(weeks=107, days=4)

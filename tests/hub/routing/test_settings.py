@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.agents.actions import get_team
+from hub.conversations.models import Conversation
 from hub.db import Database
 from hub.events import log
 from hub.events.types import TeamUpdated
@@ -170,3 +171,36 @@ def test_a_queue_whose_routing_fails_does_not_keep_the_others_waiting(
     wait_for(lambda: assignee(client, admin, served["conversation_id"]) == agent.id, what="Working's queue served")
     assert "this queue's routing broke" in caplog.text
     assert assignee(client, admin, stuck["conversation_id"]) is None
+
+
+OFFICE = {"timezone": "Europe/Madrid", "days": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}
+
+
+def test_a_long_sla_in_office_hours_gets_its_deadline_and_costs_no_inbound_message(
+        client: TestClient, db: Database, admin: AgentLogin) -> None:
+    """Half a year of office hours (40 a week) is about two and a half years away: the team's
+    messages are stored and routed with that deadline, not refused while routing."""
+    team = create_team(db, "Slow")
+    half_year = 180 * 86400
+    assert put_settings(client, admin, team, {"business_hours": OFFICE, "sla": {"default": {"resolution": half_year}}}
+                        ).status_code == 200
+    resp = client.post("/api/v1/routing/rules", headers=admin.headers,
+                       json={"name": "slow", "team_id": team, "match": {"source": ["slow"]}})
+    assert resp.status_code == 201, resp.text
+    sent = inbound(client, api_key(db), email="s@example.com", source="slow")  # stored, not a 500
+    with db.read() as s:
+        stored_conv = s.get(Conversation, sent["conversation_id"])
+        assert stored_conv is not None and stored_conv.team_id == team
+        due = stored_conv.resolution_due_at
+        assert due is not None
+        weeks = half_year / (40 * 3600)
+        assert abs((due - stored_conv.created_at).days - weeks * 7) <= 7
+
+
+def test_an_sla_target_these_business_hours_never_reach_is_refused_with_a_clear_422(
+        client: TestClient, db: Database, admin: AgentLogin) -> None:
+    team = create_team(db)
+    body = {"business_hours": {"days": {"mon": ["09:00-09:01"]}}, "sla": {"10": {"resolution": 10 * 365 * 86400}}}
+    resp = put_settings(client, admin, team, body)
+    assert resp.status_code == 422, resp.text
+    assert "sla.10.resolution" in resp.json()["message"] and "business hours" in resp.json()["message"]
