@@ -16,20 +16,27 @@ handed out again is not one `delete(written_before=...)` takes.
 Writes are atomic (a temporary file in the store's folder, fsync'd, renamed into place, the
 folder fsync'd): a reader never sees half a file, and a crash leaves at most a temporary file.
 A key is checked against the hex pattern before it becomes a path, so none can leave the folder.
+`put_many` keeps several byte strings in one call (an email's parts and its original): bytes whose
+blob is there already are not written again, and each folder that gained an entry (a blob renamed
+into it, a new shard folder in its parent) is fsync'd once, after all of them (hub.blob_folders).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import os
 import re
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from hub.blob_folders import FolderEntries, ShardFolders
+
 CHUNK = 1 << 16
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _KEY = re.compile(r"[0-9a-f]{64}")
 
 
@@ -52,6 +59,12 @@ class BlobStore(Protocol):
         BlobTooLarge, keeping nothing, when it holds more than `max_bytes`. `content_type` and
         `filename` are hints a store may record (an object store's metadata); the disk store
         ignores them."""
+        ...
+
+    def put_many(self, contents: Sequence[bytes]) -> list[str]:
+        """`put` each of `contents` (sizes checked by the caller), keys in order: one call for the
+        files of one message, so a store can share work between them (an object store may simply
+        put each)."""
         ...
 
     def open(self, key: str) -> BinaryIO:
@@ -91,6 +104,9 @@ class DiskBlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._tmp = self.root / "tmp"  # in the same file system as the blobs: rename is atomic
+        self._tmp_name = os.path.join(self._tmp, f"put-{os.getpid()}-")
+        self._names = itertools.count()
+        self._folders = ShardFolders(os.fspath(self.root))
 
     def path(self, key: str) -> Path:
         if not isinstance(key, str) or not _KEY.fullmatch(key):
@@ -99,34 +115,95 @@ class DiskBlobStore:
 
     def put(self, content: bytes | BinaryIO, *, content_type: str | None = None, filename: str | None = None,
             max_bytes: int | None = None) -> str:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes | bytearray | memoryview):
+            if max_bytes is not None and len(content) > max_bytes:
+                raise BlobTooLarge(max_bytes)
+            return self.put_many([bytes(content)])[0]
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        fd, tmp_name = self._open_temp()
         try:
-            with os.fdopen(fd, "wb") as out:
+            try:
                 for chunk in _chunks(content):
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise BlobTooLarge(max_bytes)
                     digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                    _write_all(fd, chunk)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             key = digest.hexdigest()
-            target = self.path(key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:  # the same bytes are there already: they are young again (see `delete`)
-                os.utime(target)
-                os.unlink(tmp_name)
-            except FileNotFoundError:
-                os.replace(tmp_name, target)
-                _fsync_dir(target.parent)
-            return key
+            made = FolderEntries()
+            self._place(key, tmp_name, made)
         except BaseException:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
+            _unlink_quietly(tmp_name)
             raise
+        self._folders.sync(made, [key])
+        return key
+
+    def put_many(self, contents: Sequence[bytes]) -> list[str]:
+        """Keep each of `contents` as `put` does (no limit: the caller checked their sizes) and
+        return their keys in order. Bytes already kept are not written again (their time is
+        refreshed); each folder that gained an entry is fsync'd once, after all of them."""
+        keys = [hashlib.sha256(c).hexdigest() for c in contents]
+        made = FolderEntries()
+        done: set[str] = set()
+        for key, content in zip(keys, contents, strict=True):
+            if key in done:
+                continue
+            done.add(key)
+            if self._refresh(key):
+                continue
+            tmp_name = self._write_temp(content)
+            try:
+                self._place(key, tmp_name, made)
+            except BaseException:
+                _unlink_quietly(tmp_name)
+                raise
+        self._folders.sync(made, done)
+        return keys
+
+    def _refresh(self, key: str) -> bool:
+        """Whether the blob is there already; if so it is young again (see `delete`)."""
+        try:
+            os.utime(self._folders.target(key))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _place(self, key: str, tmp_name: str, made: FolderEntries) -> None:
+        """The complete, fsync'd temporary file becomes the blob (or goes, when the blob is there)."""
+        if self._refresh(key):
+            os.unlink(tmp_name)
+            return
+        self._folders.rename_into(key, tmp_name, made)
+
+    def _open_temp(self) -> tuple[int, str]:
+        """A new temporary file of this store's, open for writing (os.open with O_EXCL: no
+        tempfile machinery; the name is this process's and a counter's, so it is unique here and a
+        leftover of an earlier process with the same pid is stepped over)."""
+        while True:
+            name = f"{self._tmp_name}{next(self._names)}"
+            try:
+                return os.open(name, _NEW_FILE, 0o600), name
+            except FileExistsError:
+                continue
+            except FileNotFoundError:  # the first put here (or someone removed the folder)
+                os.makedirs(self._tmp, exist_ok=True)
+
+    def _write_temp(self, content: bytes) -> str:
+        fd, name = self._open_temp()
+        try:
+            try:
+                _write_all(fd, content)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            _unlink_quietly(name)
+            raise
+        return name
 
     def open(self, key: str) -> BinaryIO:
         try:
@@ -151,10 +228,12 @@ class DiskBlobStore:
         return True
 
 
-def _fsync_dir(path: Path) -> None:
-    """The rename itself is durable only once the folder's entry is on disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _unlink_quietly(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)

@@ -17,7 +17,7 @@ and only from here do channels import them.
 
 from hub.ports_parts.accounts import AccountCheck, ChannelAccount
 from hub.ports_parts.adapters import BaseAdapter, ChannelAdapter, Embed, TaskRunner
-from hub.ports_parts.attachments import INLINE_IMAGE_TYPES, Attachment
+from hub.ports_parts.attachments import INLINE_IMAGE_TYPES, Attachment, FileToKeep
 from hub.ports_parts.business_hours import BusinessHours
 from hub.ports_parts.client_addresses import ClientAddresses, TrustedProxies, origin_of
 from hub.ports_parts.errors import (
@@ -67,6 +67,7 @@ __all__ = [
     "DeliveryUpdate",
     "Embed",
     "EntryPoint",
+    "FileToKeep",
     "HubPort",
     "InboundMessage",
     "IngestResult",

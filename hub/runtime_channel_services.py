@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import BinaryIO
 
 from sqlmodel import Session
 
 from hub.attachments import actions as attachment_actions
+from hub.attachments.files import Kept
 from hub.attachments.models import StoredAttachment
 from hub.blobs import BlobNotFound
 from hub.channel_accounts.actions import port_accounts
@@ -34,6 +35,7 @@ from hub.ports import (
     ChannelAccount,
     ChannelAdapter,
     Cursor,
+    FileToKeep,
     PermanentError,
     PublicEvent,
     QueueStatus,
@@ -44,6 +46,7 @@ from hub.routing.waiting import Queues, online_in_team, queue_status
 from hub.runtime_writer import HubWriter
 
 logger = logging.getLogger(__name__)
+NO_FILES = "this hub keeps no files: no attachment store is configured"
 
 
 class ChannelServices(HubWriter):
@@ -158,13 +161,17 @@ class ChannelServices(HubWriter):
                               cid: str | None = None, accept: frozenset[str] | None = None,
                               whole_message: bool = False) -> Attachment:
         if self.options.files is None:
-            raise RejectedMessage("this hub keeps no files: no attachment store is configured")
+            raise RejectedMessage(NO_FILES)
         kept = await asyncio.to_thread(self.options.files.keep, content, content_type, filename, accept,
                                        whole_message=whole_message)
-        cid = (cid or "").strip().strip("<>") or None
-        if cid is not None and (len(cid) > 255 or not cid.isprintable()):
-            cid = None  # not one an HTML part could name anyway
-        return Attachment(None, kept.content_type, kept.filename, kept.size, cid, kept=kept.blob_key)
+        return _kept_as(kept, cid)
+
+    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+        store = self.options.files
+        if store is None:
+            return [RejectedMessage(NO_FILES) for _ in files]
+        kept = await asyncio.to_thread(store.keep_many, files) if files else []
+        return [k if isinstance(k, RejectedMessage) else _kept_as(k, f.cid) for f, k in zip(files, kept, strict=True)]
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         return await asyncio.to_thread(self.read_attachment, attachment)
@@ -197,3 +204,10 @@ class ChannelServices(HubWriter):
             return files.read(key)
         except BlobNotFound:
             raise PermanentError(f"the file {attachment.filename or attachment.id!r} is no longer kept") from None
+
+
+def _kept_as(kept: Kept, cid: str | None) -> Attachment:
+    cid = (cid or "").strip().strip("<>") or None
+    if cid is not None and (len(cid) > 255 or not cid.isprintable()):
+        cid = None  # not one an HTML part could name anyway
+    return Attachment(None, kept.content_type, kept.filename, kept.size, cid, kept=kept.blob_key)

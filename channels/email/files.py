@@ -1,7 +1,8 @@
 """An email's files kept by the hub: each part (with its Content-ID, so `cid:` pictures show) and
 the whole message as received (`message/rfc822`), which agents can always download.
 
-Their bytes are kept before ingest (`port.keep_file_async`, by content, all at once); their rows
+Their bytes are kept before ingest (`port.keep_files_async`, by content, all in one call: one thread
+hand-off and one fsync per folder for the mail, bench/RESULTS.md "Issue 15, session 11"); their rows
 are written by ingest, in the message's own transaction (no write of their own per file: that
 cost more than the message itself, bench/RESULTS.md "Issue 15, session 10"). A crash in between
 leaves bytes nobody names, never a message without its source. A part the hub refuses (over its
@@ -11,44 +12,38 @@ note; so is the raw message. Any other failure raises: the mail is fetched or re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
 from channels.email.bodies import Part
 from channels.email.inbound import EmailPort
-from hub.ports import Attachment, AttachmentTooLarge, InboundMessage, RejectedMessage
+from hub.ports import Attachment, AttachmentTooLarge, FileToKeep, InboundMessage, RejectedMessage
 
 RAW_FILENAME = "original.eml"
 RAW_CONTENT_TYPE = "message/rfc822"
 
 
 async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[Part]) -> InboundMessage:
-    """`message` with its parts and raw bytes kept through `port.keep_file_async`: `attachments`
+    """`message` with its parts and raw bytes kept through `port.keep_files_async`: `attachments`
     are the kept files (the hub gives them ids and URLs when it stores the message), the original
     last, `metadata.email.original` its place among them."""
     email = dict(message.metadata.get("email", {}))
     repairs = list(email.get("repairs", []))
-    wanted = [(p.content, p.content_type, p.filename, p.content_id, False) for p in parts]
+    wanted = [FileToKeep(p.content, p.content_type, p.filename, p.content_id) for p in parts]
     if message.raw is not None:  # we know what it is: the hub need not read its type from it
-        wanted.append((message.raw, RAW_CONTENT_TYPE, RAW_FILENAME, None, True))
-    kept = await asyncio.gather(*(port.keep_file_async(content, ctype, name, cid=cid, whole_message=whole)
-                                  for content, ctype, name, cid, whole in wanted), return_exceptions=True)
+        wanted.append(FileToKeep(message.raw, RAW_CONTENT_TYPE, RAW_FILENAME, whole_message=True))
+    kept = await port.keep_files_async(wanted) if wanted else []
     files: list[Attachment] = []
     for part, got in zip(parts, kept, strict=False):
         if isinstance(got, RejectedMessage):  # over the hub's limit, or a hub that keeps no files
             files.append(Attachment(None, part.content_type, part.filename, part.size, part.content_id))
             repairs.append(f"{part.filename}: not kept ({_why(got)})")
-        elif isinstance(got, BaseException):
-            raise got
         else:
             files.append(got)
     if message.raw is not None:
         original = kept[-1]
         if isinstance(original, RejectedMessage):
             repairs.append(f"the original message is not kept ({_why(original)})")
-        elif isinstance(original, BaseException):
-            raise original
         else:
             email["original"] = len(files)
             files.append(original)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from channels.email import tokens
@@ -12,7 +13,17 @@ from channels.email.folding import fold
 from channels.email.parsing import ParsedEmail
 from channels.email.sender_auth import check_sender, guarded
 from channels.email.settings import Mailbox
-from hub.ports import Attachment, ContactRef, Cursor, DeliveryUpdate, InboundMessage, IngestResult, RawPayload
+from hub.ports import (
+    Attachment,
+    ContactRef,
+    Cursor,
+    DeliveryUpdate,
+    FileToKeep,
+    InboundMessage,
+    IngestResult,
+    RawPayload,
+    RejectedMessage,
+)
 
 
 class EmailPort(Protocol):
@@ -26,9 +37,7 @@ class EmailPort(Protocol):
 
     async def set_cursor_async(self, cursor: Cursor) -> None: ...
 
-    async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                              cid: str | None = None, accept: frozenset[str] | None = None,
-                              whole_message: bool = False) -> Attachment: ...
+    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]: ...
 
     def apply_delivery_update(self, update: DeliveryUpdate) -> bool: ...
 

@@ -4,16 +4,16 @@ hub calls it on a thread."""
 
 from __future__ import annotations
 
-import io
 import mimetypes
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from hub.attachments.sniff import HEAD_BYTES, WHOLE_MESSAGE, sniff
 from hub.blobs import BlobStore, BlobTooLarge, describe_size
-from hub.ports import AttachmentRefused, AttachmentTooLarge
+from hub.ports import AttachmentRefused, AttachmentTooLarge, FileToKeep, RejectedMessage
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_FILENAME = 200
@@ -54,22 +54,44 @@ class AttachmentFiles:
         `whole_message`: a message as a channel received it, `message/rfc822` without reading its
         bytes (sniffing each email's original cost 7 % of the listener's CPU: bench/RESULTS.md)."""
         if isinstance(content, bytes | bytearray):
-            if len(content) > self.max_bytes:
-                raise self.too_large()
-            head = bytes(content[:HEAD_BYTES])
-            stream: BinaryIO = io.BytesIO(content)
-        else:
-            stream = content
-            head = stream.read(HEAD_BYTES)
-            stream.seek(0)
-        content_type = WHOLE_MESSAGE if whole_message else sniff(head, declared, filename)
-        if accept is not None and content_type not in accept:
-            raise AttachmentRefused(f"files of type {content_type} are not taken here", content_type)
+            [kept] = self.keep_many([FileToKeep(bytes(content), declared, filename, None, accept, whole_message)])
+            if isinstance(kept, RejectedMessage):
+                raise kept
+            return kept
+        head = content.read(HEAD_BYTES)
+        content.seek(0)
+        content_type = self._type_of(head, declared, filename, accept, whole_message)
         try:
-            key = self.store.put(stream, content_type=content_type, filename=filename, max_bytes=self.max_bytes)
+            key = self.store.put(content, content_type=content_type, filename=filename, max_bytes=self.max_bytes)
         except BlobTooLarge:
             raise self.too_large() from None
         return Kept(key, content_type, safe_filename(filename, content_type), self.store.size(key))
+
+    def keep_many(self, files: Sequence[FileToKeep]) -> list[Kept | RejectedMessage]:
+        """`keep` for each of a message's files, their bytes stored in one `BlobStore.put_many`:
+        for each, in order, what it was kept as, or why it was not (nothing kept of that one)."""
+        checked: list[Kept | RejectedMessage] = []
+        contents: list[bytes] = []
+        for f in files:
+            try:
+                if len(f.content) > self.max_bytes:
+                    raise self.too_large()
+                ctype = self._type_of(f.content[:HEAD_BYTES], f.content_type, f.filename, f.accept, f.whole_message)
+            except RejectedMessage as exc:
+                checked.append(exc)
+                continue
+            checked.append(Kept("", ctype, safe_filename(f.filename, ctype), len(f.content)))
+            contents.append(f.content)
+        keys = iter(self.store.put_many(contents) if contents else ())
+        return [replace(k, blob_key=next(keys)) if isinstance(k, Kept) else k for k in checked]
+
+    @staticmethod
+    def _type_of(head: bytes, declared: str | None, filename: str | None, accept: frozenset[str] | None,
+                 whole_message: bool) -> str:
+        content_type = WHOLE_MESSAGE if whole_message else sniff(head, declared, filename)
+        if accept is not None and content_type not in accept:
+            raise AttachmentRefused(f"files of type {content_type} are not taken here", content_type)
+        return content_type
 
     def read(self, blob_key: str) -> bytes:
         with self.store.open(blob_key) as f:

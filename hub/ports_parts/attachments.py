@@ -42,3 +42,15 @@ class Attachment:
         out = {k: v for k, v in self.__dict__.items() if v is not None and k != "kept"}
         out["kind"] = self.kind
         return out
+
+
+@dataclass(frozen=True)
+class FileToKeep:
+    """One file for `HubPort.keep_files_async`: what `keep_file_async` takes, for one file."""
+
+    content: bytes
+    content_type: str | None
+    filename: str | None
+    cid: str | None = None
+    accept: frozenset[str] | None = None
+    whole_message: bool = False

@@ -3,11 +3,12 @@ is a fake of it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from hub.ports_parts.accounts import ChannelAccount
-from hub.ports_parts.attachments import Attachment
+from hub.ports_parts.attachments import Attachment, FileToKeep
+from hub.ports_parts.errors import RejectedMessage
 from hub.ports_parts.inbound import Cursor, DeliveryUpdate, InboundMessage, IngestResult, RawPayload
 from hub.ports_parts.outbound import PublicEvent, QueueStatus
 
@@ -122,6 +123,13 @@ class HubPort(Protocol):
         bytes are a whole message as the channel received it (an email's original), kept as
         `message/rfc822` without reading their type (never served inline, like any type but
         pictures'), whatever `content_type` says."""
+        ...
+
+    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+        """`keep_file_async` for each of a message's files, in one go (one thread hand-off, one
+        fsync per folder): for each, in order, its `Attachment`, or the `RejectedMessage` (over the
+        limit, refused type, a hub that keeps no files) that `keep_file_async` would have raised.
+        Any other error raises, for all of them."""
         ...
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:

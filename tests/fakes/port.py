@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -37,6 +37,7 @@ from hub.ports import (
     ContactRef,
     Cursor,
     DeliveryUpdate,
+    FileToKeep,
     HubPort,
     InboundMessage,
     IngestResult,
@@ -257,6 +258,16 @@ class FakeHubPort(HubPort):
                               whole_message: bool = False) -> Attachment:
         kept = await self.store_attachment_async(content, content_type, filename, cid=cid, accept=accept)
         return replace(kept, url=None, id=None, kept=str(kept.id))  # its id comes with the message
+
+    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+        kept: list[Attachment | RejectedMessage] = []
+        for f in files:
+            try:
+                kept.append(await self.keep_file_async(f.content, f.content_type, f.filename, cid=f.cid,
+                                                       accept=f.accept, whole_message=f.whole_message))
+            except RejectedMessage as exc:
+                kept.append(exc)
+        return kept
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         if attachment.id is None or attachment.id not in self.files:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from hub.ports import (
     ChannelAccount,
     Cursor,
     DeliveryUpdate,
+    FileToKeep,
     HubPort,
     InboundMessage,
     IngestResult,
@@ -35,12 +36,13 @@ class FilesKept:
         self.updates.append(update)
         return True
 
-    async def keep_file_async(self, content: bytes, content_type: str | None, filename: str | None, *,
-                              cid: str | None = None, accept: frozenset[str] | None = None,
-                              whole_message: bool = False) -> Attachment:
-        """As the hub: the bytes now, the id when the message is stored (here: never, the key is kept)."""
-        self.files.append(content)
-        return Attachment(None, content_type, filename, len(content), cid, kept=str(len(self.files)))
+    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+        """As the hub: the bytes now, the ids when the message is stored (here: never, the keys are kept)."""
+        kept: list[Attachment | RejectedMessage] = []
+        for f in files:
+            self.files.append(f.content)
+            kept.append(Attachment(None, f.content_type, f.filename, len(f.content), f.cid, kept=str(len(self.files))))
+        return kept
 
 
 @dataclass
