@@ -69,14 +69,14 @@ class ShardFolders:
         leaf = f"{top}/{key[2:4]}"
         if leaf not in self._known:
             if not self._root_made:
-                self._make_root()
+                self.make_root()
             self._mkdir(self.root, top, made)
             self._mkdir(top, leaf, made)
             self._known.add(leaf)
         return leaf
 
-    def _make_root(self) -> None:
-        """The store's folder itself, the first time (durable at once: it happens once)."""
+    def make_root(self) -> None:
+        """The store's folder itself, if it is not there yet (durable at once: it happens once)."""
         if not os.path.isdir(self.root):
             os.makedirs(self.root, exist_ok=True)
             _fsync_dir(os.path.dirname(os.path.abspath(self.root)))

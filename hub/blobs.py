@@ -1,12 +1,13 @@
 """Where attachments' bytes live: a small store interface, and its implementation on local disk.
 
-`BlobStore` is all the hub asks of a store: `put` bytes (or a stream) and get a key back, `open`
-a key for reading, its `size`, `delete` it. Keys are opaque strings the store mints; the hub keeps
-them in its `attachments` table next to what it knows of the file (type, name, size), so a store
-holds bytes and nothing else. An S3-compatible store implements the same five methods (`put` with
-a PutObject of key = the SHA-256, `open` returning the GetObject body, which is file-like,
-`size` a HeadObject, `delete` a DeleteObject after a HeadObject's LastModified when asked for
-`written_before`); no SDK is needed for the disk store.
+`BlobStore` is all the hub asks of a store: `put` bytes (or a stream, or several byte strings
+with `put_many`) and get a key back, `open` a key for reading, its `size`, `delete` it. Keys are
+opaque strings the store mints; the hub keeps them in its `attachments` table next to what it
+knows of the file (type, name, size), so a store holds bytes and nothing else. An S3-compatible
+store implements the same methods (`put` with a PutObject of key = the SHA-256, `put_many` a
+`put` each, `open` returning the GetObject body, which is file-like, `size` a HeadObject,
+`delete` a DeleteObject after a HeadObject's LastModified when asked for `written_before`); no
+SDK is needed for the disk store.
 
 `DiskBlobStore` keys by content (the SHA-256 of the bytes, in hex): the same logo in every email
 signature, or an attachment stored again when its message is redelivered, takes room once. Hence
@@ -190,6 +191,7 @@ class DiskBlobStore:
             except FileExistsError:
                 continue
             except FileNotFoundError:  # the first put here (or someone removed the folder)
+                self._folders.make_root()
                 os.makedirs(self._tmp, exist_ok=True)
 
     def _write_temp(self, content: bytes) -> str:

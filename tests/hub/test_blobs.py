@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from hub import blobs
+from hub import blob_folders, blobs
 from hub.blobs import BlobNotFound, BlobTooLarge, DiskBlobStore, describe_size
 
 
@@ -104,3 +106,115 @@ def test_a_blob_handed_out_again_is_young_and_not_deleted_as_old(tmp_path: Path)
 def test_sizes_read_as_people_read_them() -> None:
     assert [describe_size(n) for n in (900, 1024, 1536, 25 * 1024 * 1024, 3 * 1024**3)] == \
         ["900 bytes", "1 KB", "1.5 KB", "25 MB", "3 GB"]
+
+
+def _fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The folders fsync'd from now on, in order."""
+    synced: list[str] = []
+    real = blob_folders._fsync_dir
+
+    def recording(path: str) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(blob_folders, "_fsync_dir", recording)
+    return synced
+
+
+def _same_folder_pair() -> tuple[bytes, bytes]:
+    """Two contents whose blobs share a shard folder (the first four hex digits of their hash)."""
+    seen: dict[str, bytes] = {}
+    for i in itertools.count():
+        content = b"file %d" % i
+        folder = hashlib.sha256(content).hexdigest()[:4]
+        if folder in seen:
+            return seen[folder], content
+        seen[folder] = content
+    raise AssertionError("unreachable")
+
+
+def test_files_kept_in_one_call_read_back_whole_each_under_the_path_put_gives(tmp_path: Path) -> None:
+    store = DiskBlobStore(tmp_path)
+    contents = [os.urandom(70_000), b"the original message", b"", b"the original message"]
+    keys = store.put_many(contents)
+    assert keys == [hashlib.sha256(c).hexdigest() for c in contents]
+    for key, content in zip(keys, contents, strict=True):
+        assert store.path(key) == tmp_path / key[:2] / key[2:4] / key  # where every earlier blob lives
+        with store.open(key) as f:
+            assert f.read() == content
+        assert store.size(key) == len(content)
+    assert DiskBlobStore(tmp_path).put(contents[0]) == keys[0], "another store on the folder finds them"
+    assert list((tmp_path / "tmp").iterdir()) == [], "no temporary file is left behind"
+
+
+def test_every_folder_that_gained_an_entry_is_fsynced_once_before_the_call_returns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DiskBlobStore(tmp_path)
+    synced = _fsyncs(monkeypatch)
+    first, second = _same_folder_pair()
+    key = store.put_many([first, second])[0]
+    top, leaf = tmp_path / key[:2], tmp_path / key[:2] / key[2:4]
+    assert sorted(synced) == sorted(map(str, [tmp_path, top, leaf])), \
+        "the two blobs' folder once, and the new folders' parents"
+
+    synced.clear()
+    store.put_many([first, second])  # kept already: no new entry anywhere
+    assert synced == []
+    third = next(c for c in (b"x%d" % i for i in itertools.count()) if hashlib.sha256(c).hexdigest()[:4] == key[:4])
+    store.put_many([third])  # a new blob in a folder this process made: only that folder
+    assert synced == [str(leaf)]
+
+
+def test_bytes_kept_already_are_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DiskBlobStore(tmp_path)
+    key = store.put(b"the same logo")
+    writes: list[int] = []
+    real_write = os.write
+    monkeypatch.setattr(blobs.os, "write", lambda fd, data: writes.append(len(data)) or real_write(fd, data))
+    assert store.put_many([b"the same logo", b"the same logo"]) == [key, key]
+    assert writes == []
+
+
+def test_a_blob_another_thread_renamed_but_has_not_fsynced_yet_is_fsynced_by_whoever_hands_it_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DiskBlobStore(tmp_path)
+    content = b"the contract, sent twice at once"
+    key = hashlib.sha256(content).hexdigest()
+    leaf = str(store.path(key).parent)
+    first_in_fsync, release = threading.Event(), threading.Event()
+    synced_by: list[tuple[str, str]] = []
+    real = blob_folders._fsync_dir
+
+    def slow_for_the_first(path: str) -> None:
+        name = threading.current_thread().name
+        if name == "first" and path == leaf:
+            first_in_fsync.set()
+            assert release.wait(10)
+        synced_by.append((name, path))
+        real(path)
+
+    monkeypatch.setattr(blob_folders, "_fsync_dir", slow_for_the_first)
+    first = threading.Thread(target=store.put_many, args=([content],), name="first")
+    first.start()
+    assert first_in_fsync.wait(10)  # its blob is renamed into place, its folder's fsync not done
+    answered: list[list[str]] = []
+    second = threading.Thread(target=lambda: answered.append(store.put_many([content])), name="second")
+    second.start()
+    second.join(10)
+    assert answered == [[key]], "the second call finds the blob there and hands out its key"
+    assert ("second", leaf) in synced_by, "not before its folder entry is on disk"
+    release.set()
+    first.join(10)
+    synced_by.clear()
+    assert store.put_many([content]) == [key]
+    assert synced_by == [], "once the first call's fsync finished, nobody needs another"
+
+
+def test_a_store_whose_folder_is_not_there_yet_makes_it_durably(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    synced = _fsyncs(monkeypatch)
+    store = DiskBlobStore(tmp_path / "new" / "store")
+    key = store.put(b"first")
+    assert str(tmp_path / "new") in synced and str(tmp_path / "new" / "store") in synced
+    assert store.open(key).read() == b"first"
+

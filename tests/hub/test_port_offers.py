@@ -15,7 +15,7 @@ from hub.conversations.replies import do_reply
 from hub.db import Database
 from hub.errors import Conflict
 from hub.events.models import Event
-from hub.ports import ContactRef, Cursor, InboundMessage, RawPayload, RejectedMessage
+from hub.ports import ContactRef, Cursor, FileToKeep, InboundMessage, RawPayload, RejectedMessage
 from hub.raw_payloads import KeptPayload, list_raw
 from hub.runtime import Hub
 from tests.factories import create_agent
@@ -139,3 +139,12 @@ def test_an_opt_out_is_per_channel_refuses_replies_there_in_neutral_words_and_is
                                                  .order_by(Event.id)).scalars()]  # type: ignore[arg-type]
     assert [(p["channel"], p["opted_out"], p["reason"]) for p in payloads] == [("text", True, "STOP"),
                                                                               ("text", False, "START")]
+
+
+def test_a_hub_that_keeps_no_files_says_so_for_each_of_a_messages_files(hub: Hub) -> None:
+    kept = asyncio.run(hub.keep_files_async([FileToKeep(b"%PDF-1.7\n", "application/pdf", "a.pdf"),
+                                             FileToKeep(b"From: a@b\r\n\r\nhi", None, "original.eml",
+                                                        whole_message=True)]))
+    assert [type(k) for k in kept] == [RejectedMessage, RejectedMessage]
+    assert all("keeps no files" in str(k) for k in kept)
+    assert asyncio.run(hub.keep_files_async([])) == []

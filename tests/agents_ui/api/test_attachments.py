@@ -13,7 +13,7 @@ from config.settings import Settings
 from hub.attachments.models import StoredAttachment
 from hub.db import Database
 from hub.outbox.models import OutboxItem
-from hub.ports import Attachment, AttachmentTooLarge, ContactRef, InboundMessage
+from hub.ports import Attachment, AttachmentRefused, AttachmentTooLarge, ContactRef, FileToKeep, InboundMessage
 from hub.runtime import Hub
 from tests.conftest import make_settings
 from tests.factories import TINY_PNG as PNG
@@ -168,3 +168,25 @@ def test_a_file_kept_for_a_message_gets_its_row_with_the_message_and_a_redeliver
     with db.read() as s:
         rows = s.query(StoredAttachment).all()
     assert [(r.id, r.message_id) for r in rows] == [(file["id"], first.message_id)]  # the redelivery's is gone
+
+
+def test_a_messages_files_kept_in_one_call_download_as_sent_and_a_refused_one_says_why(
+        client: TestClient, db: Database) -> None:
+    hub, portal = _hub(client), client.portal  # type: ignore[union-attr]
+    agent = login(client, db, "supervisor")
+    original = b"From: kept@example.com\r\nSubject: files\r\n\r\nsee the logo\r\n"
+    kept = portal.call(hub.keep_files_async, [
+        FileToKeep(PNG, "image/jpeg", "logo.png", "<logo@mail>"),
+        FileToKeep(b"z" * (64 * 1024 + 1), "application/zip", "big.zip"),
+        FileToKeep(HTML_PAGE, "text/html", "page.html", accept=frozenset({"image/png"})),
+        FileToKeep(original, "text/plain", "original.eml", whole_message=True)])
+    logo, big, page, eml = kept
+    assert isinstance(big, AttachmentTooLarge) and isinstance(page, AttachmentRefused)
+    assert isinstance(logo, Attachment) and isinstance(eml, Attachment)
+    assert (logo.content_type, logo.cid, eml.content_type) == ("image/png", "logo@mail", "message/rfc822")
+    result = portal.call(hub.ingest_async, InboundMessage(
+        channel="api", source="crm", ingest_scope="api:crm", external_id="mail-kept-together",
+        contact=ContactRef(email="kept@example.com"), text="see the logo", attachments=(logo, eml)))
+    [stored] = [m for m in client.get(f"/api/v1/conversations/{result.conversation_id}", headers=agent.headers)
+                .json()["messages"] if m["direction"] == "in"]
+    assert [client.get(f["url"], headers=agent.headers).content for f in stored["attachments"]] == [PNG, original]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.attachments.files import safe_filename
-from hub.attachments.sniff import INLINE_SERVED, sniff
+from hub.attachments.sniff import INLINE_SERVED, _recognised, sniff
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + b"\x00" * 20
@@ -63,3 +63,20 @@ def test_only_raster_pictures_are_ever_served_inline() -> None:
 ])
 def test_filenames_are_only_names(name: str | None, expected: str) -> None:
     assert safe_filename(name, "image/png") == expected
+
+
+@pytest.mark.parametrize(("content", "declared"), [
+    (PDF, "application/pdf"), (PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"),
+    (b"GIF87a" + b"\x01" * 30, "image/gif"), (b"%PDF-1.4\n" + bytes(range(256)), "application/pdf")])
+def test_a_declared_type_its_magic_number_confirms_is_the_type_puremagic_gives_too(content: bytes,
+                                                                                 declared: str) -> None:
+    assert sniff(content, declared) == declared
+    assert declared in _recognised(content, None), "the shortcut answers what the full table would"
+
+
+@pytest.mark.parametrize(("content", "declared", "expected"), [
+    (PNG, "application/pdf", "image/png"), (PDF, "image/jpeg", "application/pdf"),
+    (b"%PD not quite", "application/pdf", "text/plain"), (HTML, "image/gif", "text/html")])
+def test_a_declared_type_the_bytes_do_not_start_with_is_not_taken(content: bytes, declared: str,
+                                                                  expected: str) -> None:
+    assert sniff(content, declared) == expected
