@@ -1,13 +1,13 @@
 """Where attachments' bytes live: a small store interface, and its implementation on local disk.
 
 `BlobStore` is all the hub asks of a store: `put` bytes (or a stream, or several byte strings
-with `put_many`) and get a key back, `open` a key for reading, its `size`, `delete` it. Keys are
-opaque strings the store mints; the hub keeps them in its `attachments` table next to what it
-knows of the file (type, name, size), so a store holds bytes and nothing else. An S3-compatible
-store implements the same methods (`put` with a PutObject of key = the SHA-256, `put_many` a
-`put` each, `open` returning the GetObject body, which is file-like, `size` a HeadObject,
-`delete` a DeleteObject after a HeadObject's LastModified when asked for `written_before`); no
-SDK is needed for the disk store.
+with `put_many`) and get a key back, `open` a key for reading, its `size`, `delete` it, list the
+`keys` of old blobs. Keys are opaque strings the store mints; the hub keeps them in its
+`attachments` table next to what it knows of the file (type, name, size), so a store holds bytes
+and nothing else. An S3-compatible store implements the same methods (`put` with a PutObject of
+key = the SHA-256, `put_many` a `put` each, `open` returning the GetObject body, which is
+file-like, `size` a HeadObject, `delete` a DeleteObject after a HeadObject's LastModified when
+asked for `written_before`, `keys` a ListObjectsV2); no SDK is needed for the disk store.
 
 `DiskBlobStore` keys by content (the SHA-256 of the bytes, in hex): the same logo in every email
 signature, or an attachment stored again when its message is redelivered, takes room once. Hence
@@ -29,7 +29,7 @@ import hashlib
 import itertools
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -39,6 +39,7 @@ from hub.blob_folders import FolderEntries, ShardFolders
 CHUNK = 1 << 16
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _KEY = re.compile(r"[0-9a-f]{64}")
+_SHARD = re.compile(r"[0-9a-f]{2}")
 
 
 class BlobTooLarge(ValueError):
@@ -74,6 +75,12 @@ class BlobStore(Protocol):
 
     def size(self, key: str) -> int:
         """The blob's size in bytes. Raises BlobNotFound."""
+        ...
+
+    def keys(self, *, written_before: datetime) -> Iterator[str]:
+        """The keys of the blobs written, or handed out again by `put`, before that time, in no
+        particular order (for the sweep of those no stored attachment names, hub.attachments.orphans;
+        an object store: ListObjectsV2 by LastModified)."""
         ...
 
     def delete(self, key: str, *, written_before: datetime | None = None) -> bool:
@@ -219,6 +226,17 @@ class DiskBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
 
+    def keys(self, *, written_before: datetime) -> Iterator[str]:
+        cutoff = written_before.timestamp()
+        for top in _entries(os.fspath(self.root), _SHARD):
+            for leaf in _entries(top.path, _SHARD):
+                prefix = top.name + leaf.name
+                for blob in _entries(leaf.path, _KEY):
+                    if blob.name.startswith(prefix) and blob.is_file(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):
+                            if blob.stat(follow_symlinks=False).st_mtime < cutoff:
+                                yield blob.name
+
     def delete(self, key: str, *, written_before: datetime | None = None) -> bool:
         try:
             path = self.path(key)
@@ -228,6 +246,15 @@ class DiskBlobStore:
         except (BlobNotFound, FileNotFoundError):
             return False
         return True
+
+
+def _entries(folder: str, name: re.Pattern[str]) -> list[os.DirEntry[str]]:
+    """The entries of `folder` named like `name` (none when it is gone)."""
+    try:
+        with os.scandir(folder) as found:
+            return [e for e in found if name.fullmatch(e.name)]
+    except FileNotFoundError:
+        return []
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -2,12 +2,14 @@
 
 A channel that stores files before ingest (`HubPort.store_attachment_async`) leaves rows no
 message names when ingest then refuses the message, or finds it stored already; an agent's upload
-that was never sent does the same. (Email keeps only the bytes before ingest, `keep_file_async`,
-and ingest writes the rows: a refused mail leaves bytes no row names, which this does not see.)
+that was never sent does the same. Email keeps only the bytes before ingest
+(`keep_files_async`), and ingest writes the rows: a refused mail, or a crash between keeping a
+mail's files and committing it, leaves bytes no row names at all.
 `remove_orphans` (the `hub attachments prune` command; run it hourly) deletes such rows older
 than `older_than` (an hour by default: time enough for a stored mail to reach its message),
 agents' uploads only after `UPLOAD_GRACE` (a reply may be drafted for long), then each blob no
-remaining row names and not written since the cutoff.
+remaining row names and not written since the cutoff: those of the rows it removed, then every
+such blob in the store (`BlobStore.keys`: a walk of the whole store, a batch of keys per query).
 
 The rows go in the write transaction (on PostgreSQL under the write lock, as every ingest and
 reply): a message linking a file at that moment either comes first (the row is no longer an
@@ -18,6 +20,7 @@ and blobs written since the cutoff are kept (`BlobStore.delete(..., written_befo
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,10 +76,16 @@ def remove_orphans(db: Database, store: BlobStore, *, older_than: timedelta = DE
         with db.write() as s:
             keys = do_remove_orphan_rows(s, before=before, uploads_before=uploads_before)
         if not keys:
-            return Removed(rows, blobs)
+            break
         rows += len(keys)
-        with db.read() as s:
-            gone = unnamed(s, keys)
-        for key in sorted(gone):
-            if store.delete(key, written_before=before):
-                blobs += 1
+        blobs += _delete_unnamed(db, store, keys, before)
+    old = store.keys(written_before=before)
+    while batch := list(itertools.islice(old, BATCH)):
+        blobs += _delete_unnamed(db, store, batch, before)
+    return Removed(rows, blobs)
+
+
+def _delete_unnamed(db: Database, store: BlobStore, keys: Sequence[str], before: datetime) -> int:
+    with db.read() as s:
+        gone = unnamed(s, keys)
+    return sum(store.delete(key, written_before=before) for key in sorted(gone))

@@ -218,3 +218,15 @@ def test_a_store_whose_folder_is_not_there_yet_makes_it_durably(tmp_path: Path,
     assert str(tmp_path / "new") in synced and str(tmp_path / "new" / "store") in synced
     assert store.open(key).read() == b"first"
 
+
+def test_the_keys_of_old_blobs_are_listed_and_nothing_else(tmp_path: Path) -> None:
+    store = DiskBlobStore(tmp_path)
+    old, new = store.put_many([b"kept long ago", b"kept just now"])
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(store.path(old), (two_hours_ago, two_hours_ago))
+    (tmp_path / "tmp" / "put-1-1").write_bytes(b"a crash's half-written file")
+    (tmp_path / old[:2] / "notes.txt").write_bytes(b"not a blob")
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert list(store.keys(written_before=an_hour_ago)) == [old]
+    assert sorted(store.keys(written_before=datetime.now(UTC) + timedelta(minutes=1))) == sorted([old, new])
+    assert list(DiskBlobStore(tmp_path / "nothing here").keys(written_before=an_hour_ago)) == []

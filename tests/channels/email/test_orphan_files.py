@@ -5,6 +5,7 @@ by ingest, which finds the mail known. "Later" is the cleanup's `now`, not a wai
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
@@ -79,3 +80,31 @@ def test_a_redelivered_mails_parts_and_an_unsent_upload_are_removed_the_conversa
     assert not store.path(upload_key).exists()
     assert client.get(unsent["url"], headers=admin.headers).status_code == 404
     assert remove_orphans(db, store, now=utcnow() + timedelta(days=2)).rows == 0
+
+
+def test_a_mail_whose_files_were_kept_but_never_committed_leaves_bytes_the_cleanup_removes(
+        client: TestClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    store = hub.options.files.store
+    assert isinstance(store, DiskBlobStore)
+
+    async def crashed(message: object) -> object:  # the files are on disk; the commit never happens
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(hub, "ingest_async", crashed)
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "ada@example.net", "support@example.com", "The contract"
+    mail["Message-ID"] = "<lost@example.net>"
+    mail.set_content("Signed, attached.")
+    mail.add_attachment(PDF + b"%lost\n", maintype="application", subtype="pdf", filename="contract.pdf")
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp, \
+            pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.send_message(mail, to_addrs=["support@example.com"])
+    assert refused.value.smtp_code == 451  # the relay keeps the mail and tries again later
+    pdf = store.path(hashlib.sha256(PDF + b"%lost\n").hexdigest())
+    assert pdf.exists() and _unlinked(db) == 0  # bytes no row names
+
+    assert remove_orphans(db, store, now=utcnow() - timedelta(minutes=5)).blobs == 0  # too young yet
+    removed = remove_orphans(db, store, now=utcnow() + timedelta(hours=2))
+    assert removed.rows == 0 and removed.blobs == 2  # the PDF and the original message
+    assert not pdf.exists()
