@@ -25,6 +25,19 @@ class FolderEntries(Counter[str]):
 
 
 class ShardFolders:
+    """One per store folder and process (`of`): every store object on it sees the same entries."""
+
+    _all: dict[str, ShardFolders] = {}
+    _all_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, root: str) -> ShardFolders:
+        with cls._all_lock:
+            folders = cls._all.get(root)
+            if folders is None:
+                folders = cls._all[root] = cls(root)
+            return folders
+
     def __init__(self, root: str) -> None:
         self.root = root
         self._known: set[str] = set()  # `ab/cd` folders that exist (made here, or found)
@@ -38,14 +51,18 @@ class ShardFolders:
 
     def rename_into(self, key: str, tmp_name: str, made: FolderEntries) -> None:
         """The complete, fsync'd file `tmp_name` becomes the blob `key` (durable after `sync`)."""
-        leaf = self._leaf(key, made)
-        self._enter(leaf, made)
-        try:
-            os.replace(tmp_name, f"{leaf}/{key}")
-        except BaseException:
-            self._leave(leaf, made)
-            self._known.discard(leaf)  # should it be gone, made again next time
-            raise
+        for again in (True, False):
+            leaf = self._leaf(key, made)
+            self._enter(leaf, made)
+            try:
+                os.replace(tmp_name, f"{leaf}/{key}")
+                return
+            except BaseException as exc:
+                self._leave(leaf, made)
+                self._known.discard(leaf)  # the folder may be gone (someone emptied the store)
+                self._root_made = False
+                if not (again and isinstance(exc, FileNotFoundError) and os.path.exists(tmp_name)):
+                    raise
 
     def sync(self, made: FolderEntries, keys: Iterable[str]) -> None:
         """Make the entries of this call, and those of others it relies on for `keys`, durable."""

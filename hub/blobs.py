@@ -114,7 +114,7 @@ class DiskBlobStore:
         self._tmp = self.root / "tmp"  # in the same file system as the blobs: rename is atomic
         self._tmp_name = os.path.join(self._tmp, f"put-{os.getpid()}-")
         self._names = itertools.count()
-        self._folders = ShardFolders(os.fspath(self.root))
+        self._folders = ShardFolders.of(os.path.abspath(self.root))
 
     def path(self, key: str) -> Path:
         if not isinstance(key, str) or not _KEY.fullmatch(key):

@@ -6,6 +6,7 @@ import hashlib
 import io
 import itertools
 import os
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,3 +231,11 @@ def test_the_keys_of_old_blobs_are_listed_and_nothing_else(tmp_path: Path) -> No
     assert list(store.keys(written_before=an_hour_ago)) == [old]
     assert sorted(store.keys(written_before=datetime.now(UTC) + timedelta(minutes=1))) == sorted([old, new])
     assert list(DiskBlobStore(tmp_path / "nothing here").keys(written_before=an_hour_ago)) == []
+
+
+def test_a_store_emptied_by_hand_while_the_hub_runs_keeps_files_again(tmp_path: Path) -> None:
+    store = DiskBlobStore(tmp_path / "store")
+    key = store.put(b"before")
+    shutil.rmtree(tmp_path / "store")  # an admin wiped the folder
+    assert DiskBlobStore(tmp_path / "store").put_many([b"after", b"before"])[1] == key
+    assert store.open(key).read() == b"before"
