@@ -143,7 +143,10 @@ class DiskBlobStore:
                 os.close(fd)
             key = digest.hexdigest()
             made = FolderEntries()
-            self._place(key, tmp_name, made)
+            if self._refresh(key):
+                os.unlink(tmp_name)
+            else:
+                self._folders.rename_into(key, tmp_name, made)
         except BaseException:
             _unlink_quietly(tmp_name)
             raise
@@ -164,8 +167,8 @@ class DiskBlobStore:
             if self._refresh(key):
                 continue
             tmp_name = self._write_temp(content)
-            try:
-                self._place(key, tmp_name, made)
+            try:  # should another thread have put the same bytes meanwhile, this replaces them
+                self._folders.rename_into(key, tmp_name, made)
             except BaseException:
                 _unlink_quietly(tmp_name)
                 raise
@@ -174,18 +177,14 @@ class DiskBlobStore:
 
     def _refresh(self, key: str) -> bool:
         """Whether the blob is there already; if so it is young again (see `delete`)."""
+        target = self._folders.target(key)
+        if not os.access(target, os.F_OK):  # a new file's usual answer, without raising
+            return False
         try:
-            os.utime(self._folders.target(key))
+            os.utime(target)
         except FileNotFoundError:
             return False
         return True
-
-    def _place(self, key: str, tmp_name: str, made: FolderEntries) -> None:
-        """The complete, fsync'd temporary file becomes the blob (or goes, when the blob is there)."""
-        if self._refresh(key):
-            os.unlink(tmp_name)
-            return
-        self._folders.rename_into(key, tmp_name, made)
 
     def _open_temp(self) -> tuple[int, str]:
         """A new temporary file of this store's, open for writing (os.open with O_EXCL: no

@@ -4,6 +4,7 @@ hub calls it on a thread."""
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 import unicodedata
@@ -28,6 +29,7 @@ class Kept:
     size: int
 
 
+@functools.lru_cache(maxsize=1024)  # the same few names come again and again ("original.eml")
 def safe_filename(name: str | None, content_type: str) -> str:
     """Only the last part of a path, without control characters or quotes (it goes into a
     Content-Disposition header), at most MAX_FILENAME characters; "attachment.<ext>" when empty."""
