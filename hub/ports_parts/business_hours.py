@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A day as admins may write it: short or written out, in any case.
+_DAY_NAMES = {**{d: d for d in DAYS}, **{name: name[:3] for name in (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}}
 _SPAN = re.compile(r"([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)")
 # weekday (0 = Monday) -> sorted (start, end) local times; "24:00" is time.max
 Windows = dict[int, tuple[tuple[time, time], ...]]
@@ -57,9 +60,11 @@ class BusinessHours(BaseModel):
     def _days(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for day, spans in value.items():
-            key = day.strip().lower()[:3]
-            if key not in DAYS or not day.strip().lower().startswith(key):
+            key = _DAY_NAMES.get(day.strip().lower())
+            if key is None:
                 raise ValueError(f"days are {', '.join(DAYS)}, not {day[:20]!r}")
+            if key in out:  # its spans would replace the first one's
+                raise ValueError(f"{day[:20]!r} is {key} again: give each day once")
             out[key] = [s.replace(" ", "") for s in spans]
             for span in out[key]:
                 if not _SPAN.fullmatch(span):

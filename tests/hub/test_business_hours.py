@@ -46,3 +46,15 @@ def test_day_names_may_be_written_out_and_spaces_around_the_dash_are_dropped() -
 def test_no_open_day_is_closed_all_week() -> None:
     closed = BusinessHours(timezone="Europe/Madrid")
     assert not closed.ever_open and not closed.is_open_at(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("days", "says"), [
+    ({"monkey": ["09:00-17:00"]}, "not 'monkey'"),
+    ({"sunshine": ["09:00-17:00"]}, "not 'sunshine'"),
+    # The same day twice would keep only the last one's spans, silently.
+    ({"mon": ["09:00-12:00"], "Monday": ["13:00-17:00"]}, "'Monday' is mon again"),
+])
+def test_a_word_that_only_starts_like_a_day_or_a_day_given_twice_is_refused(days: dict[str, list[str]],
+                                                                            says: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        BusinessHours(days=days)
