@@ -62,7 +62,8 @@ class ApiChannel(BaseAdapter):
             sig = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Hub-Signature"] = f"sha256={sig}"
         if self.client is None:
-            self.client = aiohttp.ClientSession(timeout=self.timeout)
+            # trust_env: the proxy the environment names (HTTP(S)_PROXY, NO_PROXY), as httpx did.
+            self.client = aiohttp.ClientSession(timeout=self.timeout, trust_env=True)
         try:
             # Not followed: aiohttp would turn a 301/302's POST into a GET without the reply, which
             # the new place may answer 200 ("delivered", and nobody has it).

@@ -35,7 +35,7 @@ class _Callback(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         _heard.append((self.command, self.path))
-        mode = self.path.strip("/").replace("-", " ")
+        mode = self.path.rpartition("/")[2].replace("-", " ")  # a proxy is asked for the whole URL
         if mode == "timeout":
             time.sleep(TIMEOUT * 2)
         status, body = ANSWERS[mode]
@@ -107,3 +107,22 @@ def test_a_callback_that_redirects_does_not_count_as_delivered_nor_gets_the_repl
     _heard.clear()
     asyncio.run(attempt())
     assert _heard == [("POST", "/moved")]
+
+
+def test_callbacks_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As with httpx before: a hub whose way out is a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)
+    still reaches its callbacks."""
+    async def attempt() -> None:
+        adapter = ApiChannel({"crm": "http://crm.invalid/ok"}, secret="s", timeout=TIMEOUT)
+        try:
+            result = await adapter.send(TestApiChannelContract().outbound())
+        finally:
+            await adapter.stop()
+        assert result.status == "delivered"
+
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", _server["url"])
+    _heard.clear()
+    asyncio.run(attempt())
+    assert _heard == [("POST", "http://crm.invalid/ok")]
