@@ -13,14 +13,14 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from channels.email import bodies, headers, tokens
 from channels.email.bodies import Part
 from channels.email.charsets import one_line
 from channels.email.headers import Address
+from channels.email.mime_policy import PARSE_POLICY
 
 # The hub's subject column holds 500 characters; a subject a person reads is far shorter. The whole
 # subject stays in the raw message.
@@ -66,8 +66,7 @@ def parse_email(raw: bytes, *, mailbox_addresses: Iterable[str] = (),
 def _parse(raw: bytes, mailboxes: tuple[str, ...], envelope: tuple[str, ...]) -> ParsedEmail:
     if not raw.strip():
         return ParsedEmail(external_id=content_hash(raw), failure="empty message")
-    msg = email.message_from_bytes(raw, policy=policy.default)
-    assert isinstance(msg, EmailMessage)
+    msg = email.message_from_bytes(raw, policy=PARSE_POLICY)
     repairs: list[str] = []
     if not msg.keys():
         return ParsedEmail(external_id=content_hash(raw), failure="no header block", message=msg)
