@@ -11,11 +11,11 @@ from __future__ import annotations
 import email
 import re
 from dataclasses import dataclass
-from email import policy
 from email.message import Message
 
 from channels.email.charsets import one_line
-from channels.email.headers import message_id, message_ids, raw_values
+from channels.email.headers import Headers, header_map, message_id, message_ids, raw_values
+from channels.email.mime_policy import PARSE_POLICY
 from channels.email.parsing import ParsedEmail
 
 HUMAN, AUTO_REPLY, BULK, BOUNCE = "human", "auto_reply", "bulk", "bounce"
@@ -51,35 +51,36 @@ def classify(parsed: ParsedEmail) -> Classification:
     msg = parsed.message
     if msg is None:
         return Classification(HUMAN)
-    report = _delivery_report(msg)
+    heads = parsed.headers or header_map(msg)
+    report = _delivery_report(msg, heads)
     if report is not None:
         return Classification(BOUNCE, "multipart/report delivery-status", report)
     if msg.get_content_type() == "multipart/report" and "disposition-notification" in _report_type(msg):
         return Classification(AUTO_REPLY, "read receipt (disposition-notification)")
     sender = parsed.sender.email if parsed.sender else ""
-    if _DAEMONS.match(sender) or (_null_return_path(msg) and _looks_like_bounce(parsed)):
+    if _DAEMONS.match(sender) or (_null_return_path(heads) and _looks_like_bounce(parsed)):
         return Classification(BOUNCE, f"sent by {sender}", _text_bounce(parsed))
-    auto = _first(msg, "auto-submitted")
+    auto = _first(heads, "auto-submitted")
     if auto and auto.lower().split(";")[0].strip() != "no":
         return Classification(AUTO_REPLY, f"Auto-Submitted: {auto}")
     for name in ("x-autoreply", "x-autorespond", "x-autoresponder"):
-        if _first(msg, name) is not None:
+        if _first(heads, name) is not None:
             return Classification(AUTO_REPLY, name)
-    suppress = (_first(msg, "x-auto-response-suppress") or "").lower()
+    suppress = (_first(heads, "x-auto-response-suppress") or "").lower()
     if "oof" in suppress or "autoreply" in suppress:  # Exchange marks its out-of-office replies
         return Classification(AUTO_REPLY, f"X-Auto-Response-Suppress: {suppress}")
-    precedence = (_first(msg, "precedence") or "").lower()
+    precedence = (_first(heads, "precedence") or "").lower()
     if precedence == "auto_reply":
         return Classification(AUTO_REPLY, "Precedence: auto_reply")
     if precedence in ("bulk", "junk", "list"):
         return Classification(BULK, f"Precedence: {precedence}")
     for name in ("list-id", "list-unsubscribe"):
-        if _first(msg, name) is not None:
+        if _first(heads, name) is not None:
             return Classification(BULK, name)
     return Classification(HUMAN)
 
 
-def _first(msg: Message, name: str) -> str | None:
+def _first(msg: Message | Headers, name: str) -> str | None:
     values = raw_values(msg, name)
     return one_line(values[0]) if values else None
 
@@ -88,7 +89,7 @@ def _report_type(msg: Message) -> str:
     return str(msg.get_param("report-type", "") or "").lower()
 
 
-def _delivery_report(msg: Message) -> Bounce | None:
+def _delivery_report(msg: Message, heads: Headers) -> Bounce | None:
     """The first failed (else delayed) recipient of an RFC 3464 delivery-status report."""
     report = next((p for p in msg.walk() if p.get_content_type() == "multipart/report"
                    and _report_type(p) == "delivery-status"), None)
@@ -109,7 +110,7 @@ def _delivery_report(msg: Message) -> Bounce | None:
     failed = [b for b in recipients if (_first(b, "action") or "").lower() == "failed"]
     chosen = next(iter(failed or recipients), None)
     if original is None:  # some servers only thread the report itself to our mail
-        ids = message_ids(msg, "in-reply-to") or message_ids(msg, "references")
+        ids = message_ids(heads, "in-reply-to") or message_ids(heads, "references")
         original = ids[-1] if ids else None
     if chosen is None:
         return Bounce(original, "delivery failed (the report names no recipient)")
@@ -127,12 +128,12 @@ def _original_id(part: Message) -> str | None:
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         return message_id(payload[0])
     if isinstance(payload, str):  # text/rfc822-headers: the headers as text
-        return message_id(email.message_from_string(payload.lstrip(), policy=policy.default))
+        return message_id(email.message_from_string(payload.lstrip(), policy=PARSE_POLICY))
     return None
 
 
-def _null_return_path(msg: Message) -> bool:
-    return any(v.strip() in ("<>", "") for v in raw_values(msg, "return-path"))
+def _null_return_path(heads: Headers) -> bool:
+    return any(v.strip() in ("<>", "") for v in raw_values(heads, "return-path"))
 
 
 def _looks_like_bounce(parsed: ParsedEmail) -> bool:

@@ -8,13 +8,16 @@ quote). Nothing here raises on bad input; it returns what could be read.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 from channels.email.charsets import decode_bytes, one_line
 
@@ -24,6 +27,18 @@ MAX_MESSAGE_ID = 250
 MAX_REFERENCES = 50  # a thread's first and last ids are the useful ones; keep both ends
 MAX_NAME = 200
 _ID = re.compile(rf"<([^<>\s]{{1,{MAX_MESSAGE_ID}}})>")
+# The common shape of an address, which email-validator (~0.1 ms an address) would accept as
+# written but for the domain's case (and RFC 2142's role names, support@ or postmaster@, which it
+# writes in lower case): a dot-atom of letters, digits and .+_- before the @; after
+# it, dotted labels of letters, digits and inner hyphens (no "--": IDNA's mark) and a top-level
+# name of letters. test_headers.py checks the claim against email-validator itself.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9+_-]+(?:\.[A-Za-z0-9+_-]+)*@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63}))")
+_RESERVED = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_ROLES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+
+# A message's headers by lower-case name, values as stored, in order: read once per message.
+Headers = Mapping[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -32,9 +47,18 @@ class Address:
     name: str | None = None
 
 
-def raw_values(msg: Message, name: str) -> list[str]:
+def header_map(msg: Message) -> Headers:
+    out: dict[str, list[str]] = {}
+    for k, v in msg.raw_items():
+        out.setdefault(k.lower(), []).append(str(v))
+    return out
+
+
+def raw_values(msg: Message | Headers, name: str) -> list[str]:
     """Every value of header `name` as stored (8-bit bytes kept as surrogate escapes)."""
     wanted = name.lower()
+    if not isinstance(msg, Message):
+        return list(msg.get(wanted, ()))
     return [str(v) for k, v in msg.raw_items() if k.lower() == wanted]
 
 
@@ -52,22 +76,35 @@ def decode_words(raw: str) -> str:
     return one_line("".join(out))
 
 
-def text_header(msg: Message, name: str) -> str | None:
+def text_header(msg: Message | Headers, name: str) -> str | None:
     values = raw_values(msg, name)
     return decode_words(values[0]) if values else None
 
 
-def addresses(msg: Message, name: str) -> tuple[Address, ...]:
+def addresses(msg: Message | Headers, name: str) -> tuple[Address, ...]:
     """Valid addresses of every `name` header, in order, without repeats; invalid ones dropped."""
     found: dict[str, Address] = {}
     for raw in raw_values(msg, name):
-        unfolded = _bytes_read(re.sub(r"\r?\n[ \t]", " ", raw))
-        for display, addr in getaddresses([unfolded]):
-            email = valid_address(addr)
-            if email and email.lower() not in found:
-                name_text = decode_words(display)[:MAX_NAME] if display else ""
-                found[email.lower()] = Address(email, name_text or None)
+        # Short values cached: our own mailbox's address is in nearly every To, and a customer
+        # writes from the same From again. Long ones would only fill the cache.
+        for address in (_cached_addresses_in(raw) if len(raw) <= 300 else _addresses_in(raw)):
+            found.setdefault(address.email.lower(), address)
     return tuple(found.values())
+
+
+def _addresses_in(raw: str) -> tuple[Address, ...]:
+    """One header's valid addresses, in order, without repeats."""
+    found: dict[str, Address] = {}
+    unfolded = _bytes_read(re.sub(r"\r?\n[ \t]", " ", raw))
+    for display, addr in getaddresses([unfolded]):
+        email = valid_address(addr)
+        if email and email.lower() not in found:
+            name_text = decode_words(display)[:MAX_NAME] if display else ""
+            found[email.lower()] = Address(email, name_text or None)
+    return tuple(found.values())
+
+
+_cached_addresses_in = functools.lru_cache(maxsize=4096)(_addresses_in)
 
 
 def valid_address(addr: str) -> str | None:
@@ -75,13 +112,17 @@ def valid_address(addr: str) -> str | None:
     addr = addr.strip()
     if not addr or len(addr) > 254 or any(c in addr for c in "\r\n\x00<>,;"):
         return None
+    plain = _PLAIN_ADDRESS.fullmatch(addr)
+    if plain is not None and "--" not in plain[1] and addr.index("@") <= 64 and plain[2].lower() not in _RESERVED:
+        local = addr[: plain.start(1) - 1]
+        return f"{local.lower() if local.lower() in _ROLES else local}@{plain[1].lower()}"
     try:
         return validate_email(addr, check_deliverability=False).normalized
     except EmailNotValidError:
         return None
 
 
-def message_ids(msg: Message, name: str) -> tuple[str, ...]:
+def message_ids(msg: Message | Headers, name: str) -> tuple[str, ...]:
     """The `<id>`s in every `name` header, in order, without repeats."""
     ids: dict[str, None] = {}
     for raw in raw_values(msg, name):
@@ -94,7 +135,7 @@ def message_ids(msg: Message, name: str) -> tuple[str, ...]:
     return out
 
 
-def message_id(msg: Message) -> str | None:
+def message_id(msg: Message | Headers) -> str | None:
     """The message's own `<id>`; a bare `id@host` without brackets is accepted too."""
     ids = message_ids(msg, "message-id")
     if ids:

@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from channels.email import bodies, headers, tokens
 from channels.email.bodies import Part
 from channels.email.charsets import one_line
-from channels.email.headers import Address
+from channels.email.headers import Address, Headers
 from channels.email.mime_policy import PARSE_POLICY
 
 # The hub's subject column holds 500 characters; a subject a person reads is far shorter. The whole
@@ -47,6 +47,7 @@ class ParsedEmail:
     repairs: tuple[str, ...] = ()
     failure: str | None = None  # set: not a message we can ingest; keep it raw with this reason
     message: Message | None = field(default=None, repr=False, compare=False)  # for classify
+    headers: Headers = field(default_factory=dict, repr=False, compare=False)  # the message's own, by name
 
     @property
     def attachments(self) -> tuple[Part, ...]:
@@ -68,44 +69,46 @@ def _parse(raw: bytes, mailboxes: tuple[str, ...], envelope: tuple[str, ...]) ->
         return ParsedEmail(external_id=content_hash(raw), failure="empty message")
     msg = email.message_from_bytes(raw, policy=PARSE_POLICY)
     repairs: list[str] = []
-    if not msg.keys():
+    heads = headers.header_map(msg)  # read once: every header below is looked up by name
+    if not heads:
         return ParsedEmail(external_id=content_hash(raw), failure="no header block", message=msg)
-    senders = headers.addresses(msg, "from") or headers.addresses(msg, "sender")
+    senders = headers.addresses(heads, "from") or headers.addresses(heads, "sender")
     if not senders:
-        written = one_line(" ".join(headers.raw_values(msg, "from")))[:200]
+        written = one_line(" ".join(headers.raw_values(heads, "from")))[:200]
         reason = f"no valid sender address (From: {written!r})" if written else "no From header"
         return ParsedEmail(external_id=content_hash(raw), failure=reason, message=msg)
-    message_id = headers.message_id(msg)
+    message_id = headers.message_id(heads)
     if message_id is None:
         repairs.append("no Message-ID: identified by a hash of its content")
-    subject = headers.text_header(msg, "subject")
+    subject = headers.text_header(heads, "subject")
     if subject is not None and len(subject) > MAX_SUBJECT:
         repairs.append(f"subject of {len(subject)} characters cut to {MAX_SUBJECT}")
         subject = subject[: MAX_SUBJECT - 1].rstrip() + "…"
     found = bodies.walk(msg)
     repairs.extend(found.repairs)
     repairs.extend(_structural_defects(msg))
-    to, cc = headers.addresses(msg, "to"), headers.addresses(msg, "cc")
+    to, cc = headers.addresses(heads, "to"), headers.addresses(heads, "cc")
     recipients = [a.email for a in to + cc] + list(envelope) + [
-        a.email for a in headers.addresses(msg, "delivered-to") + headers.addresses(msg, "x-original-to")]
+        a.email for a in headers.addresses(heads, "delivered-to") + headers.addresses(heads, "x-original-to")]
     return ParsedEmail(
         external_id=message_id or content_hash(raw),
         message_id=message_id,
         sender=senders[0],
         to=to,
         cc=cc,
-        reply_to=headers.addresses(msg, "reply-to"),
+        reply_to=headers.addresses(heads, "reply-to"),
         subject=subject or None,
-        date=_date(msg),
+        date=_date(heads),
         text=found.text,
         html=found.html,
         parts=tuple(found.parts),
-        in_reply_to=headers.message_ids(msg, "in-reply-to"),
-        references=headers.message_ids(msg, "references"),
+        in_reply_to=headers.message_ids(heads, "in-reply-to"),
+        references=headers.message_ids(heads, "references"),
         reply_token=_reply_token(recipients, mailboxes),
         subject_token=tokens.subject_token(subject),
         repairs=tuple(dict.fromkeys(repairs)),
         message=msg,
+        headers=heads,
     )
 
 
@@ -118,8 +121,8 @@ def _reply_token(recipients: Iterable[str], mailboxes: tuple[str, ...]) -> str |
     return None
 
 
-def _date(msg: Message) -> datetime | None:
-    value = headers.text_header(msg, "date")
+def _date(heads: Headers) -> datetime | None:
+    value = headers.text_header(heads, "date")
     if not value:
         return None
     try:
