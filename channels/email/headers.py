@@ -160,4 +160,4 @@ _SURROGATES = re.compile("[\udc80-\udcff]")
 
 
 def _has_8bit(text: str) -> bool:
-    return any(ord(c) > 127 for c in text)
+    return not text.isascii()

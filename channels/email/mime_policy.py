@@ -17,6 +17,7 @@ Parts are plain `email.message.Message`s: `EmailMessage`'s own methods (`is_atta
 
 from __future__ import annotations
 
+import functools
 import re
 from email.message import Message
 from email.policy import EmailPolicy
@@ -38,6 +39,7 @@ _PLAIN = {
 _NAMES = re.compile(rf";[ \t]*({_WORD})[ \t]*=")
 
 
+@functools.lru_cache(maxsize=256)  # a part's Content-Type is asked for again and again
 def plain_value(name: str, value: str) -> str | None:
     """`value` unfolded, as `policy.default`'s header object would read, when it is a plain MIME
     header; None when only that parser can tell."""
