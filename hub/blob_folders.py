@@ -74,7 +74,7 @@ class ShardFolders:
                                                   f"{self.root}/{key[:2]}/{key[2:4]}")}
             others = sorted(f for f in pending if f in relied)
         for folder in [*made, *others]:
-            _fsync_dir(folder)
+            fsync_dir(folder)
             if folder in made:  # after its fsync only: a failed one leaves the folder unsynced
                 with self._lock:
                     self._unsynced.subtract({folder: made[folder]})
@@ -96,7 +96,7 @@ class ShardFolders:
         """The store's folder itself, if it is not there yet (durable at once: it happens once)."""
         if not os.path.isdir(self.root):
             os.makedirs(self.root, exist_ok=True)
-            _fsync_dir(os.path.dirname(os.path.abspath(self.root)))
+            fsync_dir(os.path.dirname(os.path.abspath(self.root)))
         self._root_made = True
 
     def _mkdir(self, parent: str, folder: str, made: FolderEntries) -> None:
@@ -126,7 +126,7 @@ class ShardFolders:
             del made[folder]
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     """A rename or a mkdir is durable only once the folder's entry is on disk."""
     fd = os.open(path, os.O_RDONLY)
     try:

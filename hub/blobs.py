@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from hub.blob_folders import FolderEntries, ShardFolders
+from hub.blob_folders import FolderEntries, ShardFolders, fsync_dir
 
 CHUNK = 1 << 16
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -239,12 +239,29 @@ class DiskBlobStore:
     def delete(self, key: str, *, written_before: datetime | None = None) -> bool:
         try:
             path = self.path(key)
-            if written_before is not None and path.stat().st_mtime >= written_before.timestamp():
+            if written_before is None:
+                path.unlink()
+                return True
+            cutoff = written_before.timestamp()
+            if path.stat().st_mtime >= cutoff:
                 return False
-            path.unlink()
+            # A mail with the same bytes may hand the blob out again between that look and the
+            # removal (`_refresh` makes it young). So: out of its name first (from here on a put
+            # writes it anew), look at its time again, and put it back if it was refreshed.
+            tomb = f"{self._tmp_name}{next(self._names)}.old"
+            os.makedirs(self._tmp, exist_ok=True)
+            os.rename(path, tomb)
         except (BlobNotFound, FileNotFoundError):
             return False
-        return True
+        try:
+            if os.stat(tomb).st_mtime < cutoff:
+                return True
+            with contextlib.suppress(FileExistsError):  # a put wrote it anew meanwhile: that one stays
+                os.link(tomb, path)
+                fsync_dir(os.path.dirname(path))
+            return False
+        finally:
+            _unlink_quietly(tomb)
 
 
 def _entries(folder: str, name: re.Pattern[str]) -> list[os.DirEntry[str]]:

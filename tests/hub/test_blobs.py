@@ -82,6 +82,27 @@ def test_over_the_limit_nothing_is_kept_and_the_words_say_the_limit(tmp_path: Pa
     assert store.put(b"z" * 1024, max_bytes=1024)
 
 
+def test_a_blob_handed_out_again_while_prune_removes_it_is_kept(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prune looked at the blob (old), then a mail with the same bytes took it (made it young),
+    then prune removed it: the mail's committed row would name nothing. The blob stays."""
+    store = DiskBlobStore(tmp_path)
+    key = store.put(b"the same logo")
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(store.path(key), (two_hours_ago, two_hours_ago))
+    rename = os.rename
+
+    def taken_meanwhile(src: str | Path, dst: str | Path) -> None:
+        if Path(src) == store.path(key):
+            assert store.put_many([b"the same logo"]) == [key]  # between prune's look and its removal
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", taken_meanwhile)
+    assert store.delete(key, written_before=datetime.now(UTC) - timedelta(hours=1)) is False
+    assert store.open(key).read() == b"the same logo"
+    assert [p.name for p in (tmp_path / "tmp").iterdir()] == []  # nothing left aside
+
+
 def test_delete_removes_the_blob(tmp_path: Path) -> None:
     store = DiskBlobStore(tmp_path)
     key = store.put(b"bye")
@@ -112,13 +133,13 @@ def test_sizes_read_as_people_read_them() -> None:
 def _fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The folders fsync'd from now on, in order."""
     synced: list[str] = []
-    real = blob_folders._fsync_dir
+    real = blob_folders.fsync_dir
 
     def recording(path: str) -> None:
         synced.append(path)
         real(path)
 
-    monkeypatch.setattr(blob_folders, "_fsync_dir", recording)
+    monkeypatch.setattr(blob_folders, "fsync_dir", recording)
     return synced
 
 
@@ -184,7 +205,7 @@ def test_a_blob_another_thread_renamed_but_has_not_fsynced_yet_is_fsynced_by_who
     leaf = str(store.path(key).parent)
     first_in_fsync, release = threading.Event(), threading.Event()
     synced_by: list[tuple[str, str]] = []
-    real = blob_folders._fsync_dir
+    real = blob_folders.fsync_dir
 
     def slow_for_the_first(path: str) -> None:
         name = threading.current_thread().name
@@ -194,7 +215,7 @@ def test_a_blob_another_thread_renamed_but_has_not_fsynced_yet_is_fsynced_by_who
         synced_by.append((name, path))
         real(path)
 
-    monkeypatch.setattr(blob_folders, "_fsync_dir", slow_for_the_first)
+    monkeypatch.setattr(blob_folders, "fsync_dir", slow_for_the_first)
     first = threading.Thread(target=store.put_many, args=([content],), name="first")
     first.start()
     assert first_in_fsync.wait(10)  # its blob is renamed into place, its folder's fsync not done
