@@ -20,6 +20,7 @@ from channels.email.files import with_files
 from channels.email.inbound import EmailPort, report_bounce, to_inbound, to_raw
 from channels.email.parsing import parse_email
 from channels.email.settings import EmailSettings, Mailbox
+from channels.email.smtp_protocol import HubSMTP
 from hub.ports import InboundMessage, RejectedMessage
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Listener:
         cfg = self.settings.listener
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: SMTP(self.handler, data_size_limit=cfg.max_bytes, enable_SMTPUTF8=True,
+            lambda: HubSMTP(self.handler, data_size_limit=cfg.max_bytes, enable_SMTPUTF8=True,
                          hostname="contact-hub", ident="contact-hub ESMTP"),
             host=cfg.host, port=cfg.port)
 
