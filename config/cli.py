@@ -204,7 +204,8 @@ def cmd_attachments_prune(settings: Settings, args: argparse.Namespace) -> int:
         raise HubError("--older-than is in minutes, at least 1")
     removed = remove_orphans(_db(settings), DiskBlobStore(settings.attachments_dir),
                              older_than=timedelta(minutes=args.older_than))
-    print(f"removed {removed.rows} stored file(s) no message carries; {removed.blobs} deleted from the store")
+    print(f"removed {removed.rows} stored file(s) no message carries; {removed.blobs} deleted from the store; "
+          f"{removed.temp_files} temporary file(s) of interrupted writes")
     return 0
 
 
@@ -295,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     files = sub.add_parser("attachments", help="stored files").add_subparsers(dest="attachments_command",
                                                                              required=True)
     prune = files.add_parser("prune", help="remove files no message carries (a refused or redelivered mail's "
-                             "parts; agents' uploads never sent, after a day)")
+                             "parts; agents' uploads never sent, after a day) and temporary files a crash left")
     prune.add_argument("--older-than", type=int, default=60, metavar="MINUTES",
                        help="only files stored longer ago than this (default 60)")
     prune.set_defaults(func=cmd_attachments_prune)

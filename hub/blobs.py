@@ -15,7 +15,8 @@ signature, or an attachment stored again when its message is redelivered, takes 
 hub.attachments.orphans), and `put` of bytes already there refreshes their time, so a blob just
 handed out again is not one `delete(written_before=...)` takes.
 Writes are atomic (a temporary file in the store's folder, fsync'd, renamed into place, the
-folder fsync'd): a reader never sees half a file, and a crash leaves at most a temporary file.
+folder fsync'd): a reader never sees half a file, and a crash leaves at most a temporary file,
+which `remove_leftovers` removes once it is old (hub.attachments.orphans asks it).
 A key is checked against the hex pattern before it becomes a path, so none can leave the folder.
 `put_many` keeps several byte strings in one call (an email's parts and its original): bytes whose
 blob is there already are not written again, and each folder that gained an entry (a blob renamed
@@ -29,7 +30,7 @@ import hashlib
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -40,6 +41,8 @@ CHUNK = 1 << 16
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _KEY = re.compile(r"[0-9a-f]{64}")
 _SHARD = re.compile(r"[0-9a-f]{2}")
+_TEMP = re.compile(r"put-\d+-\d+")  # a write's temporary file (`DiskBlobStore._open_temp`)
+_TOMB = re.compile(r"put-\d+-\d+\.old")  # a blob `delete` moved out of its name
 
 
 class BlobTooLarge(ValueError):
@@ -86,6 +89,11 @@ class BlobStore(Protocol):
     def delete(self, key: str, *, written_before: datetime | None = None) -> bool:
         """Remove the blob; False when it is not there, or (with `written_before`) when it was
         written, or handed out again by `put`, at or after that time."""
+        ...
+
+    def remove_leftovers(self, *, written_before: datetime) -> int:
+        """Remove what writes (or deletes) cut short by a crash left behind, untouched since before
+        that time (never a write still in flight); returns how many were removed."""
         ...
 
 
@@ -262,6 +270,32 @@ class DiskBlobStore:
             return False
         finally:
             _unlink_quietly(tomb)
+
+
+    def remove_leftovers(self, *, written_before: datetime) -> int:
+        """Removes the temporary files in `tmp` a crash left: a write's (`put-<pid>-<n>`) not
+        written to since before `written_before` (a write in flight, in any process, keeps its
+        file's time fresh with every chunk), and a blob `delete` had moved out of its name
+        (`put-<pid>-<n>.old`) when that move was before it. The move keeps the blob's own old
+        modification time, so a tomb's age is its change time (the rename sets it): a delete going
+        on in another process is never cut short. Anything else in `tmp` is left alone."""
+        cutoff = written_before.timestamp()
+        removed = 0
+        for entry in _entries(os.fspath(self._tmp), _TEMP):
+            removed += _unlink_if_older(entry, cutoff, lambda st: st.st_mtime)
+        for entry in _entries(os.fspath(self._tmp), _TOMB):
+            removed += _unlink_if_older(entry, cutoff, lambda st: max(st.st_mtime, st.st_ctime))
+        return removed
+
+
+def _unlink_if_older(entry: os.DirEntry[str], cutoff: float, age: Callable[[os.stat_result], float]) -> bool:
+    try:
+        if not entry.is_file(follow_symlinks=False) or age(entry.stat(follow_symlinks=False)) >= cutoff:
+            return False
+        os.unlink(entry.path)
+    except FileNotFoundError:  # its writer renamed it into place, or removed it, meanwhile
+        return False
+    return True
 
 
 def _entries(folder: str, name: re.Pattern[str]) -> list[os.DirEntry[str]]:

@@ -9,7 +9,9 @@ mail's files and committing it, leaves bytes no row names at all.
 than `older_than` (an hour by default: time enough for a stored mail to reach its message),
 agents' uploads only after `UPLOAD_GRACE` (a reply may be drafted for long), then each blob no
 remaining row names and not written since the cutoff: those of the rows it removed, then every
-such blob in the store (`BlobStore.keys`: a walk of the whole store, a batch of keys per query).
+such blob in the store (`BlobStore.keys`: a walk of the whole store, a batch of keys per query),
+then the temporary files writes cut short by a crash left in the store, untouched since the same
+cutoff (`BlobStore.remove_leftovers`; a write in flight keeps its file young).
 
 The rows go in the write transaction (on PostgreSQL under the write lock, as every ingest and
 reply): a message linking a file at that moment either comes first (the row is no longer an
@@ -42,6 +44,7 @@ BATCH = 500
 class Removed:
     rows: int
     blobs: int
+    temp_files: int
 
 
 def do_remove_orphan_rows(session: Session, *, before: datetime, uploads_before: datetime,
@@ -82,7 +85,7 @@ def remove_orphans(db: Database, store: BlobStore, *, older_than: timedelta = DE
     old = store.keys(written_before=before)
     while batch := list(itertools.islice(old, BATCH)):
         blobs += _delete_unnamed(db, store, batch, before)
-    return Removed(rows, blobs)
+    return Removed(rows, blobs, store.remove_leftovers(written_before=before))
 
 
 def _delete_unnamed(db: Database, store: BlobStore, keys: Sequence[str], before: datetime) -> int:

@@ -252,8 +252,8 @@ def test_demo_loads_agents_teams_and_conversations_once(hub: Run, db_url: str) -
     assert len(agents_in(db_url)) == 4
 
 
-def test_attachments_prune_removes_files_no_message_carries(hub: Run, db_url: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_attachments_prune_removes_files_no_message_carries_and_a_crashs_temporary_files(
+        hub: Run, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from hub.attachments.actions import do_add
     from hub.attachments.models import StoredAttachment
     from hub.blobs import DiskBlobStore
@@ -265,18 +265,27 @@ def test_attachments_prune_removes_files_no_message_carries(hub: Run, db_url: st
     db = Database(db_url)
     with db.write() as s:
         do_add(s, blob_key=key, content_type="text/plain", filename="part.txt", size=33)
+    crashed, writing = tmp_path / "files" / "tmp" / "put-4242-0", tmp_path / "files" / "tmp" / "put-4243-7"
+    crashed.write_bytes(b"half of a file whose writer was killed")  # names as DiskBlobStore gives them
+    writing.write_bytes(b"a file another process is writing")
     code, out, _ = hub("attachments", "prune")
-    assert (code, out) == (0, "removed 0 stored file(s) no message carries; 0 deleted from the store\n")
+    assert (code, out) == (0, "removed 0 stored file(s) no message carries; 0 deleted from the store; "
+                              "0 temporary file(s) of interrupted writes\n")
     assert store.open(key).read() == b"a part of a mail that was refused"  # not an hour old yet
+    assert crashed.exists() and writing.exists()
 
     two_hours_ago = utcnow() - timedelta(hours=2)
     with db.write() as s:
         s.execute(update(StoredAttachment).values(created_at=two_hours_ago))
     db.dispose()
-    os.utime(store.path(key), (two_hours_ago.timestamp(), two_hours_ago.timestamp()))
+    for old in (store.path(key), crashed):
+        os.utime(old, (two_hours_ago.timestamp(), two_hours_ago.timestamp()))
     code, out, _ = hub("attachments", "prune")
-    assert (code, out) == (0, "removed 1 stored file(s) no message carries; 1 deleted from the store\n")
+    assert (code, out) == (0, "removed 1 stored file(s) no message carries; 1 deleted from the store; "
+                              "1 temporary file(s) of interrupted writes\n")
     assert not store.path(key).exists()
+    assert not crashed.exists()
+    assert writing.read_bytes() == b"a file another process is writing"
     code, _, err = hub("attachments", "prune", "--older-than", "0")
     assert code == 2 and err == "hub: --older-than is in minutes, at least 1\n"
 

@@ -260,3 +260,41 @@ def test_a_store_emptied_by_hand_while_the_hub_runs_keeps_files_again(tmp_path: 
     shutil.rmtree(tmp_path / "store")  # an admin wiped the folder
     assert DiskBlobStore(tmp_path / "store").put_many([b"after", b"before"])[1] == key
     assert store.open(key).read() == b"before"
+
+
+def test_temporary_files_a_crash_left_are_removed_once_old_and_a_fresh_one_is_kept(tmp_path: Path) -> None:
+    """A put cut short (the process killed mid-write) leaves its temporary file; one being written
+    right now, by this process or another, is fresh and stays. Nothing else in `tmp` is touched."""
+    store = DiskBlobStore(tmp_path)
+    crashed, in_flight = store._open_temp(), DiskBlobStore(tmp_path)._open_temp()  # as two puts open them
+    for fd, _ in (crashed, in_flight):
+        os.write(fd, b"half of a file")
+        os.close(fd)
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(crashed[1], (two_hours_ago, two_hours_ago))
+    not_ours = tmp_path / "tmp" / "README"
+    not_ours.write_bytes(b"an admin's note")
+    os.utime(not_ours, (two_hours_ago, two_hours_ago))
+
+    assert store.remove_leftovers(written_before=datetime.now(UTC) - timedelta(hours=1)) == 1
+    assert not os.path.exists(crashed[1])
+    assert Path(in_flight[1]).read_bytes() == b"half of a file" and not_ours.exists()
+    assert store.remove_leftovers(written_before=datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert DiskBlobStore(tmp_path / "never used").remove_leftovers(written_before=datetime.now(UTC)) == 0
+
+
+def test_a_blob_a_delete_is_moving_aside_is_not_taken_for_a_leftover(tmp_path: Path) -> None:
+    """`delete` moves an old blob out of its name before it looks at its time again: the moved file
+    keeps the blob's old modification time, but it was moved just now, so it stays until the move
+    itself is old (a crash between the move and the removal)."""
+    store = DiskBlobStore(tmp_path)
+    key = store.put(b"an old logo")
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(store.path(key), (two_hours_ago, two_hours_ago))
+    tomb = tmp_path / "tmp" / f"put-{os.getpid()}-99.old"
+    os.rename(store.path(key), tomb)  # what `delete` does first, in another process
+
+    assert store.remove_leftovers(written_before=datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert tomb.read_bytes() == b"an old logo"
+    assert store.remove_leftovers(written_before=datetime.now(UTC) + timedelta(minutes=1)) == 1
+    assert not tomb.exists()
