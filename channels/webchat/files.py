@@ -13,9 +13,18 @@ REF in a message frame's `files`: REF is the stored file's description signed fo
 this widget, so a socket takes only files its own visitor uploaded.
 
 Download: each attachment of a message event the socket sends carries `url`,
-`/widget/files/<id>?widget=<id>&type=<content type>&sig=<signature>`, signed for the visitor whose
-feed showed it (their own conversations only). It is fetched with the same bearer token: another
-visitor's token (or none) gets 404, and so does a URL whose signature is not theirs.
+`/widget/files/<id>?widget=<id>&type=<content type>&exp=<unix time>&sig=<signature>`, signed for
+the visitor whose feed showed it (their own conversations only) until `exp`, `LINK_LIFETIME` after
+the frame was sent. It is fetched with the same bearer token: another visitor's token (or none)
+gets 404, and so does a URL whose signature is not theirs; a link of theirs past `exp` gets 410
+`expired` (the widget asks the visitor to reload the page, which sends every message again with
+fresh links). A link without `exp` (issued before links expired) is refused as expired.
+Why a day: the link is read by the widget's script, not by a person: pictures are fetched the moment
+their message arrives, a document when the visitor clicks its name, which in a tab left open can be
+the next morning; every page load signs the whole history anew, so a longer life buys little. The
+expiry bounds how long access decided once (the feed showed the file to this visitor) lasts, e.g.
+after a merge moves the conversation to someone else; the token remains the lock. Emails carry
+files as attachments, not links, so they need no lifetime of their own.
 Served as a download (`attachment`, `nosniff`, a sandbox policy), never as a page of the hub, and
 typed as signed only when it is one of `ACCEPTED` (else `application/octet-stream`): the widget
 shows files from blob: URLs, which have the customer's site's origin (widget-files.js `fetchFile`
@@ -28,6 +37,10 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -44,6 +57,7 @@ ACCEPTED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "app
 MAX_FILES = 5  # per message
 MAX_REF = 2000
 MAX_NAME = 200
+LINK_LIFETIME = timedelta(days=1)  # of a download link: the module's docstring says why
 UPLOAD_PATH = "/widget/upload"
 PREFLIGHT = {"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "authorization, content-type",
              "Access-Control-Max-Age": "600"}
@@ -57,11 +71,20 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class Link(Enum):
+    """What a download link is worth to the visitor who brings it."""
+
+    GOOD = "good"
+    EXPIRED = "expired"  # theirs, but past its time (or issued before links expired)
+    REFUSED = "refused"  # not signed for them (or not signed at all)
+
+
 class FileRefs:
     """The signed references of the module's docstring: what a visitor uploaded, what they may fetch."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, clock: Callable[[], float] = time.time) -> None:
         self.key = key
+        self.clock = clock
 
     def _mac(self, *parts: object) -> str:
         return _b64(hmac.new(self.key, "\n".join(map(str, parts)).encode(), hashlib.sha256).digest()[:16])
@@ -87,13 +110,21 @@ class FileRefs:
         file_id, ctype = stored.get("id"), str(stored.get("content_type") or "application/octet-stream")
         if not isinstance(file_id, int):
             return None
-        sig = self._mac("get", widget_id, visitor_id, file_id, ctype)
-        url = f"/widget/files/{file_id}?widget={quote(widget_id)}&type={quote(ctype, safe='')}&sig={sig}"
+        expires = int(self.clock() + LINK_LIFETIME.total_seconds())
+        sig = self._mac("get", widget_id, visitor_id, file_id, ctype, expires)
+        url = (f"/widget/files/{file_id}?widget={quote(widget_id)}&type={quote(ctype, safe='')}&exp={expires}"
+               f"&sig={sig}")
         return {"id": file_id, "kind": stored.get("kind") or "file", "content_type": ctype,
                 "filename": stored.get("filename") or "", "size": stored.get("size"), "url": url}
 
-    def may_fetch(self, widget_id: str, visitor_id: str, file_id: int, ctype: str, sig: str) -> bool:
-        return hmac.compare_digest(sig.encode(), self._mac("get", widget_id, visitor_id, file_id, ctype).encode())
+    def check(self, widget_id: str, visitor_id: str, file_id: int, ctype: str, expires: str, sig: str) -> Link:
+        """Whether this visitor may fetch the file by this link now. A link from before links
+        expired was signed without `exp`: theirs all the same, and expired."""
+        signed = (expires,) if expires else ()
+        if not hmac.compare_digest(sig.encode(), self._mac("get", widget_id, visitor_id, file_id, ctype,
+                                                           *signed).encode()):
+            return Link.REFUSED
+        return Link.GOOD if expires.isdigit() and self.clock() < int(expires) else Link.EXPIRED
 
 
 def _refusal(status: int, code: str, message: str, headers: dict[str, str], **extra: Any) -> JSONResponse:
@@ -164,7 +195,7 @@ def add_file_routes(router: APIRouter, channel: WebchatChannel) -> None:
 
     @router.get("/widget/files/{attachment_id}", include_in_schema=False)  # a file, by a signed link
     async def download(attachment_id: int, request: Request, widget: str = "", type: str = "",  # noqa: A002
-                       sig: str = "") -> Response:
+                       exp: str = "", sig: str = "") -> Response:
         found = channel.widgets.get(widget)
         headers, allowed = cors(found, request)
         missing = _refusal(404, "not_found", "no such file", headers)
@@ -172,8 +203,12 @@ def add_file_routes(router: APIRouter, channel: WebchatChannel) -> None:
             return _refusal(403, "forbidden", "this widget is not allowed on this site", headers)
         visitor_id = visitor(found, request)
         port = channel.port
-        if visitor_id is None or port is None or not channel.files.may_fetch(found.id, visitor_id, attachment_id,
-                                                                              type, sig):
+        if visitor_id is None or port is None:
+            return missing
+        link = channel.files.check(found.id, visitor_id, attachment_id, type, exp, sig)
+        if link is Link.EXPIRED:
+            return _refusal(410, "expired", "this link has expired: reload the page for a new one", headers)
+        if link is not Link.GOOD:
             return missing
         try:
             content = await port.open_attachment_async(Attachment(None, id=attachment_id))

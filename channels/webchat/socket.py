@@ -15,7 +15,7 @@ Protocol (JSON text frames, at most MAX_FRAME_CHARS):
   (a resend after a lost ack is a no-op), then `{"type": "ack", "client_id", "message_id"}`; the
   message also comes back as an event. `files` (optional, at most 5; the text may then be empty):
   what POST /widget/upload answered this visitor (channels/webchat/files.py). A message event's
-  `attachments` carry each file's download URL, signed for this visitor. Anything else the frame
+  `attachments` carry each file's download URL, signed for this visitor for a day. Anything else the frame
   carries (a conversation id...) is ignored: a visitor writes only into their own conversation.
 - client → `{"type": "prechat", "name", "email"}` → `{"type": "prechat_ok"}`; `{"type": "ping"}` →
   `{"type": "pong"}`; `{"type": "typing"}` (at most every few seconds): the agents who may read

@@ -5,6 +5,7 @@ host page whose stylesheet tries to break it."""
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
+from channels.webchat.files import LINK_LIFETIME
 from tests.browser.conftest import Hub
 from tests.browser.webchat_shop import (
     FILE_LIMIT,
@@ -193,6 +195,40 @@ def test_files_go_both_ways_and_a_refused_file_says_why(hub: Hub, customer: Any,
     expect(widget.get_by_text("This file is too large: the limit is 256 KB.")).to_be_visible()
     expect(widget.locator(".msg")).to_have_count(2)
     assert page.errors == [] and console.errors == []
+
+
+def test_a_file_clicked_a_day_later_asks_for_a_reload_which_brings_it_back(hub: Hub, customer: Any) -> None:
+    """A PDF's link is fetched when the visitor clicks it: in a tab left open past the link's
+    lifetime the widget says so, and a reload signs the history's links anew."""
+    page = customer()
+    widget = start_chat(page, "Nora")
+    box = widget.get_by_placeholder("Write a message…")
+    box.fill("Could you send the manual?")
+    box.press("Enter")
+    conversation = conversation_with(hub, "Could you send the manual?")
+    agent = hub.agent(name="Mia Manuals")
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/assign", hub.agent("supervisor"),
+                   json={"assignee_id": agent.id}).status_code == 200
+    up = hub.api("POST", "/api/v1/attachments", agent, files={"file": ("manual.pdf", PDF, "application/pdf")})
+    assert hub.api("POST", f"/api/v1/conversations/{conversation}/messages", agent,
+                   json={"text": "Here it is.", "attachments": [up.json()["id"]]}).status_code == 201
+    link = widget.locator(".msg.out a.file")
+    expect(link).to_contain_text("manual.pdf")
+
+    assert hub.server is not None
+    files = hub.server.app.state.hub.adapters["webchat"].files
+    files.clock = lambda: time.time() + LINK_LIFETIME.total_seconds() + 60  # the next day, same tab
+    try:
+        link.click()
+        expect(widget.get_by_text("This file's link has expired: reload the page to open it.")).to_be_visible()
+        page.reload()
+        link = widget_of(page).locator(".msg.out a.file")
+        with page.expect_download() as download:
+            link.click()
+        assert Path(download.value.path()).read_bytes() == PDF
+    finally:
+        files.clock = time.time
+    assert page.errors == []
 
 
 def test_a_dropped_connection_on_each_side_loses_and_repeats_nothing_and_the_customer_rates(

@@ -85,8 +85,13 @@
   };
 
   Widget.prototype.fetchFile = function (a, then) {
+    var self = this;
     fetch(this.opts.base + a.url, { credentials: "omit", headers: { "Authorization": "Bearer " + this.state.token } })
-      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.blob(); })
+      .then(function (r) {
+        if (r.status === 410) self.say(self.t.error_file_expired);  // a link older than a day: a reload signs anew
+        if (!r.ok) throw new Error(String(r.status));
+        return r.blob();
+      })
       .then(function (b) {
         // A blob: URL has the shop's origin: only pictures and PDF keep their type (never HTML or SVG).
         then(URL.createObjectURL(SAFE_TYPES.indexOf(b.type) >= 0 ? b : new Blob([b], { type: "application/octet-stream" })));

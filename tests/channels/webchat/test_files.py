@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from channels.webchat.files import LINK_LIFETIME, FileRefs, Link
 from config.settings import Settings
 from hub.db import Database
-from tests.channels.webchat.test_socket import SHOP, conversation_of
+from tests.channels.webchat.test_limits import Clock
+from tests.channels.webchat.test_socket import SHOP, Visitor, conversation_of
 from tests.conftest import make_settings
 from tests.factories import TINY_PNG, AgentLogin, login
 
@@ -175,3 +177,61 @@ def test_an_agents_page_or_svg_reaches_the_visitor_only_as_bytes_to_save(
     assert got.status_code == 200 and got.content == content
     assert got.headers["content-type"] == "application/octet-stream"
     assert got.headers["content-disposition"] == "attachment" and got.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_download_link_works_for_a_day_and_only_for_its_visitor() -> None:
+    clock = Clock()
+    refs = FileRefs(b"test-hub-key", clock=clock)
+    url = refs.link("shop", "v1", {"id": 7, "content_type": "application/pdf"})["url"]  # type: ignore[index]
+    query = dict(part.split("=", 1) for part in url.partition("?")[2].split("&"))
+    exp, sig = query["exp"], query["sig"]
+    assert refs.check("shop", "v1", 7, "application/pdf", exp, sig) is Link.GOOD
+    clock.now += LINK_LIFETIME.total_seconds() - 1
+    assert refs.check("shop", "v1", 7, "application/pdf", exp, sig) is Link.GOOD  # the tab left open overnight
+    clock.now += 1
+    assert refs.check("shop", "v1", 7, "application/pdf", exp, sig) is Link.EXPIRED
+    assert refs.check("shop", "v2", 7, "application/pdf", exp, sig) is Link.REFUSED  # another visitor's
+    assert refs.check("shop", "v1", 8, "application/pdf", exp, sig) is Link.REFUSED
+    later = str(int(exp) + 3600)
+    assert refs.check("shop", "v1", 7, "application/pdf", later, sig) is Link.REFUSED  # its time stretched
+    assert refs.check("shop", "v1", 7, "application/pdf", "", sig) is Link.REFUSED
+
+    # A link handed out before links expired: signed without a time. Theirs, and expired.
+    legacy = refs._mac("get", "shop", "v1", 7, "application/pdf")
+    assert refs.check("shop", "v1", 7, "application/pdf", "", legacy) is Link.EXPIRED
+    assert refs.check("shop", "v2", 7, "application/pdf", "", legacy) is Link.REFUSED
+
+
+def test_an_expired_link_is_refused_with_a_reason_and_a_reload_brings_a_fresh_one(
+        client: TestClient, db: Database, visit: Any) -> None:
+    clock = Clock()
+    refs: FileRefs = client.app.state.hub.adapters["webchat"].files  # type: ignore[attr-defined]
+    refs.clock = clock
+    visitor = visit()
+    ack = visitor.say("send me the invoice please", "want-invoice-later-1")
+    conversation_id, _ = conversation_of(db, ack["message_id"])
+    agent: AgentLogin = login(client, db, "admin")
+    up = client.post("/api/v1/attachments", headers=agent.headers,
+                     files={"file": ("invoice.pdf", PDF, "application/pdf")})
+    reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=agent.headers,
+                        json={"text": "Here it is.", "attachments": [up.json()["id"]]})
+    assert reply.status_code == 201, reply.text
+    [file] = visitor.event_where(lambda f: f["data"].get("direction") == "out")["data"]["attachments"]
+    assert fetch(client, file["url"], visitor.token).content == PDF
+
+    clock.now += LINK_LIFETIME.total_seconds() + 60  # the visitor clicks it the day after
+    expired = fetch(client, file["url"], visitor.token)
+    assert expired.status_code == 410 and expired.json()["error"] == "expired"
+    assert expired.headers["access-control-allow-origin"] == SHOP  # the widget can read why
+    assert fetch(client, file["url"], visit().token).status_code == 404  # nothing said to another visitor
+    # A link the hub handed out before links expired (no `exp`): refused the same way.
+    visitor_id = visitor.token.partition(".")[0]
+    legacy = (f"/widget/files/{file['id']}?widget=shop&type=application%2Fpdf"
+              f"&sig={refs._mac('get', 'shop', visitor_id, file['id'], 'application/pdf')}")
+    assert fetch(client, legacy, visitor.token).status_code == 410
+
+    with client.websocket_connect("/ws/widget?widget=shop", headers={"origin": SHOP}) as ws:  # the page reloaded
+        again = Visitor(ws, {"token": visitor.token, "last_event_id": 0})
+        [fresh] = again.event_where(lambda f: f["data"].get("direction") == "out")["data"]["attachments"]
+        assert fresh["url"] != file["url"]
+        assert fetch(client, fresh["url"], visitor.token).content == PDF
