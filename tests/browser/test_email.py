@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Hub, running_hub
+from tests.browser.conftest import Agent, Hub, running_hub
 from tests.browser.test_settings import serious_violations
 from tests.channels.email.smtp_side import Recorder, smtp_server
 from tests.conftest import wait_for
@@ -52,6 +52,17 @@ def relay(msg: EmailMessage, listener: int = LISTENER) -> None:
         smtp.send_message(msg, to_addrs=["support@example.com"])
 
 
+def assigned_mail(hub: Hub, subject: str, agent_name: str) -> tuple[Agent, int]:
+    """The conversation the relayed mail `subject` became, assigned to a new agent: (agent, its id)."""
+    agent = hub.agent(name=agent_name)
+    boss = hub.agent("supervisor")
+    conv = wait_for(lambda: [c for c in hub.api("GET", "/api/v1/conversations?view=all", boss).json()["items"]
+                             if c["subject"] == subject], what="the conversation")[0]
+    assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/assign", boss,
+                   json={"assignee_id": agent.id}).status_code == 200
+    return agent, int(conv["id"])
+
+
 def test_an_email_shows_in_its_form_and_the_reply_goes_out_with_a_copy(
         hub: Hub, new_page: Any, outgoing: Recorder) -> None:
     uid = uuid.uuid4().hex[:8]
@@ -61,18 +72,13 @@ def test_an_email_shows_in_its_form_and_the_reply_goes_out_with_a_copy(
     mail["Message-ID"] = f"<{uid}@example.net>"
     mail.set_content("The total is wrong.\n\nOn Monday, Support wrote:\n> Here is your invoice.\n")
     relay(mail)
-    ana = hub.agent(name="Ana Mail")
-    boss = hub.agent("supervisor")
-    conv = wait_for(lambda: [c for c in hub.api("GET", "/api/v1/conversations?view=all", boss).json()["items"]
-                             if c["subject"] == f"Invoice {uid}"], what="the conversation")[0]
-    assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/assign", boss,
-                   json={"assignee_id": ana.id}).status_code == 200
-    [message] = [m for m in hub.api("GET", f"/api/v1/conversations/{conv['id']}", ana).json()["messages"]
+    ana, conv_id = assigned_mail(hub, f"Invoice {uid}", "Ana Mail")
+    [message] = [m for m in hub.api("GET", f"/api/v1/conversations/{conv_id}", ana).json()["messages"]
                  if m["direction"] == "in"]
     original = next(a for a in message["attachments"] if a["filename"] == "original.eml")
     assert message["attachments"][message["metadata"]["email"]["original"]] == original
 
-    page = new_page(ana, path=f"/#/c/{conv['id']}")
+    page = new_page(ana, path=f"/#/c/{conv_id}")
     head = page.locator(".msg-in .mail-head")
     expect(head).to_contain_text(f"Ada Mail <ada-{uid}@example.net>")
     expect(head).to_contain_text("billing@example.net")
@@ -152,4 +158,62 @@ def test_an_admin_adds_a_mailbox_and_tests_its_connection(hub: Hub, new_page: An
     card.get_by_role("button", name="Test connection").click()
     expect(card.locator(".st-checks")).to_contain_text(f"Works: Connected to 127.0.0.1:{OUTGOING}")
     assert serious_violations(page) == []  # the list, the open form and the findings
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def bounce_of(message_id: str, recipient: str) -> bytes:
+    """The customer's mail server's delivery report: `recipient` of our mail `message_id` is unknown."""
+    return (f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: support@example.com\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: <bounce-{uuid.uuid4().hex}@mx.example.net>\r\n"
+            "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+            "--b\r\nContent-Type: text/plain\r\n\r\n"
+            f"Your message could not be delivered to {recipient}: user unknown.\r\n"
+            "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: User unknown\r\n"
+            f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.com\r\nTo: {recipient}\r\n"
+            f"Message-ID: {message_id}\r\n--b--\r\n").encode()
+
+
+def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
+        hub: Hub, new_page: Any, outgoing: Recorder) -> None:
+    """What an agent found wrong: the reply silently left out the people the customer had copied;
+    the preview did not say to whom it goes, stayed open on the sent text after sending, and the
+    mail server's bounce showed under the customer's name; a small file read "13 byte"."""
+    uid = uuid.uuid4().hex[:8]
+    mail = EmailMessage()
+    mail["From"], mail["To"] = f"Rosa Diaz <rosa-{uid}@example.net>", f"support@example.com, partner-{uid}@example.net"
+    mail["Cc"] = f"Tom <tom-{uid}@example.net>, Support <support+abc@example.com>"
+    mail["Subject"], mail["Message-ID"] = f"Broken lid {uid}", f"<{uid}@example.net>"
+    mail.set_content("The lid is broken.\n")
+    mail.add_attachment(b"13 bytes long", maintype="text", subtype="plain", filename="note.txt")
+    relay(mail)
+    ana, conv_id = assigned_mail(hub, f"Broken lid {uid}", f"Ana {uid}")
+
+    page = new_page(ana, path=f"/#/c/{conv_id}")
+    expect(page.locator(".msg-in .attachments")).to_contain_text("note.txt 13 bytes")
+    cc = page.get_by_label("Cc")
+    expect(cc).to_have_value(f"partner-{uid}@example.net, tom-{uid}@example.net")  # not Rosa, not our own mailbox
+    page.locator("#composer-text").fill("A new lid is on its way.")
+    page.get_by_role("button", name="Preview").click()
+    preview = page.locator("#composer-preview")
+    expect(preview).to_contain_text(f"To: Rosa Diaz <rosa-{uid}@example.net>")
+    expect(preview).to_contain_text(f"Cc: partner-{uid}@example.net, tom-{uid}@example.net")
+    expect(preview).to_contain_text("The mailbox's signature and the earlier messages, quoted, are added below")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".msg-out")).to_contain_text("A new lid is on its way.")
+    expect(preview).to_be_hidden()
+    expect(page.get_by_role("button", name="Preview")).to_have_attribute("aria-expanded", "false")
+    sent = wait_for(lambda: [r for r in outgoing.received if r[2]["Subject"].startswith(f"Re: Broken lid {uid}")],
+                    what="the reply at the customer's server")[0]
+    assert sorted(sent[1]) == sorted(f"{who}-{uid}@example.net" for who in ("rosa", "partner", "tom"))
+
+    with smtplib.SMTP("127.0.0.1", LISTENER, timeout=10) as smtp:
+        smtp.sendmail("", ["support@example.com"], bounce_of(sent[2]["Message-ID"], f"tom-{uid}@example.net"))
+    report = page.locator(".msg-in", has_text="could not be delivered")
+    expect(report.locator(".msg-author")).to_have_text("Mail Delivery System")
+    expect(page.locator(".msg-out .delivery")).to_have_text("Not delivered")
+    expect(page.locator(".msg-in", has_text="The lid is broken.").locator(".msg-author")).to_have_text("Rosa Diaz")
     assert page.errors == []  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Hub, running_hub
-from tests.browser.test_email import email_settings, relay
+from tests.browser.test_email import assigned_mail, email_settings, relay
 from tests.conftest import wait_for
 from tests.dovecot import Dovecot, dovecot
 from tests.services import free_port
@@ -94,14 +94,9 @@ def test_a_reply_with_a_file_reaches_the_customer_threaded_and_their_references_
     first.set_content("My router drops the line every hour.")
     relay(first, LISTENER)
 
-    ana = hub.agent(name=f"Ana {uid}")
-    boss = hub.agent("supervisor")
-    conv = wait_for(lambda: [c for c in hub.api("GET", "/api/v1/conversations?view=all", boss).json()["items"]
-                             if c["subject"] == f"Router {uid} keeps dropping"], what="the conversation")[0]
-    assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/assign", boss,
-                   json={"assignee_id": ana.id}).status_code == 200
+    ana, conv_id = assigned_mail(hub, f"Router {uid} keeps dropping", f"Ana {uid}")
 
-    page = new_page(ana, path=f"/#/c/{conv['id']}")
+    page = new_page(ana, path=f"/#/c/{conv_id}")
     expect(page.locator(".msg-in")).to_contain_text("My router drops the line every hour.")
     page.locator("#composer-file").set_input_files([
         {"name": "firmware-notes.pdf", "mimeType": "application/pdf", "buffer": PDF}])
@@ -131,8 +126,9 @@ def test_a_reply_with_a_file_reaches_the_customer_threaded_and_their_references_
 
     expect(page.locator(".msg-in", has_text="Thanks, the new firmware fixed it.")).to_be_visible()
     expect(page.locator(".msg-in")).to_have_count(2)
-    assert page.url.endswith(f"#/c/{conv['id']}")
-    mine = [c for c in hub.api("GET", "/api/v1/conversations?view=all", boss).json()["items"]
-            if c["contact_id"] == conv["contact_id"]]
-    assert [c["id"] for c in mine] == [conv["id"]]
+    assert page.url.endswith(f"#/c/{conv_id}")
+    contact_id = hub.api("GET", f"/api/v1/conversations/{conv_id}", ana).json()["conversation"]["contact_id"]
+    mine = [c for c in hub.api("GET", "/api/v1/conversations?view=all", hub.agent("supervisor")).json()["items"]
+            if c["contact_id"] == contact_id]
+    assert [c["id"] for c in mine] == [conv_id]
     assert page.errors == []  # type: ignore[attr-defined]

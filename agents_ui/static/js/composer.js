@@ -44,8 +44,7 @@ export class Composer {
       onChange: () => this.attach([...this.fileInput.files])});
     this.attachButton = h('button', {type: 'button', class: 'attach', onClick: () => this.fileInput.click()}, t('composer.attach'));
     this.chips = h('ul', {class: 'chips', 'aria-label': t('composer.attachments'), hidden: true});
-    // Email: copies, and a plain-text preview of what the customer will read (the mailbox's
-    // signature and the quoted history are added by the hub's templates).
+    // Email: copies, and a plain-text preview of what the customer will read (it says what the hub adds).
     this.cc = h('input', {type: 'text', id: 'composer-cc', autocomplete: 'off', placeholder: t('composer.cc_placeholder'),
       onInput: () => this.updatePreview()});
     this.ccRow = h('div', {class: 'composer-cc'}, h('label', {for: 'composer-cc'}, t('composer.cc')), this.cc);
@@ -86,6 +85,18 @@ export class Composer {
     this.updatePreview();
   }
 
+  // Reply all: the others on the customer's last mail (not us, even plus-addressed).
+  resetCc() {
+    if (!this.cc || !this.isEmailReply()) return;
+    const last = [...this.pane.thread.messages.values()].sort((a, b) => a.id - b.id)
+      .filter((m) => m.direction === 'in' && ((m.metadata || {}).email || {}).kind === 'human').pop();
+    const em = last ? last.metadata.email : {};
+    const [user, domain] = (this.conv.source || '').toLowerCase().split('@');
+    const ours = (a) => a === (this.pane.contact.email || '').toLowerCase() || (a.endsWith(`@${domain}`) && a.split(/[+@]/)[0] === user);
+    this.cc.value = [...new Set([...em.to || [], ...em.cc || []].map((a) => a.email.toLowerCase()))].filter((a) => !ours(a)).join(', ');
+    this.updatePreview();
+  }
+
   ccList() { return [...new Set(this.cc.value.split(/[,;\s]+/).map((s) => s.trim()).filter(Boolean))]; }
 
   updatePreview() {
@@ -96,12 +107,13 @@ export class Composer {
     this.previewButton.setAttribute('aria-expanded', 'true');
     const t = this.t;
     const subject = (this.conv && this.conv.subject) || t('composer.no_subject');
-    const lines = [`${t('email.subject')}: ${/^re:/i.test(subject) ? subject : `Re: ${subject}`}`];
+    const c = this.pane.contact || {};
+    const lines = [`${t('email.to')}: ${c.name ? `${c.name} <${c.email}>` : c.email}`, `${t('email.subject')}: ${/^re:/i.test(subject) ? subject : `Re: ${subject}`}`];
     const cc = this.ccList();
     if (cc.length) lines.push(`${t('email.cc')}: ${cc.join(', ')}`);
     const files = this.files.filter((f) => f.stored).map((f) => f.stored.filename);
     if (files.length) lines.push(`${t('conv.attachments')}: ${files.join(', ')}`);
-    lines.push('', this.text.value.trim(), '', (this.ctx.me && this.ctx.me.name) || '');
+    lines.push('', this.text.value.trim(), '', (this.ctx.me && this.ctx.me.name) || '', '', t('composer.preview_added'));
     this.preview.textContent = lines.join('\n');
   }
 
@@ -343,7 +355,7 @@ export class Composer {
       this.renderChips();
       if (this.conv && this.conv.id === conv.id) {
         this.text.value = '';
-        if (mode === 'reply') this.cc.value = '';
+        if (mode === 'reply') { this.preview.hidden = true; this.resetCc(); }
         localStorage.removeItem(this.draftKey(mode));
         this.updateHint();
         // The socket may have brought it already, and its delivery status since (a quick failure).

@@ -75,6 +75,7 @@ export class ConversationPane {
     fill(this.el, this.header, this.scroller, this.typingNote, this.composer.mount(this.conv));
     this.renderHeader();
     for (const m of data.messages) this.thread.addMessage(m);
+    this.composer.resetCc();
     const events = data.events || await this.pastEvents(id, this.contact.id);
     if (id !== this.id) return;
     for (const e of events) this.thread.addEvent(e);

@@ -45,10 +45,10 @@ export function fmtTime(iso) {
   return new Intl.DateTimeFormat(current, opts).format(d);
 }
 
-// A file's size ("820 B", "14 kB", "2.5 MB"), in the language's own number format.
+// A file's size ("820 bytes", "14 kB", "2.5 MB"), in the language's own number format.
 export function fmtSize(bytes) {
   const [unit, size] = bytes >= 1048576 ? ['megabyte', 1048576] : bytes >= 1024 ? ['kilobyte', 1024] : ['byte', 1];
-  const fmt = new Intl.NumberFormat(current, {style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1});
+  const fmt = new Intl.NumberFormat(current, {style: 'unit', unit, unitDisplay: unit === 'byte' ? 'long' : 'short', maximumFractionDigits: 1});
   return fmt.format(bytes / size);
 }
 

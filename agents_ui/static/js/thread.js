@@ -111,7 +111,10 @@ export class Thread {
     }
   }
 
+  // Mail from another sender (a bounce) shows under its own From.
   author(m) {
+    const from = m.direction === 'in' && ((m.metadata || {}).email || {}).from;
+    if (from && from.email.toLowerCase() !== ((this.contact || {}).email || '').toLowerCase()) return from.name || from.email;
     if (m.direction === 'in') return (this.contact && this.contact.name) || this.t('conv.customer');
     return this.ctx.directory.agentName(m.author_agent_id) || this.t('conv.agent');
   }
