@@ -217,3 +217,24 @@ def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
     expect(page.locator(".msg-out .delivery")).to_have_text("Not delivered")
     expect(page.locator(".msg-in", has_text="The lid is broken.").locator(".msg-author")).to_have_text("Rosa Diaz")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_formatted_version_replaces_the_plain_text(hub: Hub, new_page: Any) -> None:
+    """A mail with an HTML part showed its words twice once formatted: the plain text stayed above
+    the frame. The frame takes the text's place."""
+    uid = uuid.uuid4().hex[:8]
+    mail = EmailMessage()
+    mail["From"], mail["To"] = f"Hank <hank-{uid}@example.net>", "support@example.com"
+    mail["Subject"], mail["Message-ID"] = f"Lid photo {uid}", f"<{uid}@example.net>"
+    mail.set_content("See the photo of the broken lid.\n")
+    mail.add_alternative("<p>See the <b>photo</b> of the broken lid.</p>", subtype="html")
+    relay(mail)
+    ana, conv_id = assigned_mail(hub, f"Lid photo {uid}", f"Ana {uid}")
+    page = new_page(ana, path=f"/#/c/{conv_id}")
+    body = page.locator(".msg-in .msg-body")
+    words = body.get_by_text("See the photo of the broken lid.", exact=True)
+    expect(words).to_be_visible()
+    body.get_by_role("button", name="Show the formatted version").click()
+    expect(page.frame_locator(".msg-in iframe.html-frame").locator("b")).to_have_text("photo")
+    expect(words).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -44,7 +44,7 @@ export class Composer {
       onChange: () => this.attach([...this.fileInput.files])});
     this.attachButton = h('button', {type: 'button', class: 'attach', onClick: () => this.fileInput.click()}, t('composer.attach'));
     this.chips = h('ul', {class: 'chips', 'aria-label': t('composer.attachments'), hidden: true});
-    // Email: copies, and a plain-text preview of what the customer will read (it says what the hub adds).
+    // Email: copies, and a plain-text preview of what the customer will read.
     this.cc = h('input', {type: 'text', id: 'composer-cc', autocomplete: 'off', placeholder: t('composer.cc_placeholder'),
       onInput: () => this.updatePreview()});
     this.ccRow = h('div', {class: 'composer-cc'}, h('label', {for: 'composer-cc'}, t('composer.cc')), this.cc);
@@ -89,7 +89,7 @@ export class Composer {
   resetCc() {
     if (!this.cc || !this.isEmailReply()) return;
     const last = [...this.pane.thread.messages.values()].sort((a, b) => a.id - b.id)
-      .filter((m) => m.direction === 'in' && ((m.metadata || {}).email || {}).kind === 'human').pop();
+      .filter((m) => m.direction === 'in' && (m.metadata.email || {}).kind === 'human').pop();
     const em = last ? last.metadata.email : {};
     const [user, domain] = (this.conv.source || '').toLowerCase().split('@');
     const ours = (a) => a === (this.pane.contact.email || '').toLowerCase() || (a.endsWith(`@${domain}`) && a.split(/[+@]/)[0] === user);

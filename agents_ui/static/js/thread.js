@@ -259,8 +259,9 @@ export class Thread {
       });
       return [el, more];
     };
-    // Each button gives way to what it shows; focus goes there rather than back to the page's top.
+    // Each button gives way to what it shows, as the frame to the text it repeats; focus goes there.
     const button = h('button', {type: 'button', class: 'link', onClick: () => {
+      holder.previousSibling.hidden = true;
       if (!(m.html || '').includes('data-remote-src')) {
         fill(holder, frame(false));
         holder.querySelector('iframe').focus();
