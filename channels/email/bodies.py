@@ -176,9 +176,13 @@ def _default_name(part: Message, ctype: str, index: int) -> str:
             subject = next(iter(raw_values(inner[0], "subject")), None)
         stem = safe_filename(decode_words(subject)) if subject else None
         return f"{(stem or 'message')[:100]}.eml"
-    ext = {"text/calendar": ".ics", "message/delivery-status": ".txt",
-           "text/rfc822-headers": ".txt"}.get(ctype) or mimetypes.guess_extension(ctype) or ".bin"
+    if ctype in _REPORT_PARTS:  # a bounce's parts: named for what they hold
+        return _REPORT_PARTS[ctype]
+    ext = {"text/calendar": ".ics"}.get(ctype) or mimetypes.guess_extension(ctype) or ".bin"
     return f"attachment-{index}{ext}"
+
+
+_REPORT_PARTS = {"message/delivery-status": "delivery-status.txt", "text/rfc822-headers": "original-headers.txt"}
 
 
 _BREAKS = re.compile(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\s*/?>")

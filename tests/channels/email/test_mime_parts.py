@@ -46,6 +46,9 @@ def with_part(part_headers: bytes, body: bytes = b"QUJD") -> bytes:
      "x.pdf", "application/pdf"),
     # no name: one from the type; invites as Outlook and others send them
     (b"Content-Type: text/calendar; charset=utf-8; method=REQUEST\r\n", "attachment-1.ics", "text/calendar"),
+    # a bounce's report parts: named for what they hold, not "attachment-2.txt"
+    (b"Content-Type: message/delivery-status\r\n", "delivery-status.txt", "message/delivery-status"),
+    (b"Content-Type: text/rfc822-headers\r\n", "original-headers.txt", "text/rfc822-headers"),
     (b"Content-Type: application/ics; name=\"invite.ics\"\r\n"
      b"Content-Disposition: attachment; filename=\"invite.ics\"\r\n", "invite.ics", "application/ics"),
 ])
