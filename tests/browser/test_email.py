@@ -180,7 +180,7 @@ def bounce_of(message_id: str, recipient: str) -> bytes:
 def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
         hub: Hub, new_page: Any, outgoing: Recorder) -> None:
     """What an agent found wrong: the reply silently left out the people the customer had copied;
-    the preview did not say to whom it goes, stayed open on the sent text after sending, and the
+    the preview and the sent reply did not say to whom it goes, stayed open on the sent text after sending, and the
     mail server's bounce showed under the customer's name; a small file read "13 byte"."""
     uid = uuid.uuid4().hex[:8]
     mail = EmailMessage()
@@ -204,6 +204,10 @@ def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
     expect(preview).to_contain_text("The mailbox's signature and the earlier messages, quoted, are added below")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator(".msg-out")).to_contain_text("A new lid is on its way.")
+    out_head = page.locator(".msg-out .mail-head")  # whom the reply went to, not only its copies
+    expect(out_head.locator("dt")).to_have_text(["To", "Cc"])
+    expect(out_head.locator("dd")).to_have_text([f"Rosa Diaz <rosa-{uid}@example.net>",
+                                                 f"partner-{uid}@example.net, tom-{uid}@example.net"])
     expect(preview).to_be_hidden()
     expect(page.get_by_role("button", name="Preview")).to_have_attribute("aria-expanded", "false")
     sent = wait_for(lambda: [r for r in outgoing.received if r[2]["Subject"].startswith(f"Re: Broken lid {uid}")],

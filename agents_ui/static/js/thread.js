@@ -1,6 +1,6 @@
 // One conversation's thread: messages oldest first, each in its channel's form, notes marked,
 // events as thin lines. Everything from a customer goes in as text (dom.js); HTML email only in a
-// sandboxed frame without scripts (its document keeps the hub's origin so its height can be read).
+// sandboxed frame without scripts (see htmlToggle).
 import {h, fill, linkify, safeUrl} from './dom.js';
 import {icon} from './icons.js';
 import {fmtDateTime, fmtSize, fmtTime} from './i18n.js';
@@ -167,14 +167,15 @@ export class Thread {
     return h('span', {class: 'mail-kind mail-unverified', role: 'note', title: hint}, this.t('email.unverified'));
   }
 
-  // From, To and CC as the mail said (inbound), or the copies an agent added (a reply).
+  // From, To and CC as the mail said (inbound), or the customer and the agent's copies (a reply).
   emailHead(m, em) {
     const t = this.t;
     const who = (a) => (a.name ? `${a.name} <${a.email}>` : a.email);
     const rows = [];
     if (em && em.from) rows.push([t('email.from'), who(em.from)]);
-    if (em && em.to && em.to.length) rows.push([t('email.to'), em.to.map(who).join(', ')]);
-    const cc = (em && em.cc) || (m.metadata && m.metadata.cc) || [];
+    const to = em ? em.to || [] : [this.contact || {}];
+    if ((to[0] || {}).email) rows.push([t('email.to'), to.map(who).join(', ')]);
+    const cc = (em || m.metadata).cc || [];
     if (cc.length) rows.push([t('email.cc'), cc.map((a) => (typeof a === 'string' ? a : who(a))).join(', ')]);
     return h('dl', {class: 'mail-head'}, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   }
