@@ -1,15 +1,21 @@
 """The shard folders of a `hub.blobs.DiskBlobStore` (`ab/cd` under its root): each made once by a
-process, and fsync'd only when it gained an entry, once per call however many it gained.
+process, and fsync'd only when it gained an entry, once however many it gained.
 
 A blob is durable once its bytes (fsync'd before the rename), its entry in `ab/cd`, `cd`'s entry in
-`ab` and `ab`'s entry in the root are on disk. So a call fsyncs, after all its renames and folder
-makings, each folder it made an entry in (a blob renamed into it, a new shard folder made in it),
-once: two files renamed into one folder share an fsync. A folder it made no entry in needs none,
-with one exception: a folder where another thread of this process made an entry (a blob, a shard
-folder) whose fsync has not finished yet, when this call relies on it (it found that blob there
-and handed out its key, or renamed its own blob into that new folder). Such a call fsyncs that
-folder too rather than answer with a blob a crash could still take: the row that names it is
-committed as soon as the call returns. Entries made by earlier processes were fsync'd by them.
+`ab` and `ab`'s entry in the root are on disk. Each folder counts the entries this process made in
+it (a blob renamed into it, a shard folder made in it) and how many of them a finished fsync
+covers. `settle(keys)` fsyncs, of the three folders each key's blob hangs from, those with an
+entry no finished fsync covers yet, whoever made it: a call that found a blob another thread has
+just renamed into place, and handed out its key, waits for that entry too, rather than answer with
+a blob a crash could still take (the row that names it may commit as soon as it returns). Two
+files renamed into one folder share an fsync. Entries made by earlier processes were fsync'd by
+them.
+
+`DiskBlobStore.put_many(settle=False)` leaves the settling to its caller, so the folders' fsyncs
+can run while the message that names the blobs is written (`HubPort.keep_files_async(settle=False)`,
+the email listener's `channels.email.files.ingest_settled`): the bytes are fsync'd before the
+rename, so a blob is either whole under its key or not there at all, and the channel acknowledges
+the message only once both are done.
 """
 
 from __future__ import annotations
@@ -18,10 +24,6 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterable
-
-
-class FolderEntries(Counter[str]):
-    """The entries one call made, by folder: what its `ShardFolders.sync` fsyncs."""
 
 
 class ShardFolders:
@@ -42,53 +44,51 @@ class ShardFolders:
         self.root = root
         self._known: set[str] = set()  # `ab/cd` folders that exist (made here, or found)
         self._root_made = False
-        self._unsynced: Counter[str] = Counter()  # entries made in a folder whose fsync has not finished
+        self._made: Counter[str] = Counter()  # entries made in a folder by this process
+        self._synced: Counter[str] = Counter()  # how many of them a finished fsync covers
         self._lock = threading.Lock()
 
     def target(self, key: str) -> str:
         """The blob's path (the key is one `DiskBlobStore` minted: 64 hex digits)."""
         return f"{self.root}/{key[:2]}/{key[2:4]}/{key}"
 
-    def rename_into(self, key: str, tmp_name: str, made: FolderEntries) -> None:
-        """The complete, fsync'd file `tmp_name` becomes the blob `key` (durable after `sync`)."""
+    def rename_into(self, key: str, tmp_name: str) -> None:
+        """The complete, fsync'd file `tmp_name` becomes the blob `key` (durable after `settle`)."""
         for again in (True, False):
-            leaf = self._leaf(key, made)
-            self._enter(leaf, made)
+            leaf = self._leaf(key)
+            self._enter(leaf)
             try:
                 os.replace(tmp_name, f"{leaf}/{key}")
                 return
             except BaseException as exc:
-                self._leave(leaf, made)
                 self._known.discard(leaf)  # the folder may be gone (someone emptied the store)
                 self._root_made = False
                 if not (again and isinstance(exc, FileNotFoundError) and os.path.exists(tmp_name)):
                     raise
 
-    def sync(self, made: FolderEntries, keys: Iterable[str]) -> None:
-        """Make the entries of this call, and those of others it relies on for `keys`, durable."""
-        with self._lock:
-            pending = [f for f in self._unsynced if f not in made]  # others' entries, not yet fsync'd
-        others: list[str] = []
-        if pending:
-            relied = {f for key in keys for f in (self.root, f"{self.root}/{key[:2]}",
-                                                  f"{self.root}/{key[:2]}/{key[2:4]}")}
-            others = sorted(f for f in pending if f in relied)
-        for folder in [*made, *others]:
+    def settle(self, keys: Iterable[str]) -> None:
+        """Make the entries these keys' blobs hang from durable: fsync each of their folders with
+        an entry no finished fsync covers (see the module's notes)."""
+        folders = sorted({f for key in keys for f in (self.root, f"{self.root}/{key[:2]}",
+                                                       f"{self.root}/{key[:2]}/{key[2:4]}")})
+        for folder in folders:
+            with self._lock:
+                made = self._made[folder]
+                if self._synced[folder] >= made:
+                    continue
             fsync_dir(folder)
-            if folder in made:  # after its fsync only: a failed one leaves the folder unsynced
-                with self._lock:
-                    self._unsynced.subtract({folder: made[folder]})
-                    if self._unsynced[folder] <= 0:
-                        del self._unsynced[folder]
+            with self._lock:  # after its fsync only: a failed one leaves the folder unsettled
+                if self._synced[folder] < made:
+                    self._synced[folder] = made
 
-    def _leaf(self, key: str, made: FolderEntries) -> str:
+    def _leaf(self, key: str) -> str:
         top = f"{self.root}/{key[:2]}"
         leaf = f"{top}/{key[2:4]}"
         if leaf not in self._known:
             if not self._root_made:
                 self.make_root()
-            self._mkdir(self.root, top, made)
-            self._mkdir(top, leaf, made)
+            self._mkdir(self.root, top)
+            self._mkdir(top, leaf)
             self._known.add(leaf)
         return leaf
 
@@ -99,31 +99,19 @@ class ShardFolders:
             fsync_dir(os.path.dirname(os.path.abspath(self.root)))
         self._root_made = True
 
-    def _mkdir(self, parent: str, folder: str, made: FolderEntries) -> None:
-        self._enter(parent, made)
+    def _mkdir(self, parent: str, folder: str) -> None:
+        if os.path.isdir(folder):  # made by an earlier process (durable), or counted by its maker here
+            return
+        self._enter(parent)
         try:
             os.mkdir(folder)
         except FileExistsError:
-            self._leave(parent, made)
-        except BaseException:
-            self._leave(parent, made)
-            raise
+            pass  # someone made it meanwhile: counted all the same, at worst one fsync more
 
-    def _enter(self, folder: str, made: FolderEntries) -> None:
-        """Before an entry is made in `folder`: until its fsync, others relying on it fsync too."""
+    def _enter(self, folder: str) -> None:
+        """Before an entry is made in `folder` (one that is not made after all costs an fsync more)."""
         with self._lock:
-            self._unsynced[folder] += 1
-        made[folder] += 1
-
-    def _leave(self, folder: str, made: FolderEntries) -> None:
-        """The entry was not made after all."""
-        with self._lock:
-            self._unsynced[folder] -= 1
-            if self._unsynced[folder] <= 0:
-                del self._unsynced[folder]
-        made[folder] -= 1
-        if made[folder] <= 0:
-            del made[folder]
+            self._made[folder] += 1
 
 
 def fsync_dir(path: str) -> None:

@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from hub.blob_folders import FolderEntries, ShardFolders, fsync_dir
+from hub.blob_folders import ShardFolders, fsync_dir
 
 CHUNK = 1 << 16
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -66,10 +66,16 @@ class BlobStore(Protocol):
         ignores them."""
         ...
 
-    def put_many(self, contents: Sequence[bytes]) -> list[str]:
+    def put_many(self, contents: Sequence[bytes], *, settle: bool = True) -> list[str]:
         """`put` each of `contents` (sizes checked by the caller), keys in order: one call for the
         files of one message, so a store can share work between them (an object store may simply
-        put each)."""
+        put each). With `settle=False` the blobs are whole under their keys on return, but durable
+        only once `settle(keys)` returned (a store whose puts are durable at once ignores it)."""
+        ...
+
+    def settle(self, keys: Iterable[str]) -> None:
+        """After `put_many(settle=False)`: its blobs are durable on return (a no-op for a store
+        whose puts are durable at once, as an object store's are)."""
         ...
 
     def open(self, key: str) -> BinaryIO:
@@ -150,23 +156,22 @@ class DiskBlobStore:
             finally:
                 os.close(fd)
             key = digest.hexdigest()
-            made = FolderEntries()
             if self._refresh(key):
                 os.unlink(tmp_name)
             else:
-                self._folders.rename_into(key, tmp_name, made)
+                self._folders.rename_into(key, tmp_name)
         except BaseException:
             _unlink_quietly(tmp_name)
             raise
-        self._folders.sync(made, [key])
+        self._folders.settle([key])
         return key
 
-    def put_many(self, contents: Sequence[bytes]) -> list[str]:
+    def put_many(self, contents: Sequence[bytes], *, settle: bool = True) -> list[str]:
         """Keep each of `contents` as `put` does (no limit: the caller checked their sizes) and
         return their keys in order. Bytes already kept are not written again (their time is
-        refreshed); each folder that gained an entry is fsync'd once, after all of them."""
+        refreshed); each folder that gained an entry is fsync'd once, after all of them, or, with
+        `settle=False`, when the caller calls `settle(keys)` (hub.blob_folders)."""
         keys = [hashlib.sha256(c).hexdigest() for c in contents]
-        made = FolderEntries()
         done: set[str] = set()
         for key, content in zip(keys, contents, strict=True):
             if key in done:
@@ -176,12 +181,16 @@ class DiskBlobStore:
                 continue
             tmp_name = self._write_temp(content)
             try:  # should another thread have put the same bytes meanwhile, this replaces them
-                self._folders.rename_into(key, tmp_name, made)
+                self._folders.rename_into(key, tmp_name)
             except BaseException:
                 _unlink_quietly(tmp_name)
                 raise
-        self._folders.sync(made, done)
+        if settle:
+            self.settle(done)
         return keys
+
+    def settle(self, keys: Iterable[str]) -> None:
+        self._folders.settle(keys)
 
     def _refresh(self, key: str) -> bool:
         """Whether the blob is there already; if so it is young again (see `delete`)."""

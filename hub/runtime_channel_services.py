@@ -166,12 +166,18 @@ class ChannelServices(HubWriter):
                                        whole_message=whole_message)
         return _kept_as(kept, cid)
 
-    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+    async def keep_files_async(self, files: Sequence[FileToKeep], *,
+                               settle: bool = True) -> list[Attachment | RejectedMessage]:
         store = self.options.files
         if store is None:
             return [RejectedMessage(NO_FILES) for _ in files]
-        kept = await asyncio.to_thread(store.keep_many, files) if files else []
+        kept = await asyncio.to_thread(store.keep_many, files, settle=settle) if files else []
         return [k if isinstance(k, RejectedMessage) else _kept_as(k, f.cid) for f, k in zip(files, kept, strict=True)]
+
+    async def settle_files_async(self, files: Sequence[Attachment]) -> None:
+        store, keys = self.options.files, [a.kept for a in files if a.kept]
+        if store is not None and keys:
+            await asyncio.to_thread(store.settle, keys)
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         return await asyncio.to_thread(self.read_attachment, attachment)

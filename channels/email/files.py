@@ -12,6 +12,7 @@ note; so is the raw message. Any other failure raises: the mail is fetched or re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -23,16 +24,18 @@ RAW_FILENAME = "original.eml"
 RAW_CONTENT_TYPE = "message/rfc822"
 
 
-async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[Part]) -> InboundMessage:
+async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[Part], *,
+                     settle: bool = True) -> InboundMessage:
     """`message` with its parts and raw bytes kept through `port.keep_files_async`: `attachments`
     are the kept files (the hub gives them ids and URLs when it stores the message), the original
-    last, `metadata.email.original` its place among them."""
+    last, `metadata.email.original` its place among them. `settle=False`: durable once
+    `port.settle_files_async(message.attachments)` returned (`ingested_settled`)."""
     email = dict(message.metadata.get("email", {}))
     repairs = list(email.get("repairs", []))
     wanted = [FileToKeep(p.content, p.content_type, p.filename, p.content_id) for p in parts]
     if message.raw is not None:  # we know what it is: the hub need not read its type from it
         wanted.append(FileToKeep(message.raw, RAW_CONTENT_TYPE, RAW_FILENAME, whole_message=True))
-    kept = await port.keep_files_async(wanted) if wanted else []
+    kept = await port.keep_files_async(wanted, settle=settle) if wanted else []
     files: list[Attachment] = []
     for part, got in zip(parts, kept, strict=False):
         if isinstance(got, RejectedMessage):  # over the hub's limit, or a hub that keeps no files
@@ -50,6 +53,20 @@ async def with_files(port: EmailPort, message: InboundMessage, parts: Sequence[P
     if repairs:
         email["repairs"] = repairs
     return replace(message, attachments=tuple(files), metadata={**message.metadata, "email": email})
+
+
+async def ingest_settled(port: EmailPort, message: InboundMessage) -> None:
+    """Ingest a message whose files `with_files(settle=False)` kept, and settle those files
+    meanwhile: the folders' fsyncs run beside the write instead of before it (a fifth of the
+    listener's throughput, bench/RESULTS.md "Issue 15, session 12"). Returns once both are done;
+    raises ingest's error first (a `RejectedMessage` is for good), else the settling's. A message
+    written but whose files could not be settled is not acknowledged: its redelivery keeps the
+    files again (whole under their keys, or written anew) and finds the message stored."""
+    ingested, settled = await asyncio.gather(port.ingest_async(message), port.settle_files_async(message.attachments),
+                                             return_exceptions=True)
+    for outcome in (ingested, settled):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _why(exc: RejectedMessage) -> str:

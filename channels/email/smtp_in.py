@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email.bodies import Part
 from channels.email.classify import classify
-from channels.email.files import with_files
+from channels.email.files import ingest_settled, with_files
 from channels.email.inbound import EmailPort, report_bounce, to_inbound, to_raw
 from channels.email.parsing import parse_email
 from channels.email.settings import EmailSettings, Mailbox
@@ -62,7 +62,7 @@ class Handler:
             for box, message, reason in prepared:
                 if isinstance(message, InboundMessage):
                     try:
-                        await self.port.ingest_async(await with_files(self.port, message, parts))
+                        await ingest_settled(self.port, await with_files(self.port, message, parts, settle=False))
                         await report_bounce(self.port, message, self.addresses)
                         continue
                     except RejectedMessage as exc:  # bad for good (a value the hub cannot store)

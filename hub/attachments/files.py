@@ -69,9 +69,10 @@ class AttachmentFiles:
             raise self.too_large() from None
         return Kept(key, content_type, safe_filename(filename, content_type), self.store.size(key))
 
-    def keep_many(self, files: Sequence[FileToKeep]) -> list[Kept | RejectedMessage]:
+    def keep_many(self, files: Sequence[FileToKeep], *, settle: bool = True) -> list[Kept | RejectedMessage]:
         """`keep` for each of a message's files, their bytes stored in one `BlobStore.put_many`:
-        for each, in order, what it was kept as, or why it was not (nothing kept of that one)."""
+        for each, in order, what it was kept as, or why it was not (nothing kept of that one).
+        `settle=False`: durable once `settle` returned (`BlobStore.put_many`)."""
         checked: list[Kept | RejectedMessage] = []
         contents: list[bytes] = []
         for f in files:
@@ -84,8 +85,11 @@ class AttachmentFiles:
                 continue
             checked.append(Kept("", ctype, safe_filename(f.filename, ctype), len(f.content)))
             contents.append(f.content)
-        keys = iter(self.store.put_many(contents) if contents else ())
+        keys = iter(self.store.put_many(contents, settle=settle) if contents else ())
         return [replace(k, blob_key=next(keys)) if isinstance(k, Kept) else k for k in checked]
+
+    def settle(self, blob_keys: Sequence[str]) -> None:
+        self.store.settle(blob_keys)
 
     @staticmethod
     def _type_of(head: bytes, declared: str | None, filename: str | None, accept: frozenset[str] | None,

@@ -125,11 +125,20 @@ class HubPort(Protocol):
         pictures'), whatever `content_type` says."""
         ...
 
-    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+    async def keep_files_async(self, files: Sequence[FileToKeep], *,
+                               settle: bool = True) -> list[Attachment | RejectedMessage]:
         """`keep_file_async` for each of a message's files, in one go (one thread hand-off, one
         fsync per folder): for each, in order, its `Attachment`, or the `RejectedMessage` (over the
         limit, refused type, a hub that keeps no files) that `keep_file_async` would have raised.
-        Any other error raises, for all of them."""
+        Any other error raises, for all of them. With `settle=False` the files are whole on
+        return but durable only once `settle_files_async` returned for them: the adapter runs that
+        beside the message's ingest (their folders' fsyncs no longer wait in front of it) and
+        acknowledges the message only after both."""
+        ...
+
+    async def settle_files_async(self, files: Sequence[Attachment]) -> None:
+        """Make the files `keep_files_async(settle=False)` kept durable (their `Attachment`s;
+        others are ignored). Raises when it cannot: do not acknowledge the message then."""
         ...
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:

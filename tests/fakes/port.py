@@ -259,7 +259,8 @@ class FakeHubPort(HubPort):
         kept = await self.store_attachment_async(content, content_type, filename, cid=cid, accept=accept)
         return replace(kept, url=None, id=None, kept=str(kept.id))  # its id comes with the message
 
-    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+    async def keep_files_async(self, files: Sequence[FileToKeep], *,
+                               settle: bool = True) -> list[Attachment | RejectedMessage]:
         kept: list[Attachment | RejectedMessage] = []
         for f in files:
             try:
@@ -268,6 +269,9 @@ class FakeHubPort(HubPort):
             except RejectedMessage as exc:
                 kept.append(exc)
         return kept
+
+    async def settle_files_async(self, files: Sequence[Attachment]) -> None:
+        """Files in memory are as durable as they get here."""
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         if attachment.id is None or attachment.id not in self.files:

@@ -36,13 +36,17 @@ class FilesKept:
         self.updates.append(update)
         return True
 
-    async def keep_files_async(self, files: Sequence[FileToKeep]) -> list[Attachment | RejectedMessage]:
+    async def keep_files_async(self, files: Sequence[FileToKeep], *,
+                               settle: bool = True) -> list[Attachment | RejectedMessage]:
         """As the hub: the bytes now, the ids when the message is stored (here: never, the keys are kept)."""
         kept: list[Attachment | RejectedMessage] = []
         for f in files:
             self.files.append(f.content)
             kept.append(Attachment(None, f.content_type, f.filename, len(f.content), f.cid, kept=str(len(self.files))))
         return kept
+
+    async def settle_files_async(self, files: Sequence[Attachment]) -> None:
+        """Files in memory are as durable as they get here."""
 
 
 @dataclass

@@ -1,12 +1,17 @@
-"""Files no message carries are removed (hub.attachments.orphans, `hub attachments prune`): an
-agent's upload never sent (after a day); the conversation's files, and bytes another row still
-names, stay. A relay's second copy of a mail leaves no row to remove: its parts' rows are written
-by ingest, which finds the mail known. "Later" is the cleanup's `now`, not a wait."""
+"""A relayed mail's files. The relay hears 250 only once they are durable (their folders' fsyncs
+run beside the message's write); when they cannot be made so, 451, and the second try stores the
+mail once with its files. Files no message carries are removed (hub.attachments.orphans, `hub
+attachments prune`): an agent's upload never sent (after a day); the conversation's files, and
+bytes another row still names, stay. A relay's second copy of a mail leaves no row to remove: its
+parts' rows are written by ingest, which finds the mail known. "Later" is the cleanup's `now`, not
+a wait."""
 
 from __future__ import annotations
 
 import hashlib
 import smtplib
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -16,6 +21,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from config.settings import Settings
+from hub import blob_folders
 from hub.attachments.models import StoredAttachment
 from hub.attachments.orphans import remove_orphans
 from hub.blobs import DiskBlobStore
@@ -108,3 +114,87 @@ def test_a_mail_whose_files_were_kept_but_never_committed_leaves_bytes_the_clean
     removed = remove_orphans(db, store, now=utcnow() + timedelta(hours=2))
     assert removed.rows == 0 and removed.blobs == 2  # the PDF and the original message
     assert not pdf.exists()
+
+
+def _contract(message_id: str, pdf: bytes) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "ada@example.net", "support@example.com", "The contract"
+    mail["Message-ID"] = message_id
+    mail.set_content("Signed, attached.")
+    mail.add_attachment(pdf, maintype="application", subtype="pdf", filename="contract.pdf")
+    return mail
+
+
+def _messages_in(client: TestClient, headers: dict[str, str]) -> list[dict[str, object]]:
+    convs = client.get("/api/v1/conversations?view=all", headers=headers).json()["items"]
+    return [m for c in convs for m in client.get(f"/api/v1/conversations/{c['id']}", headers=headers)
+            .json()["messages"] if m["direction"] == "in"]
+
+
+def _on_fsync_of_folder_of(client: TestClient, content: bytes, first: Callable[[], None],
+                           monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """`first()` before each fsync of the folder `content`'s blob goes in; returns the real fsync."""
+    store = client.app.state.hub.options.files.store  # type: ignore[attr-defined]
+    leaf = str(store.path(hashlib.sha256(content).hexdigest()).parent)
+    real = blob_folders.fsync_dir
+
+    def disk(path: str) -> None:
+        if path == leaf:
+            first()
+        real(path)
+
+    monkeypatch.setattr(blob_folders, "fsync_dir", disk)
+    return real
+
+
+def test_the_relay_hears_250_only_once_the_mails_files_are_on_disk_for_good(
+        client: TestClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = login(client, db, "admin")
+    pdf = PDF + b"%held\n"
+    in_fsync, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        in_fsync.set()
+        assert release.wait(10)
+
+    _on_fsync_of_folder_of(client, pdf, slow, monkeypatch)
+    answers: list[object] = []
+
+    def relay() -> None:
+        with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=20) as smtp:
+            answers.append(smtp.send_message(_contract("<held@example.net>", pdf), to_addrs=["support@example.com"]))
+
+    sender = threading.Thread(target=relay)
+    sender.start()
+    try:
+        assert in_fsync.wait(10)
+        # The message is written while its PDF's folder is still being made durable...
+        wait_for(lambda: _messages_in(client, admin.headers), what="the message, written beside the fsync")
+        assert answers == [], "...but the relay has no answer yet"
+    finally:
+        release.set()
+        sender.join(20)
+    assert answers == [{}], "250 for the one recipient once the fsync is done"
+
+
+def test_a_mail_whose_files_cannot_be_made_durable_is_answered_451_and_the_retry_stores_it_once(
+        client: TestClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = login(client, db, "admin")
+    pdf = PDF + b"%disk trouble\n"
+
+    def failing() -> None:
+        raise OSError(5, "Input/output error")
+
+    real = _on_fsync_of_folder_of(client, pdf, failing, monkeypatch)
+    mail = _contract("<disk@example.net>", pdf)
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp, \
+            pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.send_message(mail, to_addrs=["support@example.com"])
+    assert refused.value.smtp_code == 451  # the relay keeps the mail and tries again later
+
+    monkeypatch.setattr(blob_folders, "fsync_dir", real)  # the disk is well again
+    with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
+        assert smtp.send_message(mail, to_addrs=["support@example.com"]) == {}
+    [message] = _messages_in(client, admin.headers)  # stored once
+    got = next(a for a in message["attachments"] if a["filename"] == "contract.pdf")  # type: ignore[attr-defined]
+    assert client.get(got["url"], headers=admin.headers).content == pdf
