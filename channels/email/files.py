@@ -61,7 +61,9 @@ async def ingest_settled(port: EmailPort, message: InboundMessage) -> None:
     listener's throughput, bench/RESULTS.md "Issue 15, session 12"). Returns once both are done;
     raises ingest's error first (a `RejectedMessage` is for good), else the settling's. A message
     written but whose files could not be settled is not acknowledged: its redelivery keeps the
-    files again (whole under their keys, or written anew) and finds the message stored."""
+    files again (whole under their keys, or written anew) and finds the message stored. Only for
+    an acknowledgement that comes after the write (the listener's 250): IMAP's is its cursor, which
+    commits with the message, so its files are settled before (`with_files` as it is)."""
     ingested, settled = await asyncio.gather(port.ingest_async(message), port.settle_files_async(message.attachments),
                                              return_exceptions=True)
     for outcome in (ingested, settled):
