@@ -131,14 +131,17 @@ def _address(a: Any) -> dict[str, str]:
 async def report_bounce(port: EmailPort, message: InboundMessage, ours: tuple[str, ...]) -> bool:
     """A stored bounce of one of our mails (its Message-ID on one of our mailboxes' domains, the
     provider id our send returned) marks that reply not delivered, with the receiving server's
-    words. A delay report ("still trying") changes nothing."""
+    words, led by the recipient they are about when they do not name it (a reply with copies can
+    bounce for one copy only). A delay report ("still trying") changes nothing."""
     bounce = message.metadata.get("email", {}).get("bounce") or {}
     original = str(bounce.get("original_message_id") or "")
     domain = original.rpartition("@")[2].rstrip(">").lower()
     if not original or not bounce.get("permanent", True) or domain not in {a.rpartition("@")[2] for a in ours}:
         return False
-    update = DeliveryUpdate(channel=CHANNEL, provider_id=original, status="undelivered",
-                            error_message=str(bounce.get("reason") or "the mail bounced"))
+    reason, recipient = str(bounce.get("reason") or "the mail bounced"), str(bounce.get("recipient") or "")
+    if recipient and recipient.lower() not in reason.lower():
+        reason = f"{recipient}: {reason}"  # as smtp_out words a refused recipient
+    update = DeliveryUpdate(channel=CHANNEL, provider_id=original, status="undelivered", error_message=reason)
     try:
         return await asyncio.to_thread(port.apply_delivery_update, update)
     except Exception:  # the bounce itself is stored; its mark is lost, not the mailbox's progress

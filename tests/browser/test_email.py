@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Agent, Hub, running_hub
 from tests.browser.test_settings import serious_violations
-from tests.channels.email.smtp_side import Recorder, smtp_server
+from tests.channels.email.smtp_side import Recorder, delivery_report, smtp_server
 from tests.conftest import wait_for
 from tests.services import free_port
 
@@ -161,22 +161,6 @@ def test_an_admin_adds_a_mailbox_and_tests_its_connection(hub: Hub, new_page: An
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def bounce_of(message_id: str, recipient: str) -> bytes:
-    """The customer's mail server's delivery report: `recipient` of our mail `message_id` is unknown."""
-    return (f"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: support@example.com\r\n"
-            "Subject: Undelivered Mail Returned to Sender\r\n"
-            f"Message-ID: <bounce-{uuid.uuid4().hex}@mx.example.net>\r\n"
-            "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
-            'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
-            "--b\r\nContent-Type: text/plain\r\n\r\n"
-            f"Your message could not be delivered to {recipient}: user unknown.\r\n"
-            "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
-            f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-            f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: User unknown\r\n"
-            f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.com\r\nTo: {recipient}\r\n"
-            f"Message-ID: {message_id}\r\n--b--\r\n").encode()
-
-
 def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
         hub: Hub, new_page: Any, outgoing: Recorder) -> None:
     """What an agent found wrong: the reply silently left out the people the customer had copied;
@@ -215,7 +199,7 @@ def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
     assert sorted(sent[1]) == sorted(f"{who}-{uid}@example.net" for who in ("rosa", "partner", "tom"))
 
     with smtplib.SMTP("127.0.0.1", LISTENER, timeout=10) as smtp:
-        smtp.sendmail("", ["support@example.com"], bounce_of(sent[2]["Message-ID"], f"tom-{uid}@example.net"))
+        smtp.sendmail("", ["support@example.com"], delivery_report(sent[2]["Message-ID"], f"tom-{uid}@example.net"))
     report = page.locator(".msg-in", has_text="could not be delivered")
     expect(report.locator(".msg-author")).to_have_text("Mail Delivery System")
     expect(page.locator(".msg-out .delivery")).to_have_text("Not delivered")

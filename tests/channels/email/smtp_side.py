@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,3 +53,22 @@ def smtp_server(port: int, recorder: Recorder | None = None) -> Iterator[Recorde
         yield recorder
     finally:
         controller.stop()
+
+
+def delivery_report(message_id: str, recipient: str,
+                    diagnostic: str = "550 5.1.1 <{recipient}>: Recipient address rejected: User unknown") -> bytes:
+    """What a receiving server sends back when our mail `message_id` could not reach `recipient`:
+    a delivery status report (RFC 3464) from its MAILER-DAEMON, with the headers of our mail."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <bounce-{uuid.uuid4().hex}@mx.example.net>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        f"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered to {recipient}.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; {diagnostic.format(recipient=recipient)}\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: support@example.com\r\nTo: {recipient}\r\nMessage-ID: {message_id}\r\n"
+        "--B--\r\n").encode()

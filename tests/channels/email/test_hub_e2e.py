@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from hub.db import Database
-from tests.channels.email.smtp_side import Recorder
+from tests.channels.email.smtp_side import Recorder, delivery_report
 from tests.conftest import make_settings, wait_for
 from tests.factories import api_key, inbound, login
 from tests.services import free_port
@@ -124,23 +124,6 @@ def test_an_agent_writes_first_to_a_contact_and_the_answer_joins_that_conversati
     assert refused.status_code == 422 and "email address" in refused.text
 
 
-def bounce_of(message_id: str, recipient: str) -> bytes:
-    """A delivery status report (RFC 3464) saying `message_id` could not be delivered."""
-    return (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
-        "To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        "Message-ID: <bounce-1@mx.example.net>\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
-        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
-        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
-        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown\r\n"
-        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"From: support@example.com\r\nTo: {recipient}\r\nMessage-ID: {message_id}\r\n"
-        "--B--\r\n").encode()
-
-
 def test_machine_mail_is_shown_but_never_work_and_a_bounce_marks_our_reply_not_delivered(
         client: TestClient, db: Database, settings: Settings, outgoing: tuple[int, Recorder]) -> None:
     _, recorder = outgoing
@@ -170,7 +153,7 @@ def test_machine_mail_is_shown_but_never_work_and_a_bounce_marks_our_reply_not_d
     stray.set_content("Deals!")
     relay(settings, stray)
     with smtplib.SMTP("127.0.0.1", settings.email.listener_port, timeout=10) as smtp:
-        smtp.sendmail("", ["support@example.com"], bounce_of(ours, "bo@example.net"))
+        smtp.sendmail("", ["support@example.com"], delivery_report(ours, "bo@example.net"))
 
     messages = wait_for(lambda: (m := thread(client, admin.headers, conv["id"])) and len(m) == 4 and m,
                         what="the auto-reply and the bounce in the conversation")
