@@ -27,7 +27,9 @@ _BODY_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]{1,250}>)", re.IGNORECASE | r
 @dataclass(frozen=True)
 class Bounce:
     original_message_id: str | None  # our mail that did not arrive, when the report names it
-    reason: str  # the receiving server's words, e.g. "550 5.1.1 <ana@example.com>: User unknown"
+    # The receiving server's words, e.g. "550 5.1.1 <ana@example.com>: User unknown"; None when it
+    # gave none (never words of ours: the console shows these to agents in every language).
+    reason: str | None
     recipient: str | None = None
     permanent: bool = True  # False for "delayed": the server is still trying
 
@@ -113,13 +115,13 @@ def _delivery_report(msg: Message, heads: Headers) -> Bounce | None:
         ids = message_ids(heads, "in-reply-to") or message_ids(heads, "references")
         original = ids[-1] if ids else None
     if chosen is None:
-        return Bounce(original, "delivery failed (the report names no recipient)")
+        return Bounce(original, None)
     status = _first(chosen, "status") or ""
     diagnostic = _first(chosen, "diagnostic-code") or ""
-    reason = re.sub(r"^\s*(smtp|x-[\w-]+)\s*;\s*", "", diagnostic, flags=re.IGNORECASE) or status or "delivery failed"
+    reason = re.sub(r"^\s*(smtp|x-[\w-]+)\s*;\s*", "", diagnostic, flags=re.IGNORECASE) or status or None
     written = _first(chosen, "final-recipient") or _first(chosen, "original-recipient") or ""
     recipient = re.sub(r"^\s*rfc822\s*;\s*", "", written, flags=re.IGNORECASE) or None
-    return Bounce(original, reason[:MAX_REASON], recipient,
+    return Bounce(original, reason[:MAX_REASON] if reason else None, recipient,
                   permanent=(_first(chosen, "action") or "failed").lower() == "failed")
 
 
@@ -149,6 +151,6 @@ def _text_bounce(parsed: ParsedEmail) -> Bounce:
     ids = [i for i in found if i != parsed.message_id]
     reason_line = next((line.strip() for line in parsed.text.splitlines()
                         if re.search(r"\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b", line)), "")
-    reason = reason_line or (parsed.subject or "delivery failed")
+    reason = reason_line or parsed.subject
     original = ids[0] if ids else (parsed.in_reply_to or parsed.references or (None,))[-1]
-    return Bounce(original, one_line(reason)[:MAX_REASON])
+    return Bounce(original, one_line(reason)[:MAX_REASON] if reason else None)

@@ -138,10 +138,11 @@ async def report_bounce(port: EmailPort, message: InboundMessage, ours: tuple[st
     domain = original.rpartition("@")[2].rstrip(">").lower()
     if not original or not bounce.get("permanent", True) or domain not in {a.rpartition("@")[2] for a in ours}:
         return False
-    reason, recipient = str(bounce.get("reason") or "the mail bounced"), str(bounce.get("recipient") or "")
-    if recipient and recipient.lower() not in reason.lower():
-        reason = f"{recipient}: {reason}"  # as smtp_out words a refused recipient
-    update = DeliveryUpdate(channel=CHANNEL, provider_id=original, status="undelivered", error_message=reason)
+    reason, recipient = str(bounce.get("reason") or ""), str(bounce.get("recipient") or "")
+    if recipient and recipient.lower() not in reason.lower():  # as smtp_out words a refused recipient
+        reason = f"{recipient}: {reason}" if reason else recipient
+    update = DeliveryUpdate(channel=CHANNEL, provider_id=original, status="undelivered",
+                            error_message=reason or None)
     try:
         return await asyncio.to_thread(port.apply_delivery_update, update)
     except Exception:  # the bounce itself is stored; its mark is lost, not the mailbox's progress

@@ -40,3 +40,15 @@ def test_the_reason_names_the_recipient_that_bounced(diagnostic: str, shown: str
     assert asyncio.run(report_bounce(port, to_inbound(parsed, classify(parsed), BOX, raw), (BOX.address,)))  # type: ignore[arg-type]
     [update] = port.updates
     assert (update.provider_id, update.status, update.error_message) == (OURS, "undelivered", shown)
+
+
+def test_a_report_without_the_servers_words_leaves_no_english_of_ours_in_their_place() -> None:
+    """The console shows the reason as the server gave it, in any language: where a report gives
+    none, the reply is "Not delivered" with no made-up words (they were English in every console)."""
+    raw = delivery_report(OURS, "copy@example.net").replace(b"Final-Recipient", b"X-Other").replace(
+        b"Action: failed", b"X-Note: none").replace(b"Diagnostic-Code", b"X-Diagnostic")
+    parsed = parse_email(raw)
+    port = Port()
+    assert asyncio.run(report_bounce(port, to_inbound(parsed, classify(parsed), BOX, raw), (BOX.address,)))  # type: ignore[arg-type]
+    [update] = port.updates
+    assert (update.status, update.error_message) == ("undelivered", None)
