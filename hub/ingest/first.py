@@ -29,6 +29,7 @@ from hub.contacts.actions import mark_created, new_contact_row
 from hub.conversations.message_rows import insert_messages
 from hub.conversations.models import Conversation
 from hub.conversations.schemas import conversation_dict
+from hub.db import loaded_entity
 from hub.events import log, writes
 from hub.events.types import ConversationCreated, TypedEvent
 from hub.ingest.keys import own_keys, record_part
@@ -42,7 +43,7 @@ from hub.ingest.rows import (
     message_created,
     message_row,
 )
-from hub.plain_sql import PlainSql, insert_text, rows_text
+from hub.plain_sql import PlainSql, insert_text, new_row, rows_text
 from hub.ports import InboundMessage, IngestResult
 from hub.routing.decision import Decision
 
@@ -135,11 +136,11 @@ class _New:
     def conversation(self, session: Session, msg: InboundMessage, message_id: int, conversation_id: int,
                      contact_id: int, route: IngestRouting | None) -> None:
         now = self.now
-        conv = Conversation(
-            id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source, subject=msg.subject,
-            status="open", waiting_since=now, last_agent_id=None, last_message_at=now, created_at=now,
-            updated_at=now,
-        )
+        conv = loaded_entity(Conversation, new_row(
+            CONVERSATIONS, id=conversation_id, contact_id=contact_id, channel=msg.channel, source=msg.source,
+            subject=msg.subject, status="open", waiting_since=now, last_agent_id=None, last_message_at=now,
+            created_at=now, updated_at=now,
+        ))
         self.events.append(ConversationCreated(conversation_id=conversation_id, contact_id=contact_id,
                                                conversation=conversation_dict(conv)))
         self.message(message_row(msg, message_id, conversation_id, contact_id, now))
