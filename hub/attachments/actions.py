@@ -6,8 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import String
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from hub.attachments.models import StoredAttachment
@@ -15,6 +19,7 @@ from hub.attachments.sniff import OCTET_STREAM
 from hub.clock import utcnow
 from hub.db import table_of
 from hub.errors import Invalid, NotFound
+from hub.plain_sql import PlainSql, insert_text, new_row, rows_text
 from hub.ports import Attachment, InboundMessage, IngestResult
 
 # The agents' download route (agents_ui/api/attachments.py): a stored attachment's `url`.
@@ -22,9 +27,13 @@ URL_PREFIX = "/api/v1/attachments/"
 _OWN_URL = re.compile(re.escape(URL_PREFIX) + r"([1-9][0-9]{0,17})")
 MAX_PER_REPLY = 20
 _TABLE = table_of(StoredAttachment)
-# Plain Core, many rows at once (the ORM's bulk UPDATE compiled itself again for every message).
-_LINK = (update(_TABLE).where(_TABLE.c.id == bindparam("aid"), _TABLE.c.message_id.is_(None),
-                              _TABLE.c.uploaded_by.is_(None)).values(message_id=bindparam("mid")))
+_PG = postgresql.dialect()
+_NEXT_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM attachments"
+# Many files at once, each (attachment id, message id); both databases name VALUES' columns
+# column1, column2 (and know UPDATE ... FROM).
+_LINK = ("UPDATE attachments SET message_id = v.column2 FROM (VALUES {rows}) v "
+         "WHERE attachments.id = v.column1 AND attachments.message_id IS NULL AND attachments.uploaded_by IS NULL")
+_DROP = "DELETE FROM attachments WHERE id IN ({rows})"
 
 
 def attachment_url(attachment_id: int) -> str:
@@ -86,15 +95,51 @@ def do_add_kept(session: Session, msgs: list[InboundMessage]) -> tuple[list[Inbo
     if not kept:
         return msgs, set()
     now = utcnow()
-    ids = session.execute(
-        insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True),
-        [{"blob_key": a.kept, "content_type": a.content_type or OCTET_STREAM, "filename": a.filename or "attachment",
-          "size": a.size or 0, "cid": a.cid, "created_at": now} for a in kept],
-    ).scalars().all()
+    rows = [_kept_row(a, now) for a in kept]
+    ids = _insert_kept(PlainSql.of(session), rows)
     given = iter(ids)
     out = [m if not any(a.kept is not None and a.id is None for a in m.attachments) else replace(m, attachments=tuple(
         _with_id(a, next(given)) if a.kept is not None and a.id is None else a for a in m.attachments)) for m in msgs]
     return out, set(ids)
+
+
+def _kept_row(a: Attachment, now: datetime) -> dict[str, Any]:
+    """A kept file's row: every column of the table but the id."""
+    row = new_row(_TABLE, blob_key=a.kept, content_type=a.content_type or OCTET_STREAM,
+                  filename=a.filename or "attachment", size=a.size or 0, cid=a.cid, created_at=now)
+    del row["id"]
+    return row
+
+
+def _insert_kept(sql: PlainSql, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert these rows in plain SQL (hub.plain_sql; through SQLAlchemy's Core, SQLite took a
+    statement per row); their ids, in the rows' order. SQLite: the ids after the highest, drawn
+    under the write lock, as hub.ingest.lookup draws messages' ids. PostgreSQL: one INSERT whose
+    rows are sorted by their position before the sequence numbers them, then its ids sorted, as
+    SQLAlchemy's own ordered RETURNING does."""
+    columns = tuple(rows[0])
+    if sql.sqlite:
+        sql.execute_raw(_NEXT_ID, ())
+        first = int(sql.fetchone()[0])
+        ids = list(range(first, first + len(rows)))
+        sql.execute_raw(insert_text(_TABLE.name, ("id", *columns), len(rows)),
+                        [v for i, r in zip(ids, rows, strict=True) for v in (i, *sql.values(r))])
+        return ids
+    sql.execute(_pg_insert_ordered(columns, len(rows)), [v for n, r in enumerate(rows) for v in (*sql.values(r), n)])
+    return sorted(int(r[0]) for r in sql.fetchall())
+
+
+@lru_cache(maxsize=64)
+def _pg_insert_ordered(columns: tuple[str, ...], count: int) -> str:
+    # Typed as the columns (a VALUES column of NULLs alone is text), strings without their length:
+    # one too long is refused by the INSERT, as before, not cut by the cast.
+    names = [f"p{n}" for n in range(len(columns))]
+    types = ["VARCHAR" if isinstance(getattr(_TABLE.c[c].type, "impl_instance", _TABLE.c[c].type), String)
+             else _TABLE.c[c].type.compile(dialect=_PG) for c in columns]
+    casts = ", ".join(f"CAST({p} AS {t})" for p, t in zip(names, types, strict=True))
+    row = "(" + ", ".join(["?"] * (len(columns) + 1)) + ")"
+    return (f"INSERT INTO {_TABLE.name} ({', '.join(columns)}) SELECT {casts} FROM (VALUES {', '.join([row] * count)}) "
+            f"AS v({', '.join(names)}, position) ORDER BY position RETURNING id")
 
 
 def _with_id(a: Attachment, attachment_id: int) -> Attachment:
@@ -107,19 +152,24 @@ def do_link_inbound(session: Session, ingested: Iterable[tuple[InboundMessage, I
     """Tie the files a channel stored to the customer message just written with them (in its
     transaction). Only files no message carries yet and no agent uploaded: a message naming
     someone else's attachment id gains no access to it. A redelivery links nothing (its first copy
-    did); rows written for it in this transaction (`fresh`, by `do_add_kept`) are dropped again."""
-    links: list[dict[str, int]] = []
+    did); rows written for it in this transaction (`fresh`, by `do_add_kept`) are dropped again.
+    A file named by two messages goes to the first."""
+    links: dict[int, int] = {}
     dropped: list[int] = []
     for msg, result in ingested:
         ids = [a.id for a in msg.attachments if a.id is not None]
         if isinstance(result, IngestResult) and result.created:
-            links.extend({"aid": i, "mid": result.message_id} for i in ids)
+            for i in ids:
+                links.setdefault(i, result.message_id)
         else:
             dropped.extend(i for i in ids if i in fresh)
+    if not links and not dropped:
+        return
+    sql = PlainSql.of(session)
     if links:
-        session.execute(_LINK, links)
+        sql.execute(rows_text(_LINK, "(?, ?)", len(links)), [v for link in links.items() for v in link])
     if dropped:
-        session.execute(delete(_TABLE).where(_TABLE.c.id.in_(dropped)))
+        sql.execute(rows_text(_DROP, "?", len(dropped)), dropped)
 
 
 def check_uploads(session: Session, agent_id: int, refs: Sequence[int | str]) -> list[StoredAttachment]:
