@@ -3,12 +3,11 @@ with their conversations, and the full read of slots, online agents, their teams
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, bindparam, column, func, select, text
+from sqlalchemy import bindparam, func, select
 from sqlmodel import col
 
 from hub.agents.models import Agent, Team, TeamMember
 from hub.conversations.models import Conversation
-from hub.dbtypes import UTCDateTime
 from hub.events.models import Event
 
 # The events since the snapshot, each with its conversation as it is now (one round trip: on
@@ -22,11 +21,10 @@ _EVENTS_AFTER_FROM = (
     "LEFT JOIN conversations c ON c.id = e.conversation_id "
     "LEFT JOIN agents a ON a.id = COALESCE(c.assignee_id, c.offered_to_id)"
 )
-EVENTS_AFTER = text(
-    f"SELECT {_EVENTS_AFTER_COLUMNS} {_EVENTS_AFTER_FROM.format(after=':after', limit=':limit')} ORDER BY e.id"
-).columns(column("id"), column("type"), column("conversation_id"), column("payload", JSON), column("c_id"),
-          column("status"), column("assignee_id"), column("offered_to_id"), column("channel"),
-          column("last_assigned_at", UTCDateTime()))
+# Read by `View.refresh` through the session's own cursor (hub.plain_sql: through SQLAlchemy's
+# text() it cost the ingest writer more than the rows did), once per routing transaction that
+# follows others' events; its parameters: after, limit.
+EVENTS_AFTER_ROWS = f"SELECT {_EVENTS_AFTER_COLUMNS} {_EVENTS_AFTER_FROM.format(after='?', limit='?')} ORDER BY e.id"
 # PostgreSQL: the same rows as one JSON array (the agent's `last_assigned_at` as ISO text); its
 # parameters: after, limit.
 EVENTS_AFTER_JSON = (f"SELECT json_agg(json_build_array({_EVENTS_AFTER_COLUMNS}) ORDER BY e.id) "

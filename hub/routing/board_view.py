@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlmodel import Session
 
-from hub.plain_sql import PlainSql
+from hub import jsontext
+from hub.plain_sql import PlainSql, read_when
 from hub.routing.board_sql import (
     ASSIGNED,
-    EVENTS_AFTER,
+    EVENTS_AFTER_ROWS,
     LAST_EVENT,
     MEMBERS,
     OFFERED,
@@ -58,6 +59,13 @@ class TeamInfo:
     id: int
     name: str
     settings: dict[str, Any]
+
+
+def _event_row(r: Sequence[Any]) -> tuple[Any, ...]:
+    """An `EVENTS_AFTER_ROWS` row read in plain SQL as SQLAlchemy read it: the payload parsed (SQLite
+    hands back text), the agent's `last_assigned_at` an aware UTC datetime."""
+    payload = jsontext.loads(r[3]) if isinstance(r[3], str) else r[3]
+    return (*r[:3], payload, *r[4:9], None if r[9] is None else read_when(r[9]))
 
 
 def utc_text(value: str) -> datetime:
@@ -181,13 +189,14 @@ class View:
             # Read in this transaction, which has appended no event since: nothing moved (no one
             # else appends while it holds the write lock), so the log need not be read again.
             return
-        rows = session.execute(EVENTS_AFTER, {"after": self.event_id, "limit": MAX_EVENTS + 1}).all()
-        self.apply(session, rows, writes)
+        sql = PlainSql.of(session)
+        sql.execute(EVENTS_AFTER_ROWS, (self.event_id, MAX_EVENTS + 1))
+        self.apply(session, [_event_row(r) for r in sql.fetchall()], writes)
 
     def apply(self, session: Session, rows: Sequence[Sequence[Any]], writes: int) -> None:
         """Bring the view up to date with the events after `event_id` (each with its conversation
-        as it is now: `EVENTS_AFTER`'s columns), read when this transaction had made `writes`
-        event writes (`PlainSql.event_writes`)."""
+        as it is now: `EVENTS_AFTER_ROWS`' columns, the payload parsed and the time aware), read
+        when this transaction had made `writes` event writes (`PlainSql.event_writes`)."""
         self.writes_seen = writes
         if not rows:
             return

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from hub.agents import actions as agents
 from hub.agents.models import Agent
@@ -24,6 +24,7 @@ from hub.db import Database
 from hub.events import log
 from hub.events.types import AgentUpdated, TeamUpdated
 from hub.ingest.entry import do_ingest
+from hub.plain_sql import PlainSql
 from hub.ports import ContactRef, InboundMessage
 from hub.routing import queries
 from hub.routing.actions import Router
@@ -237,15 +238,17 @@ def test_a_pinned_connection_shares_the_board_without_a_full_reload(database_url
         db.dispose()
 
 
-def _board_reads(db: Database) -> list[str]:
-    """The board's own reads of the log (`_EVENTS_AFTER`, through SQLAlchemy), as they happen."""
+def _board_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The board's own reads of the log (`EVENTS_AFTER_ROWS`, through hub.plain_sql), as they happen."""
     seen: list[str] = []
+    execute_raw = PlainSql.execute_raw
 
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _seen(self: PlainSql, statement: str, params: Any) -> None:
         if statement.lstrip().startswith("SELECT e.id, e.type"):
             seen.append(statement)
+        execute_raw(self, statement, params)
 
+    monkeypatch.setattr(PlainSql, "execute_raw", _seen)
     return seen
 
 
@@ -266,14 +269,15 @@ def _message(n: int) -> InboundMessage:
                           contact=ContactRef(email=f"solo{n}@customers.example"), text="hi")
 
 
-def test_the_log_is_read_again_in_a_transaction_only_after_it_appended_events(database_url: str) -> None:
+def test_the_log_is_read_again_in_a_transaction_only_after_it_appended_events(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     db = Database(database_url)
     router = _routers()[0]
     try:
         agent_id = _one_agent(db)
         with db.write() as s:
             waiting = do_ingest(s, _message(1))  # no routing: it waits, unassigned
-        reads = _board_reads(db)
+        reads = _board_reads(monkeypatch)
         with db.write() as s:
             router.board.view(s)
             first = len(reads)
@@ -294,7 +298,7 @@ def test_the_log_is_read_again_in_a_transaction_only_after_it_appended_events(da
 
 
 def test_a_first_conversation_gets_the_slot_a_resolve_freed_with_the_board_read_by_the_lookup(
-    database_url: str
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On PostgreSQL ingest's lookup reads the board's refresh for a first conversation (one
     round trip less); on SQLite the board reads it itself. Either way the freed slot is seen."""
@@ -308,7 +312,7 @@ def test_a_first_conversation_gets_the_slot_a_resolve_freed_with_the_board_read_
             conv = s.get(Conversation, first.conversation_id)
             assert conv is not None and conv.assignee_id == agent_id
             do_set_status(s, conv, "resolved", agent_id=agent_id)
-        reads = _board_reads(db)
+        reads = _board_reads(monkeypatch)
         with db.write() as s:
             second = do_ingest(s, _message(2), route=router)
         assert len(reads) == (0 if db.is_postgres else 1)
