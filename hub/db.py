@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,9 +54,14 @@ def loaded_entity(model: type[M], row: dict[str, Any]) -> M:
     values the hub built itself. Not in a session yet (`make_transient_to_detached`, then `add`,
     puts it there as if loaded); attribute changes before that are tracked as on any entity.
     tests/hub/test_loaded_entity.py compares it with the constructor's."""
-    entity: M = class_mapper(model).class_manager.new_instance()
+    entity: M = _class_manager(model).new_instance()
     entity.__dict__.update(row)
     return entity
+
+
+@functools.cache
+def _class_manager(model: type[SQLModel]) -> Any:
+    return class_mapper(model).class_manager
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
