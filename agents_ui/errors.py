@@ -1,4 +1,11 @@
-"""Every error leaves as JSON with a clear message: {"error": code, "message": text}."""
+"""Every error leaves as JSON with a clear message: {"error": code, "message": text}, and where
+known {"reason": finer code, "params": {...}}.
+
+`error` is the kind (invalid, not_found, conflict, ...); `reason` a finer stable code (left out
+when there is none: the kind's code is the reason) and `params` the values a sentence about it
+needs (`field`, `max`, `address`, `max_bytes`, `retry_after`; left out when none): clients
+translate those, never the `message`, which is English for people reading logs (the console:
+agents_ui/static/js/api.js `explain`)."""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from hub.errors import HubError
-from hub.ports import RejectedMessage
+from hub.ports import AttachmentRefused, RejectedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +34,39 @@ logger = logging.getLogger(__name__)
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
-def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
-    return {"error": code, "message": message, **extra}
+# Every `reason` an answer may carry besides the kinds' own codes (`invalid`, `not_found`, `forbidden`,
+# `conflict`, `too_large`, `too_many_requests`, ...), with its params: the OpenAPI schema lists
+# them (config/openapi.py) and the console has a sentence for each (tests/agents_ui/test_errors.py).
+REASONS = {
+    "required": "a field is missing (field)",
+    "empty": "a text is empty (field)",
+    "too_short": "a text is too short (field, min)",
+    "too_long": "a text is too long (field, max: characters)",
+    "too_many": "a list has too many items (field, max)",
+    "email_invalid": "not a valid email address (field, address)",
+    "json_invalid": "the body is not valid JSON",
+    "nul_character": "a text holds a NUL character",
+    "unstorable": "a value cannot be stored (a number out of range)",
+    "file_too_large": "the file is over the limit (max_bytes)",
+    "file_type_refused": "files of this type are not taken (type)",
+    "conversation_not_found": "no such conversation, or not visible to the caller",
+    "conversation_forbidden": "the conversation belongs to a team the caller is not in",
+    "conversation_not_yours": "another agent's or team's conversation: the caller may add notes only",
+    "assign_not_allowed": "agents take unassigned conversations of their teams or hand back their own",
+    "offer_gone": "the conversation is no longer offered to the caller",
+    "opted_out": "the customer opted out of messages on this channel",
+    "not_retryable": "only a reply that failed can be sent again",
+    "client_id_reused": "this client_id was used for another message",
+    "snooze_past": "snoozed_until is not in the future",
+    "email_taken": "an agent has this email address already (address)",
+    "team_taken": "a team has this name already (name)",
+}
+
+
+def error_body(code: str, message: str, *, reason: str | None = None, params: Mapping[str, object] | None = None,
+               **extra: object) -> dict[str, object]:
+    finer = {"reason": reason} if reason and reason != code else {}
+    return {"error": code, **finer, **({"params": dict(params)} if params else {}), "message": message, **extra}
 
 
 # pydantic's words for the commonest mistakes, in plainer ones (its own for everything else).
@@ -68,6 +106,33 @@ def problem(err: Mapping[str, Any]) -> str:
     return f"{where}: {words}" if where else words
 
 
+# pydantic's error types -> the reason clients translate (with the field and the limit as params).
+_REASONS = {
+    "missing": "required",
+    "string_too_long": "too_long",
+    "too_long": "too_many",  # a list
+    "email": "email_invalid",
+    "json_invalid": "json_invalid",
+    "nul_character": "nul_character",
+}
+
+
+def reason(err: Mapping[str, Any]) -> tuple[str, dict[str, object]]:
+    """The stable reason of one validation error and its params (`field`, `max`, `min`, `address`)."""
+    kind = str(err.get("type"))
+    ctx = err.get("ctx") or {}
+    field = ".".join(str(p) for p in err.get("loc", ()) if p != "body" and not isinstance(p, int))
+    params: dict[str, object] = {"field": field} if field and kind != "json_invalid" else {}
+    if kind == "string_too_short":
+        found = "empty" if ctx.get("min_length") == 1 else "too_short"
+        return found, {**params, "min": ctx.get("min_length")} if found == "too_short" else params
+    if "max_length" in ctx:
+        params["max"] = ctx["max_length"]
+    if "address" in ctx:
+        params["address"] = ctx["address"]
+    return _REASONS.get(kind, "invalid"), params
+
+
 def allowed_methods(app: Any, scope: Scope) -> list[str]:
     """Every method some route of `app` serves at this path."""
     methods: set[str] = set()
@@ -83,13 +148,20 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
         if exc.retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
+        params = dict(exc.params)
+        if exc.retry_after is not None:
+            params["retry_after"] = max(1, math.ceil(exc.retry_after))
+        return JSONResponse(error_body(exc.code, exc.message, reason=exc.reason, params=params), status_code=exc.status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [problem(err) for err in exc.errors()]
+        errors = exc.errors()
+        problems = [problem(err) for err in errors]
+        first, params = reason(errors[0]) if errors else ("invalid", {})
         return JSONResponse(
-            error_body("invalid", "; ".join(problems) or "invalid request", details=problems), status_code=422
+            error_body("invalid", "; ".join(problems) or "invalid request", reason=first, params=params,
+                       details=problems), status_code=422
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -99,7 +171,8 @@ def install_error_handlers(app: FastAPI) -> None:
             # FastAPI's answer to a JSON body that is not even text (bytes that are not UTF-8): the
             # same 422 as any other invalid JSON, as the inbound API answers it.
             problems = ["invalid JSON: the body is not UTF-8 text"]
-            return JSONResponse(error_body("invalid", problems[0], details=problems), status_code=422)
+            return JSONResponse(error_body("invalid", problems[0], reason="json_invalid", details=problems),
+                                status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
         headers = dict(exc.headers or {})
         message = str(exc.detail)
@@ -115,7 +188,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RejectedMessage)
     async def _rejected(_: Request, exc: RejectedMessage) -> JSONResponse:
-        return JSONResponse(error_body("invalid", str(exc)), status_code=422)
+        if isinstance(exc, AttachmentRefused):
+            body = error_body("invalid", str(exc), reason="file_type_refused", params={"type": exc.content_type})
+        else:
+            body = error_body("invalid", str(exc))
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
@@ -126,7 +203,7 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.info("refused a value the database cannot store: %s", exc.__class__.__name__)
         return JSONResponse(
             error_body("invalid", "a value in this request cannot be stored: a number is out of range "
-                       "or a text contains a NUL character"),
+                       "or a text contains a NUL character", reason="unstorable"),
             status_code=422,
         )
 

@@ -7,12 +7,15 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agents_ui.errors import error_body
+
 
 class BodySizeLimit:
     """`max_bytes` for every request, but for the paths of `per_path` (file uploads) the limit and
-    the refusal's words given there."""
+    the refusal's body (agents_ui.errors.error_body) given there."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, tuple[int, str]] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 per_path: Mapping[str, tuple[int, dict[str, object]]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.per_path = dict(per_path or {})
@@ -21,11 +24,12 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, words = self.per_path.get(scope["path"], (self.max_bytes, "")) if self.per_path else (self.max_bytes, "")
+        no_refusal: dict[str, object] = {}
+        limit, refusal = self.per_path.get(scope["path"], (self.max_bytes, no_refusal))
         declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if declared is not None:
             if declared.isdigit() and int(declared) > limit:
-                await self._refuse(send, limit, words)
+                await self._refuse(send, limit, refusal)
                 return
             await self.app(scope, receive, send)
             return
@@ -40,7 +44,7 @@ class BodySizeLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > limit:
-                await self._refuse(send, limit, words)
+                await self._refuse(send, limit, refusal)
                 return
             if not message.get("more_body", False):
                 break
@@ -55,8 +59,9 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send, limit: int, words: str) -> None:
-        body = json.dumps({"error": "too_large", "message": words or f"request body over {limit} bytes"}).encode()
+    async def _refuse(self, send: Send, limit: int, refusal: dict[str, object]) -> None:
+        body = json.dumps(refusal or error_body("too_large", f"request body over {limit} bytes",
+                                                params={"max_bytes": limit})).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

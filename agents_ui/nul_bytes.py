@@ -35,5 +35,5 @@ async def refuse(reason: str, scope: Scope, receive: Receive, send: Send) -> Non
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008, "reason": reason})
         return
-    await JSONResponse(error_body("invalid", reason, details=[reason]), status_code=422,
+    await JSONResponse(error_body("invalid", reason, reason="nul_character", details=[reason]), status_code=422,
                        headers=API_HEADERS)(scope, receive, send)

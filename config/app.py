@@ -41,7 +41,7 @@ from agents_ui.api import webchat as webchat_api
 from agents_ui.api.channels import ChannelOut, channels_out
 from agents_ui.api_headers import RAW_API_HEADERS, ApiHeaders
 from agents_ui.clients import ClientAddresses
-from agents_ui.errors import install_error_handlers
+from agents_ui.errors import error_body, install_error_handlers
 from agents_ui.limits import BodySizeLimit
 from agents_ui.origin import OriginCheck
 from channels.lean_routes import LeanRoute
@@ -199,7 +199,9 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
     upload_limits = {attachments.UPLOAD_PATH: attachments.upload_body_limit(settings.attachment_max_bytes)}
     if settings.webchat.enabled and settings.webchat.widgets:  # its route answers each widget's own limit
         widest = max(w.max_file_bytes for w in settings.webchat.widgets)
-        upload_limits[webchat_files.UPLOAD_PATH] = (widest + 1, attachments.too_large_words(widest))
+        upload_limits[webchat_files.UPLOAD_PATH] = (widest + 1, error_body(  # the widget's shape: max_bytes
+            "too_large", "the file is too large", reason="file_too_large", params={"max_bytes": widest},
+            max_bytes=widest))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=upload_limits)
     # Added last, so it runs first: a cross-site request is refused before its body is read. The
     # lean routes (the inbound API, Twilio's webhooks) take their own credentials and never the

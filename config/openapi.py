@@ -21,6 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from agents_ui.deps import SESSION_COOKIE, current_caller, require_role
+from agents_ui.errors import REASONS
 from agents_ui.origin import UNSAFE_METHODS
 from channels.api.webhooks import ApiKeyJsonRoute
 from channels.lean_routes import LeanRoute
@@ -31,7 +32,14 @@ ERROR_SCHEMA = {
     "required": ["error", "message"],
     "properties": {
         "error": {"type": "string", "description": "a stable code: invalid, unauthorized, forbidden, not_found, ..."},
-        "message": {"type": "string", "description": "what is wrong, in plain words"},
+        "reason": {"type": "string", "description": "a finer stable code, to show a translated sentence (left "
+                   "out when there is none: then `error` is the reason). One of: " + "; ".join(
+                       f"`{code}`: {meaning}" for code, meaning in REASONS.items())},
+        "params": {"type": "object", "additionalProperties": {"type": ["string", "integer"]},
+                   "description": "the values the reason's sentence needs (left out when none): field, max, "
+                                  "min, address, max_bytes, type, retry_after (seconds, with 429 and 503)"},
+        "message": {"type": "string", "description": "what is wrong, in plain words (English: for logs and "
+                    "developers; show people the reason, translated)"},
         "details": {"type": "array", "items": {"type": "string"}, "description": "each problem (422 only)"},
     },
 }

@@ -29,7 +29,7 @@ MIN_QUERY_CHARS = 2
 
 def check_read(scope: AgentScope, conv: Conversation) -> Conversation:
     if not scope.can_see_conversation(conv.team_id, conv.assignee_id):
-        raise Forbidden("this conversation belongs to a team you are not in")
+        raise Forbidden("this conversation belongs to a team you are not in", reason="conversation_forbidden")
     return conv
 
 
@@ -43,7 +43,7 @@ def check_act(scope: AgentScope, conv: Conversation) -> Conversation:
     check_read(scope, conv)
     if not scope.can_act(conv.team_id, conv.assignee_id):
         raise Forbidden("this conversation is another agent's or another team's work: add an internal note, "
-                        "or ask a supervisor to assign it to you")
+                        "or ask a supervisor to assign it to you", reason="conversation_not_yours")
     return conv
 
 
@@ -51,7 +51,7 @@ def check_assign(scope: AgentScope, conv: Conversation, *, to: int | None, to_te
     check_read(scope, conv)
     if not scope.can_assign(conv.team_id, conv.assignee_id, to=to, to_team=to_team):
         raise Forbidden("agents may only take an unassigned conversation of their teams or the shared inbox, "
-                        "or hand back their own")
+                        "or hand back their own", reason="assign_not_allowed")
     return conv
 
 
@@ -59,7 +59,7 @@ def check_offer(scope: AgentScope, conv: Conversation) -> Conversation:
     """Accepting or declining an offer: a conversation the caller may not read does not exist for
     them (404), whatever is offered to whom."""
     if not scope.can_see_conversation(conv.team_id, conv.assignee_id):
-        raise NotFound(f"conversation {conv.id} does not exist")
+        raise NotFound(f"conversation {conv.id} does not exist", reason="conversation_not_found")
     return conv
 
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 
 class HubError(Exception):
-    """Base of every error the hub raises on purpose."""
+    """Base of every error the hub raises on purpose.
+
+    `message` is for people reading logs and API answers (English). `reason` is a stable code a
+    client may translate (the console does: agents_ui/i18n/*/errors.json), finer than the class's
+    `code`, which it defaults to; `params` are the values its sentence needs (a field, a limit)."""
 
     status = 400
     code = "bad_request"
     # Seconds after which trying again makes sense; the web edge sends it as `Retry-After`.
     retry_after: float | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, **params: str | int) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason or self.code
+        self.params = params
 
 
 class NotFound(HubError):
@@ -45,8 +51,9 @@ class TooManyRequests(HubError):
     status = 429
     code = "too_many_requests"
 
-    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: float = 1.0, reason: str | None = None,
+                 **params: str | int) -> None:
+        super().__init__(message, reason=reason, **params)
         self.retry_after = retry_after
 
 
@@ -56,8 +63,9 @@ class Busy(HubError):
     status = 503
     code = "busy"
 
-    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: float = 1.0, reason: str | None = None,
+                 **params: str | int) -> None:
+        super().__init__(message, reason=reason, **params)
         self.retry_after = retry_after
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import StreamingResponse
 
 from agents_ui.deps import Caller, current_caller, get_hub
+from agents_ui.errors import error_body
 from hub import access
 from hub.attachments.sniff import INLINE_SERVED
 from hub.blobs import CHUNK, BlobNotFound, describe_size
@@ -31,13 +32,15 @@ POLICY = "default-src 'none'; sandbox"
 router = APIRouter(prefix=UPLOAD_PATH, tags=["attachments"])
 
 
-def upload_body_limit(max_bytes: int) -> tuple[int, str]:
-    """The upload route's body limit and its refusal's words, for agents_ui.limits.BodySizeLimit."""
-    return max_bytes + MULTIPART_MARGIN, too_large_words(max_bytes)
+def upload_body_limit(max_bytes: int) -> tuple[int, dict[str, object]]:
+    """The upload route's body limit and its refusal, for agents_ui.limits.BodySizeLimit."""
+    exc = file_too_large(max_bytes)
+    return max_bytes + MULTIPART_MARGIN, error_body(exc.code, exc.message, reason=exc.reason, params=exc.params)
 
 
-def too_large_words(max_bytes: int) -> str:
-    return f"the file is over the limit of {describe_size(max_bytes)}"
+def file_too_large(max_bytes: int) -> TooLarge:
+    return TooLarge(f"the file is over the limit of {describe_size(max_bytes)}", reason="file_too_large",
+                    max_bytes=max_bytes)
 
 
 @router.post("", status_code=201, summary="Upload a file, to attach to a reply")
@@ -47,11 +50,11 @@ async def upload(file: UploadFile = File(description="the file (multipart/form-d
     `kind`): send its `id` in a reply's `attachments`. Until then only its uploader may download it."""
     files = hub.options.files
     if files is not None and file.size is not None and file.size > files.max_bytes:
-        raise TooLarge(too_large_words(files.max_bytes))
+        raise file_too_large(files.max_bytes)
     try:
         stored = await hub.store_file_async(file.file, file.content_type, file.filename, uploaded_by=caller.agent_id)
     except AttachmentTooLarge as exc:
-        raise TooLarge(str(exc)) from None
+        raise file_too_large(exc.max_bytes) from None
     finally:
         await file.close()
     return stored.as_dict()

@@ -38,7 +38,7 @@ def _addresses(value: list[str]) -> list[str]:
     try:
         return list(dict.fromkeys(valid_email(v) for v in value))
     except Invalid as exc:
-        raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
+        raise PydanticCustomError("email", "{problem}", {"problem": exc.message, **exc.params}) from exc
 
 
 # Addresses to copy on an email (validated: they become a header); other channels ignore them.
@@ -97,7 +97,7 @@ class AgentIn(In):
         try:
             return valid_email(value)
         except Invalid as exc:
-            raise PydanticCustomError("email", "{problem}", {"problem": exc.message}) from exc
+            raise PydanticCustomError("email", "{problem}", {"problem": exc.message, **exc.params}) from exc
 
 
 class AgentPatch(In):

@@ -90,7 +90,7 @@ def do_create_agent(
     if not name.strip():
         raise Invalid("an agent needs a name")
     if get_agent_by_email(session, email) is not None:
-        raise Conflict(f"an agent with email {email} already exists")
+        raise Conflict(f"an agent with email {email} already exists", reason="email_taken", address=email)
     agent = Agent(email=email, name=name.strip(), role=role, password_hash=password_hash,
                   capacities=capacities or {}, skills=skills or [])
     session.add(agent)
@@ -231,7 +231,7 @@ def do_create_team(session: Session, name: str) -> Team:
     if not name:
         raise Invalid("a team needs a name")
     if session.execute(select(Team).where(col(Team.name) == name)).scalar_one_or_none() is not None:
-        raise Conflict(f"a team named {name!r} already exists")
+        raise Conflict(f"a team named {name!r} already exists", reason="team_taken", name=name)
     team = Team(name=name)
     session.add(team)
     session.flush()

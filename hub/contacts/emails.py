@@ -47,5 +47,5 @@ def valid_email(raw: str) -> str:
         return value
     problem = _checked(value)
     if problem is not None:
-        raise Invalid(f"not a valid email address: {raw[:80]!r} ({problem})")
+        raise Invalid(f"not a valid email address: {raw[:80]!r} ({problem})", reason="email_invalid", address=raw[:80])
     return value

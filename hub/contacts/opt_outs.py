@@ -55,7 +55,7 @@ def opted_out_channels(session: Session, contact_ids: Iterable[int]) -> dict[int
 def check_may_message(session: Session, contact_id: int, channel: str) -> None:
     """Conflict if the customer opted out of this channel."""
     if session.get(ContactOptOut, (contact_id, channel)) is not None:
-        raise Conflict(OPTED_OUT)
+        raise Conflict(OPTED_OUT, reason="opted_out")
 
 
 def do_merge_opt_outs(session: Session, source_id: int, into_id: int) -> None:

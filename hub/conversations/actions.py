@@ -32,14 +32,14 @@ RouteHook = Callable[[Session, Conversation], None]
 def get_conversation(session: Session, conversation_id: int) -> Conversation:
     conv = session.get(Conversation, conversation_id)
     if conv is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
+        raise NotFound(f"conversation {conversation_id} does not exist", reason="conversation_not_found")
     return conv
 
 
 def do_add_note(session: Session, conv: Conversation, *, agent_id: int, text: str,
                 mentions: list[int] | None = None, client_id: str | None = None) -> Message:
     if not text.strip():
-        raise Invalid("a note needs text")
+        raise Invalid("a note needs text", reason="empty", field="text")
     assert conv.id is not None
     note = Message(
         conversation_id=conv.id,
@@ -112,7 +112,7 @@ def status_values(status: str, snoozed_until: datetime | None) -> dict[str, Any]
         if snoozed_until is None:
             raise Invalid("snoozing needs snoozed_until")
         if snoozed_until <= utcnow():
-            raise Invalid("snoozed_until must be in the future")
+            raise Invalid("snoozed_until must be in the future", reason="snooze_past")
     now = utcnow()
     values: dict[str, Any] = {"status": status, "snoozed_until": snoozed_until if status == "snoozed" else None,
                               "resolved_at": now if status == "resolved" else None, "updated_at": now}

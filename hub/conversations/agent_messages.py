@@ -32,7 +32,7 @@ def first_copy(session: Session, conv: Conversation, *, agent_id: int, client_id
         select(Message).where(col(Message.author_agent_id) == agent_id, col(Message.client_id) == client_id)
     ).scalars().first()
     if found is not None and (found.conversation_id != conv.id or found.direction != direction):
-        raise Conflict(f"client_id {client_id} was already used for another message")
+        raise Conflict(f"client_id {client_id} was already used for another message", reason="client_id_reused")
     return found
 
 

@@ -39,7 +39,7 @@ def do_start_conversation(session: Session, *, contact_id: int, channel: str, so
     capacity check), in their team when they have one (so `team` visibility keeps it there),
     and sends `text` as its first reply."""
     if not text.strip():
-        raise Invalid("a message needs text")
+        raise Invalid("a message needs text", reason="empty", field="text")
     check_may_message(session, contact_id, channel)
     now = utcnow()
     conv = Conversation(contact_id=contact_id, channel=channel, source=source, subject=subject or None,

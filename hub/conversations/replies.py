@@ -107,11 +107,11 @@ def do_reply(
     adapter the agent's name and the customer's last message (to quote). `context`: the
     `reply_context` the caller read already in this transaction."""
     if not text.strip():
-        raise Invalid("a reply needs text")
+        raise Invalid("a reply needs text", reason="empty", field="text")
     assert conv.id is not None
     ctx = context or reply_context(session, conv.id, agent_id=agent_id, client_id=client_id)
     if ctx.opted_out:
-        raise Conflict(OPTED_OUT)
+        raise Conflict(OPTED_OUT, reason="opted_out")
     if session.new or session.dirty or session.deleted:
         session.flush()  # the rows below refer to the conversation, as it is in the session
     sql = PlainSql.of(session)

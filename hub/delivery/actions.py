@@ -109,10 +109,10 @@ def do_retry_delivery(session: Session, message: Message, *, actor_agent_id: int
             .order_by(col(OutboxItem.id).desc())
         ).scalars().first()
     if item is None:
-        raise Conflict("only an agent's reply to the customer can be sent again")
+        raise Conflict("only an agent's reply to the customer can be sent again", reason="not_retryable")
     if item.status != "failed":
         raise Conflict(f"this reply is {message.delivery_status or item.status}: only a reply that failed "
-                       "can be sent again")
+                       "can be sent again", reason="not_retryable")
     now = utcnow()
     item.status = "pending"
     item.attempts = 0

@@ -63,5 +63,5 @@ def do_transfer(session: Session, router: Router, conversation_ids: list[int], *
 def do_decline_offer(session: Session, router: Router, conv: Conversation, agent_id: int) -> None:
     """The chat goes back to the queue and is offered to the next agent."""
     if conv.offered_to_id != agent_id:
-        raise Conflict("this conversation is not offered to you")
+        raise Conflict("this conversation is not offered to you", reason="offer_gone")
     router.withdraw_offer(session, conv, reason="declined")

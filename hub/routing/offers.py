@@ -34,7 +34,7 @@ class OfferActions:
     def accept_offer(self, session: Session, conv: Conversation, agent_id: int) -> None:
         log.lock(session)
         if conv.offered_to_id != agent_id:
-            raise Conflict("this conversation is not offered to you (the offer may have expired)")
+            raise Conflict("this conversation is not offered to you (the offer may have expired)", reason="offer_gone")
         conv.offered_to_id = None
         conv.offer_expires_at = None
         do_assign(session, conv, assignee_id=agent_id, team_id=conv.team_id, actor_agent_id=agent_id,

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from agents_ui.errors import REASONS
+from agents_ui.pages import I18N_DIR, LANGUAGES, Catalogues
 from config.app import create_app
 from config.settings import Settings
 from hub.db import Database
 from tests.conftest import make_settings
-from tests.factories import AgentLogin, api_key, create_team, inbound
+from tests.factories import AgentLogin, api_key, create_team, inbound, login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
@@ -223,3 +225,54 @@ def test_readyz_names_the_database_when_it_answers(api: TestClient, settings: Se
                            else "postgresql", "channels": [{"channel": "api", "tasks": []},
                                                            {"channel": "webchat", "tasks": []},
                                                            {"channel": "demo", "tasks": []}]}
+
+
+def _why(resp: Any, status: int) -> tuple[str, str, dict[str, Any]]:
+    """The code, reason and params of an error answer (its English message is kept for logs)."""
+    assert_error(resp, status)
+    body = resp.json()
+    return body["error"], body.get("reason", body["error"]), body.get("params", {})
+
+
+def test_the_errors_an_agent_meets_carry_a_reason_and_its_params(api: TestClient, admin: AgentLogin,
+                                                                conv_id: int) -> None:
+    db = api.app.state.hub.db  # type: ignore[attr-defined]
+    reply = f"/api/v1/conversations/{conv_id}/messages"
+    sent = api.post(reply, json={"text": "hi", "cc": ["ok@example.com", "bob@"]}, headers=admin.headers)
+    assert _why(sent, 422) == ("invalid", "email_invalid", {"field": "cc", "address": "bob@"})
+    assert "not a valid email address" in sent.json()["message"]  # the English words stay, for logs and scripts
+    for empty in ("", " \n"):  # refused by the schema, and by the hub
+        assert _why(api.post(reply, json={"text": empty}, headers=admin.headers), 422) == (
+            "invalid", "empty", {"field": "text"})
+    assert _why(api.post(reply, json={"text": "x" * 50_001}, headers=admin.headers), 422) == (
+        "invalid", "too_long", {"field": "text", "max": 50_000})
+    assert _why(api.post(reply, json={"text": "hi", "attachments": list(range(1, 22))}, headers=admin.headers),
+                422) == ("invalid", "too_many", {"field": "attachments", "max": 20})
+    assert _why(api.post(reply, json={}, headers=admin.headers), 422) == ("invalid", "required", {"field": "text"})
+    assert _why(api.post(reply, content=b"{", headers={**admin.headers, "Content-Type": "application/json"}),
+                422)[1] == "json_invalid"
+
+    assert _why(api.get("/api/v1/conversations/999999", headers=admin.headers), 404) == (
+        "not_found", "conversation_not_found", {})
+    owner, other = login(api, db), login(api, db)
+    assigned = api.post(f"/api/v1/conversations/{conv_id}/assign", json={"assignee_id": owner.id},
+                        headers=admin.headers)
+    assert assigned.status_code == 200, assigned.text
+    assert _why(api.post(reply, json={"text": "mine now"}, headers=other.headers), 403) == (
+        "forbidden", "conversation_not_yours", {})
+    assert _why(api.post(f"/api/v1/conversations/{conv_id}/accept", headers=owner.headers), 409) == (
+        "conflict", "offer_gone", {})
+
+    presence = [api.post("/api/v1/agents/me/presence", json={"presence": p}, headers=other.headers)
+                for p in ["away", "online"] * 20]
+    limited = next(r for r in presence if r.status_code == 429)
+    code, why, params = _why(limited, 429)
+    assert (code, why) == ("too_many_requests", "too_many_requests")
+    assert params["retry_after"] == int(limited.headers["Retry-After"]) >= 1
+
+
+def test_a_reason_the_hub_answers_has_a_sentence_in_every_console_language() -> None:
+    catalogues = {lang: Catalogues(I18N_DIR).get(lang)[0] for lang in LANGUAGES}
+    for lang, catalogue in catalogues.items():
+        missing = [r for r in REASONS if not any(k == f"error.{r}" or k.startswith(f"error.{r}.") for k in catalogue)]
+        assert not missing, f"{lang}: no sentence for {missing}"

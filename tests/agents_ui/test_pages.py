@@ -15,7 +15,8 @@ from tests.factories import PASSWORD, create_agent
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
-BUDGET_BYTES = 200 * 1024
+# 206 KiB: +6 for errors shown in the console's language (api.js explain); translations are not counted.
+BUDGET_BYTES = 206 * 1024
 VENDOR_DOCS = STATIC_DIR / "vendor" / "docs"  # /docs and /redoc assets (served by the hub, not the console)
 
 

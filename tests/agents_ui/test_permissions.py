@@ -379,12 +379,14 @@ def test_refusals_say_why(world: World, visibility: str) -> None:
                            "message": "log in first: send the session cookie or an Authorization: Bearer token"}
     resp = client.get(f"/api/v1/conversations/{world.conversation_id}", headers=world.headers(OUTSIDER))
     if visibility == "team":
-        assert resp.json() == {"error": "forbidden", "message": "this conversation belongs to a team you are not in"}
+        assert resp.json() == {"error": "forbidden", "reason": "conversation_forbidden",
+                               "message": "this conversation belongs to a team you are not in"}
     resp = client.post(f"/api/v1/conversations/{world.conversation_id}/messages", json={"text": "hi"},
                        headers=world.headers(OUTSIDER))
     assert resp.json() == {"error": "forbidden", "message": "this conversation belongs to a team you are not in"
                            if visibility == "team" else "this conversation is another agent's or another team's "
-                           "work: add an internal note, or ask a supervisor to assign it to you"}
+                           "work: add an internal note, or ask a supervisor to assign it to you",
+                           "reason": "conversation_forbidden" if visibility == "team" else "conversation_not_yours"}
     resp = client.get("/api/v1/contacts", params={"q": "%"}, headers=world.headers(AGENT))
     assert resp.json() == {"error": "invalid", "message": "search for a customer with at least 2 characters "
                            "(listing every customer is for supervisors)"}

@@ -226,3 +226,25 @@ def test_the_formatted_version_replaces_the_plain_text(hub: Hub, new_page: Any) 
     expect(page.frame_locator(".msg-in iframe.html-frame").locator("b")).to_have_text("photo")
     expect(words).to_be_hidden()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_refused_copy_address_is_explained_in_the_agents_language(hub: Hub, new_page: Any) -> None:
+    """What an agent found wrong: a Spanish console said "No se envió: cc: not a valid email
+    address…", the hub's English words inside a Spanish sentence."""
+    uid = uuid.uuid4().hex[:8]
+    mail = EmailMessage()
+    mail["From"], mail["To"] = f"Eva <eva-{uid}@example.net>", "support@example.com"
+    mail["Subject"], mail["Message-ID"] = f"Pedido {uid}", f"<{uid}@example.net>"
+    mail.set_content("¿Dónde está mi pedido?\n")
+    relay(mail)
+    ana, conv_id = assigned_mail(hub, f"Pedido {uid}", f"Ana {uid}")
+
+    page = new_page(ana, locale="es-ES", path=f"/#/c/{conv_id}")
+    page.get_by_label("Cc", exact=True).fill("jefe@")
+    page.locator("#composer-text").fill("Sale mañana.")
+    page.get_by_role("button", name="Enviar", exact=True).click()
+    error = page.locator(".composer .error")
+    expect(error).to_have_text("No se envió: CC: «jefe@» no es una dirección de correo válida.")
+    expect(page.locator("#composer-text")).to_have_value("Sale mañana.")  # kept, to send again once corrected
+    expect(page.locator(".msg-out")).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -90,7 +90,7 @@ def test_agent_forms_catch_bad_input_and_show_the_servers_refusal(hub: Hub, new_
     expect(form.get_by_role("status")).to_have_text("A capacity is a whole number from 0 to 1000.")
     form.get_by_label("SMS capacity").fill("")
     form.get_by_role("button", name="Create agent").click()
-    expect(form.get_by_role("status")).to_have_text(f"an agent with email {taken.email} already exists")
+    expect(form.get_by_role("status")).to_have_text(f"An agent with the email {taken.email} exists already.")
 
     # Editing: deactivate and reset the password; the old password stops working.
     page.get_by_role("button", name=f"Edit {taken.name}").click()

@@ -1,12 +1,25 @@
 // The JSON API, same origin, session cookie. Errors carry the server's shape (agents_ui/errors.py).
+import {t, fmtSize} from './i18n.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, reason, params) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.reason = reason || code;
+    this.params = params || {};
   }
+}
+
+// An error in the console's language: the sentence for its reason (and field), else its code, else
+// a generic one around the hub's own (English) words.
+export function explain(err) {
+  const p = err.params || {};
+  for (const key of [`error.${err.reason}.${p.field}`, `error.${err.reason}`, `error.${err.code}`]) {
+    if (t(key) !== key) return t(key, {...p, count: p.retry_after || 1, size: fmtSize(p.max_bytes || 0)});
+  }
+  return t('common.error', {message: err.message || err});
 }
 
 let onUnauthorized = () => window.location.assign('/login?expired=1');
@@ -35,7 +48,8 @@ export async function api(method, path, body) {
     onUnauthorized();
   }
   if (!resp.ok) {
-    throw new ApiError(resp.status, (data && data.error) || 'error', (data && data.message) || resp.statusText);
+    const d = data || {};
+    throw new ApiError(resp.status, d.error || 'error', d.message || resp.statusText, d.reason, d.params);
   }
   return data;
 }

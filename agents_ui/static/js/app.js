@@ -1,7 +1,7 @@
 // The console shell: top bar, the three panes (inbox | conversation | customer), the connection
 // banner, hash navigation, and the supervisor/settings sections loaded on demand.
 import {h, clear, fill} from './dom.js';
-import {api, setUnauthorizedHandler} from './api.js';
+import {api, explain, setUnauthorizedHandler} from './api.js';
 import {t, lang, loadCatalogue, fmtDateTime, fmtRelative} from './i18n.js';
 import {HubSocket} from './socket.js';
 import {LANGUAGES, setLanguage} from './lang.js';
@@ -225,12 +225,8 @@ class Shell {
       // Refused: the select goes back to what the hub holds.
       this.presence.className = `presence presence-${this.me.presence}`;
       this.presence.value = this.me.presence;
-      if (err.status === 429) {  // a few changes a second at most ("try again in 0.4 seconds")
-        const seconds = Math.ceil(Number((/([\d.]+)\s*second/.exec(err.message) || [])[1] || 1));
-        this.banner(t('presence.throttled', {count: Math.max(1, seconds)}), 'error', 5000);
-      } else {
-        this.banner(t('common.error', {message: err.message}), 'error', 5000);
-      }
+      // a few changes a second at most
+      this.banner(err.status === 429 ? t('presence.throttled', {count: err.params.retry_after || 1}) : explain(err), 'error', 5000);
     }
   }
 

@@ -5,6 +5,7 @@
 // /api/v1/attachments) and go with the next reply as chips the agent can remove.
 import {h, fill} from './dom.js';
 import {fmtSize} from './i18n.js';
+import {explain} from './api.js';
 import {smsSegments} from './sms.js';
 
 const ENTER_SENDS = new Set(['webchat', 'sms', 'api', 'voice']);
@@ -296,7 +297,7 @@ export class Composer {
         entry.stored = await this.ctx.api('POST', '/api/v1/attachments', form);
       } catch (err) {
         this.files = this.files.filter((f) => f !== entry);
-        this.error.textContent = this.t('composer.attach_failed', {name: file.name, message: err.message});
+        this.error.textContent = this.t('composer.attach_failed', {name: file.name, message: explain(err)});
         this.error.hidden = false;
       }
       this.renderChips();
@@ -364,7 +365,7 @@ export class Composer {
       }
       if (thenResolve) await this.pane.setStatus('resolved');
     } catch (err) {
-      this.error.textContent = err.status === 0 ? this.t('composer.not_sent_network') : this.t('composer.not_sent', {message: err.message});
+      this.error.textContent = err.status === 0 ? this.t('composer.not_sent_network') : this.t('composer.not_sent', {message: explain(err)});
       this.error.hidden = false;
     } finally {
       this.sending = false;

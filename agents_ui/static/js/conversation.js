@@ -3,6 +3,7 @@
 import {h, clear, fill} from './dom.js';
 import {icon} from './icons.js';
 import {fmtDateTime} from './i18n.js';
+import {explain} from './api.js';
 import {Thread, isThreadEvent} from './thread.js';
 import {Composer} from './composer.js';
 import {Collision} from './collision.js';
@@ -55,9 +56,8 @@ export class ConversationPane {
       data = await this.ctx.api('GET', `/api/v1/conversations/${id}`);
     } catch (err) {
       if (id !== this.id) return;
-      const key = err.status === 404 ? 'conv.not_found' : err.status === 403 ? 'conv.forbidden' : null;
       fill(this.el, h('div', {class: 'conv-empty', role: 'alert'},
-        h('p', {class: 'error'}, key ? this.t(key) : this.t('common.error', {message: err.message})),
+        h('p', {class: 'error'}, explain(err)),
         key ? null : h('button', {type: 'button', onClick: () => this.reload()}, this.t('common.retry'))));
       return;
     }
@@ -190,8 +190,7 @@ export class ConversationPane {
 
   showError(err) {
     if (!this.errorEl) return;
-    this.errorEl.textContent = err.status === 403 ? this.t('conv.not_allowed', {message: err.message})
-      : this.t('common.error', {message: err.message});
+    this.errorEl.textContent = explain(err);
     this.errorEl.hidden = false;
   }
 

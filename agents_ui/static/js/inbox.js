@@ -4,6 +4,7 @@
 import {h, clear, fill} from './dom.js';
 import {icon, CHANNELS} from './icons.js';
 import {fmtDuration} from './i18n.js';
+import {explain} from './api.js';
 
 const VIEWS = ['mine', 'teams', 'unassigned', 'mentions', 'all'];
 const STATUSES = ['open', 'pending', 'snoozed', 'resolved'];
@@ -148,7 +149,7 @@ export class Inbox {
       if (this.applied !== applied) this.refresh();
     } catch (err) {
       if (seq !== this.seq) return;
-      this.showState('error', err.message);
+      this.showState('error', explain(err));
     }
     this.loadCounts();
   }
@@ -290,7 +291,7 @@ export class Inbox {
       if (answer === 'accept') this.ctx.navigate(`#/c/${id}`);
       this.refresh();
     } catch (err) {
-      this.ctx.shell.banner(this.t('common.error', {message: err.message}), 'error', 5000);
+      this.ctx.shell.banner(explain(err), 'error', 5000);
     }
   }
 
@@ -301,7 +302,7 @@ export class Inbox {
       fill(this.stateEl, h('span', {class: 'visually-hidden'}, this.t('common.loading')),
         [1, 2, 3, 4].map(() => h('div', {class: 'skeleton', 'aria-hidden': 'true'})));
     } else if (kind === 'error') {
-      fill(this.stateEl, h('p', {class: 'error'}, this.t('common.error', {message})),
+      fill(this.stateEl, h('p', {class: 'error'}, message),
         h('button', {type: 'button', onClick: () => this.load()}, this.t('common.retry')));
     } else {
       fill(this.stateEl, h('p', {class: 'empty'}, this.t(`inbox.state.${kind}`)));

@@ -1,6 +1,6 @@
 // The login form: POST /api/v1/auth/login, then the console. The session is the HttpOnly cookie
 // the server sets; nothing is kept in storage here.
-import {api} from './api.js';
+import {api, explain} from './api.js';
 import {loadCatalogue, t} from './i18n.js';
 import {setLanguage} from './lang.js';
 
@@ -30,8 +30,7 @@ form.addEventListener('submit', async (event) => {
     return;
   } catch (err) {
     if (err.status === 429) {
-      const seconds = Number((/(\d+)\s*second/.exec(err.message) || [])[1] || 60);
-      show(t('login.throttled', {count: seconds}));
+      show(t('login.throttled', {count: err.params.retry_after || 60}));
     } else if (err.status === 503) {
       show(t('login.busy'));
     } else if (err.status === 401 || err.status === 422) {
@@ -40,7 +39,7 @@ form.addEventListener('submit', async (event) => {
     } else if (err.status === 0) {
       show(t('common.network_error'));
     } else {
-      show(t('common.error', {message: err.message}));
+      show(explain(err));
     }
   }
   submit.disabled = false;

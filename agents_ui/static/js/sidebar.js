@@ -7,6 +7,7 @@
 import {h, fill} from './dom.js';
 import {icon} from './icons.js';
 import {fmtDateTime, fmtTime} from './i18n.js';
+import {explain} from './api.js';
 
 const TIERS = ['standard', 'vip'];
 const LANGS = ['', 'en', 'es'];
@@ -210,7 +211,7 @@ export class Sidebar {
         this.show(this.contact, {id: this.conversationId});
       } catch (err) {
         button.disabled = false;
-        error.textContent = t('common.error', {message: err.message});
+        error.textContent = explain(err);
         error.hidden = false;
       }
     };
@@ -269,7 +270,7 @@ export class Sidebar {
         Object.assign(this.contact, updated);
         this.render();
       } catch (err) {
-        error.textContent = err.status === 404 || err.status === 405 ? t('customer.edit_unavailable') : t('common.error', {message: err.message});
+        error.textContent = err.status === 404 || err.status === 405 ? t('customer.edit_unavailable') : explain(err);
         error.hidden = false;
       }
     }},
@@ -307,7 +308,7 @@ export class Sidebar {
         this.formEl.hidden = true;
         window.location.hash = `#/c/${started.conversation.id}`;
       } catch (err) {
-        error.textContent = t('common.error', {message: err.message});
+        error.textContent = explain(err);
         error.hidden = false;
       }
     }},

@@ -4,6 +4,7 @@
 import {h, fill, linkify, safeUrl} from './dom.js';
 import {icon} from './icons.js';
 import {fmtDateTime, fmtSize, fmtTime} from './i18n.js';
+import {explain} from './api.js';
 import {smsSegments} from './sms.js';
 
 // An email's frame is as tall as its content up to this, then "Show more" opens it whole.
@@ -232,7 +233,7 @@ export class Thread {
         if (node && !node.contains(document.activeElement)) keepFocus(node, button);
       } catch (err) {
         button.disabled = false;
-        error.textContent = this.t('delivery.retry_failed', {message: err.message});
+        error.textContent = this.t('delivery.retry_failed', {message: explain(err)});
         error.hidden = false;
       }
     }}, this.t('delivery.retry'));

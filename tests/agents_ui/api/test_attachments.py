@@ -89,10 +89,13 @@ def test_a_file_over_the_limit_is_refused_with_the_limit_in_the_words(client: Te
     agent = login(client, db, "agent")
     just_over = _upload(client, agent.headers, "big.pdf", b"%PDF-1.7\n" + b"0" * 64 * 1024, "application/pdf")
     assert just_over.status_code == 413
-    assert just_over.json() == {"error": "too_large", "message": "the file is over the limit of 64 KB"}
+    # The console shows the limit in its own language: the reason and the limit in bytes say it.
+    assert just_over.json() == {"error": "too_large", "reason": "file_too_large", "params": {"max_bytes": 64 * 1024},
+                                "message": "the file is over the limit of 64 KB"}
     far_over = _upload(client, agent.headers, "huge.pdf", b"0" * 512 * 1024, "application/pdf")
     assert far_over.status_code == 413
     assert far_over.json()["message"] == "the file is over the limit of 64 KB"
+    assert far_over.json()["reason"] == "file_too_large" and far_over.json()["params"] == {"max_bytes": 64 * 1024}
     with db.read() as s:
         assert s.query(StoredAttachment).count() == 0
     with pytest.raises(AttachmentTooLarge, match="over the limit of 64 KB"):

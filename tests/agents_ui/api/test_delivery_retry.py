@@ -90,7 +90,7 @@ def test_only_a_failed_reply_of_that_conversation_is_sent_again(client: TestClie
 
     resp = _retry(client, agent, conv_id, message_id)
     assert resp.status_code == 409
-    assert resp.json() == {"error": "conflict",
+    assert resp.json() == {"error": "conflict", "reason": "not_retryable",
                            "message": "this reply is delivered: only a reply that failed can be sent again"}
     for other in (customer, int(note.json()["id"])):
         resp = _retry(client, agent, conv_id, other)

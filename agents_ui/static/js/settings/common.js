@@ -1,5 +1,6 @@
 // Small pieces shared by the supervisor board and the settings pages.
 import {h, clear} from '../dom.js';
+import {explain} from '../api.js';
 
 export const CHANNELS = ['webchat', 'sms', 'email', 'voice', 'api'];
 
@@ -17,10 +18,9 @@ export function clock(ms) {
   return hh ? `${hh}:${pad(mm)}:${pad(ss)}` : `${mm}:${pad(ss)}`;
 }
 
-// What went wrong, in the server's own words when it answered.
+// What went wrong, in the console's language (api.js explain) when the hub answered.
 export function problem(t, err) {
-  if (err && err.status && err.message) return err.message;
-  return t('settings.error.network');
+  return err && err.status ? explain(err) : t('settings.error.network');
 }
 
 // Fetches what a list shows; on failure the list says why, and the answer is null.
