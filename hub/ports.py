@@ -26,6 +26,7 @@ from hub.ports_parts.errors import (
     OutcomeUnknown,
     PermanentError,
     RejectedMessage,
+    SendError,
     TransientError,
 )
 from hub.ports_parts.hub_port import HubPort
@@ -80,6 +81,7 @@ __all__ = [
     "QueueStatus",
     "RawPayload",
     "RejectedMessage",
+    "SendError",
     "SendResult",
     "TaskRunner",
     "TransientError",

@@ -72,14 +72,15 @@ class ApiChannel(BaseAdapter):
                 delivery_id = resp.headers.get("X-Delivery-Id")
                 moved_to = resp.headers.get("Location", "")
         except TimeoutError as exc:
-            raise TransientError("callback unreachable: no answer in time") from exc
+            raise TransientError("callback unreachable: no answer in time", reason="callback_unreachable") from exc
         except aiohttp.ClientError as exc:
-            raise TransientError(f"callback unreachable: {exc}") from exc
+            raise TransientError(f"callback unreachable: {exc}", reason="callback_unreachable", words=str(exc)) from exc
         if status == 429 or status >= 500:
-            raise TransientError(f"callback answered {status}")
+            raise TransientError(f"callback answered {status}", reason="callback_failed", status=status)
         if status >= 400:
             text = answer.decode("utf-8", "replace")[:200]
-            raise PermanentError(f"callback refused the reply with {status}: {text}")
+            raise PermanentError(f"callback refused the reply with {status}: {text}", reason="callback_refused",
+                                 status=status, words=text)
         if not 200 <= status < 300:
             raise PermanentError(f"callback answered {status} (to {moved_to[:200]!r}): the hub does not follow "
                                  "redirects, configure the callback's own URL")

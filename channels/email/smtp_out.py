@@ -31,9 +31,10 @@ def _words(code: int, message: str) -> str:
     return one_line(f"{code} {message}")[:500]
 
 
-def _refusal(code: int, message: str, what: str) -> TransientError | PermanentError:
-    words = f"{what}: {_words(code, message)}"
-    return TransientError(words) if 400 <= code < 500 else PermanentError(words)
+def _refusal(code: int, message: str, what: str, reason: str) -> TransientError | PermanentError:
+    """`what` (ours, English: the console says `reason` in the agent's language), then the server's words."""
+    words = _words(code, message)
+    return (TransientError if 400 <= code < 500 else PermanentError)(f"{what}: {words}", reason=reason, words=words)
 
 
 async def send(server: SmtpServer, message: EmailMessage, *, sender: str,
@@ -50,24 +51,31 @@ async def send(server: SmtpServer, message: EmailMessage, *, sender: str,
         codes = [r.code for r in exc.recipients]
         words = "; ".join(f"{r.recipient}: {_words(r.code, r.message)}" for r in exc.recipients)
         if codes and all(400 <= c < 500 for c in codes):
-            raise TransientError(f"recipients refused for now: {words}") from exc
-        raise PermanentError(f"recipients refused: {words}") from exc
+            raise TransientError(f"recipients refused for now: {words}", reason="recipients_refused",
+                                 words=words) from exc
+        raise PermanentError(f"recipients refused: {words}", reason="recipients_refused", words=words) from exc
     except aiosmtplib.SMTPAuthenticationError as exc:
-        raise _refusal(exc.code, exc.message, "the SMTP server refused the mailbox's credentials") from exc
+        raise _refusal(exc.code, exc.message, "the SMTP server refused the mailbox's credentials",
+                       "smtp_credentials_refused") from exc
     except aiosmtplib.SMTPSenderRefused as exc:
-        raise _refusal(exc.code, exc.message, f"sender {exc.sender} refused") from exc
+        raise _refusal(exc.code, exc.message, f"sender {exc.sender} refused", "sender_refused") from exc
     except aiosmtplib.SMTPConnectError as exc:  # connect timeouts too: nothing was handed over
-        raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {one_line(str(exc))}") from exc
+        raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {one_line(str(exc))}",
+                             reason="smtp_unreachable", server=f"{server.host}:{server.port}",
+                             words=one_line(str(exc))) from exc
     except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
         # Perhaps while waiting for the answer to DATA: the server may have the mail. (Earlier in
         # the dialogue too; then the retry's look in the Sent folder finds nothing and sends.)
         raise OutcomeUnknown(f"SMTP server {server.host}:{server.port} did not answer: {one_line(str(exc))}") from exc
     except aiosmtplib.SMTPResponseException as exc:  # DATA, HELO, MAIL answered 4xx/5xx
-        raise _refusal(exc.code, exc.message, "the SMTP server refused the mail") from exc
+        raise _refusal(exc.code, exc.message, "the SMTP server refused the mail", "mail_refused") from exc
     except ssl.SSLError as exc:
-        raise TransientError(f"TLS with {server.host}:{server.port} failed: {one_line(str(exc))}") from exc
+        raise TransientError(f"TLS with {server.host}:{server.port} failed: {one_line(str(exc))}", reason="tls_failed",
+                             server=f"{server.host}:{server.port}", words=one_line(str(exc))) from exc
     except aiosmtplib.SMTPException as exc:  # STARTTLS not offered, and the like: a setting to fix
-        raise PermanentError(f"SMTP with {server.host}:{server.port}: {one_line(str(exc))}") from exc
+        raise PermanentError(f"SMTP with {server.host}:{server.port}: {one_line(str(exc))}", reason="smtp_failed",
+                             server=f"{server.host}:{server.port}", words=one_line(str(exc))) from exc
     except OSError as exc:
-        raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {exc}") from exc
+        raise TransientError(f"SMTP server {server.host}:{server.port} unreachable: {exc}", reason="smtp_unreachable",
+                             server=f"{server.host}:{server.port}", words=str(exc)) from exc
     return Accepted(one_line(response)[:500], {addr: _words(r.code, r.message) for addr, r in errors.items()})

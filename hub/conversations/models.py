@@ -101,7 +101,8 @@ class Message(SQLModel, table=True):
     delivery_error: str | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     # What a channel says of the message beyond the common fields (`InboundMessage.metadata`; an
-    # email's headers, folded text and original), and a reply's `cc`. Column "metadata".
+    # email's headers, folded text and original), a reply's `cc`, and why its delivery failed as a
+    # stable reason (`delivery_reason`: hub.delivery.actions). Column "metadata".
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(
         "metadata", JSON, nullable=False, server_default=sql_text("'{}'")))
 

@@ -60,10 +60,27 @@ def _set_message_status(
     return True
 
 
-def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attempts: int) -> bool:
-    """Returns True if the item will be retried, False if it has now failed for good."""
+# A failure's stable reason and params (hub.ports.SendError), kept in the message's metadata with
+# the `delivery_error` text they explain: the console shows them in the agent's language while
+# they still match it (a later status with other words makes them stale without a write here).
+WHY_KEY = "delivery_reason"
+
+
+def _keep_why(message: Message, error: str, why: dict[str, Any] | None) -> None:
+    meta = {k: v for k, v in (message.meta or {}).items() if k != WHY_KEY}
+    if why is not None:
+        meta[WHY_KEY] = {"error": error, **why}
+    if meta != (message.meta or {}):
+        message.meta = meta
+
+
+def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attempts: int,
+                    why: dict[str, Any] | None = None) -> bool:
+    """Returns True if the item will be retried, False if it has now failed for good. `why`:
+    `{"reason", "params"}` of the error (hub.ports.SendError), for the console's words."""
     if item.attempts >= max_attempts:
-        do_record_failed(session, item, f"gave up after {item.attempts} attempts: {error}")
+        gave_up = {"reason": "gave_up", "params": {"attempts": item.attempts}, "then": why} if why else None
+        do_record_failed(session, item, f"gave up after {item.attempts} attempts: {error}", why=gave_up)
         return False
     now = utcnow()
     item.status = "pending"
@@ -83,7 +100,8 @@ def do_record_retry(session: Session, item: OutboxItem, error: str, *, max_attem
     return True
 
 
-def do_record_failed(session: Session, item: OutboxItem, reason: str) -> None:
+def do_record_failed(session: Session, item: OutboxItem, reason: str, *, why: dict[str, Any] | None = None) -> None:
+    """`why`: `{"reason", "params"}` of `reason` (hub.ports.SendError), for the console's words."""
     item.status = "failed"
     item.lease_until = None
     item.last_error = reason
@@ -91,6 +109,7 @@ def do_record_failed(session: Session, item: OutboxItem, reason: str) -> None:
     if item.message_id is not None:
         message = session.get(Message, item.message_id)
         if message is not None:
+            _keep_why(message, reason, why)
             _set_message_status(session, message, "failed", reason, force=True)
 
 

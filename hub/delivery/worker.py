@@ -60,6 +60,7 @@ from hub.ports import (
     OutboundMessage,
     OutcomeUnknown,
     PermanentError,
+    SendError,
     SendResult,
     TransientError,
 )
@@ -199,11 +200,11 @@ class DeliveryWorker:
         try:
             result = await adapter.send(out)
         except PermanentError as exc:
-            await self._finish(item.id, "failed", str(exc), None)
+            await self._finish(item.id, "failed", str(exc), None, _why(exc))
         except OutcomeUnknown as exc:  # the claim of the retry tells the adapter (outcome_unknown)
             await self._finish(item.id, "retry", f"{OUTCOME_UNKNOWN}: {exc}", None)
         except TransientError as exc:
-            await self._finish(item.id, "retry", str(exc), None)
+            await self._finish(item.id, "retry", str(exc), None, _why(exc))
         except Exception as exc:  # an adapter bug must not lose the message: retry, and say why
             logger.exception("adapter %s raised unexpectedly", item.channel)
             await self._finish(item.id, "retry", f"internal error: {exc!r}", None)
@@ -216,7 +217,8 @@ class DeliveryWorker:
             if key is not None:
                 self.accepted.pop(key, None)
 
-    async def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None) -> None:
+    async def _finish(self, item_id: int | None, outcome: str, error: str | None, result: SendResult | None,
+                      why: dict[str, Any] | None = None) -> None:
         def record(s: Session) -> None:
             assert item_id is not None
             if outcome == "sent":  # recorded only while still in flight (not by a rerun)
@@ -231,9 +233,9 @@ class DeliveryWorker:
             if item is None or item.status != "in_flight":
                 return  # recorded already (a rerun), or no longer ours
             if outcome == "failed":
-                actions.do_record_failed(s, item, error or "failed")
+                actions.do_record_failed(s, item, error or "failed", why=why)
             else:
-                actions.do_record_retry(s, item, error or "transient error", max_attempts=self.max_attempts)
+                actions.do_record_retry(s, item, error or "transient error", max_attempts=self.max_attempts, why=why)
 
         if self._write is not None:
             await self._write(record)
@@ -243,3 +245,8 @@ class DeliveryWorker:
     def _record_alone(self, record: Callable[[Session], None]) -> None:
         with self.db.write() as s:
             record(s)
+
+
+def _why(exc: SendError) -> dict[str, Any] | None:
+    """A send error's stable reason and params (hub.delivery.actions keeps them with its words)."""
+    return {"reason": exc.reason, "params": dict(exc.params)} if exc.reason else None

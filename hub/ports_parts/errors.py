@@ -27,7 +27,18 @@ class AttachmentRefused(RejectedMessage):
         self.content_type = content_type
 
 
-class TransientError(Exception):
+class SendError(Exception):
+    """A send that did not go through. `str()` is its reason in English (stored as the message's
+    `delivery_error`); `reason` (a stable code, see hub.delivery.reasons) and `params` (`words`: a
+    foreign server's own words, kept as they are) let the console say it in the agent's language."""
+
+    def __init__(self, message: str, *, reason: str | None = None, **params: str | int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.params = params
+
+
+class TransientError(SendError):
     """The send may succeed later (network, 429, 5xx): the outbox retries with backoff."""
 
 
@@ -37,5 +48,5 @@ class OutcomeUnknown(TransientError):
     the retry's `OutboundMessage.outcome_unknown` lets the adapter look before sending again."""
 
 
-class PermanentError(Exception):
+class PermanentError(SendError):
     """The send will never succeed as is (invalid number, 4xx): marked failed with this reason."""

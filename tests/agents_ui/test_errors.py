@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -276,3 +278,15 @@ def test_a_reason_the_hub_answers_has_a_sentence_in_every_console_language() -> 
     for lang, catalogue in catalogues.items():
         missing = [r for r in REASONS if not any(k == f"error.{r}" or k.startswith(f"error.{r}.") for k in catalogue)]
         assert not missing, f"{lang}: no sentence for {missing}"
+
+
+def test_a_delivery_failures_reason_has_a_sentence_in_every_console_language() -> None:
+    """Channels give their send errors a reason (hub.ports.SendError); the thread says it."""
+    raised = {"gave_up"}  # hub/delivery/actions.py, around the last attempt's reason
+    for path in (Path(__file__).parents[2] / "channels").rglob("*.py"):
+        raised |= set(re.findall(r'\breason="([a-z_]+)"', path.read_text()))
+    assert {"recipients_refused", "callback_refused"} <= raised, "the pattern is stale"
+    for lang in LANGUAGES:
+        catalogue = Catalogues(I18N_DIR).get(lang)[0]
+        assert not [r for r in sorted(raised) if f"delivery.why.{r}" not in catalogue], lang
+

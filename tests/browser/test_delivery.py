@@ -75,3 +75,21 @@ def test_a_reply_failing_again_shows_the_new_reason_live(hub: Hub, outside: Outs
     expect(foot.locator(".delivery-error")).to_contain_text("second refusal")
     expect(foot.get_by_role("button", name="Send again")).to_be_enabled()
     assert page.errors == []
+
+
+def test_a_spanish_console_says_why_in_spanish_and_keeps_the_foreign_words(
+        hub: Hub, outside: Outside, new_page: Any) -> None:
+    """What an agent found wrong: the reason of a failed reply read in English ("callback
+    refused the reply with 422") inside a Spanish console."""
+    ana, boss = hub.agent(name="Ana Motivo"), hub.agent("supervisor")
+    conv = hub.customer_says("¿Llegó?", email=f"m-{uuid.uuid4().hex[:8]}@example.com")["conversation_id"]
+    assert hub.api("POST", f"/api/v1/conversations/{conv}/assign", boss, json={"assignee_id": ana.id}).is_success
+    with outside.lock:
+        outside.script.append((422, '{"error": "cliente desconocido"}'))
+    assert hub.api("POST", f"/api/v1/conversations/{conv}/messages", ana, json={"text": "Sí"}).is_success
+    page = new_page(ana, locale="es-ES", path=f"/#/c/{conv}")
+    foot = page.locator(".msg-out .msg-foot")
+    expect(foot.locator(".delivery")).to_have_text("Falló")
+    expect(foot.locator(".delivery-error")).to_have_text(
+        'Motivo: el sistema detrás de este canal lo rechazó (422): {"error": "cliente desconocido"}')
+    assert page.errors == []

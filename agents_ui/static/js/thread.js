@@ -205,7 +205,9 @@ export class Thread {
     if (m.id <= this.seen) parts.push(h('span', {class: 'delivery-seen'}, t('delivery.seen')));
     if (m.channel === 'sms') parts.push(h('span', {class: 'segments'}, t('sms.segments', {count: smsSegments(m.text || '').segments})));
     if (m.delivery_error && (status === 'failed' || status === 'undelivered')) {
-      parts.push(h('span', {class: 'delivery-error', role: 'note'}, t('delivery.reason', {reason: m.delivery_error})));
+      const w = (m.metadata || {}).delivery_reason;
+      const reason = (w && w.error === m.delivery_error && said(t, w)) || m.delivery_error;
+      parts.push(h('span', {class: 'delivery-error', role: 'note'}, t('delivery.reason', {reason})));
     }
     if (status === 'failed') {
       parts.push(this.retryButton(m));
@@ -353,6 +355,14 @@ function fitFrame(frame, more, t) {
 
 // A message drawn again (its delivery status changed) while focus was in it: focus goes to the same
 // control if it is still there, else to its status (read out), else to the message itself.
+// Why a send failed, in the agent's language (hub/delivery/actions.py keeps the reason with the
+// words it explains); a foreign server's own words stay as they are. Null: no sentence for it.
+function said(t, w) {
+  const key = `delivery.why.${w.reason}`, p = w.params || {};
+  const then = w.then && said(t, w.then);
+  return t(key) === key || (w.then && !then) ? null : t(key, {...p, count: p.attempts, then});
+}
+
 function keepFocus(node, was) {
   const action = was.dataset && was.dataset.action;
   const target = (action && node.querySelector(`[data-action="${action}"]`)) || node.querySelector('.delivery') || node;

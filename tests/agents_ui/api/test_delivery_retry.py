@@ -101,3 +101,14 @@ def test_only_a_failed_reply_of_that_conversation_is_sent_again(client: TestClie
     assert _retry(client, agent, conv_id, 10**9).status_code == 404
     assert len(receiver.requests()) == 1  # nothing was sent twice
     assert message(client, agent, conv_id, message_id)["delivery_status"] == "delivered"
+
+
+def test_a_failed_reply_keeps_why_as_a_stable_reason_with_the_foreign_servers_words(
+        client: TestClient, db: Database, receiver: Receiver) -> None:
+    """The console says the reason in the agent's language; only the integrator's words stay theirs."""
+    conv_id, message_id, agent = _failed_reply(client, db, receiver)
+    failed = message(client, agent, conv_id, message_id)
+    assert failed["delivery_error"] == 'callback refused the reply with 422: {"error": "unknown customer 42"}'
+    assert failed["metadata"]["delivery_reason"] == {
+        "error": failed["delivery_error"], "reason": "callback_refused",
+        "params": {"status": 422, "words": '{"error": "unknown customer 42"}'}}
