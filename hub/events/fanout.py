@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from hub.db import Database
-from hub.doorbell import Doorbell
 from hub.events import log
 from hub.events.log import EventView
 
@@ -52,9 +51,9 @@ class Subscription:
 
 
 class EventBus:
-    """The tail reader runs on a thread of its own: a wake-up is a `Doorbell`, each batch read is
-    handed to the event loop with one `call_soon_threadsafe`, in read order. (A thread-pool hop per
-    read, `asyncio.to_thread`, was a visible share of the CPU per message under load.)"""
+    """The tail reader runs on a thread of its own: a wake-up is a `threading.Event`, each batch
+    read is handed to the event loop with one `call_soon_threadsafe`, in read order. (A thread-pool
+    hop per read, `asyncio.to_thread`, was a visible share of the CPU per message under load.)"""
 
     def __init__(self, db: Database, *, poll_interval: float = 1.0, batch_size: int = 1000) -> None:
         self.db = db
@@ -64,7 +63,7 @@ class EventBus:
         self._subs: set[Subscription] = set()
         self._listeners: list[Callable[[list[EventView]], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = Doorbell()
+        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_local_commit: list[Callable[[], None]] = []
@@ -81,7 +80,7 @@ class EventBus:
         if thread is None:
             return
         self._stopping.set()
-        self._wake.ring()
+        self._wake.set()
         await asyncio.to_thread(thread.join)
 
     def _head(self) -> int:
@@ -99,7 +98,7 @@ class EventBus:
 
     def wake(self) -> None:
         """Thread-safe: ask the tail reader to look at the log now."""
-        self._wake.ring()
+        self._wake.set()
 
     def subscribe(self, max_pending: int = 10_000) -> Subscription:
         sub = Subscription(max_pending)
@@ -135,7 +134,8 @@ class EventBus:
         paramstyle = self.db.engine.dialect.paramstyle
         try:
             while not self._stopping.is_set() and not loop.is_closed():
-                self._wake.wait(self.poll_interval)
+                self._wake.wait(timeout=self.poll_interval)
+                self._wake.clear()
                 try:
                     while not self._stopping.is_set():
                         if conn is None:
