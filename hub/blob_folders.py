@@ -69,9 +69,7 @@ class ShardFolders:
     def settle(self, keys: Iterable[str]) -> None:
         """Make the entries these keys' blobs hang from durable: fsync each of their folders with
         an entry no finished fsync covers (see the module's notes)."""
-        folders = sorted({f for key in keys for f in (self.root, f"{self.root}/{key[:2]}",
-                                                       f"{self.root}/{key[:2]}/{key[2:4]}")})
-        for folder in folders:
+        for folder in self._folders_of(keys):
             with self._lock:
                 made = self._made[folder]
                 if self._synced[folder] >= made:
@@ -80,6 +78,15 @@ class ShardFolders:
             with self._lock:  # after its fsync only: a failed one leaves the folder unsettled
                 if self._synced[folder] < made:
                     self._synced[folder] = made
+
+    def settled(self, keys: Iterable[str]) -> bool:
+        """Whether `settle(keys)` would have nothing to do (no system call: fit for an event loop)."""
+        with self._lock:
+            return all(self._synced[f] >= self._made[f] for f in self._folders_of(keys))
+
+    def _folders_of(self, keys: Iterable[str]) -> list[str]:
+        return sorted({f for key in keys
+                       for f in (self.root, f"{self.root}/{key[:2]}", f"{self.root}/{key[:2]}/{key[2:4]}")})
 
     def _leaf(self, key: str) -> str:
         top = f"{self.root}/{key[:2]}"

@@ -78,6 +78,11 @@ class BlobStore(Protocol):
         whose puts are durable at once, as an object store's are)."""
         ...
 
+    def settled(self, keys: Iterable[str]) -> bool:
+        """Whether `settle(keys)` has nothing left to do; answers at once, without I/O (an event
+        loop asks it to skip a thread hand-off). True for a store whose puts are durable at once."""
+        ...
+
     def open(self, key: str) -> BinaryIO:
         """The blob for reading (close it when done). Raises BlobNotFound."""
         ...
@@ -191,6 +196,9 @@ class DiskBlobStore:
 
     def settle(self, keys: Iterable[str]) -> None:
         self._folders.settle(keys)
+
+    def settled(self, keys: Iterable[str]) -> bool:
+        return self._folders.settled(keys)
 
     def _refresh(self, key: str) -> bool:
         """Whether the blob is there already; if so it is young again (see `delete`)."""

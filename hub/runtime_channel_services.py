@@ -14,6 +14,7 @@ from sqlmodel import Session
 from hub.attachments import actions as attachment_actions
 from hub.attachments.files import Kept
 from hub.attachments.models import StoredAttachment
+from hub.attachments.settling import keep_then_settle
 from hub.blobs import BlobNotFound
 from hub.channel_accounts.actions import port_accounts
 from hub.channel_accounts.crypto import SecretBox
@@ -171,12 +172,14 @@ class ChannelServices(HubWriter):
         store = self.options.files
         if store is None:
             return [RejectedMessage(NO_FILES) for _ in files]
-        kept = await asyncio.to_thread(store.keep_many, files, settle=settle) if files else []
+        if not files:
+            return []
+        kept = await (asyncio.to_thread(store.keep_many, files) if settle else keep_then_settle(store, files))
         return [k if isinstance(k, RejectedMessage) else _kept_as(k, f.cid) for f, k in zip(files, kept, strict=True)]
 
     async def settle_files_async(self, files: Sequence[Attachment]) -> None:
         store, keys = self.options.files, [a.kept for a in files if a.kept]
-        if store is not None and keys:
+        if store is not None and keys and not store.settled(keys):
             await asyncio.to_thread(store.settle, keys)
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:

@@ -91,6 +91,9 @@ class AttachmentFiles:
     def settle(self, blob_keys: Sequence[str]) -> None:
         self.store.settle(blob_keys)
 
+    def settled(self, blob_keys: Sequence[str]) -> bool:
+        return self.store.settled(blob_keys)
+
     @staticmethod
     def _type_of(head: bytes, declared: str | None, filename: str | None, accept: frozenset[str] | None,
                  whole_message: bool) -> str:

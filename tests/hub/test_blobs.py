@@ -298,3 +298,18 @@ def test_a_blob_a_delete_is_moving_aside_is_not_taken_for_a_leftover(tmp_path: P
     assert tomb.read_bytes() == b"an old logo"
     assert store.remove_leftovers(written_before=datetime.now(UTC) + timedelta(minutes=1)) == 1
     assert not tomb.exists()
+
+
+def test_blobs_put_unsettled_are_settled_only_once_their_folders_are_fsynced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DiskBlobStore(tmp_path)
+    synced = _fsyncs(monkeypatch)
+    keys = store.put_many([b"the original", b"the invoice"], settle=False)
+    assert synced == [] and not store.settled(keys), "whole under their keys, their folders not on disk yet"
+    assert [store.open(k).read() for k in keys] == [b"the original", b"the invoice"]
+    store.settle(keys)
+    assert store.settled(keys) and set(synced) >= {str(store.path(k).parent) for k in keys}
+    synced.clear()
+    store.settle(keys)
+    assert synced == [], "nothing left to do"
+    assert DiskBlobStore(tmp_path).settled(keys), "another store object on the folder sees the same"
