@@ -4,8 +4,10 @@ process, and fsync'd only when it gained an entry, once however many it gained.
 A blob is durable once its bytes (fsync'd before the rename), its entry in `ab/cd`, `cd`'s entry in
 `ab` and `ab`'s entry in the root are on disk. Each folder counts the entries this process made in
 it (a blob renamed into it, a shard folder made in it) and how many of them a finished fsync
-covers. `settle(keys)` fsyncs, of the three folders each key's blob hangs from, those with an
-entry no finished fsync covers yet, whoever made it: a call that found a blob another thread has
+covers: an fsync covers the entries counted when it began only if none of them was still being
+made then (counted before the rename or mkdir, so that whoever finds the entry finds it counted).
+`settle(keys)` fsyncs, of the three folders each key's blob hangs from, those with an entry no
+finished fsync covers yet, whoever made it: a call that found a blob another thread has
 just renamed into place, and handed out its key, waits for that entry too, rather than answer with
 a blob a crash could still take (the row that names it may commit as soon as it returns). Two
 files renamed into one folder share an fsync. Entries made by earlier processes were fsync'd by
@@ -46,6 +48,7 @@ class ShardFolders:
         self._root_made = False
         self._made: Counter[str] = Counter()  # entries made in a folder by this process
         self._synced: Counter[str] = Counter()  # how many of them a finished fsync covers
+        self._making: Counter[str] = Counter()  # of those, entries counted but not made (or failed) yet
         self._lock = threading.Lock()
 
     def target(self, key: str) -> str:
@@ -65,6 +68,8 @@ class ShardFolders:
                 self._root_made = False
                 if not (again and isinstance(exc, FileNotFoundError) and os.path.exists(tmp_name)):
                     raise
+            finally:
+                self._entered(leaf)
 
     def settle(self, keys: Iterable[str]) -> None:
         """Make the entries these keys' blobs hang from durable: fsync each of their folders with
@@ -74,10 +79,14 @@ class ShardFolders:
                 made = self._made[folder]
                 if self._synced[folder] >= made:
                     continue
+                # An entry counted but not made yet may be made after the fsync began: this fsync
+                # covers this call's own entries (all made), not that one.
+                covers = not self._making[folder]
             fsync_dir(folder)
-            with self._lock:  # after its fsync only: a failed one leaves the folder unsettled
-                if self._synced[folder] < made:
-                    self._synced[folder] = made
+            if covers:
+                with self._lock:  # after its fsync only: a failed one leaves the folder unsettled
+                    if self._synced[folder] < made:
+                        self._synced[folder] = made
 
     def settled(self, keys: Iterable[str]) -> bool:
         """Whether `settle(keys)` would have nothing to do (no system call: fit for an event loop)."""
@@ -114,11 +123,21 @@ class ShardFolders:
             os.mkdir(folder)
         except FileExistsError:
             pass  # someone made it meanwhile: counted all the same, at worst one fsync more
+        finally:
+            self._entered(parent)
 
     def _enter(self, folder: str) -> None:
         """Before an entry is made in `folder` (one that is not made after all costs an fsync more)."""
         with self._lock:
             self._made[folder] += 1
+            self._making[folder] += 1
+
+    def _entered(self, folder: str) -> None:
+        """After the entry `_enter` counted is made (or failed to be)."""
+        with self._lock:
+            self._making[folder] -= 1
+            if not self._making[folder]:
+                del self._making[folder]
 
 
 def fsync_dir(path: str) -> None:

@@ -232,6 +232,59 @@ def test_a_blob_another_thread_renamed_but_has_not_fsynced_yet_is_fsynced_by_who
     assert synced_by == [], "once the first call's fsync finished, nobody needs another"
 
 
+def test_a_folder_fsync_that_began_before_an_entry_was_made_is_not_taken_to_cover_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread settles the same folder between the moment a put counts its coming entry and
+    the rename itself: that fsync ran before the entry existed, so the put must fsync again."""
+    store = DiskBlobStore(tmp_path)
+    first, second = _same_folder_pair()
+    key = store.put(first)  # the shard folders exist and are settled
+    leaf = str(store.path(key).parent)
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = blob_folders.fsync_dir, os.replace
+
+    def fsync(path: str) -> None:
+        events.append(("fsync", path))
+        real_fsync(path)
+
+    def replace(src: str, dst: str) -> None:
+        store.settle([key])  # the other thread: its blob hangs from the same folder
+        real_replace(src, dst)
+        events.append(("entry", os.path.dirname(dst)))
+
+    monkeypatch.setattr(blob_folders, "fsync_dir", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    store.put_many([second])
+    assert ("entry", leaf) in events
+    assert ("fsync", leaf) in events[events.index(("entry", leaf)):], "the new blob's entry is on disk"
+
+
+def test_a_root_fsync_that_began_before_a_shard_folder_was_made_is_not_taken_to_cover_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = DiskBlobStore(tmp_path)
+    other = store.put(b"another thread's file")
+    content = next(c for c in (b"y%d" % i for i in itertools.count())
+                   if hashlib.sha256(c).hexdigest()[:2] != other[:2])
+    events: list[tuple[str, str]] = []
+    real_fsync, real_mkdir = blob_folders.fsync_dir, os.mkdir
+
+    def fsync(path: str) -> None:
+        events.append(("fsync", path))
+        real_fsync(path)
+
+    def mkdir(path: str, *args: object) -> None:
+        store.settle([other])  # the other thread settles its file, which hangs from the root too
+        real_mkdir(path, *args)  # type: ignore[arg-type]
+        events.append(("entry", os.path.dirname(path)))
+
+    monkeypatch.setattr(blob_folders, "fsync_dir", fsync)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    store.put_many([content])
+    root = str(tmp_path)
+    assert ("entry", root) in events
+    assert ("fsync", root) in events[events.index(("entry", root)):], "the new shard folder's entry is on disk"
+
+
 def test_a_store_whose_folder_is_not_there_yet_makes_it_durably(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     synced = _fsyncs(monkeypatch)
