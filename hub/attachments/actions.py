@@ -34,6 +34,15 @@ _NEXT_ID = "SELECT COALESCE(MAX(id), 0) + 1 FROM attachments"
 _LINK = ("UPDATE attachments SET message_id = v.column2 FROM (VALUES {rows}) v "
          "WHERE attachments.id = v.column1 AND attachments.message_id IS NULL AND attachments.uploaded_by IS NULL")
 _DROP = "DELETE FROM attachments WHERE id IN ({rows})"
+# Values one statement carries at most: PostgreSQL's protocol takes 65535, SQLite as built by default
+# 32766. A batch of the group commit (100 mails of up to 500 parts each) needs more: several statements.
+MAX_PARAMS = 30_000
+
+
+def _chunks(n: int, per_row: int) -> list[range]:
+    """`range(n)` cut into consecutive pieces of rows whose values fit one statement."""
+    size = MAX_PARAMS // per_row
+    return [range(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def attachment_url(attachment_id: int) -> str:
@@ -90,7 +99,8 @@ def do_add(session: Session, *, blob_key: str, content_type: str, filename: str,
 
 def do_add_kept(session: Session, msgs: list[InboundMessage]) -> tuple[list[InboundMessage], set[int]]:
     """The rows of the files the channel kept for these messages (`Attachment.kept`, no row yet),
-    in one statement; returns the messages carrying their ids and URLs instead, and the new ids."""
+    in one statement (several for more values than one carries: `MAX_PARAMS`); returns the
+    messages carrying their ids and URLs instead, and the new ids."""
     kept = [a for m in msgs for a in m.attachments if a.kept is not None and a.id is None]
     if not kept:
         return msgs, set()
@@ -114,19 +124,24 @@ def _kept_row(a: Attachment, now: datetime) -> dict[str, Any]:
 def _insert_kept(sql: PlainSql, rows: list[dict[str, Any]]) -> list[int]:
     """Insert these rows in plain SQL (hub.plain_sql; through SQLAlchemy's Core, SQLite took a
     statement per row); their ids, in the rows' order. SQLite: the ids after the highest, drawn
-    under the write lock, as hub.ingest.lookup draws messages' ids. PostgreSQL: one INSERT whose
-    rows are sorted by their position before the sequence numbers them, then its ids sorted, as
-    SQLAlchemy's own ordered RETURNING does."""
+    under the write lock, as hub.ingest.lookup draws messages' ids. PostgreSQL: an INSERT (one per
+    `MAX_PARAMS` values, in order) whose rows are sorted by their position before the sequence
+    numbers them, then its ids sorted, as SQLAlchemy's own ordered RETURNING does."""
     columns = tuple(rows[0])
+    pieces = _chunks(len(rows), len(columns) + 1)  # pieces in order: their ids follow one another
     if sql.sqlite:
         sql.execute_raw(_NEXT_ID, ())
         first = int(sql.fetchone()[0])
         ids = list(range(first, first + len(rows)))
-        sql.execute_raw(insert_text(_TABLE.name, ("id", *columns), len(rows)),
-                        [v for i, r in zip(ids, rows, strict=True) for v in (i, *sql.values(r))])
+        for piece in pieces:
+            sql.execute_raw(insert_text(_TABLE.name, ("id", *columns), len(piece)),
+                            [v for n in piece for v in (ids[n], *sql.values(rows[n]))])
         return ids
-    sql.execute(_pg_insert_ordered(columns, len(rows)), [v for n, r in enumerate(rows) for v in (*sql.values(r), n)])
-    return sorted(int(r[0]) for r in sql.fetchall())
+    got: list[int] = []
+    for piece in pieces:
+        sql.execute(_pg_insert_ordered(columns, len(piece)), [v for n in piece for v in (*sql.values(rows[n]), n)])
+        got += sorted(int(r[0]) for r in sql.fetchall())
+    return got
 
 
 @lru_cache(maxsize=64)
@@ -166,10 +181,11 @@ def do_link_inbound(session: Session, ingested: Iterable[tuple[InboundMessage, I
     if not links and not dropped:
         return
     sql = PlainSql.of(session)
-    if links:
-        sql.execute(rows_text(_LINK, "(?, ?)", len(links)), [v for link in links.items() for v in link])
-    if dropped:
-        sql.execute(rows_text(_DROP, "?", len(dropped)), dropped)
+    pairs = list(links.items())
+    for piece in _chunks(len(pairs), 2):
+        sql.execute(rows_text(_LINK, "(?, ?)", len(piece)), [v for n in piece for v in pairs[n]])
+    for piece in _chunks(len(dropped), 1):
+        sql.execute(rows_text(_DROP, "?", len(piece)), [dropped[n] for n in piece])
 
 
 def check_uploads(session: Session, agent_id: int, refs: Sequence[int | str]) -> list[StoredAttachment]:

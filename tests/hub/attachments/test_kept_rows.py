@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from channels.email.bodies import MAX_PARTS
 from hub.attachments.actions import do_add, do_add_kept
 from hub.attachments.models import StoredAttachment
 from hub.conversations.models import Message
@@ -85,3 +86,22 @@ def test_files_are_tied_to_the_first_message_naming_them_and_a_redeliverys_new_r
         stored = {m.id: m.attachments for m in s.execute(select(Message)).scalars()}
     assert [a["filename"] for a in stored[one.message_id]] == ["a.pdf", "by-channel.png"]
     assert [a["id"] for a in stored[one.message_id]] == [rows["k1"]["id"], upload.id]
+
+
+def test_a_batch_of_mails_with_as_many_files_as_the_listener_takes_is_written_whole(database: Database) -> None:
+    """The group commit ingests up to 100 mails together, each with up to 500 parts and its
+    original: more values than one statement may carry (PostgreSQL 65535, SQLite 32766 or its
+    build's limit). The batch must still go through in one transaction, each file tied to its mail."""
+    per_mail = MAX_PARTS + 1
+    msgs = [_mail(n, *(_kept(f"k{n}-{i}", f"part{i}.txt") for i in range(per_mail))) for n in range(60)]
+    with database.write() as s:
+        results = do_ingest_many(s, msgs)
+    assert all(isinstance(r, IngestResult) and r.created for r in results)
+    rows = _rows(database)
+    assert len(rows) == 60 * per_mail
+    by_key = {row["blob_key"]: row for row in rows.values()}
+    for n, result in enumerate(results):
+        assert isinstance(result, IngestResult)
+        assert {by_key[f"k{n}-{i}"]["message_id"] for i in range(per_mail)} == {result.message_id}
+    ids = [by_key[f"k{n}-{i}"]["id"] for n in range(60) for i in range(per_mail)]
+    assert ids == sorted(ids), "in the mails' order"
