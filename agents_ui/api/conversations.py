@@ -44,7 +44,8 @@ def list_conversations(
     hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
     """Each item is a conversation with what an inbox row shows: `contact_name`, `preview` (the last
-    customer or agent message, never a note), `last_direction` ("in" or "out"), `unread` (for the
+    customer or agent message, never a note), `last_direction` ("in" or "out"; of the last message
+    that is not `automatic`: an out-of-office leaves it as it was), `unread` (for the
     caller) and `offered_to_id`."""
     who: int | Literal["none"] | None = None
     if assignee == "me":

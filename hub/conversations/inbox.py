@@ -2,7 +2,8 @@
 
 A page of up to 500 rows is read in two statements whatever its size: the page of conversations
 (with the contact's name, the caller's read mark and the id of the last customer or agent
-message), then those messages by primary key. Notes never make a preview.
+message), then those messages by primary key (and a third for the rows whose last message is
+automatic, an out-of-office say: who spoke last before it). Notes never make a preview.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
     )
     rows = session.execute(stmt).all()
     last = _last_messages(session, [r.last_message_id for r in rows if r.last_message_id is not None])
+    # A row whose last message needs no answer (an out-of-office, say) shows it, but who spoke
+    # last is told by the message before it: the customer waits no more, and no less, for it.
+    spoke = _last_spoken(session, [r.id for r in rows if last.get(r.last_message_id, ("", None, "", False))[3]])
     out = []
     for row in rows:
         item = conversation_dict(row)
@@ -135,21 +139,39 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
         item["contact_name"] = row.contact_name
         item["offered_to_id"] = row.offered_to_id
         item["preview"] = msg[2] if msg else ""
-        item["last_direction"] = msg[0] if msg else None
+        item["last_direction"] = spoke.get(row.id) if msg and msg[3] else msg[0] if msg else None
         item["unread"] = bool(msg and last_message_id > (read_upto or 0) and msg[1] != scope.agent_id)
         out.append(item)
     return out
 
 
-def _last_messages(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int | None, str]]:
-    """By message id: direction, author and preview text (whitespace folded, at most
-    PREVIEW_CHARS). Only the head of each text is read: an email body may be long."""
+def _last_messages(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int | None, str, bool]]:
+    """By message id: direction, author, preview text (whitespace folded, at most PREVIEW_CHARS)
+    and whether it is automatic. Only the head of each text is read: an email body may be long."""
     if not ids:
         return {}
     head = func.substr(Message.text, 1, PREVIEW_CHARS * 2)
-    stmt = select(col(Message.id), col(Message.direction), col(Message.author_agent_id), head).where(
-        col(Message.id).in_(ids))
-    return {mid: (direction, author, _preview(text)) for mid, direction, author, text in session.execute(stmt)}
+    stmt = select(col(Message.id), col(Message.direction), col(Message.author_agent_id), head,
+                  col(Message.automatic)).where(col(Message.id).in_(ids))
+    return {mid: (direction, author, _preview(text), bool(automatic))
+            for mid, direction, author, text, automatic in session.execute(stmt)}
+
+
+def _last_spoken(session: Session, conversation_ids: Sequence[int]) -> dict[int, str]:
+    """By conversation id: the direction of its last customer or agent message that is not
+    automatic (none when it has none). Read only for the rows that need it: few."""
+    if not conversation_ids:
+        return {}
+    m = Message
+    latest = (
+        select(col(m.conversation_id), func.max(col(m.id)).label("id"))
+        .where(col(m.conversation_id).in_(conversation_ids), col(m.direction).in_(("in", "out")),
+               col(m.automatic) == false())
+        .group_by(col(m.conversation_id))
+        .subquery()
+    )
+    stmt = select(latest.c.conversation_id, col(m.direction)).join(latest, col(m.id) == latest.c.id)
+    return {cid: direction for cid, direction in session.execute(stmt)}
 
 
 def _preview(text: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, UniqueConstraint, false
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -99,6 +99,10 @@ class Message(SQLModel, table=True):
     client_id: str | None = Field(default=None, max_length=36)
     delivery_status: str | None = Field(default=None, max_length=16)
     delivery_error: str | None = Field(default=None)
+    # An inbound message that needs no answer (`InboundMessage.needs_answer` False: an automatic
+    # reply, list mail, a delivery report): shown in its thread, but the customer is not waiting.
+    automatic: bool = Field(default=False, sa_column=Column(
+        Boolean, nullable=False, default=False, server_default=false()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     # What a channel says of the message beyond the common fields (`InboundMessage.metadata`; an
     # email's headers, folded text and original), a reply's `cc`, and why its delivery failed as a

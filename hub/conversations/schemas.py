@@ -18,6 +18,7 @@ _MESSAGE_FIELDS = ("id", "conversation_id", "contact_id", "channel", "direction"
 def message_dict(m: Message) -> dict[str, Any]:
     out = {name: getattr(m, name) for name in _MESSAGE_FIELDS}
     out["metadata"] = m.meta or {}
+    out["automatic"] = bool(m.automatic)
     out["created_at"] = _iso(m.created_at)
     return out
 
@@ -26,6 +27,7 @@ def message_row_dict(row: dict[str, Any]) -> dict[str, Any]:
     """`message_dict` of a message row written without an ORM entity (hub.ingest.rows)."""
     out = {name: row[name] for name in _MESSAGE_FIELDS}
     out["metadata"] = row.get("metadata") or {}
+    out["automatic"] = bool(row.get("automatic"))  # SQLite reads it back as 0 or 1
     out["created_at"] = _iso(row["created_at"])
     return out
 

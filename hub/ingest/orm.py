@@ -76,8 +76,9 @@ def ingest_orm(session: Session, sql: PlainSql, msg: InboundMessage, message_id:
             updated_at=now,
         )
         session.add(conv)
-    elif not msg.needs_answer:  # joins its thread as it is: no reopen, no routing
-        conv.last_message_at = now
+    elif not msg.needs_answer:  # joins its thread as it is: no reopen, no routing, no wait
+        # last_message_at stays the customer's last message: the views' order and the wait an
+        # inbox row shows count from it, and nobody waits for an answer to an out-of-office.
         conv.updated_at = now
     else:
         if conv.status != "open":

@@ -33,6 +33,7 @@ def message_row(msg: InboundMessage, message_id: int, conversation_id: int, cont
         direction="in", text=msg.text, html=msg.html, subject=msg.subject,
         attachments=[a.as_dict() for a in msg.attachments], ingest_scope=msg.ingest_scope,
         external_id=msg.external_id, created_at=msg.received_at or now, metadata=msg.metadata,
+        automatic=not msg.needs_answer,
     )
 
 

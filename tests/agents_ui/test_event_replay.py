@@ -14,6 +14,7 @@ place is compared.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from hub import jsontext
 from hub.db import Database
 from hub.events import log
 from hub.events.types import CATALOGUE
+from hub.ports import ContactRef, InboundMessage
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
 
 # thread.js EVENT_TYPES: the events a conversation's thread shows as lines.
@@ -120,9 +122,10 @@ def reduce(state: Console, event: dict[str, Any], me: int) -> None:
         if kind == "message.created":
             m = d["message"]
             item["preview"] = preview(m["text"])
-            item["last_direction"] = m["direction"]
-            if m["direction"] == "in":
-                item["last_message_at"] = m["created_at"]
+            if not m["automatic"]:
+                item["last_direction"] = m["direction"]
+                if m["direction"] == "in":
+                    item["last_message_at"] = m["created_at"]
             item["unread"] = m["author_agent_id"] != me
     if kind == "contact.updated" and "name" in d["changes"]:
         for row in state.rows.values():
@@ -145,7 +148,7 @@ def reduce(state: Console, event: dict[str, Any], me: int) -> None:
         return
     if kind in ("message.created", "note.created"):
         state.messages[d["message"]["id"]] = {**state.messages.get(d["message"]["id"], {}), **d["message"]}
-        if d["message"]["direction"] == "in":
+        if d["message"]["direction"] == "in" and not d["message"]["automatic"]:
             state.conversation["last_message_at"] = d["message"]["created_at"]
     elif kind in ("delivery.status_changed", "delivery.retried"):
         state.messages[d["message"]["id"]] = {**state.messages.get(d["message"]["id"], {}), **d["message"]}
@@ -182,7 +185,7 @@ def reduce_sidebar(state: Console, event: dict[str, Any]) -> None:
         else:
             convs.append(dict(c))
             convs.sort(key=lambda x: -x["id"])
-    if kind == "message.created" and d["message"]["direction"] == "in":
+    if kind == "message.created" and d["message"]["direction"] == "in" and not d["message"]["automatic"]:
         for x in convs:
             if x["id"] == event["conversation_id"]:
                 x["last_message_at"] = d["message"]["created_at"]
@@ -211,7 +214,7 @@ class World:
         # Weights: a merge re-reads the open conversation, so it comes rarely enough to leave most
         # runs' conversation pane to the events.
         weights = {"message": 6, "assign": 3, "reply": 3, "note": 2, "status": 3, "snooze": 1, "transfer": 1,
-                   "presence": 2, "contact": 1, "merge": 0.3} if self.conversations else {"message": 1}
+                   "presence": 2, "contact": 1, "merge": 0.3, "automatic": 1} if self.conversations else {"message": 1}
         action = rng.choices(list(weights), list(weights.values()))[0]
         conv = rng.choice(self.conversations) if self.conversations else None
         if action == "message":
@@ -250,6 +253,13 @@ class World:
             self.post(boss, f"/api/v1/contacts/{contact}",
                       {"name": rng.choice(["Ann", "Bob", "Cy"]), "language": rng.choice(["en", "es", None])},
                       method="PATCH")
+        elif action == "automatic":  # an out-of-office: shown, never work (nor a wait)
+            source = rng.choice(["crm", "shop"])
+            out = self.client.app.state.hub.ingest(InboundMessage(  # type: ignore[attr-defined]
+                channel="api", source=source, ingest_scope=f"api:{source}", external_id=uuid.uuid4().hex,
+                contact=ContactRef(email=rng.choice(self.customers)), text="I am away", needs_answer=False))
+            if out.conversation_id not in self.conversations:
+                self.conversations.append(out.conversation_id)
         elif action == "merge" and len(self.contacts) > 1:
             source, into = rng.sample(self.contacts, 2)
             if self.post(boss, f"/api/v1/contacts/{source}/merge", {"into": into}) is not None:

@@ -52,6 +52,14 @@ def relay(msg: EmailMessage, listener: int = LISTENER) -> None:
         smtp.send_message(msg, to_addrs=["support@example.com"])
 
 
+def customer_mail(sender: str, subject: str, message_id: str, text: str) -> EmailMessage:
+    """A plain mail from `sender` to support@example.com."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"], mail["Message-ID"] = sender, "support@example.com", subject, message_id
+    mail.set_content(text)
+    return mail
+
+
 def assigned_mail(hub: Hub, subject: str, agent_name: str) -> tuple[Agent, int]:
     """The conversation the relayed mail `subject` became, assigned to a new agent: (agent, its id)."""
     agent = hub.agent(name=agent_name)
@@ -232,11 +240,8 @@ def test_a_refused_copy_address_is_explained_in_the_agents_language(hub: Hub, ne
     """What an agent found wrong: a Spanish console said "No se envió: cc: not a valid email
     address…", the hub's English words inside a Spanish sentence."""
     uid = uuid.uuid4().hex[:8]
-    mail = EmailMessage()
-    mail["From"], mail["To"] = f"Eva <eva-{uid}@example.net>", "support@example.com"
-    mail["Subject"], mail["Message-ID"] = f"Pedido {uid}", f"<{uid}@example.net>"
-    mail.set_content("¿Dónde está mi pedido?\n")
-    relay(mail)
+    relay(customer_mail(f"Eva <eva-{uid}@example.net>", f"Pedido {uid}", f"<{uid}@example.net>",
+                        "¿Dónde está mi pedido?\n"))
     ana, conv_id = assigned_mail(hub, f"Pedido {uid}", f"Ana {uid}")
 
     page = new_page(ana, locale="es-ES", path=f"/#/c/{conv_id}")
@@ -247,4 +252,38 @@ def test_a_refused_copy_address_is_explained_in_the_agents_language(hub: Hub, ne
     expect(error).to_have_text("No se envió: CC: «jefe@» no es una dirección de correo válida.")
     expect(page.locator("#composer-text")).to_have_value("Sale mañana.")  # kept, to send again once corrected
     expect(page.locator(".msg-out")).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_out_of_office_shows_in_the_list_but_nobody_waits_for_an_answer_to_it(hub: Hub, new_page: Any) -> None:
+    """What an agent found wrong: the customer's out-of-office, answering our reply, put the
+    conversation back at the top of the list with an orange "<1 min", as if the customer waited for us."""
+    uid = uuid.uuid4().hex[:8]
+    lea = f"Lea {uid} <lea-{uid}@example.net>"
+    relay(customer_mail(lea, f"Late parcel {uid}", f"<{uid}@example.net>", "Where is my parcel?\n"))
+    ana, conv_id = assigned_mail(hub, f"Late parcel {uid}", f"Ana {uid}")
+    newer = hub.customer_says("Can I pay by card?", email=f"max-{uid}@example.com", name=f"Max {uid}")
+    boss = hub.agent("supervisor")
+    assert hub.api("POST", f"/api/v1/conversations/{newer['conversation_id']}/assign", boss,
+                   json={"assignee_id": ana.id}).status_code == 200
+    page = new_page(ana)
+    row = page.locator(".row-item", has=page.locator(".row-name", has_text=f"Lea {uid}"))
+    names = page.locator(".row-name")
+    expect(names).to_have_text([f"Max {uid}", f"Lea {uid}"])
+    expect(row.locator(".row-wait")).to_have_count(1)  # Lea waits for an answer
+    assert hub.api("POST", f"/api/v1/conversations/{conv_id}/messages", ana,
+                   json={"text": "It ships today."}).status_code in (200, 201)
+    expect(row).to_contain_text("It ships today.")
+    expect(row.locator(".row-wait")).to_have_count(0)
+
+    away = customer_mail(lea, f"Automatic reply: Re: Late parcel {uid}", f"<away-{uid}@example.net>",
+                         "I am out of the office until Monday.\n")
+    away["Auto-Submitted"] = "auto-replied"
+    relay(away)
+    for shown in ("live", "read again"):
+        expect(row).to_contain_text("I am out of the office until Monday.")  # shown, on its own row ...
+        expect(row.locator(".row-wait")).to_have_count(0)  # ... but nobody waits for an answer to it
+        expect(names).to_have_text([f"Max {uid}", f"Lea {uid}"])  # nor does it jump to the top
+        if shown == "live":
+            page.reload()
     assert page.errors == []  # type: ignore[attr-defined]

@@ -241,7 +241,8 @@ export class ConversationPane {
       else if (d.message.author_agent_id) this.collision.sent(d.message.author_agent_id);
       const fresh = !this.thread.messages.has(d.message.id);
       this.thread.addMessage(d.message);
-      if (d.message.direction === 'in') this.conv.last_message_at = d.message.created_at;  // as the inbox row
+      // As the inbox row: the customer's last message, an automatic one (an out-of-office) aside.
+      if (d.message.direction === 'in' && !d.message.automatic) this.conv.last_message_at = d.message.created_at;
       if (fresh && d.message.direction === 'in') {
         this.ctx.announce(this.t('conv.new_message', {name: this.thread.author(d.message)}));
         if (!document.hidden) this.markRead();

@@ -330,9 +330,12 @@ export class Inbox {
       if (d.conversation) Object.assign(item, d.conversation);
       if (event.type === 'message.created' && d.message) {
         item.preview = preview(d.message.text);
-        item.last_direction = d.message.direction;
-        // The server's last_message_at (and the views' order) is the customer's last message.
-        if (d.message.direction === 'in') item.last_message_at = d.message.created_at;
+        // The server's last_message_at (and the views' order) is the customer's last message; an
+        // automatic one (an out-of-office) is shown, but nobody waits for an answer to it.
+        if (!d.message.automatic) {
+          item.last_direction = d.message.direction;
+          if (d.message.direction === 'in') item.last_message_at = d.message.created_at;
+        }
         // Unread as the server counts it: the last message, unless it is my own reply.
         if (id !== this.openId) item.unread = d.message.author_agent_id !== this.ctx.me.id;
       }

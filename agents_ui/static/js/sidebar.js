@@ -137,7 +137,7 @@ export class Sidebar {
       }
     }
     const m = d.message;
-    if (list && event.type === 'message.created' && m && m.direction === 'in') {
+    if (list && event.type === 'message.created' && m && m.direction === 'in' && !m.automatic) {
       const conv = list.find((x) => x.id === event.conversation_id);
       if (conv) conv.last_message_at = m.created_at;
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +15,9 @@ from sqlmodel import Session
 
 from config.app import create_app
 from hub.conversations import inbox
+from hub.conversations.models import Conversation
 from hub.db import WRITE_LOCK_KEY, Database
+from hub.ports import ContactRef, InboundMessage
 from tests.agents_ui.api.test_conversations import ingest, move
 from tests.conftest import make_settings, wait_for
 from tests.factories import AgentLogin, api_key, create_team, inbound, login
@@ -131,6 +134,68 @@ def test_rows_are_ordered_by_latest_activity(client: TestClient, db: Database) -
     inbound(client, key, email="old@example.com", text="me again")
     assert row_ids(client, sup, "view=all") == [old, new]
     assert row_ids(client, sup) == [new, old]  # without a view: newest conversation first, as before
+
+
+def automatic(client: TestClient, email: str, text: str = "I am out of the office until Monday.") -> int:
+    """An out-of-office from this customer, as a channel hands it over (`needs_answer` False)."""
+    result = client.app.state.hub.ingest(InboundMessage(  # type: ignore[attr-defined]
+        channel="api", source="crm", ingest_scope="api:crm", external_id=uuid.uuid4().hex,
+        contact=ContactRef(email=email), text=text, needs_answer=False))
+    return int(result.conversation_id)
+
+
+# What a row's wait (inbox.js `renderRow`) and its place in the list count from, and the SLA clocks.
+WAIT_FIELDS = ("status", "waiting_since", "last_message_at", "last_direction")
+CLOCKS = ("first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_state", "waiting_since")
+
+
+def clocks(db: Database, conv_id: int) -> tuple[object, ...]:
+    with db.read() as s:
+        conv = s.get(Conversation, conv_id)
+        assert conv is not None
+        return tuple(getattr(conv, name) for name in CLOCKS)
+
+
+def test_an_automatic_reply_is_shown_but_leaves_the_wait_the_order_and_the_clocks_as_they_were(
+        client: TestClient, db: Database) -> None:
+    key = api_key(db)
+    sup = login(client, db, "supervisor")
+    waiting = int(inbound(client, key, email="waits@example.com", text="Where is my parcel?")["conversation_id"])
+    answered = int(inbound(client, key, email="answered@example.com", text="Can I pay by card?")["conversation_id"])
+    client.post(f"/api/v1/conversations/{answered}/messages", json={"text": "Yes, you can."}, headers=sup.headers)
+    latest = int(inbound(client, key, email="latest@example.com")["conversation_id"])
+    for conv_id in (waiting, answered, latest):
+        client.post(f"/api/v1/conversations/{conv_id}/read", headers=sup.headers)
+    before = {c: by_id(client, sup, c) for c in (waiting, answered)}
+    before_clocks = {c: clocks(db, c) for c in (waiting, answered)}
+    assert [before[c]["last_direction"] for c in (waiting, answered)] == ["in", "out"]
+    order = row_ids(client, sup, "view=all")
+    assert order == [latest, answered, waiting]
+
+    # Each customer's out-of-office (an answer to ours, say) joins their conversation.
+    assert automatic(client, "waits@example.com") == waiting
+    assert automatic(client, "answered@example.com") == answered
+
+    assert row_ids(client, sup, "view=all") == order  # nothing jumps to the top
+    for conv_id in (waiting, answered):
+        row = by_id(client, sup, conv_id)
+        # Shown, and new to the agent ...
+        assert (row["preview"], row["unread"]) == ("I am out of the office until Monday.", True)
+        # ... but the customer waits as before: since their own message, or not at all.
+        assert {f: row[f] for f in WAIT_FIELDS} == {f: before[conv_id][f] for f in WAIT_FIELDS}
+        assert clocks(db, conv_id) == before_clocks[conv_id]
+    # In the thread, marked as what it is.
+    thread = client.get(f"/api/v1/conversations/{answered}", headers=sup.headers).json()["messages"]
+    assert [(m["direction"], m["automatic"]) for m in thread] == [("in", False), ("out", False), ("in", True)]
+
+
+def test_an_automatic_mail_that_starts_a_conversation_shows_no_wait(client: TestClient, db: Database) -> None:
+    sup = login(client, db, "supervisor")
+    conv_id = automatic(client, "newsletter@example.com", "Our spring catalogue")
+    assert conv_id not in row_ids(client, sup, "view=all")  # not work: it starts resolved
+    row = by_id(client, sup, conv_id, "view=all&status=resolved")
+    assert (row["status"], row["waiting_since"], row["last_direction"]) == ("resolved", None, None)
+    assert row["preview"] == "Our spring catalogue"
 
 
 def test_unread_is_per_agent_until_they_read_and_a_customer_writes_again(client: TestClient, db: Database) -> None:
