@@ -10,8 +10,10 @@ made then (counted before the rename or mkdir, so that whoever finds the entry f
 finished fsync covers yet, whoever made it: a call that found a blob another thread has
 just renamed into place, and handed out its key, waits for that entry too, rather than answer with
 a blob a crash could still take (the row that names it may commit as soon as it returns). Two
-files renamed into one folder share an fsync. Entries made by earlier processes were fsync'd by
-them.
+files renamed into one folder share an fsync. A folder this process has not fsync'd yet is
+fsync'd the first time a settle relies on it, whoever made its entries: an earlier process may
+have died between a rename and its folder's fsync (the listener answers only after the settle,
+so the relay's retry finds that blob and hands out its key).
 
 `DiskBlobStore.put_many(settle=False)` leaves the settling to its caller, so the folders' fsyncs
 can run while the message that names the blobs is written (`HubPort.keep_files_async(settle=False)`,
@@ -47,7 +49,7 @@ class ShardFolders:
         self._known: set[str] = set()  # `ab/cd` folders that exist (made here, or found)
         self._root_made = False
         self._made: Counter[str] = Counter()  # entries made in a folder by this process
-        self._synced: Counter[str] = Counter()  # how many of them a finished fsync covers
+        self._synced: dict[str, int] = {}  # how many of them a finished fsync of this process covers
         self._making: Counter[str] = Counter()  # of those, entries counted but not made (or failed) yet
         self._lock = threading.Lock()
 
@@ -77,7 +79,7 @@ class ShardFolders:
         for folder in self._folders_of(keys):
             with self._lock:
                 made = self._made[folder]
-                if self._synced[folder] >= made:
+                if self._synced.get(folder, -1) >= made:
                     continue
                 # An entry counted but not made yet may be made after the fsync began: this fsync
                 # covers this call's own entries (all made), not that one.
@@ -85,13 +87,13 @@ class ShardFolders:
             fsync_dir(folder)
             if covers:
                 with self._lock:  # after its fsync only: a failed one leaves the folder unsettled
-                    if self._synced[folder] < made:
+                    if self._synced.get(folder, -1) < made:
                         self._synced[folder] = made
 
     def settled(self, keys: Iterable[str]) -> bool:
         """Whether `settle(keys)` would have nothing to do (no system call: fit for an event loop)."""
         with self._lock:
-            return all(self._synced[f] >= self._made[f] for f in self._folders_of(keys))
+            return all(self._synced.get(f, -1) >= self._made[f] for f in self._folders_of(keys))
 
     def _folders_of(self, keys: Iterable[str]) -> list[str]:
         return sorted({f for key in keys

@@ -366,3 +366,20 @@ def test_blobs_put_unsettled_are_settled_only_once_their_folders_are_fsynced(
     store.settle(keys)
     assert synced == [], "nothing left to do"
     assert DiskBlobStore(tmp_path).settled(keys), "another store object on the folder sees the same"
+
+
+def test_a_blob_an_earlier_process_left_is_settled_once_by_the_first_call_that_hands_it_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """That process may have died between the rename and its folder's fsync (the relay, told
+    nothing, sends the mail again): its folders are fsync'd before the key is handed out."""
+    content = b"kept by a process that died before its fsync"
+    key = hashlib.sha256(content).hexdigest()
+    leaf = tmp_path / key[:2] / key[2:4]
+    leaf.mkdir(parents=True)
+    (leaf / key).write_bytes(content)
+    synced = _fsyncs(monkeypatch)
+    store = DiskBlobStore(tmp_path)
+    assert store.put_many([content]) == [key]
+    assert sorted(synced) == sorted(map(str, [tmp_path, tmp_path / key[:2], leaf]))
+    synced.clear()
+    assert store.put_many([content]) == [key] and synced == [], "once per process"
