@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.agents.actions import agent_dict, api_key_for, do_set_presence, get_agent, team_ids_of
 from hub.attachments.files import AttachmentFiles
+from hub.attachments.settling import Settling
 from hub.channel_accounts.crypto import SecretBox
 from hub.clock import utcnow
 from hub.conversations import actions as conv_actions
@@ -74,6 +75,7 @@ class Hub(ChannelServices, HubPort):
         self.bus = EventBus(db, poll_interval=options.poll_interval)
         self.customer_fanout = CustomerFanout(self.bus)
         self.hints = TypingHints()
+        self.settling = Settling()
         self.viewers = ConversationViewers()
         self.queues = Queues()
         self.adapters = dict(options.adapters)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from hub.attachments import actions as attachment_actions
 from hub.attachments.files import Kept
 from hub.attachments.models import StoredAttachment
-from hub.attachments.settling import keep_then_settle
+from hub.attachments.settling import Settling
 from hub.blobs import BlobNotFound
 from hub.channel_accounts.actions import port_accounts
 from hub.channel_accounts.crypto import SecretBox
@@ -56,6 +56,7 @@ class ChannelServices(HubWriter):
     customer_fanout: CustomerFanout
     hints: TypingHints
     queues: Queues
+    settling: Settling
 
     async def set_opt_out_async(self, channel: str, address: str, opted_out: bool, reason: str) -> None:
         adapter = self.adapters.get(channel)
@@ -174,13 +175,13 @@ class ChannelServices(HubWriter):
             return [RejectedMessage(NO_FILES) for _ in files]
         if not files:
             return []
-        kept = await (asyncio.to_thread(store.keep_many, files) if settle else keep_then_settle(store, files))
+        kept = await (asyncio.to_thread(store.keep_many, files) if settle else self.settling.keep(store, files))
         return [k if isinstance(k, RejectedMessage) else _kept_as(k, f.cid) for f, k in zip(files, kept, strict=True)]
 
     async def settle_files_async(self, files: Sequence[Attachment]) -> None:
         store, keys = self.options.files, [a.kept for a in files if a.kept]
-        if store is not None and keys and not store.settled(keys):
-            await asyncio.to_thread(store.settle, keys)
+        if store is not None and keys:
+            await self.settling.settle(store, keys)
 
     async def open_attachment_async(self, attachment: Attachment) -> bytes:
         return await asyncio.to_thread(self.read_attachment, attachment)

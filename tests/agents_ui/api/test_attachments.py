@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
+from hub import blob_folders
 from hub.attachments.models import StoredAttachment
 from hub.db import Database
 from hub.outbox.models import OutboxItem
@@ -193,3 +194,20 @@ def test_a_messages_files_kept_in_one_call_download_as_sent_and_a_refused_one_sa
     [stored] = [m for m in client.get(f"/api/v1/conversations/{result.conversation_id}", headers=agent.headers)
                 .json()["messages"] if m["direction"] == "in"]
     assert [client.get(f["url"], headers=agent.headers).content for f in stored["attachments"]] == [PNG, original]
+
+
+def test_files_kept_unsettled_are_settled_once_and_the_settle_answers_after_their_folders_fsync(
+        client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, portal = _hub(client), client.portal  # type: ignore[union-attr]
+    synced: list[str] = []
+    real = blob_folders.fsync_dir
+    monkeypatch.setattr(blob_folders, "fsync_dir", lambda path: (synced.append(path), real(path))[1])
+    content = b"%PDF-1.7\n%kept, then settled\n"
+    [pdf] = portal.call(lambda: hub.keep_files_async([FileToKeep(content, "application/pdf", "a.pdf")],
+                                                     settle=False))
+    assert isinstance(pdf, Attachment) and pdf.kept
+    portal.call(hub.settle_files_async, [pdf])
+    store = hub.options.files.store  # type: ignore[union-attr]
+    leaf = str(store.path(pdf.kept).parent)
+    assert store.settled([pdf.kept]), "durable once settle_files_async returned"
+    assert synced.count(leaf) == 1, "the keeping thread's fsync, not a second one"
