@@ -118,8 +118,8 @@ class ShardFolders:
         self._root_made = True
 
     def _mkdir(self, parent: str, folder: str) -> None:
-        if os.path.isdir(folder):  # made by an earlier process (durable), or counted by its maker here
-            return
+        if os.path.isdir(folder):  # a thread here counted it, or an earlier process made it (`settle`
+            return                 # then fsyncs its parent once in this process)
         self._enter(parent)
         try:
             os.mkdir(folder)
