@@ -171,13 +171,14 @@ def test_an_admin_adds_a_mailbox_and_tests_its_connection(hub: Hub, new_page: An
 
 def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
         hub: Hub, new_page: Any, outgoing: Recorder) -> None:
-    """What an agent found wrong: the reply silently left out the people the customer had copied;
+    """What an agent found wrong: the reply silently left out the people the customer had copied
+    (but must not copy the hub's own other mailbox);
     the preview and the sent reply did not say to whom it goes, stayed open on the sent text after sending, and the
     mail server's bounce showed under the customer's name; a small file read "13 byte"."""
     uid = uuid.uuid4().hex[:8]
     mail = EmailMessage()
     mail["From"], mail["To"] = f"Rosa Diaz <rosa-{uid}@example.net>", f"support@example.com, partner-{uid}@example.net"
-    mail["Cc"] = f"Tom <tom-{uid}@example.net>, Support <support+abc@example.com>"
+    mail["Cc"] = f"Tom <tom-{uid}@example.net>, Support <support+abc@example.com>, Sales <sales@example.com>"
     mail["Subject"], mail["Message-ID"] = f"Broken lid {uid}", f"<{uid}@example.net>"
     mail.set_content("The lid is broken.\n")
     mail.add_attachment(b"13 bytes long", maintype="text", subtype="plain", filename="note.txt")
@@ -187,7 +188,9 @@ def test_a_reply_keeps_the_customers_copies_and_a_bounce_shows_its_own_sender(
     page = new_page(ana, path=f"/#/c/{conv_id}")
     expect(page.locator(".msg-in .attachments")).to_contain_text("note.txt 13 bytes")
     cc = page.get_by_label("Cc")
-    expect(cc).to_have_value(f"partner-{uid}@example.net, tom-{uid}@example.net")  # not Rosa, not our own mailbox
+    # Not Rosa, nor the hub's mailboxes (this one, plus-addressed; sales@, which would take the reply
+    # in as a customer's mail)
+    expect(cc).to_have_value(f"partner-{uid}@example.net, tom-{uid}@example.net")
     page.locator("#composer-text").fill("A new lid is on its way.")
     page.get_by_role("button", name="Preview").click()
     preview = page.locator("#composer-preview")

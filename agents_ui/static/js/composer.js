@@ -86,14 +86,19 @@ export class Composer {
     this.updatePreview();
   }
 
-  // Reply all: the others on the customer's last mail (not us, even plus-addressed).
-  resetCc() {
+  // Reply all: the others on the customer's last mail (not the customer, nor any of the hub's
+  // mailboxes, even plus-addressed: the hub would take its own reply in as a customer's mail).
+  async resetCc() {
     if (!this.cc || !this.isEmailReply()) return;
+    const conv = this.conv;
+    this.ctx.mailboxes ||= this.ctx.api('GET', '/api/v1/channels/email/sources')
+      .then((r) => r.items.map((b) => b.address.toLowerCase()), () => []);
+    const boxes = [conv.source || '', ...await this.ctx.mailboxes].map((b) => b.toLowerCase().split('@'));
+    if (conv !== this.conv) return;
     const last = [...this.pane.thread.messages.values()].sort((a, b) => a.id - b.id)
       .filter((m) => m.direction === 'in' && (m.metadata.email || {}).kind === 'human').pop();
     const em = last ? last.metadata.email : {};
-    const [user, domain] = (this.conv.source || '').toLowerCase().split('@');
-    const ours = (a) => a === (this.pane.contact.email || '').toLowerCase() || (a.endsWith(`@${domain}`) && a.split(/[+@]/)[0] === user);
+    const ours = (a) => a === (this.pane.contact.email || '').toLowerCase() || boxes.some(([user, domain]) => a.endsWith(`@${domain}`) && a.split(/[+@]/)[0] === user);
     this.cc.value = [...new Set([...em.to || [], ...em.cc || []].map((a) => a.email.toLowerCase()))].filter((a) => !ours(a)).join(', ');
     this.updatePreview();
   }
