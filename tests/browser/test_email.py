@@ -279,10 +279,18 @@ def test_an_out_of_office_shows_in_the_list_but_nobody_waits_for_an_answer_to_it
     expect(row).to_contain_text("It ships today.")
     expect(row.locator(".row-wait")).to_have_count(0)
 
+    page.evaluate("""() => { window.announced = [];  // what the console reads out (and beeps for)
+        new MutationObserver(() => window.announced.push(document.getElementById('live').textContent))
+            .observe(document.getElementById('live'), {childList: true, characterData: true, subtree: true}); }""")
     away = customer_mail(lea, f"Automatic reply: Re: Late parcel {uid}", f"<away-{uid}@example.net>",
                          "I am out of the office until Monday.\n")
     away["Auto-Submitted"] = "auto-replied"
     relay(away)
+    expect(row).to_contain_text("I am out of the office until Monday.")
+    hub.customer_says("And by bank transfer?", email=f"max-{uid}@example.com", name=f"Max {uid}")
+    page.wait_for_function("window.announced.includes('New customer message')")  # Max's is new work ...
+    assert page.evaluate("window.announced.filter((t) => t === 'New customer message').length") == 1, \
+        "... the out-of-office, before it, was none"
     for shown in ("live", "read again"):
         expect(row).to_contain_text("I am out of the office until Monday.")  # shown, on its own row ...
         expect(row.locator(".row-wait")).to_have_count(0)  # ... but nobody waits for an answer to it

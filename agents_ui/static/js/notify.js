@@ -1,6 +1,6 @@
 // Telling the agent about new work: a short sound and a desktop notification (when allowed and
 // the tab is hidden) for a new assignment, an offer, a mention, or a customer message in one of
-// my conversations; the unread count in the tab title; a mute switch (remembered).
+// my conversations (not an automatic one: an out-of-office is no new work); the unread count in the tab title; a mute switch (remembered).
 import {h} from './dom.js';
 
 const MUTE_KEY = 'hub.muted';
@@ -69,7 +69,7 @@ export class Notifier {
       title = this.t('notify.assigned');
     } else if (event.type === 'conversation.offered' && d.agent_id === me) {
       title = this.t('notify.offered');
-    } else if (event.type === 'message.created' && d.message && d.message.direction === 'in' && mine) {
+    } else if (event.type === 'message.created' && d.message && d.message.direction === 'in' && !d.message.automatic && mine) {
       title = this.t('notify.message');
     } else if (event.type === 'note.created' && (d.mentions || []).includes(me) && event.actor_agent_id !== me) {
       title = this.t('notify.mentioned', {who: this.ctx.directory.agentName(event.actor_agent_id)});
