@@ -56,9 +56,10 @@ export class ConversationPane {
       data = await this.ctx.api('GET', `/api/v1/conversations/${id}`);
     } catch (err) {
       if (id !== this.id) return;
+      const final = err.status === 404 || err.status === 403;  // trying again changes nothing
       fill(this.el, h('div', {class: 'conv-empty', role: 'alert'},
         h('p', {class: 'error'}, explain(err)),
-        key ? null : h('button', {type: 'button', onClick: () => this.reload()}, this.t('common.retry'))));
+        final ? null : h('button', {type: 'button', onClick: () => this.reload()}, this.t('common.retry'))));
       return;
     }
     if (id !== this.id) return;
