@@ -173,6 +173,9 @@ def install_error_handlers(app: FastAPI) -> None:
             problems = ["invalid JSON: the body is not UTF-8 text"]
             return JSONResponse(error_body("invalid", problems[0], reason="json_invalid", details=problems),
                                 status_code=422)
+        if status == 400:  # Starlette's answer to a body it cannot read (broken multipart): invalid input
+            problems = [f"the request body cannot be read: {exc.detail}"]
+            return JSONResponse(error_body("invalid", problems[0], details=problems), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
         headers = dict(exc.headers or {})
         message = str(exc.detail)

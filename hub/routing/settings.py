@@ -32,7 +32,8 @@ MAX_SECONDS = 10 * 365 * 24 * 3600
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False, strict=True,
                                  description="seconds, a positive number")]
 _PRIORITY = re.compile(r"-?\d{1,4}")
-TeamRef = Annotated[int, Field(ge=1, le=2**63 - 1)] | Annotated[str, Field(min_length=1, max_length=100)]
+# A JSON number, strictly: `true` is no team 1 (pydantic's lax mode would take it as 1).
+TeamRef = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)] | Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class _Strict(BaseModel):

@@ -211,3 +211,12 @@ def test_files_kept_unsettled_are_settled_once_and_the_settle_answers_after_thei
     leaf = str(store.path(pdf.kept).parent)
     assert store.settled([pdf.kept]), "durable once settle_files_async returned"
     assert synced.count(leaf) == 1, "the keeping thread's fsync, not a second one"
+
+
+def test_an_upload_whose_body_cannot_be_read_is_refused_as_invalid_input(client: TestClient, db: Database) -> None:
+    """Found by the schema fuzzer: a broken multipart body got Starlette's 400 with the code "error"."""
+    agent = login(client, db, "agent")
+    resp = client.post("/api/v1/attachments", headers={**agent.headers,
+                       "Content-Type": "multipart/form-data; boundary=b"}, content=b"--b\r\n--b--\r\n")
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"] == "invalid" and "cannot be read" in resp.json()["message"]

@@ -48,6 +48,7 @@ def rules(client: TestClient, headers: dict[str, str]) -> list[dict[str, object]
     ({"name": "es", "team_id": 999}, "team: no team 999"),
     ({"name": "es", "team": "Soporte ES", "team_id": 1}, "give the team once"),
     ({"name": "es", "position": 10**30}, "position"),
+    ({"name": "es", "team": True}, "team"),  # found by the schema fuzzer: `true` was taken as team 1
 ])
 def test_a_rule_with_unknown_fields_or_an_unknown_team_is_refused(client: TestClient, db: Database,
                                                                   body: dict[str, object], says: str) -> None:
