@@ -130,7 +130,7 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
     last = _last_messages(session, [r.last_message_id for r in rows if r.last_message_id is not None])
     # A row whose last message needs no answer (an out-of-office, say) shows it, but who spoke
     # last is told by the message before it: the customer waits no more, and no less, for it.
-    spoke = _last_spoken(session, [r.id for r in rows if last.get(r.last_message_id, ("", None, "", False))[3]])
+    spoke = _last_spoken(session, [r.id for r in rows if (m := last.get(r.last_message_id)) and m[3]])
     out = []
     for row in rows:
         item = conversation_dict(row)
@@ -139,7 +139,7 @@ def list_rows(session: Session, scope: AgentScope, f: InboxFilter) -> list[dict[
         item["contact_name"] = row.contact_name
         item["offered_to_id"] = row.offered_to_id
         item["preview"] = msg[2] if msg else ""
-        item["last_direction"] = spoke.get(row.id) if msg and msg[3] else msg[0] if msg else None
+        item["last_direction"] = (spoke.get(row.id) if msg[3] else msg[0]) if msg else None
         item["unread"] = bool(msg and last_message_id > (read_upto or 0) and msg[1] != scope.agent_id)
         out.append(item)
     return out
